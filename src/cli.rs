@@ -1,0 +1,75 @@
+//! Command-line flags (clap). Flags override the environment contract in `config`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vault-replicator",
+    version,
+    about = "Replicate a Vault/OpenBao cluster to a DR cluster through snapshots on S3",
+    long_about = "Replicate a Vault/OpenBao cluster to a disaster-recovery cluster.\n\n\
+        `export` (on the primary) writes a snapshot to the store and moves `latest`;\n\
+        `import` (on DR) verifies a snapshot and replays it idempotently.\n\n\
+        Settings come from the environment (VAULT_ADDR, VAULT_TOKEN, REPLICATOR_STORE, ...);\n\
+        flags override them. Exit codes: 0 ok, 1 failed, 2 usage or config error,\n\
+        3 partial (some objects failed), 4 refused (snapshot failed verification)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct GlobalArgs {
+    /// Vault address [env: VAULT_ADDR, BAO_ADDR]
+    #[arg(long, global = true, value_name = "URL")]
+    pub address: Option<String>,
+    /// Vault namespace [env: VAULT_NAMESPACE, BAO_NAMESPACE]
+    #[arg(long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Snapshot store: s3://BUCKET/PREFIX or file:///DIR [env: REPLICATOR_STORE]
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
+    /// Maximum Vault requests in flight [env: REPLICATOR_CONCURRENCY] [default: 16]
+    #[arg(long, global = true, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Log format on stderr [env: REPLICATOR_LOG_FORMAT] [default: json, or text on a terminal]
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Export the cluster at VAULT_ADDR into a new snapshot and move `latest` to it
+    Export,
+    /// Verify a snapshot, then replay it into the cluster at VAULT_ADDR
+    Import(ImportArgs),
+    /// List the snapshots in the store, newest first
+    List,
+    /// Download a snapshot and check it, without touching any Vault
+    Verify(SnapshotArg),
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArg {
+    /// Snapshot to use: an ID such as 20261120T214500Z, or `latest`
+    #[arg(long, value_name = "ID|latest", default_value = "latest")]
+    pub snapshot: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub snapshot: SnapshotArg,
+    /// Print what would change and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}

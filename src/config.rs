@@ -1,0 +1,262 @@
+//! The environment contract (read with envy) merged with command-line flags.
+//!
+//! The CronJob sets environment variables; flags override them for ad-hoc runs. Each setting is
+//! checked when a command needs it, so `list` works without a Vault token. A bad setting is a
+//! `Error::Config` naming the variable (exit code 2).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::cli::{GlobalArgs, LogFormat};
+use crate::error::{Error, Result};
+
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// `VAULT_*` and `BAO_*` variables, as the `vault` and `bao` CLIs read them.
+#[derive(Deserialize, Default)]
+struct VaultEnv {
+    addr: Option<String>,
+    token: Option<String>,
+    namespace: Option<String>,
+    cacert: Option<String>,
+    skip_verify: Option<String>,
+}
+
+/// `REPLICATOR_*` variables.
+#[derive(Deserialize, Default)]
+struct ReplicatorEnv {
+    store: Option<String>,
+    concurrency: Option<String>,
+    log_format: Option<String>,
+}
+
+/// A Vault token. Its `Debug` never shows the value.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(value: String) -> Self {
+        Token(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// How to talk to one Vault cluster.
+#[derive(Debug, Clone)]
+pub struct VaultConfig {
+    pub addr: String,
+    pub token: Token,
+    pub namespace: Option<String>,
+    pub cacert: Option<PathBuf>,
+    pub skip_verify: bool,
+    pub concurrency: usize,
+}
+
+/// All settings, read once at start.
+#[derive(Debug)]
+pub struct Settings {
+    vault: VaultEnv,
+    bao: VaultEnv,
+    replicator: ReplicatorEnv,
+    flags: GlobalArgs,
+}
+
+impl fmt::Debug for VaultEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultEnv")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ReplicatorEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplicatorEnv")
+            .field("store", &self.store)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+fn from_env<T: for<'de> Deserialize<'de> + Default>(prefix: &str) -> Result<T> {
+    // Every field is an optional string, so envy fails only on non-UTF-8 values.
+    envy::prefixed(prefix)
+        .from_env::<T>()
+        .map_err(|e| Error::config("environment", format!("{prefix}*: {e}")))
+}
+
+impl Settings {
+    pub fn load(flags: GlobalArgs) -> Result<Self> {
+        Ok(Settings {
+            vault: from_env("VAULT_")?,
+            bao: from_env("BAO_")?,
+            replicator: from_env("REPLICATOR_")?,
+            flags,
+        })
+    }
+
+    /// The log format: flag, then `REPLICATOR_LOG_FORMAT`, then json (text on a terminal).
+    pub fn log_format(&self, stderr_is_terminal: bool) -> Result<LogFormat> {
+        if let Some(f) = self.flags.log_format {
+            return Ok(f);
+        }
+        match self.replicator.log_format.as_deref().map(str::trim) {
+            None | Some("") => Ok(if stderr_is_terminal {
+                LogFormat::Text
+            } else {
+                LogFormat::Json
+            }),
+            Some("json") => Ok(LogFormat::Json),
+            Some("text") => Ok(LogFormat::Text),
+            Some(other) => Err(Error::config(
+                "REPLICATOR_LOG_FORMAT",
+                format!("expected `json` or `text`, got `{other}`"),
+            )),
+        }
+    }
+
+    pub fn concurrency(&self) -> Result<usize> {
+        let n = match (self.flags.concurrency, &self.replicator.concurrency) {
+            (Some(n), _) => n,
+            (None, Some(s)) => s.trim().parse::<usize>().map_err(|_| {
+                Error::config(
+                    "REPLICATOR_CONCURRENCY",
+                    format!("expected a whole number, got `{s}`"),
+                )
+            })?,
+            (None, None) => DEFAULT_CONCURRENCY,
+        };
+        if n == 0 || n > 1024 {
+            return Err(Error::config(
+                "REPLICATOR_CONCURRENCY",
+                format!("must be between 1 and 1024, got {n}"),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// The store URL (`REPLICATOR_STORE` or `--store`).
+    pub fn store_url(&self) -> Result<String> {
+        let url = self
+            .flags
+            .store
+            .clone()
+            .or_else(|| self.replicator.store.clone())
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                Error::config(
+                    "REPLICATOR_STORE",
+                    "not set; expected s3://BUCKET/PREFIX or file:///DIR",
+                )
+            })?;
+        Ok(url.trim().to_string())
+    }
+
+    /// Vault connection settings. `VAULT_*` wins over `BAO_*`; flags win over both.
+    pub fn vault(&self) -> Result<VaultConfig> {
+        let addr = self
+            .flags
+            .address
+            .clone()
+            .or_else(|| self.vault.addr.clone())
+            .or_else(|| self.bao.addr.clone())
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                Error::config("VAULT_ADDR", "not set (BAO_ADDR is also accepted)")
+            })?;
+        let addr = addr.trim().trim_end_matches('/').to_string();
+        if !(addr.starts_with("http://") || addr.starts_with("https://")) {
+            return Err(Error::config(
+                "VAULT_ADDR",
+                format!("expected an http:// or https:// URL, got `{addr}`"),
+            ));
+        }
+        let token = self
+            .vault
+            .token
+            .clone()
+            .or_else(|| self.bao.token.clone())
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Error::config("VAULT_TOKEN", "not set (BAO_TOKEN is also accepted)")
+            })?;
+        let skip_verify = match self
+            .vault
+            .skip_verify
+            .as_deref()
+            .or(self.bao.skip_verify.as_deref())
+        {
+            None => false,
+            Some(s) => parse_bool(s).ok_or_else(|| {
+                Error::config(
+                    "VAULT_SKIP_VERIFY",
+                    format!("expected true or false, got `{s}`"),
+                )
+            })?,
+        };
+        let namespace = self
+            .flags
+            .namespace
+            .clone()
+            .or_else(|| self.vault.namespace.clone())
+            .or_else(|| self.bao.namespace.clone())
+            .map(|n| n.trim().trim_matches('/').to_string())
+            .filter(|n| !n.is_empty());
+        let cacert = self
+            .vault
+            .cacert
+            .clone()
+            .or_else(|| self.bao.cacert.clone())
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
+        Ok(VaultConfig {
+            addr,
+            token: Token::new(token),
+            namespace,
+            cacert,
+            skip_verify,
+            concurrency: self.concurrency()?,
+        })
+    }
+}
+
+/// Booleans as Go's `strconv.ParseBool` reads them, which is what `vault` accepts.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_bool_accepts_go_spellings_only() {
+        assert_eq!(parse_bool("1"), Some(true));
+        assert_eq!(parse_bool("True"), Some(true));
+        assert_eq!(parse_bool("false"), Some(false));
+        assert_eq!(parse_bool("yes"), None);
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let t = Token::new("s.supersecret".into());
+        assert!(!format!("{t:?}").contains("supersecret"));
+    }
+}

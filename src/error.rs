@@ -1,0 +1,143 @@
+//! The library's one error type, and the rules it follows.
+//!
+//! - Never downgrade an error: every failure travels up to `main`, which maps it to an exit code.
+//! - Carry context: the Vault path, the store location or the snapshot entry the error is about.
+//! - A variant's message never repeats its `#[source]`; `main` prints the chain once, joined by `: `.
+//! - No secret value and no token ever goes into a message.
+//! - `is_transient` says whether a retry can help (connection trouble, 5xx, 429).
+
+use std::time::Duration;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A missing or malformed setting. Exit code 2.
+    #[error("{var}: {message}")]
+    Config { var: &'static str, message: String },
+
+    /// The Vault server could not be reached at all.
+    #[error("cannot reach Vault at {addr}")]
+    VaultUnreachable {
+        addr: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Vault answered with an error status.
+    #[error("Vault {method} {path}: {message} (HTTP {status})")]
+    Vault {
+        method: &'static str,
+        path: String,
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+
+    /// Vault answered 2xx with a body we could not use.
+    #[error("Vault {method} {path}: unexpected response: {message}")]
+    VaultResponse {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
+
+    /// The snapshot store failed (unreachable, missing bucket, denied, ...).
+    #[error("store {location}: {message}")]
+    Store { location: String, message: String },
+
+    /// An object the caller needed is not in the store.
+    #[error("store {location}: {what} not found")]
+    NotFound { location: String, what: String },
+
+    /// The snapshot failed verification; nothing was written. Exit code 4.
+    #[error("snapshot {snapshot} refused: {reason}")]
+    Refused { snapshot: String, reason: String },
+
+    /// An object could not be applied (used inside summaries, per object).
+    #[error("{kind} {path}: {reason}")]
+    Object {
+        kind: &'static str,
+        path: String,
+        reason: String,
+    },
+
+    /// Local file-system trouble (spool files, the file store).
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn config(var: &'static str, message: impl Into<String>) -> Self {
+        Error::Config {
+            var,
+            message: message.into(),
+        }
+    }
+
+    pub fn refused(snapshot: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Refused {
+            snapshot: snapshot.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Whether retrying the same request may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::VaultUnreachable { .. } => true,
+            Error::Vault { status, .. } => {
+                matches!(*status, 412 | 429) || (*status >= 500 && *status != 501)
+            }
+            _ => false,
+        }
+    }
+
+    /// The server's `Retry-After`, when it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Vault { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether Vault said the object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Vault { status: 404, .. })
+    }
+
+    /// The documented exit code for this error when it ends a run.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config { .. } => crate::exit::USAGE,
+            Error::Refused { .. } => crate::exit::REFUSED,
+            _ => crate::exit::FAILED,
+        }
+    }
+}
+
+/// Renders an error and its causes on one line: `outer: cause: root cause`.
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out.replace('\n', " ")
+}

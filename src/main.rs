@@ -1,0 +1,60 @@
+//! The binary: parse the command line, set up logging, run, and map the outcome to an exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use vault_replicator::cli::{Cli, LogFormat};
+use vault_replicator::config::Settings;
+use vault_replicator::error::one_line;
+use vault_replicator::exit;
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.with_target(false).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.global) {
+        Ok(s) => s,
+        Err(e) => return fail(None, &e),
+    };
+    let format = match settings.log_format(std::io::stderr().is_terminal()) {
+        Ok(f) => f,
+        Err(e) => return fail(None, &e),
+    };
+    init_tracing(format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    match runtime.block_on(vault_replicator::run(cli.command, &settings)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => fail(Some(format), &e),
+    }
+}
+
+/// Reports an error on one line (a JSON log line under JSON logging) and returns its exit code.
+fn fail(format: Option<LogFormat>, err: &vault_replicator::Error) -> ExitCode {
+    let line = one_line(err);
+    let code = err.exit_code();
+    match format {
+        Some(LogFormat::Json) => tracing::error!(exit_code = code, error = %line, "failed"),
+        _ => eprintln!("error: {line}"),
+    }
+    ExitCode::from(code)
+}

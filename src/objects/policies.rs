@@ -1,0 +1,100 @@
+//! ACL policies (`sys/policies/acl`): export every policy but `root`, diff by text, write by name.
+
+use futures::{StreamExt, TryStreamExt, stream};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::plan::Action;
+use crate::vault::VaultClient;
+
+/// Policies that are never exported or written: `root` cannot be read or changed.
+const BUILTIN_SKIP: &[&str] = &["root"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub name: String,
+    pub policy: String,
+}
+
+fn api_path(name: &str) -> String {
+    format!("sys/policies/acl/{name}")
+}
+
+/// Every ACL policy of the source, sorted by name.
+pub async fn export(client: &VaultClient, concurrency: usize) -> Result<Vec<Policy>> {
+    let names: Vec<String> = client
+        .list("sys/policies/acl")
+        .await?
+        .into_iter()
+        .filter(|n| !BUILTIN_SKIP.contains(&n.as_str()))
+        .collect();
+    let mut policies: Vec<Policy> = stream::iter(names)
+        .map(|name| async move {
+            let text = current(client, &name).await?.ok_or_else(|| Error::Object {
+                kind: "policy",
+                path: name.clone(),
+                reason: "listed but could not be read".into(),
+            })?;
+            Ok::<_, Error>(Policy { name, policy: text })
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    policies.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(policies)
+}
+
+/// The policy text on the target, or `None` when it does not exist.
+pub async fn current(client: &VaultClient, name: &str) -> Result<Option<String>> {
+    Ok(client
+        .read(&api_path(name))
+        .await?
+        .and_then(|v| v.pointer("/data/policy").and_then(Value::as_str).map(str::to_string)))
+}
+
+pub fn diff(desired: &Policy, current: Option<&str>) -> (Action, Option<String>) {
+    if BUILTIN_SKIP.contains(&desired.name.as_str()) {
+        return (Action::Refused, Some("built-in policy is never written".into()));
+    }
+    match current {
+        None => (Action::Create, None),
+        Some(text) if text == desired.policy => (Action::Unchanged, None),
+        Some(_) => (Action::Update, Some("policy text differs".into())),
+    }
+}
+
+pub async fn apply(client: &VaultClient, desired: &Policy) -> Result<()> {
+    client
+        .write(&api_path(&desired.name), &json!({ "policy": desired.policy }))
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Policy {
+        Policy {
+            name: "app".into(),
+            policy: text.into(),
+        }
+    }
+
+    #[test]
+    fn diff_detects_create_update_unchanged() {
+        assert_eq!(diff(&p("a"), None).0, Action::Create);
+        assert_eq!(diff(&p("a"), Some("a")).0, Action::Unchanged);
+        assert_eq!(diff(&p("a"), Some("b")).0, Action::Update);
+    }
+
+    #[test]
+    fn root_is_never_written() {
+        let root = Policy {
+            name: "root".into(),
+            policy: String::new(),
+        };
+        assert_eq!(diff(&root, None).0, Action::Refused);
+    }
+}

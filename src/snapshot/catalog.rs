@@ -1,0 +1,162 @@
+//! The store layout: snapshots named `<UTC timestamp>.tar.gz`, and `latest.json`, the pointer an
+//! import follows. Resolving and downloading a snapshot checks it against the pointer.
+
+use std::io::Read;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::store::{ObjectInfo, Store};
+
+pub const LATEST: &str = "latest.json";
+const SUFFIX: &str = ".tar.gz";
+const STAMP: &str = "%Y%m%dT%H%M%SZ";
+
+/// `latest.json`: which snapshot an import should use, and what it must hash to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pointer {
+    pub key: String,
+    pub sha256: String,
+    pub size: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn snapshot_key(at: DateTime<Utc>) -> String {
+    format!("{}{SUFFIX}", at.format(STAMP))
+}
+
+/// The creation time encoded in a snapshot key, or `None` if the key is not a snapshot.
+pub fn parse_snapshot_key(key: &str) -> Option<DateTime<Utc>> {
+    let stamp = key.strip_suffix(SUFFIX)?;
+    NaiveDateTime::parse_from_str(stamp, STAMP)
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// The snapshots in the store, newest first.
+pub async fn list_snapshots(store: &dyn Store) -> Result<Vec<(DateTime<Utc>, ObjectInfo)>> {
+    let mut snaps: Vec<_> = store
+        .list()
+        .await?
+        .into_iter()
+        .filter_map(|o| parse_snapshot_key(&o.key).map(|t| (t, o)))
+        .collect();
+    snaps.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(snaps)
+}
+
+pub async fn read_pointer(store: &dyn Store) -> Result<Option<Pointer>> {
+    let Some(bytes) = store.get(LATEST).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Error::refused(LATEST, format!("not a valid pointer: {e}")))
+}
+
+pub async fn write_pointer(store: &dyn Store, pointer: &Pointer) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(pointer).map_err(|e| Error::Store {
+        location: store.location(),
+        message: format!("cannot serialise {LATEST}: {e}"),
+    })?;
+    store.put(LATEST, bytes).await
+}
+
+/// The sha256 (hex) and size of a local file.
+pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
+    let ctx = || format!("read {}", path.display());
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(ctx(), e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(ctx(), e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// A snapshot downloaded into a temporary file, which is removed on drop.
+pub struct Fetched {
+    pub key: String,
+    pub file: tempfile::TempPath,
+}
+
+/// Resolves `id` (`latest`, `20261120T214500Z` or a full key), downloads it, and when it came
+/// through `latest.json`, refuses it unless its size and sha256 are the pointer's.
+pub async fn fetch(store: &dyn Store, id: &str) -> Result<Fetched> {
+    let id = id.trim();
+    let (key, pointer) = if id.is_empty() || id == "latest" {
+        let pointer = read_pointer(store).await?.ok_or_else(|| Error::NotFound {
+            location: store.location(),
+            what: format!("{LATEST} (no snapshot has been exported here yet)"),
+        })?;
+        if parse_snapshot_key(&pointer.key).is_none() {
+            return Err(Error::refused(
+                LATEST,
+                format!("it points at `{}`, which is not a snapshot name", pointer.key),
+            ));
+        }
+        (pointer.key.clone(), Some(pointer))
+    } else {
+        let key = if id.ends_with(SUFFIX) {
+            id.to_string()
+        } else {
+            format!("{id}{SUFFIX}")
+        };
+        if parse_snapshot_key(&key).is_none() {
+            return Err(Error::config(
+                "--snapshot",
+                format!("`{id}` is not a snapshot ID such as 20261120T214500Z, nor `latest`"),
+            ));
+        }
+        (key, None)
+    };
+    let file = tempfile::NamedTempFile::new()
+        .map_err(|e| Error::io("create download file in TMPDIR", e))?
+        .into_temp_path();
+    store.get_file(&key, &file).await.map_err(|e| match e {
+        Error::NotFound { location, .. } if pointer.is_some() => Error::refused(
+            LATEST,
+            format!("it points at {key}, which is missing from {location}"),
+        ),
+        other => other,
+    })?;
+    if let Some(p) = pointer {
+        let (sha, size) = sha256_file(&file)?;
+        if sha != p.sha256 || size != p.size {
+            return Err(Error::refused(
+                &key,
+                format!(
+                    "it does not match {LATEST} (sha256 {}…, {size} bytes; expected {}…, {} bytes)",
+                    &sha[..12],
+                    p.sha256.get(..12).unwrap_or(&p.sha256),
+                    p.size
+                ),
+            ));
+        }
+    }
+    Ok(Fetched { key, file })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn snapshot_keys_round_trip_and_reject_other_names() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 20, 21, 45, 0).unwrap();
+        assert_eq!(snapshot_key(t), "20261120T214500Z.tar.gz");
+        assert_eq!(parse_snapshot_key("20261120T214500Z.tar.gz"), Some(t));
+        assert_eq!(parse_snapshot_key("latest.json"), None);
+        assert_eq!(parse_snapshot_key("../20261120T214500Z.tar.gz"), None);
+    }
+}

@@ -1,0 +1,210 @@
+//! Reads a snapshot archive and refuses anything but a well-formed one: the manifest first, only
+//! regular entries with safe names, no duplicates, every size within limits, every sha256 as the
+//! manifest says, every object allowed by the format and stored under its own name.
+//!
+//! `scan` is synchronous and streams: it holds one entry at a time, plus the manifest.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use flate2::read::GzDecoder;
+use sha2::{Digest, Sha256};
+
+use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, kind_of, validate};
+use super::manifest::Manifest;
+use crate::objects::Object;
+
+/// Size limits that keep a hostile archive (a gzip or tar bomb) from exhausting the importer.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_entry_bytes: u64,
+    pub max_total_bytes: u64,
+    pub max_manifest_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entry_bytes: 32 << 20,
+            max_total_bytes: 8 << 30,
+            max_manifest_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Why a snapshot was refused. Displayed after "snapshot X refused: ".
+pub type Refusal = String;
+
+struct Expected {
+    size: u64,
+    sha256: String,
+    seen: bool,
+}
+
+/// Verifies the whole archive at `path`, handing each object to `on_object` after its entry has
+/// been checked. `on_object` returns `false` to stop early (the caller went away).
+pub fn scan(
+    path: &Path,
+    limits: Limits,
+    mut on_object: impl FnMut(Object) -> bool,
+) -> Result<Manifest, Refusal> {
+    let file = File::open(path).map_err(|e| format!("cannot open downloaded archive: {e}"))?;
+    let mut gz = GzDecoder::new(BufReader::new(file));
+    let manifest;
+    {
+        let mut archive = tar::Archive::new(&mut gz);
+        let mut entries = archive.entries().map_err(corrupt)?;
+
+        let mut first = entries
+            .next()
+            .ok_or("archive is empty")?
+            .map_err(corrupt)?;
+        if entry_path(&first)? != MANIFEST_NAME {
+            return Err(format!("first entry is not {MANIFEST_NAME}"));
+        }
+        let bytes = read_entry(&mut first, MANIFEST_NAME, limits.max_manifest_bytes)?;
+        manifest = serde_json::from_slice::<Manifest>(&bytes)
+            .map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))?;
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(format!(
+                "format version {} is not supported (this build reads {FORMAT_VERSION})",
+                manifest.format_version
+            ));
+        }
+        let mut expected: HashMap<&str, Expected> = HashMap::with_capacity(manifest.entries.len());
+        for e in &manifest.entries {
+            let prev = expected.insert(
+                e.name.as_str(),
+                Expected {
+                    size: e.size,
+                    sha256: e.sha256.clone(),
+                    seen: false,
+                },
+            );
+            if prev.is_some() {
+                return Err(format!("{MANIFEST_NAME} lists entry {} twice", e.name));
+            }
+        }
+
+        let mut total = bytes.len() as u64;
+        let mut counts: HashMap<&'static str, u64> = HashMap::new();
+        for entry in entries {
+            let mut entry = entry.map_err(corrupt)?;
+            let name = entry_path(&entry)?;
+            let exp = expected
+                .get_mut(name.as_str())
+                .ok_or_else(|| format!("entry {name} is not in {MANIFEST_NAME}"))?;
+            if exp.seen {
+                return Err(format!("entry {name} appears twice"));
+            }
+            exp.seen = true;
+            if entry.size() != exp.size {
+                return Err(format!(
+                    "entry {name} has {} bytes, {MANIFEST_NAME} says {}",
+                    entry.size(),
+                    exp.size
+                ));
+            }
+            let data = read_entry(&mut entry, &name, limits.max_entry_bytes)?;
+            total += data.len() as u64;
+            if total > limits.max_total_bytes {
+                return Err(format!(
+                    "archive expands past the limit of {} bytes",
+                    limits.max_total_bytes
+                ));
+            }
+            if hex::encode(Sha256::digest(&data)) != exp.sha256 {
+                return Err(format!("entry {name} does not match its sha256"));
+            }
+            let obj: Object = serde_json::from_slice(&data)
+                .map_err(|e| format!("entry {name} is not a valid object: {e}"))?;
+            validate(&obj).map_err(|r| format!("entry {name}: {r}"))?;
+            if entry_name(&obj) != name || kind_of(&name) != Some(obj.kind()) {
+                return Err(format!(
+                    "entry {name} holds {} {}, which belongs at {}",
+                    obj.kind(),
+                    obj.path(),
+                    entry_name(&obj)
+                ));
+            }
+            *counts.entry(obj.kind().as_str()).or_default() += 1;
+            if !on_object(obj) {
+                return Err("import stopped".into());
+            }
+        }
+        if let Some((name, _)) = expected.iter().find(|(_, e)| !e.seen) {
+            return Err(format!("entry {name} is in {MANIFEST_NAME} but not in the archive"));
+        }
+        for (kind, n) in &manifest.counts {
+            let actual = counts.get(kind.as_str()).copied().unwrap_or(0);
+            if actual != *n {
+                return Err(format!(
+                    "{MANIFEST_NAME} counts {n} {kind} objects, the archive holds {actual}"
+                ));
+            }
+        }
+    }
+    // Read to the end so that gzip checks its trailer (CRC and length).
+    std::io::copy(&mut gz, &mut std::io::sink()).map_err(corrupt)?;
+    Ok(manifest)
+}
+
+/// Reads only the manifest (for `list`-style inspection); does not verify entries.
+pub fn read_manifest(path: &Path, limits: Limits) -> Result<Manifest, Refusal> {
+    let file = File::open(path).map_err(|e| format!("cannot open downloaded archive: {e}"))?;
+    let mut archive = tar::Archive::new(GzDecoder::new(BufReader::new(file)));
+    let mut entries = archive.entries().map_err(corrupt)?;
+    let mut first = entries.next().ok_or("archive is empty")?.map_err(corrupt)?;
+    if entry_path(&first)? != MANIFEST_NAME {
+        return Err(format!("first entry is not {MANIFEST_NAME}"));
+    }
+    let bytes = read_entry(&mut first, MANIFEST_NAME, limits.max_manifest_bytes)?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))
+}
+
+fn corrupt(e: std::io::Error) -> Refusal {
+    format!("archive is corrupt or truncated: {e}")
+}
+
+/// The entry's name, if it is a regular file with a safe relative UTF-8 name.
+fn entry_path<R: Read>(entry: &tar::Entry<R>) -> Result<String, Refusal> {
+    let raw = entry.path_bytes();
+    let name = std::str::from_utf8(&raw)
+        .map_err(|_| "an entry name is not UTF-8".to_string())?
+        .to_string();
+    if !matches!(
+        entry.header().entry_type(),
+        tar::EntryType::Regular | tar::EntryType::Continuous
+    ) {
+        return Err(format!("entry {name} is not a regular file"));
+    }
+    if name.is_empty()
+        || name.starts_with('/')
+        || name.contains('\\')
+        || name.contains('\0')
+        || name.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(format!("entry name {name:?} is not allowed"));
+    }
+    Ok(name)
+}
+
+fn read_entry<R: Read>(entry: &mut tar::Entry<R>, name: &str, max: u64) -> Result<Vec<u8>, Refusal> {
+    if entry.size() > max {
+        return Err(format!(
+            "entry {name} has {} bytes, over the limit of {max}",
+            entry.size()
+        ));
+    }
+    let mut data = Vec::with_capacity(entry.size() as usize);
+    entry
+        .take(max + 1)
+        .read_to_end(&mut data)
+        .map_err(corrupt)?;
+    if data.len() as u64 != entry.size() {
+        return Err(format!("entry {name} is truncated"));
+    }
+    Ok(data)
+}

@@ -1,0 +1,241 @@
+//! Round trips through the writer and reader, and crafted archives the reader must refuse.
+
+use std::io::Write;
+
+use chrono::Utc;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::format::entry_name;
+use super::manifest::{EntryDigest, Manifest};
+use super::reader::{Limits, scan};
+use super::writer::SnapshotWriter;
+use crate::objects::kv::Secret;
+use crate::objects::mounts::Mount;
+use crate::objects::policies::Policy;
+use crate::objects::{Kind, Object};
+use crate::vault::ClusterInfo;
+
+fn secret(mount: &str, path: &str, v: serde_json::Value) -> Object {
+    Object::KvSecret(Secret {
+        mount: mount.into(),
+        path: path.into(),
+        data: v.as_object().cloned().unwrap_or_default(),
+    })
+}
+
+fn sample() -> Vec<Object> {
+    vec![
+        secret("secret/", "z/last", json!({"k": "v"})),
+        secret("secret/", "a", json!({"k": 1})),
+        secret("secret/", "a/b", json!({"nested": {"x": [1, 2]}})),
+        Object::Policy(Policy {
+            name: "app".into(),
+            policy: "path \"secret/*\" { capabilities = [\"read\"] }".into(),
+        }),
+        Object::Mount(Mount {
+            path: "secret/".into(),
+            kind: "kv".into(),
+            description: String::new(),
+            options: [("version".to_string(), "2".to_string())].into(),
+        }),
+    ]
+}
+
+fn write(objects: &[Object]) -> Vec<u8> {
+    let mut w = SnapshotWriter::new().unwrap();
+    for o in objects {
+        w.add(o).unwrap();
+    }
+    w.not_copied(Kind::KvSecret, "secret/gone".into(), "deleted".into());
+    let mut out = Vec::new();
+    w.finish(ClusterInfo::default(), Utc::now(), &mut out).unwrap();
+    out
+}
+
+fn scan_bytes(bytes: &[u8], limits: Limits) -> Result<(Manifest, Vec<Object>), String> {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(bytes).unwrap();
+    let mut seen = Vec::new();
+    let m = scan(f.path(), limits, |o| {
+        seen.push(o);
+        true
+    })?;
+    Ok((m, seen))
+}
+
+/// Builds a tar.gz with raw entry names (bypassing the tar crate's own path checks).
+fn raw_archive(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::fast()));
+    for (name, data) in entries {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(data.len() as u64);
+        h.set_mode(0o600);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        tar.append(&h, data.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// A manifest that vouches for `entries` exactly as given.
+fn manifest_for(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let m = Manifest {
+        format_version: 1,
+        created_at: Utc::now(),
+        tool_version: "test".into(),
+        source: ClusterInfo::default(),
+        counts: Default::default(),
+        not_copied: vec![],
+        entries: entries
+            .iter()
+            .map(|(n, d)| EntryDigest {
+                name: n.to_string(),
+                size: d.len() as u64,
+                sha256: hex::encode(Sha256::digest(d)),
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&m).unwrap()
+}
+
+fn hostile(entries: Vec<(&str, Vec<u8>)>) -> String {
+    hostile_with_limit(entries, Limits::default().max_entry_bytes)
+}
+
+fn obj_bytes(o: &Object) -> Vec<u8> {
+    serde_json::to_vec(o).unwrap()
+}
+
+#[test]
+fn round_trip_keeps_every_object_in_kind_then_name_order() {
+    let (m, seen) = scan_bytes(&write(&sample()), Limits::default()).unwrap();
+    assert_eq!(m.counts["kv_secret"], 3);
+    assert_eq!(m.counts["mount"], 1);
+    assert_eq!(m.not_copied.len(), 1);
+    let names: Vec<String> = seen.iter().map(entry_name).collect();
+    assert_eq!(
+        names,
+        [
+            "mounts/secret.json",
+            "policies/acl/app.json",
+            "kv/secret/a.json",
+            "kv/secret/a/b.json",
+            "kv/secret/z/last.json"
+        ]
+    );
+    let mut expected = sample();
+    expected.sort_by_key(|o| (o.kind(), entry_name(o)));
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn two_exports_of_the_same_objects_hold_the_same_entries() {
+    let mut reversed = sample();
+    reversed.reverse();
+    let a = scan_bytes(&write(&sample()), Limits::default()).unwrap().0;
+    let b = scan_bytes(&write(&reversed), Limits::default()).unwrap().0;
+    assert_eq!(a.entries, b.entries);
+}
+
+#[test]
+fn a_bit_flip_is_refused() {
+    let mut bytes = write(&sample());
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    assert!(scan_bytes(&bytes, Limits::default()).is_err());
+}
+
+#[test]
+fn a_truncated_archive_is_refused() {
+    let bytes = write(&sample());
+    for cut in [bytes.len() - 4, bytes.len() / 2, 10] {
+        let err = scan_bytes(&bytes[..cut], Limits::default()).unwrap_err();
+        assert!(!err.is_empty());
+    }
+}
+
+#[test]
+fn dot_dot_and_absolute_entry_names_are_refused() {
+    let o = secret("secret/", "a", json!({}));
+    let err = hostile(vec![("kv/../../etc/passwd.json", obj_bytes(&o))]);
+    assert!(err.contains("not allowed"), "{err}");
+    let err = hostile(vec![("/etc/passwd", obj_bytes(&o))]);
+    assert!(err.contains("not allowed"), "{err}");
+}
+
+#[test]
+fn a_secret_aimed_at_sys_is_refused() {
+    let o = secret("sys/", "policies/acl/admin", json!({"policy": "path \"*\" {}"}));
+    let err = hostile(vec![("kv/sys/policies/acl/admin.json", obj_bytes(&o))]);
+    assert!(err.contains("reserved"), "{err}");
+}
+
+#[test]
+fn an_entry_stored_under_another_objects_name_is_refused() {
+    let o = secret("secret/", "prod/db", json!({"pw": "x"}));
+    let err = hostile(vec![("kv/secret/harmless.json", obj_bytes(&o))]);
+    assert!(err.contains("belongs at kv/secret/prod/db.json"), "{err}");
+}
+
+#[test]
+fn duplicate_entries_are_refused() {
+    let o = secret("secret/", "a", json!({}));
+    let e = ("kv/secret/a.json", obj_bytes(&o));
+    let manifest = manifest_for(std::slice::from_ref(&e));
+    let bytes = raw_archive(&[("manifest.json", manifest), e.clone(), e]);
+    let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
+    assert!(err.contains("appears twice"), "{err}");
+}
+
+#[test]
+fn a_manifest_that_disagrees_with_the_entries_is_refused() {
+    let o = secret("secret/", "a", json!({"v": 1}));
+    let other = secret("secret/", "a", json!({"v": 2}));
+    let manifest = manifest_for(&[("kv/secret/a.json", obj_bytes(&o))]);
+    let bytes = raw_archive(&[
+        ("manifest.json", manifest.clone()),
+        ("kv/secret/a.json", obj_bytes(&other)),
+    ]);
+    let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
+    assert!(err.contains("sha256") || err.contains("bytes"), "{err}");
+    // An entry the manifest lists but the archive lacks.
+    let bytes = raw_archive(&[("manifest.json", manifest)]);
+    let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
+    assert!(err.contains("not in the archive"), "{err}");
+}
+
+#[test]
+fn the_manifest_must_come_first() {
+    let o = secret("secret/", "a", json!({}));
+    let e = ("kv/secret/a.json", obj_bytes(&o));
+    let bytes = raw_archive(&[e.clone(), ("manifest.json", manifest_for(&[e]))]);
+    let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
+    assert!(err.contains("first entry"), "{err}");
+}
+
+#[test]
+fn entries_over_the_size_limit_are_refused() {
+    let big = secret("secret/", "big", json!({"blob": "x".repeat(4096)}));
+    let err = hostile_with_limit(vec![("kv/secret/big.json", obj_bytes(&big))], 1024);
+    assert!(err.contains("over the limit"), "{err}");
+}
+
+fn hostile_with_limit(entries: Vec<(&str, Vec<u8>)>, max_entry: u64) -> String {
+    let mut all = vec![("manifest.json", manifest_for(&entries))];
+    all.extend(entries);
+    let limits = Limits {
+        max_entry_bytes: max_entry,
+        ..Limits::default()
+    };
+    scan_bytes(&raw_archive(&all), limits).unwrap_err()
+}
+
+#[test]
+fn garbage_is_refused_as_corrupt() {
+    let err = scan_bytes(b"this is not gzip", Limits::default()).unwrap_err();
+    assert!(err.contains("corrupt"), "{err}");
+}

@@ -1,0 +1,160 @@
+//! Builds a snapshot without holding it in memory: objects are serialised into a spool file as the
+//! walk finds them, then written out as a tar.gz in the format's deterministic order, manifest first.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+
+use chrono::{DateTime, Utc};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+
+use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, validate};
+use super::manifest::{EntryDigest, Manifest, NotCopied};
+use crate::error::{Error, Result};
+use crate::objects::{Kind, Object};
+use crate::vault::ClusterInfo;
+
+struct Indexed {
+    kind: Kind,
+    name: String,
+    offset: u64,
+    len: u64,
+    sha256: String,
+}
+
+pub struct SnapshotWriter {
+    spool: BufWriter<File>,
+    spool_len: u64,
+    index: Vec<Indexed>,
+    not_copied: Vec<NotCopied>,
+}
+
+fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| Error::io(context.to_string(), e)
+}
+
+impl SnapshotWriter {
+    /// A writer spooling into an anonymous file in the temp directory (`TMPDIR`).
+    pub fn new() -> Result<Self> {
+        let spool = tempfile::tempfile().map_err(io("create spool file in TMPDIR"))?;
+        Ok(SnapshotWriter {
+            spool: BufWriter::new(spool),
+            spool_len: 0,
+            index: Vec::new(),
+            not_copied: Vec::new(),
+        })
+    }
+
+    pub fn add(&mut self, obj: &Object) -> Result<()> {
+        validate(obj).map_err(|reason| Error::Object {
+            kind: obj.kind().as_str(),
+            path: obj.path(),
+            reason,
+        })?;
+        let bytes = serde_json::to_vec_pretty(obj).map_err(|e| Error::Object {
+            kind: obj.kind().as_str(),
+            path: obj.path(),
+            reason: format!("cannot serialise: {e}"),
+        })?;
+        self.spool.write_all(&bytes).map_err(io("write spool file"))?;
+        self.index.push(Indexed {
+            kind: obj.kind(),
+            name: entry_name(obj),
+            offset: self.spool_len,
+            len: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        });
+        self.spool_len += bytes.len() as u64;
+        Ok(())
+    }
+
+    pub fn not_copied(&mut self, kind: Kind, path: String, reason: String) {
+        tracing::warn!(%kind, %path, %reason, "not copied");
+        self.not_copied.push(NotCopied {
+            kind: kind.as_str().to_string(),
+            path,
+            reason,
+        });
+    }
+
+    /// Writes the tar.gz to `out` and returns its manifest.
+    pub fn finish(
+        mut self,
+        source: ClusterInfo,
+        created_at: DateTime<Utc>,
+        out: impl Write,
+    ) -> Result<Manifest> {
+        self.index
+            .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        if let Some(w) = self.index.windows(2).find(|w| w[0].name == w[1].name) {
+            return Err(Error::Object {
+                kind: w[0].kind.as_str(),
+                path: w[0].name.clone(),
+                reason: "two objects map to the same snapshot entry".into(),
+            });
+        }
+        let mut counts: BTreeMap<String, u64> = Kind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_string(), 0))
+            .collect();
+        for i in &self.index {
+            *counts.entry(i.kind.as_str().to_string()).or_default() += 1;
+        }
+        self.not_copied
+            .sort_by(|a, b| (&a.kind, &a.path).cmp(&(&b.kind, &b.path)));
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            created_at,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            source,
+            counts,
+            not_copied: self.not_copied,
+            entries: self
+                .index
+                .iter()
+                .map(|i| EntryDigest {
+                    name: i.name.clone(),
+                    size: i.len,
+                    sha256: i.sha256.clone(),
+                })
+                .collect(),
+        };
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Object {
+            kind: "manifest",
+            path: MANIFEST_NAME.into(),
+            reason: format!("cannot serialise: {e}"),
+        })?;
+
+        let mut spool = self
+            .spool
+            .into_inner()
+            .map_err(|e| Error::io("flush spool file", e.into_error()))?;
+        let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::default()));
+        append(&mut tar, MANIFEST_NAME, &manifest_bytes, created_at.timestamp())?;
+        let mut buf = Vec::new();
+        for i in &self.index {
+            spool
+                .seek(SeekFrom::Start(i.offset))
+                .map_err(io("read spool file"))?;
+            buf.resize(i.len as usize, 0);
+            spool.read_exact(&mut buf).map_err(io("read spool file"))?;
+            append(&mut tar, &i.name, &buf, 0)?;
+        }
+        let gz = tar.into_inner().map_err(io("write snapshot archive"))?;
+        let mut out = gz.finish().map_err(io("write snapshot archive"))?;
+        out.flush().map_err(io("write snapshot archive"))?;
+        Ok(manifest)
+    }
+}
+
+fn append<W: Write>(tar: &mut tar::Builder<W>, name: &str, data: &[u8], mtime: i64) -> Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o600);
+    header.set_mtime(mtime.max(0) as u64);
+    header.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut header, name, data)
+        .map_err(|e| Error::io(format!("write snapshot entry {name}"), e))
+}

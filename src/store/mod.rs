@@ -1,0 +1,96 @@
+//! Where snapshots live: one small `Store` trait, implemented for S3-compatible object storage
+//! (`s3://BUCKET/PREFIX`) and a local directory (`file:///DIR`). Keys are relative to the prefix.
+//! Encryption and signing wrap a store; they never live inside an implementation.
+
+mod file;
+mod s3;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+
+pub use file::FileStore;
+pub use s3::S3Store;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    pub modified: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Where this store points, without credentials (`s3://bucket/prefix`).
+    fn location(&self) -> String;
+    /// The objects directly under the prefix.
+    async fn list(&self) -> Result<Vec<ObjectInfo>>;
+    /// A small object's bytes, or `None` if it does not exist.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Downloads an object into `dest`; `Error::NotFound` if it does not exist.
+    async fn get_file(&self, key: &str, dest: &Path) -> Result<u64>;
+    async fn put(&self, key: &str, data: Vec<u8>) -> Result<()>;
+    async fn put_file(&self, key: &str, src: &Path) -> Result<()>;
+    async fn delete(&self, key: &str) -> Result<()>;
+}
+
+/// Opens the store a URL names.
+pub async fn open(url: &str) -> Result<Box<dyn Store>> {
+    if let Some(rest) = url.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::config(
+                "REPLICATOR_STORE",
+                format!("`{url}` has no bucket; expected s3://BUCKET/PREFIX"),
+            ));
+        }
+        return Ok(Box::new(S3Store::new(bucket, prefix.trim_matches('/')).await?));
+    }
+    if let Some(dir) = url.strip_prefix("file://") {
+        if !dir.starts_with('/') {
+            return Err(Error::config(
+                "REPLICATOR_STORE",
+                format!("`{url}` is not an absolute path; expected file:///DIR"),
+            ));
+        }
+        return Ok(Box::new(FileStore::new(dir)));
+    }
+    Err(Error::config(
+        "REPLICATOR_STORE",
+        format!("`{url}` is not supported; expected s3://BUCKET/PREFIX or file:///DIR"),
+    ))
+}
+
+/// A key must be one plain name: the layout is flat, and nothing may climb out of the prefix.
+pub(crate) fn check_key(location: &str, key: &str) -> Result<()> {
+    if key.is_empty() || key.contains('/') || key.contains('\\') || key == "." || key == ".." {
+        return Err(Error::Store {
+            location: location.to_string(),
+            message: format!("refusing object key {key:?}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unsupported_urls_are_config_errors() {
+        for url in ["http://x", "file://relative", "s3:///prefix"] {
+            let err = open(url).await.err().map(|e| e.exit_code());
+            assert_eq!(err, Some(crate::exit::USAGE), "{url}");
+        }
+    }
+
+    #[test]
+    fn keys_cannot_escape_the_prefix() {
+        assert!(check_key("x", "../etc").is_err());
+        assert!(check_key("x", "a/b").is_err());
+        assert!(check_key("x", "latest.json").is_ok());
+    }
+}

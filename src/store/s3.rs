@@ -1,0 +1,240 @@
+//! A snapshot store on S3-compatible object storage (AWS S3, MinIO, Garage).
+//!
+//! Credentials, region and endpoint come from the AWS SDK's standard chain (`AWS_*` variables,
+//! profiles, web identity for IRSA). With a custom endpoint (`AWS_ENDPOINT_URL`), path-style
+//! addressing is used, as MinIO and Garage expect. Checksums are only sent where S3 requires them,
+//! which every S3-compatible server accepts.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_config::meta::region::RegionProviderChain;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use tokio::io::AsyncWriteExt;
+
+use super::{ObjectInfo, Store, check_key};
+use crate::error::{Error, Result};
+
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Store {
+    pub async fn new(bucket: &str, prefix: &str) -> Result<Self> {
+        let region = RegionProviderChain::default_provider().or_else(Region::new("us-east-1"));
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .load()
+            .await;
+        let custom_endpoint = sdk.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+        let conf = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(custom_endpoint)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        Ok(S3Store {
+            client: Client::from_conf(conf),
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+
+    fn key(&self, key: &str) -> Result<String> {
+        check_key(&self.location(), key)?;
+        Ok(if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        })
+    }
+
+    /// One clear line for an SDK error: unreachable, missing bucket, missing key, denied.
+    fn error<E>(&self, op: &str, key: &str, err: SdkError<E>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let location = self.location();
+        let (code, message, status) = match &err {
+            SdkError::ServiceError(se) => (
+                se.err().code().map(str::to_string),
+                se.err().message().map(str::to_string),
+                Some(se.raw().status().as_u16()),
+            ),
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                return Error::Store {
+                    location,
+                    message: format!("cannot reach S3: {}", DisplayErrorContext(&err)),
+                };
+            }
+            _ => {
+                return Error::Store {
+                    location,
+                    message: format!("{op} {key}: {}", DisplayErrorContext(&err)),
+                };
+            }
+        };
+        match (code.as_deref(), status) {
+            (Some("NoSuchBucket"), _) => Error::Store {
+                location,
+                message: format!("bucket `{}` does not exist", self.bucket),
+            },
+            (Some("NoSuchKey") | Some("NotFound"), _) | (None, Some(404)) => Error::NotFound {
+                location,
+                what: key.to_string(),
+            },
+            (c, s) => Error::Store {
+                location,
+                message: format!(
+                    "{op} {key}: {}{}",
+                    c.unwrap_or("error"),
+                    match (message, s) {
+                        (Some(m), Some(s)) => format!(": {m} (HTTP {s})"),
+                        (Some(m), None) => format!(": {m}"),
+                        (None, Some(s)) => format!(" (HTTP {s})"),
+                        (None, None) => String::new(),
+                    }
+                ),
+            },
+        }
+    }
+}
+
+fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+#[async_trait]
+impl Store for S3Store {
+    fn location(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<ObjectInfo>> {
+        let prefix = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("list", &prefix, e))?;
+            for obj in page.contents() {
+                let Some(key) = obj.key().and_then(|k| k.strip_prefix(&prefix)) else {
+                    continue;
+                };
+                out.push(ObjectInfo {
+                    key: key.to_string(),
+                    size: obj.size().unwrap_or(0).max(0) as u64,
+                    modified: obj.last_modified().and_then(to_chrono),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let full = self.key(key)?;
+        let resp = match self.client.get_object().bucket(&self.bucket).key(&full).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return match self.error("get", key, e) {
+                    Error::NotFound { .. } => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        let bytes = resp.body.collect().await.map_err(|e| Error::Store {
+            location: self.location(),
+            message: format!("get {key}: {e}"),
+        })?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    async fn get_file(&self, key: &str, dest: &Path) -> Result<u64> {
+        let full = self.key(key)?;
+        let resp = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+            .map_err(|e| self.error("get", key, e))?;
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
+        let mut body = resp.body.into_async_read();
+        let n = tokio::io::copy(&mut body, &mut file)
+            .await
+            .map_err(|e| Error::Store {
+                location: self.location(),
+                message: format!("download {key}: {e}"),
+            })?;
+        file.flush()
+            .await
+            .map_err(|e| Error::io(format!("write {}", dest.display()), e))?;
+        Ok(n)
+    }
+
+    async fn put(&self, key: &str, data: Vec<u8>) -> Result<()> {
+        let full = self.key(key)?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .map_err(|e| self.error("put", key, e))?;
+        Ok(())
+    }
+
+    async fn put_file(&self, key: &str, src: &Path) -> Result<()> {
+        let full = self.key(key)?;
+        let body = ByteStream::from_path(src).await.map_err(|e| Error::Store {
+            location: self.location(),
+            message: format!("read {}: {e}", src.display()),
+        })?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.error("put", key, e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let full = self.key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+            .map_err(|e| self.error("delete", key, e))?;
+        Ok(())
+    }
+}

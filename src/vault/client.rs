@@ -1,0 +1,305 @@
+//! HTTP client for the Vault/OpenBao API: token and namespace headers, path encoding, a bound on
+//! requests in flight, retries with backoff (honouring `Retry-After`), and request counters.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::config::{Token, VaultConfig};
+use crate::error::{Error, Result};
+
+/// Characters left as they are in a path segment: RFC 3986 unreserved.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes every segment of an API path, keeping the `/` separators.
+pub fn encode_path(path: &str) -> String {
+    path.split('/')
+        .map(|seg| utf8_percent_encode(seg, SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Requests sent, by kind. Writes are what an idempotent re-import must keep at zero.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub reads: AtomicU64,
+    pub writes: AtomicU64,
+}
+
+/// The kinds of request the tool makes. `List` is a GET with `?list=true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Get,
+    List,
+    Post,
+    Delete,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Get => "GET",
+            Op::List => "LIST",
+            Op::Post => "POST",
+            Op::Delete => "DELETE",
+        }
+    }
+    fn method(self) -> Method {
+        match self {
+            Op::Get | Op::List => Method::GET,
+            Op::Post => Method::POST,
+            Op::Delete => Method::DELETE,
+        }
+    }
+    fn is_write(self) -> bool {
+        matches!(self, Op::Post | Op::Delete)
+    }
+}
+
+#[derive(Clone)]
+pub struct VaultClient {
+    http: reqwest::Client,
+    addr: String,
+    token: Token,
+    namespace: Option<String>,
+    in_flight: Arc<Semaphore>,
+    retries: usize,
+    counters: Arc<Counters>,
+}
+
+impl fmt::Debug for VaultClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultClient")
+            .field("addr", &self.addr)
+            .field("namespace", &self.namespace)
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl VaultClient {
+    pub fn new(cfg: &VaultConfig) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(cfg.concurrency)
+            .user_agent(concat!("vault-replicator/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &cfg.cacert {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::config("VAULT_CACERT", format!("{}: {e}", path.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::config("VAULT_CACERT", format!("{}: {e}", path.display()))
+            })?;
+            builder = builder.tls_certs_only(certs);
+        }
+        if cfg.skip_verify {
+            tracing::warn!(
+                addr = %cfg.addr,
+                "VAULT_SKIP_VERIFY is set: TLS certificates are NOT verified; anyone on the path can read every secret"
+            );
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::config("VAULT_ADDR", format!("cannot build HTTP client: {e}")))?;
+        Ok(VaultClient {
+            http,
+            addr: cfg.addr.clone(),
+            token: cfg.token.clone(),
+            namespace: cfg.namespace.clone(),
+            in_flight: Arc::new(Semaphore::new(cfg.concurrency)),
+            retries: 3,
+            counters: Arc::new(Counters::default()),
+        })
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// GET a path; `None` when Vault answers 404.
+    pub async fn read(&self, path: &str) -> Result<Option<Value>> {
+        match self.send(Op::Get, path, None).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// LIST a folder; an empty list when Vault answers 404 (the folder has no keys).
+    pub async fn list(&self, path: &str) -> Result<Vec<String>> {
+        let folder = format!("{}/", path.trim_end_matches('/'));
+        let body = match self.send(Op::List, &folder, None).await {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let keys = body
+            .pointer("/data/keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::VaultResponse {
+                method: "LIST",
+                path: folder.clone(),
+                message: "no data.keys in the answer".into(),
+            })?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// POST a JSON body; returns the answer's body (`Null` for 204).
+    pub async fn write(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(Op::Post, path, Some(body)).await
+    }
+
+    /// DELETE a path; a 404 counts as done.
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        match self.send(Op::Delete, path, None).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn send(&self, op: Op, path: &str, body: Option<&Value>) -> Result<Value> {
+        let attempt = || self.send_once(op, path, body);
+        attempt
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_max_times(self.retries)
+                    .with_jitter(),
+            )
+            .when(Error::is_transient)
+            .adjust(|e, dur| e.retry_after().or(dur))
+            .notify(|e, dur| {
+                tracing::warn!(error = %crate::error::one_line(e), retry_in_ms = dur.as_millis() as u64, "retrying Vault request");
+            })
+            .await
+    }
+
+    async fn send_once(&self, op: Op, path: &str, body: Option<&Value>) -> Result<Value> {
+        let method_name = op.name();
+        let mut url = format!("{}/v1/{}", self.addr, encode_path(path));
+        if op == Op::List {
+            url.push_str("?list=true");
+        }
+        let _permit = self.in_flight.acquire().await.map_err(|_| Error::VaultResponse {
+            method: method_name,
+            path: path.to_string(),
+            message: "client closed".into(),
+        })?;
+        let mut req = self
+            .http
+            .request(op.method(), &url)
+            .header("X-Vault-Token", self.token.expose())
+            .header("X-Vault-Request", "true");
+        if let Some(ns) = &self.namespace {
+            req = req.header("X-Vault-Namespace", ns);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let counter = if op.is_write() {
+            &self.counters.writes
+        } else {
+            &self.counters.reads
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let resp = req.send().await.map_err(|source| Error::VaultUnreachable {
+            addr: self.addr.clone(),
+            source: source.without_url(),
+        })?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = resp.bytes().await.map_err(|source| Error::VaultUnreachable {
+            addr: self.addr.clone(),
+            source: source.without_url(),
+        })?;
+        if status.is_success() {
+            if bytes.is_empty() || status == StatusCode::NO_CONTENT {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&bytes).map_err(|e| Error::VaultResponse {
+                method: method_name,
+                path: path.to_string(),
+                message: format!("invalid JSON: {e}"),
+            });
+        }
+        Err(Error::Vault {
+            method: method_name,
+            path: path.to_string(),
+            status: status.as_u16(),
+            message: error_message(status, &bytes),
+            retry_after,
+        })
+    }
+}
+
+/// Vault's `{"errors": [...]}` joined, or the status text.
+fn error_message(status: StatusCode, body: &[u8]) -> String {
+    let joined = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("errors").and_then(Value::as_array).map(|errs| {
+                errs.iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| s.replace('\n', " "))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        })
+        .filter(|s| !s.is_empty());
+    joined.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_lowercase()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_path_escapes_awkward_characters_but_keeps_separators() {
+        assert_eq!(
+            encode_path("secret/data/a b/ü?#%+&=:;'\""),
+            "secret/data/a%20b/%C3%BC%3F%23%25%2B%26%3D%3A%3B%27%22"
+        );
+        assert_eq!(encode_path("secret/metadata/dir/"), "secret/metadata/dir/");
+    }
+
+    #[test]
+    fn error_message_joins_vault_errors() {
+        let body = br#"{"errors":["permission denied","second"]}"#;
+        assert_eq!(
+            error_message(StatusCode::FORBIDDEN, body),
+            "permission denied; second"
+        );
+        assert_eq!(error_message(StatusCode::BAD_GATEWAY, b"<html>"), "bad gateway");
+    }
+}

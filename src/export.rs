@@ -39,7 +39,12 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
         .unwrap_or_else(|_| Utc::now());
 
     let source = cluster_info(&client).await?;
-    tracing::info!(source = %source.address, cluster = ?source.cluster_name, version = ?source.version, "export started");
+    tracing::info!(
+        source = %source.address,
+        cluster = source.cluster_name.as_deref().unwrap_or(""),
+        version = source.version.as_deref().unwrap_or(""),
+        "export started"
+    );
     let table = mount_table(&client).await?;
     let mut writer = SnapshotWriter::new()?;
     let kv_mounts = mounts::export(&table);
@@ -65,11 +70,10 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
     let out = archive
         .reopen()
         .map_err(|e| Error::io("open archive file", e))?;
-    let manifest = tokio::task::spawn_blocking(move || {
-        writer.finish(source, created_at, BufWriter::new(out))
-    })
-    .await
-    .map_err(|e| Error::io("write archive", std::io::Error::other(e)))??;
+    let manifest =
+        tokio::task::spawn_blocking(move || writer.finish(source, created_at, BufWriter::new(out)))
+            .await
+            .map_err(|e| Error::io("write archive", std::io::Error::other(e)))??;
     let (sha256, size) = catalog::sha256_file(archive.path())?;
 
     let key = catalog::snapshot_key(created_at);

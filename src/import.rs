@@ -141,7 +141,10 @@ fn plan_one<'a>(
                     Some(m) if m.is_kv_v2() && !m.local => (Action::Unchanged, None),
                     _ => (
                         Action::Refused,
-                        Some("its mount is neither in the snapshot nor a kv-v2 mount on the target".into()),
+                        Some(
+                            "its mount is neither in the snapshot nor a kv-v2 mount on the target"
+                                .into(),
+                        ),
                     ),
                 }
             });
@@ -150,7 +153,11 @@ fn plan_one<'a>(
                     (Action::Create, _) => (Action::Create, None),
                     (Action::Refused, why) => (
                         Action::Refused,
-                        Some(format!("mount {} refused: {}", s.mount, why.unwrap_or_default())),
+                        Some(format!(
+                            "mount {} refused: {}",
+                            s.mount,
+                            why.unwrap_or_default()
+                        )),
                     ),
                     _ => {
                         let current = kv::current(client, &s.mount, &s.path).await?;

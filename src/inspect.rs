@@ -54,7 +54,10 @@ pub async fn verify(settings: &Settings, id: &str) -> Result<String> {
         m.format_version,
         m.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
         m.source.address,
-        m.source.cluster_name.as_deref().unwrap_or("unnamed cluster"),
+        m.source
+            .cluster_name
+            .as_deref()
+            .unwrap_or("unnamed cluster"),
         m.entries.len(),
         counts.join(", ")
     );

@@ -75,7 +75,8 @@ impl Plan {
         for c in &self.changes {
             s.count(c.kind, c.action, 1);
             if c.action == Action::Refused {
-                s.failures.push(Failure::new(c, c.reason.clone().unwrap_or_default()));
+                s.failures
+                    .push(Failure::new(c, c.reason.clone().unwrap_or_default()));
             }
         }
         s
@@ -274,7 +275,11 @@ mod tests {
     #[test]
     fn refused_changes_make_the_summary_partial_and_render_in_the_plan() {
         let mut plan = Plan::default();
-        plan.push(Change::new(policy("z"), Action::Refused, Some("nope".into())));
+        plan.push(Change::new(
+            policy("z"),
+            Action::Refused,
+            Some("nope".into()),
+        ));
         plan.push(Change::new(policy("a"), Action::Create, None));
         plan.sort();
         assert_eq!(plan.changes[0].path, "a");

@@ -33,7 +33,10 @@ impl fmt::Debug for Secret {
         f.debug_struct("Secret")
             .field("mount", &self.mount)
             .field("path", &self.path)
-            .field("data", &format_args!("<{} redacted fields>", self.data.len()))
+            .field(
+                "data",
+                &format_args!("<{} redacted fields>", self.data.len()),
+            )
             .finish()
     }
 }
@@ -42,7 +45,10 @@ impl fmt::Debug for Secret {
 pub enum Found {
     Secret(Secret),
     /// A key that is listed but has no readable latest data, with the reason.
-    Skipped { path: String, reason: String },
+    Skipped {
+        path: String,
+        reason: String,
+    },
 }
 
 enum Work {
@@ -70,7 +76,9 @@ pub async fn export_mount(
             let Some(work) = queue.pop_front() else { break };
             running.push(run(client, mount, work));
         }
-        let Some(done) = running.next().await else { break };
+        let Some(done) = running.next().await else {
+            break;
+        };
         match done? {
             Done::Listed(prefix, keys) => {
                 for key in keys {
@@ -118,10 +126,12 @@ pub async fn current(
     path: &str,
 ) -> Result<Option<Map<String, Value>>> {
     let body = client.read(&format!("{mount}data/{path}")).await?;
-    Ok(body.and_then(|mut b| match b.pointer_mut("/data/data").map(Value::take) {
-        Some(Value::Object(m)) => Some(m),
-        _ => None,
-    }))
+    Ok(
+        body.and_then(|mut b| match b.pointer_mut("/data/data").map(Value::take) {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        }),
+    )
 }
 
 pub fn diff(desired: &Secret, current: Option<&Map<String, Value>>) -> (Action, Option<String>) {

@@ -57,9 +57,16 @@ pub fn diff(desired: &Mount, current: Option<&MountEntry>) -> (Action, Option<St
             Some(format!(
                 "exists on the target as `{}` (version {}), snapshot has `{}` (version {})",
                 cur.kind,
-                cur.options.get("version").map(String::as_str).unwrap_or("-"),
+                cur.options
+                    .get("version")
+                    .map(String::as_str)
+                    .unwrap_or("-"),
                 desired.kind,
-                desired.options.get("version").map(String::as_str).unwrap_or("-"),
+                desired
+                    .options
+                    .get("version")
+                    .map(String::as_str)
+                    .unwrap_or("-"),
             )),
         ),
     }

@@ -47,15 +47,19 @@ pub async fn export(client: &VaultClient, concurrency: usize) -> Result<Vec<Poli
 
 /// The policy text on the target, or `None` when it does not exist.
 pub async fn current(client: &VaultClient, name: &str) -> Result<Option<String>> {
-    Ok(client
-        .read(&api_path(name))
-        .await?
-        .and_then(|v| v.pointer("/data/policy").and_then(Value::as_str).map(str::to_string)))
+    Ok(client.read(&api_path(name)).await?.and_then(|v| {
+        v.pointer("/data/policy")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }))
 }
 
 pub fn diff(desired: &Policy, current: Option<&str>) -> (Action, Option<String>) {
     if BUILTIN_SKIP.contains(&desired.name.as_str()) {
-        return (Action::Refused, Some("built-in policy is never written".into()));
+        return (
+            Action::Refused,
+            Some("built-in policy is never written".into()),
+        );
     }
     match current {
         None => (Action::Create, None),
@@ -66,7 +70,10 @@ pub fn diff(desired: &Policy, current: Option<&str>) -> (Action, Option<String>)
 
 pub async fn apply(client: &VaultClient, desired: &Policy) -> Result<()> {
     client
-        .write(&api_path(&desired.name), &json!({ "policy": desired.policy }))
+        .write(
+            &api_path(&desired.name),
+            &json!({ "policy": desired.policy }),
+        )
         .await
         .map(|_| ())
 }

@@ -44,7 +44,7 @@ pub async fn list_snapshots(store: &dyn Store) -> Result<Vec<(DateTime<Utc>, Obj
         .into_iter()
         .filter_map(|o| parse_snapshot_key(&o.key).map(|t| (t, o)))
         .collect();
-    snaps.sort_by(|a, b| b.0.cmp(&a.0));
+    snaps.sort_by_key(|s| std::cmp::Reverse(s.0));
     Ok(snaps)
 }
 
@@ -101,7 +101,10 @@ pub async fn fetch(store: &dyn Store, id: &str) -> Result<Fetched> {
         if parse_snapshot_key(&pointer.key).is_none() {
             return Err(Error::refused(
                 LATEST,
-                format!("it points at `{}`, which is not a snapshot name", pointer.key),
+                format!(
+                    "it points at `{}`, which is not a snapshot name",
+                    pointer.key
+                ),
             ));
         }
         (pointer.key.clone(), Some(pointer))

@@ -57,10 +57,7 @@ pub fn scan(
         let mut archive = tar::Archive::new(&mut gz);
         let mut entries = archive.entries().map_err(corrupt)?;
 
-        let mut first = entries
-            .next()
-            .ok_or("archive is empty")?
-            .map_err(corrupt)?;
+        let mut first = entries.next().ok_or("archive is empty")?.map_err(corrupt)?;
         if entry_path(&first)? != MANIFEST_NAME {
             return Err(format!("first entry is not {MANIFEST_NAME}"));
         }
@@ -135,7 +132,9 @@ pub fn scan(
             }
         }
         if let Some((name, _)) = expected.iter().find(|(_, e)| !e.seen) {
-            return Err(format!("entry {name} is in {MANIFEST_NAME} but not in the archive"));
+            return Err(format!(
+                "entry {name} is in {MANIFEST_NAME} but not in the archive"
+            ));
         }
         for (kind, n) in &manifest.counts {
             let actual = counts.get(kind.as_str()).copied().unwrap_or(0);
@@ -184,14 +183,20 @@ fn entry_path<R: Read>(entry: &tar::Entry<R>) -> Result<String, Refusal> {
         || name.starts_with('/')
         || name.contains('\\')
         || name.contains('\0')
-        || name.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        || name
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
     {
         return Err(format!("entry name {name:?} is not allowed"));
     }
     Ok(name)
 }
 
-fn read_entry<R: Read>(entry: &mut tar::Entry<R>, name: &str, max: u64) -> Result<Vec<u8>, Refusal> {
+fn read_entry<R: Read>(
+    entry: &mut tar::Entry<R>,
+    name: &str,
+    max: u64,
+) -> Result<Vec<u8>, Refusal> {
     if entry.size() > max {
         return Err(format!(
             "entry {name} has {} bytes, over the limit of {max}",

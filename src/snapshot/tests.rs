@@ -51,7 +51,8 @@ fn write(objects: &[Object]) -> Vec<u8> {
     }
     w.not_copied(Kind::KvSecret, "secret/gone".into(), "deleted".into());
     let mut out = Vec::new();
-    w.finish(ClusterInfo::default(), Utc::now(), &mut out).unwrap();
+    w.finish(ClusterInfo::default(), Utc::now(), &mut out)
+        .unwrap();
     out
 }
 
@@ -169,7 +170,11 @@ fn dot_dot_and_absolute_entry_names_are_refused() {
 
 #[test]
 fn a_secret_aimed_at_sys_is_refused() {
-    let o = secret("sys/", "policies/acl/admin", json!({"policy": "path \"*\" {}"}));
+    let o = secret(
+        "sys/",
+        "policies/acl/admin",
+        json!({"policy": "path \"*\" {}"}),
+    );
     let err = hostile(vec![("kv/sys/policies/acl/admin.json", obj_bytes(&o))]);
     assert!(err.contains("reserved"), "{err}");
 }

@@ -58,7 +58,9 @@ impl SnapshotWriter {
             path: obj.path(),
             reason: format!("cannot serialise: {e}"),
         })?;
-        self.spool.write_all(&bytes).map_err(io("write spool file"))?;
+        self.spool
+            .write_all(&bytes)
+            .map_err(io("write spool file"))?;
         self.index.push(Indexed {
             kind: obj.kind(),
             name: entry_name(obj),
@@ -132,7 +134,12 @@ impl SnapshotWriter {
             .into_inner()
             .map_err(|e| Error::io("flush spool file", e.into_error()))?;
         let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::default()));
-        append(&mut tar, MANIFEST_NAME, &manifest_bytes, created_at.timestamp())?;
+        append(
+            &mut tar,
+            MANIFEST_NAME,
+            &manifest_bytes,
+            created_at.timestamp(),
+        )?;
         let mut buf = Vec::new();
         for i in &self.index {
             spool

@@ -47,7 +47,9 @@ pub async fn open(url: &str) -> Result<Box<dyn Store>> {
                 format!("`{url}` has no bucket; expected s3://BUCKET/PREFIX"),
             ));
         }
-        return Ok(Box::new(S3Store::new(bucket, prefix.trim_matches('/')).await?));
+        return Ok(Box::new(
+            S3Store::new(bucket, prefix.trim_matches('/')).await?,
+        ));
     }
     if let Some(dir) = url.strip_prefix("file://") {
         if !dir.starts_with('/') {

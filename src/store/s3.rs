@@ -154,7 +154,14 @@ impl Store for S3Store {
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let full = self.key(key)?;
-        let resp = match self.client.get_object().bucket(&self.bucket).key(&full).send().await {
+        let resp = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 return match self.error("get", key, e) {

@@ -98,9 +98,8 @@ impl VaultClient {
         if let Some(path) = &cfg.cacert {
             let pem = std::fs::read(path)
                 .map_err(|e| Error::config("VAULT_CACERT", format!("{}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::config("VAULT_CACERT", format!("{}: {e}", path.display()))
-            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| Error::config("VAULT_CACERT", format!("{}: {e}", path.display())))?;
             builder = builder.tls_certs_only(certs);
         }
         if cfg.skip_verify {
@@ -201,11 +200,15 @@ impl VaultClient {
         if op == Op::List {
             url.push_str("?list=true");
         }
-        let _permit = self.in_flight.acquire().await.map_err(|_| Error::VaultResponse {
-            method: method_name,
-            path: path.to_string(),
-            message: "client closed".into(),
-        })?;
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| Error::VaultResponse {
+                method: method_name,
+                path: path.to_string(),
+                message: "client closed".into(),
+            })?;
         let mut req = self
             .http
             .request(op.method(), &url)
@@ -234,10 +237,13 @@ impl VaultClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = resp.bytes().await.map_err(|source| Error::VaultUnreachable {
-            addr: self.addr.clone(),
-            source: source.without_url(),
-        })?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| Error::VaultUnreachable {
+                addr: self.addr.clone(),
+                source: source.without_url(),
+            })?;
         if status.is_success() {
             if bytes.is_empty() || status == StatusCode::NO_CONTENT {
                 return Ok(Value::Null);
@@ -272,12 +278,7 @@ fn error_message(status: StatusCode, body: &[u8]) -> String {
             })
         })
         .filter(|s| !s.is_empty());
-    joined.unwrap_or_else(|| {
-        status
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_lowercase()
-    })
+    joined.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase())
 }
 
 #[cfg(test)]
@@ -300,6 +301,9 @@ mod tests {
             error_message(StatusCode::FORBIDDEN, body),
             "permission denied; second"
         );
-        assert_eq!(error_message(StatusCode::BAD_GATEWAY, b"<html>"), "bad gateway");
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, b"<html>"),
+            "bad gateway"
+        );
     }
 }

@@ -57,14 +57,14 @@ pub async fn cluster_info(client: &VaultClient) -> Result<ClusterInfo> {
 pub async fn mount_table(client: &VaultClient) -> Result<BTreeMap<String, MountEntry>> {
     let body = client.read("sys/mounts").await?.unwrap_or(Value::Null);
     // Newer servers put the table under `data`; old ones also at the top level.
-    let table = body
-        .get("data")
-        .and_then(Value::as_object)
-        .ok_or_else(|| Error::VaultResponse {
-            method: "GET",
-            path: "sys/mounts".into(),
-            message: "no mount table in the answer".into(),
-        })?;
+    let table =
+        body.get("data")
+            .and_then(Value::as_object)
+            .ok_or_else(|| Error::VaultResponse {
+                method: "GET",
+                path: "sys/mounts".into(),
+                message: "no mount table in the answer".into(),
+            })?;
     Ok(table
         .iter()
         .filter_map(|(path, m)| parse_mount(path, m))

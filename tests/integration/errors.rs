@@ -13,19 +13,28 @@ fn no_vault_env() -> Vec<(String, String)> {
 fn a_missing_setting_names_the_variable_and_exits_2() {
     let run = replicator(&["export"], &no_vault_env());
     run.assert_code(2);
-    assert!(run.last_error_line().contains("VAULT_ADDR"), "{}", run.stderr);
+    assert!(
+        run.last_error_line().contains("VAULT_ADDR"),
+        "{}",
+        run.stderr
+    );
 
     let run = replicator(&["export"], &[("VAULT_ADDR", "http://127.0.0.1:1")]);
     run.assert_code(2);
-    assert!(run.last_error_line().contains("VAULT_TOKEN"), "{}", run.stderr);
+    assert!(
+        run.last_error_line().contains("VAULT_TOKEN"),
+        "{}",
+        run.stderr
+    );
 
-    let env = [
-        ("VAULT_ADDR", "http://127.0.0.1:1"),
-        ("VAULT_TOKEN", "t"),
-    ];
+    let env = [("VAULT_ADDR", "http://127.0.0.1:1"), ("VAULT_TOKEN", "t")];
     let run = replicator(&["export"], &env);
     run.assert_code(2);
-    assert!(run.last_error_line().contains("REPLICATOR_STORE"), "{}", run.stderr);
+    assert!(
+        run.last_error_line().contains("REPLICATOR_STORE"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -46,15 +55,26 @@ fn a_malformed_setting_names_the_variable_and_exits_2() {
         env.push((var, value));
         let run = replicator(&["export"], &env);
         run.assert_code(2);
-        assert!(run.last_error_line().contains(named), "{var}: {}", run.stderr);
+        assert!(
+            run.last_error_line().contains(named),
+            "{var}: {}",
+            run.stderr
+        );
     }
-    let run = replicator(&["import", "--snapshot", "yesterday"], &[
-        ("VAULT_ADDR", "http://127.0.0.1:1"),
-        ("VAULT_TOKEN", "t"),
-        ("REPLICATOR_STORE", "file:///tmp"),
-    ]);
+    let run = replicator(
+        &["import", "--snapshot", "yesterday"],
+        &[
+            ("VAULT_ADDR", "http://127.0.0.1:1"),
+            ("VAULT_TOKEN", "t"),
+            ("REPLICATOR_STORE", "file:///tmp"),
+        ],
+    );
     run.assert_code(2);
-    assert!(run.last_error_line().contains("--snapshot"), "{}", run.stderr);
+    assert!(
+        run.last_error_line().contains("--snapshot"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -72,7 +92,11 @@ fn an_unreachable_vault_is_one_line_and_exit_1() {
     assert!(line.starts_with("error: cannot reach Vault at"), "{line}");
     assert!(line.contains(&addr), "{line}");
     assert!(!run.all().contains("s.not-a-real-token"));
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing stored");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing stored"
+    );
 }
 
 #[test]
@@ -87,7 +111,10 @@ fn a_rejected_token_is_a_403_naming_the_path_and_never_the_token() {
     let run = replicator(&["export"], &env);
     run.assert_code(1);
     let line = run.last_error_line();
-    assert!(line.contains("permission denied") && line.contains("HTTP 403"), "{line}");
+    assert!(
+        line.contains("permission denied") && line.contains("HTTP 403"),
+        "{line}"
+    );
     assert!(line.contains("sys/mounts"), "{line}");
     assert!(!run.all().contains("s.wrong-token-value"));
 }
@@ -103,10 +130,18 @@ fn an_unreachable_s3_endpoint_is_one_line_and_exit_1() {
     ));
     let run = replicator(&["list"], &env);
     run.assert_code(1);
-    assert!(run.last_error_line().contains("cannot reach S3"), "{}", run.stderr);
+    assert!(
+        run.last_error_line().contains("cannot reach S3"),
+        "{}",
+        run.stderr
+    );
     let run = replicator(&["export"], &env);
     run.assert_code(1);
-    assert!(run.last_error_line().contains("cannot reach S3"), "{}", run.stderr);
+    assert!(
+        run.last_error_line().contains("cannot reach S3"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -116,7 +151,10 @@ fn a_missing_bucket_is_named() {
     let run = replicator(&["export"], &env);
     run.assert_code(1);
     let line = run.last_error_line();
-    assert!(line.contains("bucket `no-such-bucket-here` does not exist"), "{line}");
+    assert!(
+        line.contains("bucket `no-such-bucket-here` does not exist"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -127,7 +165,10 @@ fn an_empty_prefix_has_no_snapshot() {
     let run = replicator(&["import"], &env);
     run.assert_code(1);
     let line = run.last_error_line();
-    assert!(line.contains("latest.json") && line.contains("not found"), "{line}");
+    assert!(
+        line.contains("latest.json") && line.contains("not found"),
+        "{line}"
+    );
     let run = replicator(&["list"], &env);
     run.assert_code(1);
 }
@@ -158,9 +199,17 @@ fn a_corrupt_archive_is_refused_with_exit_4_and_nothing_written() {
     // Through latest.json: the digest no longer matches the pointer.
     let run = replicator(&["import"], &env);
     run.assert_code(4);
-    assert!(run.last_error_line().contains("does not match latest.json"), "{}", run.stderr);
+    assert!(
+        run.last_error_line().contains("does not match latest.json"),
+        "{}",
+        run.stderr
+    );
     // By ID, skipping the pointer: the archive itself is refused.
-    let id = snap.file_name().unwrap().to_string_lossy().replace(".tar.gz", "");
+    let id = snap
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace(".tar.gz", "");
     let run = replicator(&["import", "--snapshot", &id], &env);
     run.assert_code(4);
     assert!(run.last_error_line().contains("refused"), "{}", run.stderr);
@@ -185,7 +234,10 @@ fn a_kv_v1_mount_in_the_way_is_refused_and_the_rest_applied() {
     src.mount_kv2("team");
     src.kv_put("team", "x", json!({"v": "1"}));
     src.kv_put("secret", "ok", json!({"v": "1"}));
-    dst.write("sys/mounts/team", json!({"type": "kv", "options": {"version": "1"}}));
+    dst.write(
+        "sys/mounts/team",
+        json!({"type": "kv", "options": {"version": "1"}}),
+    );
     let dir = tempfile::tempdir().unwrap();
     replicator(&["export"], &env_for(&src, &file_store(dir.path()), &[])).assert_code(0);
     let run = replicator(&["import"], &env_for(&dst, &file_store(dir.path()), &[]));

@@ -30,7 +30,11 @@ fn seed(src: &Bao) {
         );
     }
     src.mount_kv2("team/apps");
-    src.kv_put("team/apps", "payments/db", json!({"password": "sekrit-pay"}));
+    src.kv_put(
+        "team/apps",
+        "payments/db",
+        json!({"password": "sekrit-pay"}),
+    );
     src.write(
         "sys/policies/acl/app-read",
         json!({"policy": "path \"secret/data/*\" {\n  capabilities = [\"read\"]\n}\n"}),
@@ -88,12 +92,20 @@ fn full_round_trip_with_awkward_names_then_a_zero_write_reimport() {
     src_env.extend(debug.iter().cloned());
     let export = replicator(&["export"], &src_env);
     export.assert_code(0);
-    assert!(export.stdout.contains("latest now points at it"), "{}", export.stdout);
+    assert!(
+        export.stdout.contains("latest now points at it"),
+        "{}",
+        export.stdout
+    );
     assert_no_secrets_in(&export, &[&src.token, &aws_secret, "sekrit-pay"]);
 
     let list = replicator(&["list"], &s3_env(&src, &bucket));
     list.assert_code(0);
-    assert!(list.stdout.lines().nth(1).unwrap_or("").ends_with("latest"), "{}", list.stdout);
+    assert!(
+        list.stdout.lines().nth(1).unwrap_or("").ends_with("latest"),
+        "{}",
+        list.stdout
+    );
 
     let mut dst_env = s3_env(&dst, &bucket);
     dst_env.extend(debug.iter().cloned());
@@ -104,12 +116,18 @@ fn full_round_trip_with_awkward_names_then_a_zero_write_reimport() {
     // The target had `secret/` already; `team/apps/` was created.
     assert!(import.stdout.contains("mount"), "{}", import.stdout);
 
-    let versions: Vec<u64> = AWKWARD.iter().map(|k| dst.kv_version("secret", k)).collect();
+    let versions: Vec<u64> = AWKWARD
+        .iter()
+        .map(|k| dst.kv_version("secret", k))
+        .collect();
     assert!(versions.iter().all(|v| *v == 1), "{versions:?}");
     let again = replicator(&["import"], &s3_env(&dst, &bucket));
     again.assert_code(0);
     assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
-    let after: Vec<u64> = AWKWARD.iter().map(|k| dst.kv_version("secret", k)).collect();
+    let after: Vec<u64> = AWKWARD
+        .iter()
+        .map(|k| dst.kv_version("secret", k))
+        .collect();
     assert_eq!(versions, after, "a re-import must not add KV versions");
 }
 
@@ -148,9 +166,21 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     let run = replicator(&["import", "--dry-run"], &s3_env(&dst, &bucket));
     run.assert_code(0);
     assert!(run.stdout.contains("nothing was written"), "{}", run.stdout);
-    assert!(run.stdout.contains("+ create  mount      team/apps/"), "{}", run.stdout);
-    assert!(run.stdout.contains("+ create  kv_secret  secret/hash#tag"), "{}", run.stdout);
-    assert!(run.stdout.contains("+ create  policy     app-read"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("+ create  mount      team/apps/"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("+ create  kv_secret  secret/hash#tag"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("+ create  policy     app-read"),
+        "{}",
+        run.stdout
+    );
     assert_no_secrets_in(&run, &[]);
     assert!(dst.kv_keys("secret").is_empty());
     assert!(dst.read("sys/mounts/team/apps").is_none());
@@ -168,7 +198,9 @@ fn a_deleted_latest_version_is_reported_and_not_revived() {
     let verify = replicator(&["verify"], &s3_env(&src, &bucket));
     verify.assert_code(0);
     assert!(
-        verify.stdout.contains("not copied: kv_secret secret/gone: latest version is deleted"),
+        verify
+            .stdout
+            .contains("not copied: kv_secret secret/gone: latest version is deleted"),
         "{}",
         verify.stdout
     );
@@ -181,11 +213,19 @@ fn the_stock_bao_cli_sees_awkward_keys_as_written() {
     // An independent client confirms the replicated keys are the real names, not encodings.
     let (src, dst) = (Bao::start(), Bao::start());
     let out = src.cli(&["kv", "put", "-mount=secret", "x y/q?#%+&=:;'\"", "k=v"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bucket = garage().bucket();
     replicator(&["export"], &s3_env(&src, &bucket)).assert_code(0);
     replicator(&["import"], &s3_env(&dst, &bucket)).assert_code(0);
     let got = dst.cli(&["kv", "get", "-mount=secret", "-field=k", "x y/q?#%+&=:;'\""]);
-    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "v");
 }

@@ -130,7 +130,11 @@ impl Bao {
         assert!(status < 300, "list {path}: HTTP {status}: {v}");
         v["data"]["keys"]
             .as_array()
-            .map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -323,7 +327,11 @@ impl Run {
 
     /// The last line of stderr, which is the error line of a failed run.
     pub fn last_error_line(&self) -> &str {
-        self.stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+        self.stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
     }
 }
 
@@ -336,7 +344,8 @@ pub fn replicator<K: AsRef<str>, V: AsRef<str>>(args: &[&str], env: &[(K, V)]) -
             cmd.env(var, v);
         }
     }
-    cmd.env("RUST_BACKTRACE", "1").env("REPLICATOR_LOG_FORMAT", "text");
+    cmd.env("RUST_BACKTRACE", "1")
+        .env("REPLICATOR_LOG_FORMAT", "text");
     for (k, v) in env {
         cmd.env(k.as_ref(), v.as_ref());
     }

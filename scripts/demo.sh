@@ -15,7 +15,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# The first of a run of free ports: bao -dev binds API+1 (cluster), Garage binds S3+1 and S3+2.
+free_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(1000):
+    base = random.randrange(20000, 32000)
+    try:
+        socks = []
+        for p in range(base, base + n):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
 wait_healthy() {
   for _ in $(seq 1 100); do
     curl -fsS "$1/v1/sys/health" >/dev/null 2>&1 && return 0
@@ -31,7 +48,8 @@ start_bao() { # name port
   wait_healthy "http://127.0.0.1:$2"
 }
 
-dc_port=$(free_port); dr_port=$(free_port); s3_port=$(free_port)
+base=$(free_ports 7)
+dc_port=$base; dr_port=$((base + 2)); s3_port=$((base + 4))
 echo "== Starting DC (127.0.0.1:$dc_port) and DR (127.0.0.1:$dr_port) OpenBao dev servers, Garage S3 (127.0.0.1:$s3_port)"
 start_bao dc "$dc_port"
 start_bao dr "$dr_port"

@@ -136,18 +136,7 @@ fn plan_one<'a>(
             Ok(Change::new(Object::Policy(p), action, reason))
         }),
         Object::KvSecret(s) => {
-            let mount = mount_actions.get(&s.mount).cloned().unwrap_or_else(|| {
-                match table.get(&s.mount) {
-                    Some(m) if m.is_kv_v2() && !m.local => (Action::Unchanged, None),
-                    _ => (
-                        Action::Refused,
-                        Some(
-                            "its mount is neither in the snapshot nor a kv-v2 mount on the target"
-                                .into(),
-                        ),
-                    ),
-                }
-            });
+            let mount = mount_decision(mount_actions, table, &s.mount);
             Box::pin(async move {
                 let (action, reason) = match mount {
                     (Action::Create, _) => (Action::Create, None),
@@ -167,5 +156,24 @@ fn plan_one<'a>(
                 Ok(Change::new(Object::KvSecret(s), action, reason))
             })
         }
+    }
+}
+
+/// What the plan does with a secret's mount: the decision on the snapshot's own mount entry, or,
+/// for a mount the snapshot does not carry, whether the target already has it as KV-v2.
+fn mount_decision(
+    mount_actions: &HashMap<String, (Action, Option<String>)>,
+    table: &BTreeMap<String, MountEntry>,
+    mount: &str,
+) -> (Action, Option<String>) {
+    if let Some(decided) = mount_actions.get(mount) {
+        return decided.clone();
+    }
+    match table.get(mount) {
+        Some(m) if m.is_kv_v2() && !m.local => (Action::Unchanged, None),
+        _ => (
+            Action::Refused,
+            Some("its mount is neither in the snapshot nor a kv-v2 mount on the target".into()),
+        ),
     }
 }

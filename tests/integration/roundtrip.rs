@@ -183,7 +183,11 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     );
     assert_no_secrets_in(&run, &[]);
     assert!(dst.kv_keys("secret").is_empty());
-    assert!(dst.read("sys/mounts/team/apps").is_none());
+    let table = dst.read("sys/mounts").unwrap();
+    assert!(
+        table["data"].get("team/apps/").is_none(),
+        "no mount created"
+    );
     assert_eq!(before, dst.policies());
 }
 

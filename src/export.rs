@@ -7,14 +7,23 @@ use std::time::Instant;
 use chrono::{DurationRound, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::Settings;
+use crate::config::{Filter, Settings};
 use crate::error::{Error, Result};
 use crate::objects::kv::{self, Found};
-use crate::objects::{Kind, Object, mounts, policies};
+use crate::objects::mounts::{self, Mount};
+use crate::objects::namespaces::Namespace;
+use crate::objects::policies::{self, PolicyType};
+use crate::objects::{Kind, Object, auth, identity, transit};
 use crate::snapshot::SnapshotWriter;
 use crate::snapshot::catalog::{self, Pointer};
 use crate::store;
-use crate::vault::{VaultClient, cluster_info, mount_table};
+use crate::vault::{Table, VaultClient, cluster_info, mount_table, namespaces};
+
+struct Options {
+    concurrency: usize,
+    history: bool,
+    filter: Filter,
+}
 
 #[derive(Debug, Serialize)]
 pub struct ExportReport {
@@ -45,24 +54,18 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
         version = source.version.as_deref().unwrap_or(""),
         "export started"
     );
-    let table = mount_table(&client).await?;
+    let opts = Options {
+        concurrency,
+        history: settings.kv_history()?,
+        filter: settings.filter()?,
+    };
     let mut writer = SnapshotWriter::new()?;
-    let kv_mounts = mounts::export(&table);
-    for m in &kv_mounts {
-        writer.add(&Object::Mount(m.clone()))?;
+    let children = namespaces(&client).await?;
+    for ns in &children {
+        writer.add(&Object::Namespace(Namespace { path: ns.clone() }))?;
     }
-    for p in policies::export(&client, concurrency).await? {
-        writer.add(&Object::Policy(p))?;
-    }
-    for m in &kv_mounts {
-        kv::export_mount(&client, &m.path, concurrency, |found| match found {
-            Found::Secret(s) => writer.add(&Object::KvSecret(s)),
-            Found::Skipped { path, reason } => {
-                writer.not_copied(Kind::KvSecret, path, reason);
-                Ok(())
-            }
-        })
-        .await?;
+    for ns in std::iter::once(String::new()).chain(children) {
+        export_namespace(&client.in_namespace(&ns), &ns, &opts, &mut writer).await?;
     }
 
     let archive = tempfile::NamedTempFile::new()
@@ -128,6 +131,135 @@ async fn check_uploaded(store: &dyn store::Store, key: &str, sha256: &str) -> Re
             location: store.location(),
             message: format!("{key} does not read back as written; latest not moved"),
         });
+    }
+    Ok(())
+}
+
+/// Everything of one namespace: secret mounts and what is inside them, auth methods and their
+/// items, policies, and identity.
+async fn export_namespace(
+    client: &VaultClient,
+    ns: &str,
+    opts: &Options,
+    writer: &mut SnapshotWriter,
+) -> Result<()> {
+    let mut auth_paths = Vec::new();
+    for table in [Table::Secret, Table::Auth] {
+        for entry in mount_table(client, table).await?.values() {
+            let shown = match table {
+                Table::Secret => format!("{ns}{}", entry.path),
+                Table::Auth => format!("{ns}auth/{}", entry.path),
+            };
+            let builtin = mounts::is_builtin(table, &entry.path);
+            if entry.local && !builtin {
+                writer.not_copied(Kind::Mount, shown, "local mount: never replicated".into());
+                continue;
+            }
+            if !opts.filter.allows(&shown) {
+                tracing::debug!(mount = %shown, "excluded by REPLICATOR_INCLUDE/EXCLUDE");
+                continue;
+            }
+            let mut mount = Mount::from_entry(ns, table, entry);
+            if !builtin {
+                if mount.kv_version() == Some(2) {
+                    mount.kv_config = mounts::read_kv_config(client, &mount.path).await?;
+                }
+                writer.add(&Object::Mount(mount.clone()))?;
+            }
+            match table {
+                Table::Secret => export_engine(client, ns, &mount, opts, writer).await?,
+                Table::Auth => {
+                    auth_paths.push(format!("auth/{}", entry.path));
+                    let found = auth::export(client, ns, &entry.path, &entry.kind).await?;
+                    for item in found.items {
+                        writer.add(&Object::AuthItem(item))?;
+                    }
+                    for (path, reason) in found.not_copied {
+                        writer.not_copied(Kind::AuthItem, path, reason);
+                    }
+                }
+            }
+        }
+    }
+    for policy_type in [PolicyType::Acl, PolicyType::Password] {
+        for p in policies::export(client, ns, policy_type, opts.concurrency).await? {
+            writer.add(&Object::Policy(p))?;
+        }
+    }
+    let (entities, groups) = identity::export(client, ns).await?;
+    for mut e in entities {
+        let (kept, dropped): (Vec<_>, Vec<_>) = std::mem::take(&mut e.aliases)
+            .into_iter()
+            .partition(|a| auth_paths.contains(&a.mount_path));
+        for a in dropped {
+            writer.not_copied(
+                Kind::Entity,
+                format!("{ns}{}/alias/{}{}", e.name, a.mount_path, a.name),
+                "its auth mount is local or excluded".into(),
+            );
+        }
+        e.aliases = kept.into_iter().collect();
+        writer.add(&Object::Entity(e))?;
+    }
+    for mut g in groups {
+        if g.alias
+            .as_ref()
+            .is_some_and(|a| !auth_paths.contains(&a.mount_path))
+        {
+            writer.not_copied(
+                Kind::Group,
+                format!("{ns}{}/alias", g.name),
+                "its auth mount is local or excluded".into(),
+            );
+            g.alias = None;
+        }
+        writer.add(&Object::Group(g))?;
+    }
+    Ok(())
+}
+
+/// What lives inside one secret engine: KV secrets and transit keys. Other engines carry their
+/// mount settings only, and say so.
+async fn export_engine(
+    client: &VaultClient,
+    ns: &str,
+    mount: &Mount,
+    opts: &Options,
+    writer: &mut SnapshotWriter,
+) -> Result<()> {
+    if let Some(kv_version) = mount.kv_version() {
+        let walk = kv::Walk {
+            client,
+            namespace: ns,
+            mount: &mount.path,
+            kv_version,
+            history: opts.history,
+        };
+        return kv::export_mount(&walk, opts.concurrency, |found| match found {
+            Found::Secret(s) => writer.add(&Object::KvSecret(s)),
+            Found::NotCopied { path, reason } => {
+                writer.not_copied(Kind::KvSecret, path, reason);
+                Ok(())
+            }
+        })
+        .await;
+    }
+    match mount.kind.as_str() {
+        "transit" => {
+            let (keys, not_copied) = transit::export(client, ns, &mount.path).await?;
+            for k in keys {
+                writer.add(&Object::TransitKey(k))?;
+            }
+            for (path, reason) in not_copied {
+                writer.not_copied(Kind::TransitKey, path, reason);
+            }
+        }
+        _ if mounts::is_builtin(Table::Secret, &mount.path) => {}
+        other => writer.not_copied(
+            Kind::Mount,
+            format!("{ns}{}", mount.path),
+            format!("mount settings copied; the contents of `{other}` engines are not"),
+        ),
     }
     Ok(())
 }

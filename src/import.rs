@@ -1,7 +1,7 @@
 //! `import` and `verify`: fetch a snapshot, verify all of it before anything is written, plan
 //! against the target, then apply the plan (or print it with `--dry-run`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -11,12 +11,12 @@ use tokio::sync::mpsc;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::objects::{Object, kv, mounts, policies};
+use crate::objects::{self, Detail, Object, Parent, Target};
 use crate::plan::{self, Action, Change, Plan, Summary};
 use crate::snapshot::catalog::{self, Fetched};
 use crate::snapshot::{Limits, Manifest, reader};
 use crate::store;
-use crate::vault::{MountEntry, VaultClient, mount_table};
+use crate::vault::VaultClient;
 
 pub struct ImportOutcome {
     pub snapshot: String,
@@ -53,16 +53,19 @@ async fn scan(
 
 pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportOutcome> {
     let vcfg = settings.vault()?;
+    let userpass = settings.userpass_password()?;
     let client = VaultClient::new(&vcfg)?;
-    let (fetched, _manifest) = verify(settings, id).await?;
-    let plan = build_plan(&client, &fetched, vcfg.concurrency).await?;
+    let (fetched, manifest) = verify(settings, id).await?;
+    let target = Target::load(client.clone(), &manifest.namespaces, userpass).await?;
+    let plan = build_plan(&target, &fetched, vcfg.concurrency).await?;
     let writes_before = client.counters().writes.load(Ordering::Relaxed);
-    let (plan, summary) = if dry_run {
+    let (plan, mut summary) = if dry_run {
         let summary = plan.summary();
         (Some(plan), summary)
     } else {
-        (None, plan::apply(&client, plan, vcfg.concurrency).await)
+        (None, plan::apply(&target, plan, vcfg.concurrency).await)
     };
+    summary.not_copied = manifest.not_copied;
     let writes = client.counters().writes.load(Ordering::Relaxed) - writes_before;
     tracing::info!(
         snapshot = %fetched.key,
@@ -79,25 +82,57 @@ pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportO
     })
 }
 
-/// Streams the verified snapshot and decides, object by object, what the target needs.
-async fn build_plan(client: &VaultClient, fetched: &Fetched, concurrency: usize) -> Result<Plan> {
-    let table = mount_table(client).await?;
-    let (tx, mut rx) = mpsc::channel::<Object>(concurrency * 4);
-    let reading = scan(fetched, move |obj| tx.blocking_send(obj).is_ok());
+type Decision = (Action, Option<String>);
 
-    let table = &table;
+/// Streams the verified snapshot and decides, object by object, what the target needs.
+/// Namespaces and mounts are planned one at a time as they arrive (they come first), so that the
+/// objects inside them know whether their parent is new or refused.
+async fn build_plan(target: &Target, fetched: &Fetched, concurrency: usize) -> Result<Plan> {
+    let (tx, rx) = mpsc::channel::<Object>(concurrency * 4);
+    let reading = scan(fetched, move |obj| tx.blocking_send(obj).is_ok());
     let planning = async move {
+        let mut rx = rx;
         let mut plan = Plan::default();
-        // Decisions on the snapshot's mounts; they arrive before the secrets inside them.
-        let mut mount_actions: HashMap<String, (Action, Option<String>)> = HashMap::new();
+        let mut decisions: HashMap<Parent, Decision> = HashMap::new();
         let mut running: FuturesUnordered<BoxFuture<'_, Result<Change>>> = FuturesUnordered::new();
         let mut input_open = true;
         loop {
             while input_open && running.len() < concurrency {
-                match rx.recv().await {
-                    Some(obj) => running.push(plan_one(client, table, &mut mount_actions, obj)),
-                    None => input_open = false,
+                let Some(obj) = rx.recv().await else {
+                    input_open = false;
+                    break;
+                };
+                let inherited = obj.parent().and_then(|p| decisions.get(&p)).cloned();
+                let ready = match inherited {
+                    Some((Action::Create, _)) => Some(objects::plan_under_new_parent(&obj)),
+                    Some((Action::Refused, why)) => Some((
+                        Action::Refused,
+                        Some(format!(
+                            "its parent is refused: {}",
+                            why.unwrap_or_default()
+                        )),
+                        Detail::None,
+                    )),
+                    _ => None,
+                };
+                let own = obj.as_parent();
+                if let (None, Some(p)) = (&ready, &own) {
+                    // A parent: decide now, before its children arrive.
+                    let (action, reason, detail) = objects::plan(target, &obj).await?;
+                    decisions.insert(p.clone(), (action, reason.clone()));
+                    plan.push(Change::with_detail(obj, action, reason, detail));
+                    continue;
                 }
+                if let (Some(p), Some((action, reason, _))) = (&own, &ready) {
+                    decisions.insert(p.clone(), (*action, reason.clone()));
+                }
+                running.push(Box::pin(async move {
+                    let (action, reason, detail) = match ready {
+                        Some(r) => r,
+                        None => objects::plan(target, &obj).await?,
+                    };
+                    Ok(Change::with_detail(obj, action, reason, detail))
+                }));
             }
             match running.next().await {
                 Some(change) => plan.push(change?),
@@ -116,64 +151,4 @@ async fn build_plan(client: &VaultClient, fetched: &Fetched, concurrency: usize)
     };
     plan.sort();
     Ok(plan)
-}
-
-fn plan_one<'a>(
-    client: &'a VaultClient,
-    table: &'a BTreeMap<String, MountEntry>,
-    mount_actions: &mut HashMap<String, (Action, Option<String>)>,
-    obj: Object,
-) -> BoxFuture<'a, Result<Change>> {
-    match obj {
-        Object::Mount(m) => {
-            let (action, reason) = mounts::diff(&m, table.get(&m.path));
-            mount_actions.insert(m.path.clone(), (action, reason.clone()));
-            Box::pin(async move { Ok(Change::new(Object::Mount(m), action, reason)) })
-        }
-        Object::Policy(p) => Box::pin(async move {
-            let current = policies::current(client, &p.name).await?;
-            let (action, reason) = policies::diff(&p, current.as_deref());
-            Ok(Change::new(Object::Policy(p), action, reason))
-        }),
-        Object::KvSecret(s) => {
-            let mount = mount_decision(mount_actions, table, &s.mount);
-            Box::pin(async move {
-                let (action, reason) = match mount {
-                    (Action::Create, _) => (Action::Create, None),
-                    (Action::Refused, why) => (
-                        Action::Refused,
-                        Some(format!(
-                            "mount {} refused: {}",
-                            s.mount,
-                            why.unwrap_or_default()
-                        )),
-                    ),
-                    _ => {
-                        let current = kv::current(client, &s.mount, &s.path).await?;
-                        kv::diff(&s, current.as_ref())
-                    }
-                };
-                Ok(Change::new(Object::KvSecret(s), action, reason))
-            })
-        }
-    }
-}
-
-/// What the plan does with a secret's mount: the decision on the snapshot's own mount entry, or,
-/// for a mount the snapshot does not carry, whether the target already has it as KV-v2.
-fn mount_decision(
-    mount_actions: &HashMap<String, (Action, Option<String>)>,
-    table: &BTreeMap<String, MountEntry>,
-    mount: &str,
-) -> (Action, Option<String>) {
-    if let Some(decided) = mount_actions.get(mount) {
-        return decided.clone();
-    }
-    match table.get(mount) {
-        Some(m) if m.is_kv_v2() && !m.local => (Action::Unchanged, None),
-        _ => (
-            Action::Refused,
-            Some("its mount is neither in the snapshot nor a kv-v2 mount on the target".into()),
-        ),
-    }
 }

@@ -8,8 +8,8 @@ use futures::{StreamExt, stream};
 use serde::Serialize;
 
 use crate::error::one_line;
-use crate::objects::{Kind, Object, kv, mounts, policies};
-use crate::vault::VaultClient;
+use crate::objects::{self, Detail, Kind, Object, Target, identity};
+use crate::snapshot::NotCopied;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -19,6 +19,8 @@ pub enum Action {
     Unchanged,
     /// The object cannot be applied to this target (for example a mount of another type).
     Refused,
+    /// Deliberately not applied, by configuration.
+    Skipped,
 }
 
 /// What the import will do to one object. `object` is kept only for creates and updates.
@@ -29,10 +31,20 @@ pub struct Change {
     pub action: Action,
     pub reason: Option<String>,
     pub object: Option<Object>,
+    pub detail: Detail,
 }
 
 impl Change {
     pub fn new(object: Object, action: Action, reason: Option<String>) -> Self {
+        Self::with_detail(object, action, reason, Detail::None)
+    }
+
+    pub fn with_detail(
+        object: Object,
+        action: Action,
+        reason: Option<String>,
+        detail: Detail,
+    ) -> Self {
         let keep = matches!(action, Action::Create | Action::Update);
         Change {
             kind: object.kind(),
@@ -40,6 +52,7 @@ impl Change {
             action,
             reason,
             object: keep.then_some(object),
+            detail,
         }
     }
 }
@@ -90,9 +103,10 @@ impl Plan {
                 Action::Create => ("+", "create"),
                 Action::Update => ("~", "update"),
                 Action::Refused => ("!", "refuse"),
+                Action::Skipped => ("-", "skip"),
                 Action::Unchanged => ("=", "keep"),
             };
-            let _ = write!(out, "{sign} {verb:<7} {:<10} {}", c.kind.as_str(), c.path);
+            let _ = write!(out, "{sign} {verb:<7} {:<11} {}", c.kind.as_str(), c.path);
             if let Some(r) = &c.reason {
                 let _ = write!(out, "  ({r})");
             }
@@ -101,11 +115,12 @@ impl Plan {
         let s = self.summary();
         let _ = writeln!(
             out,
-            "Plan: {} to create, {} to update, {} unchanged, {} refused.",
+            "Plan: {} to create, {} to update, {} unchanged, {} refused, {} skipped.",
             s.total(|r| r.created),
             s.total(|r| r.updated),
             s.total(|r| r.unchanged),
             s.total(|r| r.refused),
+            s.total(|r| r.skipped),
         );
         out
     }
@@ -117,6 +132,7 @@ pub struct Row {
     pub updated: u64,
     pub unchanged: u64,
     pub refused: u64,
+    pub skipped: u64,
     pub failed: u64,
 }
 
@@ -142,6 +158,8 @@ impl Failure {
 pub struct Summary {
     pub kinds: BTreeMap<Kind, Row>,
     pub failures: Vec<Failure>,
+    /// What the export could not copy, from the snapshot's manifest.
+    pub not_copied: Vec<NotCopied>,
 }
 
 impl Summary {
@@ -156,6 +174,7 @@ impl Summary {
             Action::Update => row.updated += n,
             Action::Unchanged => row.unchanged += n,
             Action::Refused => row.refused += n,
+            Action::Skipped => row.skipped += n,
         }
     }
 
@@ -170,49 +189,68 @@ impl Summary {
 
     pub fn render(&self) -> String {
         let mut out = format!(
-            "{:<10} {:>8} {:>8} {:>10} {:>8} {:>7}\n",
-            "KIND", "CREATED", "UPDATED", "UNCHANGED", "REFUSED", "FAILED"
+            "{:<12} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}\n",
+            "KIND", "CREATED", "UPDATED", "UNCHANGED", "REFUSED", "SKIPPED", "FAILED"
         );
         for kind in Kind::ALL {
-            let r = self.kinds.get(&kind).cloned().unwrap_or_default();
+            let Some(r) = self.kinds.get(&kind) else {
+                continue;
+            };
             let _ = writeln!(
                 out,
-                "{:<10} {:>8} {:>8} {:>10} {:>8} {:>7}",
+                "{:<12} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}",
                 kind.as_str(),
                 r.created,
                 r.updated,
                 r.unchanged,
                 r.refused,
+                r.skipped,
                 r.failed
             );
         }
         for f in &self.failures {
             let _ = writeln!(out, "failed: {} {}: {}", f.kind, f.path, f.reason);
         }
+        for n in &self.not_copied {
+            let _ = writeln!(out, "not copied: {} {}: {}", n.kind, n.path, n.reason);
+        }
         out
     }
 }
 
-/// Executes a plan: mounts one by one first, then everything else with bounded concurrency.
+/// Executes a plan in stages: namespaces, then mounts, one by one; then policies, auth items,
+/// secrets and transit keys with bounded concurrency; then entities; then groups, members first.
 /// A failure on one object is recorded and the others go on.
-pub async fn apply(client: &VaultClient, mut plan: Plan, concurrency: usize) -> Summary {
+pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize) -> Summary {
     plan.sort();
     let mut summary = Summary::default();
     for (kind, n) in &plan.unchanged {
         summary.row(*kind).unchanged += n;
     }
-    let (mounts_first, rest): (Vec<Change>, Vec<Change>) = plan
-        .changes
-        .into_iter()
-        .partition(|c| c.kind == Kind::Mount);
-    for change in mounts_first {
-        record(&mut summary, apply_one(client, change).await);
+    let mut stages: Vec<Vec<Change>> = (0..5).map(|_| Vec::new()).collect();
+    for c in plan.changes {
+        let stage = match c.kind {
+            Kind::Namespace | Kind::Mount => 0,
+            Kind::Policy | Kind::AuthItem | Kind::KvSecret | Kind::TransitKey => 1,
+            Kind::Entity => 2,
+            Kind::Group => 3,
+        };
+        stages[stage].push(c);
     }
-    let mut results = stream::iter(rest)
-        .map(|c| apply_one(client, c))
-        .buffer_unordered(concurrency.max(1));
-    while let Some(outcome) = results.next().await {
-        record(&mut summary, outcome);
+    let groups = std::mem::take(&mut stages[3]);
+    stages[3] = group_order(groups);
+    for (i, stage) in stages.into_iter().enumerate() {
+        let parallel = if matches!(i, 1 | 2) {
+            concurrency.max(1)
+        } else {
+            1
+        };
+        let mut results = stream::iter(stage)
+            .map(|c| apply_one(target, c))
+            .buffered(parallel);
+        while let Some(outcome) = results.next().await {
+            record(&mut summary, outcome);
+        }
     }
     summary
         .failures
@@ -220,14 +258,42 @@ pub async fn apply(client: &VaultClient, mut plan: Plan, concurrency: usize) -> 
     summary
 }
 
+/// Group changes with member groups before the groups that contain them, per namespace.
+fn group_order(changes: Vec<Change>) -> Vec<Change> {
+    let mut by_ns: BTreeMap<String, std::collections::HashMap<String, Change>> = BTreeMap::new();
+    let mut rest = Vec::new();
+    for c in changes {
+        match &c.object {
+            Some(Object::Group(g)) => {
+                let (ns, name) = (g.namespace.clone(), g.name.clone());
+                by_ns.entry(ns).or_default().insert(name, c);
+            }
+            _ => rest.push(c),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, mut changes) in by_ns {
+        let groups: Vec<identity::Group> = changes
+            .values()
+            .filter_map(|c| match &c.object {
+                Some(Object::Group(g)) => Some(g.clone()),
+                _ => None,
+            })
+            .collect();
+        for g in identity::member_order(groups) {
+            out.extend(changes.remove(&g.name));
+        }
+    }
+    out.extend(rest);
+    out
+}
+
 type Outcome = (Change, Result<(), String>);
 
-async fn apply_one(client: &VaultClient, change: Change) -> Outcome {
+async fn apply_one(target: &Target, change: Change) -> Outcome {
     let result = match &change.object {
         None => Ok(()),
-        Some(Object::Mount(m)) => mounts::apply(client, m).await,
-        Some(Object::Policy(p)) => policies::apply(client, p).await,
-        Some(Object::KvSecret(s)) => kv::apply(client, s).await,
+        Some(obj) => objects::apply(target, obj, change.action, &change.detail).await,
     };
     (change, result.map_err(|e| one_line(&e)))
 }
@@ -253,10 +319,12 @@ fn record(summary: &mut Summary, (change, result): Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::policies::Policy;
+    use crate::objects::policies::{Policy, PolicyType};
 
     fn policy(name: &str) -> Object {
         Object::Policy(Policy {
+            namespace: String::new(),
+            policy_type: PolicyType::Acl,
             name: name.into(),
             policy: "path \"x\" {}".into(),
         })
@@ -284,9 +352,11 @@ mod tests {
         plan.sort();
         assert_eq!(plan.changes[0].path, "a");
         let text = plan.render();
-        assert!(text.contains("+ create  policy     a"), "{text}");
-        assert!(text.contains("! refuse  policy     z  (nope)"), "{text}");
-        assert!(text.contains("Plan: 1 to create, 0 to update, 0 unchanged, 1 refused."));
+        assert!(text.contains("+ create  policy      a"), "{text}");
+        assert!(text.contains("! refuse  policy      z  (nope)"), "{text}");
+        assert!(
+            text.contains("Plan: 1 to create, 0 to update, 0 unchanged, 1 refused, 0 skipped.")
+        );
         assert!(plan.summary().is_partial());
         assert!(plan.changes[1].object.is_none());
     }

@@ -1,17 +1,47 @@
-//! Secret-engine mounts. This slice carries KV-v2 mounts: the import creates a missing one and
-//! refuses one that exists with another type. It never disables or remounts anything.
+//! Secret-engine mounts (`sys/mounts`) and auth methods (`sys/auth`), with their tunable config
+//! and, for KV-v2, the engine's own config. A missing mount is created, one of the same type is
+//! tuned to match, one of another type is refused. Nothing is ever disabled or remounted, and a
+//! `local` mount is neither exported nor touched on the target.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::plan::Action;
-use crate::vault::{MountEntry, VaultClient};
+use crate::vault::{MountEntry, Table, VaultClient};
+
+/// The tunable part of a mount's `config`. TTLs are seconds; 0 means the system default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MountConfig {
+    pub default_lease_ttl: u64,
+    pub max_lease_ttl: u64,
+    pub listing_visibility: String,
+    pub audit_non_hmac_request_keys: Vec<String>,
+    pub audit_non_hmac_response_keys: Vec<String>,
+    pub passthrough_request_headers: Vec<String>,
+    pub allowed_response_headers: Vec<String>,
+    /// Auth methods only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+}
+
+/// The KV-v2 engine's own settings (`<mount>/config`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KvConfig {
+    pub max_versions: u64,
+    pub cas_required: bool,
+    pub delete_version_after: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mount {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub table: Table,
     /// Mount path with its trailing slash, e.g. `secret/`.
     pub path: String,
     #[serde(rename = "type")]
@@ -20,66 +50,154 @@ pub struct Mount {
     pub description: String,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    #[serde(default)]
+    pub seal_wrap: bool,
+    #[serde(default)]
+    pub external_entropy_access: bool,
+    #[serde(default)]
+    pub config: MountConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_config: Option<KvConfig>,
+}
+
+/// The KV version of a `kv` mount (`generic` is KV-v1), or `None` for other engines.
+pub fn kv_version(kind: &str, options: &BTreeMap<String, String>) -> Option<u8> {
+    match (kind, options.get("version").map(String::as_str)) {
+        ("kv", Some("2")) => Some(2),
+        ("kv", _) | ("generic", _) => Some(1),
+        _ => None,
+    }
 }
 
 impl Mount {
-    pub fn is_kv_v2(&self) -> bool {
-        self.kind == "kv" && self.options.get("version").map(String::as_str) == Some("2")
+    pub fn kv_version(&self) -> Option<u8> {
+        kv_version(&self.kind, &self.options)
+    }
+
+    /// The mount as the snapshot carries it, from a row of the source's table.
+    pub fn from_entry(namespace: &str, table: Table, e: &MountEntry) -> Self {
+        let config = serde_json::from_value(Value::Object(e.config.clone())).unwrap_or_default();
+        Mount {
+            namespace: namespace.to_string(),
+            table,
+            path: e.path.clone(),
+            kind: e.kind.clone(),
+            description: e.description.clone(),
+            options: e.options.clone(),
+            seal_wrap: e.seal_wrap,
+            external_entropy_access: e.external_entropy_access,
+            config,
+            kv_config: None,
+        }
     }
 }
 
-/// The source's replicable mounts from its mount table: KV-v2 mounts that are not `local`.
-pub fn export(table: &BTreeMap<String, MountEntry>) -> Vec<Mount> {
-    table
-        .values()
-        .filter(|m| m.is_kv_v2() && !m.local)
-        .map(|m| Mount {
-            path: m.path.clone(),
-            kind: m.kind.clone(),
-            description: m.description.clone(),
-            options: m.options.clone(),
-        })
-        .collect()
+/// Mounts Vault manages itself: never exported, never written.
+pub fn is_builtin(table: Table, path: &str) -> bool {
+    match table {
+        Table::Secret => matches!(path, "sys/" | "identity/" | "cubbyhole/"),
+        Table::Auth => path == "token/",
+    }
 }
 
-pub fn diff(desired: &Mount, current: Option<&MountEntry>) -> (Action, Option<String>) {
-    match current {
-        None => (Action::Create, None),
-        Some(cur) if cur.local => (
+/// Reads the KV-v2 engine config of a mount, if it is a KV-v2 mount.
+pub async fn read_kv_config(client: &VaultClient, path: &str) -> Result<Option<KvConfig>> {
+    let Some(body) = client.read(&format!("{path}config")).await? else {
+        return Ok(None);
+    };
+    Ok(body
+        .get("data")
+        .cloned()
+        .and_then(|d| serde_json::from_value(d).ok()))
+}
+
+pub fn diff(
+    desired: &Mount,
+    current: Option<&MountEntry>,
+    current_kv: Option<&KvConfig>,
+) -> (Action, Option<String>) {
+    let Some(cur) = current else {
+        return (Action::Create, None);
+    };
+    if cur.local {
+        return (
             Action::Refused,
             Some("a local mount on the target is never modified".into()),
-        ),
-        Some(cur) if cur.is_kv_v2() == desired.is_kv_v2() && cur.kind == desired.kind => {
-            (Action::Unchanged, None)
-        }
-        Some(cur) => (
+        );
+    }
+    if cur.kind != desired.kind || kv_version(&cur.kind, &cur.options) != desired.kv_version() {
+        return (
             Action::Refused,
             Some(format!(
-                "exists on the target as `{}` (version {}), snapshot has `{}` (version {})",
+                "exists on the target as `{}`{}, the snapshot has `{}`{}",
                 cur.kind,
-                cur.options
-                    .get("version")
-                    .map(String::as_str)
-                    .unwrap_or("-"),
+                version_note(&cur.options),
                 desired.kind,
-                desired
-                    .options
-                    .get("version")
-                    .map(String::as_str)
-                    .unwrap_or("-"),
+                version_note(&desired.options)
             )),
-        ),
+        );
+    }
+    let mut differs = Vec::new();
+    let cur_config: MountConfig =
+        serde_json::from_value(Value::Object(cur.config.clone())).unwrap_or_default();
+    if cur_config != desired.config {
+        differs.push("config");
+    }
+    if cur.description != desired.description {
+        differs.push("description");
+    }
+    if cur.options != desired.options {
+        differs.push("options");
+    }
+    if desired.kv_config.is_some() && desired.kv_config.as_ref() != current_kv {
+        differs.push("kv config");
+    }
+    if differs.is_empty() {
+        (Action::Unchanged, None)
+    } else {
+        (
+            Action::Update,
+            Some(format!("{} differ", differs.join(", "))),
+        )
     }
 }
 
-pub async fn apply(client: &VaultClient, desired: &Mount) -> Result<()> {
-    let path = format!("sys/mounts/{}", desired.path.trim_end_matches('/'));
-    let body = json!({
-        "type": desired.kind,
-        "description": desired.description,
-        "options": desired.options,
-    });
-    client.write(&path, &body).await.map(|_| ())
+fn version_note(options: &BTreeMap<String, String>) -> String {
+    options
+        .get("version")
+        .map(|v| format!(" version {v}"))
+        .unwrap_or_default()
+}
+
+/// Creates or tunes the mount, then applies the KV-v2 engine config.
+pub async fn apply(client: &VaultClient, desired: &Mount, action: Action) -> Result<()> {
+    let api = desired.table.api();
+    let path = desired.path.trim_end_matches('/');
+    let mut config = serde_json::to_value(&desired.config).unwrap_or_default();
+    if action == Action::Create {
+        let body = json!({
+            "type": desired.kind,
+            "description": desired.description,
+            "config": config,
+            "options": desired.options,
+            "seal_wrap": desired.seal_wrap,
+            "external_entropy_access": desired.external_entropy_access,
+        });
+        client.write(&format!("{api}/{path}"), &body).await?;
+    } else if let Some(obj) = config.as_object_mut() {
+        obj.insert("description".into(), json!(desired.description));
+        obj.insert("options".into(), json!(desired.options));
+        client.write(&format!("{api}/{path}/tune"), &config).await?;
+    }
+    if let Some(kv) = &desired.kv_config {
+        client
+            .write(
+                &format!("{}config", desired.path),
+                &serde_json::to_value(kv).unwrap_or_default(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -90,46 +208,79 @@ mod tests {
         MountEntry {
             path: "secret/".into(),
             kind: kind.into(),
-            description: String::new(),
             options: [("version".to_string(), version.to_string())].into(),
-            local: false,
+            ..Default::default()
         }
     }
 
     fn kv2() -> Mount {
-        Mount {
-            path: "secret/".into(),
-            kind: "kv".into(),
-            description: String::new(),
-            options: [("version".to_string(), "2".to_string())].into(),
-        }
+        Mount::from_entry("", Table::Secret, &entry("kv", "2"))
     }
 
     #[test]
     fn missing_mount_is_created_matching_is_unchanged() {
-        assert_eq!(diff(&kv2(), None).0, Action::Create);
-        assert_eq!(diff(&kv2(), Some(&entry("kv", "2"))).0, Action::Unchanged);
+        assert_eq!(diff(&kv2(), None, None).0, Action::Create);
+        assert_eq!(
+            diff(&kv2(), Some(&entry("kv", "2")), None).0,
+            Action::Unchanged
+        );
     }
 
     #[test]
     fn type_mismatch_is_refused() {
-        assert_eq!(diff(&kv2(), Some(&entry("kv", "1"))).0, Action::Refused);
-        assert_eq!(diff(&kv2(), Some(&entry("transit", ""))).0, Action::Refused);
+        assert_eq!(
+            diff(&kv2(), Some(&entry("kv", "1")), None).0,
+            Action::Refused
+        );
+        assert_eq!(
+            diff(&kv2(), Some(&entry("transit", "")), None).0,
+            Action::Refused
+        );
     }
 
     #[test]
-    fn local_and_non_kv2_mounts_are_not_exported() {
-        let mut table = BTreeMap::new();
+    fn local_target_mounts_are_refused() {
         let mut local = entry("kv", "2");
-        local.path = "local/".into();
         local.local = true;
-        table.insert("local/".to_string(), local);
-        let mut v1 = entry("kv", "1");
-        v1.path = "v1/".into();
-        table.insert("v1/".to_string(), v1);
-        table.insert("secret/".to_string(), entry("kv", "2"));
-        let out = export(&table);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].path, "secret/");
+        assert_eq!(diff(&kv2(), Some(&local), None).0, Action::Refused);
+    }
+
+    #[test]
+    fn config_and_kv_config_differences_are_updates() {
+        let mut desired = kv2();
+        desired.config.default_lease_ttl = 3600;
+        let (action, reason) = diff(&desired, Some(&entry("kv", "2")), None);
+        assert_eq!(action, Action::Update);
+        assert_eq!(reason.as_deref(), Some("config differ"));
+
+        let mut desired = kv2();
+        desired.kv_config = Some(KvConfig {
+            max_versions: 5,
+            cas_required: true,
+            delete_version_after: "0s".into(),
+        });
+        let cur = KvConfig {
+            max_versions: 0,
+            cas_required: false,
+            delete_version_after: "0s".into(),
+        };
+        assert_eq!(
+            diff(&desired, Some(&entry("kv", "2")), Some(&cur)).0,
+            Action::Update
+        );
+        let same = desired.kv_config.clone();
+        assert_eq!(
+            diff(&desired, Some(&entry("kv", "2")), same.as_ref()).0,
+            Action::Unchanged
+        );
+    }
+
+    #[test]
+    fn kv_versions_are_told_apart() {
+        let v2: BTreeMap<String, String> = [("version".to_string(), "2".to_string())].into();
+        assert_eq!(kv_version("kv", &v2), Some(2));
+        assert_eq!(kv_version("kv", &BTreeMap::new()), Some(1));
+        assert_eq!(kv_version("generic", &BTreeMap::new()), Some(1));
+        assert_eq!(kv_version("transit", &BTreeMap::new()), None);
     }
 }

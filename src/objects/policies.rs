@@ -1,4 +1,6 @@
-//! ACL policies (`sys/policies/acl`): export every policy but `root`, diff by text, write by name.
+//! Policies: ACL policies (`sys/policies/acl`) and password policies (`sys/policies/password`).
+//! Every policy but `root` is exported (`default` included, written only when it differs); diff is
+//! by text.
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
@@ -11,32 +13,68 @@ use crate::vault::VaultClient;
 /// Policies that are never exported or written: `root` cannot be read or changed.
 const BUILTIN_SKIP: &[&str] = &["root"];
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyType {
+    Acl,
+    Password,
+}
+
+impl PolicyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyType::Acl => "acl",
+            PolicyType::Password => "password",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    #[serde(rename = "type", default = "acl")]
+    pub policy_type: PolicyType,
     pub name: String,
     pub policy: String,
 }
 
-fn api_path(name: &str) -> String {
-    format!("sys/policies/acl/{name}")
+fn acl() -> PolicyType {
+    PolicyType::Acl
 }
 
-/// Every ACL policy of the source, sorted by name.
-pub async fn export(client: &VaultClient, concurrency: usize) -> Result<Vec<Policy>> {
+fn api_path(t: PolicyType, name: &str) -> String {
+    format!("sys/policies/{}/{name}", t.as_str())
+}
+
+/// Every policy of one type in the client's namespace, sorted by name.
+pub async fn export(
+    client: &VaultClient,
+    namespace: &str,
+    policy_type: PolicyType,
+    concurrency: usize,
+) -> Result<Vec<Policy>> {
     let names: Vec<String> = client
-        .list("sys/policies/acl")
+        .list(&format!("sys/policies/{}", policy_type.as_str()))
         .await?
         .into_iter()
         .filter(|n| !BUILTIN_SKIP.contains(&n.as_str()))
         .collect();
     let mut policies: Vec<Policy> = stream::iter(names)
         .map(|name| async move {
-            let text = current(client, &name).await?.ok_or_else(|| Error::Object {
-                kind: "policy",
-                path: name.clone(),
-                reason: "listed but could not be read".into(),
-            })?;
-            Ok::<_, Error>(Policy { name, policy: text })
+            let text = current(client, policy_type, &name)
+                .await?
+                .ok_or_else(|| Error::Object {
+                    kind: "policy",
+                    path: name.clone(),
+                    reason: "listed but could not be read".into(),
+                })?;
+            Ok::<_, Error>(Policy {
+                namespace: namespace.to_string(),
+                policy_type,
+                name,
+                policy: text,
+            })
         })
         .buffer_unordered(concurrency)
         .try_collect()
@@ -46,12 +84,19 @@ pub async fn export(client: &VaultClient, concurrency: usize) -> Result<Vec<Poli
 }
 
 /// The policy text on the target, or `None` when it does not exist.
-pub async fn current(client: &VaultClient, name: &str) -> Result<Option<String>> {
-    Ok(client.read(&api_path(name)).await?.and_then(|v| {
-        v.pointer("/data/policy")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    }))
+pub async fn current(
+    client: &VaultClient,
+    policy_type: PolicyType,
+    name: &str,
+) -> Result<Option<String>> {
+    Ok(client
+        .read(&api_path(policy_type, name))
+        .await?
+        .and_then(|v| {
+            v.pointer("/data/policy")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }))
 }
 
 pub fn diff(desired: &Policy, current: Option<&str>) -> (Action, Option<String>) {
@@ -71,7 +116,7 @@ pub fn diff(desired: &Policy, current: Option<&str>) -> (Action, Option<String>)
 pub async fn apply(client: &VaultClient, desired: &Policy) -> Result<()> {
     client
         .write(
-            &api_path(&desired.name),
+            &api_path(desired.policy_type, &desired.name),
             &json!({ "policy": desired.policy }),
         )
         .await
@@ -84,6 +129,8 @@ mod tests {
 
     fn p(text: &str) -> Policy {
         Policy {
+            namespace: String::new(),
+            policy_type: PolicyType::Acl,
             name: "app".into(),
             policy: text.into(),
         }
@@ -98,10 +145,8 @@ mod tests {
 
     #[test]
     fn root_is_never_written() {
-        let root = Policy {
-            name: "root".into(),
-            policy: String::new(),
-        };
+        let mut root = p("");
+        root.name = "root".into();
         assert_eq!(diff(&root, None).0, Action::Refused);
     }
 }

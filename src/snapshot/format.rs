@@ -1,10 +1,12 @@
 //! Snapshot format v1: how an object maps to a tar entry name, and which objects a snapshot may
 //! carry at all. The reader recomputes every entry's name from its content, so an entry can only
-//! ever write where its name says.
+//! ever write where its name says, and `validate` keeps a hostile snapshot away from every path
+//! the format does not describe (`sys/`, `auth/token/create`, a user's password endpoint, ...).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::objects::{Kind, Object};
+use crate::vault::Table;
 
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -16,7 +18,7 @@ const NAME_SAFE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// Mount paths a snapshot may never write into.
+/// Secret-mount paths a snapshot may never write into.
 const RESERVED_MOUNTS: &[&str] = &["sys/", "auth/", "identity/", "cubbyhole/", "token/"];
 
 fn segment(s: &str) -> String {
@@ -27,63 +29,159 @@ fn segment(s: &str) -> String {
     utf8_percent_encode(s, NAME_SAFE).to_string()
 }
 
-/// The tar entry name of an object: `<kind dir>/<encoded path>.json`.
+fn segments(path: &str) -> String {
+    path.split('/').map(segment).collect::<Vec<_>>().join("/")
+}
+
+fn one(path: &str) -> String {
+    segment(path.trim_end_matches('/'))
+}
+
+/// The tar entry name of an object: `[ns/<namespace>/]<kind dir>/<encoded path>.json`.
 pub fn entry_name(obj: &Object) -> String {
-    match obj {
-        Object::Mount(m) => format!("mounts/{}.json", segment(m.path.trim_end_matches('/'))),
-        Object::Policy(p) => format!("policies/acl/{}.json", segment(&p.name)),
-        Object::KvSecret(s) => {
-            let key: Vec<String> = s.path.split('/').map(segment).collect();
-            format!(
-                "kv/{}/{}.json",
-                segment(s.mount.trim_end_matches('/')),
-                key.join("/")
-            )
-        }
-    }
+    let ns = obj.namespace();
+    let prefix = if ns.is_empty() {
+        String::new()
+    } else {
+        format!("ns/{}/", one(ns))
+    };
+    let rest = match obj {
+        Object::Namespace(n) => format!("namespaces/{}", one(&n.path)),
+        Object::Mount(m) if m.table == Table::Auth => format!("auth/{}", one(&m.path)),
+        Object::Mount(m) => format!("mounts/{}", one(&m.path)),
+        Object::Policy(p) => format!("policies/{}/{}", p.policy_type.as_str(), segment(&p.name)),
+        Object::AuthItem(a) => format!("auth-items/{}/{}", one(&a.mount), segments(&a.item)),
+        Object::KvSecret(s) => format!("kv/{}/{}", one(&s.mount), segments(&s.path)),
+        Object::TransitKey(t) => format!("transit/{}/{}", one(&t.mount), segment(&t.name)),
+        Object::Entity(e) => format!("identity/entities/{}", segment(&e.name)),
+        Object::Group(g) => format!("identity/groups/{}", segment(&g.name)),
+    };
+    format!("{prefix}{rest}.json")
 }
 
-/// The kind an entry name belongs to, from its top-level folder.
+/// The kind an entry name belongs to, from its kind folder.
 pub fn kind_of(name: &str) -> Option<Kind> {
-    match name.split('/').next()? {
-        "mounts" => Some(Kind::Mount),
-        "policies" => Some(Kind::Policy),
-        "kv" => Some(Kind::KvSecret),
-        _ => None,
+    let mut parts = name.split('/');
+    let mut dir = parts.next()?;
+    if dir == "ns" {
+        parts.next()?;
+        dir = parts.next()?;
     }
+    Some(match dir {
+        "namespaces" => Kind::Namespace,
+        "mounts" | "auth" => Kind::Mount,
+        "policies" => Kind::Policy,
+        "auth-items" => Kind::AuthItem,
+        "kv" => Kind::KvSecret,
+        "transit" => Kind::TransitKey,
+        "identity" => match parts.next()? {
+            "entities" => Kind::Entity,
+            "groups" => Kind::Group,
+            _ => return None,
+        },
+        _ => return None,
+    })
 }
 
-fn check_mount_path(path: &str) -> Result<(), String> {
-    if !path.ends_with('/') || path.len() < 2 || path.starts_with('/') {
-        return Err(format!("mount path `{path}` is malformed"));
+fn bad_segment(s: &str) -> bool {
+    s.is_empty() || s == "." || s == ".."
+}
+
+/// A relative path of one or more clean segments, with a trailing slash (`a/b/`).
+fn check_dir_path(what: &str, path: &str) -> Result<(), String> {
+    let Some(inner) = path.strip_suffix('/') else {
+        return Err(format!("{what} `{path}` must end with `/`"));
+    };
+    if inner.split('/').any(bad_segment) {
+        return Err(format!("{what} `{path}` is malformed"));
     }
-    if path.split('/').any(|s| s == "." || s == "..") {
-        return Err(format!("mount path `{path}` has a `.` or `..` segment"));
-    }
+    Ok(())
+}
+
+fn check_secret_mount(path: &str) -> Result<(), String> {
+    check_dir_path("mount path", path)?;
     if RESERVED_MOUNTS.iter().any(|r| path.starts_with(r)) {
         return Err(format!("mount path `{path}` is reserved by Vault"));
     }
     Ok(())
 }
 
+fn check_name(what: &str, name: &str) -> Result<(), String> {
+    if bad_segment(name) || name.contains('/') {
+        return Err(format!("{what} name `{name}` is not allowed"));
+    }
+    Ok(())
+}
+
+/// The items an auth method may carry: `config`, or `<collection>/<one name>`.
+fn auth_item_allowed(method: &str, mount: &str, item: &str) -> bool {
+    let (singles, collections): (&[&str], &[&str]) = match method {
+        "userpass" => (&[], &["users"]),
+        "approle" => (&[], &["role"]),
+        "kubernetes" | "jwt" | "oidc" => (&["config"], &["role"]),
+        "cert" => (&["config"], &["certs"]),
+        "ldap" => (&["config"], &["groups", "users"]),
+        "token" => (&[], &["roles"]),
+        _ => return false,
+    };
+    if (method == "token") != (mount == "token/") {
+        return false;
+    }
+    if singles.contains(&item) {
+        return true;
+    }
+    match item.split_once('/') {
+        Some((coll, name)) => collections.contains(&coll) && check_name("item", name).is_ok(),
+        None => false,
+    }
+}
+
 /// Whether an object is one the format allows, wherever it came from.
 pub fn validate(obj: &Object) -> Result<(), String> {
+    let ns = obj.namespace();
+    if !ns.is_empty() {
+        check_dir_path("namespace", ns)?;
+    }
     match obj {
-        Object::Mount(m) => check_mount_path(&m.path),
+        Object::Namespace(n) => check_dir_path("namespace", &n.path),
+        Object::Mount(m) => match m.table {
+            Table::Secret => check_secret_mount(&m.path),
+            Table::Auth if m.path == "token/" => Err("the token auth method is built in".into()),
+            Table::Auth => check_dir_path("auth mount path", &m.path),
+        },
         Object::Policy(p) => {
-            if p.name.is_empty() || p.name.contains('/') || p.name == "root" {
-                return Err(format!("policy name `{}` is not allowed", p.name));
+            check_name("policy", &p.name)?;
+            if p.name == "root" {
+                return Err("the root policy is never written".into());
+            }
+            Ok(())
+        }
+        Object::AuthItem(a) => {
+            check_dir_path("auth mount path", &a.mount)?;
+            if !auth_item_allowed(&a.method, &a.mount, &a.item) {
+                return Err(format!(
+                    "`{}` is not an item a `{}` auth method carries",
+                    a.item, a.method
+                ));
             }
             Ok(())
         }
         Object::KvSecret(s) => {
-            check_mount_path(&s.mount)?;
-            if s.path.is_empty()
-                || s.path
-                    .split('/')
-                    .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-            {
+            check_secret_mount(&s.mount)?;
+            if !matches!(s.kv_version, 1 | 2) || s.path.split('/').any(bad_segment) {
                 return Err(format!("secret path `{}` is malformed", s.full_path()));
+            }
+            Ok(())
+        }
+        Object::TransitKey(t) => {
+            check_secret_mount(&t.mount)?;
+            check_name("transit key", &t.name)
+        }
+        Object::Entity(e) => check_name("entity", &e.name),
+        Object::Group(g) => {
+            check_name("group", &g.name)?;
+            if !matches!(g.group_type.as_str(), "internal" | "external") {
+                return Err(format!("group type `{}` is not allowed", g.group_type));
             }
             Ok(())
         }
@@ -93,13 +191,29 @@ pub fn validate(obj: &Object) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::kv::Secret;
-    use crate::objects::policies::Policy;
+    use crate::objects::auth::AuthItem;
+    use crate::objects::kv::{Secret, State};
+    use crate::objects::policies::{Policy, PolicyType};
 
     fn kv(mount: &str, path: &str) -> Object {
-        Object::KvSecret(Secret {
+        Object::KvSecret(Box::new(Secret {
+            namespace: String::new(),
             mount: mount.into(),
             path: path.into(),
+            kv_version: 2,
+            data: None,
+            state: State::Live,
+            metadata: None,
+            history: None,
+        }))
+    }
+
+    fn item(method: &str, mount: &str, item: &str) -> Object {
+        Object::AuthItem(AuthItem {
+            namespace: String::new(),
+            mount: mount.into(),
+            method: method.into(),
+            item: item.into(),
             data: Default::default(),
         })
     }
@@ -117,10 +231,24 @@ mod tests {
             "kv/team%2Fapp/x%20y/%C3%BC%3F%23.json"
         );
         let p = Object::Policy(Policy {
+            namespace: String::new(),
+            policy_type: PolicyType::Acl,
             name: "..".into(),
             policy: String::new(),
         });
         assert_eq!(entry_name(&p), "policies/acl/%2E%2E.json");
+    }
+
+    #[test]
+    fn namespaced_objects_live_under_ns() {
+        let Object::KvSecret(mut s) = kv("secret/", "a") else {
+            unreachable!()
+        };
+        s.namespace = "team1/sub/".into();
+        let obj = Object::KvSecret(s);
+        assert_eq!(entry_name(&obj), "ns/team1%2Fsub/kv/secret/a.json");
+        assert_eq!(kind_of(&entry_name(&obj)), Some(Kind::KvSecret));
+        assert!(validate(&obj).is_ok());
     }
 
     #[test]
@@ -134,8 +262,20 @@ mod tests {
     }
 
     #[test]
-    fn kind_comes_from_the_top_folder() {
+    fn auth_items_cannot_reach_other_endpoints() {
+        assert!(validate(&item("userpass", "userpass/", "users/alice")).is_ok());
+        assert!(validate(&item("userpass", "userpass/", "users/alice/password")).is_err());
+        assert!(validate(&item("token", "token/", "create")).is_err());
+        assert!(validate(&item("token", "token/", "roles/r1")).is_ok());
+        assert!(validate(&item("userpass", "token/", "users/x")).is_err());
+        assert!(validate(&item("approle", "approle/", "role/ci/secret-id")).is_err());
+        assert!(validate(&item("github", "github/", "config")).is_err());
+    }
+
+    #[test]
+    fn kind_comes_from_the_kind_folder() {
         assert_eq!(kind_of("kv/secret/a.json"), Some(Kind::KvSecret));
+        assert_eq!(kind_of("identity/groups/g.json"), Some(Kind::Group));
         assert_eq!(kind_of("etc/passwd"), None);
     }
 }

@@ -31,6 +31,9 @@ pub struct Manifest {
     pub source: ClusterInfo,
     /// Object count per kind (`mount`, `policy`, `kv_secret`).
     pub counts: BTreeMap<String, u64>,
+    /// Child namespaces the snapshot carries, relative to the exported one (`team1/`).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
     #[serde(default)]
     pub not_copied: Vec<NotCopied>,
     pub entries: Vec<EntryDigest>,

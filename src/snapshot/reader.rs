@@ -85,6 +85,7 @@ pub fn scan(
             }
         }
 
+        let mut namespaces = Vec::new();
         let mut total = bytes.len() as u64;
         let mut counts: HashMap<&'static str, u64> = HashMap::new();
         for entry in entries {
@@ -127,6 +128,9 @@ pub fn scan(
                 ));
             }
             *counts.entry(obj.kind().as_str()).or_default() += 1;
+            if let Object::Namespace(n) = &obj {
+                namespaces.push(n.path.clone());
+            }
             if !on_object(obj) {
                 return Err("import stopped".into());
             }
@@ -134,6 +138,13 @@ pub fn scan(
         if let Some((name, _)) = expected.iter().find(|(_, e)| !e.seen) {
             return Err(format!(
                 "entry {name} is in {MANIFEST_NAME} but not in the archive"
+            ));
+        }
+        namespaces.sort();
+        if namespaces != manifest.namespaces {
+            return Err(format!(
+                "{MANIFEST_NAME} lists namespaces {:?}, the archive holds {:?}",
+                manifest.namespaces, namespaces
             ));
         }
         for (kind, n) in &manifest.counts {

@@ -12,18 +12,23 @@ use super::format::entry_name;
 use super::manifest::{EntryDigest, Manifest};
 use super::reader::{Limits, scan};
 use super::writer::SnapshotWriter;
-use crate::objects::kv::Secret;
+use crate::objects::kv::{Secret, State};
 use crate::objects::mounts::Mount;
-use crate::objects::policies::Policy;
+use crate::objects::policies::{Policy, PolicyType};
 use crate::objects::{Kind, Object};
-use crate::vault::ClusterInfo;
+use crate::vault::{ClusterInfo, MountEntry, Table};
 
 fn secret(mount: &str, path: &str, v: serde_json::Value) -> Object {
-    Object::KvSecret(Secret {
+    Object::KvSecret(Box::new(Secret {
+        namespace: String::new(),
         mount: mount.into(),
         path: path.into(),
-        data: v.as_object().cloned().unwrap_or_default(),
-    })
+        kv_version: 2,
+        data: v.as_object().cloned(),
+        state: State::Live,
+        metadata: None,
+        history: None,
+    }))
 }
 
 fn sample() -> Vec<Object> {
@@ -32,15 +37,21 @@ fn sample() -> Vec<Object> {
         secret("secret/", "a", json!({"k": 1})),
         secret("secret/", "a/b", json!({"nested": {"x": [1, 2]}})),
         Object::Policy(Policy {
+            namespace: String::new(),
+            policy_type: PolicyType::Acl,
             name: "app".into(),
             policy: "path \"secret/*\" { capabilities = [\"read\"] }".into(),
         }),
-        Object::Mount(Mount {
-            path: "secret/".into(),
-            kind: "kv".into(),
-            description: String::new(),
-            options: [("version".to_string(), "2".to_string())].into(),
-        }),
+        Object::Mount(Mount::from_entry(
+            "",
+            Table::Secret,
+            &MountEntry {
+                path: "secret/".into(),
+                kind: "kv".into(),
+                options: [("version".to_string(), "2".to_string())].into(),
+                ..Default::default()
+            },
+        )),
     ]
 }
 
@@ -90,6 +101,7 @@ fn manifest_for(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
         tool_version: "test".into(),
         source: ClusterInfo::default(),
         counts: Default::default(),
+        namespaces: vec![],
         not_copied: vec![],
         entries: entries
             .iter()

@@ -28,6 +28,7 @@ pub struct SnapshotWriter {
     spool: BufWriter<File>,
     spool_len: u64,
     index: Vec<Indexed>,
+    namespaces: Vec<String>,
     not_copied: Vec<NotCopied>,
 }
 
@@ -43,6 +44,7 @@ impl SnapshotWriter {
             spool: BufWriter::new(spool),
             spool_len: 0,
             index: Vec::new(),
+            namespaces: Vec::new(),
             not_copied: Vec::new(),
         })
     }
@@ -69,6 +71,9 @@ impl SnapshotWriter {
             sha256: hex::encode(Sha256::digest(&bytes)),
         });
         self.spool_len += bytes.len() as u64;
+        if let Object::Namespace(n) = obj {
+            self.namespaces.push(n.path.clone());
+        }
         Ok(())
     }
 
@@ -112,6 +117,10 @@ impl SnapshotWriter {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             source,
             counts,
+            namespaces: {
+                self.namespaces.sort();
+                self.namespaces
+            },
             not_copied: self.not_copied,
             entries: self
                 .index

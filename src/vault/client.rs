@@ -127,13 +127,39 @@ impl VaultClient {
         &self.addr
     }
 
+    /// The same client (connections, limits, counters) working in another namespace.
+    /// `ns` is relative to the configured namespace; `""` is the configured one itself.
+    pub fn in_namespace(&self, ns: &str) -> VaultClient {
+        let ns = ns.trim_matches('/');
+        let mut c = self.clone();
+        c.namespace = match (&self.namespace, ns) {
+            (base, "") => base.clone(),
+            (None, child) => Some(child.to_string()),
+            (Some(base), child) => Some(format!("{base}/{child}")),
+        };
+        c
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
 
+    /// A path as error messages show it: with the namespace in front, as Vault accepts it too.
+    fn shown(&self, path: &str) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}/{path}"),
+            None => path.to_string(),
+        }
+    }
+
     /// GET a path; `None` when Vault answers 404.
     pub async fn read(&self, path: &str) -> Result<Option<Value>> {
-        match self.send(Op::Get, path, None).await {
+        self.read_query(path, "").await
+    }
+
+    /// GET a path with a query string such as `version=3`; `None` when Vault answers 404.
+    pub async fn read_query(&self, path: &str, query: &str) -> Result<Option<Value>> {
+        match self.send(Op::Get, path, None, query).await {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -143,7 +169,7 @@ impl VaultClient {
     /// LIST a folder; an empty list when Vault answers 404 (the folder has no keys).
     pub async fn list(&self, path: &str) -> Result<Vec<String>> {
         let folder = format!("{}/", path.trim_end_matches('/'));
-        let body = match self.send(Op::List, &folder, None).await {
+        let body = match self.send(Op::List, &folder, None, "").await {
             Ok(v) => v,
             Err(e) if e.is_not_found() => return Ok(Vec::new()),
             Err(e) => return Err(e),
@@ -164,20 +190,20 @@ impl VaultClient {
 
     /// POST a JSON body; returns the answer's body (`Null` for 204).
     pub async fn write(&self, path: &str, body: &Value) -> Result<Value> {
-        self.send(Op::Post, path, Some(body)).await
+        self.send(Op::Post, path, Some(body), "").await
     }
 
     /// DELETE a path; a 404 counts as done.
     pub async fn delete(&self, path: &str) -> Result<()> {
-        match self.send(Op::Delete, path, None).await {
+        match self.send(Op::Delete, path, None, "").await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    async fn send(&self, op: Op, path: &str, body: Option<&Value>) -> Result<Value> {
-        let attempt = || self.send_once(op, path, body);
+    async fn send(&self, op: Op, path: &str, body: Option<&Value>, query: &str) -> Result<Value> {
+        let attempt = || self.send_once(op, path, body, query);
         attempt
             .retry(
                 ExponentialBuilder::default()
@@ -194,11 +220,20 @@ impl VaultClient {
             .await
     }
 
-    async fn send_once(&self, op: Op, path: &str, body: Option<&Value>) -> Result<Value> {
+    async fn send_once(
+        &self,
+        op: Op,
+        path: &str,
+        body: Option<&Value>,
+        query: &str,
+    ) -> Result<Value> {
         let method_name = op.name();
         let mut url = format!("{}/v1/{}", self.addr, encode_path(path));
         if op == Op::List {
             url.push_str("?list=true");
+        } else if !query.is_empty() {
+            url.push('?');
+            url.push_str(query);
         }
         let _permit = self
             .in_flight
@@ -206,7 +241,7 @@ impl VaultClient {
             .await
             .map_err(|_| Error::VaultResponse {
                 method: method_name,
-                path: path.to_string(),
+                path: self.shown(path),
                 message: "client closed".into(),
             })?;
         let mut req = self
@@ -250,13 +285,13 @@ impl VaultClient {
             }
             return serde_json::from_slice(&bytes).map_err(|e| Error::VaultResponse {
                 method: method_name,
-                path: path.to_string(),
+                path: self.shown(path),
                 message: format!("invalid JSON: {e}"),
             });
         }
         Err(Error::Vault {
             method: method_name,
-            path: path.to_string(),
+            path: self.shown(path),
             status: status.as_u16(),
             message: error_message(status, &bytes),
             retry_after,

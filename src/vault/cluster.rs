@@ -1,4 +1,5 @@
-//! Cluster-level facts: who the server is (`sys/seal-status`) and its secret-mount table.
+//! Cluster-level facts: who the server is (`sys/seal-status`), its mount tables (`sys/mounts`,
+//! `sys/auth`) and its namespaces.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +18,26 @@ pub struct ClusterInfo {
     pub version: Option<String>,
 }
 
-/// One row of `sys/mounts`.
-#[derive(Debug, Clone, PartialEq)]
+/// Which mount table: secret engines (`sys/mounts`) or auth methods (`sys/auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Table {
+    Secret,
+    Auth,
+}
+
+impl Table {
+    /// The API prefix of the table, `sys/mounts` or `sys/auth`.
+    pub fn api(self) -> &'static str {
+        match self {
+            Table::Secret => "sys/mounts",
+            Table::Auth => "sys/auth",
+        }
+    }
+}
+
+/// One row of `sys/mounts` or `sys/auth`.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MountEntry {
     /// The mount path with its trailing slash, e.g. `secret/`.
     pub path: String,
@@ -26,6 +45,11 @@ pub struct MountEntry {
     pub description: String,
     pub options: BTreeMap<String, String>,
     pub local: bool,
+    pub seal_wrap: bool,
+    pub external_entropy_access: bool,
+    pub accessor: String,
+    /// The mount's `config` block as the table shows it (TTLs in seconds, 0 = system default).
+    pub config: serde_json::Map<String, Value>,
 }
 
 impl MountEntry {
@@ -53,9 +77,12 @@ pub async fn cluster_info(client: &VaultClient) -> Result<ClusterInfo> {
     })
 }
 
-/// The secret-engine mounts of the client's namespace, keyed by path (`secret/`).
-pub async fn mount_table(client: &VaultClient) -> Result<BTreeMap<String, MountEntry>> {
-    let body = client.read("sys/mounts").await?.unwrap_or(Value::Null);
+/// The mounts of one table in the client's namespace, keyed by path (`secret/`).
+pub async fn mount_table(
+    client: &VaultClient,
+    table: Table,
+) -> Result<BTreeMap<String, MountEntry>> {
+    let body = client.read(table.api()).await?.unwrap_or(Value::Null);
     // Newer servers put the table under `data`; old ones also at the top level.
     let table =
         body.get("data")
@@ -73,6 +100,7 @@ pub async fn mount_table(client: &VaultClient) -> Result<BTreeMap<String, MountE
 }
 
 fn parse_mount(path: &str, m: &Value) -> Option<MountEntry> {
+    let flag = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
     let kind = m.get("type")?.as_str()?.to_string();
     let options = m
         .get("options")
@@ -92,8 +120,45 @@ fn parse_mount(path: &str, m: &Value) -> Option<MountEntry> {
             .unwrap_or_default()
             .to_string(),
         options,
-        local: m.get("local").and_then(Value::as_bool).unwrap_or(false),
+        local: flag("local"),
+        seal_wrap: flag("seal_wrap"),
+        external_entropy_access: flag("external_entropy_access"),
+        accessor: m
+            .get("accessor")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        config: m
+            .get("config")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
     })
+}
+
+/// Every child namespace below the client's, as paths relative to it (`team1/`, `team1/sub/`),
+/// parents before children. A server without namespaces (Vault OSS) has none.
+pub async fn namespaces(client: &VaultClient) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut queue = vec![String::new()];
+    while let Some(parent) = queue.pop() {
+        let children = match client.in_namespace(&parent).list("sys/namespaces").await {
+            Ok(c) => c,
+            // Vault OSS has no such endpoint: no namespaces to walk.
+            Err(Error::Vault {
+                status: 400 | 404 | 405,
+                ..
+            }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        for child in children {
+            let path = format!("{parent}{}/", child.trim_end_matches('/'));
+            out.push(path.clone());
+            queue.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! Talking to Vault/OpenBao: the HTTP client and cluster-level facts (health, mount table).
+//! Talking to Vault/OpenBao: the HTTP client and cluster-level facts (health, mount tables,
+//! namespaces).
 
 mod client;
 mod cluster;
 
 pub use client::{Counters, VaultClient, encode_path};
-pub use cluster::{ClusterInfo, MountEntry, cluster_info, mount_table};
+pub use cluster::{ClusterInfo, MountEntry, Table, cluster_info, mount_table, namespaces};

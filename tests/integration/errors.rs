@@ -115,7 +115,7 @@ fn a_rejected_token_is_a_403_naming_the_path_and_never_the_token() {
         line.contains("permission denied") && line.contains("HTTP 403"),
         "{line}"
     );
-    assert!(line.contains("sys/mounts"), "{line}");
+    assert!(line.starts_with("error: Vault "), "{line}");
     assert!(!run.all().contains("s.wrong-token-value"));
 }
 

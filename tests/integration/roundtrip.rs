@@ -45,6 +45,14 @@ fn seed(src: &Bao) {
     );
 }
 
+/// Output with runs of spaces folded, so assertions do not depend on column widths.
+pub fn words(s: &str) -> String {
+    s.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn s3_env(bao: &Bao, bucket: &str) -> Vec<(String, String)> {
     env_for(bao, &format!("s3://{bucket}/dc"), &garage().env)
 }
@@ -165,22 +173,14 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     let before = dst.policies();
     let run = replicator(&["import", "--dry-run"], &s3_env(&dst, &bucket));
     run.assert_code(0);
-    assert!(run.stdout.contains("nothing was written"), "{}", run.stdout);
+    let plan = words(&run.stdout);
+    assert!(plan.contains("nothing was written"), "{plan}");
+    assert!(plan.contains("+ create mount team/apps/"), "{plan}");
     assert!(
-        run.stdout.contains("+ create  mount      team/apps/"),
-        "{}",
-        run.stdout
+        plan.contains("+ create kv_secret secret/hash#tag"),
+        "{plan}"
     );
-    assert!(
-        run.stdout.contains("+ create  kv_secret  secret/hash#tag"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("+ create  policy     app-read"),
-        "{}",
-        run.stdout
-    );
+    assert!(plan.contains("+ create policy app-read"), "{plan}");
     assert_no_secrets_in(&run, &[]);
     assert!(dst.kv_keys("secret").is_empty());
     let table = dst.read("sys/mounts").unwrap();
@@ -192,24 +192,26 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
 }
 
 #[test]
-fn a_deleted_latest_version_is_reported_and_not_revived() {
+fn a_deleted_latest_version_is_not_revived_on_the_target() {
     let (src, dst) = (Bao::start(), Bao::start());
     src.kv_put("secret", "live", json!({"v": "1"}));
     src.kv_put("secret", "gone", json!({"v": "1"}));
     src.delete("secret/data/gone");
+    // DR still has the secret live from an earlier import.
+    dst.kv_put("secret", "gone", json!({"v": "1"}));
     let bucket = garage().bucket();
     replicator(&["export"], &s3_env(&src, &bucket)).assert_code(0);
-    let verify = replicator(&["verify"], &s3_env(&src, &bucket));
-    verify.assert_code(0);
-    assert!(
-        verify
-            .stdout
-            .contains("not copied: kv_secret secret/gone: latest version is deleted"),
-        "{}",
-        verify.stdout
+    replicator(&["verify"], &s3_env(&src, &bucket)).assert_code(0);
+    let run = replicator(&["import"], &s3_env(&dst, &bucket));
+    run.assert_code(0);
+    assert_eq!(dst.kv_get("secret", "live"), Some(json!({"v": "1"})));
+    assert_eq!(
+        dst.kv_get("secret", "gone"),
+        None,
+        "deleted on the source, so deleted on DR"
     );
-    replicator(&["import"], &s3_env(&dst, &bucket)).assert_code(0);
-    assert_eq!(dst.kv_keys("secret"), vec!["live".to_string()]);
+    let again = replicator(&["import"], &s3_env(&dst, &bucket));
+    assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
 }
 
 #[test]

@@ -1,0 +1,363 @@
+//! Identity: entities with their aliases, and groups (internal with members, external with their
+//! alias). Everything is matched by name, never by ID: IDs and mount accessors differ between
+//! clusters, so an alias is re-pointed at the target's accessor for the same auth mount path.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::plan::Action;
+use crate::vault::{Table, VaultClient, mount_table};
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Alias {
+    pub name: String,
+    /// The auth mount the alias belongs to, as Vault shows it: `auth/userpass/`.
+    pub mount_path: String,
+    #[serde(default)]
+    pub custom_metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+    #[serde(default)]
+    pub policies: BTreeSet<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub aliases: BTreeSet<Alias>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub group_type: String,
+    #[serde(default)]
+    pub policies: BTreeSet<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// Member entities, by name.
+    #[serde(default)]
+    pub member_entities: BTreeSet<String>,
+    /// Member groups, by name.
+    #[serde(default)]
+    pub member_groups: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<Alias>,
+}
+
+fn strings<T: FromIterator<String>>(v: Option<&Value>) -> T {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_else(|| std::iter::empty().collect())
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn alias_of(a: &Value) -> Option<Alias> {
+    let name = a.get("name")?.as_str()?.to_string();
+    if name.is_empty() || a.get("local").and_then(Value::as_bool) == Some(true) {
+        return None;
+    }
+    Some(Alias {
+        name,
+        mount_path: a.get("mount_path")?.as_str()?.to_string(),
+        custom_metadata: string_map(a.get("custom_metadata")),
+    })
+}
+
+async fn read_named(client: &VaultClient, what: &str, name: &str) -> Result<Option<Value>> {
+    Ok(client
+        .read(&format!("identity/{what}/name/{name}"))
+        .await?
+        .and_then(|mut v| v.get_mut("data").map(Value::take)))
+}
+
+async fn name_of(client: &VaultClient, what: &str, id: &str) -> Result<Option<String>> {
+    Ok(client
+        .read(&format!("identity/{what}/id/{id}"))
+        .await?
+        .and_then(|v| {
+            v.pointer("/data/name")
+                .and_then(Value::as_str)
+                .map(String::from)
+        }))
+}
+
+/// An entity as Vault has it, by name.
+pub async fn current_entity(
+    client: &VaultClient,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Entity>> {
+    let Some(d) = read_named(client, "entity", name).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Entity {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        policies: strings(d.get("policies")),
+        metadata: string_map(d.get("metadata")),
+        disabled: d.get("disabled").and_then(Value::as_bool).unwrap_or(false),
+        aliases: d
+            .get("aliases")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(alias_of).collect())
+            .unwrap_or_default(),
+    }))
+}
+
+/// A group as Vault has it, by name, with member IDs turned back into names.
+pub async fn current_group(
+    client: &VaultClient,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Group>> {
+    let Some(d) = read_named(client, "group", name).await? else {
+        return Ok(None);
+    };
+    let mut member_entities = BTreeSet::new();
+    for id in strings::<Vec<String>>(d.get("member_entity_ids")) {
+        member_entities.extend(name_of(client, "entity", &id).await?);
+    }
+    let mut member_groups = BTreeSet::new();
+    for id in strings::<Vec<String>>(d.get("member_group_ids")) {
+        member_groups.extend(name_of(client, "group", &id).await?);
+    }
+    Ok(Some(Group {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        group_type: d
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("internal")
+            .to_string(),
+        policies: strings(d.get("policies")),
+        metadata: string_map(d.get("metadata")),
+        member_entities,
+        member_groups,
+        alias: d.get("alias").and_then(alias_of),
+    }))
+}
+
+/// Every entity and group of the client's namespace.
+pub async fn export(client: &VaultClient, namespace: &str) -> Result<(Vec<Entity>, Vec<Group>)> {
+    let mut entities = Vec::new();
+    for name in client.list("identity/entity/name").await? {
+        entities.extend(current_entity(client, namespace, &name).await?);
+    }
+    let mut groups = Vec::new();
+    for name in client.list("identity/group/name").await? {
+        groups.extend(current_group(client, namespace, &name).await?);
+    }
+    Ok((entities, groups))
+}
+
+pub fn diff_entity(desired: &Entity, current: Option<&Entity>) -> (Action, Option<String>) {
+    match current {
+        None => (Action::Create, None),
+        Some(cur) if desired.aliases.is_subset(&cur.aliases) && same_entity(desired, cur) => {
+            (Action::Unchanged, None)
+        }
+        Some(_) => (Action::Update, Some("entity or its aliases differ".into())),
+    }
+}
+
+fn same_entity(a: &Entity, b: &Entity) -> bool {
+    a.policies == b.policies && a.metadata == b.metadata && a.disabled == b.disabled
+}
+
+pub fn diff_group(desired: &Group, current: Option<&Group>) -> (Action, Option<String>) {
+    match current {
+        None => (Action::Create, None),
+        Some(cur) if cur == desired => (Action::Unchanged, None),
+        Some(_) => (Action::Update, Some("group differs".into())),
+    }
+}
+
+/// The target's accessor for an auth mount path such as `auth/userpass/`.
+async fn accessor(client: &VaultClient, mount_path: &str) -> Result<String> {
+    let table = mount_table(client, Table::Auth).await?;
+    let path = mount_path.strip_prefix("auth/").unwrap_or(mount_path);
+    table
+        .get(path)
+        .map(|m| m.accessor.clone())
+        .ok_or_else(|| Error::Object {
+            kind: "identity alias",
+            path: mount_path.to_string(),
+            reason: "no auth method is mounted there on the target".into(),
+        })
+}
+
+async fn id_of(client: &VaultClient, what: &str, name: &str) -> Result<String> {
+    read_named(client, what, name)
+        .await?
+        .and_then(|d| d.get("id").and_then(Value::as_str).map(String::from))
+        .ok_or_else(|| Error::Object {
+            kind: "identity",
+            path: format!("{what}/{name}"),
+            reason: "not found on the target".into(),
+        })
+}
+
+pub async fn apply_entity(client: &VaultClient, desired: &Entity) -> Result<()> {
+    let body = json!({
+        "policies": desired.policies,
+        "metadata": desired.metadata,
+        "disabled": desired.disabled,
+    });
+    client
+        .write(&format!("identity/entity/name/{}", desired.name), &body)
+        .await?;
+    let id = id_of(client, "entity", &desired.name).await?;
+    let existing = current_entity(client, &desired.namespace, &desired.name)
+        .await?
+        .map(|e| e.aliases)
+        .unwrap_or_default();
+    for alias in desired.aliases.difference(&existing) {
+        let body = json!({
+            "name": alias.name,
+            "canonical_id": id,
+            "mount_accessor": accessor(client, &alias.mount_path).await?,
+            "custom_metadata": alias.custom_metadata,
+        });
+        client.write("identity/entity-alias", &body).await?;
+    }
+    Ok(())
+}
+
+pub async fn apply_group(client: &VaultClient, desired: &Group) -> Result<()> {
+    let mut body = json!({
+        "type": desired.group_type,
+        "policies": desired.policies,
+        "metadata": desired.metadata,
+    });
+    if desired.group_type != "external" {
+        let mut entity_ids = Vec::new();
+        for name in &desired.member_entities {
+            entity_ids.push(id_of(client, "entity", name).await?);
+        }
+        let mut group_ids = Vec::new();
+        for name in &desired.member_groups {
+            group_ids.push(id_of(client, "group", name).await?);
+        }
+        body["member_entity_ids"] = json!(entity_ids);
+        body["member_group_ids"] = json!(group_ids);
+    }
+    client
+        .write(&format!("identity/group/name/{}", desired.name), &body)
+        .await?;
+    if let Some(alias) = &desired.alias {
+        let current = current_group(client, &desired.namespace, &desired.name).await?;
+        if current.and_then(|g| g.alias).as_ref() != Some(alias) {
+            let body = json!({
+                "name": alias.name,
+                "mount_accessor": accessor(client, &alias.mount_path).await?,
+                "canonical_id": id_of(client, "group", &desired.name).await?,
+            });
+            client.write("identity/group-alias", &body).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Groups in an order where every member group comes before the groups that contain it.
+pub fn member_order(groups: Vec<Group>) -> Vec<Group> {
+    let mut by_name: HashMap<String, Group> =
+        groups.into_iter().map(|g| (g.name.clone(), g)).collect();
+    let mut names: Vec<String> = by_name.keys().cloned().collect();
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    let mut stack: Vec<(String, bool)> = names.into_iter().rev().map(|n| (n, false)).collect();
+    while let Some((name, expanded)) = stack.pop() {
+        if expanded {
+            out.extend(by_name.remove(&name));
+            continue;
+        }
+        let Some(g) = by_name.get(&name) else {
+            continue;
+        };
+        stack.push((name, true));
+        for m in g.member_groups.iter().rev() {
+            if by_name.contains_key(m) {
+                stack.push((m.clone(), false));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str, members: &[&str]) -> Group {
+        Group {
+            namespace: String::new(),
+            name: name.into(),
+            group_type: "internal".into(),
+            policies: BTreeSet::new(),
+            metadata: BTreeMap::new(),
+            member_entities: BTreeSet::new(),
+            member_groups: members.iter().map(|s| s.to_string()).collect(),
+            alias: None,
+        }
+    }
+
+    #[test]
+    fn member_groups_come_before_their_parents() {
+        let order: Vec<String> = member_order(vec![
+            group("a", &["c"]),
+            group("b", &[]),
+            group("c", &["b"]),
+        ])
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+        assert_eq!(order, ["b", "c", "a"]);
+    }
+
+    #[test]
+    fn extra_aliases_on_the_target_do_not_force_an_update() {
+        let alias = |n: &str| Alias {
+            name: n.into(),
+            mount_path: "auth/userpass/".into(),
+            custom_metadata: BTreeMap::new(),
+        };
+        let desired = Entity {
+            namespace: String::new(),
+            name: "e".into(),
+            policies: BTreeSet::new(),
+            metadata: BTreeMap::new(),
+            disabled: false,
+            aliases: [alias("a")].into(),
+        };
+        let mut cur = desired.clone();
+        cur.aliases.insert(alias("native"));
+        assert_eq!(diff_entity(&desired, Some(&cur)).0, Action::Unchanged);
+        cur.aliases.clear();
+        assert_eq!(diff_entity(&desired, Some(&cur)).0, Action::Update);
+    }
+}

@@ -1,0 +1,190 @@
+//! The export walk of one KV mount: recursive listing and reading with at most `concurrency`
+//! requests in flight, handing each secret on as soon as it is read.
+
+use std::collections::VecDeque;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde_json::{Map, Value};
+
+use super::{MetaInfo, Secret, State, Version};
+use crate::error::Result;
+use crate::vault::VaultClient;
+
+/// What the walk finds at one key.
+pub enum Found {
+    Secret(Box<Secret>),
+    /// Something about a key that could not be copied, with the reason.
+    NotCopied {
+        path: String,
+        reason: String,
+    },
+}
+
+enum Work {
+    List(String),
+    Read(String),
+}
+
+enum Done {
+    Listed(String, Vec<String>),
+    Read(Vec<Found>),
+}
+
+/// What to walk: which mount, in which namespace, and how much of each secret.
+pub struct Walk<'a> {
+    pub client: &'a VaultClient,
+    pub namespace: &'a str,
+    pub mount: &'a str,
+    pub kv_version: u8,
+    pub history: bool,
+}
+
+/// Walks every key of the mount, handing each secret to `sink`.
+pub async fn export_mount(
+    walk: &Walk<'_>,
+    concurrency: usize,
+    mut sink: impl FnMut(Found) -> Result<()>,
+) -> Result<()> {
+    let mut queue = VecDeque::from([Work::List(String::new())]);
+    let mut running = FuturesUnordered::new();
+    loop {
+        while running.len() < concurrency.max(1) {
+            let Some(work) = queue.pop_front() else { break };
+            running.push(run(walk, work));
+        }
+        let Some(done) = running.next().await else {
+            break;
+        };
+        match done? {
+            Done::Listed(prefix, keys) => {
+                for key in keys {
+                    let full = format!("{prefix}{key}");
+                    if key.ends_with('/') {
+                        queue.push_back(Work::List(full));
+                    } else {
+                        // Reads go first, so the queue holds folders rather than every key.
+                        queue.push_front(Work::Read(full));
+                    }
+                }
+            }
+            Done::Read(found) => {
+                for f in found {
+                    sink(f)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run(walk: &Walk<'_>, work: Work) -> Result<Done> {
+    match work {
+        Work::List(prefix) => {
+            let folder = match walk.kv_version {
+                2 => format!("{}metadata/{prefix}", walk.mount),
+                _ => format!("{}{prefix}", walk.mount),
+            };
+            Ok(Done::Listed(prefix, walk.client.list(&folder).await?))
+        }
+        Work::Read(path) => Ok(Done::Read(match walk.kv_version {
+            2 => read_v2(walk, path).await?,
+            _ => read_v1(walk, path).await?.into_iter().collect(),
+        })),
+    }
+}
+
+fn secret(walk: &Walk<'_>, path: String) -> Secret {
+    Secret {
+        namespace: walk.namespace.to_string(),
+        mount: walk.mount.to_string(),
+        path,
+        kv_version: walk.kv_version,
+        data: None,
+        state: State::Live,
+        metadata: None,
+        history: None,
+    }
+}
+
+async fn read_v1(walk: &Walk<'_>, path: String) -> Result<Option<Found>> {
+    let data = read_data(walk.client, &format!("{}{path}", walk.mount), "", "/data").await?;
+    Ok(data.map(|d| {
+        let mut s = secret(walk, path);
+        s.data = Some(d);
+        Found::Secret(Box::new(s))
+    }))
+}
+
+async fn read_v2(walk: &Walk<'_>, path: String) -> Result<Vec<Found>> {
+    let client = walk.client;
+    let Some(meta) = client
+        .read(&format!("{}metadata/{path}", walk.mount))
+        .await?
+        .and_then(|v| v.get("data").map(MetaInfo::from_answer))
+    else {
+        return Ok(Vec::new()); // deleted between list and read
+    };
+    let mut found = Vec::new();
+    let mut s = secret(walk, path);
+    s.metadata = Some(meta.metadata.clone());
+    s.state = meta.latest_state().unwrap_or(State::Deleted);
+    if s.state == State::Live {
+        s.data = read_version(walk, &s.path, meta.current_version).await?;
+    }
+    if walk.history {
+        let mut history = Vec::with_capacity(meta.versions.len());
+        for (version, state) in &meta.versions {
+            let data = match state {
+                State::Live if *version == meta.current_version => s.data.clone(),
+                State::Live => read_version(walk, &s.path, *version).await?,
+                State::Deleted => {
+                    found.push(Found::NotCopied {
+                        path: format!("{}@{version}", s.full_path()),
+                        reason: "a soft-deleted version's data cannot be read; replayed as deleted"
+                            .into(),
+                    });
+                    None
+                }
+                State::Destroyed => None,
+            };
+            history.push(Version {
+                version: *version,
+                state: *state,
+                data,
+            });
+        }
+        s.history = Some(history);
+    }
+    found.push(Found::Secret(Box::new(s)));
+    Ok(found)
+}
+
+async fn read_version(
+    walk: &Walk<'_>,
+    path: &str,
+    version: u64,
+) -> Result<Option<Map<String, Value>>> {
+    let api = format!("{}data/{path}", walk.mount);
+    read_data(
+        walk.client,
+        &api,
+        &format!("version={version}"),
+        "/data/data",
+    )
+    .await
+}
+
+/// GETs `path` and takes the object at `pointer`, if any.
+pub(super) async fn read_data(
+    client: &VaultClient,
+    path: &str,
+    query: &str,
+    pointer: &str,
+) -> Result<Option<Map<String, Value>>> {
+    Ok(client.read_query(path, query).await?.and_then(|mut b| {
+        match b.pointer_mut(pointer).map(Value::take) {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        }
+    }))
+}

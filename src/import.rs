@@ -104,7 +104,7 @@ async fn build_plan(target: &Target, fetched: &Fetched, concurrency: usize) -> R
                 };
                 let inherited = obj.parent().and_then(|p| decisions.get(&p)).cloned();
                 let ready = match inherited {
-                    Some((Action::Create, _)) => Some(objects::plan_under_new_parent(&obj)),
+                    Some((Action::Create, _)) => Some(objects::plan_under_new_parent(target, &obj)),
                     Some((Action::Refused, why)) => Some((
                         Action::Refused,
                         Some(format!(

@@ -3,6 +3,7 @@
 
 mod integration {
     pub mod errors;
+    pub mod kinds;
     pub mod roundtrip;
     pub mod support;
 }

@@ -204,6 +204,15 @@ impl Target {
         self.client.in_namespace(ns)
     }
 
+    /// Creating an auth item: a new userpass user is skipped when so configured.
+    fn auth_create(&self, item: &auth::AuthItem) -> (Action, Option<String>) {
+        if auth::needs_password(item) && self.userpass == auth::NewUserPassword::Skip {
+            let why = "new userpass user not created (REPLICATOR_USERPASS_PASSWORD=skip)";
+            return (Action::Skipped, Some(why.into()));
+        }
+        (Action::Create, None)
+    }
+
     pub fn mount(&self, ns: &str, table: Table, path: &str) -> Option<&MountEntry> {
         self.tables.get(&(ns.to_string(), table))?.get(path)
     }
@@ -268,15 +277,18 @@ pub async fn plan(target: &Target, obj: &Object) -> Result<(Action, Option<Strin
 }
 
 /// The plan for an object whose parent is being created: everything inside is new.
-pub fn plan_under_new_parent(obj: &Object) -> (Action, Option<String>, Detail) {
-    let detail = match obj {
+pub fn plan_under_new_parent(target: &Target, obj: &Object) -> (Action, Option<String>, Detail) {
+    match obj {
         Object::KvSecret(s) => {
             let (_, _, ops) = kv::diff(s, &kv::Current::default());
-            Detail::Kv(ops)
+            (Action::Create, None, Detail::Kv(ops))
         }
-        _ => Detail::None,
-    };
-    (Action::Create, None, detail)
+        Object::AuthItem(a) => {
+            let (action, reason) = target.auth_create(a);
+            (action, reason, Detail::None)
+        }
+        _ => (Action::Create, None, Detail::None),
+    }
 }
 
 /// Writes one planned change.

@@ -56,6 +56,12 @@ pub enum Command {
     List,
     /// Download a snapshot and check it, without touching any Vault
     Verify(SnapshotArg),
+    /// Show whether the cluster at VAULT_ADDR is fenced, what it last imported, and the store's latest
+    Status,
+    /// Mark the cluster at VAULT_ADDR as promoted: every import into it is refused from now on
+    Promote,
+    /// Lift the promotion fence, so that the cluster at VAULT_ADDR accepts imports again
+    Demote,
 }
 
 #[derive(Debug, Args)]
@@ -72,4 +78,13 @@ pub struct ImportArgs {
     /// Print what would change and write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Output format of the plan and summary
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
 }

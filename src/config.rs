@@ -37,6 +37,12 @@ struct ReplicatorEnv {
     exclude: Option<String>,
     kv_history: Option<String>,
     userpass_password: Option<String>,
+    prune: Option<String>,
+    prune_mounts: Option<String>,
+    max_delete: Option<String>,
+    on_drift: Option<String>,
+    state_mount: Option<String>,
+    lease_wait: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.
@@ -186,6 +192,49 @@ impl Settings {
         }
     }
 
+    /// Everything the importer's safety rails need.
+    pub fn import_options(&self) -> Result<ImportOptions> {
+        let r = &self.replicator;
+        Ok(ImportOptions {
+            prune: flag("REPLICATOR_PRUNE", r.prune.as_deref())?,
+            prune_mounts: flag("REPLICATOR_PRUNE_MOUNTS", r.prune_mounts.as_deref())?,
+            max_delete: match r.max_delete.as_deref().map(str::trim) {
+                None | Some("") => MaxDelete::Percent(10),
+                Some(v) => MaxDelete::parse(v).ok_or_else(|| {
+                    Error::config(
+                        "REPLICATOR_MAX_DELETE",
+                        format!(
+                            "expected a count such as 50 or a percentage such as 10%, got `{v}`"
+                        ),
+                    )
+                })?,
+            },
+            on_drift: match r.on_drift.as_deref().map(str::trim) {
+                None | Some("") | Some("overwrite") => OnDrift::Overwrite,
+                Some("skip") => OnDrift::Skip,
+                Some("fail") => OnDrift::Fail,
+                Some(other) => {
+                    return Err(Error::config(
+                        "REPLICATOR_ON_DRIFT",
+                        format!("expected overwrite, skip or fail, got `{other}`"),
+                    ));
+                }
+            },
+            state_mount: match r.state_mount.as_deref().map(|m| m.trim().trim_matches('/')) {
+                None | Some("") => crate::state::DEFAULT_MOUNT.to_string(),
+                Some(m) if m.contains("..") || m.starts_with("sys") => {
+                    return Err(Error::config(
+                        "REPLICATOR_STATE_MOUNT",
+                        format!("`{m}` cannot hold the importer's state"),
+                    ));
+                }
+                Some(m) => format!("{m}/"),
+            },
+            lease_wait: duration("REPLICATOR_LEASE_WAIT", r.lease_wait.as_deref())?,
+            userpass: self.userpass_password()?,
+        })
+    }
+
     /// The store URL (`REPLICATOR_STORE` or `--store`).
     pub fn store_url(&self) -> Result<String> {
         let url = self
@@ -268,6 +317,98 @@ impl Settings {
     }
 }
 
+/// How many deletions one import may make: a count, or a percentage of the objects the importer
+/// has brought to the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxDelete {
+    Count(u64),
+    Percent(u64),
+}
+
+impl MaxDelete {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.strip_suffix('%') {
+            Some(p) => p
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p| *p <= 100)
+                .map(MaxDelete::Percent),
+            None => s.parse().ok().map(MaxDelete::Count),
+        }
+    }
+
+    /// The limit for a target where the importer owns `owned` objects.
+    pub fn limit(self, owned: u64) -> u64 {
+        match self {
+            MaxDelete::Count(n) => n,
+            MaxDelete::Percent(p) => owned * p / 100,
+        }
+    }
+}
+
+impl std::fmt::Display for MaxDelete {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MaxDelete::Count(n) => write!(f, "{n}"),
+            MaxDelete::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// What to do with an object that changed on the target since the importer wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDrift {
+    Overwrite,
+    Skip,
+    Fail,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub prune: bool,
+    pub prune_mounts: bool,
+    pub max_delete: MaxDelete,
+    pub on_drift: OnDrift,
+    pub state_mount: String,
+    pub lease_wait: std::time::Duration,
+    pub userpass: NewUserPassword,
+}
+
+fn flag(var: &'static str, value: Option<&str>) -> Result<bool> {
+    match value {
+        None => Ok(false),
+        Some(v) => parse_bool(v)
+            .ok_or_else(|| Error::config(var, format!("expected true or false, got `{v}`"))),
+    }
+}
+
+/// Durations such as `90s`, `5m`, `1h`, or plain seconds.
+fn duration(var: &'static str, value: Option<&str>) -> Result<std::time::Duration> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(std::time::Duration::ZERO);
+    };
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = num.parse().map_err(|_| {
+        Error::config(
+            var,
+            format!("expected a duration such as 90s or 5m, got `{v}`"),
+        )
+    })?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => {
+            return Err(Error::config(
+                var,
+                format!("unknown unit in `{v}`; use s, m or h"),
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 /// Include and exclude globs over `namespace/mount` paths (`secret/`, `team1/secret/`,
 /// `auth/userpass/`). `*` matches across `/`. With no include, everything is included.
 #[derive(Debug, Default, Clone)]
@@ -335,6 +476,24 @@ mod tests {
         assert!(!f.allows("other/"));
         assert!(Filter::default().allows("anything/"));
         assert!(globs("X", Some("[")).is_err());
+    }
+
+    #[test]
+    fn max_delete_takes_counts_and_percentages() {
+        assert_eq!(MaxDelete::parse("50"), Some(MaxDelete::Count(50)));
+        assert_eq!(MaxDelete::parse("10%"), Some(MaxDelete::Percent(10)));
+        assert_eq!(MaxDelete::parse("101%"), None);
+        assert_eq!(MaxDelete::parse("lots"), None);
+        assert_eq!(MaxDelete::Percent(10).limit(1000), 100);
+        assert_eq!(MaxDelete::Count(3).limit(1000), 3);
+    }
+
+    #[test]
+    fn durations_read_like_kubectl() {
+        assert_eq!(duration("X", Some("90s")).unwrap().as_secs(), 90);
+        assert_eq!(duration("X", Some("5m")).unwrap().as_secs(), 300);
+        assert_eq!(duration("X", Some("7")).unwrap().as_secs(), 7);
+        assert!(duration("X", Some("5 parsecs")).is_err());
     }
 
     #[test]

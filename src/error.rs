@@ -54,6 +54,14 @@ pub enum Error {
     #[error("snapshot {snapshot} refused: {reason}")]
     Refused { snapshot: String, reason: String },
 
+    /// The target is promoted: imports into it are refused. Exit code 4.
+    #[error("{0}")]
+    Fenced(String),
+
+    /// Another run holds the import lease on the target.
+    #[error("{0}")]
+    Busy(String),
+
     /// An object could not be applied (used inside summaries, per object).
     #[error("{kind} {path}: {reason}")]
     Object {
@@ -121,7 +129,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config { .. } => crate::exit::USAGE,
-            Error::Refused { .. } => crate::exit::REFUSED,
+            Error::Refused { .. } | Error::Fenced(_) => crate::exit::REFUSED,
             _ => crate::exit::FAILED,
         }
     }

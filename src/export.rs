@@ -23,6 +23,8 @@ struct Options {
     concurrency: usize,
     history: bool,
     filter: Filter,
+    /// The importer's own bookkeeping mount, which is never exported.
+    state_mount: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +60,7 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
         concurrency,
         history: settings.kv_history()?,
         filter: settings.filter()?,
+        state_mount: settings.import_options()?.state_mount,
     };
     let mut writer = SnapshotWriter::new()?;
     let children = namespaces(&client).await?;
@@ -151,6 +154,9 @@ async fn export_namespace(
                 Table::Auth => format!("{ns}auth/{}", entry.path),
             };
             let builtin = mounts::is_builtin(table, &entry.path);
+            if ns.is_empty() && table == Table::Secret && entry.path == opts.state_mount {
+                continue;
+            }
             if entry.local && !builtin {
                 writer.not_copied(Kind::Mount, shown, "local mount: never replicated".into());
                 continue;

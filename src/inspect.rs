@@ -1,4 +1,5 @@
-//! `list` and `verify`: look at the store and its snapshots without touching any Vault.
+//! `list` and `verify` look at the store without touching any Vault; `status`, `promote` and
+//! `demote` look at (and fence) a target cluster.
 
 use std::fmt::Write as _;
 
@@ -8,7 +9,9 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::import;
 use crate::snapshot::catalog;
+use crate::state::{Fence, State};
 use crate::store;
+use crate::vault::VaultClient;
 
 /// The snapshots, newest first, with size and age; `latest` is marked.
 pub async fn list(settings: &Settings) -> Result<String> {
@@ -65,6 +68,80 @@ pub async fn verify(settings: &Settings, id: &str) -> Result<String> {
         let _ = writeln!(out, "not copied: {} {}: {}", nc.kind, nc.path, nc.reason);
     }
     Ok(out)
+}
+
+fn target_state(settings: &Settings) -> Result<(State, String)> {
+    let vcfg = settings.vault()?;
+    let opts = settings.import_options()?;
+    let client = VaultClient::new(&vcfg)?;
+    let addr = client.addr().to_string();
+    Ok((State::new(client, &opts.state_mount), addr))
+}
+
+/// The cluster's fence, its last import, and (when a store is configured) the store's latest.
+pub async fn status(settings: &Settings) -> Result<String> {
+    let (state, addr) = target_state(settings)?;
+    let now = Utc::now();
+    let mut out = match state.fence().await? {
+        Some(f) => format!(
+            "{addr}: PROMOTED since {} by {} (imports are refused)\n",
+            f.promoted_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            f.by
+        ),
+        None => format!("{addr}: not fenced (imports are accepted)\n"),
+    };
+    match state.meta().await? {
+        Some(m) => {
+            let _ = writeln!(
+                out,
+                "last import: {} applied {} ago{}",
+                m.last_snapshot,
+                human_age(now, m.applied_at),
+                if m.complete { "" } else { " (partial)" }
+            );
+        }
+        None => out.push_str("last import: none\n"),
+    }
+    if let Ok(url) = settings.store_url() {
+        let store = store::open(&url).await?;
+        match catalog::read_pointer(store.as_ref()).await? {
+            Some(p) => {
+                let _ = writeln!(
+                    out,
+                    "store latest: {} created {} ago ({})",
+                    p.key,
+                    human_age(now, p.created_at),
+                    store.location()
+                );
+            }
+            None => {
+                let _ = writeln!(out, "store latest: none at {}", store.location());
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn promote(settings: &Settings) -> Result<String> {
+    let (state, addr) = target_state(settings)?;
+    let fence = Fence {
+        promoted_at: Utc::now(),
+        by: crate::import::holder_id(),
+    };
+    state.set_fence(&fence).await?;
+    tracing::warn!(target_addr = %addr, "cluster promoted: imports into it are now refused");
+    Ok(format!(
+        "{addr} is promoted: every import into it is refused until `vault-replicator demote`.\n"
+    ))
+}
+
+pub async fn demote(settings: &Settings) -> Result<String> {
+    let (state, addr) = target_state(settings)?;
+    state.clear_fence().await?;
+    tracing::warn!(target_addr = %addr, "cluster demoted: imports into it are accepted again");
+    Ok(format!(
+        "{addr} is demoted: imports into it are accepted again.\n"
+    ))
 }
 
 pub fn human_bytes(n: u64) -> String {

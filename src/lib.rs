@@ -4,6 +4,7 @@
 //! `run` is the whole program behind the thin `main`: it dispatches a parsed command line, prints
 //! the command's output on stdout, and returns the exit code (see `exit`).
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -14,7 +15,9 @@ pub mod inspect;
 pub mod objects;
 pub mod plan;
 pub mod snapshot;
+pub mod state;
 pub mod store;
+pub mod summary;
 pub mod vault;
 
 use cli::Command;
@@ -34,18 +37,41 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
         }
         Command::Import(args) => {
             let out = import::run(settings, &args.snapshot.snapshot, args.dry_run).await?;
-            if let Some(plan) = &out.plan {
-                println!("Dry run of {}: nothing was written.", out.snapshot);
-                print!("{}", plan.render());
-            } else {
-                println!("Imported {} ({} writes).", out.snapshot, out.writes);
+            match args.output {
+                cli::Output::Json => {
+                    let doc = serde_json::json!({
+                        "snapshot": out.snapshot, "dry_run": args.dry_run, "writes": out.writes,
+                        "plan": out.plan, "summary": out.summary,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                }
+                cli::Output::Text => {
+                    if let Some(plan) = &out.plan {
+                        println!("Dry run of {}: nothing was written.", out.snapshot);
+                        print!("{}", plan.render());
+                    } else {
+                        println!("Imported {} ({} writes).", out.snapshot, out.writes);
+                    }
+                    print!("{}", out.summary.render());
+                }
             }
-            print!("{}", out.summary.render());
             Ok(if out.summary.is_partial() {
                 exit::PARTIAL
             } else {
                 exit::OK
             })
+        }
+        Command::Status => {
+            print!("{}", inspect::status(settings).await?);
+            Ok(exit::OK)
+        }
+        Command::Promote => {
+            print!("{}", inspect::promote(settings).await?);
+            Ok(exit::OK)
+        }
+        Command::Demote => {
+            print!("{}", inspect::demote(settings).await?);
+            Ok(exit::OK)
         }
         Command::List => {
             print!("{}", inspect::list(settings).await?);

@@ -1,36 +1,44 @@
-//! Plan, then apply: what an import will do to each object, the order it does it in, and the
-//! per-kind summary it ends with. Plans and summaries name objects by path and never show values.
+//! Plan, then apply: what an import will do to each object, with the reason. Plans name objects
+//! by path and never show values; `render` is for people, `to_json` for `--output json`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use futures::{StreamExt, stream};
 use serde::Serialize;
 
-use crate::error::one_line;
-use crate::objects::{self, Detail, Kind, Object, Target, identity};
-use crate::snapshot::NotCopied;
+use crate::objects::{Detail, Kind, Object};
+use crate::snapshot::format::entry_name;
+use crate::summary::Summary;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
     Update,
+    /// Prune: the importer brought this object here and it has left the source.
+    Delete,
     Unchanged,
     /// The object cannot be applied to this target (for example a mount of another type).
     Refused,
-    /// Deliberately not applied, by configuration.
+    /// Deliberately not applied, by configuration (drift skip, userpass skip).
     Skipped,
+    /// The target could not be read for this object.
+    Failed,
 }
 
 /// What the import will do to one object. `object` is kept only for creates and updates.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct Change {
     pub kind: Kind,
     pub path: String,
     pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The object's snapshot entry name: its identity in the importer's state.
+    pub entry: String,
+    #[serde(skip)]
     pub object: Option<Object>,
+    #[serde(skip)]
     pub detail: Detail,
 }
 
@@ -51,6 +59,7 @@ impl Change {
             path: object.path(),
             action,
             reason,
+            entry: entry_name(&object),
             object: keep.then_some(object),
             detail,
         }
@@ -58,10 +67,12 @@ impl Change {
 }
 
 /// Every change an import will make, plus the count of objects that already match.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize)]
 pub struct Plan {
     pub changes: Vec<Change>,
     pub unchanged: BTreeMap<Kind, u64>,
+    /// Objects whose target value changed since the importer wrote it.
+    pub drifted: u64,
 }
 
 impl Plan {
@@ -79,19 +90,23 @@ impl Plan {
             .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
     }
 
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+
     /// The plan as a summary, as if every change succeeded (for `--dry-run`).
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for (kind, n) in &self.unchanged {
-            s.row(*kind).unchanged += n;
+            s.count(*kind, Action::Unchanged, *n);
         }
         for c in &self.changes {
             s.count(c.kind, c.action, 1);
-            if c.action == Action::Refused {
-                s.failures
-                    .push(Failure::new(c, c.reason.clone().unwrap_or_default()));
+            if matches!(c.action, Action::Refused | Action::Failed) {
+                s.fail(c, c.reason.clone().unwrap_or_default());
             }
         }
+        s.drifted = self.drifted;
         s
     }
 
@@ -102,8 +117,10 @@ impl Plan {
             let (sign, verb) = match c.action {
                 Action::Create => ("+", "create"),
                 Action::Update => ("~", "update"),
+                Action::Delete => ("-", "delete"),
                 Action::Refused => ("!", "refuse"),
-                Action::Skipped => ("-", "skip"),
+                Action::Skipped => ("=", "skip"),
+                Action::Failed => ("x", "fail"),
                 Action::Unchanged => ("=", "keep"),
             };
             let _ = write!(out, "{sign} {verb:<7} {:<11} {}", c.kind.as_str(), c.path);
@@ -112,207 +129,18 @@ impl Plan {
             }
             out.push('\n');
         }
-        let s = self.summary();
         let _ = writeln!(
             out,
-            "Plan: {} to create, {} to update, {} unchanged, {} refused, {} skipped.",
-            s.total(|r| r.created),
-            s.total(|r| r.updated),
-            s.total(|r| r.unchanged),
-            s.total(|r| r.refused),
-            s.total(|r| r.skipped),
+            "Plan: {} to create, {} to update, {} to delete, {} unchanged, {} refused, {} skipped, {} failed.",
+            self.count(Action::Create),
+            self.count(Action::Update),
+            self.count(Action::Delete),
+            self.unchanged.values().sum::<u64>(),
+            self.count(Action::Refused),
+            self.count(Action::Skipped),
+            self.count(Action::Failed),
         );
         out
-    }
-}
-
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct Row {
-    pub created: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    pub refused: u64,
-    pub skipped: u64,
-    pub failed: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    pub kind: Kind,
-    pub path: String,
-    pub reason: String,
-}
-
-impl Failure {
-    fn new(c: &Change, reason: String) -> Self {
-        Failure {
-            kind: c.kind,
-            path: c.path.clone(),
-            reason,
-        }
-    }
-}
-
-/// Per-kind outcome of an import.
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct Summary {
-    pub kinds: BTreeMap<Kind, Row>,
-    pub failures: Vec<Failure>,
-    /// What the export could not copy, from the snapshot's manifest.
-    pub not_copied: Vec<NotCopied>,
-}
-
-impl Summary {
-    fn row(&mut self, kind: Kind) -> &mut Row {
-        self.kinds.entry(kind).or_default()
-    }
-
-    fn count(&mut self, kind: Kind, action: Action, n: u64) {
-        let row = self.row(kind);
-        match action {
-            Action::Create => row.created += n,
-            Action::Update => row.updated += n,
-            Action::Unchanged => row.unchanged += n,
-            Action::Refused => row.refused += n,
-            Action::Skipped => row.skipped += n,
-        }
-    }
-
-    pub fn total(&self, f: impl Fn(&Row) -> u64) -> u64 {
-        self.kinds.values().map(f).sum()
-    }
-
-    /// Whether some objects were refused or failed (exit code 3).
-    pub fn is_partial(&self) -> bool {
-        self.total(|r| r.failed + r.refused) > 0
-    }
-
-    pub fn render(&self) -> String {
-        let mut out = format!(
-            "{:<12} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}\n",
-            "KIND", "CREATED", "UPDATED", "UNCHANGED", "REFUSED", "SKIPPED", "FAILED"
-        );
-        for kind in Kind::ALL {
-            let Some(r) = self.kinds.get(&kind) else {
-                continue;
-            };
-            let _ = writeln!(
-                out,
-                "{:<12} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}",
-                kind.as_str(),
-                r.created,
-                r.updated,
-                r.unchanged,
-                r.refused,
-                r.skipped,
-                r.failed
-            );
-        }
-        for f in &self.failures {
-            let _ = writeln!(out, "failed: {} {}: {}", f.kind, f.path, f.reason);
-        }
-        for n in &self.not_copied {
-            let _ = writeln!(out, "not copied: {} {}: {}", n.kind, n.path, n.reason);
-        }
-        out
-    }
-}
-
-/// Executes a plan in stages: namespaces, then mounts, one by one; then policies, auth items,
-/// secrets and transit keys with bounded concurrency; then entities; then groups, members first.
-/// A failure on one object is recorded and the others go on.
-pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize) -> Summary {
-    plan.sort();
-    let mut summary = Summary::default();
-    for (kind, n) in &plan.unchanged {
-        summary.row(*kind).unchanged += n;
-    }
-    let mut stages: Vec<Vec<Change>> = (0..5).map(|_| Vec::new()).collect();
-    for c in plan.changes {
-        let stage = match c.kind {
-            Kind::Namespace | Kind::Mount => 0,
-            Kind::Policy | Kind::AuthItem | Kind::KvSecret | Kind::TransitKey => 1,
-            Kind::Entity => 2,
-            Kind::Group => 3,
-        };
-        stages[stage].push(c);
-    }
-    let groups = std::mem::take(&mut stages[3]);
-    stages[3] = group_order(groups);
-    for (i, stage) in stages.into_iter().enumerate() {
-        let parallel = if matches!(i, 1 | 2) {
-            concurrency.max(1)
-        } else {
-            1
-        };
-        let mut results = stream::iter(stage)
-            .map(|c| apply_one(target, c))
-            .buffered(parallel);
-        while let Some(outcome) = results.next().await {
-            record(&mut summary, outcome);
-        }
-    }
-    summary
-        .failures
-        .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
-    summary
-}
-
-/// Group changes with member groups before the groups that contain them, per namespace.
-fn group_order(changes: Vec<Change>) -> Vec<Change> {
-    let mut by_ns: BTreeMap<String, std::collections::HashMap<String, Change>> = BTreeMap::new();
-    let mut rest = Vec::new();
-    for c in changes {
-        match &c.object {
-            Some(Object::Group(g)) => {
-                let (ns, name) = (g.namespace.clone(), g.name.clone());
-                by_ns.entry(ns).or_default().insert(name, c);
-            }
-            _ => rest.push(c),
-        }
-    }
-    let mut out = Vec::new();
-    for (_, mut changes) in by_ns {
-        let groups: Vec<identity::Group> = changes
-            .values()
-            .filter_map(|c| match &c.object {
-                Some(Object::Group(g)) => Some(g.clone()),
-                _ => None,
-            })
-            .collect();
-        for g in identity::member_order(groups) {
-            out.extend(changes.remove(&g.name));
-        }
-    }
-    out.extend(rest);
-    out
-}
-
-type Outcome = (Change, Result<(), String>);
-
-async fn apply_one(target: &Target, change: Change) -> Outcome {
-    let result = match &change.object {
-        None => Ok(()),
-        Some(obj) => objects::apply(target, obj, change.action, &change.detail).await,
-    };
-    (change, result.map_err(|e| one_line(&e)))
-}
-
-fn record(summary: &mut Summary, (change, result): Outcome) {
-    match result {
-        Ok(()) => {
-            summary.count(change.kind, change.action, 1);
-            if change.action == Action::Refused {
-                let reason = change.reason.clone().unwrap_or_default();
-                tracing::warn!(kind = %change.kind, path = %change.path, %reason, "refused");
-                summary.failures.push(Failure::new(&change, reason));
-            }
-        }
-        Err(reason) => {
-            tracing::warn!(kind = %change.kind, path = %change.path, %reason, "failed");
-            summary.row(change.kind).failed += 1;
-            summary.failures.push(Failure::new(&change, reason));
-        }
     }
 }
 
@@ -338,6 +166,7 @@ mod tests {
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.unchanged[&Kind::Policy], 1);
         assert!(plan.changes[0].object.is_some());
+        assert_eq!(plan.changes[0].entry, "policies/acl/b.json");
     }
 
     #[test]
@@ -355,9 +184,18 @@ mod tests {
         assert!(text.contains("+ create  policy      a"), "{text}");
         assert!(text.contains("! refuse  policy      z  (nope)"), "{text}");
         assert!(
-            text.contains("Plan: 1 to create, 0 to update, 0 unchanged, 1 refused, 0 skipped.")
+            text.contains("Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged, 1 refused")
         );
         assert!(plan.summary().is_partial());
         assert!(plan.changes[1].object.is_none());
+    }
+
+    #[test]
+    fn json_plans_carry_no_values() {
+        let mut plan = Plan::default();
+        plan.push(Change::new(policy("a"), Action::Create, None));
+        let json = serde_json::to_string(&plan).unwrap_or_default();
+        assert!(json.contains("\"action\":\"create\""), "{json}");
+        assert!(!json.contains("path \\\"x\\\""), "{json}");
     }
 }

@@ -147,6 +147,31 @@ impl Object {
         }
     }
 
+    /// Where a prune deletes this object: (namespace, API path). `None` for kinds never pruned
+    /// (transit keys, whose deletion Vault guards separately).
+    pub fn delete_target(&self) -> Option<(String, String)> {
+        let ns = self.namespace().to_string();
+        let path = match self {
+            Object::Namespace(n) => {
+                let trimmed = n.path.trim_end_matches('/');
+                let (parent, name) = match trimmed.rfind('/') {
+                    Some(i) => (&n.path[..=i], &trimmed[i + 1..]),
+                    None => ("", trimmed),
+                };
+                return Some((parent.to_string(), format!("sys/namespaces/{name}")));
+            }
+            Object::Mount(m) => format!("{}/{}", m.table.api(), m.path.trim_end_matches('/')),
+            Object::Policy(p) => format!("sys/policies/{}/{}", p.policy_type.as_str(), p.name),
+            Object::AuthItem(a) => a.api_path(),
+            Object::KvSecret(s) if s.kv_version == 2 => format!("{}metadata/{}", s.mount, s.path),
+            Object::KvSecret(s) => format!("{}{}", s.mount, s.path),
+            Object::TransitKey(_) => return None,
+            Object::Entity(e) => format!("identity/entity/name/{}", e.name),
+            Object::Group(g) => format!("identity/group/name/{}", g.name),
+        };
+        Some((ns, path))
+    }
+
     /// The decision an object's own plan stands for, as its children see it.
     pub fn as_parent(&self) -> Option<Parent> {
         match self {
@@ -163,6 +188,8 @@ pub enum Detail {
     #[default]
     None,
     Kv(kv::KvOps),
+    /// A prune: delete at (namespace, API path).
+    Delete(String, String),
 }
 
 /// The cluster an import writes to, with what the plan needs to know about it up front.
@@ -301,7 +328,7 @@ pub async fn apply(target: &Target, obj: &Object, action: Action, detail: &Detai
         Object::AuthItem(a) => auth::apply(&c, a, action).await,
         Object::KvSecret(s) => match detail {
             Detail::Kv(ops) => kv::apply(&c, s, ops).await,
-            Detail::None => kv::apply(&c, s, &kv::KvOps::default()).await,
+            _ => kv::apply(&c, s, &kv::KvOps::default()).await,
         },
         Object::TransitKey(t) => transit::apply(&c, t, action).await,
         Object::Entity(e) => identity::apply_entity(&c, e).await,

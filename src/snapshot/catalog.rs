@@ -89,11 +89,32 @@ pub struct Fetched {
     pub file: tempfile::TempPath,
 }
 
+/// The snapshot key an ID names (`20261120T214500Z` or a full key), or `None` for `latest`.
+pub fn parse_id(id: &str) -> Result<Option<String>> {
+    let id = id.trim();
+    if id.is_empty() || id == "latest" {
+        return Ok(None);
+    }
+    let key = if id.ends_with(SUFFIX) {
+        id.to_string()
+    } else {
+        format!("{id}{SUFFIX}")
+    };
+    if parse_snapshot_key(&key).is_none() {
+        return Err(Error::config(
+            "--snapshot",
+            format!("`{id}` is not a snapshot ID such as 20261120T214500Z, nor `latest`"),
+        ));
+    }
+    Ok(Some(key))
+}
+
 /// Resolves `id` (`latest`, `20261120T214500Z` or a full key), downloads it, and when it came
 /// through `latest.json`, refuses it unless its size and sha256 are the pointer's.
 pub async fn fetch(store: &dyn Store, id: &str) -> Result<Fetched> {
-    let id = id.trim();
-    let (key, pointer) = if id.is_empty() || id == "latest" {
+    let (key, pointer) = if let Some(key) = parse_id(id)? {
+        (key, None)
+    } else {
         let pointer = read_pointer(store).await?.ok_or_else(|| Error::NotFound {
             location: store.location(),
             what: format!("{LATEST} (no snapshot has been exported here yet)"),
@@ -108,19 +129,6 @@ pub async fn fetch(store: &dyn Store, id: &str) -> Result<Fetched> {
             ));
         }
         (pointer.key.clone(), Some(pointer))
-    } else {
-        let key = if id.ends_with(SUFFIX) {
-            id.to_string()
-        } else {
-            format!("{id}{SUFFIX}")
-        };
-        if parse_snapshot_key(&key).is_none() {
-            return Err(Error::config(
-                "--snapshot",
-                format!("`{id}` is not a snapshot ID such as 20261120T214500Z, nor `latest`"),
-            ));
-        }
-        (key, None)
     };
     let file = tempfile::NamedTempFile::new()
         .map_err(|e| Error::io("create download file in TMPDIR", e))?

@@ -43,12 +43,19 @@ struct Expected {
     seen: bool,
 }
 
+/// One verified object, with the name and sha256 of the entry it came from.
+pub struct Scanned {
+    pub object: Object,
+    pub entry: String,
+    pub sha256: String,
+}
+
 /// Verifies the whole archive at `path`, handing each object to `on_object` after its entry has
 /// been checked. `on_object` returns `false` to stop early (the caller went away).
 pub fn scan(
     path: &Path,
     limits: Limits,
-    mut on_object: impl FnMut(Object) -> bool,
+    mut on_object: impl FnMut(Scanned) -> bool,
 ) -> Result<Manifest, Refusal> {
     let file = File::open(path).map_err(|e| format!("cannot open downloaded archive: {e}"))?;
     let mut gz = GzDecoder::new(BufReader::new(file));
@@ -131,7 +138,12 @@ pub fn scan(
             if let Object::Namespace(n) = &obj {
                 namespaces.push(n.path.clone());
             }
-            if !on_object(obj) {
+            let scanned = Scanned {
+                object: obj,
+                entry: name,
+                sha256: exp.sha256.clone(),
+            };
+            if !on_object(scanned) {
                 return Err("import stopped".into());
             }
         }

@@ -72,7 +72,7 @@ fn scan_bytes(bytes: &[u8], limits: Limits) -> Result<(Manifest, Vec<Object>), S
     f.write_all(bytes).unwrap();
     let mut seen = Vec::new();
     let m = scan(f.path(), limits, |o| {
-        seen.push(o);
+        seen.push(o.object);
         true
     })?;
     Ok((m, seen))

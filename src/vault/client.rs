@@ -74,6 +74,7 @@ pub struct VaultClient {
     token: Token,
     namespace: Option<String>,
     in_flight: Arc<Semaphore>,
+    concurrency: usize,
     retries: usize,
     counters: Arc<Counters>,
 }
@@ -118,6 +119,7 @@ impl VaultClient {
             token: cfg.token.clone(),
             namespace: cfg.namespace.clone(),
             in_flight: Arc::new(Semaphore::new(cfg.concurrency)),
+            concurrency: cfg.concurrency,
             retries: 3,
             counters: Arc::new(Counters::default()),
         })
@@ -138,6 +140,11 @@ impl VaultClient {
             (Some(base), child) => Some(format!("{base}/{child}")),
         };
         c
+    }
+
+    /// The bound on requests in flight.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     pub fn counters(&self) -> &Counters {

@@ -347,7 +347,7 @@ fn userpass_skip_mode_does_not_create_users_and_is_not_a_failure() {
     run.assert_code(0);
     assert!(dst.read("auth/userpass/users/bob").is_none());
     assert!(
-        words(&run.stdout).contains("auth_item 0 0 0 0 1 0"),
+        words(&run.stdout).contains("auth_item 0 0 0 0 0 1 0"),
         "{}",
         run.stdout
     );

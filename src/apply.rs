@@ -1,0 +1,143 @@
+//! Executes a plan in stages: namespaces and mounts one by one; then policies, auth items,
+//! secrets and transit keys with bounded concurrency; then entities; then groups, members first;
+//! then prunes, children before the mounts and namespaces that held them.
+//!
+//! A failure on one object is recorded and the others go on. On cancellation (SIGTERM, a lost
+//! lease) no new change starts, the ones in flight finish, and the summary says it stopped early.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::ready;
+
+use futures::{StreamExt, stream};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::one_line;
+use crate::objects::{self, Detail, Kind, Object, Target, identity};
+use crate::plan::{Action, Change, Plan};
+use crate::summary::Summary;
+
+pub struct Applied {
+    pub summary: Summary,
+    /// Entry names of the changes that did not succeed (or did not run).
+    pub not_done: HashSet<String>,
+}
+
+fn stage_of(c: &Change) -> usize {
+    match (c.action, c.kind) {
+        (Action::Delete, Kind::Namespace | Kind::Mount) => 5,
+        (Action::Delete, _) => 4,
+        (_, Kind::Namespace | Kind::Mount) => 0,
+        (_, Kind::Entity) => 2,
+        (_, Kind::Group) => 3,
+        _ => 1,
+    }
+}
+
+pub async fn apply(
+    target: &Target,
+    mut plan: Plan,
+    concurrency: usize,
+    cancel: &CancellationToken,
+) -> Applied {
+    plan.sort();
+    let mut summary = Summary::default();
+    for (kind, n) in &plan.unchanged {
+        summary.count(*kind, Action::Unchanged, *n);
+    }
+    summary.drifted = plan.drifted;
+    let mut not_done: HashSet<String> = plan.changes.iter().map(|c| c.entry.clone()).collect();
+    let mut stages: Vec<Vec<Change>> = (0..6).map(|_| Vec::new()).collect();
+    for c in plan.changes {
+        stages[stage_of(&c)].push(c);
+    }
+    stages[3] = group_order(std::mem::take(&mut stages[3]));
+    stages[4].reverse();
+    stages[5].reverse();
+    for (i, stage) in stages.into_iter().enumerate() {
+        let parallel = if matches!(i, 1 | 2 | 4) {
+            concurrency.max(1)
+        } else {
+            1
+        };
+        let mut results = stream::iter(stage)
+            .take_while(|_| ready(!cancel.is_cancelled()))
+            .map(|c| apply_one(target, c))
+            .buffered(parallel);
+        while let Some((change, result)) = results.next().await {
+            if record(&mut summary, &change, result) {
+                not_done.remove(&change.entry);
+            }
+        }
+    }
+    summary.interrupted = cancel.is_cancelled();
+    summary
+        .failures
+        .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+    Applied { summary, not_done }
+}
+
+/// Group changes with member groups before the groups that contain them, per namespace.
+fn group_order(changes: Vec<Change>) -> Vec<Change> {
+    let mut by_ns: BTreeMap<String, HashMap<String, Change>> = BTreeMap::new();
+    let mut rest = Vec::new();
+    for c in changes {
+        match &c.object {
+            Some(Object::Group(g)) => {
+                let (ns, name) = (g.namespace.clone(), g.name.clone());
+                by_ns.entry(ns).or_default().insert(name, c);
+            }
+            _ => rest.push(c),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, mut changes) in by_ns {
+        let groups: Vec<identity::Group> = changes
+            .values()
+            .filter_map(|c| match &c.object {
+                Some(Object::Group(g)) => Some(g.clone()),
+                _ => None,
+            })
+            .collect();
+        for g in identity::member_order(groups) {
+            out.extend(changes.remove(&g.name));
+        }
+    }
+    out.extend(rest);
+    out
+}
+
+type Outcome = (Change, Result<(), String>);
+
+async fn apply_one(target: &Target, change: Change) -> Outcome {
+    let result = match (&change.object, &change.detail) {
+        (_, Detail::Delete(ns, path)) => target.client(ns).delete(path).await,
+        (Some(obj), detail) => objects::apply(target, obj, change.action, detail).await,
+        (None, _) => Ok(()),
+    };
+    (change, result.map_err(|e| one_line(&e)))
+}
+
+/// Counts one outcome; true when the change took effect as planned.
+fn record(summary: &mut Summary, change: &Change, result: Result<(), String>) -> bool {
+    match result {
+        Ok(()) => {
+            summary.count(change.kind, change.action, 1);
+            match change.action {
+                Action::Refused | Action::Failed => {
+                    let reason = change.reason.clone().unwrap_or_default();
+                    tracing::warn!(kind = %change.kind, path = %change.path, %reason, "not applied");
+                    summary.fail(change, reason);
+                    false
+                }
+                Action::Skipped => false,
+                _ => true,
+            }
+        }
+        Err(reason) => {
+            tracing::warn!(kind = %change.kind, path = %change.path, %reason, "failed");
+            summary.count(change.kind, Action::Failed, 1);
+            summary.fail(change, reason);
+            false
+        }
+    }
+}

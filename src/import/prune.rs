@@ -1,0 +1,142 @@
+//! Prune: objects this importer brought to the target that have left the snapshot are deleted,
+//! when `REPLICATOR_PRUNE=true` (mounts and namespaces only with `REPLICATOR_PRUNE_MOUNTS=true`).
+//! Objects the importer never wrote are never touched, and `REPLICATOR_MAX_DELETE` refuses a plan
+//! that would delete too much, so an empty or truncated source cannot wipe DR.
+
+use crate::config::ImportOptions;
+use crate::objects::{Detail, Kind};
+use crate::plan::{Action, Change, Plan};
+use crate::state::Records;
+
+/// Adds the deletions to the plan; `Err` with the reason when they exceed the guard.
+pub fn plan_deletions(
+    plan: &mut Plan,
+    records: &Records,
+    seen: &Records,
+    opts: &ImportOptions,
+) -> Result<usize, String> {
+    if !opts.prune {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for (entry, rec) in records {
+        if seen.contains_key(entry) {
+            continue;
+        }
+        let Some(delete) = &rec.delete else { continue };
+        if matches!(rec.kind, Kind::Mount | Kind::Namespace) && !opts.prune_mounts {
+            continue;
+        }
+        n += 1;
+        plan.changes.push(Change {
+            kind: rec.kind,
+            path: rec.path.clone(),
+            action: Action::Delete,
+            reason: Some("gone from the snapshot".into()),
+            entry: entry.clone(),
+            object: None,
+            detail: Detail::Delete(rec.ns.clone(), delete.clone()),
+        });
+    }
+    let owned = records.len() as u64;
+    let limit = opts.max_delete.limit(owned);
+    if n as u64 > limit {
+        return Err(format!(
+            "the plan deletes {n} objects, over REPLICATOR_MAX_DELETE={} ({limit} of the {owned} \
+             objects this importer brought here); nothing was written. Check the source, or raise \
+             the limit for one run",
+            opts.max_delete
+        ));
+    }
+    plan.sort();
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{MaxDelete, OnDrift};
+    use crate::objects::auth::NewUserPassword;
+    use crate::state::Record;
+
+    fn opts(prune: bool, prune_mounts: bool, max: MaxDelete) -> ImportOptions {
+        ImportOptions {
+            prune,
+            prune_mounts,
+            max_delete: max,
+            on_drift: OnDrift::Overwrite,
+            state_mount: "vault-replicator/".into(),
+            lease_wait: std::time::Duration::ZERO,
+            userpass: NewUserPassword::Random,
+        }
+    }
+
+    fn records(entries: &[(&str, Kind)]) -> Records {
+        entries
+            .iter()
+            .map(|(e, k)| {
+                let rec = Record {
+                    sha: "s".into(),
+                    kind: *k,
+                    path: e.to_string(),
+                    ns: String::new(),
+                    delete: Some(format!("del/{e}")),
+                };
+                (e.to_string(), rec)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_recorded_objects_missing_from_the_snapshot_are_deleted() {
+        let owned = records(&[
+            ("a", Kind::KvSecret),
+            ("b", Kind::KvSecret),
+            ("m", Kind::Mount),
+        ]);
+        let seen = records(&[("a", Kind::KvSecret)]);
+        let mut plan = Plan::default();
+        let n = plan_deletions(
+            &mut plan,
+            &owned,
+            &seen,
+            &opts(true, false, MaxDelete::Count(5)),
+        );
+        assert_eq!(n, Ok(1));
+        assert_eq!(plan.changes[0].entry, "b");
+        assert_eq!(plan.changes[0].action, Action::Delete);
+    }
+
+    #[test]
+    fn mounts_need_their_own_switch_and_prune_is_off_by_default() {
+        let owned = records(&[("m", Kind::Mount)]);
+        let mut plan = Plan::default();
+        let all = MaxDelete::Percent(100);
+        assert_eq!(
+            plan_deletions(&mut plan, &owned, &Records::new(), &opts(true, true, all)),
+            Ok(1)
+        );
+        let mut plan = Plan::default();
+        assert_eq!(
+            plan_deletions(&mut plan, &owned, &Records::new(), &opts(false, true, all)),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn an_empty_source_is_refused_by_the_guard() {
+        let owned = records(&[
+            ("a", Kind::KvSecret),
+            ("b", Kind::Policy),
+            ("c", Kind::Entity),
+        ]);
+        let mut plan = Plan::default();
+        let err = plan_deletions(
+            &mut plan,
+            &owned,
+            &Records::new(),
+            &opts(true, false, MaxDelete::Percent(10)),
+        );
+        assert!(err.unwrap_err().contains("deletes 3 objects"));
+    }
+}

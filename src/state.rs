@@ -1,0 +1,286 @@
+//! The importer's bookkeeping, kept in the target cluster itself: a KV-v2 mount (default
+//! `vault-replicator/`, `REPLICATOR_STATE_MOUNT`) created `local: true`, so the exporter never
+//! carries it anywhere, and a DR cluster rebuilt from scratch starts clean.
+//!
+//! - `meta`: the last snapshot applied and when;
+//! - `fence`: present while the cluster is promoted; every import refuses then;
+//! - `lease`: who is importing right now, until when (check-and-set, so two runs cannot both win);
+//! - `written/<shard>`: for each object the importer wrote (or found already equal), the sha256 of
+//!   its snapshot entry and how to delete it. Prune and drift detection read these.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::objects::Kind;
+use crate::vault::{Table, VaultClient, mount_table};
+
+pub const DEFAULT_MOUNT: &str = "vault-replicator/";
+const SHARDS: usize = 64;
+
+/// What the importer knows about one object it brought to this cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// sha256 of the snapshot entry that was applied.
+    pub sha: String,
+    pub kind: Kind,
+    /// The object's path as plans show it.
+    pub path: String,
+    /// Namespace and API path that delete the object; `None` for kinds that are never pruned.
+    pub ns: String,
+    pub delete: Option<String>,
+}
+
+/// Records keyed by snapshot entry name.
+pub type Records = BTreeMap<String, Record>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub last_snapshot: String,
+    pub applied_at: DateTime<Utc>,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fence {
+    pub promoted_at: DateTime<Utc>,
+    pub by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LeaseData {
+    holder: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// The state mount of one target cluster.
+#[derive(Debug, Clone)]
+pub struct State {
+    client: VaultClient,
+    mount: String,
+}
+
+impl State {
+    pub fn new(client: VaultClient, mount: &str) -> Self {
+        State {
+            client,
+            mount: format!("{}/", mount.trim_matches('/')),
+        }
+    }
+
+    pub fn mount(&self) -> &str {
+        &self.mount
+    }
+
+    /// Creates the state mount if it is missing: KV-v2, local, one version kept per key.
+    pub async fn ensure_mount(&self) -> Result<()> {
+        let table = mount_table(&self.client, Table::Secret).await?;
+        if table.contains_key(&self.mount) {
+            return Ok(());
+        }
+        let path = self.mount.trim_end_matches('/');
+        let body = json!({
+            "type": "kv", "local": true, "options": {"version": "2"},
+            "description": "vault-replicator bookkeeping (never replicated)",
+        });
+        self.client
+            .write(&format!("sys/mounts/{path}"), &body)
+            .await?;
+        self.client
+            .write(
+                &format!("{}config", self.mount),
+                &json!({"max_versions": 1}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The data and current version of a key; `(None, v)` when absent or deleted.
+    async fn get(&self, key: &str) -> Result<(Option<Value>, u64)> {
+        let Some(body) = self
+            .client
+            .read(&format!("{}data/{key}", self.mount))
+            .await?
+        else {
+            let version = self
+                .client
+                .read(&format!("{}metadata/{key}", self.mount))
+                .await?
+                .and_then(|m| m.pointer("/data/current_version").and_then(Value::as_u64))
+                .unwrap_or(0);
+            return Ok((None, version));
+        };
+        let version = body
+            .pointer("/data/metadata/version")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        Ok((body.pointer("/data/data").cloned(), version))
+    }
+
+    async fn put(&self, key: &str, data: &impl Serialize, cas: Option<u64>) -> Result<()> {
+        let mut body = json!({ "data": data });
+        if let Some(v) = cas {
+            body["options"] = json!({ "cas": v });
+        }
+        self.client
+            .write(&format!("{}data/{key}", self.mount), &body)
+            .await
+            .map(|_| ())
+    }
+
+    async fn mount_exists(&self) -> Result<bool> {
+        Ok(mount_table(&self.client, Table::Secret)
+            .await?
+            .contains_key(&self.mount))
+    }
+
+    pub async fn fence(&self) -> Result<Option<Fence>> {
+        if !self.mount_exists().await? {
+            return Ok(None);
+        }
+        let (data, _) = self.get("fence").await?;
+        Ok(data.and_then(|d| serde_json::from_value(d).ok()))
+    }
+
+    pub async fn set_fence(&self, fence: &Fence) -> Result<()> {
+        self.ensure_mount().await?;
+        self.put("fence", fence, None).await
+    }
+
+    pub async fn clear_fence(&self) -> Result<()> {
+        if self.mount_exists().await? {
+            self.client
+                .delete(&format!("{}metadata/fence", self.mount))
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn meta(&self) -> Result<Option<Meta>> {
+        if !self.mount_exists().await? {
+            return Ok(None);
+        }
+        let (data, _) = self.get("meta").await?;
+        Ok(data.and_then(|d| serde_json::from_value(d).ok()))
+    }
+
+    /// Takes the import lease, or says who holds it. Returns the version to renew with.
+    pub async fn acquire(&self, holder: &str, ttl: Duration) -> Result<Result<u64, String>> {
+        let (data, version) = self.get("lease").await?;
+        if let Some(lease) = data.and_then(|d| serde_json::from_value::<LeaseData>(d).ok())
+            && !lease.holder.is_empty()
+            && lease.expires_at > Utc::now()
+            && lease.holder != holder
+        {
+            return Ok(Err(format!(
+                "another import holds the lease on this cluster ({}, until {})",
+                lease.holder,
+                lease.expires_at.format("%Y-%m-%dT%H:%M:%SZ")
+            )));
+        }
+        match self.write_lease(holder, ttl, version).await {
+            Ok(v) => Ok(Ok(v)),
+            Err(Error::Vault { status: 400, .. }) => Ok(Err(
+                "another import took the lease at the same moment".to_string(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the lease with check-and-set; the new version on success.
+    pub async fn write_lease(&self, holder: &str, ttl: Duration, cas: u64) -> Result<u64> {
+        let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+        let lease = LeaseData {
+            holder: holder.to_string(),
+            expires_at,
+        };
+        self.put("lease", &lease, Some(cas)).await?;
+        Ok(cas + 1)
+    }
+
+    /// Gives the lease up (check-and-set, so a lease someone else took over is left alone).
+    pub async fn release(&self, cas: u64) -> Result<()> {
+        let lease = LeaseData {
+            holder: String::new(),
+            expires_at: Utc::now(),
+        };
+        self.put("lease", &lease, Some(cas)).await
+    }
+
+    /// Every record, from all shards.
+    pub async fn records(&self) -> Result<Records> {
+        let mut out = Records::new();
+        if !self.mount_exists().await? {
+            return Ok(out);
+        }
+        for shard in self
+            .client
+            .list(&format!("{}metadata/written", self.mount))
+            .await?
+        {
+            let (data, _) = self.get(&format!("written/{shard}")).await?;
+            if let Some(d) = data {
+                let part: Records =
+                    serde_json::from_value(d).map_err(|e| Error::VaultResponse {
+                        method: "GET",
+                        path: format!("{}data/written/{shard}", self.mount),
+                        message: format!("state shard is not readable: {e}"),
+                    })?;
+                out.extend(part);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Saves the records, writing only the shards that differ from `before`.
+    pub async fn save_records(&self, before: &Records, after: &Records, meta: &Meta) -> Result<()> {
+        self.ensure_mount().await?;
+        let (old, new) = (shard(before), shard(after));
+        for i in 0..SHARDS {
+            if old[i] != new[i] {
+                self.put(&format!("written/{i:02x}"), &new[i], None).await?;
+            }
+        }
+        self.put("meta", meta, None).await
+    }
+}
+
+fn shard(records: &Records) -> Vec<Records> {
+    let mut shards = vec![Records::new(); SHARDS];
+    for (k, v) in records {
+        let i = Sha256::digest(k.as_bytes())[0] as usize % SHARDS;
+        shards[i].insert(k.clone(), v.clone());
+    }
+    shards
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_spread_over_shards_deterministically() {
+        let mut r = Records::new();
+        for i in 0..500 {
+            r.insert(
+                format!("kv/secret/{i}.json"),
+                Record {
+                    sha: "x".into(),
+                    kind: Kind::KvSecret,
+                    path: format!("secret/{i}"),
+                    ns: String::new(),
+                    delete: None,
+                },
+            );
+        }
+        let a = shard(&r);
+        assert_eq!(a, shard(&r));
+        assert_eq!(a.iter().map(BTreeMap::len).sum::<usize>(), 500);
+        assert!(a.iter().filter(|s| !s.is_empty()).count() > SHARDS / 2);
+    }
+}

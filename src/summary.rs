@@ -1,0 +1,114 @@
+//! The outcome of an import: per-kind counts, every failed or refused object with its cause, the
+//! drift count, and what the export could not copy. Rendered as a table and as one JSON log line.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::objects::Kind;
+use crate::plan::{Action, Change};
+use crate::snapshot::NotCopied;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Row {
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+    pub refused: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub kind: Kind,
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Summary {
+    pub kinds: BTreeMap<Kind, Row>,
+    pub failures: Vec<Failure>,
+    /// Objects changed on the target since the importer wrote them.
+    pub drifted: u64,
+    /// The run stopped early (SIGTERM, or the lease was lost).
+    pub interrupted: bool,
+    /// What the export could not copy, from the snapshot's manifest.
+    pub not_copied: Vec<NotCopied>,
+}
+
+impl Summary {
+    pub fn count(&mut self, kind: Kind, action: Action, n: u64) {
+        let row = self.kinds.entry(kind).or_default();
+        match action {
+            Action::Create => row.created += n,
+            Action::Update => row.updated += n,
+            Action::Delete => row.deleted += n,
+            Action::Unchanged => row.unchanged += n,
+            Action::Refused => row.refused += n,
+            Action::Skipped => row.skipped += n,
+            Action::Failed => row.failed += n,
+        }
+    }
+
+    pub fn fail(&mut self, c: &Change, reason: String) {
+        self.failures.push(Failure {
+            kind: c.kind,
+            path: c.path.clone(),
+            reason,
+        });
+    }
+
+    pub fn total(&self, f: impl Fn(&Row) -> u64) -> u64 {
+        self.kinds.values().map(f).sum()
+    }
+
+    /// Whether some objects were refused or failed, or the run stopped early (exit code 3).
+    pub fn is_partial(&self) -> bool {
+        self.interrupted || self.total(|r| r.failed + r.refused) > 0
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "{:<12} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}\n",
+            "KIND", "CREATED", "UPDATED", "DELETED", "UNCHANGED", "REFUSED", "SKIPPED", "FAILED"
+        );
+        for kind in Kind::ALL {
+            let Some(r) = self.kinds.get(&kind) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "{:<12} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}",
+                kind.as_str(),
+                r.created,
+                r.updated,
+                r.deleted,
+                r.unchanged,
+                r.refused,
+                r.skipped,
+                r.failed
+            );
+        }
+        if self.drifted > 0 {
+            let _ = writeln!(
+                out,
+                "drift: {} objects had changed on the target",
+                self.drifted
+            );
+        }
+        if self.interrupted {
+            out.push_str("interrupted: the run stopped early; the next run continues from here\n");
+        }
+        for f in &self.failures {
+            let _ = writeln!(out, "failed: {} {}: {}", f.kind, f.path, f.reason);
+        }
+        for n in &self.not_copied {
+            let _ = writeln!(out, "not copied: {} {}: {}", n.kind, n.path, n.reason);
+        }
+        out
+    }
+}

@@ -43,6 +43,7 @@ struct ReplicatorEnv {
     on_drift: Option<String>,
     state_mount: Option<String>,
     lease_wait: Option<String>,
+    lease_ttl: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.
@@ -231,6 +232,10 @@ impl Settings {
                 Some(m) => format!("{m}/"),
             },
             lease_wait: duration("REPLICATOR_LEASE_WAIT", r.lease_wait.as_deref())?,
+            lease_ttl: match duration("REPLICATOR_LEASE_TTL", r.lease_ttl.as_deref())? {
+                d if d.is_zero() => std::time::Duration::from_secs(300),
+                d => d,
+            },
             userpass: self.userpass_password()?,
         })
     }
@@ -372,6 +377,8 @@ pub struct ImportOptions {
     pub on_drift: OnDrift,
     pub state_mount: String,
     pub lease_wait: std::time::Duration,
+    /// How long a lease lasts without renewal: a killed run blocks others at most this long.
+    pub lease_ttl: std::time::Duration,
     pub userpass: NewUserPassword,
 }
 

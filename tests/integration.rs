@@ -5,5 +5,6 @@ mod integration {
     pub mod errors;
     pub mod kinds;
     pub mod roundtrip;
+    pub mod safety;
     pub mod support;
 }

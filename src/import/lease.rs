@@ -10,9 +10,6 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::state::State;
 
-/// How long a lease lasts without renewal: a killed run blocks others at most this long.
-const TTL: Duration = Duration::from_secs(300);
-
 /// Who this run is: the pod name in Kubernetes (`HOSTNAME`), plus the process ID.
 pub fn holder_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown-host".into());
@@ -27,12 +24,17 @@ pub struct Lease {
 
 impl Lease {
     /// Takes the lease, waiting up to `wait` for another run to finish.
-    pub async fn take(state: &State, wait: Duration, cancel: CancellationToken) -> Result<Lease> {
+    pub async fn take(
+        state: &State,
+        wait: Duration,
+        ttl: Duration,
+        cancel: CancellationToken,
+    ) -> Result<Lease> {
         state.ensure_mount().await?;
         let holder = holder_id();
         let started = Instant::now();
         let version = loop {
-            match state.acquire(&holder, TTL).await? {
+            match state.acquire(&holder, ttl).await? {
                 Ok(v) => break v,
                 Err(why) if started.elapsed() >= wait => {
                     return Err(Error::Busy(format!(
@@ -46,7 +48,14 @@ impl Lease {
             }
         };
         let stop = CancellationToken::new();
-        let renewer = tokio::spawn(renew(state.clone(), holder, version, stop.clone(), cancel));
+        let renewer = tokio::spawn(renew(
+            state.clone(),
+            holder,
+            version,
+            ttl,
+            stop.clone(),
+            cancel,
+        ));
         Ok(Lease {
             state: state.clone(),
             renewer,
@@ -68,15 +77,16 @@ async fn renew(
     state: State,
     holder: String,
     mut version: u64,
+    ttl: Duration,
     stop: CancellationToken,
     cancel: CancellationToken,
 ) -> u64 {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return version,
-            _ = tokio::time::sleep(TTL / 3) => {}
+            _ = tokio::time::sleep(ttl / 3) => {}
         }
-        match state.write_lease(&holder, TTL, version).await {
+        match state.write_lease(&holder, ttl, version).await {
             Ok(v) => version = v,
             Err(e) => {
                 tracing::error!(error = %crate::error::one_line(&e), "lost the import lease; stopping");

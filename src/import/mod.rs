@@ -88,7 +88,9 @@ pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportO
     lease::cancel_on_signals(cancel.clone());
     let lease = match dry_run {
         true => None,
-        false => Some(lease::Lease::take(&state, opts.lease_wait, cancel.clone()).await?),
+        false => {
+            Some(lease::Lease::take(&state, opts.lease_wait, opts.lease_ttl, cancel.clone()).await?)
+        }
     };
     let result = plan_and_apply(
         &client, &state, &fetched, &manifest, &opts, dry_run, &cancel,

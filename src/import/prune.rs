@@ -67,6 +67,7 @@ mod tests {
             on_drift: OnDrift::Overwrite,
             state_mount: "vault-replicator/".into(),
             lease_wait: std::time::Duration::ZERO,
+            lease_ttl: std::time::Duration::from_secs(300),
             userpass: NewUserPassword::Random,
         }
     }

@@ -355,8 +355,8 @@ impl Run {
     }
 }
 
-/// Runs the real binary with only the given environment (plus PATH and TMPDIR).
-pub fn replicator<K: AsRef<str>, V: AsRef<str>>(args: &[&str], env: &[(K, V)]) -> Run {
+/// The real binary with only the given environment (plus PATH and TMPDIR).
+pub fn command<K: AsRef<str>, V: AsRef<str>>(args: &[&str], env: &[(K, V)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vault-replicator"));
     cmd.args(args).env_clear();
     for var in ["PATH", "TMPDIR", "HOME"] {
@@ -369,7 +369,16 @@ pub fn replicator<K: AsRef<str>, V: AsRef<str>>(args: &[&str], env: &[(K, V)]) -
     for (k, v) in env {
         cmd.env(k.as_ref(), v.as_ref());
     }
-    let out = cmd.output().expect("run vault-replicator");
+    cmd
+}
+
+/// Runs the real binary to the end.
+pub fn replicator<K: AsRef<str>, V: AsRef<str>>(args: &[&str], env: &[(K, V)]) -> Run {
+    finish(command(args, env).output().expect("run vault-replicator"))
+}
+
+/// Collects a finished run and checks that it did not panic.
+pub fn finish(out: std::process::Output) -> Run {
     let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

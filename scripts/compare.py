@@ -29,6 +29,8 @@ def snapshot(addr, token):
     for m, info in mounts.items():
         if info["type"] != "kv" or (info.get("options") or {}).get("version") != "2":
             continue
+        if info.get("local"):
+            continue  # local mounts (the importer's bookkeeping among them) are not replicated
         folders = [""]
         while folders:
             prefix = folders.pop()

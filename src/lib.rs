@@ -20,6 +20,8 @@ pub mod store;
 pub mod summary;
 pub mod vault;
 
+use std::io::Write as _;
+
 use cli::Command;
 use config::Settings;
 pub use error::{Error, Result};
@@ -29,10 +31,10 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
     match command {
         Command::Export => {
             let r = export::run(settings).await?;
-            println!(
-                "exported {} to {} ({} bytes, {} not copied); latest now points at it",
+            emit(&format!(
+                "exported {} to {} ({} bytes, {} not copied); latest now points at it\n",
                 r.key, r.location, r.size, r.not_copied
-            );
+            ));
             Ok(exit::OK)
         }
         Command::Import(args) => {
@@ -43,16 +45,25 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
                         "snapshot": out.snapshot, "dry_run": args.dry_run, "writes": out.writes,
                         "plan": out.plan, "summary": out.summary,
                     });
-                    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                    emit(&format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&doc).unwrap_or_default()
+                    ));
                 }
                 cli::Output::Text => {
                     if let Some(plan) = &out.plan {
-                        println!("Dry run of {}: nothing was written.", out.snapshot);
-                        print!("{}", plan.render());
+                        emit(&format!(
+                            "Dry run of {}: nothing was written.\n",
+                            out.snapshot
+                        ));
+                        emit(&plan.render());
                     } else {
-                        println!("Imported {} ({} writes).", out.snapshot, out.writes);
+                        emit(&format!(
+                            "Imported {} ({} writes).\n",
+                            out.snapshot, out.writes
+                        ));
                     }
-                    print!("{}", out.summary.render());
+                    emit(&out.summary.render());
                 }
             }
             Ok(if out.summary.is_partial() {
@@ -62,24 +73,29 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
             })
         }
         Command::Status => {
-            print!("{}", inspect::status(settings).await?);
+            emit(&inspect::status(settings).await?);
             Ok(exit::OK)
         }
         Command::Promote => {
-            print!("{}", inspect::promote(settings).await?);
+            emit(&inspect::promote(settings).await?);
             Ok(exit::OK)
         }
         Command::Demote => {
-            print!("{}", inspect::demote(settings).await?);
+            emit(&inspect::demote(settings).await?);
             Ok(exit::OK)
         }
         Command::List => {
-            print!("{}", inspect::list(settings).await?);
+            emit(&inspect::list(settings).await?);
             Ok(exit::OK)
         }
         Command::Verify(arg) => {
-            print!("{}", inspect::verify(settings, &arg.snapshot).await?);
+            emit(&inspect::verify(settings, &arg.snapshot).await?);
             Ok(exit::OK)
         }
     }
+}
+
+/// Writes command output to stdout. A closed pipe (`| head`) is not an error worth a word.
+fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -22,6 +22,10 @@ fn init_tracing(format: LogFormat) {
 }
 
 fn main() -> ExitCode {
+    // A bug must still end in one line, never a stack trace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error (please report it): {info}");
+    }));
     let cli = Cli::parse();
     let settings = match Settings::load(cli.global) {
         Ok(s) => s,

@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -224,15 +226,17 @@ impl State {
             .await?
         {
             let (data, _) = self.get(&format!("written/{shard}")).await?;
-            if let Some(d) = data {
-                let part: Records =
-                    serde_json::from_value(d).map_err(|e| Error::VaultResponse {
-                        method: "GET",
-                        path: format!("{}data/written/{shard}", self.mount),
-                        message: format!("state shard is not readable: {e}"),
-                    })?;
-                out.extend(part);
-            }
+            let packed = data
+                .as_ref()
+                .and_then(|d| d.get("records"))
+                .and_then(Value::as_str);
+            let Some(packed) = packed else { continue };
+            let part = unpack(packed).map_err(|message| Error::VaultResponse {
+                method: "GET",
+                path: format!("{}data/written/{shard}", self.mount),
+                message: format!("state shard is not readable: {message}"),
+            })?;
+            out.extend(part);
         }
         Ok(out)
     }
@@ -243,11 +247,32 @@ impl State {
         let (old, new) = (shard(before), shard(after));
         for i in 0..SHARDS {
             if old[i] != new[i] {
-                self.put(&format!("written/{i:02x}"), &new[i], None).await?;
+                let packed = pack(&new[i]).map_err(|e| Error::io("pack state shard", e))?;
+                let body = json!({ "records": packed });
+                self.put(&format!("written/{i:02x}"), &body, None).await?;
             }
         }
         self.put("meta", meta, None).await
     }
+}
+
+/// A shard as one string (gzip'd JSON, base64): Vault limits how many strings a request may hold.
+fn pack(records: &Records) -> std::io::Result<String> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&serde_json::to_vec(records)?)?;
+    Ok(BASE64.encode(gz.finish()?))
+}
+
+fn unpack(packed: &str) -> std::result::Result<Records, String> {
+    use std::io::Read;
+    let bytes = BASE64.decode(packed).map_err(|e| e.to_string())?;
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(bytes.as_slice())
+        .take(256 << 20)
+        .read_to_end(&mut json)
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&json).map_err(|e| e.to_string())
 }
 
 fn shard(records: &Records) -> Vec<Records> {
@@ -282,5 +307,8 @@ mod tests {
         assert_eq!(a, shard(&r));
         assert_eq!(a.iter().map(BTreeMap::len).sum::<usize>(), 500);
         assert!(a.iter().filter(|s| !s.is_empty()).count() > SHARDS / 2);
+        let packed = pack(&a[0]).unwrap();
+        assert_eq!(unpack(&packed).unwrap(), a[0]);
+        assert!(unpack("not base64!").is_err());
     }
 }

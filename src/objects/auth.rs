@@ -43,8 +43,9 @@ impl AuthItem {
     }
 }
 
-/// Where a method keeps its objects: singleton items and listable collections.
-fn layout(method: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+/// Where a method keeps its objects: singleton items and listable collections. The snapshot
+/// format allows an auth item only inside this layout.
+pub fn layout(method: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
     Some(match method {
         "userpass" => (&[], &["users"]),
         "approle" => (&[], &["role"]),

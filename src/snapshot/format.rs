@@ -5,7 +5,7 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::objects::{Kind, Object};
+use crate::objects::{Kind, Object, auth};
 use crate::vault::Table;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -115,14 +115,8 @@ fn check_name(what: &str, name: &str) -> Result<(), String> {
 
 /// The items an auth method may carry: `config`, or `<collection>/<one name>`.
 fn auth_item_allowed(method: &str, mount: &str, item: &str) -> bool {
-    let (singles, collections): (&[&str], &[&str]) = match method {
-        "userpass" => (&[], &["users"]),
-        "approle" => (&[], &["role"]),
-        "kubernetes" | "jwt" | "oidc" => (&["config"], &["role"]),
-        "cert" => (&["config"], &["certs"]),
-        "ldap" => (&["config"], &["groups", "users"]),
-        "token" => (&[], &["roles"]),
-        _ => return false,
+    let Some((singles, collections)) = auth::layout(method) else {
+        return false;
     };
     if (method == "token") != (mount == "token/") {
         return false;

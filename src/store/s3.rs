@@ -13,6 +13,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use tokio::io::AsyncWriteExt;
@@ -107,6 +108,19 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    async fn get_object(&self, key: &str) -> Result<GetObjectOutput> {
+        let full = self.key(key)?;
+        self.client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+            .map_err(|e| self.error("get", key, e))
+    }
+}
+
 fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
@@ -153,22 +167,10 @@ impl Store for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let full = self.key(key)?;
-        let resp = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&full)
-            .send()
-            .await
-        {
+        let resp = match self.get_object(key).await {
             Ok(r) => r,
-            Err(e) => {
-                return match self.error("get", key, e) {
-                    Error::NotFound { .. } => Ok(None),
-                    other => Err(other),
-                };
-            }
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
         };
         let bytes = resp.body.collect().await.map_err(|e| Error::Store {
             location: self.location(),
@@ -178,15 +180,7 @@ impl Store for S3Store {
     }
 
     async fn get_file(&self, key: &str, dest: &Path) -> Result<u64> {
-        let full = self.key(key)?;
-        let resp = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&full)
-            .send()
-            .await
-            .map_err(|e| self.error("get", key, e))?;
+        let resp = self.get_object(key).await?;
         let mut file = tokio::fs::File::create(dest)
             .await
             .map_err(|e| Error::io(format!("create {}", dest.display()), e))?;

@@ -9,11 +9,13 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+mod options;
 
 use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
+pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
+use options::{duration, flag, globs};
 
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
@@ -322,134 +324,6 @@ impl Settings {
     }
 }
 
-/// How many deletions one import may make: a count, or a percentage of the objects the importer
-/// has brought to the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MaxDelete {
-    Count(u64),
-    Percent(u64),
-}
-
-impl MaxDelete {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.strip_suffix('%') {
-            Some(p) => p
-                .trim()
-                .parse()
-                .ok()
-                .filter(|p| *p <= 100)
-                .map(MaxDelete::Percent),
-            None => s.parse().ok().map(MaxDelete::Count),
-        }
-    }
-
-    /// The limit for a target where the importer owns `owned` objects.
-    pub fn limit(self, owned: u64) -> u64 {
-        match self {
-            MaxDelete::Count(n) => n,
-            MaxDelete::Percent(p) => owned * p / 100,
-        }
-    }
-}
-
-impl std::fmt::Display for MaxDelete {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MaxDelete::Count(n) => write!(f, "{n}"),
-            MaxDelete::Percent(p) => write!(f, "{p}%"),
-        }
-    }
-}
-
-/// What to do with an object that changed on the target since the importer wrote it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnDrift {
-    Overwrite,
-    Skip,
-    Fail,
-}
-
-#[derive(Debug, Clone)]
-pub struct ImportOptions {
-    pub prune: bool,
-    pub prune_mounts: bool,
-    pub max_delete: MaxDelete,
-    pub on_drift: OnDrift,
-    pub state_mount: String,
-    pub lease_wait: std::time::Duration,
-    /// How long a lease lasts without renewal: a killed run blocks others at most this long.
-    pub lease_ttl: std::time::Duration,
-    pub userpass: NewUserPassword,
-}
-
-fn flag(var: &'static str, value: Option<&str>) -> Result<bool> {
-    match value {
-        None => Ok(false),
-        Some(v) => parse_bool(v)
-            .ok_or_else(|| Error::config(var, format!("expected true or false, got `{v}`"))),
-    }
-}
-
-/// Durations such as `90s`, `5m`, `1h`, or plain seconds.
-fn duration(var: &'static str, value: Option<&str>) -> Result<std::time::Duration> {
-    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Ok(std::time::Duration::ZERO);
-    };
-    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: u64 = num.parse().map_err(|_| {
-        Error::config(
-            var,
-            format!("expected a duration such as 90s or 5m, got `{v}`"),
-        )
-    })?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => {
-            return Err(Error::config(
-                var,
-                format!("unknown unit in `{v}`; use s, m or h"),
-            ));
-        }
-    };
-    Ok(std::time::Duration::from_secs(secs))
-}
-
-/// Include and exclude globs over `namespace/mount` paths (`secret/`, `team1/secret/`,
-/// `auth/userpass/`). `*` matches across `/`. With no include, everything is included.
-#[derive(Debug, Default, Clone)]
-pub struct Filter {
-    include: Option<GlobSet>,
-    exclude: Option<GlobSet>,
-}
-
-impl Filter {
-    /// Whether a mount path (with its trailing slash) is replicated.
-    pub fn allows(&self, path: &str) -> bool {
-        let bare = path.trim_end_matches('/');
-        let hit = |set: &GlobSet| set.is_match(path) || set.is_match(bare);
-        self.include.as_ref().is_none_or(hit) && !self.exclude.as_ref().is_some_and(hit)
-    }
-}
-
-fn globs(var: &'static str, value: Option<&str>) -> Result<Option<GlobSet>> {
-    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
-        return Ok(None);
-    };
-    let mut set = GlobSetBuilder::new();
-    for pattern in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let glob = GlobBuilder::new(pattern)
-            .literal_separator(false)
-            .build()
-            .map_err(|e| Error::config(var, format!("`{pattern}`: {e}")))?;
-        set.add(glob);
-    }
-    set.build()
-        .map(Some)
-        .map_err(|e| Error::config(var, e.to_string()))
-}
-
 /// Booleans as Go's `strconv.ParseBool` reads them, which is what `vault` accepts.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim() {
@@ -469,38 +343,6 @@ mod tests {
         assert_eq!(parse_bool("True"), Some(true));
         assert_eq!(parse_bool("false"), Some(false));
         assert_eq!(parse_bool("yes"), None);
-    }
-
-    #[test]
-    fn filters_match_mount_paths_with_or_without_the_slash() {
-        let f = Filter {
-            include: globs("X", Some("team1/*, secret")).unwrap(),
-            exclude: globs("X", Some("team1/scratch*")).unwrap(),
-        };
-        assert!(f.allows("secret/"));
-        assert!(f.allows("team1/apps/"));
-        assert!(!f.allows("team1/scratch/"));
-        assert!(!f.allows("other/"));
-        assert!(Filter::default().allows("anything/"));
-        assert!(globs("X", Some("[")).is_err());
-    }
-
-    #[test]
-    fn max_delete_takes_counts_and_percentages() {
-        assert_eq!(MaxDelete::parse("50"), Some(MaxDelete::Count(50)));
-        assert_eq!(MaxDelete::parse("10%"), Some(MaxDelete::Percent(10)));
-        assert_eq!(MaxDelete::parse("101%"), None);
-        assert_eq!(MaxDelete::parse("lots"), None);
-        assert_eq!(MaxDelete::Percent(10).limit(1000), 100);
-        assert_eq!(MaxDelete::Count(3).limit(1000), 3);
-    }
-
-    #[test]
-    fn durations_read_like_kubectl() {
-        assert_eq!(duration("X", Some("90s")).unwrap().as_secs(), 90);
-        assert_eq!(duration("X", Some("5m")).unwrap().as_secs(), 300);
-        assert_eq!(duration("X", Some("7")).unwrap().as_secs(), 7);
-        assert!(duration("X", Some("5 parsecs")).is_err());
     }
 
     #[test]

@@ -235,3 +235,28 @@ fn the_stock_bao_cli_sees_awkward_keys_as_written() {
     );
     assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "v");
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_with_a_summary_line() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    src.kv_put("secret", "a", json!({"v": "1"}));
+    let bucket = garage().bucket();
+    replicator(&["export"], &s3_env(&src, &bucket)).assert_code(0);
+    let mut env = s3_env(&dst, &bucket);
+    env.push(("REPLICATOR_LOG_FORMAT".into(), "json".into()));
+    let run = replicator(&["import"], &env);
+    run.assert_code(0);
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let finished = lines
+        .iter()
+        .find(|l| l["message"] == "import finished")
+        .expect("a summary line");
+    let summary: serde_json::Value =
+        serde_json::from_str(finished["summary"].as_str().unwrap()).unwrap();
+    assert_eq!(summary["kinds"]["kv_secret"]["created"], json!(1));
+    assert_eq!(finished["writes"], json!(1));
+}

@@ -75,10 +75,6 @@ impl State {
         }
     }
 
-    pub fn mount(&self) -> &str {
-        &self.mount
-    }
-
     /// Creates the state mount if it is missing: KV-v2, local, one version kept per key.
     pub async fn ensure_mount(&self) -> Result<()> {
         let table = mount_table(&self.client, Table::Secret).await?;

@@ -231,10 +231,20 @@ pub async fn apply_entity(client: &VaultClient, desired: &Entity) -> Result<()> 
     client
         .write(&format!("identity/entity/name/{}", desired.name), &body)
         .await?;
-    let id = id_of(client, "entity", &desired.name).await?;
-    let existing = current_entity(client, &desired.namespace, &desired.name)
-        .await?
-        .map(|e| e.aliases)
+    // One read gives both the ID to attach aliases to and the aliases already there.
+    let written = read_named(client, "entity", &desired.name).await?;
+    let id = written
+        .as_ref()
+        .and_then(|d| d.get("id").and_then(Value::as_str).map(String::from))
+        .ok_or_else(|| Error::Object {
+            kind: "identity",
+            path: format!("entity/{}", desired.name),
+            reason: "not found on the target after writing it".into(),
+        })?;
+    let existing: BTreeSet<Alias> = written
+        .as_ref()
+        .and_then(|d| d.get("aliases").and_then(Value::as_array))
+        .map(|a| a.iter().filter_map(alias_of).collect())
         .unwrap_or_default();
     for alias in desired.aliases.difference(&existing) {
         let body = json!({

@@ -153,11 +153,7 @@ impl Object {
         let ns = self.namespace().to_string();
         let path = match self {
             Object::Namespace(n) => {
-                let trimmed = n.path.trim_end_matches('/');
-                let (parent, name) = match trimmed.rfind('/') {
-                    Some(i) => (&n.path[..=i], &trimmed[i + 1..]),
-                    None => ("", trimmed),
-                };
+                let (parent, name) = n.split();
                 return Some((parent.to_string(), format!("sys/namespaces/{name}")));
             }
             Object::Mount(m) => format!("{}/{}", m.table.api(), m.path.trim_end_matches('/')),

@@ -16,7 +16,7 @@ pub struct Namespace {
 
 impl Namespace {
     /// (parent path, own name): `("team1/", "sub")`.
-    fn split(&self) -> (&str, &str) {
+    pub fn split(&self) -> (&str, &str) {
         let trimmed = self.path.trim_end_matches('/');
         match trimmed.rfind('/') {
             Some(i) => (&self.path[..=i], &trimmed[i + 1..]),

@@ -173,19 +173,6 @@ pub fn scan(
     Ok(manifest)
 }
 
-/// Reads only the manifest (for `list`-style inspection); does not verify entries.
-pub fn read_manifest(path: &Path, limits: Limits) -> Result<Manifest, Refusal> {
-    let file = File::open(path).map_err(|e| format!("cannot open downloaded archive: {e}"))?;
-    let mut archive = tar::Archive::new(GzDecoder::new(BufReader::new(file)));
-    let mut entries = archive.entries().map_err(corrupt)?;
-    let mut first = entries.next().ok_or("archive is empty")?.map_err(corrupt)?;
-    if entry_path(&first)? != MANIFEST_NAME {
-        return Err(format!("first entry is not {MANIFEST_NAME}"));
-    }
-    let bytes = read_entry(&mut first, MANIFEST_NAME, limits.max_manifest_bytes)?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))
-}
-
 fn corrupt(e: std::io::Error) -> Refusal {
     format!("archive is corrupt or truncated: {e}")
 }

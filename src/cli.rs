@@ -62,6 +62,18 @@ pub enum Command {
     Promote,
     /// Lift the promotion fence, so that the cluster at VAULT_ADDR accepts imports again
     Demote,
+    /// Write a new age identity and minisign signing key pair (mode 0600) and print the public halves
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Directory to write age.key, age.pub, signing.key and signing.pub into
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: std::path::PathBuf,
+    /// Overwrite existing key files
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

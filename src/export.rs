@@ -1,7 +1,7 @@
 //! `export`: walk the source cluster into a snapshot, upload it, read it back, and only then move
 //! `latest`. Any error before the pointer moves leaves `latest` where it was.
 
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::time::Instant;
 
 use chrono::{DurationRound, TimeDelta, Utc};
@@ -14,6 +14,7 @@ use crate::objects::mounts::{self, Mount};
 use crate::objects::namespaces::Namespace;
 use crate::objects::policies::{self, PolicyType};
 use crate::objects::{Kind, Object, auth, identity, transit};
+use crate::seal::{self, Claims};
 use crate::snapshot::SnapshotWriter;
 use crate::snapshot::catalog::{self, Pointer};
 use crate::store;
@@ -43,7 +44,9 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
     let started = Instant::now();
     let vcfg = settings.vault()?;
     let concurrency = vcfg.concurrency;
-    let store = store::open(&settings.store_url()?).await?;
+    let store_url = settings.store_url()?;
+    let sealer = settings.sealer()?;
+    let store = store::open(&store_url).await?;
     let client = VaultClient::new(&vcfg)?;
     let created_at = Utc::now()
         .duration_trunc(TimeDelta::seconds(1))
@@ -76,14 +79,36 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
     let out = archive
         .reopen()
         .map_err(|e| Error::io("open archive file", e))?;
-    let manifest =
-        tokio::task::spawn_blocking(move || writer.finish(source, created_at, BufWriter::new(out)))
-            .await
-            .map_err(|e| Error::io("write archive", std::io::Error::other(e)))??;
+    let sealer = std::sync::Arc::new(sealer);
+    let seal = sealer.clone();
+    let (manifest, manifest_sha256, archive_sha256) = tokio::task::spawn_blocking(move || {
+        let mut sealed = seal.writer(BufWriter::new(out))?;
+        let (manifest, manifest_sha256) = writer.finish(source, created_at, &mut sealed)?;
+        let (mut out, archive_sha256) = sealed
+            .finish()
+            .map_err(|e| Error::io("write snapshot archive", e))?;
+        out.flush()
+            .map_err(|e| Error::io("write snapshot archive", e))?;
+        Ok::<_, Error>((manifest, manifest_sha256, archive_sha256))
+    })
+    .await
+    .map_err(|e| Error::io("write archive", std::io::Error::other(e)))??;
     let (sha256, size) = catalog::sha256_file(archive.path())?;
 
-    let key = catalog::snapshot_key(created_at);
+    let key = catalog::snapshot_key(created_at, sealer.encrypts());
+    let claims = Claims {
+        file: key.clone(),
+        archive_sha256,
+        manifest_sha256,
+        timestamp: created_at.timestamp(),
+    };
+    let signature = sealer.sign(archive.path(), &claims)?;
     store.put_file(&key, archive.path()).await?;
+    if let Some(sig) = signature {
+        store
+            .put(&seal::signature_key(&key), sig.into_bytes())
+            .await?;
+    }
     check_uploaded(store.as_ref(), &key, &sha256).await?;
     catalog::write_pointer(
         store.as_ref(),

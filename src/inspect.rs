@@ -49,11 +49,20 @@ pub async fn list(settings: &Settings) -> Result<String> {
 
 /// Verifies one snapshot and describes it.
 pub async fn verify(settings: &Settings, id: &str) -> Result<String> {
-    let (fetched, m) = import::verify(settings, id).await?;
+    let (snapshot, m) = import::verify(settings, id).await?;
     let counts: Vec<String> = m.counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let sealed = match (
+        &snapshot.signed,
+        snapshot.key.ends_with(crate::seal::AGE_EXT),
+    ) {
+        (Some(s), true) => format!("signed by key {}, encrypted", s.key_id),
+        (Some(s), false) => format!("signed by key {}, NOT encrypted", s.key_id),
+        (None, true) => "NOT signed, encrypted".to_string(),
+        (None, false) => "NOT signed, NOT encrypted".to_string(),
+    };
     let mut out = format!(
-        "{} OK: format v{}, created {} by {} ({}), {} entries ({})\n",
-        fetched.key,
+        "{} OK: {sealed}; format v{}, created {} by {} ({}), {} entries ({})\n",
+        snapshot.key,
         m.format_version,
         m.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
         m.source.address,
@@ -167,6 +176,32 @@ pub fn human_age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
         s if s < 172_800 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86_400),
     }
+}
+
+/// `keygen`: writes the key files and says which half goes where.
+pub fn keygen(dir: &std::path::Path, force: bool) -> Result<String> {
+    let g = crate::seal::keygen(dir, force)?;
+    let file = |name: &str| dir.join(name).display().to_string();
+    Ok(format!(
+        "Public halves (safe to share):\n\
+         \x20 age recipient  {recipient}\n\
+         \x20 verify key     {verify} (key ID {id})\n\
+         \n\
+         Exporter (DC): REPLICATOR_AGE_RECIPIENTS={recipient}\n\
+         \x20              REPLICATOR_SIGNING_KEY_FILE={sk}   (secret)\n\
+         Importer (DR): REPLICATOR_AGE_IDENTITY_FILE={ik}   (secret)\n\
+         \x20              REPLICATOR_VERIFY_KEY={verify}\n\
+         \n\
+         Wrote {ik}, {rk}, {sk} and {vk} (mode 0600). Keep age.key on DR only: the DC cannot \
+         decrypt snapshots without it.\n",
+        recipient = g.recipient,
+        verify = g.verify_key,
+        id = g.verify_key_id,
+        ik = file(crate::seal::IDENTITY_FILE),
+        rk = file(crate::seal::RECIPIENT_FILE),
+        sk = file(crate::seal::SIGNING_FILE),
+        vk = file(crate::seal::VERIFY_FILE),
+    ))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod import;
 pub mod inspect;
 pub mod objects;
 pub mod plan;
+pub mod seal;
 pub mod snapshot;
 pub mod state;
 pub mod store;
@@ -86,6 +87,10 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
         }
         Command::List => {
             emit(&inspect::list(settings).await?);
+            Ok(exit::OK)
+        }
+        Command::Keygen(args) => {
+            emit(&inspect::keygen(&args.dir, args.force)?);
             Ok(exit::OK)
         }
         Command::Verify(arg) => {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 mod options;
+mod seal;
 
 use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
@@ -46,6 +47,17 @@ struct ReplicatorEnv {
     state_mount: Option<String>,
     lease_wait: Option<String>,
     lease_ttl: Option<String>,
+    age_recipients: Option<String>,
+    age_recipients_file: Option<String>,
+    age_identity_file: Option<String>,
+    allow_plaintext: Option<String>,
+    signing_key_file: Option<String>,
+    signing_key_password: Option<String>,
+    signing_key_password_file: Option<String>,
+    verify_key: Option<String>,
+    allow_unsigned: Option<String>,
+    max_entry_size: Option<String>,
+    max_archive_size: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.

@@ -7,6 +7,7 @@ mod planner;
 mod prune;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chrono::Utc;
@@ -17,7 +18,8 @@ use crate::config::{OnDrift, Settings};
 use crate::error::{Error, Result};
 use crate::objects::Target;
 use crate::plan::{Action, Plan};
-use crate::snapshot::catalog::{self, Fetched};
+use crate::seal::{self, HashReader, Opener, Signed};
+use crate::snapshot::catalog;
 use crate::snapshot::reader::Scanned;
 use crate::snapshot::{Limits, Manifest, reader};
 use crate::state::{Meta, State};
@@ -34,30 +36,73 @@ pub struct ImportOutcome {
     pub writes: u64,
 }
 
-/// Downloads and fully verifies a snapshot. Any problem is `Error::Refused`.
-pub async fn verify(settings: &Settings, id: &str) -> Result<(Fetched, Manifest)> {
+/// A downloaded snapshot whose signature has been checked. Every read decrypts it again and
+/// checks it against what the signature vouches for; plaintext never lands on disk.
+pub struct Snapshot {
+    pub key: String,
+    pub signed: Option<Signed>,
+    file: tempfile::TempPath,
+    opener: Arc<Opener>,
+    limits: Limits,
+}
+
+/// Downloads a snapshot, checks its signature, and verifies all of it. Any problem with the
+/// snapshot is `Error::Refused`; nothing has been written to any Vault yet.
+pub async fn verify(settings: &Settings, id: &str) -> Result<(Snapshot, Manifest)> {
+    let opener = Arc::new(settings.opener()?);
+    let limits = settings.limits()?;
     let store = store::open(&settings.store_url()?).await?;
-    let fetched = catalog::fetch(store.as_ref(), id).await?;
-    let manifest = scan(&fetched, |_| true).await?;
+    let fetched = catalog::fetch(store.as_ref(), id, limits.max_total_bytes).await?;
+    let signed = opener.check(&fetched.key, &fetched.file, fetched.signature.as_deref())?;
+    let snapshot = Snapshot {
+        key: fetched.key,
+        signed,
+        file: fetched.file,
+        opener,
+        limits,
+    };
+    let manifest = scan(&snapshot, |_| true).await?;
     tracing::info!(
-        snapshot = %fetched.key,
+        snapshot = %snapshot.key,
+        signed_by = snapshot.signed.as_ref().map(|s| s.key_id.as_str()).unwrap_or("nobody"),
+        encrypted = snapshot.key.ends_with(seal::AGE_EXT),
         created_at = %manifest.created_at,
         source = %manifest.source.address,
         entries = manifest.entries.len(),
         "snapshot verified"
     );
-    Ok((fetched, manifest))
+    Ok((snapshot, manifest))
 }
 
+/// Trailing bytes tolerated after the gzip stream of an unsigned snapshot.
+const MAX_TRAILER: u64 = 64 << 10;
+
 async fn scan(
-    fetched: &Fetched,
+    snap: &Snapshot,
     on_object: impl FnMut(Scanned) -> bool + Send + 'static,
 ) -> Result<Manifest> {
-    let path: PathBuf = fetched.file.to_path_buf();
-    tokio::task::spawn_blocking(move || reader::scan(&path, Limits::default(), on_object))
-        .await
-        .map_err(|e| Error::refused(&fetched.key, format!("reader crashed: {e}")))?
-        .map_err(|reason| Error::refused(&fetched.key, reason))
+    let key = snap.key.clone();
+    let path: PathBuf = snap.file.to_path_buf();
+    let (opener, limits, signed) = (snap.opener.clone(), snap.limits, snap.signed.clone());
+    tokio::task::spawn_blocking(move || {
+        let refuse = |reason: String| Error::refused(&key, reason);
+        let mut input = HashReader::new(opener.open(&key, &path)?);
+        let end = reader::scan(&mut input, limits, on_object).map_err(refuse)?;
+        let archive_sha256 = input
+            .finish(MAX_TRAILER)
+            .map_err(|e| refuse(format!("archive is corrupt or truncated: {e}")))?;
+        if let Some(s) = signed {
+            if s.claims.archive_sha256 != archive_sha256 {
+                return Err(refuse("its archive is not the one that was signed".into()));
+            }
+            if s.claims.manifest_sha256 != end.manifest_sha256 {
+                return Err(refuse("its manifest is not the one that was signed".into()));
+            }
+        }
+        Ok(end.manifest)
+    })
+    .await
+    .map_err(|e| Error::refused(&snap.key, format!("reader crashed: {e}")))?
 }
 
 /// Refuses when the target has been promoted.
@@ -82,7 +127,7 @@ pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportO
     // Bookkeeping goes through its own client, so the write count is the objects' alone.
     let state = State::new(VaultClient::new(&vcfg)?, &opts.state_mount);
     check_fence(&state, client.addr()).await?;
-    let (fetched, manifest) = verify(settings, id).await?;
+    let (snapshot, manifest) = verify(settings, id).await?;
 
     let cancel = CancellationToken::new();
     lease::cancel_on_signals(cancel.clone());
@@ -93,7 +138,7 @@ pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportO
         }
     };
     let result = plan_and_apply(
-        &client, &state, &fetched, &manifest, &opts, dry_run, &cancel,
+        &client, &state, &snapshot, &manifest, &opts, dry_run, &cancel,
     )
     .await;
     if let Some(lease) = lease {
@@ -103,14 +148,14 @@ pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportO
     summary.not_copied = manifest.not_copied;
     let writes = client.counters().writes.load(Ordering::Relaxed);
     tracing::info!(
-        snapshot = %fetched.key,
+        snapshot = %snapshot.key,
         dry_run,
         writes,
         summary = %serde_json::to_string(&summary).unwrap_or_default(),
         "import finished"
     );
     Ok(ImportOutcome {
-        snapshot: fetched.key,
+        snapshot: snapshot.key,
         plan,
         summary,
         writes,
@@ -120,7 +165,7 @@ pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportO
 async fn plan_and_apply(
     client: &VaultClient,
     state: &State,
-    fetched: &Fetched,
+    snapshot: &Snapshot,
     manifest: &Manifest,
     opts: &crate::config::ImportOptions,
     dry_run: bool,
@@ -129,13 +174,13 @@ async fn plan_and_apply(
     let concurrency = client.concurrency();
     let records = state.records().await?;
     let target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
-    let planned = planner::build_plan(&target, fetched, concurrency, &records, opts).await?;
+    let planned = planner::build_plan(&target, snapshot, concurrency, &records, opts).await?;
     let mut plan = planned.plan;
     prune::plan_deletions(&mut plan, &records, &planned.seen, opts)
-        .map_err(|reason| Error::refused(&fetched.key, reason))?;
+        .map_err(|reason| Error::refused(&snapshot.key, reason))?;
     if opts.on_drift == OnDrift::Fail && plan.drifted > 0 {
         return Err(Error::refused(
-            &fetched.key,
+            &snapshot.key,
             format!(
                 "{} objects changed on the target since the last import (REPLICATOR_ON_DRIFT=fail); \
                  nothing was written",
@@ -167,7 +212,7 @@ async fn plan_and_apply(
     }
     let complete = !applied.summary.is_partial();
     let meta = Meta {
-        last_snapshot: fetched.key.clone(),
+        last_snapshot: snapshot.key.clone(),
         applied_at: Utc::now(),
         complete,
     };

@@ -8,12 +8,11 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
-use super::scan;
+use super::{Snapshot, scan};
 use crate::config::{ImportOptions, OnDrift};
 use crate::error::{Error, one_line};
 use crate::objects::{self, Detail, Object, Parent, Target};
 use crate::plan::{Action, Change, Plan};
-use crate::snapshot::catalog::Fetched;
 use crate::snapshot::reader::Scanned;
 use crate::state::{Record, Records};
 
@@ -27,13 +26,13 @@ pub struct Planned {
 
 pub async fn build_plan(
     target: &Target,
-    fetched: &Fetched,
+    snapshot: &Snapshot,
     concurrency: usize,
     records: &Records,
     opts: &ImportOptions,
 ) -> crate::Result<Planned> {
     let (tx, rx) = mpsc::channel::<Scanned>(concurrency * 4);
-    let reading = scan(fetched, move |s| tx.blocking_send(s).is_ok());
+    let reading = scan(snapshot, move |s| tx.blocking_send(s).is_ok());
     let planning = async move {
         let mut rx = rx;
         let mut out = Planned {

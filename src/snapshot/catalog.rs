@@ -1,5 +1,6 @@
-//! The store layout: snapshots named `<UTC timestamp>.tar.gz`, and `latest.json`, the pointer an
-//! import follows. Resolving and downloading a snapshot checks it against the pointer.
+//! The store layout: snapshots named `<UTC timestamp>.tar.gz.age` (or `.tar.gz` when plaintext is
+//! allowed), each with its `.minisig`, and `latest.json`, the pointer an import follows.
+//! Resolving and downloading a snapshot checks it against the pointer.
 
 use std::io::Read;
 use std::path::Path;
@@ -13,6 +14,7 @@ use crate::store::{ObjectInfo, Store};
 
 pub const LATEST: &str = "latest.json";
 const SUFFIX: &str = ".tar.gz";
+const SEALED_SUFFIX: &str = ".tar.gz.age";
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
 
 /// `latest.json`: which snapshot an import should use, and what it must hash to.
@@ -24,13 +26,16 @@ pub struct Pointer {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn snapshot_key(at: DateTime<Utc>) -> String {
-    format!("{}{SUFFIX}", at.format(STAMP))
+pub fn snapshot_key(at: DateTime<Utc>, encrypted: bool) -> String {
+    let suffix = if encrypted { SEALED_SUFFIX } else { SUFFIX };
+    format!("{}{suffix}", at.format(STAMP))
 }
 
 /// The creation time encoded in a snapshot key, or `None` if the key is not a snapshot.
 pub fn parse_snapshot_key(key: &str) -> Option<DateTime<Utc>> {
-    let stamp = key.strip_suffix(SUFFIX)?;
+    let stamp = key
+        .strip_suffix(SEALED_SUFFIX)
+        .or_else(|| key.strip_suffix(SUFFIX))?;
     NaiveDateTime::parse_from_str(stamp, STAMP)
         .ok()
         .map(|t| t.and_utc())
@@ -83,37 +88,53 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), size))
 }
 
-/// A snapshot downloaded into a temporary file, which is removed on drop.
+/// A snapshot downloaded into a temporary file, which is removed on drop, with the bytes of its
+/// signature when the store has one. Neither is trusted yet.
 pub struct Fetched {
     pub key: String,
     pub file: tempfile::TempPath,
+    pub signature: Option<Vec<u8>>,
 }
 
-/// The snapshot key an ID names (`20261120T214500Z` or a full key), or `None` for `latest`.
-pub fn parse_id(id: &str) -> Result<Option<String>> {
+/// The creation time an ID names (`20261120T214500Z` or a full key), or `None` for `latest`.
+pub fn parse_id(id: &str) -> Result<Option<DateTime<Utc>>> {
     let id = id.trim();
     if id.is_empty() || id == "latest" {
         return Ok(None);
     }
-    let key = if id.ends_with(SUFFIX) {
+    let key = if id.ends_with(SUFFIX) || id.ends_with(SEALED_SUFFIX) {
         id.to_string()
     } else {
         format!("{id}{SUFFIX}")
     };
-    if parse_snapshot_key(&key).is_none() {
-        return Err(Error::config(
+    match parse_snapshot_key(&key) {
+        Some(t) => Ok(Some(t)),
+        None => Err(Error::config(
             "--snapshot",
             format!("`{id}` is not a snapshot ID such as 20261120T214500Z, nor `latest`"),
-        ));
+        )),
     }
-    Ok(Some(key))
 }
 
-/// Resolves `id` (`latest`, `20261120T214500Z` or a full key), downloads it, and when it came
-/// through `latest.json`, refuses it unless its size and sha256 are the pointer's.
-pub async fn fetch(store: &dyn Store, id: &str) -> Result<Fetched> {
-    let (key, pointer) = if let Some(key) = parse_id(id)? {
-        (key, None)
+/// The key of the snapshot created at `at`, sealed or plaintext, as the store has it.
+async fn find(store: &dyn Store, at: DateTime<Utc>) -> Result<String> {
+    list_snapshots(store)
+        .await?
+        .into_iter()
+        .find(|(t, _)| *t == at)
+        .map(|(_, o)| o.key)
+        .ok_or_else(|| Error::NotFound {
+            location: store.location(),
+            what: format!("snapshot {}", at.format(STAMP)),
+        })
+}
+
+/// Resolves `id` (`latest`, `20261120T214500Z` or a full key), downloads it and its signature,
+/// and when it came through `latest.json`, refuses it unless its size and sha256 are the
+/// pointer's. A pointer naming an object larger than `max_bytes` is refused before downloading.
+pub async fn fetch(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Fetched> {
+    let (key, pointer) = if let Some(at) = parse_id(id)? {
+        (find(store, at).await?, None)
     } else {
         let pointer = read_pointer(store).await?.ok_or_else(|| Error::NotFound {
             location: store.location(),
@@ -125,6 +146,16 @@ pub async fn fetch(store: &dyn Store, id: &str) -> Result<Fetched> {
                 format!(
                     "it points at `{}`, which is not a snapshot name",
                     pointer.key
+                ),
+            ));
+        }
+        if pointer.size > max_bytes {
+            return Err(Error::refused(
+                &pointer.key,
+                format!(
+                    "{LATEST} says it has {} bytes, over the limit of {max_bytes} \
+                     (REPLICATOR_MAX_ARCHIVE_SIZE)",
+                    pointer.size
                 ),
             ));
         }
@@ -154,7 +185,12 @@ pub async fn fetch(store: &dyn Store, id: &str) -> Result<Fetched> {
             ));
         }
     }
-    Ok(Fetched { key, file })
+    let signature = store.get(&crate::seal::signature_key(&key)).await?;
+    Ok(Fetched {
+        key,
+        file,
+        signature,
+    })
 }
 
 #[cfg(test)]
@@ -165,8 +201,14 @@ mod tests {
     #[test]
     fn snapshot_keys_round_trip_and_reject_other_names() {
         let t = Utc.with_ymd_and_hms(2026, 11, 20, 21, 45, 0).unwrap();
-        assert_eq!(snapshot_key(t), "20261120T214500Z.tar.gz");
+        assert_eq!(snapshot_key(t, false), "20261120T214500Z.tar.gz");
+        assert_eq!(snapshot_key(t, true), "20261120T214500Z.tar.gz.age");
         assert_eq!(parse_snapshot_key("20261120T214500Z.tar.gz"), Some(t));
+        assert_eq!(parse_snapshot_key("20261120T214500Z.tar.gz.age"), Some(t));
+        assert_eq!(
+            parse_snapshot_key("20261120T214500Z.tar.gz.age.minisig"),
+            None
+        );
         assert_eq!(parse_snapshot_key("latest.json"), None);
         assert_eq!(parse_snapshot_key("../20261120T214500Z.tar.gz"), None);
     }

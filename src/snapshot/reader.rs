@@ -5,9 +5,7 @@
 //! `scan` is synchronous and streams: it holds one entry at a time, plus the manifest.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufReader, Read};
-use std::path::Path;
+use std::io::Read;
 
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
@@ -50,16 +48,22 @@ pub struct Scanned {
     pub sha256: String,
 }
 
-/// Verifies the whole archive at `path`, handing each object to `on_object` after its entry has
-/// been checked. `on_object` returns `false` to stop early (the caller went away).
+/// What a complete scan found: the manifest and the sha256 (hex) of its bytes.
+pub struct ScanEnd {
+    pub manifest: Manifest,
+    pub manifest_sha256: String,
+}
+
+/// Verifies the whole tar.gz read from `input`, handing each object to `on_object` after its entry
+/// has been checked. `on_object` returns `false` to stop early (the caller went away).
 pub fn scan(
-    path: &Path,
+    input: impl Read,
     limits: Limits,
     mut on_object: impl FnMut(Scanned) -> bool,
-) -> Result<Manifest, Refusal> {
-    let file = File::open(path).map_err(|e| format!("cannot open downloaded archive: {e}"))?;
-    let mut gz = GzDecoder::new(BufReader::new(file));
+) -> Result<ScanEnd, Refusal> {
+    let mut gz = GzDecoder::new(input);
     let manifest;
+    let manifest_sha256;
     {
         let mut archive = tar::Archive::new(&mut gz);
         let mut entries = archive.entries().map_err(corrupt)?;
@@ -69,6 +73,7 @@ pub fn scan(
             return Err(format!("first entry is not {MANIFEST_NAME}"));
         }
         let bytes = read_entry(&mut first, MANIFEST_NAME, limits.max_manifest_bytes)?;
+        manifest_sha256 = hex::encode(Sha256::digest(&bytes));
         manifest = serde_json::from_slice::<Manifest>(&bytes)
             .map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))?;
         if manifest.format_version != FORMAT_VERSION {
@@ -170,7 +175,10 @@ pub fn scan(
     }
     // Read to the end so that gzip checks its trailer (CRC and length).
     std::io::copy(&mut gz, &mut std::io::sink()).map_err(corrupt)?;
-    Ok(manifest)
+    Ok(ScanEnd {
+        manifest,
+        manifest_sha256,
+    })
 }
 
 fn corrupt(e: std::io::Error) -> Refusal {

@@ -86,13 +86,13 @@ impl SnapshotWriter {
         });
     }
 
-    /// Writes the tar.gz to `out` and returns its manifest.
+    /// Writes the tar.gz to `out` and returns its manifest and the manifest's sha256 (hex).
     pub fn finish(
         mut self,
         source: ClusterInfo,
         created_at: DateTime<Utc>,
         out: impl Write,
-    ) -> Result<Manifest> {
+    ) -> Result<(Manifest, String)> {
         self.index
             .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         if let Some(w) = self.index.windows(2).find(|w| w[0].name == w[1].name) {
@@ -161,7 +161,7 @@ impl SnapshotWriter {
         let gz = tar.into_inner().map_err(io("write snapshot archive"))?;
         let mut out = gz.finish().map_err(io("write snapshot archive"))?;
         out.flush().map_err(io("write snapshot archive"))?;
-        Ok(manifest)
+        Ok((manifest, hex::encode(Sha256::digest(&manifest_bytes))))
     }
 }
 

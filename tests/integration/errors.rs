@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::support::{Bao, env_for, file_store, free_port, garage, replicator};
+use super::support::{Bao, env_for, file_store, free_port, garage, keys, replicator};
 
 fn no_vault_env() -> Vec<(String, String)> {
     vec![]
@@ -53,6 +53,11 @@ fn a_malformed_setting_names_the_variable_and_exits_2() {
         ];
         env.retain(|(k, _)| *k != var);
         env.push((var, value));
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.extend(keys().env());
         let run = replicator(&["export"], &env);
         run.assert_code(2);
         assert!(
@@ -86,6 +91,11 @@ fn an_unreachable_vault_is_one_line_and_exit_1() {
         ("VAULT_TOKEN", "s.not-a-real-token"),
         ("REPLICATOR_STORE", &file_store(dir.path())),
     ];
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.extend(keys().env());
     let run = replicator(&["export"], &env);
     run.assert_code(1);
     let line = run.last_error_line();
@@ -108,6 +118,11 @@ fn a_rejected_token_is_a_403_naming_the_path_and_never_the_token() {
         ("VAULT_TOKEN", "s.wrong-token-value"),
         ("REPLICATOR_STORE", &file_store(dir.path())),
     ];
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.extend(keys().env());
     let run = replicator(&["export"], &env);
     run.assert_code(1);
     let line = run.last_error_line();
@@ -181,7 +196,7 @@ fn exported(src: &Bao) -> (tempfile::TempDir, std::path::PathBuf) {
     let snap = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz.age"))
         .unwrap();
     (dir, snap)
 }
@@ -209,7 +224,7 @@ fn a_corrupt_archive_is_refused_with_exit_4_and_nothing_written() {
         .file_name()
         .unwrap()
         .to_string_lossy()
-        .replace(".tar.gz", "");
+        .replace(".tar.gz.age", "");
     let run = replicator(&["import", "--snapshot", &id], &env);
     run.assert_code(4);
     assert!(run.last_error_line().contains("refused"), "{}", run.stderr);

@@ -392,10 +392,59 @@ pub fn finish(out: std::process::Output) -> Run {
     run
 }
 
-/// Environment for one source or target cluster plus a store.
+/// A key set made by `vault-replicator keygen`, in a directory that lives as long as the process.
+pub struct Keys {
+    pub dir: PathBuf,
+    pub recipient: String,
+    pub verify_key: String,
+}
+
+impl Keys {
+    pub fn generate() -> Keys {
+        let dir = tempfile::tempdir().expect("key dir").keep();
+        replicator(
+            &["keygen", "--dir", dir.to_str().unwrap()],
+            &[] as &[(&str, &str)],
+        )
+        .assert_code(0);
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("read key");
+        let verify_key = read("signing.pub")
+            .lines()
+            .nth(1)
+            .expect("key line")
+            .to_string();
+        Keys {
+            recipient: read("age.pub").trim().to_string(),
+            verify_key,
+            dir,
+        }
+    }
+
+    /// Everything both sides need: the exporter's recipient and signing key, the importer's
+    /// identity and verify key.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let file = |name: &str| self.dir.join(name).display().to_string();
+        vec![
+            ("REPLICATOR_AGE_RECIPIENTS".into(), self.recipient.clone()),
+            ("REPLICATOR_SIGNING_KEY_FILE".into(), file("signing.key")),
+            ("REPLICATOR_AGE_IDENTITY_FILE".into(), file("age.key")),
+            ("REPLICATOR_VERIFY_KEY".into(), self.verify_key.clone()),
+        ]
+    }
+}
+
+/// The key set most tests share.
+pub fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(Keys::generate)
+}
+
+/// Environment for one source or target cluster plus a store, with the shared keys. Later
+/// entries in `extra` override earlier ones.
 pub fn env_for(bao: &Bao, store: &str, extra: &[(String, String)]) -> Vec<(String, String)> {
     let mut env = bao.env();
     env.push(("REPLICATOR_STORE".into(), store.to_string()));
+    env.extend(keys().env());
     env.extend(extra.iter().cloned());
     env
 }

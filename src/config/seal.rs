@@ -1,0 +1,133 @@
+//! The keys and limits that guard snapshots: `REPLICATOR_AGE_*`, `REPLICATOR_SIGNING_KEY_*`,
+//! `REPLICATOR_VERIFY_KEY`, `REPLICATOR_ALLOW_*` and `REPLICATOR_MAX_*_SIZE`.
+
+use std::path::{Path, PathBuf};
+
+use super::Settings;
+use super::options::flag;
+use crate::error::{Error, Result};
+use crate::seal::{self, Opener, Sealer};
+use crate::snapshot::Limits;
+
+fn path(value: &Option<String>) -> Option<PathBuf> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A size such as `32MiB`, `8GiB`, `500KB` or a plain byte count.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KB" | "KiB" => 1 << 10,
+        "M" | "MB" | "MiB" => 1 << 20,
+        "G" | "GB" | "GiB" => 1 << 30,
+        "T" | "TB" | "TiB" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|v| *v > 0)
+}
+
+fn size(var: &'static str, value: Option<&str>, default: u64) -> Result<u64> {
+    match value.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(v) => parse_size(v).ok_or_else(|| {
+            Error::config(
+                var,
+                format!("expected a size such as 32MiB or 8GiB, got `{v}`"),
+            )
+        }),
+    }
+}
+
+impl Settings {
+    /// What export encrypts and signs with.
+    pub fn sealer(&self) -> Result<Sealer> {
+        let r = &self.replicator;
+        let recipients = seal::recipients(
+            r.age_recipients.as_deref(),
+            path(&r.age_recipients_file).as_deref(),
+        )?;
+        let signer = match path(&r.signing_key_file) {
+            None => None,
+            Some(p) => Some(seal::signing_key(&p, self.signing_password()?)?),
+        };
+        Sealer::new(
+            recipients,
+            signer,
+            flag("REPLICATOR_ALLOW_PLAINTEXT", r.allow_plaintext.as_deref())?,
+            flag("REPLICATOR_ALLOW_UNSIGNED", r.allow_unsigned.as_deref())?,
+        )
+    }
+
+    fn signing_password(&self) -> Result<Option<String>> {
+        let r = &self.replicator;
+        if let Some(p) = path(&r.signing_key_password_file) {
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                Error::config(
+                    "REPLICATOR_SIGNING_KEY_PASSWORD_FILE",
+                    format!("{}: {e}", p.display()),
+                )
+            })?;
+            return Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()));
+        }
+        Ok(r.signing_key_password.clone().filter(|p| !p.is_empty()))
+    }
+
+    /// What import decrypts with and which signatures it trusts.
+    pub fn opener(&self) -> Result<Opener> {
+        let r = &self.replicator;
+        let identities = path(&r.age_identity_file)
+            .map(|p| seal::identities(Path::new(&p)))
+            .transpose()?;
+        let verify_keys = match r.verify_key.as_deref() {
+            Some(v) => seal::verify_keys(v)?,
+            None => Vec::new(),
+        };
+        Opener::new(
+            identities,
+            verify_keys,
+            flag("REPLICATOR_ALLOW_PLAINTEXT", r.allow_plaintext.as_deref())?,
+            flag("REPLICATOR_ALLOW_UNSIGNED", r.allow_unsigned.as_deref())?,
+        )
+    }
+
+    /// How large a snapshot may expand (`REPLICATOR_MAX_ENTRY_SIZE`, `REPLICATOR_MAX_ARCHIVE_SIZE`).
+    pub fn limits(&self) -> Result<Limits> {
+        let r = &self.replicator;
+        let d = Limits::default();
+        Ok(Limits {
+            max_entry_bytes: size(
+                "REPLICATOR_MAX_ENTRY_SIZE",
+                r.max_entry_size.as_deref(),
+                d.max_entry_bytes,
+            )?,
+            max_total_bytes: size(
+                "REPLICATOR_MAX_ARCHIVE_SIZE",
+                r.max_archive_size.as_deref(),
+                d.max_total_bytes,
+            )?,
+            ..d
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_size("32MiB"), Some(32 << 20));
+        assert_eq!(parse_size("8G"), Some(8 << 30));
+        assert_eq!(parse_size("1000"), Some(1000));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(parse_size("12 parsecs"), None);
+    }
+}

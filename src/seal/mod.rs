@@ -1,0 +1,227 @@
+//! Encryption (age) and signatures (minisign) around a snapshot: what `export` seals with and
+//! what `import` accepts. They wrap whatever store holds the bytes; no store ever sees a key.
+//!
+//! A sealed snapshot is `<stamp>.tar.gz.age` (age, X25519 recipients) next to
+//! `<stamp>.tar.gz.age.minisig` (minisign, prehashed Ed25519 over the object's bytes, with a
+//! trusted comment naming the object and the sha256 of its archive and manifest). The stock `age`
+//! and `minisign` tools read both.
+
+mod keys;
+mod sign;
+mod stream;
+
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::path::Path;
+
+use age::x25519;
+
+use crate::error::{Error, Result};
+
+pub use keys::{
+    Generated, IDENTITY_FILE, Identities, RECIPIENT_FILE, SIGNING_FILE, SigningKey, VERIFY_FILE,
+    VerifyKey, identities, keygen, recipients, signing_key, verify_keys,
+};
+pub use sign::Claims;
+pub use stream::{HashReader, SealWriter};
+
+/// The extension of an encrypted snapshot.
+pub const AGE_EXT: &str = ".age";
+/// The extension of a snapshot's signature, appended to the snapshot's key.
+pub const SIG_EXT: &str = ".minisig";
+
+/// The key of the signature that belongs to `key`.
+pub fn signature_key(key: &str) -> String {
+    format!("{key}{SIG_EXT}")
+}
+
+/// What the exporter seals with: age recipients and a signing key, unless explicitly allowed
+/// to go without.
+#[derive(Debug)]
+pub struct Sealer {
+    recipients: Vec<x25519::Recipient>,
+    signer: Option<SigningKey>,
+}
+
+impl Sealer {
+    pub fn new(
+        recipients: Vec<x25519::Recipient>,
+        signer: Option<SigningKey>,
+        allow_plaintext: bool,
+        allow_unsigned: bool,
+    ) -> Result<Self> {
+        if recipients.is_empty() {
+            if !allow_plaintext {
+                return Err(Error::config(
+                    "REPLICATOR_AGE_RECIPIENTS",
+                    "not set: export will not write a plaintext snapshot (set \
+                     REPLICATOR_AGE_RECIPIENTS or REPLICATOR_AGE_RECIPIENTS_FILE, or \
+                     REPLICATOR_ALLOW_PLAINTEXT=true)",
+                ));
+            }
+            tracing::warn!(
+                "REPLICATOR_ALLOW_PLAINTEXT=true and no recipients: this snapshot is NOT \
+                 encrypted; anyone who can read the bucket can read every secret in it"
+            );
+        }
+        if signer.is_none() {
+            if !allow_unsigned {
+                return Err(Error::config(
+                    "REPLICATOR_SIGNING_KEY_FILE",
+                    "not set: export will not write an unsigned snapshot (set \
+                     REPLICATOR_SIGNING_KEY_FILE, or REPLICATOR_ALLOW_UNSIGNED=true)",
+                ));
+            }
+            tracing::warn!(
+                "REPLICATOR_ALLOW_UNSIGNED=true and no signing key: this snapshot is NOT signed"
+            );
+        }
+        Ok(Sealer { recipients, signer })
+    }
+
+    pub fn encrypts(&self) -> bool {
+        !self.recipients.is_empty()
+    }
+
+    /// Wraps `out`: what is written is hashed, then encrypted when there are recipients.
+    pub fn writer<W: Write>(&self, out: W) -> Result<SealWriter<W>> {
+        if self.recipients.is_empty() {
+            return Ok(SealWriter::plain(out));
+        }
+        let encryptor = age::Encryptor::with_recipients(
+            self.recipients.iter().map(|r| r as &dyn age::Recipient),
+        )
+        .map_err(|e| Error::io("start age encryption", std::io::Error::other(e.to_string())))?;
+        let stream = encryptor
+            .wrap_output(out)
+            .map_err(|e| Error::io("start age encryption", e))?;
+        Ok(SealWriter::age(stream))
+    }
+
+    /// The `.minisig` text for the object at `path`, or `None` when unsigned.
+    pub fn sign(&self, path: &Path, claims: &Claims) -> Result<Option<String>> {
+        let Some(key) = &self.signer else {
+            return Ok(None);
+        };
+        sign::sign(key, path, claims)
+            .map(Some)
+            .map_err(|e| Error::io(format!("sign {}", claims.file), e))
+    }
+}
+
+/// A signature that verified: what it vouches for and the ID of the key that made it.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub claims: Claims,
+    pub key_id: String,
+}
+
+/// What the importer accepts: snapshots signed by a trusted key, decrypted with its identity.
+#[derive(Debug)]
+pub struct Opener {
+    identities: Option<Identities>,
+    verify_keys: Vec<VerifyKey>,
+    allow_plaintext: bool,
+    allow_unsigned: bool,
+}
+
+impl Opener {
+    pub fn new(
+        identities: Option<Identities>,
+        verify_keys: Vec<VerifyKey>,
+        allow_plaintext: bool,
+        allow_unsigned: bool,
+    ) -> Result<Self> {
+        if identities.is_none() && !allow_plaintext {
+            return Err(Error::config(
+                "REPLICATOR_AGE_IDENTITY_FILE",
+                "not set: snapshots are encrypted and this is the key that opens them (set \
+                 REPLICATOR_ALLOW_PLAINTEXT=true to accept plaintext snapshots only)",
+            ));
+        }
+        if verify_keys.is_empty() && !allow_unsigned {
+            return Err(Error::config(
+                "REPLICATOR_VERIFY_KEY",
+                "not set: only snapshots signed by a trusted key are accepted (set \
+                 REPLICATOR_ALLOW_UNSIGNED=true to accept unsigned ones)",
+            ));
+        }
+        Ok(Opener {
+            identities,
+            verify_keys,
+            allow_plaintext,
+            allow_unsigned,
+        })
+    }
+
+    /// Checks the downloaded object `key` at `path` and its signature before anything reads it.
+    /// Returns what the signature vouches for (`None` when unsigned and that is allowed).
+    pub fn check(
+        &self,
+        key: &str,
+        path: &Path,
+        signature: Option<&[u8]>,
+    ) -> Result<Option<Signed>> {
+        let refuse = |reason: String| Error::refused(key, reason);
+        if !key.ends_with(AGE_EXT) && !self.allow_plaintext {
+            return Err(refuse(
+                "it is not encrypted (set REPLICATOR_ALLOW_PLAINTEXT=true to accept plaintext \
+                 snapshots)"
+                    .into(),
+            ));
+        }
+        let Some(sig) = signature else {
+            if self.allow_unsigned {
+                tracing::warn!(snapshot = %key, "snapshot is NOT signed; accepted because REPLICATOR_ALLOW_UNSIGNED=true");
+                return Ok(None);
+            }
+            return Err(refuse(format!(
+                "it is not signed (no {}); only signed snapshots are accepted",
+                signature_key(key)
+            )));
+        };
+        if self.verify_keys.is_empty() {
+            tracing::warn!(snapshot = %key, "signature NOT checked: no REPLICATOR_VERIFY_KEY (REPLICATOR_ALLOW_UNSIGNED=true)");
+            return Ok(None);
+        }
+        let text =
+            std::str::from_utf8(sig).map_err(|_| refuse("its signature is not text".into()))?;
+        let (claims, key_id) = sign::verify(&self.verify_keys, path, text).map_err(refuse)?;
+        if claims.file != key {
+            return Err(refuse(format!(
+                "its signature was made for {}, not for this object",
+                claims.file
+            )));
+        }
+        Ok(Some(Signed { claims, key_id }))
+    }
+
+    /// Opens the object for reading: decrypted when it is an age file. Errors are refusals.
+    pub fn open(&self, key: &str, path: &Path) -> Result<Box<dyn Read + Send>> {
+        let file = File::open(path).map_err(|e| Error::io(format!("read download of {key}"), e))?;
+        let input = BufReader::with_capacity(1 << 16, file);
+        if !key.ends_with(AGE_EXT) {
+            return Ok(Box::new(input));
+        }
+        let Some(ids) = &self.identities else {
+            return Err(Error::config(
+                "REPLICATOR_AGE_IDENTITY_FILE",
+                format!("not set, and snapshot {key} is encrypted"),
+            ));
+        };
+        let refuse = |reason: String| Error::refused(key, reason);
+        let decryptor = age::Decryptor::new_buffered(input)
+            .map_err(|e| refuse(format!("it is not a readable age file: {e}")))?;
+        let reader = decryptor
+            .decrypt(ids.0.iter().map(|i| i.as_ref() as &dyn age::Identity))
+            .map_err(|e| match e {
+                age::DecryptError::NoMatchingKeys => refuse(
+                    "REPLICATOR_AGE_IDENTITY_FILE cannot decrypt it (it was encrypted to other \
+                     recipients)"
+                        .into(),
+                ),
+                other => refuse(format!("it cannot be decrypted: {other}")),
+            })?;
+        Ok(Box::new(reader))
+    }
+}

@@ -1,0 +1,160 @@
+//! minisign signatures over a snapshot object. The signed trusted comment binds the object's name
+//! and the sha256 of the archive inside it and of its manifest, so a signature cannot be moved to
+//! another object and a decrypted archive must be exactly the one that was signed.
+
+use std::fs::File;
+use std::path::Path;
+
+use minisign::SignatureBox;
+
+use super::keys::{SigningKey, VerifyKey, key_id};
+
+/// What the exporter vouches for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims {
+    /// The object key the signature belongs to.
+    pub file: String,
+    pub archive_sha256: String,
+    pub manifest_sha256: String,
+    pub timestamp: i64,
+}
+
+impl Claims {
+    /// The trusted comment, in minisign's own `key:value` tab-separated style.
+    pub fn to_comment(&self) -> String {
+        format!(
+            "timestamp:{}\tfile:{}\tarchive_sha256:{}\tmanifest_sha256:{}",
+            self.timestamp, self.file, self.archive_sha256, self.manifest_sha256
+        )
+    }
+
+    pub fn parse(comment: &str) -> Option<Claims> {
+        let field = |name: &str| {
+            comment
+                .split('\t')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix(':'))
+                .map(str::to_string)
+        };
+        let hex64 =
+            |s: String| (s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())).then_some(s);
+        Some(Claims {
+            file: field("file")?,
+            archive_sha256: hex64(field("archive_sha256")?)?,
+            manifest_sha256: hex64(field("manifest_sha256")?)?,
+            timestamp: field("timestamp")?.parse().ok()?,
+        })
+    }
+}
+
+/// Signs the object at `path`; returns the `.minisig` text.
+pub fn sign(key: &SigningKey, path: &Path, claims: &Claims) -> std::io::Result<String> {
+    let file = File::open(path)?;
+    let untrusted = format!("signature from vault-replicator secret key {}", key.id);
+    minisign::sign(
+        None,
+        &key.secret,
+        std::io::BufReader::new(file),
+        Some(&claims.to_comment()),
+        Some(&untrusted),
+    )
+    .map(|b| b.into_string())
+    .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+/// Checks `sig_text` over the object at `path` against the trusted keys, and returns the claims
+/// it carries and the ID of the key that made it. The error is the reason to refuse the snapshot.
+pub fn verify(keys: &[VerifyKey], path: &Path, sig_text: &str) -> Result<(Claims, String), String> {
+    let sig = SignatureBox::from_string(sig_text)
+        .map_err(|e| format!("its signature is malformed: {e}"))?;
+    let id = key_id(sig.keynum());
+    let key = keys
+        .iter()
+        .find(|k| k.key.keynum() == sig.keynum())
+        .ok_or_else(|| {
+            let trusted: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+            format!(
+                "it is signed by key {id}, which is not a trusted key (REPLICATOR_VERIFY_KEY: {})",
+                trusted.join(", ")
+            )
+        })?;
+    let file = File::open(path).map_err(|e| format!("cannot read the download: {e}"))?;
+    minisign::verify(
+        &key.key,
+        &sig,
+        std::io::BufReader::new(file),
+        true,
+        false,
+        false,
+    )
+    .map_err(|e| {
+        format!(
+            "its signature by key {id} does not verify ({e}): the object was altered or truncated"
+        )
+    })?;
+    let comment = sig
+        .trusted_comment()
+        .map_err(|e| format!("its signature has no trusted comment: {e}"))?;
+    let claims = Claims::parse(&comment).ok_or_else(|| {
+        format!("its signature by key {id} is valid but was not made by vault-replicator export")
+    })?;
+    Ok((claims, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::keys;
+
+    fn setup() -> (tempfile::TempDir, SigningKey, Vec<VerifyKey>) {
+        let dir = tempfile::tempdir().unwrap();
+        let g = keys::keygen(dir.path(), false).unwrap();
+        let sk = keys::signing_key(&dir.path().join(keys::SIGNING_FILE), None).unwrap();
+        (dir, sk, keys::verify_keys(&g.verify_key).unwrap())
+    }
+
+    fn claims() -> Claims {
+        Claims {
+            file: "20261120T214500Z.tar.gz.age".into(),
+            archive_sha256: "a".repeat(64),
+            manifest_sha256: "b".repeat(64),
+            timestamp: 1,
+        }
+    }
+
+    #[test]
+    fn a_signature_round_trips_and_binds_the_bytes() {
+        let (dir, sk, vk) = setup();
+        let obj = dir.path().join("obj");
+        std::fs::write(&obj, b"snapshot bytes").unwrap();
+        let sig = sign(&sk, &obj, &claims()).unwrap();
+        assert_eq!(verify(&vk, &obj, &sig).unwrap(), (claims(), sk.id.clone()));
+
+        std::fs::write(&obj, b"snapshot bytez").unwrap();
+        let err = verify(&vk, &obj, &sig).unwrap_err();
+        assert!(err.contains("does not verify"), "{err}");
+    }
+
+    #[test]
+    fn a_foreign_key_is_refused_by_id() {
+        let (dir, sk, _) = setup();
+        let (_other_dir, _, other_vk) = setup();
+        let obj = dir.path().join("obj");
+        std::fs::write(&obj, b"x").unwrap();
+        let sig = sign(&sk, &obj, &claims()).unwrap();
+        let err = verify(&other_vk, &obj, &sig).unwrap_err();
+        assert!(
+            err.contains(&sk.id) && err.contains("not a trusted key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn claims_parse_only_what_export_writes() {
+        assert_eq!(Claims::parse(&claims().to_comment()), Some(claims()));
+        assert_eq!(Claims::parse("timestamp:1\tfile:x"), None);
+        assert_eq!(
+            Claims::parse(&claims().to_comment().replace('a', "z")),
+            None
+        );
+    }
+}

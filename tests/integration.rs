@@ -6,5 +6,6 @@ mod integration {
     pub mod kinds;
     pub mod roundtrip;
     pub mod safety;
+    pub mod sealing;
     pub mod support;
 }

@@ -105,6 +105,33 @@ async fn scan(
     .map_err(|e| Error::refused(&snap.key, format!("reader crashed: {e}")))?
 }
 
+/// Refuses to follow `latest.json` back to a snapshot older than the one this target last
+/// imported: an attacker who can write the pointer must not be able to roll DR back. An older
+/// snapshot can still be imported by naming it with `--snapshot`.
+async fn check_not_older(state: &State, key: &str) -> Result<()> {
+    let Some(last) = state.meta().await? else {
+        return Ok(());
+    };
+    let (Some(this_at), Some(last_at)) = (
+        catalog::parse_snapshot_key(key),
+        catalog::parse_snapshot_key(&last.last_snapshot),
+    ) else {
+        return Ok(());
+    };
+    if this_at < last_at {
+        return Err(Error::refused(
+            key,
+            format!(
+                "{} points at it, but this cluster already imported the newer {}; import it \
+                 with --snapshot if going back is intended",
+                catalog::LATEST,
+                last.last_snapshot
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses when the target has been promoted.
 pub async fn check_fence(state: &State, addr: &str) -> Result<()> {
     if let Some(f) = state.fence().await? {
@@ -128,6 +155,9 @@ pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportO
     let state = State::new(VaultClient::new(&vcfg)?, &opts.state_mount);
     check_fence(&state, client.addr()).await?;
     let (snapshot, manifest) = verify(settings, id).await?;
+    if catalog::parse_id(id)?.is_none() {
+        check_not_older(&state, &snapshot.key).await?;
+    }
 
     let cancel = CancellationToken::new();
     lease::cancel_on_signals(cancel.clone());

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use age::secrecy::ExposeSecret;
 use age::x25519;
+use base64::Engine as _;
 use minisign::{KeyPair, PublicKey, PublicKeyBox, SecretKey, SecretKeyBox};
 
 use crate::error::{Error, Result};
@@ -111,27 +112,46 @@ pub fn signing_key(path: &Path, password: Option<String>) -> Result<SigningKey> 
     const VAR: &str = "REPLICATOR_SIGNING_KEY_FILE";
     let bad = |e: String| Error::config(VAR, format!("{}: {e}", path.display()));
     let text = read(VAR, path)?;
-    let boxed = |t: &str| SecretKeyBox::from_string(t).map_err(|e| bad(e.to_string()));
-    let secret = match boxed(&text)?.into_unencrypted_secret_key() {
-        Ok(sk) => sk,
-        Err(_) => {
-            let Some(password) = password else {
-                return Err(bad(
-                    "the key is encrypted (or not a minisign secret key); set \
-                     REPLICATOR_SIGNING_KEY_PASSWORD"
-                        .into(),
-                ));
-            };
-            boxed(&text)?
-                .into_secret_key(Some(password))
-                .map_err(|e| bad(format!("cannot decrypt the key: {e}")))?
-        }
+    let encoded = text.lines().nth(1).map(str::trim).unwrap_or("");
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| bad("not a minisign secret key".into()))?;
+    // Bytes 2..4 name the key derivation: zero for a key stored unencrypted.
+    let secret = if raw.get(2..4) == Some(&[0, 0]) {
+        // `minisign -G -W` leaves the checksum empty, so the key is checked by using it instead.
+        let sk = SecretKey::from_bytes(&raw)
+            .map_err(|e| bad(format!("not a minisign secret key ({e})")))?;
+        self_test(&sk).map_err(|e| bad(format!("the key is damaged ({e})")))?;
+        sk
+    } else {
+        let Some(password) = password else {
+            return Err(bad(
+                "the key is encrypted; set REPLICATOR_SIGNING_KEY_PASSWORD".into(),
+            ));
+        };
+        SecretKeyBox::from_string(&text)
+            .and_then(|b| b.into_secret_key(Some(password)))
+            .map_err(|e| bad(format!("cannot decrypt the key: {e}")))?
     };
     let public = PublicKey::from_secret_key(&secret).map_err(|e| bad(e.to_string()))?;
     Ok(SigningKey {
         id: key_id(public.keynum()),
         secret,
     })
+}
+
+/// Signs and verifies a few bytes: the secret and public halves must belong together.
+fn self_test(sk: &SecretKey) -> std::result::Result<(), minisign::PError> {
+    let pk = PublicKey::from_secret_key(sk)?;
+    let sig = minisign::sign(Some(&pk), sk, &b"self-test"[..], None, None)?;
+    minisign::verify(
+        &pk,
+        &sig,
+        std::io::Cursor::new(b"self-test"),
+        true,
+        false,
+        false,
+    )
 }
 
 /// Verify keys: each item (comma-separated) is a base64 minisign public key (`RW...`) or the path
@@ -296,6 +316,8 @@ mod tests {
         assert!(err.contains("REPLICATOR_SIGNING_KEY_PASSWORD"), "{err}");
         assert!(signing_key(&path, Some("wrong".into())).is_err());
         assert!(signing_key(&path, Some("pw".into())).is_ok());
+        std::fs::write(&path, "untrusted comment: x\nnot base64 at all\n").unwrap();
+        assert!(signing_key(&path, None).is_err());
     }
 
     #[test]

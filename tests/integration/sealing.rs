@@ -1,0 +1,488 @@
+//! Snapshots at rest: unreadable without the DR identity, checkable with the stock `age` and
+//! `minisign` tools, and every planted, altered or hostile object refused with exit 4 before
+//! anything is written to the target.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::support::{Bao, Keys, Run, env_for, file_store, keys, replicator};
+
+const VALUE: &str = "sealed-value-0451";
+
+/// A source cluster exported into a file store.
+struct Exported {
+    dir: tempfile::TempDir,
+    key: String,
+}
+
+impl Exported {
+    fn new(src: &Bao) -> Exported {
+        src.kv_put("secret", "app", json!({"pw": VALUE}));
+        let dir = tempfile::tempdir().unwrap();
+        replicator(&["export"], &env_for(src, &file_store(dir.path()), &[])).assert_code(0);
+        let key = latest(dir.path())["key"].as_str().unwrap().to_string();
+        Exported { dir, key }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join(&self.key)
+    }
+
+    /// A copy of the store, to tamper with.
+    fn copy(&self) -> tempfile::TempDir {
+        let copy = tempfile::tempdir().unwrap();
+        for e in std::fs::read_dir(self.dir.path()).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), copy.path().join(e.file_name())).unwrap();
+        }
+        copy
+    }
+}
+
+fn latest(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("latest.json")).unwrap()).unwrap()
+}
+
+/// Points `latest.json` at `key`, with that object's true digest, as a bucket writer could.
+fn repoint(dir: &Path, key: &str) {
+    let bytes = std::fs::read(dir.join(key)).unwrap();
+    let mut p = latest(dir);
+    p["key"] = json!(key);
+    p["sha256"] = json!(hex::encode(Sha256::digest(&bytes)));
+    p["size"] = json!(bytes.len());
+    std::fs::write(dir.join("latest.json"), serde_json::to_vec(&p).unwrap()).unwrap();
+}
+
+fn import(dst: &Bao, dir: &Path, extra: &[(&str, &str)]) -> Run {
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    replicator(&["import"], &env_for(dst, &file_store(dir), &extra))
+}
+
+/// Exit 4, the reason on the last line, and not one write on the target.
+fn assert_refused(run: &Run, dst: &Bao, reason: &str) {
+    run.assert_code(4);
+    let line = run.last_error_line();
+    assert!(
+        line.contains("refused") && line.contains(reason),
+        "want `{reason}`: {line}"
+    );
+    assert!(dst.kv_keys("secret").is_empty(), "a secret was written");
+    let mounts = dst.read("sys/mounts").unwrap();
+    assert!(
+        mounts["data"].get("vault-replicator/").is_none(),
+        "state was written"
+    );
+}
+
+fn tool(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tool");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    // Fed from a thread: a tool that writes as it reads would otherwise fill its stdout pipe.
+    let feeder = std::thread::spawn(move || input.write_all(&data));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn age_decrypt(path: &Path, keys: &Keys) -> Vec<u8> {
+    let id = keys.dir.join("age.key");
+    tool(
+        Command::new("age").args(["-d", "-i"]).arg(&id).arg(path),
+        b"",
+    )
+}
+
+fn entries(targz: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(targz));
+    let mut out = Vec::new();
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = String::from_utf8(e.path_bytes().into_owned()).unwrap();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.push((name, data));
+    }
+    out
+}
+
+/// A tar.gz with the names exactly as given (the tar crate would refuse `..`).
+fn raw_targz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, data) in entries {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(data.len() as u64);
+        h.set_mode(0o600);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        tar.append(&h, data.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// Adds (or corrects) an entry's line in the manifest, the first entry.
+fn list_in_manifest(entries: &mut [(String, Vec<u8>)], name: &str, data: &[u8]) {
+    let mut m: Value = serde_json::from_slice(&entries[0].1).unwrap();
+    let list = m["entries"].as_array_mut().unwrap();
+    list.retain(|e| e["name"] != name);
+    list.push(
+        json!({"name": name, "size": data.len(), "sha256": hex::encode(Sha256::digest(data))}),
+    );
+    entries[0].1 = serde_json::to_vec_pretty(&m).unwrap();
+}
+
+/// Replaces the snapshot in `dir` with `entries`, encrypted with the stock `age` and signed with
+/// the stock `minisign` using the trusted key: what a compromised exporter could produce.
+fn reseal(dir: &Path, key: &str, entries: &[(String, Vec<u8>)]) {
+    let k = keys();
+    let targz = raw_targz(entries);
+    let obj = dir.join(key);
+    let sealed = tool(Command::new("age").args(["-r", &k.recipient]), &targz);
+    std::fs::write(&obj, sealed).unwrap();
+    let comment = format!(
+        "timestamp:1\tfile:{key}\tarchive_sha256:{}\tmanifest_sha256:{}",
+        hex::encode(Sha256::digest(&targz)),
+        hex::encode(Sha256::digest(&entries[0].1)),
+    );
+    sign_with(&k.dir.join("signing.key"), &obj, &comment);
+    repoint(dir, key);
+}
+
+fn sign_with(secret_key: &Path, obj: &Path, comment: &str) {
+    tool(
+        Command::new("minisign")
+            .args(["-S", "-s"])
+            .arg(secret_key)
+            .arg("-m")
+            .arg(obj)
+            .args(["-t", comment]),
+        b"",
+    );
+}
+
+#[test]
+fn a_snapshot_is_unreadable_without_the_identity_and_the_stock_tools_open_it() {
+    let src = Bao::start();
+    let exp = Exported::new(&src);
+    assert!(exp.key.ends_with(".tar.gz.age"), "{}", exp.key);
+    let raw = std::fs::read(exp.path()).unwrap();
+    assert!(raw.starts_with(b"age-encryption.org/v1\n"));
+    assert!(!String::from_utf8_lossy(&raw).contains(VALUE));
+
+    let k = keys();
+    let out = tool(
+        Command::new("minisign")
+            .args(["-V", "-p"])
+            .arg(k.dir.join("signing.pub"))
+            .arg("-m")
+            .arg(exp.path()),
+        b"",
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains(&format!("file:{}", exp.key)), "{out}");
+
+    let plain = entries(&age_decrypt(&exp.path(), k));
+    assert_eq!(plain[0].0, "manifest.json");
+    let secret = plain
+        .iter()
+        .find(|(n, _)| n == "kv/secret/app.json")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&secret.1).contains(VALUE));
+
+    let other = Keys::generate();
+    let run = Command::new("age")
+        .args(["-d", "-i"])
+        .arg(other.dir.join("age.key"))
+        .arg(exp.path())
+        .output()
+        .unwrap();
+    assert!(!run.status.success(), "another identity must not decrypt");
+}
+
+#[test]
+fn keys_made_by_the_stock_tools_work_as_they_are() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    src.kv_put("secret", "app", json!({"pw": VALUE}));
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).display().to_string();
+    tool(Command::new("age-keygen").args(["-o", &p("id.key")]), b"");
+    let recipient = tool(Command::new("age-keygen").args(["-y", &p("id.key")]), b"");
+    let recipient = String::from_utf8(recipient).unwrap().trim().to_string();
+    tool(
+        Command::new("minisign").args(["-G", "-p", &p("enc.pub"), "-s", &p("enc.key")]),
+        b"pass-0451\npass-0451\n",
+    );
+    tool(
+        Command::new("minisign").args(["-G", "-W", "-p", &p("plain.pub"), "-s", &p("plain.key")]),
+        b"",
+    );
+    let store = tempfile::tempdir().unwrap();
+    for (secret, public, password) in [
+        ("enc.key", "enc.pub", "pass-0451"),
+        ("plain.key", "plain.pub", ""),
+    ] {
+        let env = [
+            ("REPLICATOR_AGE_RECIPIENTS", recipient.clone()),
+            ("REPLICATOR_AGE_IDENTITY_FILE", p("id.key")),
+            ("REPLICATOR_SIGNING_KEY_FILE", p(secret)),
+            ("REPLICATOR_SIGNING_KEY_PASSWORD", password.to_string()),
+            ("REPLICATOR_VERIFY_KEY", p(public)),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        replicator(&["export"], &env_for(&src, &file_store(store.path()), &env)).assert_code(0);
+        let run = replicator(&["import"], &env_for(&dst, &file_store(store.path()), &env));
+        run.assert_code(0);
+        assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let env = [
+        ("REPLICATOR_SIGNING_KEY_FILE", p("enc.key")),
+        ("REPLICATOR_SIGNING_KEY_PASSWORD", "wrong".into()),
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    let run = replicator(&["export"], &env_for(&src, &file_store(store.path()), &env));
+    run.assert_code(2);
+    assert!(
+        run.last_error_line()
+            .contains("REPLICATOR_SIGNING_KEY_FILE"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.all().contains("wrong"),
+        "the password must not be echoed"
+    );
+}
+
+#[test]
+fn plaintext_and_unsigned_snapshots_need_an_explicit_yes_on_both_sides() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    src.kv_put("secret", "app", json!({"pw": VALUE}));
+    for (dropped, allow, refusal) in [
+        (
+            "REPLICATOR_AGE_RECIPIENTS",
+            "REPLICATOR_ALLOW_PLAINTEXT",
+            "not encrypted",
+        ),
+        (
+            "REPLICATOR_SIGNING_KEY_FILE",
+            "REPLICATOR_ALLOW_UNSIGNED",
+            "not signed",
+        ),
+    ] {
+        let store = tempfile::tempdir().unwrap();
+        let mut env = env_for(&src, &file_store(store.path()), &[]);
+        env.retain(|(k, _)| k != dropped);
+        let run = replicator(&["export"], &env);
+        run.assert_code(2);
+        assert!(run.last_error_line().contains(dropped), "{}", run.stderr);
+        assert_eq!(std::fs::read_dir(store.path()).unwrap().count(), 0);
+
+        env.push((allow.into(), "true".into()));
+        replicator(&["export"], &env).assert_code(0);
+        assert_refused(&import(&dst, store.path(), &[]), &dst, refusal);
+        import(&dst, store.path(), &[(allow, "true")]).assert_code(0);
+        assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
+        dst.delete("secret/metadata/app");
+        dst.delete("sys/mounts/vault-replicator");
+    }
+}
+
+#[test]
+fn an_altered_or_planted_object_in_the_bucket_is_refused_before_any_write() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    let exp = Exported::new(&src);
+    let obj = |d: &tempfile::TempDir| d.path().join(&exp.key);
+
+    // A bit flip, with latest.json updated so that only the signature can notice.
+    let d = exp.copy();
+    let mut bytes = std::fs::read(obj(&d)).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(obj(&d), &bytes).unwrap();
+    repoint(d.path(), &exp.key);
+    assert_refused(&import(&dst, d.path(), &[]), &dst, "does not verify");
+
+    // Truncated, likewise.
+    let d = exp.copy();
+    let bytes = std::fs::read(obj(&d)).unwrap();
+    std::fs::write(obj(&d), &bytes[..bytes.len() - 100]).unwrap();
+    repoint(d.path(), &exp.key);
+    assert_refused(&import(&dst, d.path(), &[]), &dst, "does not verify");
+
+    // The signature deleted.
+    let d = exp.copy();
+    std::fs::remove_file(d.path().join(format!("{}.minisig", exp.key))).unwrap();
+    assert_refused(&import(&dst, d.path(), &[]), &dst, "not signed");
+
+    // Signed again by someone else's key, with the same trusted comment.
+    let d = exp.copy();
+    let foreign = Keys::generate();
+    let sig = std::fs::read_to_string(d.path().join(format!("{}.minisig", exp.key))).unwrap();
+    let comment = sig
+        .lines()
+        .nth(2)
+        .unwrap()
+        .trim_start_matches("trusted comment: ");
+    sign_with(&foreign.dir.join("signing.key"), &obj(&d), comment);
+    assert_refused(&import(&dst, d.path(), &[]), &dst, "not a trusted key");
+
+    // The importer holds another age identity.
+    let other = Keys::generate();
+    let id = other.dir.join("age.key").display().to_string();
+    let run = import(
+        &dst,
+        exp.dir.path(),
+        &[("REPLICATOR_AGE_IDENTITY_FILE", &id)],
+    );
+    assert_refused(&run, &dst, "cannot decrypt");
+
+    // latest.json pointing at a missing object, and at an object that is not the one it names.
+    let d = exp.copy();
+    std::fs::remove_file(obj(&d)).unwrap();
+    assert_refused(&import(&dst, d.path(), &[]), &dst, "missing");
+    let d = exp.copy();
+    std::fs::write(obj(&d), b"age-encryption.org/v1\nplanted").unwrap();
+    assert_refused(
+        &import(&dst, d.path(), &[]),
+        &dst,
+        "does not match latest.json",
+    );
+
+    // A valid snapshot and signature copied under a newer name.
+    let d = exp.copy();
+    let newer = "29991231T235959Z.tar.gz.age";
+    std::fs::copy(obj(&d), d.path().join(newer)).unwrap();
+    std::fs::copy(
+        d.path().join(format!("{}.minisig", exp.key)),
+        d.path().join(format!("{newer}.minisig")),
+    )
+    .unwrap();
+    repoint(d.path(), newer);
+    assert_refused(&import(&dst, d.path(), &[]), &dst, "was made for");
+}
+
+#[test]
+fn latest_json_cannot_roll_the_target_back() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    let exp = Exported::new(&src);
+    let older = exp.key.clone();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    src.kv_put("secret", "app", json!({"pw": "newer"}));
+    replicator(
+        &["export"],
+        &env_for(&src, &file_store(exp.dir.path()), &[]),
+    )
+    .assert_code(0);
+    import(&dst, exp.dir.path(), &[]).assert_code(0);
+
+    repoint(exp.dir.path(), &older);
+    let run = import(&dst, exp.dir.path(), &[]);
+    run.assert_code(4);
+    assert!(
+        run.last_error_line().contains("already imported the newer"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": "newer"})));
+    assert_eq!(dst.kv_version("secret", "app"), 1);
+
+    let id = older.trim_end_matches(".tar.gz.age");
+    let env = env_for(&dst, &file_store(exp.dir.path()), &[]);
+    replicator(&["import", "--snapshot", id], &env).assert_code(0);
+    assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
+}
+
+#[test]
+fn hostile_archives_signed_by_the_trusted_key_are_refused_before_any_write() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    let exp = Exported::new(&src);
+    let good = entries(&age_decrypt(&exp.path(), keys()));
+    let kv = good
+        .iter()
+        .position(|(n, _)| n == "kv/secret/app.json")
+        .unwrap();
+
+    let with_extra = |name: &str, data: Vec<u8>| {
+        let mut e = good.clone();
+        list_in_manifest(&mut e, name, &data);
+        e.push((name.to_string(), data));
+        e
+    };
+    let mut into_sys: Value = serde_json::from_slice(&good[kv].1).unwrap();
+    into_sys["mount"] = json!("sys/");
+    let into_sys = serde_json::to_vec_pretty(&into_sys).unwrap();
+    let mut duplicated = good.clone();
+    duplicated.push(good[kv].clone());
+    let mut mismatched = good.clone();
+    let tampered = String::from_utf8(good[kv].1.clone()).unwrap();
+    mismatched[kv].1 = tampered
+        .replace(VALUE, &"X".repeat(VALUE.len()))
+        .into_bytes();
+    let bomb = vec![0u8; 40 << 20];
+
+    type Case<'a> = (&'a str, Vec<(String, Vec<u8>)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "dot-dot",
+            with_extra("kv/secret/../../escape.json", b"{}".to_vec()),
+            "not allowed",
+        ),
+        (
+            "absolute",
+            with_extra("/etc/vault-replicator.json", b"{}".to_vec()),
+            "not allowed",
+        ),
+        (
+            "kv into sys/",
+            with_extra("kv/sys/app.json", into_sys),
+            "sys/",
+        ),
+        ("duplicate", duplicated, "appears twice"),
+        ("manifest mismatch", mismatched, "does not match its sha256"),
+        (
+            "gzip bomb",
+            with_extra("kv/secret/bomb.json", bomb),
+            "over the limit",
+        ),
+    ];
+    for (case, entries, reason) in cases {
+        let d = exp.copy();
+        reseal(d.path(), &exp.key, &entries);
+        let run = import(&dst, d.path(), &[]);
+        assert!(run.code == 4, "{case}: {}", run.stderr);
+        assert_refused(&run, &dst, reason);
+    }
+
+    // The limits are settings: the genuine snapshot is refused under tighter ones.
+    let run = import(&dst, exp.dir.path(), &[("REPLICATOR_MAX_ENTRY_SIZE", "16")]);
+    assert_refused(&run, &dst, "over the limit of 16");
+    let run = import(
+        &dst,
+        exp.dir.path(),
+        &[("REPLICATOR_MAX_ARCHIVE_SIZE", "100")],
+    );
+    assert_refused(&run, &dst, "over the limit of 100");
+    import(&dst, exp.dir.path(), &[]).assert_code(0);
+}

@@ -76,15 +76,25 @@ dc kv put -mount=secret db value=a-key-that-is-also-a-folder >/dev/null
 for i in $(seq 1 20); do dc kv put -mount=apps "svc-$i/config" port=$((8000 + i)) token="demo-tok-$i" >/dev/null; done
 
 export REPLICATOR_STORE="s3://vault-snapshots/dc" REPLICATOR_LOG_FORMAT=text RUST_LOG=warn
-echo "== Export on DC"
-VAULT_ADDR="http://127.0.0.1:$dc_port" VAULT_TOKEN=demo-root-dc "$bin" export
+echo "== Keys: an age identity (DR only) and a signing key pair (secret half on DC only)"
+"$bin" keygen --dir "$work/keys"
+# The exporter gets the public recipient and the signing key; the importer the identity and the
+# verify key. Neither side holds the other's secret.
+dc_keys=(REPLICATOR_AGE_RECIPIENTS="$(cat "$work/keys/age.pub")" REPLICATOR_SIGNING_KEY_FILE="$work/keys/signing.key")
+dr_keys=(REPLICATOR_AGE_IDENTITY_FILE="$work/keys/age.key" REPLICATOR_VERIFY_KEY="$work/keys/signing.pub")
+on_dc() { env "${dc_keys[@]}" VAULT_ADDR="http://127.0.0.1:$dc_port" VAULT_TOKEN=demo-root-dc "$bin" "$@"; }
+on_dr() { env "${dr_keys[@]}" VAULT_ADDR="http://127.0.0.1:$dr_port" VAULT_TOKEN=demo-root-dr "$bin" "$@"; }
+echo "== Export on DC (encrypted to DR's recipient, signed)"
+on_dc export
 "$bin" list
+echo "== Verify the latest snapshot on DR (signature, decryption, every entry)"
+on_dr verify
 echo "== Import on DR (dry run first)"
-VAULT_ADDR="http://127.0.0.1:$dr_port" VAULT_TOKEN=demo-root-dr "$bin" import --dry-run | grep -v -E '^\+ create +kv_secret'
+on_dr import --dry-run | grep -v -E '^\+ create +kv_secret'
 echo "   (one '+ create kv_secret' line per secret left out)"
 echo "== Import on DR"
-VAULT_ADDR="http://127.0.0.1:$dr_port" VAULT_TOKEN=demo-root-dr "$bin" import
+on_dr import
 echo "== Comparing DC and DR through the API"
 python3 "$here/compare.py" "http://127.0.0.1:$dc_port" demo-root-dc "http://127.0.0.1:$dr_port" demo-root-dr
 echo "== Import on DR again: nothing to write"
-VAULT_ADDR="http://127.0.0.1:$dr_port" VAULT_TOKEN=demo-root-dr "$bin" import
+on_dr import

@@ -2,6 +2,7 @@
 //! `latest`. Any error before the pointer moves leaves `latest` where it was.
 
 use std::io::{BufWriter, Write};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DurationRound, TimeDelta, Utc};
@@ -14,11 +15,11 @@ use crate::objects::mounts::{self, Mount};
 use crate::objects::namespaces::Namespace;
 use crate::objects::policies::{self, PolicyType};
 use crate::objects::{Kind, Object, auth, identity, transit};
-use crate::seal::{self, Claims};
+use crate::seal::{self, Claims, Sealer};
 use crate::snapshot::SnapshotWriter;
 use crate::snapshot::catalog::{self, Pointer};
 use crate::store;
-use crate::vault::{Table, VaultClient, cluster_info, mount_table, namespaces};
+use crate::vault::{Session, Table, VaultClient, cluster_info, mount_table, namespaces};
 
 struct Options {
     concurrency: usize,
@@ -43,16 +44,28 @@ pub struct ExportReport {
 pub async fn run(settings: &Settings) -> Result<ExportReport> {
     let started = Instant::now();
     let vcfg = settings.vault()?;
-    let concurrency = vcfg.concurrency;
     let store_url = settings.store_url()?;
-    let sealer = settings.sealer()?;
+    let sealer = Arc::new(settings.sealer()?);
     let store = store::open(&store_url).await?;
-    let client = VaultClient::new(&vcfg)?;
+    Session::run(&vcfg, async |client| {
+        export_with(settings, client, store.as_ref(), &sealer, started).await
+    })
+    .await
+}
+
+async fn export_with(
+    settings: &Settings,
+    client: &VaultClient,
+    store: &dyn store::Store,
+    sealer: &Arc<Sealer>,
+    started: Instant,
+) -> Result<ExportReport> {
+    let concurrency = client.concurrency();
     let created_at = Utc::now()
         .duration_trunc(TimeDelta::seconds(1))
         .unwrap_or_else(|_| Utc::now());
 
-    let source = cluster_info(&client).await?;
+    let source = cluster_info(client).await?;
     tracing::info!(
         source = %source.address,
         cluster = source.cluster_name.as_deref().unwrap_or(""),
@@ -66,7 +79,7 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
         state_mount: settings.import_options()?.state_mount,
     };
     let mut writer = SnapshotWriter::new()?;
-    let children = namespaces(&client).await?;
+    let children = namespaces(client).await?;
     for ns in &children {
         writer.add(&Object::Namespace(Namespace { path: ns.clone() }))?;
     }
@@ -79,7 +92,6 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
     let out = archive
         .reopen()
         .map_err(|e| Error::io("open archive file", e))?;
-    let sealer = std::sync::Arc::new(sealer);
     let seal = sealer.clone();
     let (manifest, manifest_sha256, archive_sha256) = tokio::task::spawn_blocking(move || {
         let mut sealed = seal.writer(BufWriter::new(out))?;
@@ -109,9 +121,9 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
             .put(&seal::signature_key(&key), sig.into_bytes())
             .await?;
     }
-    check_uploaded(store.as_ref(), &key, &sha256).await?;
+    check_uploaded(store, &key, &sha256).await?;
     catalog::write_pointer(
-        store.as_ref(),
+        store,
         &Pointer {
             key: key.clone(),
             sha256: sha256.clone(),

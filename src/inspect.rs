@@ -11,7 +11,7 @@ use crate::import;
 use crate::snapshot::catalog;
 use crate::state::{Fence, State};
 use crate::store;
-use crate::vault::VaultClient;
+use crate::vault::Session;
 
 /// The snapshots, newest first, with size and age; `latest` is marked.
 pub async fn list(settings: &Settings) -> Result<String> {
@@ -79,17 +79,29 @@ pub async fn verify(settings: &Settings, id: &str) -> Result<String> {
     Ok(out)
 }
 
-fn target_state(settings: &Settings) -> Result<(State, String)> {
+/// Runs `work` against the importer's state on the cluster at VAULT_ADDR, logged in.
+async fn with_state<T>(
+    settings: &Settings,
+    work: impl AsyncFnOnce(&State, &str) -> Result<T>,
+) -> Result<T> {
     let vcfg = settings.vault()?;
     let opts = settings.import_options()?;
-    let client = VaultClient::new(&vcfg)?;
-    let addr = client.addr().to_string();
-    Ok((State::new(client, &opts.state_mount), addr))
+    Session::run(&vcfg, async |client| {
+        let state = State::new(client.clone(), &opts.state_mount);
+        work(&state, client.addr()).await
+    })
+    .await
 }
 
 /// The cluster's fence, its last import, and (when a store is configured) the store's latest.
 pub async fn status(settings: &Settings) -> Result<String> {
-    let (state, addr) = target_state(settings)?;
+    with_state(settings, async |state, addr| {
+        status_of(settings, state, addr).await
+    })
+    .await
+}
+
+async fn status_of(settings: &Settings, state: &State, addr: &str) -> Result<String> {
     let now = Utc::now();
     let mut out = match state.fence().await? {
         Some(f) => format!(
@@ -132,25 +144,29 @@ pub async fn status(settings: &Settings) -> Result<String> {
 }
 
 pub async fn promote(settings: &Settings) -> Result<String> {
-    let (state, addr) = target_state(settings)?;
-    let fence = Fence {
-        promoted_at: Utc::now(),
-        by: crate::import::holder_id(),
-    };
-    state.set_fence(&fence).await?;
-    tracing::warn!(target_addr = %addr, "cluster promoted: imports into it are now refused");
-    Ok(format!(
-        "{addr} is promoted: every import into it is refused until `vault-replicator demote`.\n"
-    ))
+    with_state(settings, async |state, addr| {
+        let fence = Fence {
+            promoted_at: Utc::now(),
+            by: crate::import::holder_id(),
+        };
+        state.set_fence(&fence).await?;
+        tracing::warn!(target_addr = %addr, "cluster promoted: imports into it are now refused");
+        Ok(format!(
+            "{addr} is promoted: every import into it is refused until `vault-replicator demote`.\n"
+        ))
+    })
+    .await
 }
 
 pub async fn demote(settings: &Settings) -> Result<String> {
-    let (state, addr) = target_state(settings)?;
-    state.clear_fence().await?;
-    tracing::warn!(target_addr = %addr, "cluster demoted: imports into it are accepted again");
-    Ok(format!(
-        "{addr} is demoted: imports into it are accepted again.\n"
-    ))
+    with_state(settings, async |state, addr| {
+        state.clear_fence().await?;
+        tracing::warn!(target_addr = %addr, "cluster demoted: imports into it are accepted again");
+        Ok(format!(
+            "{addr} is demoted: imports into it are accepted again.\n"
+        ))
+    })
+    .await
 }
 
 pub fn human_bytes(n: u64) -> String {

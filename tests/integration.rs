@@ -2,6 +2,7 @@
 //! and Garage (S3), all on 127.0.0.1. One binary, so Garage starts once per run.
 
 mod integration {
+    pub mod access;
     pub mod errors;
     pub mod kinds;
     pub mod roundtrip;

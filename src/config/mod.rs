@@ -5,16 +5,17 @@
 //! `Error::Config` naming the variable (exit code 2).
 
 use std::fmt;
-use std::path::PathBuf;
 
 use serde::Deserialize;
 
+mod auth;
 mod options;
 mod seal;
 
 use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
+pub use auth::{Auth, Tls};
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
 use options::{duration, flag, globs};
 
@@ -25,8 +26,12 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 struct VaultEnv {
     addr: Option<String>,
     token: Option<String>,
+    token_file: Option<String>,
     namespace: Option<String>,
     cacert: Option<String>,
+    capath: Option<String>,
+    client_cert: Option<String>,
+    client_key: Option<String>,
     skip_verify: Option<String>,
 }
 
@@ -58,6 +63,14 @@ struct ReplicatorEnv {
     allow_unsigned: Option<String>,
     max_entry_size: Option<String>,
     max_archive_size: Option<String>,
+    auth: Option<String>,
+    auth_mount: Option<String>,
+    auth_role: Option<String>,
+    kubernetes_token_file: Option<String>,
+    approle_role_id: Option<String>,
+    approle_role_id_file: Option<String>,
+    approle_secret_id: Option<String>,
+    approle_secret_id_file: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.
@@ -83,10 +96,9 @@ impl fmt::Debug for Token {
 #[derive(Debug, Clone)]
 pub struct VaultConfig {
     pub addr: String,
-    pub token: Token,
+    pub auth: Auth,
     pub namespace: Option<String>,
-    pub cacert: Option<PathBuf>,
-    pub skip_verify: bool,
+    pub tls: Tls,
     pub concurrency: usize,
 }
 
@@ -104,6 +116,7 @@ impl fmt::Debug for VaultEnv {
         f.debug_struct("VaultEnv")
             .field("addr", &self.addr)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
             .field("namespace", &self.namespace)
             .finish_non_exhaustive()
     }
@@ -288,28 +301,8 @@ impl Settings {
                 format!("expected an http:// or https:// URL, got `{addr}`"),
             ));
         }
-        let token = self
-            .vault
-            .token
-            .clone()
-            .or_else(|| self.bao.token.clone())
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::config("VAULT_TOKEN", "not set (BAO_TOKEN is also accepted)"))?;
-        let skip_verify = match self
-            .vault
-            .skip_verify
-            .as_deref()
-            .or(self.bao.skip_verify.as_deref())
-        {
-            None => false,
-            Some(s) => parse_bool(s).ok_or_else(|| {
-                Error::config(
-                    "VAULT_SKIP_VERIFY",
-                    format!("expected true or false, got `{s}`"),
-                )
-            })?,
-        };
+        let auth = self.auth()?;
+        let tls = self.tls()?;
         let namespace = self
             .flags
             .namespace
@@ -318,19 +311,11 @@ impl Settings {
             .or_else(|| self.bao.namespace.clone())
             .map(|n| n.trim().trim_matches('/').to_string())
             .filter(|n| !n.is_empty());
-        let cacert = self
-            .vault
-            .cacert
-            .clone()
-            .or_else(|| self.bao.cacert.clone())
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from);
         Ok(VaultConfig {
             addr,
-            token: Token::new(token),
+            auth,
             namespace,
-            cacert,
-            skip_verify,
+            tls,
             concurrency: self.concurrency()?,
         })
     }

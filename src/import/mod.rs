@@ -25,7 +25,7 @@ use crate::snapshot::{Limits, Manifest, reader};
 use crate::state::{Meta, State};
 use crate::store;
 use crate::summary::Summary;
-use crate::vault::VaultClient;
+use crate::vault::{Session, VaultClient};
 
 pub use lease::holder_id;
 
@@ -148,11 +148,25 @@ pub async fn check_fence(state: &State, addr: &str) -> Result<()> {
 pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportOutcome> {
     catalog::parse_id(id)?;
     settings.store_url()?;
+    settings.opener()?;
+    settings.limits()?;
     let vcfg = settings.vault()?;
     let opts = settings.import_options()?;
-    let client = VaultClient::new(&vcfg)?;
+    Session::run(&vcfg, async |client| {
+        import_with(settings, client, id, dry_run, &opts).await
+    })
+    .await
+}
+
+async fn import_with(
+    settings: &Settings,
+    client: &VaultClient,
+    id: &str,
+    dry_run: bool,
+    opts: &crate::config::ImportOptions,
+) -> Result<ImportOutcome> {
     // Bookkeeping goes through its own client, so the write count is the objects' alone.
-    let state = State::new(VaultClient::new(&vcfg)?, &opts.state_mount);
+    let state = State::new(client.detached(), &opts.state_mount);
     check_fence(&state, client.addr()).await?;
     let (snapshot, manifest) = verify(settings, id).await?;
     if catalog::parse_id(id)?.is_none() {
@@ -167,10 +181,7 @@ pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportO
             Some(lease::Lease::take(&state, opts.lease_wait, opts.lease_ttl, cancel.clone()).await?)
         }
     };
-    let result = plan_and_apply(
-        &client, &state, &snapshot, &manifest, &opts, dry_run, &cancel,
-    )
-    .await;
+    let result = plan_and_apply(client, &state, &snapshot, &manifest, opts, dry_run, &cancel).await;
     if let Some(lease) = lease {
         lease.release().await;
     }

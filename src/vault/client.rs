@@ -90,39 +90,35 @@ impl fmt::Debug for VaultClient {
 }
 
 impl VaultClient {
-    pub fn new(cfg: &VaultConfig) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
+    /// A client that sends `token` (none when empty, for logging in).
+    pub fn new(cfg: &VaultConfig, token: Token) -> Result<Self> {
+        let builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(cfg.concurrency)
             .user_agent(concat!("vault-replicator/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &cfg.cacert {
-            let pem = std::fs::read(path)
-                .map_err(|e| Error::config("VAULT_CACERT", format!("{}: {e}", path.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| Error::config("VAULT_CACERT", format!("{}: {e}", path.display())))?;
-            builder = builder.tls_certs_only(certs);
-        }
-        if cfg.skip_verify {
-            tracing::warn!(
-                addr = %cfg.addr,
-                "VAULT_SKIP_VERIFY is set: TLS certificates are NOT verified; anyone on the path can read every secret"
-            );
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
-        let http = builder
+        let http = super::tls::configure(builder, &cfg.tls, &cfg.addr)?
             .build()
             .map_err(|e| Error::config("VAULT_ADDR", format!("cannot build HTTP client: {e}")))?;
         Ok(VaultClient {
             http,
             addr: cfg.addr.clone(),
-            token: cfg.token.clone(),
+            token,
             namespace: cfg.namespace.clone(),
             in_flight: Arc::new(Semaphore::new(cfg.concurrency)),
             concurrency: cfg.concurrency,
             retries: 3,
             counters: Arc::new(Counters::default()),
         })
+    }
+
+    /// The same connections and token, with its own bound and counters: for bookkeeping that
+    /// must neither wait behind object requests nor count among them.
+    pub fn detached(&self) -> VaultClient {
+        let mut c = self.clone();
+        c.in_flight = Arc::new(Semaphore::new(self.concurrency.min(4)));
+        c.counters = Arc::new(Counters::default());
+        c
     }
 
     pub fn addr(&self) -> &str {
@@ -254,8 +250,10 @@ impl VaultClient {
         let mut req = self
             .http
             .request(op.method(), &url)
-            .header("X-Vault-Token", self.token.expose())
             .header("X-Vault-Request", "true");
+        if !self.token.expose().is_empty() {
+            req = req.header("X-Vault-Token", self.token.expose());
+        }
         if let Some(ns) = &self.namespace {
             req = req.header("X-Vault-Namespace", ns);
         }
@@ -296,14 +294,48 @@ impl VaultClient {
                 message: format!("invalid JSON: {e}"),
             });
         }
+        let mut message = error_message(status, &bytes);
+        if status == StatusCode::FORBIDDEN && !path.ends_with("/login") {
+            message.push_str(&missing_capability(op, path));
+        }
         Err(Error::Vault {
             method: method_name,
             path: self.shown(path),
             status: status.as_u16(),
-            message: error_message(status, &bytes),
+            message,
             retry_after,
         })
     }
+}
+
+/// What a 403 means for this request: the capability the token's policies lack on the path.
+fn missing_capability(op: Op, path: &str) -> String {
+    let cap = match op {
+        Op::Get => "read",
+        Op::List => "list",
+        Op::Post => "create/update",
+        Op::Delete => "delete",
+    };
+    // The few paths the tool uses that Vault also guards with `sudo`.
+    let sudo = path.starts_with("sys/auth/");
+    format!(
+        " (the token's policies lack `{cap}`{} on `{}`)",
+        if sudo { " and `sudo`" } else { "" },
+        path.trim_end_matches('/')
+    )
+}
+
+/// Vault wraps several errors as "2 errors occurred:\n\t* first\n\t* second\n\n"; the items.
+fn unwrap_multierror(s: &str) -> Vec<String> {
+    let items: Vec<String> = s
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("* "))
+        .map(str::to_string)
+        .collect();
+    if items.is_empty() || !s.contains("occurred:") {
+        return vec![s.trim().replace('\n', " ")];
+    }
+    items
 }
 
 /// Vault's `{"errors": [...]}` joined, or the status text.
@@ -314,7 +346,7 @@ fn error_message(status: StatusCode, body: &[u8]) -> String {
             v.get("errors").and_then(Value::as_array).map(|errs| {
                 errs.iter()
                     .filter_map(Value::as_str)
-                    .map(|s| s.replace('\n', " "))
+                    .flat_map(unwrap_multierror)
                     .collect::<Vec<_>>()
                     .join("; ")
             })
@@ -337,8 +369,17 @@ mod tests {
     }
 
     #[test]
+    fn a_403_names_the_missing_capability() {
+        assert_eq!(
+            missing_capability(Op::List, "secret/metadata/app/"),
+            " (the token's policies lack `list` on `secret/metadata/app`)"
+        );
+        assert!(missing_capability(Op::Post, "sys/auth/up").contains("`create/update` and `sudo`"));
+    }
+
+    #[test]
     fn error_message_joins_vault_errors() {
-        let body = br#"{"errors":["permission denied","second"]}"#;
+        let body = br#"{"errors":["1 error occurred:\n\t* permission denied\n\n","second"]}"#;
         assert_eq!(
             error_message(StatusCode::FORBIDDEN, body),
             "permission denied; second"

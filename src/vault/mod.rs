@@ -1,8 +1,11 @@
-//! Talking to Vault/OpenBao: the HTTP client and cluster-level facts (health, mount tables,
-//! namespaces).
+//! Talking to Vault/OpenBao: the HTTP client, TLS, logging in, and cluster-level facts (health,
+//! mount tables, namespaces).
 
 mod client;
 mod cluster;
+mod session;
+mod tls;
 
 pub use client::{Counters, VaultClient, encode_path};
 pub use cluster::{ClusterInfo, MountEntry, Table, cluster_info, mount_table, namespaces};
+pub use session::Session;

@@ -20,7 +20,9 @@ fn id_of(bao: &Bao, what: &str, name: &str) -> String {
         .to_string()
 }
 
-fn seed(src: &Bao) -> String {
+/// Seeds one of everything the tool copies (namespaces only when asked), and returns a transit
+/// ciphertext made with the exportable key.
+pub(super) fn seed(src: &Bao, namespaces: bool) -> String {
     // Secret mounts with tuned config; a cas_required KV-v2 mount; KV-v1; transit; totp; local.
     src.write(
         "sys/mounts/kvc",
@@ -120,6 +122,17 @@ fn seed(src: &Bao) -> String {
         json!({"name": "ext-alias", "mount_accessor": up, "canonical_id": ext}),
     );
     // Namespaces, nested, with content.
+    if namespaces {
+        seed_namespaces(src);
+    }
+    // Something encrypted on the source that must decrypt on the target.
+    src.write("transit/encrypt/exp", json!({"plaintext": "aGVsbG8="}))["data"]["ciphertext"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn seed_namespaces(src: &Bao) {
     src.write("sys/namespaces/team1", json!({}));
     src.write("team1/sys/namespaces/sub", json!({}));
     src.write(
@@ -134,11 +147,6 @@ fn seed(src: &Bao) -> String {
         "team1/sub/sys/policies/acl/nspol",
         json!({"policy": "path \"nskv/*\" { capabilities = [\"read\"] }"}),
     );
-    // Something encrypted on the source that must decrypt on the target.
-    src.write("transit/encrypt/exp", json!({"plaintext": "aGVsbG8="}))["data"]["ciphertext"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 fn mount_view(bao: &Bao, table: &str, path: &str) -> Value {
@@ -188,7 +196,7 @@ fn group_view(bao: &Bao, name: &str) -> Value {
 #[test]
 fn every_kind_is_equal_on_the_target_or_reported_and_a_reimport_writes_nothing() {
     let (src, dst) = (Bao::start(), Bao::start());
-    let ciphertext = seed(&src);
+    let ciphertext = seed(&src, true);
     let bucket = garage().bucket();
     let env = |b: &Bao| env_for(b, &format!("s3://{bucket}/dc"), &garage().env);
     replicator(&["export"], &env(&src)).assert_code(0);

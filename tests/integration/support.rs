@@ -43,7 +43,7 @@ pub fn free_port() -> u16 {
     free_ports(1)
 }
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 

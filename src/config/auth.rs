@@ -1,0 +1,157 @@
+//! How the tool proves who it is to Vault and checks who Vault is: `VAULT_TOKEN` /
+//! `VAULT_TOKEN_FILE`, Kubernetes or AppRole login (`REPLICATOR_AUTH`), and TLS
+//! (`VAULT_CACERT`, `VAULT_CAPATH`, `VAULT_CLIENT_CERT`/`KEY`, `VAULT_SKIP_VERIFY`).
+
+use std::path::PathBuf;
+
+use super::{Settings, Token, VaultEnv, parse_bool};
+use crate::error::{Error, Result};
+
+/// Where Kubernetes projects a pod's service-account token.
+pub const DEFAULT_KUBERNETES_TOKEN_FILE: &str =
+    "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// A token given as it is (`VAULT_TOKEN`, or the contents of `VAULT_TOKEN_FILE`).
+    Token(Token),
+    /// `auth/<mount>/login` with the pod's service-account JWT, read from `jwt_file` at login.
+    Kubernetes {
+        mount: String,
+        role: String,
+        jwt_file: PathBuf,
+    },
+    /// `auth/<mount>/login` with a role ID and (unless the role does not bind one) a secret ID.
+    AppRole {
+        mount: String,
+        role_id: Token,
+        secret_id: Option<Token>,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    pub cacert: Option<PathBuf>,
+    pub capath: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub skip_verify: bool,
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// A secret given directly or in a file (the file wins; a trailing newline is dropped).
+fn secret(
+    value: &Option<String>,
+    file_var: &'static str,
+    file: &Option<String>,
+) -> Result<Option<Token>> {
+    if let Some(path) = nonempty(file) {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::config(file_var, format!("{path}: {e}")))?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::config(file_var, format!("{path} is empty")));
+        }
+        return Ok(Some(Token::new(text.to_string())));
+    }
+    Ok(nonempty(value).map(Token::new))
+}
+
+impl Settings {
+    /// A `VAULT_*` value, else the `BAO_*` one.
+    fn vault_var(&self, field: impl Fn(&VaultEnv) -> &Option<String>) -> Option<String> {
+        nonempty(field(&self.vault)).or_else(|| nonempty(field(&self.bao)))
+    }
+
+    pub(super) fn auth(&self) -> Result<Auth> {
+        let r = &self.replicator;
+        let mount = |default: &str| {
+            nonempty(&r.auth_mount)
+                .map(|m| m.trim_matches('/').trim_start_matches("auth/").to_string())
+                .unwrap_or_else(|| default.to_string())
+        };
+        match nonempty(&r.auth).as_deref() {
+            None | Some("token") => {
+                if let Some(path) = self.vault_var(|v| &v.token_file) {
+                    let t = secret(&None, "VAULT_TOKEN_FILE", &Some(path))?;
+                    return Ok(Auth::Token(t.expect("read from the file")));
+                }
+                let token = self.vault_var(|v| &v.token).ok_or_else(|| {
+                    Error::config(
+                        "VAULT_TOKEN",
+                        "not set (nor VAULT_TOKEN_FILE; BAO_TOKEN is also accepted, or log in with \
+                         REPLICATOR_AUTH=kubernetes|approle)",
+                    )
+                })?;
+                Ok(Auth::Token(Token::new(token)))
+            }
+            Some("kubernetes") => Ok(Auth::Kubernetes {
+                mount: mount("kubernetes"),
+                role: nonempty(&r.auth_role).ok_or_else(|| {
+                    Error::config(
+                        "REPLICATOR_AUTH_ROLE",
+                        "not set: the Vault role to log in as (REPLICATOR_AUTH=kubernetes)",
+                    )
+                })?,
+                jwt_file: nonempty(&r.kubernetes_token_file)
+                    .unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string())
+                    .into(),
+            }),
+            Some("approle") => Ok(Auth::AppRole {
+                mount: mount("approle"),
+                role_id: secret(
+                    &r.approle_role_id,
+                    "REPLICATOR_APPROLE_ROLE_ID_FILE",
+                    &r.approle_role_id_file,
+                )?
+                .ok_or_else(|| {
+                    Error::config(
+                        "REPLICATOR_APPROLE_ROLE_ID",
+                        "not set (nor REPLICATOR_APPROLE_ROLE_ID_FILE) for REPLICATOR_AUTH=approle",
+                    )
+                })?,
+                secret_id: secret(
+                    &r.approle_secret_id,
+                    "REPLICATOR_APPROLE_SECRET_ID_FILE",
+                    &r.approle_secret_id_file,
+                )?,
+            }),
+            Some(other) => Err(Error::config(
+                "REPLICATOR_AUTH",
+                format!("expected token, kubernetes or approle, got `{other}`"),
+            )),
+        }
+    }
+
+    pub(super) fn tls(&self) -> Result<Tls> {
+        let skip_verify = match self.vault_var(|v| &v.skip_verify) {
+            None => false,
+            Some(s) => parse_bool(&s).ok_or_else(|| {
+                Error::config(
+                    "VAULT_SKIP_VERIFY",
+                    format!("expected true or false, got `{s}`"),
+                )
+            })?,
+        };
+        let tls = Tls {
+            cacert: self.vault_var(|v| &v.cacert).map(PathBuf::from),
+            capath: self.vault_var(|v| &v.capath).map(PathBuf::from),
+            client_cert: self.vault_var(|v| &v.client_cert).map(PathBuf::from),
+            client_key: self.vault_var(|v| &v.client_key).map(PathBuf::from),
+            skip_verify,
+        };
+        if tls.client_cert.is_some() != tls.client_key.is_some() {
+            return Err(Error::config(
+                "VAULT_CLIENT_CERT",
+                "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY go together; set both or neither",
+            ));
+        }
+        Ok(tls)
+    }
+}

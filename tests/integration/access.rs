@@ -10,7 +10,7 @@ use vault_replicator::config::{Auth, Tls, Token, VaultConfig};
 use vault_replicator::vault::Session;
 
 use super::kinds::seed;
-use super::support::{Bao, env_for, file_store, free_ports, replicator, repo_root};
+use super::support::{Bao, env_for, file_store, free_ports, keys, replicator, repo_root};
 
 fn policy(bao: &Bao, name: &str, file: &str) {
     let hcl = std::fs::read_to_string(repo_root().join("docs/policies").join(file)).unwrap();
@@ -55,6 +55,32 @@ fn without_root(bao: &Bao, store: &Path, auth: &[(&str, &str)]) -> Vec<(String, 
     env.retain(|(k, _)| k != "VAULT_TOKEN");
     env.extend(auth.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     env
+}
+
+/// Secret values `seed` writes.
+fn seeded_values() -> [&'static str; 4] {
+    ["cas-v1", "v1-data", "dc-only-password", "aGVsbG8="]
+}
+
+/// The secret lines of the shared key files: the age identity and the signing key.
+fn key_secrets() -> Vec<String> {
+    let k = keys();
+    let age = std::fs::read_to_string(k.dir.join("age.key")).unwrap();
+    let signing = std::fs::read_to_string(k.dir.join("signing.key")).unwrap();
+    vec![
+        age.lines().last().unwrap().to_string(),
+        signing.lines().nth(1).unwrap().to_string(),
+    ]
+}
+
+fn assert_no_leak(output: &str, secrets: &[String]) {
+    assert!(output.contains("DEBUG"), "the run must log at debug level");
+    for s in secrets {
+        assert!(
+            !output.contains(s.as_str()),
+            "a secret leaked into the output: {s}"
+        );
+    }
 }
 
 #[test]
@@ -245,7 +271,8 @@ fn start_tls_bao(dir: &Path) -> (std::process::Child, String) {
 #[test]
 fn tls_is_verified_with_cacert_or_capath_and_skip_verify_is_loud() {
     let certs = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start_tls_bao(certs.path());
+    let (child, addr) = start_tls_bao(certs.path());
+    let _bao = KillOnDrop(child);
     let store = tempfile::tempdir().unwrap();
     let pem = |n: &str| certs.path().join(n).display().to_string();
     let base = |extra: &[(&str, &str)]| {
@@ -296,6 +323,156 @@ fn tls_is_verified_with_cacert_or_capath_and_skip_verify_is_loud() {
     let run = replicator(&["status"], &base(&[("VAULT_SKIP_VERIFY", "true")]));
     run.assert_code(0);
     assert!(run.stderr.contains("NOT verified"), "{}", run.stderr);
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// A stand-in for the Kubernetes API's TokenReview endpoint (the one call Vault's Kubernetes auth
+/// makes), so that the real OpenBao plugin can be exercised without a cluster. It authenticates
+/// exactly one token and appends each review it answers to a log file.
+const TOKEN_REVIEW: &str = r#"
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+port, expected, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class Review(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        ok = body["spec"]["token"] == expected
+        status = {"authenticated": ok}
+        if ok:
+            status["user"] = {"username": "system:serviceaccount:vault:vault-replicator",
+                              "uid": "uid-0451", "groups": ["system:serviceaccounts"]}
+        data = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                           "status": status}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        with open(log, "a") as f:
+            f.write(self.path + " " + str(ok) + "\n")
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", port), Review).serve_forever()
+"#;
+
+/// Some CA certificate: the plugin insists on one, though it talks plain HTTP to the stand-in.
+fn any_ca_cert() -> String {
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap();
+    let end = "-----END CERTIFICATE-----";
+    let first = bundle
+        .find(end)
+        .expect("a certificate in the system bundle")
+        + end.len();
+    let start = bundle.find("-----BEGIN CERTIFICATE-----").unwrap();
+    bundle[start..first].to_string()
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn b64url(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+#[test]
+fn kubernetes_auth_logs_in_with_the_projected_service_account_token() {
+    let src = Bao::start();
+    seed(&src, false);
+    policy(&src, "vault-replicator-exporter", "exporter.hcl");
+    // A service-account JWT as the kubelet projects it (Vault reads its claims; the API vouches).
+    let claims = json!({
+        "iss": "https://kubernetes.default.svc", "sub": "system:serviceaccount:vault:vault-replicator",
+        "kubernetes.io": {"namespace": "vault", "serviceaccount": {"name": "vault-replicator", "uid": "uid-0451"}},
+        "exp": 4102444800u64, "iat": 1700000000u64, "nbf": 1700000000u64,
+    });
+    let jwt = format!(
+        "{}.{}.{}",
+        b64url(br#"{"alg":"RS256","kid":"test"}"#),
+        b64url(claims.to_string().as_bytes()),
+        b64url(&[7u8; 256])
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let jwt_file = dir.path().join("token");
+    std::fs::write(&jwt_file, &jwt).unwrap();
+    let log = dir.path().join("reviews.log");
+    let port = free_ports(1);
+    let _api = KillOnDrop(
+        std::process::Command::new("python3")
+            .args([
+                "-c",
+                TOKEN_REVIEW,
+                &port.to_string(),
+                &jwt,
+                log.to_str().unwrap(),
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "token review stand-in did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    src.write("sys/auth/kubernetes", json!({"type": "kubernetes"}));
+    src.write(
+        "auth/kubernetes/config",
+        json!({"kubernetes_host": format!("http://127.0.0.1:{port}"), "disable_local_ca_jwt": true,
+               "kubernetes_ca_cert": any_ca_cert(),
+               "token_reviewer_jwt": "reviewer"}),
+    );
+    src.write(
+        "auth/kubernetes/role/replicator",
+        json!({"bound_service_account_names": ["vault-replicator"],
+               "bound_service_account_namespaces": ["vault"],
+               "token_policies": ["vault-replicator-exporter"], "token_no_default_policy": true,
+               "token_ttl": "10m"}),
+    );
+    let before = tokens(&src);
+    let store = tempfile::tempdir().unwrap();
+    let env = without_root(
+        &src,
+        store.path(),
+        &[
+            ("REPLICATOR_AUTH", "kubernetes"),
+            ("REPLICATOR_AUTH_ROLE", "replicator"),
+            (
+                "REPLICATOR_KUBERNETES_TOKEN_FILE",
+                jwt_file.to_str().unwrap(),
+            ),
+        ],
+    );
+    let run = replicator(&["export"], &env);
+    let reviews = std::fs::read_to_string(&log).unwrap_or_default();
+    run.assert_code(0);
+    assert!(
+        reviews.contains("/apis/authentication.k8s.io/v1/tokenreviews True"),
+        "{reviews}"
+    );
+    assert_eq!(
+        tokens(&src),
+        before,
+        "the login token must be revoked at exit"
+    );
+    assert!(!run.all().contains(&jwt));
+
+    // A role that does not exist is a one-line login error naming the path.
+    let mut env = env;
+    env.push(("REPLICATOR_AUTH_ROLE".into(), "nobody".into()));
+    let run = replicator(&["export"], &env);
+    run.assert_code(1);
+    assert!(
+        run.last_error_line().contains("auth/kubernetes/login"),
+        "{}",
+        run.stderr
+    );
 }

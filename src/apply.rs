@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::one_line;
 use crate::objects::{self, Detail, Kind, Object, Target, identity};
 use crate::plan::{Action, Change, Plan};
+use crate::progress::Progress;
 use crate::summary::Summary;
 
 pub struct Applied {
@@ -46,6 +47,7 @@ pub async fn apply(
     }
     summary.drifted = plan.drifted;
     let mut not_done: HashSet<String> = plan.changes.iter().map(|c| c.entry.clone()).collect();
+    let progress = Progress::start("apply", Some(not_done.len() as u64));
     let mut stages: Vec<Vec<Change>> = (0..6).map(|_| Vec::new()).collect();
     for c in plan.changes {
         stages[stage_of(&c)].push(c);
@@ -64,6 +66,7 @@ pub async fn apply(
             .map(|c| apply_one(target, c))
             .buffered(parallel);
         while let Some((change, result)) = results.next().await {
+            progress.add(1);
             if record(&mut summary, &change, result) {
                 not_done.remove(&change.entry);
             }

@@ -62,8 +62,17 @@ pub enum Command {
     Promote,
     /// Lift the promotion fence, so that the cluster at VAULT_ADDR accepts imports again
     Demote,
+    /// Delete snapshots beyond REPLICATOR_KEEP_LAST / REPLICATOR_KEEP_WITHIN (never `latest`)
+    Prune(PruneArgs),
     /// Write a new age identity and minisign signing key pair (mode 0600) and print the public halves
     Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Print what would be deleted and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

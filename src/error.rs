@@ -58,6 +58,10 @@ pub enum Error {
     #[error("{0}")]
     Fenced(String),
 
+    /// `status`: the newest data is older than `REPLICATOR_MAX_AGE`. Exit code 5.
+    #[error("stale: {0}")]
+    Stale(String),
+
     /// Another run holds the import lease on the target.
     #[error("{0}")]
     Busy(String),
@@ -130,6 +134,7 @@ impl Error {
         match self {
             Error::Config { .. } => crate::exit::USAGE,
             Error::Refused { .. } | Error::Fenced(_) => crate::exit::REFUSED,
+            Error::Stale(_) => crate::exit::STALE,
             _ => crate::exit::FAILED,
         }
     }

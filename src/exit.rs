@@ -11,3 +11,5 @@ pub const USAGE: u8 = 2;
 pub const PARTIAL: u8 = 3;
 /// Refused: the snapshot failed verification. Nothing was written.
 pub const REFUSED: u8 = 4;
+/// `status`: the newest snapshot or import is older than `REPLICATOR_MAX_AGE` (the RPO check).
+pub const STALE: u8 = 5;

@@ -15,6 +15,8 @@ use crate::objects::mounts::{self, Mount};
 use crate::objects::namespaces::Namespace;
 use crate::objects::policies::{self, PolicyType};
 use crate::objects::{Kind, Object, auth, identity, transit};
+use crate::progress::Progress;
+use crate::retention;
 use crate::seal::{self, Claims, Sealer};
 use crate::snapshot::SnapshotWriter;
 use crate::snapshot::catalog::{self, Pointer};
@@ -39,6 +41,8 @@ pub struct ExportReport {
     pub not_copied: usize,
     pub vault_requests: u64,
     pub seconds: f64,
+    /// Snapshots deleted by retention after this one became `latest`.
+    pub pruned: Vec<String>,
 }
 
 pub async fn run(settings: &Settings) -> Result<ExportReport> {
@@ -46,11 +50,26 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
     let vcfg = settings.vault()?;
     let store_url = settings.store_url()?;
     let sealer = Arc::new(settings.sealer()?);
+    let retention = settings.retention()?;
     let store = store::open(&store_url).await?;
-    Session::run(&vcfg, async |client| {
+    let mut report = Session::run(&vcfg, async |client| {
         export_with(settings, client, store.as_ref(), &sealer, started).await
     })
-    .await
+    .await?;
+    if retention.is_set() {
+        let pruned = retention::prune(store.as_ref(), retention, false)
+            .await
+            .map_err(|e| Error::Store {
+                location: store.location(),
+                message: format!(
+                    "export succeeded and latest is {}, but retention failed: {}",
+                    report.key,
+                    crate::error::one_line(&e)
+                ),
+            })?;
+        report.pruned = pruned.deleted;
+    }
+    Ok(report)
 }
 
 async fn export_with(
@@ -79,6 +98,8 @@ async fn export_with(
         state_mount: settings.import_options()?.state_mount,
     };
     let mut writer = SnapshotWriter::new()?;
+    let progress = Progress::start("export", None);
+    writer.count_into(progress.counter());
     let children = namespaces(client).await?;
     for ns in &children {
         writer.add(&Object::Namespace(Namespace { path: ns.clone() }))?;
@@ -87,6 +108,7 @@ async fn export_with(
         export_namespace(&client.in_namespace(&ns), &ns, &opts, &mut writer).await?;
     }
 
+    drop(progress);
     let archive = tempfile::NamedTempFile::new()
         .map_err(|e| Error::io("create archive file in TMPDIR", e))?;
     let out = archive
@@ -145,6 +167,7 @@ async fn export_with(
             .reads
             .load(std::sync::atomic::Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
+        pruned: Vec::new(),
     };
     tracing::info!(
         snapshot = %report.key,

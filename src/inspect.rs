@@ -93,16 +93,71 @@ async fn with_state<T>(
     .await
 }
 
-/// The cluster's fence, its last import, and (when a store is configured) the store's latest.
-pub async fn status(settings: &Settings) -> Result<String> {
-    with_state(settings, async |state, addr| {
-        status_of(settings, state, addr).await
-    })
-    .await
+/// What `status` found, and why the data is too old when it is (`REPLICATOR_MAX_AGE`).
+pub struct Status {
+    pub text: String,
+    pub stale: Option<String>,
 }
 
-async fn status_of(settings: &Settings, state: &State, addr: &str) -> Result<String> {
+/// The cluster's fence and last import (when VAULT_ADDR is set), the store's latest (when a store
+/// is configured), and the RPO check: how old the newest data is against `REPLICATOR_MAX_AGE`.
+pub async fn status(settings: &Settings) -> Result<Status> {
+    let max_age = settings.max_age()?;
     let now = Utc::now();
+    let mut out = String::new();
+    // (what, when its data was exported)
+    let mut ages: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    if settings.vault_addr_set() {
+        let (text, imported) = with_state(settings, async |state, addr| {
+            target_status(state, addr, now).await
+        })
+        .await?;
+        out.push_str(&text);
+        ages.extend(imported.map(|at| ("the data last imported here", at)));
+    }
+    let store_url = settings.store_url().ok();
+    if let Some(url) = &store_url {
+        let store = store::open(url).await?;
+        match catalog::read_pointer(store.as_ref()).await? {
+            Some(p) => {
+                let _ = writeln!(
+                    out,
+                    "store latest: {} created {} ago ({})",
+                    p.key,
+                    human_age(now, p.created_at),
+                    store.location()
+                );
+                ages.push(("the store's latest snapshot", p.created_at));
+            }
+            None => {
+                let _ = writeln!(out, "store latest: none at {}", store.location());
+            }
+        }
+    }
+    if !settings.vault_addr_set() && store_url.is_none() {
+        return Err(crate::Error::config(
+            "REPLICATOR_STORE",
+            "status needs REPLICATOR_STORE, VAULT_ADDR, or both",
+        ));
+    }
+    let stale = max_age.and_then(|max| {
+        let limit = format!("REPLICATOR_MAX_AGE={}", human_age(now, now - max));
+        if ages.is_empty() {
+            return Some(format!("no snapshot and no import yet ({limit})"));
+        }
+        ages.iter()
+            .find(|(_, at)| (now - *at).to_std().unwrap_or_default() > max)
+            .map(|(what, at)| format!("{what} is {} old, over {limit}", human_age(now, *at)))
+    });
+    Ok(Status { text: out, stale })
+}
+
+/// The fence and last import of the cluster at VAULT_ADDR, and when that import's snapshot was made.
+async fn target_status(
+    state: &State,
+    addr: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, Option<DateTime<Utc>>)> {
     let mut out = match state.fence().await? {
         Some(f) => format!(
             "{addr}: PROMOTED since {} by {} (imports are refused)\n",
@@ -111,8 +166,10 @@ async fn status_of(settings: &Settings, state: &State, addr: &str) -> Result<Str
         ),
         None => format!("{addr}: not fenced (imports are accepted)\n"),
     };
+    let mut imported = None;
     match state.meta().await? {
         Some(m) => {
+            imported = catalog::parse_snapshot_key(&m.last_snapshot);
             let _ = writeln!(
                 out,
                 "last import: {} applied {} ago{}",
@@ -123,24 +180,7 @@ async fn status_of(settings: &Settings, state: &State, addr: &str) -> Result<Str
         }
         None => out.push_str("last import: none\n"),
     }
-    if let Ok(url) = settings.store_url() {
-        let store = store::open(&url).await?;
-        match catalog::read_pointer(store.as_ref()).await? {
-            Some(p) => {
-                let _ = writeln!(
-                    out,
-                    "store latest: {} created {} ago ({})",
-                    p.key,
-                    human_age(now, p.created_at),
-                    store.location()
-                );
-            }
-            None => {
-                let _ = writeln!(out, "store latest: none at {}", store.location());
-            }
-        }
-    }
-    Ok(out)
+    Ok((out, imported))
 }
 
 pub async fn promote(settings: &Settings) -> Result<String> {
@@ -192,6 +232,36 @@ pub fn human_age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
         s if s < 172_800 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86_400),
     }
+}
+
+/// `prune`: applies the retention rules to the store on demand.
+pub async fn prune(settings: &Settings, dry_run: bool) -> Result<String> {
+    let rule = settings.retention()?;
+    if !rule.is_set() {
+        return Err(crate::Error::config(
+            "REPLICATOR_KEEP_LAST",
+            "neither REPLICATOR_KEEP_LAST nor REPLICATOR_KEEP_WITHIN is set: nothing to prune by",
+        ));
+    }
+    let store = store::open(&settings.store_url()?).await?;
+    let pruned = crate::retention::prune(store.as_ref(), rule, dry_run).await?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    let mut out = String::new();
+    for key in &pruned.deleted {
+        let _ = writeln!(out, "{verb} {key}");
+    }
+    let _ = writeln!(
+        out,
+        "{} snapshots kept, {} {verb}{}",
+        pruned.kept.len(),
+        pruned.deleted.len(),
+        if dry_run {
+            " (dry run: nothing was deleted)"
+        } else {
+            ""
+        }
+    );
+    Ok(out)
 }
 
 /// `keygen`: writes the key files and says which half goes where.

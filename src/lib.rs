@@ -12,8 +12,11 @@ pub mod exit;
 pub mod export;
 pub mod import;
 pub mod inspect;
+pub mod metrics;
 pub mod objects;
 pub mod plan;
+pub mod progress;
+pub mod retention;
 pub mod seal;
 pub mod snapshot;
 pub mod state;
@@ -27,19 +30,64 @@ use cli::Command;
 use config::Settings;
 pub use error::{Error, Result};
 
-/// Runs one command and returns its exit code.
+/// Runs one command and returns its exit code. Exports, imports and prunes push their metrics
+/// when `REPLICATOR_PUSHGATEWAY_URL` is set, whatever their outcome.
 pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
+    let name = match &command {
+        Command::Export => Some("export"),
+        Command::Import(_) => Some("import"),
+        Command::Prune(_) => Some("prune"),
+        _ => None,
+    };
+    let pushgateway = match name {
+        Some(_) => settings.pushgateway_url()?,
+        None => None,
+    };
+    progress::set_interval(settings.progress_interval()?);
+    let started = std::time::Instant::now();
+    let mut m = metrics::RunMetrics::default();
+    let result = dispatch(command, settings, &mut m).await;
+    if let (Some(url), Some(command)) = (pushgateway, name) {
+        m.command = command;
+        m.exit_code = match &result {
+            Ok(code) => *code,
+            Err(e) => e.exit_code(),
+        };
+        m.seconds = started.elapsed().as_secs_f64();
+        if let Err(e) = metrics::push(&url, &m).await {
+            tracing::warn!(error = %error::one_line(&e), "metrics were not pushed");
+        }
+    }
+    result
+}
+
+async fn dispatch(
+    command: Command,
+    settings: &Settings,
+    m: &mut metrics::RunMetrics,
+) -> Result<u8> {
     match command {
         Command::Export => {
             let r = export::run(settings).await?;
+            m.snapshot_bytes = Some(r.size);
+            m.objects = r
+                .counts
+                .iter()
+                .map(|(kind, n)| (kind.clone(), "exported".to_string(), *n))
+                .collect();
             emit(&format!(
                 "exported {} to {} ({} bytes, {} not copied); latest now points at it\n",
                 r.key, r.location, r.size, r.not_copied
             ));
+            for key in &r.pruned {
+                emit(&format!("deleted {key} (retention)\n"));
+            }
             Ok(exit::OK)
         }
         Command::Import(args) => {
             let out = import::run(settings, &args.snapshot.snapshot, args.dry_run).await?;
+            m.snapshot_bytes = Some(out.snapshot_bytes);
+            m.objects = out.summary.metrics();
             match args.output {
                 cli::Output::Json => {
                     let doc = serde_json::json!({
@@ -74,8 +122,12 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
             })
         }
         Command::Status => {
-            emit(&inspect::status(settings).await?);
-            Ok(exit::OK)
+            let status = inspect::status(settings).await?;
+            emit(&status.text);
+            match status.stale {
+                Some(reason) => Err(Error::Stale(reason)),
+                None => Ok(exit::OK),
+            }
         }
         Command::Promote => {
             emit(&inspect::promote(settings).await?);
@@ -87,6 +139,10 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
         }
         Command::List => {
             emit(&inspect::list(settings).await?);
+            Ok(exit::OK)
+        }
+        Command::Prune(args) => {
+            emit(&inspect::prune(settings, args.dry_run).await?);
             Ok(exit::OK)
         }
         Command::Keygen(args) => {

@@ -41,6 +41,27 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// (kind, result, count) for every non-zero cell, as the metrics report them.
+    pub fn metrics(&self) -> Vec<(String, String, u64)> {
+        let mut out = Vec::new();
+        for (kind, r) in &self.kinds {
+            for (result, n) in [
+                ("created", r.created),
+                ("updated", r.updated),
+                ("deleted", r.deleted),
+                ("unchanged", r.unchanged),
+                ("refused", r.refused),
+                ("skipped", r.skipped),
+                ("failed", r.failed),
+            ] {
+                if n > 0 {
+                    out.push((kind.as_str().to_string(), result.to_string(), n));
+                }
+            }
+        }
+        out
+    }
+
     pub fn count(&mut self, kind: Kind, action: Action, n: u64) {
         let row = self.kinds.entry(kind).or_default();
         match action {

@@ -5,6 +5,7 @@ mod integration {
     pub mod access;
     pub mod errors;
     pub mod kinds;
+    pub mod operations;
     pub mod roundtrip;
     pub mod safety;
     pub mod sealing;

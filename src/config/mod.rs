@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 
 mod auth;
+mod operations;
 mod options;
 mod seal;
 
@@ -16,6 +17,7 @@ use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
 pub use auth::{Auth, Tls};
+pub use operations::Retention;
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
 use options::{duration, flag, globs};
 
@@ -71,6 +73,11 @@ struct ReplicatorEnv {
     approle_role_id_file: Option<String>,
     approle_secret_id: Option<String>,
     approle_secret_id_file: Option<String>,
+    keep_last: Option<String>,
+    keep_within: Option<String>,
+    max_age: Option<String>,
+    pushgateway_url: Option<String>,
+    progress_interval: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.
@@ -282,6 +289,13 @@ impl Settings {
                 )
             })?;
         Ok(url.trim().to_string())
+    }
+
+    /// Whether a Vault address is configured at all (`status` then includes the cluster).
+    pub fn vault_addr_set(&self) -> bool {
+        [&self.flags.address, &self.vault.addr, &self.bao.addr]
+            .iter()
+            .any(|a| a.as_deref().is_some_and(|a| !a.trim().is_empty()))
     }
 
     /// Vault connection settings. `VAULT_*` wins over `BAO_*`; flags win over both.

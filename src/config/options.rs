@@ -78,7 +78,7 @@ pub(super) fn flag(var: &'static str, value: Option<&str>) -> Result<bool> {
     }
 }
 
-/// Durations such as `90s`, `5m`, `1h`, or plain seconds.
+/// Durations such as `250ms`, `90s`, `5m`, `1h`, `7d`, or plain seconds.
 pub(super) fn duration(var: &'static str, value: Option<&str>) -> Result<Duration> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(Duration::ZERO);
@@ -90,18 +90,20 @@ pub(super) fn duration(var: &'static str, value: Option<&str>) -> Result<Duratio
             format!("expected a duration such as 90s or 5m, got `{v}`"),
         )
     })?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+    let millis = match unit {
+        "ms" => n,
+        "" | "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
         _ => {
             return Err(Error::config(
                 var,
-                format!("unknown unit in `{v}`; use s, m or h"),
+                format!("unknown unit in `{v}`; use ms, s, m, h or d"),
             ));
         }
     };
-    Ok(Duration::from_secs(secs))
+    Ok(Duration::from_millis(millis))
 }
 
 /// Include and exclude globs over `namespace/mount` paths (`secret/`, `team1/secret/`,

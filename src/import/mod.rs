@@ -31,6 +31,7 @@ pub use lease::holder_id;
 
 pub struct ImportOutcome {
     pub snapshot: String,
+    pub snapshot_bytes: u64,
     pub plan: Option<Plan>,
     pub summary: Summary,
     pub writes: u64,
@@ -40,6 +41,8 @@ pub struct ImportOutcome {
 /// checks it against what the signature vouches for; plaintext never lands on disk.
 pub struct Snapshot {
     pub key: String,
+    /// Bytes of the object as stored (encrypted).
+    pub size: u64,
     pub signed: Option<Signed>,
     file: tempfile::TempPath,
     opener: Arc<Opener>,
@@ -54,8 +57,12 @@ pub async fn verify(settings: &Settings, id: &str) -> Result<(Snapshot, Manifest
     let store = store::open(&settings.store_url()?).await?;
     let fetched = catalog::fetch(store.as_ref(), id, limits.max_total_bytes).await?;
     let signed = opener.check(&fetched.key, &fetched.file, fetched.signature.as_deref())?;
+    let size = std::fs::metadata(&fetched.file)
+        .map(|m| m.len())
+        .unwrap_or(0);
     let snapshot = Snapshot {
         key: fetched.key,
+        size,
         signed,
         file: fetched.file,
         opener,
@@ -196,6 +203,7 @@ async fn import_with(
         "import finished"
     );
     Ok(ImportOutcome {
+        snapshot_bytes: snapshot.size,
         snapshot: snapshot.key,
         plan,
         summary,

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use flate2::Compression;
@@ -30,6 +32,8 @@ pub struct SnapshotWriter {
     index: Vec<Indexed>,
     namespaces: Vec<String>,
     not_copied: Vec<NotCopied>,
+    /// Bumped per object added, for progress lines.
+    added: Option<Arc<AtomicU64>>,
 }
 
 fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -46,7 +50,13 @@ impl SnapshotWriter {
             index: Vec::new(),
             namespaces: Vec::new(),
             not_copied: Vec::new(),
+            added: None,
         })
+    }
+
+    /// Counts every object added into `counter`.
+    pub fn count_into(&mut self, counter: Arc<AtomicU64>) {
+        self.added = Some(counter);
     }
 
     pub fn add(&mut self, obj: &Object) -> Result<()> {
@@ -71,6 +81,9 @@ impl SnapshotWriter {
             sha256: hex::encode(Sha256::digest(&bytes)),
         });
         self.spool_len += bytes.len() as u64;
+        if let Some(c) = &self.added {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
         if let Object::Namespace(n) = obj {
             self.namespaces.push(n.path.clone());
         }

@@ -1,0 +1,92 @@
+//! Settings for running the tool as a scheduled job: retention (`REPLICATOR_KEEP_LAST`,
+//! `REPLICATOR_KEEP_WITHIN`), the RPO check (`REPLICATOR_MAX_AGE`), metrics
+//! (`REPLICATOR_PUSHGATEWAY_URL`) and progress lines (`REPLICATOR_PROGRESS_INTERVAL`).
+
+use std::time::Duration;
+
+use super::Settings;
+use super::options::duration;
+use crate::error::{Error, Result};
+
+/// Which snapshots to keep. With neither rule set, every snapshot is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Retention {
+    /// Keep the newest N.
+    pub keep_last: Option<usize>,
+    /// Keep those created within this long of the newest one (as `restic --keep-within`).
+    pub keep_within: Option<Duration>,
+}
+
+impl Retention {
+    pub fn is_set(&self) -> bool {
+        self.keep_last.is_some() || self.keep_within.is_some()
+    }
+}
+
+fn optional_duration(var: &'static str, value: Option<&str>) -> Result<Option<Duration>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => match duration(var, Some(v))? {
+            d if d.is_zero() => Err(Error::config(var, "must be more than 0")),
+            d => Ok(Some(d)),
+        },
+    }
+}
+
+impl Settings {
+    pub fn retention(&self) -> Result<Retention> {
+        let r = &self.replicator;
+        let keep_last = match r
+            .keep_last
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            None => None,
+            Some(v) => Some(v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                Error::config(
+                    "REPLICATOR_KEEP_LAST",
+                    format!("expected a count of at least 1, got `{v}`"),
+                )
+            })?),
+        };
+        Ok(Retention {
+            keep_last,
+            keep_within: optional_duration("REPLICATOR_KEEP_WITHIN", r.keep_within.as_deref())?,
+        })
+    }
+
+    /// The oldest `latest` may be before `status` fails (`REPLICATOR_MAX_AGE`).
+    pub fn max_age(&self) -> Result<Option<Duration>> {
+        optional_duration("REPLICATOR_MAX_AGE", self.replicator.max_age.as_deref())
+    }
+
+    /// Where to push metrics, when set (`REPLICATOR_PUSHGATEWAY_URL`).
+    pub fn pushgateway_url(&self) -> Result<Option<String>> {
+        match self
+            .replicator
+            .pushgateway_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            None => Ok(None),
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Ok(Some(u.trim_end_matches('/').to_string()))
+            }
+            Some(u) => Err(Error::config(
+                "REPLICATOR_PUSHGATEWAY_URL",
+                format!("expected an http:// or https:// URL, got `{u}`"),
+            )),
+        }
+    }
+
+    /// How often long runs log a progress line (`REPLICATOR_PROGRESS_INTERVAL`, default 10s).
+    pub fn progress_interval(&self) -> Result<Duration> {
+        Ok(optional_duration(
+            "REPLICATOR_PROGRESS_INTERVAL",
+            self.replicator.progress_interval.as_deref(),
+        )?
+        .unwrap_or(Duration::from_secs(10)))
+    }
+}

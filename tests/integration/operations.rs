@@ -1,0 +1,230 @@
+//! Running the tool as a scheduled job: retention after export and `prune`, the RPO check in
+//! `status`, metrics pushed to a Pushgateway, and progress lines on long runs.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::support::{Bao, Run, env_for, file_store, free_ports, replicator};
+
+fn run(bao: &Bao, store: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    replicator(args, &env_for(bao, &file_store(store), &extra))
+}
+
+fn snapshots(store: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "latest.json")
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn retention_keeps_the_newest_and_never_latest() {
+    let src = Bao::start();
+    src.kv_put("secret", "app", json!({"v": "1"}));
+    let store = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        run(&src, store.path(), &["export"], &[]).assert_code(0);
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    assert_eq!(
+        snapshots(store.path()).len(),
+        6,
+        "3 snapshots with their signatures"
+    );
+
+    let run_keep = run(
+        &src,
+        store.path(),
+        &["export"],
+        &[("REPLICATOR_KEEP_LAST", "2")],
+    );
+    run_keep.assert_code(0);
+    assert!(
+        run_keep.stdout.contains("(retention)"),
+        "{}",
+        run_keep.stdout
+    );
+    let left = snapshots(store.path());
+    assert_eq!(left.len(), 4, "{left:?}");
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.path().join("latest.json")).unwrap()).unwrap();
+    assert!(left.contains(&latest["key"].as_str().unwrap().to_string()));
+
+    // `prune` on demand: a dry run deletes nothing; the real run keeps one.
+    let dry = run(
+        &src,
+        store.path(),
+        &["prune", "--dry-run"],
+        &[("REPLICATOR_KEEP_LAST", "1")],
+    );
+    dry.assert_code(0);
+    assert!(
+        dry.stdout.contains("would delete") && dry.stdout.contains("nothing was deleted"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(snapshots(store.path()).len(), 4);
+    run(
+        &src,
+        store.path(),
+        &["prune"],
+        &[("REPLICATOR_KEEP_LAST", "1")],
+    )
+    .assert_code(0);
+    assert_eq!(snapshots(store.path()).len(), 2);
+    let none = run(&src, store.path(), &["prune"], &[]);
+    none.assert_code(2);
+    assert!(
+        none.last_error_line().contains("REPLICATOR_KEEP_LAST"),
+        "{}",
+        none.stderr
+    );
+}
+
+#[test]
+fn status_fails_when_the_newest_data_is_older_than_max_age() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    src.kv_put("secret", "app", json!({"v": "1"}));
+    let store = tempfile::tempdir().unwrap();
+    let stale = run(
+        &dst,
+        store.path(),
+        &["status"],
+        &[("REPLICATOR_MAX_AGE", "1h")],
+    );
+    stale.assert_code(5);
+    assert!(
+        stale
+            .last_error_line()
+            .contains("no snapshot and no import yet"),
+        "{}",
+        stale.stderr
+    );
+
+    run(&src, store.path(), &["export"], &[]).assert_code(0);
+    run(&dst, store.path(), &["import"], &[]).assert_code(0);
+    let ok = run(
+        &dst,
+        store.path(),
+        &["status"],
+        &[("REPLICATOR_MAX_AGE", "1h")],
+    );
+    ok.assert_code(0);
+    assert!(
+        ok.stdout.contains("last import:") && ok.stdout.contains("store latest:"),
+        "{}",
+        ok.stdout
+    );
+
+    std::thread::sleep(Duration::from_millis(2100));
+    let old = run(
+        &dst,
+        store.path(),
+        &["status"],
+        &[("REPLICATOR_MAX_AGE", "1s")],
+    );
+    old.assert_code(5);
+    assert!(
+        old.last_error_line().contains("over REPLICATOR_MAX_AGE"),
+        "{}",
+        old.stderr
+    );
+
+    // Without VAULT_ADDR it checks the store alone: the probe a DC-side alert can run.
+    let env = [
+        ("REPLICATOR_STORE".to_string(), file_store(store.path())),
+        ("REPLICATOR_MAX_AGE".to_string(), "1h".to_string()),
+    ];
+    replicator(&["status"], &env).assert_code(0);
+}
+
+/// A stand-in Pushgateway: appends every pushed body, with its path, to a file.
+const PUSHGATEWAY: &str = r#"
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+port, log = int(sys.argv[1]), sys.argv[2]
+class Push(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        with open(log, "a") as f:
+            f.write("PATH " + self.path + "\n" + body)
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", port), Push).serve_forever()
+"#;
+
+#[test]
+fn metrics_are_pushed_after_success_and_failure() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    src.kv_put("secret", "app", json!({"v": "1"}));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("pushed.txt");
+    let port = free_ports(1);
+    let mut gw = std::process::Command::new("python3")
+        .args(["-c", PUSHGATEWAY, &port.to_string(), log.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stand-in did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let store = tempfile::tempdir().unwrap();
+    let push = [("REPLICATOR_PUSHGATEWAY_URL", url.as_str())];
+    run(&src, store.path(), &["export"], &push).assert_code(0);
+    run(&dst, store.path(), &["import"], &push).assert_code(0);
+    run(&dst, store.path(), &["promote"], &[]).assert_code(0);
+    run(&dst, store.path(), &["import"], &push).assert_code(4);
+    let _ = gw.kill();
+    let _ = gw.wait();
+
+    let pushed = std::fs::read_to_string(&log).unwrap();
+    let pushes: Vec<&str> = pushed.split("PATH ").filter(|p| !p.is_empty()).collect();
+    assert_eq!(pushes.len(), 3, "{pushed}");
+    assert!(pushes[0].starts_with("/metrics/job/vault-replicator/command/export"));
+    assert!(pushes[0].contains("vault_replicator_last_success_timestamp_seconds "));
+    assert!(
+        pushes[0].contains("vault_replicator_objects{kind=\"kv_secret\",result=\"exported\"} 1")
+    );
+    assert!(pushes[0].contains("vault_replicator_snapshot_bytes "));
+    assert!(
+        pushes[1].contains("vault_replicator_objects{kind=\"kv_secret\",result=\"created\"} 1")
+    );
+    assert!(pushes[2].contains("vault_replicator_last_failure_timestamp_seconds "));
+    assert!(pushes[2].contains("vault_replicator_last_exit_code 4"));
+    assert!(!pushes[2].contains("last_success"));
+}
+
+#[test]
+fn long_runs_log_progress_lines() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    for i in 0..200 {
+        src.kv_put("secret", &format!("s{i}"), json!({"v": i}));
+    }
+    let store = tempfile::tempdir().unwrap();
+    let every = [
+        ("REPLICATOR_PROGRESS_INTERVAL", "20ms"),
+        ("REPLICATOR_CONCURRENCY", "1"),
+    ];
+    let export = run(&src, store.path(), &["export"], &every);
+    export.assert_code(0);
+    assert!(export.stderr.contains("progress: "), "{}", export.stderr);
+    let import = run(&dst, store.path(), &["import"], &every);
+    import.assert_code(0);
+    assert!(import.stderr.contains("/200 objects"), "{}", import.stderr);
+}

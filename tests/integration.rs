@@ -3,8 +3,10 @@
 
 mod integration {
     pub mod access;
+    pub mod drill;
     pub mod errors;
     pub mod kinds;
+    pub mod kube;
     pub mod operations;
     pub mod roundtrip;
     pub mod safety;

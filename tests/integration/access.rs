@@ -10,12 +10,8 @@ use vault_replicator::config::{Auth, Tls, Token, VaultConfig};
 use vault_replicator::vault::Session;
 
 use super::kinds::seed;
-use super::support::{Bao, env_for, file_store, free_ports, keys, replicator, repo_root};
-
-fn policy(bao: &Bao, name: &str, file: &str) {
-    let hcl = std::fs::read_to_string(repo_root().join("docs/policies").join(file)).unwrap();
-    bao.write(&format!("sys/policies/acl/{name}"), json!({"policy": hcl}));
-}
+use super::kube::{KubeApi, role, shipped_policy};
+use super::support::{Bao, env_for, file_store, free_ports, keys, replicator};
 
 /// An AppRole role on `bao` whose tokens carry only `policy`; returns (role_id, secret_id).
 fn approle(bao: &Bao, role: &str, policy: &str, ttl: &str) -> (String, String) {
@@ -87,7 +83,7 @@ fn assert_no_leak(output: &str, secrets: &[String]) {
 fn export_and_import_work_under_the_shipped_policies_and_login_tokens_are_revoked() {
     let (src, dst) = (Bao::start(), Bao::start());
     let ciphertext = seed(&src, false);
-    policy(&src, "vault-replicator-exporter", "exporter.hcl");
+    shipped_policy(&src, "vault-replicator-exporter", "exporter.hcl");
     let (role_id, secret_id) = approle(&src, "replicator", "vault-replicator-exporter", "1h");
     let dir = tempfile::tempdir().unwrap();
     let role_file = dir.path().join("role-id");
@@ -120,7 +116,7 @@ fn export_and_import_work_under_the_shipped_policies_and_login_tokens_are_revoke
     secrets.extend(key_secrets());
     assert_no_leak(&run.all(), &secrets);
 
-    policy(&dst, "vault-replicator-importer", "importer.hcl");
+    shipped_policy(&dst, "vault-replicator-importer", "importer.hcl");
     let token = dst.write(
         "auth/token/create",
         json!({"policies": ["vault-replicator-importer"], "no_default_policy": true, "ttl": "1h"}),
@@ -243,6 +239,15 @@ fn a_login_token_is_renewed_on_a_long_run_and_revoked_at_the_end() {
     });
 }
 
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `bao server -dev -dev-tls`, which writes its CA, certificate and key into `dir`.
 fn start_tls_bao(dir: &Path) -> (std::process::Child, String) {
     let port = free_ports(2);
@@ -331,118 +336,24 @@ fn tls_is_verified_with_cacert_or_capath_and_skip_verify_is_loud() {
     assert!(run.stderr.contains("NOT verified"), "{}", run.stderr);
 }
 
-/// A stand-in for the Kubernetes API's TokenReview endpoint (the one call Vault's Kubernetes auth
-/// makes), so that the real OpenBao plugin can be exercised without a cluster. It authenticates
-/// exactly one token and appends each review it answers to a log file.
-const TOKEN_REVIEW: &str = r#"
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-port, expected, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-class Review(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        ok = body["spec"]["token"] == expected
-        status = {"authenticated": ok}
-        if ok:
-            status["user"] = {"username": "system:serviceaccount:vault:vault-replicator",
-                              "uid": "uid-0451", "groups": ["system:serviceaccounts"]}
-        data = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
-                           "status": status}).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        with open(log, "a") as f:
-            f.write(self.path + " " + str(ok) + "\n")
-    def log_message(self, *args):
-        pass
-HTTPServer(("127.0.0.1", port), Review).serve_forever()
-"#;
-
-/// Some CA certificate: the plugin insists on one, though it talks plain HTTP to the stand-in.
-fn any_ca_cert() -> String {
-    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap();
-    let end = "-----END CERTIFICATE-----";
-    let first = bundle
-        .find(end)
-        .expect("a certificate in the system bundle")
-        + end.len();
-    let start = bundle.find("-----BEGIN CERTIFICATE-----").unwrap();
-    bundle[start..first].to_string()
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn b64url(data: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
-}
-
 #[test]
 fn kubernetes_auth_logs_in_with_the_projected_service_account_token() {
     let src = Bao::start();
     seed(&src, false);
-    policy(&src, "vault-replicator-exporter", "exporter.hcl");
-    // A service-account JWT as the kubelet projects it (Vault reads its claims; the API vouches).
-    let claims = json!({
-        "iss": "https://kubernetes.default.svc", "sub": "system:serviceaccount:vault:vault-replicator",
-        "kubernetes.io": {"namespace": "vault", "serviceaccount": {"name": "vault-replicator", "uid": "uid-0451"}},
-        "exp": 4102444800u64, "iat": 1700000000u64, "nbf": 1700000000u64,
-    });
-    let jwt = format!(
-        "{}.{}.{}",
-        b64url(br#"{"alg":"RS256","kid":"test"}"#),
-        b64url(claims.to_string().as_bytes()),
-        b64url(&[7u8; 256])
+    shipped_policy(&src, "vault-replicator-exporter", "exporter.hcl");
+    let api = KubeApi::start();
+    api.configure(&src);
+    role(
+        &src,
+        "replicator",
+        &["vault-replicator"],
+        "vault-replicator-exporter",
     );
     let dir = tempfile::tempdir().unwrap();
+    let jwt = KubeApi::token("vault", "vault-replicator");
     let jwt_file = dir.path().join("token");
     std::fs::write(&jwt_file, &jwt).unwrap();
-    let log = dir.path().join("reviews.log");
-    let port = free_ports(1);
-    let _api = KillOnDrop(
-        std::process::Command::new("python3")
-            .args([
-                "-c",
-                TOKEN_REVIEW,
-                &port.to_string(),
-                &jwt,
-                log.to_str().unwrap(),
-            ])
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "token review stand-in did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 
-    src.write("sys/auth/kubernetes", json!({"type": "kubernetes"}));
-    src.write(
-        "auth/kubernetes/config",
-        json!({"kubernetes_host": format!("http://127.0.0.1:{port}"), "disable_local_ca_jwt": true,
-               "kubernetes_ca_cert": any_ca_cert(),
-               "token_reviewer_jwt": "reviewer"}),
-    );
-    src.write(
-        "auth/kubernetes/role/replicator",
-        json!({"bound_service_account_names": ["vault-replicator"],
-               "bound_service_account_namespaces": ["vault"],
-               "token_policies": ["vault-replicator-exporter"], "token_no_default_policy": true,
-               "token_ttl": "10m"}),
-    );
     let before = tokens(&src);
     let store = tempfile::tempdir().unwrap();
     let env = without_root(
@@ -458,10 +369,10 @@ fn kubernetes_auth_logs_in_with_the_projected_service_account_token() {
         ],
     );
     let run = replicator(&["export"], &env);
-    let reviews = std::fs::read_to_string(&log).unwrap_or_default();
     run.assert_code(0);
+    let reviews = api.reviews();
     assert!(
-        reviews.contains("/apis/authentication.k8s.io/v1/tokenreviews True"),
+        reviews.contains("/apis/authentication.k8s.io/v1/tokenreviews system:serviceaccount:vault:vault-replicator"),
         "{reviews}"
     );
     assert_eq!(
@@ -471,9 +382,8 @@ fn kubernetes_auth_logs_in_with_the_projected_service_account_token() {
     );
     assert!(!run.all().contains(&jwt));
 
-    // A role that does not exist is a one-line login error naming the path.
-    let mut env = env;
-    env.push(("REPLICATOR_AUTH_ROLE".into(), "nobody".into()));
+    // A service account the role is not bound to is a one-line login error naming the path.
+    std::fs::write(&jwt_file, KubeApi::token("vault", "someone-else")).unwrap();
     let run = replicator(&["export"], &env);
     run.assert_code(1);
     assert!(

@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         `import` (on DR) verifies a snapshot and replays it idempotently.\n\n\
         Settings come from the environment (VAULT_ADDR, VAULT_TOKEN, REPLICATOR_STORE, ...);\n\
         flags override them. Exit codes: 0 ok, 1 failed, 2 usage or config error,\n\
-        3 partial (some objects failed), 4 refused (snapshot failed verification)."
+        3 partial (some objects failed), 4 refused (snapshot failed verification),\n\
+        5 stale (`status`: data older than REPLICATOR_MAX_AGE)."
 )]
 pub struct Cli {
     #[command(flatten)]

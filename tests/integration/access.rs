@@ -11,7 +11,9 @@ use vault_replicator::vault::Session;
 
 use super::kinds::seed;
 use super::kube::{KubeApi, role, shipped_policy};
-use super::support::{Bao, env_for, file_store, free_ports, keys, replicator};
+use super::support::{
+    Background, Bao, env_for, file_store, free_ports, keys, replicator, wait_for_port,
+};
 
 /// An AppRole role on `bao` whose tokens carry only `policy`; returns (role_id, secret_id).
 fn approle(bao: &Bao, role: &str, policy: &str, ttl: &str) -> (String, String) {
@@ -239,15 +241,6 @@ fn a_login_token_is_renewed_on_a_long_run_and_revoked_at_the_end() {
     });
 }
 
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `bao server -dev -dev-tls`, which writes its CA, certificate and key into `dir`.
 fn start_tls_bao(dir: &Path) -> (std::process::Child, String) {
     let port = free_ports(2);
@@ -265,15 +258,9 @@ fn start_tls_bao(dir: &Path) -> (std::process::Child, String) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !dir.join("vault-ca.pem").exists()
-        || std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "TLS dev server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    wait_for_port(port, Duration::from_secs(30));
+    while !dir.join("vault-ca.pem").exists() {
+        std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
     (child, format!("https://127.0.0.1:{port}"))
@@ -283,7 +270,7 @@ fn start_tls_bao(dir: &Path) -> (std::process::Child, String) {
 fn tls_is_verified_with_cacert_or_capath_and_skip_verify_is_loud() {
     let certs = tempfile::tempdir().unwrap();
     let (child, addr) = start_tls_bao(certs.path());
-    let _bao = KillOnDrop(child);
+    let _bao = Background(child);
     let store = tempfile::tempdir().unwrap();
     let pem = |n: &str| certs.path().join(n).display().to_string();
     let base = |extra: &[(&str, &str)]| {

@@ -4,12 +4,10 @@
 //! the tokens, the plugin still checks role bindings, namespaces and audiences itself.
 
 use std::path::PathBuf;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::support::{Bao, free_ports, repo_root};
+use super::support::{Background, Bao, free_ports, python_stand_in, repo_root};
 
 const TOKEN_REVIEW: &str = r#"
 import base64, json, sys
@@ -40,18 +38,11 @@ HTTPServer(("127.0.0.1", port), Review).serve_forever()
 "#;
 
 pub struct KubeApi {
-    child: Child,
+    _child: Background,
     pub url: String,
     /// One line per review answered: the path and the service account.
     pub log: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for KubeApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn b64url(data: &[u8]) -> String {
@@ -76,20 +67,9 @@ impl KubeApi {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("reviews.log");
         let port = free_ports(1);
-        let child = Command::new("python3")
-            .args(["-c", TOKEN_REVIEW, &port.to_string(), log.to_str().unwrap()])
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "TokenReview stand-in did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = python_stand_in(TOKEN_REVIEW, port, &[log.to_str().unwrap()]);
         KubeApi {
-            child,
+            _child: child,
             url: format!("http://127.0.0.1:{port}"),
             log,
             _dir: dir,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::support::{Bao, Run, env_for, file_store, free_ports, replicator};
+use super::support::{Bao, Run, env_for, file_store, free_ports, python_stand_in, replicator};
 
 fn run(bao: &Bao, store: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
     let extra: Vec<(String, String)> = extra
@@ -171,18 +171,7 @@ fn metrics_are_pushed_after_success_and_failure() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("pushed.txt");
     let port = free_ports(1);
-    let mut gw = std::process::Command::new("python3")
-        .args(["-c", PUSHGATEWAY, &port.to_string(), log.to_str().unwrap()])
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "stand-in did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let gw = python_stand_in(PUSHGATEWAY, port, &[log.to_str().unwrap()]);
     let url = format!("http://127.0.0.1:{port}");
     let store = tempfile::tempdir().unwrap();
     let push = [("REPLICATOR_PUSHGATEWAY_URL", url.as_str())];
@@ -190,8 +179,7 @@ fn metrics_are_pushed_after_success_and_failure() {
     run(&dst, store.path(), &["import"], &push).assert_code(0);
     run(&dst, store.path(), &["promote"], &[]).assert_code(0);
     run(&dst, store.path(), &["import"], &push).assert_code(4);
-    let _ = gw.kill();
-    let _ = gw.wait();
+    drop(gw);
 
     let pushed = std::fs::read_to_string(&log).unwrap();
     let pushes: Vec<&str> = pushed.split("PATH ").filter(|p| !p.is_empty()).collect();

@@ -392,6 +392,37 @@ pub fn finish(out: std::process::Output) -> Run {
     run
 }
 
+/// A helper process (a stand-in service, a TLS dev server), killed when dropped.
+pub struct Background(pub Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a stand-in written in Python (`script` gets `args`) and waits until it listens on `port`.
+pub fn python_stand_in(script: &str, port: u16, args: &[&str]) -> Background {
+    let child = Command::new("python3")
+        .args(["-c", script, &port.to_string()])
+        .args(args)
+        .spawn()
+        .expect("python3");
+    let started = Background(child);
+    wait_for_port(port, Duration::from_secs(10));
+    started
+}
+
+/// Waits until something listens on 127.0.0.1:`port`.
+pub fn wait_for_port(port: u16, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A key set made by `vault-replicator keygen`, in a directory that lives as long as the process.
 pub struct Keys {
     pub dir: PathBuf,

@@ -100,6 +100,10 @@ pub struct ImportArgs {
     /// Print what would change and write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Compare every object with the target, even those the last import already applied
+    /// (otherwise done every REPLICATOR_FULL_CHECK_EVERY imports)
+    #[arg(long)]
+    pub full_check: bool,
     /// Output format of the plan and summary
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,

@@ -85,13 +85,20 @@ async fn dispatch(
             Ok(exit::OK)
         }
         Command::Import(args) => {
-            let out = import::run(settings, &args.snapshot.snapshot, args.dry_run).await?;
+            let out = import::run(
+                settings,
+                &args.snapshot.snapshot,
+                args.dry_run,
+                args.full_check,
+            )
+            .await?;
             m.snapshot_bytes = Some(out.snapshot_bytes);
             m.objects = out.summary.metrics();
             match args.output {
                 cli::Output::Json => {
                     let doc = serde_json::json!({
                         "snapshot": out.snapshot, "dry_run": args.dry_run, "writes": out.writes,
+                        "reads": out.reads,
                         "plan": out.plan, "summary": out.summary,
                     });
                     emit(&format!(

@@ -36,6 +36,10 @@ pub struct Record {
     /// Namespace and API path that delete the object; `None` for kinds that are never pruned.
     pub ns: String,
     pub delete: Option<String>,
+    /// The last import left the object as it found it (skipped, failed, or not reached), so the
+    /// target may differ from `sha`: the next import compares it in full.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsettled: bool,
 }
 
 /// Records keyed by snapshot entry name.
@@ -46,6 +50,9 @@ pub struct Meta {
     pub last_snapshot: String,
     pub applied_at: DateTime<Utc>,
     pub complete: bool,
+    /// Imports since the last one that compared every object with the target.
+    #[serde(default)]
+    pub runs_since_full_check: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -296,6 +303,7 @@ mod tests {
                     path: format!("secret/{i}"),
                     ns: String::new(),
                     delete: None,
+                    unsettled: false,
                 },
             );
         }

@@ -78,6 +78,7 @@ struct ReplicatorEnv {
     max_age: Option<String>,
     pushgateway_url: Option<String>,
     progress_interval: Option<String>,
+    full_check_every: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.
@@ -271,6 +272,16 @@ impl Settings {
                 d => d,
             },
             userpass: self.userpass_password()?,
+            full_check_every: match r.full_check_every.as_deref().map(str::trim) {
+                None | Some("") => 6,
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    Error::config(
+                        "REPLICATOR_FULL_CHECK_EVERY",
+                        format!("expected a count of at least 1, got `{v}`"),
+                    )
+                })?,
+            },
+            full_check: false,
         })
     }
 

@@ -68,6 +68,11 @@ pub struct ImportOptions {
     /// How long a lease lasts without renewal: a killed run blocks others at most this long.
     pub lease_ttl: Duration,
     pub userpass: NewUserPassword,
+    /// Compare every object with the target on every this many imports (1: always). In between,
+    /// an object whose snapshot entry is the one the importer last applied is not read at all.
+    pub full_check_every: u32,
+    /// This run compares every object (`--full-check`, or decided from the state).
+    pub full_check: bool,
 }
 
 pub(super) fn flag(var: &'static str, value: Option<&str>) -> Result<bool> {

@@ -35,6 +35,8 @@ pub struct ImportOutcome {
     pub plan: Option<Plan>,
     pub summary: Summary,
     pub writes: u64,
+    /// Vault reads for the objects (bookkeeping excluded).
+    pub reads: u64,
 }
 
 /// A downloaded snapshot whose signature has been checked. Every read decrypts it again and
@@ -152,13 +154,19 @@ pub async fn check_fence(state: &State, addr: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(settings: &Settings, id: &str, dry_run: bool) -> Result<ImportOutcome> {
+pub async fn run(
+    settings: &Settings,
+    id: &str,
+    dry_run: bool,
+    full_check: bool,
+) -> Result<ImportOutcome> {
     catalog::parse_id(id)?;
     settings.store_url()?;
     settings.opener()?;
     settings.limits()?;
     let vcfg = settings.vault()?;
-    let opts = settings.import_options()?;
+    let mut opts = settings.import_options()?;
+    opts.full_check = full_check;
     Session::run(&vcfg, async |client| {
         import_with(settings, client, id, dry_run, &opts).await
     })
@@ -195,10 +203,12 @@ async fn import_with(
     let (plan, mut summary) = result?;
     summary.not_copied = manifest.not_copied;
     let writes = client.counters().writes.load(Ordering::Relaxed);
+    let reads = client.counters().reads.load(Ordering::Relaxed);
     tracing::info!(
         snapshot = %snapshot.key,
         dry_run,
         writes,
+        reads,
         summary = %serde_json::to_string(&summary).unwrap_or_default(),
         "import finished"
     );
@@ -208,6 +218,7 @@ async fn import_with(
         plan,
         summary,
         writes,
+        reads,
     })
 }
 
@@ -222,6 +233,14 @@ async fn plan_and_apply(
 ) -> Result<(Option<Plan>, Summary)> {
     let concurrency = client.concurrency();
     let records = state.records().await?;
+    let before = state.meta().await?;
+    // Between full checks, objects the importer already applied are trusted to be as it left them.
+    let mut opts = opts.clone();
+    opts.full_check |= before
+        .as_ref()
+        .is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every);
+    let opts = &opts;
+    tracing::info!(full_check = opts.full_check, "planning");
     let target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
     let planned = planner::build_plan(&target, snapshot, concurrency, &records, opts).await?;
     let mut plan = planned.plan;
@@ -252,6 +271,8 @@ async fn plan_and_apply(
     for (entry, rec) in planned.seen {
         if !applied.not_done.contains(&entry) {
             after.insert(entry, rec);
+        } else if let Some(old) = after.get_mut(&entry) {
+            old.unsettled = true;
         }
     }
     for entry in deletes {
@@ -264,11 +285,16 @@ async fn plan_and_apply(
         last_snapshot: snapshot.key.clone(),
         applied_at: Utc::now(),
         complete,
+        runs_since_full_check: match opts.full_check {
+            true => 0,
+            false => before.as_ref().map_or(0, |m| m.runs_since_full_check + 1),
+        },
     };
-    let unchanged_meta = state
-        .meta()
-        .await?
-        .is_some_and(|m| m.last_snapshot == meta.last_snapshot && m.complete == complete);
+    let unchanged_meta = before.is_some_and(|m| {
+        m.last_snapshot == meta.last_snapshot
+            && m.complete == complete
+            && m.runs_since_full_check == meta.runs_since_full_check
+    });
     if after != records || !unchanged_meta {
         state.save_records(&records, &after, &meta).await?;
     }

@@ -60,10 +60,13 @@ pub async fn build_plan(
                         path: object.path(),
                         ns,
                         delete: Some(delete),
+                        unsettled: false,
                     };
                     out.seen.insert(entry.clone(), record);
                 }
-                let recorded = records.get(&entry).map(|r| r.sha == sha256);
+                let record = records.get(&entry);
+                let recorded = record.map(|r| r.sha == sha256);
+                let trusted = recorded == Some(true) && record.is_some_and(|r| !r.unsettled);
                 let inherited = inherited(target, &object, &decisions, &opts.state_mount);
                 let own = object.as_parent();
                 if let (None, Some(p)) = (&inherited, &own) {
@@ -75,6 +78,14 @@ pub async fn build_plan(
                 }
                 if let (Some(p), Some((action, reason, _))) = (&own, &inherited) {
                     decisions.insert(p.clone(), (*action, reason.clone()));
+                }
+                if inherited.is_none() && trusted && !opts.full_check {
+                    // Applied by an earlier import and unchanged in the source since: not read.
+                    note(
+                        &mut out.plan,
+                        Change::with_detail(object, Action::Unchanged, None, Detail::None),
+                    );
+                    continue;
                 }
                 running.push(Box::pin(async move {
                     match inherited {

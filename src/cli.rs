@@ -33,7 +33,7 @@ pub struct GlobalArgs {
     /// Snapshot store: s3://BUCKET/PREFIX or file:///DIR [env: REPLICATOR_STORE]
     #[arg(long, global = true, value_name = "URL")]
     pub store: Option<String>,
-    /// Maximum Vault requests in flight [env: REPLICATOR_CONCURRENCY] [default: 16]
+    /// Maximum Vault requests in flight [env: REPLICATOR_CONCURRENCY] [default: 32]
     #[arg(long, global = true, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Log format on stderr [env: REPLICATOR_LOG_FORMAT] [default: json, or text on a terminal]

@@ -177,6 +177,7 @@ async fn export_with(
         not_copied = report.not_copied,
         vault_requests = report.vault_requests,
         seconds = report.seconds,
+        peak_rss_kib = crate::progress::peak_rss_kib().unwrap_or(0),
         "export finished; latest moved"
     );
     Ok(report)

@@ -68,3 +68,13 @@ impl Drop for Progress {
         self.task.abort();
     }
 }
+
+/// This process's peak resident memory in KiB (`VmHWM`), where the platform reports it. Unlike
+/// `getrusage`, it does not include the parent's memory from before `exec`.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}

@@ -21,7 +21,7 @@ pub use operations::Retention;
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
 use options::{duration, flag, globs};
 
-pub const DEFAULT_CONCURRENCY: usize = 16;
+pub const DEFAULT_CONCURRENCY: usize = 32;
 
 /// `VAULT_*` and `BAO_*` variables, as the `vault` and `bao` CLIs read them.
 #[derive(Deserialize, Default)]

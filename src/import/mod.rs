@@ -209,6 +209,7 @@ async fn import_with(
         dry_run,
         writes,
         reads,
+        peak_rss_kib = crate::progress::peak_rss_kib().unwrap_or(0),
         summary = %serde_json::to_string(&summary).unwrap_or_default(),
         "import finished"
     );

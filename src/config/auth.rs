@@ -78,9 +78,9 @@ impl Settings {
         };
         match nonempty(&r.auth).as_deref() {
             None | Some("token") => {
-                if let Some(path) = self.vault_var(|v| &v.token_file) {
-                    let t = secret(&None, "VAULT_TOKEN_FILE", &Some(path))?;
-                    return Ok(Auth::Token(t.expect("read from the file")));
+                let file = self.vault_var(|v| &v.token_file);
+                if let Some(t) = secret(&None, "VAULT_TOKEN_FILE", &file)? {
+                    return Ok(Auth::Token(t));
                 }
                 let token = self.vault_var(|v| &v.token).ok_or_else(|| {
                     Error::config(

@@ -108,20 +108,17 @@ async fn login(cfg: &VaultConfig, mount: &str, body: &Value) -> Result<(Token, L
     let anon = VaultClient::new(cfg, Token::new(String::new()))?.detached();
     let path = format!("auth/{mount}/login");
     let resp = anon.write(&path, body).await?;
-    let auth = resp.get("auth").ok_or_else(|| Error::VaultResponse {
+    let missing = |what: &str| Error::VaultResponse {
         method: "POST",
         path: path.clone(),
-        message: "no auth in the answer".into(),
-    })?;
+        message: format!("no {what} in the answer"),
+    };
+    let auth = resp.get("auth").ok_or_else(|| missing("auth"))?;
     let token = auth
         .get("client_token")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::VaultResponse {
-            method: "POST",
-            path: path.clone(),
-            message: "no client_token in the answer".into(),
-        })?;
+        .ok_or_else(|| missing("client_token"))?;
     let ttl = auth
         .get("lease_duration")
         .and_then(Value::as_u64)

@@ -10,6 +10,10 @@ use std::time::Duration;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What a KV-v2 mount answers (HTTP 400) for a moment after it was enabled, while it sets itself
+/// up; `vault kv` waits it out, and so does the client.
+const KV_UPGRADING: &str = "Upgrading from non-versioned to versioned data";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A missing or malformed setting. Exit code 2.
@@ -109,8 +113,12 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::VaultUnreachable { .. } => true,
-            Error::Vault { status, .. } => {
-                matches!(*status, 412 | 429) || (*status >= 500 && *status != 501)
+            Error::Vault {
+                status, message, ..
+            } => {
+                matches!(*status, 412 | 429)
+                    || (*status >= 500 && *status != 501)
+                    || (*status == 400 && message.contains(KV_UPGRADING))
             }
             _ => false,
         }
@@ -153,4 +161,29 @@ pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     out.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault(status: u16, message: &str) -> Error {
+        Error::Vault {
+            method: "POST",
+            path: "kvc/config".into(),
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_kv_mount_still_upgrading_is_worth_a_retry_other_400s_are_not() {
+        let upgrading = "Upgrading from non-versioned to versioned data. This backend will be \
+                         unavailable for a brief period and will resume service shortly.";
+        assert!(vault(400, upgrading).is_transient());
+        assert!(!vault(400, "invalid request").is_transient());
+        assert!(vault(503, "sealed").is_transient());
+        assert!(!vault(403, "permission denied").is_transient());
+    }
 }

@@ -107,7 +107,7 @@ impl VaultClient {
             namespace: cfg.namespace.clone(),
             in_flight: Arc::new(Semaphore::new(cfg.concurrency)),
             concurrency: cfg.concurrency,
-            retries: 3,
+            retries: 5,
             counters: Arc::new(Counters::default()),
         })
     }

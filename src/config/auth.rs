@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{Settings, Token, VaultEnv, parse_bool};
+use super::{Settings, Token, VaultEnv, parse_bool, set};
 use crate::error::{Error, Result};
 
 /// Where Kubernetes projects a pod's service-account token.
@@ -39,10 +39,7 @@ pub struct Tls {
 }
 
 fn nonempty(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    set(v).map(str::to_string)
 }
 
 /// A secret given directly or in a file (the file wins; a trailing newline is dropped).

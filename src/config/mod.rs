@@ -346,6 +346,11 @@ impl Settings {
     }
 }
 
+/// A variable's value when it is set to something other than blanks, trimmed.
+fn set(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
 /// Booleans as Go's `strconv.ParseBool` reads them, which is what `vault` accepts.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim() {

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::Settings;
 use super::options::duration;
+use super::{Settings, set};
 use crate::error::{Error, Result};
 
 /// Which snapshots to keep. With neither rule set, every snapshot is kept.
@@ -36,12 +36,7 @@ fn optional_duration(var: &'static str, value: Option<&str>) -> Result<Option<Du
 impl Settings {
     pub fn retention(&self) -> Result<Retention> {
         let r = &self.replicator;
-        let keep_last = match r
-            .keep_last
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
+        let keep_last = match set(&r.keep_last) {
             None => None,
             Some(v) => Some(v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
                 Error::config(
@@ -63,13 +58,7 @@ impl Settings {
 
     /// Where to push metrics, when set (`REPLICATOR_PUSHGATEWAY_URL`).
     pub fn pushgateway_url(&self) -> Result<Option<String>> {
-        match self
-            .replicator
-            .pushgateway_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
+        match set(&self.replicator.pushgateway_url) {
             None => Ok(None),
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
                 Ok(Some(u.trim_end_matches('/').to_string()))

@@ -3,18 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Settings;
 use super::options::flag;
+use super::{Settings, set};
 use crate::error::{Error, Result};
 use crate::seal::{self, Opener, Sealer};
 use crate::snapshot::Limits;
 
 fn path(value: &Option<String>) -> Option<PathBuf> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
+    set(value).map(PathBuf::from)
 }
 
 /// A size such as `32MiB`, `8GiB`, `500KB` or a plain byte count.

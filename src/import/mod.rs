@@ -55,7 +55,15 @@ pub struct Snapshot {
 /// snapshot is `Error::Refused`; nothing has been written to any Vault yet.
 pub async fn verify(settings: &Settings, id: &str) -> Result<(Snapshot, Manifest)> {
     let opener = Arc::new(settings.opener()?);
-    let limits = settings.limits()?;
+    verify_with(settings, opener, settings.limits()?, id).await
+}
+
+async fn verify_with(
+    settings: &Settings,
+    opener: Arc<Opener>,
+    limits: Limits,
+    id: &str,
+) -> Result<(Snapshot, Manifest)> {
     let store = store::open(&settings.store_url()?).await?;
     let fetched = catalog::fetch(store.as_ref(), id, limits.max_total_bytes).await?;
     let signed = opener.check(&fetched.key, &fetched.file, fetched.signature.as_deref())?;
@@ -160,43 +168,44 @@ pub async fn run(
     dry_run: bool,
     full_check: bool,
 ) -> Result<ImportOutcome> {
-    catalog::parse_id(id)?;
+    let by_pointer = catalog::parse_id(id)?.is_none();
     settings.store_url()?;
-    settings.opener()?;
-    settings.limits()?;
+    // Keys and limits are read before logging in, so that a bad one costs no Vault request.
+    let opener = Arc::new(settings.opener()?);
+    let limits = settings.limits()?;
     let vcfg = settings.vault()?;
     let mut opts = settings.import_options()?;
     opts.full_check = full_check;
     Session::run(&vcfg, async |client| {
-        import_with(settings, client, id, dry_run, &opts).await
+        // Bookkeeping goes through its own client, so the write count is the objects' alone.
+        let state = State::new(client.detached(), &opts.state_mount);
+        check_fence(&state, client.addr()).await?;
+        let (snapshot, manifest) = verify_with(settings, opener, limits, id).await?;
+        if by_pointer {
+            check_not_older(&state, &snapshot.key).await?;
+        }
+        import_with(client, &state, snapshot, manifest, dry_run, &opts).await
     })
     .await
 }
 
 async fn import_with(
-    settings: &Settings,
     client: &VaultClient,
-    id: &str,
+    state: &State,
+    snapshot: Snapshot,
+    manifest: Manifest,
     dry_run: bool,
     opts: &crate::config::ImportOptions,
 ) -> Result<ImportOutcome> {
-    // Bookkeeping goes through its own client, so the write count is the objects' alone.
-    let state = State::new(client.detached(), &opts.state_mount);
-    check_fence(&state, client.addr()).await?;
-    let (snapshot, manifest) = verify(settings, id).await?;
-    if catalog::parse_id(id)?.is_none() {
-        check_not_older(&state, &snapshot.key).await?;
-    }
-
     let cancel = CancellationToken::new();
     lease::cancel_on_signals(cancel.clone());
     let lease = match dry_run {
         true => None,
         false => {
-            Some(lease::Lease::take(&state, opts.lease_wait, opts.lease_ttl, cancel.clone()).await?)
+            Some(lease::Lease::take(state, opts.lease_wait, opts.lease_ttl, cancel.clone()).await?)
         }
     };
-    let result = plan_and_apply(client, &state, &snapshot, &manifest, opts, dry_run, &cancel).await;
+    let result = plan_and_apply(client, state, &snapshot, &manifest, opts, dry_run, &cancel).await;
     if let Some(lease) = lease {
         lease.release().await;
     }

@@ -199,12 +199,19 @@ fn secrets(keys: &Keys, exporter: bool, suffix: &str) -> Secrets {
     s
 }
 
-/// DC in the normal direction: the exporter's Secrets.
-fn exporter_side<'a>(bao: &'a Bao, keys: &Keys) -> Cluster<'a> {
+/// One cluster with the Secrets of one side of a direction: `exporter` or importer, `suffix`
+/// `""` for the normal direction and `"-failback"` for the reverse one.
+fn side<'a>(
+    name: &'static str,
+    bao: &'a Bao,
+    keys: &Keys,
+    exporter: bool,
+    suffix: &str,
+) -> Cluster<'a> {
     Cluster {
-        name: "dc",
+        name,
         bao,
-        secrets: secrets(keys, true, ""),
+        secrets: secrets(keys, exporter, suffix),
         scratch: tempfile::tempdir().unwrap(),
     }
 }
@@ -242,15 +249,10 @@ fn dr_drill_promotion_and_failback_run_the_cronjobs_exactly() {
         json!({"policy": "path \"secret/data/app/*\" { capabilities = [\"read\"] }"}),
     );
     let forward = Keys::generate();
-    let dr_side = Cluster {
-        name: "dr",
-        bao: &dr,
-        secrets: secrets(&forward, false, ""),
-        scratch: tempfile::tempdir().unwrap(),
-    };
+    let dr_side = side("dr", &dr, &forward, false, "");
 
     // Normal operation: the hourly export on DC, the import on DR.
-    exporter_side(&dc, &forward)
+    side("dc", &dc, &forward, true, "")
         .run("dc", "vault-replicator-export", None)
         .assert_code(0);
     dr_side
@@ -287,18 +289,8 @@ fn dr_drill_promotion_and_failback_run_the_cronjobs_exactly() {
     let dc2 = Bao::start();
     install_vault(&dc2, &api);
     let reverse = Keys::generate();
-    let dr_failback = Cluster {
-        name: "dr",
-        bao: &dr,
-        secrets: secrets(&reverse, true, "-failback"),
-        scratch: tempfile::tempdir().unwrap(),
-    };
-    let dc2_failback = Cluster {
-        name: "dc",
-        bao: &dc2,
-        secrets: secrets(&reverse, false, "-failback"),
-        scratch: tempfile::tempdir().unwrap(),
-    };
+    let dr_failback = side("dr", &dr, &reverse, true, "-failback");
+    let dc2_failback = side("dc", &dc2, &reverse, false, "-failback");
     dr_failback
         .run(
             "failback-dr-export",
@@ -325,7 +317,7 @@ fn dr_drill_promotion_and_failback_run_the_cronjobs_exactly() {
         .run("dr", "vault-replicator-import", Some(&["demote"]))
         .assert_code(0);
     dc2.kv_put("secret", "after-failback", json!({"k": "dc2"}));
-    exporter_side(&dc2, &forward)
+    side("dc", &dc2, &forward, true, "")
         .run("dc", "vault-replicator-export", None)
         .assert_code(0);
     let back = dr_side.run("dr", "vault-replicator-import", None);

@@ -111,7 +111,7 @@ fn group_order(changes: Vec<Change>) -> Vec<Change> {
 
 type Outcome = (Change, Result<(), String>);
 
-async fn apply_one(target: &Target, change: Change) -> Outcome {
+pub(crate) async fn apply_one(target: &Target, change: Change) -> Outcome {
     let result = match (&change.object, &change.detail) {
         (_, Detail::Delete(ns, path)) => target.client(ns).delete(path).await,
         (Some(obj), detail) => objects::apply(target, obj, change.action, detail).await,
@@ -121,7 +121,7 @@ async fn apply_one(target: &Target, change: Change) -> Outcome {
 }
 
 /// Counts one outcome; true when the change took effect as planned.
-fn record(summary: &mut Summary, change: &Change, result: Result<(), String>) -> bool {
+pub(crate) fn record(summary: &mut Summary, change: &Change, result: Result<(), String>) -> bool {
     match result {
         Ok(()) => {
             summary.count(change.kind, change.action, 1);

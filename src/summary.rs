@@ -75,6 +75,31 @@ impl Summary {
         }
     }
 
+    /// Adds another part of the same run.
+    pub fn merge(&mut self, other: Summary) {
+        for (kind, r) in other.kinds {
+            for (action, n) in [
+                (Action::Create, r.created),
+                (Action::Update, r.updated),
+                (Action::Delete, r.deleted),
+                (Action::Unchanged, r.unchanged),
+                (Action::Refused, r.refused),
+                (Action::Skipped, r.skipped),
+                (Action::Failed, r.failed),
+            ] {
+                if n > 0 {
+                    self.count(kind, action, n);
+                }
+            }
+        }
+        self.failures.extend(other.failures);
+        self.failures
+            .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
+        self.drifted += other.drifted;
+        self.interrupted |= other.interrupted;
+        self.not_copied.extend(other.not_copied);
+    }
+
     pub fn fail(&mut self, c: &Change, reason: String) {
         self.failures.push(Failure {
             kind: c.kind,

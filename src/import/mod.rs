@@ -6,6 +6,7 @@ mod lease;
 mod planner;
 mod prune;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,11 +14,10 @@ use std::sync::atomic::Ordering;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use crate::apply;
 use crate::config::{OnDrift, Settings};
 use crate::error::{Error, Result};
 use crate::objects::Target;
-use crate::plan::{Action, Plan};
+use crate::plan::Plan;
 use crate::seal::{self, HashReader, Opener, Signed};
 use crate::snapshot::catalog;
 use crate::snapshot::reader::Scanned;
@@ -46,6 +46,8 @@ pub struct Snapshot {
     /// Bytes of the object as stored (encrypted).
     pub size: u64,
     pub signed: Option<Signed>,
+    /// Entries besides the manifest, once verified.
+    pub entries: u64,
     file: tempfile::TempPath,
     opener: Arc<Opener>,
     limits: Limits,
@@ -70,15 +72,17 @@ async fn verify_with(
     let size = std::fs::metadata(&fetched.file)
         .map(|m| m.len())
         .unwrap_or(0);
-    let snapshot = Snapshot {
+    let mut snapshot = Snapshot {
         key: fetched.key,
         size,
         signed,
+        entries: 0,
         file: fetched.file,
         opener,
         limits,
     };
     let manifest = scan(&snapshot, |_| true).await?;
+    snapshot.entries = manifest.entries.len() as u64;
     tracing::info!(
         snapshot = %snapshot.key,
         signed_by = snapshot.signed.as_ref().map(|s| s.key_id.as_str()).unwrap_or("nobody"),
@@ -242,7 +246,7 @@ async fn plan_and_apply(
     cancel: &CancellationToken,
 ) -> Result<(Option<Plan>, Summary)> {
     let concurrency = client.concurrency();
-    let records = state.records().await?;
+    let mut records = state.records().await?;
     let before = state.meta().await?;
     // Between full checks, objects the importer already applied are trusted to be as it left them.
     let mut opts = opts.clone();
@@ -252,45 +256,45 @@ async fn plan_and_apply(
     let opts = &opts;
     tracing::info!(full_check = opts.full_check, "planning");
     let target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
-    let planned = planner::build_plan(&target, snapshot, concurrency, &records, opts).await?;
-    let mut plan = planned.plan;
-    prune::plan_deletions(&mut plan, &records, &planned.seen, opts)
-        .map_err(|reason| Error::refused(&snapshot.key, reason))?;
-    if opts.on_drift == OnDrift::Fail && plan.drifted > 0 {
-        return Err(Error::refused(
-            &snapshot.key,
-            format!(
-                "{} objects changed on the target since the last import (REPLICATOR_ON_DRIFT=fail); \
-                 nothing was written",
-                plan.drifted
-            ),
-        ));
-    }
-    if dry_run {
-        let summary = plan.summary();
-        return Ok((Some(plan), summary));
-    }
-    let deletes: Vec<String> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Delete)
-        .map(|c| c.entry.clone())
-        .collect();
-    let applied = apply::apply(&target, plan, concurrency, cancel).await;
-    let mut after = records.clone();
-    for (entry, rec) in planned.seen {
-        if !applied.not_done.contains(&entry) {
-            after.insert(entry, rec);
-        } else if let Some(old) = after.get_mut(&entry) {
-            old.unsettled = true;
+    let deletes = match opts.prune {
+        false => Vec::new(),
+        true => {
+            let names: HashSet<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();
+            prune::plan_deletions(&records, |e| names.contains(e), opts)
+                .map_err(|reason| Error::refused(&snapshot.key, reason))?
+        }
+    };
+    if dry_run || opts.on_drift == OnDrift::Fail {
+        // The whole plan first: to print it, or to refuse drift before anything is written.
+        let mut plan = planner::plan(&target, snapshot, concurrency, &mut records, opts).await?;
+        if opts.on_drift == OnDrift::Fail && plan.drifted > 0 {
+            return Err(Error::refused(
+                &snapshot.key,
+                format!(
+                    "{} objects changed on the target since the last import \
+                     (REPLICATOR_ON_DRIFT=fail); nothing was written",
+                    plan.drifted
+                ),
+            ));
+        }
+        if dry_run {
+            plan.changes.extend(deletes);
+            plan.sort();
+            let summary = plan.summary();
+            return Ok((Some(plan), summary));
         }
     }
-    for entry in deletes {
-        if !applied.not_done.contains(&entry) {
-            after.remove(&entry);
-        }
-    }
-    let complete = !applied.summary.is_partial();
+    let applied = planner::apply(
+        &target,
+        snapshot,
+        concurrency,
+        &mut records,
+        opts,
+        deletes,
+        cancel,
+    )
+    .await;
+    let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());
     let meta = Meta {
         last_snapshot: snapshot.key.clone(),
         applied_at: Utc::now(),
@@ -305,8 +309,12 @@ async fn plan_and_apply(
             && m.complete == complete
             && m.runs_since_full_check == meta.runs_since_full_check
     });
-    if after != records || !unchanged_meta {
-        state.save_records(&records, &after, &meta).await?;
-    }
-    Ok((None, applied.summary))
+    // Saved even when the pass failed part-way: the records say what was written.
+    let saved = match records.is_dirty() || !unchanged_meta {
+        true => state.save_records(&mut records, &meta).await,
+        false => Ok(()),
+    };
+    let summary = applied?;
+    saved?;
+    Ok((None, summary))
 }

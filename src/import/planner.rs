@@ -1,130 +1,315 @@
-//! Builds the import plan while the verified snapshot streams by: one decision per object, with
-//! namespaces and mounts decided first so that the objects inside them know whether their parent
-//! is new or refused, and drift flagged from the importer's records.
+//! One pass over the verified snapshot as it streams by: each object is planned against the
+//! target (namespaces and mounts first, so that the objects inside them know whether their parent
+//! is new or refused), with drift flagged from the importer's records. A `--dry-run` pass collects
+//! the plan; an import pass applies each change as soon as it is planned and updates the records,
+//! so memory stays flat however many objects the snapshot holds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{Snapshot, scan};
+use crate::apply;
 use crate::config::{ImportOptions, OnDrift};
-use crate::error::{Error, one_line};
-use crate::objects::{self, Detail, Object, Parent, Target};
+use crate::error::one_line;
+use crate::objects::{self, Detail, Kind, Object, Parent, Target};
 use crate::plan::{Action, Change, Plan};
+use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
 use crate::state::{Record, Records};
+use crate::summary::Summary;
 
 type Decision = (Action, Option<String>);
 
-/// The plan, and the record each snapshot object will have once applied.
-pub struct Planned {
-    pub plan: Plan,
-    pub seen: Records,
+/// Where a pass's changes go.
+enum Sink {
+    /// Collected, without values (`--dry-run`, and the drift check of REPLICATOR_ON_DRIFT=fail).
+    Plan(Plan),
+    /// Applied as they come; entities and groups wait for everything else.
+    Apply {
+        summary: Summary,
+        deferred: Vec<(Change, Option<Record>)>,
+        progress: Progress,
+    },
 }
 
-pub async fn build_plan(
+/// One planned (and, when importing, applied) object.
+struct Done {
+    change: Change,
+    /// The record the object gets once applied (kinds that can be pruned only).
+    record: Option<Record>,
+    result: Result<(), String>,
+}
+
+/// Plans every object of the snapshot against the target, writing nothing.
+pub async fn plan(
     target: &Target,
     snapshot: &Snapshot,
     concurrency: usize,
-    records: &Records,
+    records: &mut Records,
     opts: &ImportOptions,
-) -> crate::Result<Planned> {
+) -> crate::Result<Plan> {
+    let mut sink = Sink::Plan(Plan::default());
+    let cancel = CancellationToken::new();
+    walk(
+        target,
+        snapshot,
+        concurrency,
+        records,
+        opts,
+        &cancel,
+        &mut sink,
+    )
+    .await?;
+    let Sink::Plan(mut plan) = sink else {
+        unreachable!("a planning pass keeps its sink")
+    };
+    plan.sort();
+    Ok(plan)
+}
+
+/// Plans and applies every object of the snapshot, then the entities, groups and `deletes`, and
+/// updates `records` with what took effect. On an error the records still say what was done.
+pub async fn apply(
+    target: &Target,
+    snapshot: &Snapshot,
+    concurrency: usize,
+    records: &mut Records,
+    opts: &ImportOptions,
+    deletes: Vec<Change>,
+    cancel: &CancellationToken,
+) -> crate::Result<Summary> {
+    let mut sink = Sink::Apply {
+        summary: Summary::default(),
+        deferred: Vec::new(),
+        progress: Progress::start("import", Some(snapshot.entries)),
+    };
+    walk(
+        target,
+        snapshot,
+        concurrency,
+        records,
+        opts,
+        cancel,
+        &mut sink,
+    )
+    .await?;
+    let Sink::Apply {
+        mut summary,
+        deferred,
+        ..
+    } = sink
+    else {
+        unreachable!("an import pass keeps its sink")
+    };
+    let mut later = Plan::default();
+    let mut pending = Vec::new();
+    for (change, record) in deferred {
+        pending.push((change.entry.clone(), record));
+        later.changes.push(change);
+    }
+    let deleted: Vec<String> = deletes.iter().map(|c| c.entry.clone()).collect();
+    later.changes.extend(deletes);
+    let applied = apply::apply(target, later, concurrency, cancel).await;
+    for (entry, record) in pending {
+        let ok = !applied.not_done.contains(&entry);
+        settle_record(records, entry, ok, record);
+    }
+    for entry in deleted {
+        if !applied.not_done.contains(&entry) {
+            records.remove(&entry);
+        }
+    }
+    summary.merge(applied.summary);
+    summary.interrupted |= cancel.is_cancelled();
+    Ok(summary)
+}
+
+async fn walk(
+    target: &Target,
+    snapshot: &Snapshot,
+    concurrency: usize,
+    records: &mut Records,
+    opts: &ImportOptions,
+    cancel: &CancellationToken,
+    sink: &mut Sink,
+) -> crate::Result<()> {
+    let applying = matches!(sink, Sink::Apply { .. });
     let (tx, rx) = mpsc::channel::<Scanned>(concurrency * 4);
     let reading = scan(snapshot, move |s| tx.blocking_send(s).is_ok());
-    let planning = async move {
+    let walking = async move {
         let mut rx = rx;
-        let mut out = Planned {
-            plan: Plan::default(),
-            seen: Records::new(),
-        };
         let mut decisions: HashMap<Parent, Decision> = HashMap::new();
-        let mut running: FuturesUnordered<BoxFuture<'_, Change>> = FuturesUnordered::new();
+        let mut running: FuturesUnordered<BoxFuture<'_, Done>> = FuturesUnordered::new();
         let mut input_open = true;
+        // Namespaces arrive first, in entry-name order; they are taken in path order, parents
+        // before children, once the last one is in.
+        let mut namespaces: Vec<Scanned> = Vec::new();
+        let mut queue: VecDeque<Scanned> = VecDeque::new();
         loop {
-            while input_open && running.len() < concurrency {
-                let Some(scanned) = rx.recv().await else {
+            while running.len() < concurrency {
+                if cancel.is_cancelled() {
+                    // Stops the reader; the changes in flight finish.
+                    rx.close();
                     input_open = false;
+                    queue.clear();
+                    namespaces.clear();
                     break;
+                }
+                let Some(scanned) = queue.pop_front() else {
+                    if !input_open {
+                        break;
+                    }
+                    let next = rx.recv().await;
+                    if let Some(s) = next.as_ref()
+                        && matches!(s.object, Object::Namespace(_))
+                    {
+                        namespaces.extend(next);
+                        continue;
+                    }
+                    namespaces.sort_by(|a, b| a.object.path().cmp(&b.object.path()));
+                    queue.extend(namespaces.drain(..));
+                    input_open = next.is_some();
+                    queue.extend(next);
+                    continue;
                 };
                 let Scanned {
                     object,
                     entry,
                     sha256,
                 } = scanned;
-                if let Some((ns, delete)) = object.delete_target() {
-                    let record = Record {
-                        sha: sha256.clone(),
-                        kind: object.kind(),
-                        path: object.path(),
-                        ns,
-                        delete: Some(delete),
-                        unsettled: false,
-                    };
-                    out.seen.insert(entry.clone(), record);
-                }
-                let record = records.get(&entry);
-                let recorded = record.map(|r| r.sha == sha256);
-                let trusted = recorded == Some(true) && record.is_some_and(|r| !r.unsettled);
+                let record = object.delete_target().map(|(ns, delete)| Record {
+                    sha: sha256,
+                    kind: object.kind(),
+                    path: object.path(),
+                    ns,
+                    delete: Some(delete),
+                    unsettled: false,
+                });
+                let known = records.get(&entry);
+                let recorded = known.map(|r| r.sha == sha256);
+                let trusted = recorded == Some(true) && known.is_some_and(|r| !r.unsettled);
                 let inherited = inherited(target, &object, &decisions, &opts.state_mount);
-                let own = object.as_parent();
-                if let (None, Some(p)) = (&inherited, &own) {
-                    // A parent: decide now, before its children arrive.
-                    let change = plan_one(target, object, recorded, opts).await;
-                    decisions.insert(p.clone(), (change.action, change.reason.clone()));
-                    note(&mut out.plan, change);
-                    continue;
-                }
-                if let (Some(p), Some((action, reason, _))) = (&own, &inherited) {
-                    decisions.insert(p.clone(), (*action, reason.clone()));
-                }
-                if inherited.is_none() && trusted && !opts.full_check {
-                    // Applied by an earlier import and unchanged in the source since: not read.
-                    note(
-                        &mut out.plan,
-                        Change::with_detail(object, Action::Unchanged, None, Detail::None),
-                    );
-                    continue;
-                }
-                running.push(Box::pin(async move {
-                    match inherited {
+                if let Some(p) = object.as_parent() {
+                    // A parent: decided and applied now, before its children arrive.
+                    let change = match inherited {
                         Some((action, reason, detail)) => {
                             Change::with_detail(object, action, reason, detail)
                         }
                         None => plan_one(target, object, recorded, opts).await,
-                    }
+                    };
+                    decisions.insert(p, (change.action, change.reason.clone()));
+                    let done = finish(target, change, record, applying).await;
+                    settle(sink, records, done);
+                    continue;
+                }
+                if inherited.is_none() && trusted && !opts.full_check {
+                    // Applied by an earlier import and unchanged in the source since: not read.
+                    let change = Change::with_detail(object, Action::Unchanged, None, Detail::None);
+                    settle(sink, records, finish(target, change, record, false).await);
+                    continue;
+                }
+                running.push(Box::pin(async move {
+                    let change = match inherited {
+                        Some((action, reason, detail)) => {
+                            Change::with_detail(object, action, reason, detail)
+                        }
+                        None => plan_one(target, object, recorded, opts).await,
+                    };
+                    finish(target, change, record, applying).await
                 }));
             }
             match running.next().await {
-                Some(change) => note(&mut out.plan, change),
-                None if !input_open => break,
+                Some(done) => settle(sink, records, done),
+                None if !input_open && queue.is_empty() => break,
                 None => {}
             }
         }
-        Ok::<_, Error>(out)
     };
-    let (read, planned) = tokio::join!(reading, planning);
-    // Planning ends first on its own error (dropping the channel stops the reader), so its
-    // error is the one worth reporting.
-    let mut planned = match (read, planned) {
-        (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
-        (Ok(_), Ok(p)) => p,
-    };
-    planned.plan.sort();
-    Ok(planned)
+    let (read, ()) = tokio::join!(reading, walking);
+    match read {
+        Err(_) if cancel.is_cancelled() => Ok(()),
+        Err(e) => Err(e),
+        Ok(_) => Ok(()),
+    }
 }
 
-fn note(plan: &mut Plan, change: Change) {
-    if change
+/// Applies a planned create or update when importing; entities and groups are left for later.
+async fn finish(target: &Target, change: Change, record: Option<Record>, applying: bool) -> Done {
+    let now = applying
+        && matches!(change.action, Action::Create | Action::Update)
+        && !matches!(change.kind, Kind::Entity | Kind::Group);
+    if !now {
+        return Done {
+            change,
+            record,
+            result: Ok(()),
+        };
+    }
+    let (change, result) = apply::apply_one(target, change).await;
+    Done {
+        change,
+        record,
+        result,
+    }
+}
+
+/// Takes one done object into the plan, or into the summary and the records.
+fn settle(sink: &mut Sink, records: &mut Records, done: Done) {
+    let Done {
+        mut change,
+        record,
+        result,
+    } = done;
+    let drifted = is_drift(&change);
+    match sink {
+        Sink::Plan(plan) => {
+            change.object = None;
+            plan.drifted += u64::from(drifted);
+            plan.push(change);
+        }
+        Sink::Apply {
+            summary,
+            deferred,
+            progress,
+        } => {
+            summary.drifted += u64::from(drifted);
+            if matches!(change.kind, Kind::Entity | Kind::Group)
+                && matches!(change.action, Action::Create | Action::Update)
+            {
+                deferred.push((change, record));
+                return;
+            }
+            progress.add(1);
+            let entry = std::mem::take(&mut change.entry);
+            let ok = apply::record(summary, &change, result);
+            settle_record(records, entry, ok, record);
+        }
+    }
+}
+
+/// The object took effect (its record is the snapshot's), or was left as it was (compare it in
+/// full next time).
+fn settle_record(records: &mut Records, entry: String, ok: bool, record: Option<Record>) {
+    match (ok, record) {
+        (true, Some(r)) => records.set(entry, r),
+        (true, None) => {}
+        (false, _) => records.unsettle(&entry),
+    }
+}
+
+fn is_drift(change: &Change) -> bool {
+    let drift = change
         .reason
         .as_deref()
-        .is_some_and(|r| r.starts_with(DRIFT))
-    {
-        plan.drifted += 1;
+        .is_some_and(|r| r.starts_with(DRIFT));
+    if drift {
         tracing::warn!(kind = %change.kind, path = %change.path, action = ?change.action, "drift: changed on the target since the last import");
     }
-    plan.push(change);
+    drift
 }
 
 const DRIFT: &str = "drift";

@@ -5,30 +5,29 @@
 
 use crate::config::ImportOptions;
 use crate::objects::{Detail, Kind};
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, Change};
 use crate::state::Records;
 
-/// Adds the deletions to the plan; `Err` with the reason when they exceed the guard.
+/// The deletions, decided before anything is written from the records and the snapshot's entry
+/// names; `Err` with the reason when they exceed the guard.
 pub fn plan_deletions(
-    plan: &mut Plan,
     records: &Records,
-    seen: &Records,
+    in_snapshot: impl Fn(&str) -> bool,
     opts: &ImportOptions,
-) -> Result<usize, String> {
+) -> Result<Vec<Change>, String> {
+    let mut changes = Vec::new();
     if !opts.prune {
-        return Ok(0);
+        return Ok(changes);
     }
-    let mut n = 0;
-    for (entry, rec) in records {
-        if seen.contains_key(entry) {
+    for (entry, rec) in records.iter() {
+        if in_snapshot(entry) {
             continue;
         }
         let Some(delete) = &rec.delete else { continue };
         if matches!(rec.kind, Kind::Mount | Kind::Namespace) && !opts.prune_mounts {
             continue;
         }
-        n += 1;
-        plan.changes.push(Change {
+        changes.push(Change {
             kind: rec.kind,
             path: rec.path.clone(),
             action: Action::Delete,
@@ -38,7 +37,7 @@ pub fn plan_deletions(
             detail: Detail::Delete(rec.ns.clone(), delete.clone()),
         });
     }
-    let owned = records.len() as u64;
+    let (n, owned) = (changes.len(), records.len() as u64);
     let limit = opts.max_delete.limit(owned);
     if n as u64 > limit {
         return Err(format!(
@@ -48,8 +47,7 @@ pub fn plan_deletions(
             opts.max_delete
         ));
     }
-    plan.sort();
-    Ok(n)
+    Ok(changes)
 }
 
 #[cfg(test)]
@@ -79,7 +77,7 @@ mod tests {
             .iter()
             .map(|(e, k)| {
                 let rec = Record {
-                    sha: "s".into(),
+                    sha: [0; 32],
                     kind: *k,
                     path: e.to_string(),
                     ns: String::new(),
@@ -98,33 +96,26 @@ mod tests {
             ("b", Kind::KvSecret),
             ("m", Kind::Mount),
         ]);
-        let seen = records(&[("a", Kind::KvSecret)]);
-        let mut plan = Plan::default();
-        let n = plan_deletions(
-            &mut plan,
+        let changes = plan_deletions(
             &owned,
-            &seen,
+            |e| e == "a",
             &opts(true, false, MaxDelete::Count(5)),
-        );
-        assert_eq!(n, Ok(1));
-        assert_eq!(plan.changes[0].entry, "b");
-        assert_eq!(plan.changes[0].action, Action::Delete);
+        )
+        .unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].entry, "b");
+        assert_eq!(changes[0].action, Action::Delete);
     }
 
     #[test]
     fn mounts_need_their_own_switch_and_prune_is_off_by_default() {
         let owned = records(&[("m", Kind::Mount)]);
-        let mut plan = Plan::default();
         let all = MaxDelete::Percent(100);
-        assert_eq!(
-            plan_deletions(&mut plan, &owned, &Records::new(), &opts(true, true, all)),
-            Ok(1)
-        );
-        let mut plan = Plan::default();
-        assert_eq!(
-            plan_deletions(&mut plan, &owned, &Records::new(), &opts(false, true, all)),
-            Ok(0)
-        );
+        let gone = |_: &str| false;
+        let n = |o| plan_deletions(&owned, gone, &o).map(|c| c.len());
+        assert_eq!(n(opts(true, true, all)), Ok(1));
+        assert_eq!(n(opts(true, false, all)), Ok(0));
+        assert_eq!(n(opts(false, true, all)), Ok(0));
     }
 
     #[test]
@@ -134,11 +125,9 @@ mod tests {
             ("b", Kind::Policy),
             ("c", Kind::Entity),
         ]);
-        let mut plan = Plan::default();
         let err = plan_deletions(
-            &mut plan,
             &owned,
-            &Records::new(),
+            |_| false,
             &opts(true, false, MaxDelete::Percent(10)),
         );
         assert!(err.unwrap_err().contains("deletes 3 objects"));

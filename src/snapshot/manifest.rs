@@ -12,7 +12,9 @@ use crate::vault::ClusterInfo;
 pub struct EntryDigest {
     pub name: String,
     pub size: u64,
-    pub sha256: String,
+    /// 64 hex digits in the manifest.
+    #[serde(with = "hex::serde")]
+    pub sha256: [u8; 32],
 }
 
 /// An object or field the export could not copy, with the reason. Never silent.

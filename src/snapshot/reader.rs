@@ -35,17 +35,52 @@ impl Default for Limits {
 /// Why a snapshot was refused. Displayed after "snapshot X refused: ".
 pub type Refusal = String;
 
-struct Expected {
-    size: u64,
-    sha256: String,
-    seen: bool,
-}
-
 /// One verified object, with the name and sha256 of the entry it came from.
 pub struct Scanned {
     pub object: Object,
     pub entry: String,
-    pub sha256: String,
+    pub sha256: [u8; 32],
+}
+
+/// Hashes and counts what is read through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+/// Parses the manifest as it streams by (it is the largest entry), with its sha256 (hex).
+fn read_manifest<R: Read>(
+    entry: &mut tar::Entry<R>,
+    max: u64,
+) -> Result<(Manifest, String, u64), Refusal> {
+    let size = entry.size();
+    if size > max {
+        return Err(format!(
+            "entry {MANIFEST_NAME} has {size} bytes, over the limit of {max}"
+        ));
+    }
+    let mut input = Hashing {
+        inner: std::io::BufReader::new(entry.take(size)),
+        hasher: Sha256::new(),
+        len: 0,
+    };
+    let manifest = serde_json::from_reader::<_, Manifest>(&mut input)
+        .map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))?;
+    std::io::copy(&mut input, &mut std::io::sink()).map_err(corrupt)?;
+    if input.len != size {
+        return Err(format!("entry {MANIFEST_NAME} is truncated"));
+    }
+    Ok((manifest, hex::encode(input.hasher.finalize()), size))
 }
 
 /// What a complete scan found: the manifest and the sha256 (hex) of its bytes.
@@ -72,44 +107,37 @@ pub fn scan(
         if entry_path(&first)? != MANIFEST_NAME {
             return Err(format!("first entry is not {MANIFEST_NAME}"));
         }
-        let bytes = read_entry(&mut first, MANIFEST_NAME, limits.max_manifest_bytes)?;
-        manifest_sha256 = hex::encode(Sha256::digest(&bytes));
-        manifest = serde_json::from_slice::<Manifest>(&bytes)
-            .map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))?;
+        let manifest_size;
+        (manifest, manifest_sha256, manifest_size) =
+            read_manifest(&mut first, limits.max_manifest_bytes)?;
         if manifest.format_version != FORMAT_VERSION {
             return Err(format!(
                 "format version {} is not supported (this build reads {FORMAT_VERSION})",
                 manifest.format_version
             ));
         }
-        let mut expected: HashMap<&str, Expected> = HashMap::with_capacity(manifest.entries.len());
-        for e in &manifest.entries {
-            let prev = expected.insert(
-                e.name.as_str(),
-                Expected {
-                    size: e.size,
-                    sha256: e.sha256.clone(),
-                    seen: false,
-                },
-            );
-            if prev.is_some() {
+        // Each manifest entry by name, and whether the archive has had it yet.
+        let mut expected: HashMap<&str, usize> = HashMap::with_capacity(manifest.entries.len());
+        for (i, e) in manifest.entries.iter().enumerate() {
+            if expected.insert(e.name.as_str(), i).is_some() {
                 return Err(format!("{MANIFEST_NAME} lists entry {} twice", e.name));
             }
         }
+        let mut seen = vec![false; manifest.entries.len()];
 
         let mut namespaces = Vec::new();
-        let mut total = bytes.len() as u64;
+        let mut total = manifest_size;
         let mut counts: HashMap<&'static str, u64> = HashMap::new();
         for entry in entries {
             let mut entry = entry.map_err(corrupt)?;
             let name = entry_path(&entry)?;
-            let exp = expected
-                .get_mut(name.as_str())
+            let i = *expected
+                .get(name.as_str())
                 .ok_or_else(|| format!("entry {name} is not in {MANIFEST_NAME}"))?;
-            if exp.seen {
+            if std::mem::replace(&mut seen[i], true) {
                 return Err(format!("entry {name} appears twice"));
             }
-            exp.seen = true;
+            let exp = &manifest.entries[i];
             if entry.size() != exp.size {
                 return Err(format!(
                     "entry {name} has {} bytes, {MANIFEST_NAME} says {}",
@@ -125,7 +153,8 @@ pub fn scan(
                     limits.max_total_bytes
                 ));
             }
-            if hex::encode(Sha256::digest(&data)) != exp.sha256 {
+            let sha256: [u8; 32] = Sha256::digest(&data).into();
+            if sha256 != exp.sha256 {
                 return Err(format!("entry {name} does not match its sha256"));
             }
             let obj: Object = serde_json::from_slice(&data)
@@ -146,13 +175,14 @@ pub fn scan(
             let scanned = Scanned {
                 object: obj,
                 entry: name,
-                sha256: exp.sha256.clone(),
+                sha256,
             };
             if !on_object(scanned) {
                 return Err("import stopped".into());
             }
         }
-        if let Some((name, _)) = expected.iter().find(|(_, e)| !e.seen) {
+        if let Some(i) = seen.iter().position(|s| !s) {
+            let name = &manifest.entries[i].name;
             return Err(format!(
                 "entry {name} is in {MANIFEST_NAME} but not in the archive"
             ));

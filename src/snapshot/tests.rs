@@ -105,7 +105,7 @@ fn manifest_for(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
             .map(|(n, d)| EntryDigest {
                 name: n.to_string(),
                 size: d.len() as u64,
-                sha256: hex::encode(Sha256::digest(d)),
+                sha256: Sha256::digest(d).into(),
             })
             .collect(),
     };

@@ -18,12 +18,11 @@ use crate::error::{Error, Result};
 use crate::objects::{Kind, Object};
 use crate::vault::ClusterInfo;
 
+/// Where one object sits in the spool file, and its manifest line.
 struct Indexed {
     kind: Kind,
-    name: String,
     offset: u64,
-    len: u64,
-    sha256: String,
+    digest: EntryDigest,
 }
 
 pub struct SnapshotWriter {
@@ -75,10 +74,12 @@ impl SnapshotWriter {
             .map_err(io("write spool file"))?;
         self.index.push(Indexed {
             kind: obj.kind(),
-            name: entry_name(obj),
             offset: self.spool_len,
-            len: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&bytes)),
+            digest: EntryDigest {
+                name: entry_name(obj),
+                size: bytes.len() as u64,
+                sha256: Sha256::digest(&bytes).into(),
+            },
         });
         self.spool_len += bytes.len() as u64;
         if let Some(c) = &self.added {
@@ -100,6 +101,7 @@ impl SnapshotWriter {
     }
 
     /// Writes the tar.gz to `out` and returns its manifest and the manifest's sha256 (hex).
+    /// The manifest is serialised into the spool too, so no part of the archive is held whole.
     pub fn finish(
         mut self,
         source: ClusterInfo,
@@ -107,11 +109,15 @@ impl SnapshotWriter {
         out: impl Write,
     ) -> Result<(Manifest, String)> {
         self.index
-            .sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-        if let Some(w) = self.index.windows(2).find(|w| w[0].name == w[1].name) {
+            .sort_by(|a, b| (a.kind, &a.digest.name).cmp(&(b.kind, &b.digest.name)));
+        if let Some(w) = self
+            .index
+            .windows(2)
+            .find(|w| w[0].digest.name == w[1].digest.name)
+        {
             return Err(Error::Object {
                 kind: w[0].kind.as_str(),
-                path: w[0].name.clone(),
+                path: w[0].digest.name.clone(),
                 reason: "two objects map to the same snapshot entry".into(),
             });
         }
@@ -124,63 +130,88 @@ impl SnapshotWriter {
         }
         self.not_copied
             .sort_by(|a, b| (&a.kind, &a.path).cmp(&(&b.kind, &b.path)));
+        self.namespaces.sort();
+        let (offsets, entries): (Vec<u64>, Vec<EntryDigest>) =
+            self.index.into_iter().map(|i| (i.offset, i.digest)).unzip();
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             created_at,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             source,
             counts,
-            namespaces: {
-                self.namespaces.sort();
-                self.namespaces
-            },
+            namespaces: self.namespaces,
             not_copied: self.not_copied,
-            entries: self
-                .index
-                .iter()
-                .map(|i| EntryDigest {
-                    name: i.name.clone(),
-                    size: i.len,
-                    sha256: i.sha256.clone(),
-                })
-                .collect(),
+            entries,
         };
-        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Object {
+        let mut hashed = Hashing {
+            inner: &mut self.spool,
+            hasher: Sha256::new(),
+            len: 0,
+        };
+        serde_json::to_writer_pretty(&mut hashed, &manifest).map_err(|e| Error::Object {
             kind: "manifest",
             path: MANIFEST_NAME.into(),
             reason: format!("cannot serialise: {e}"),
         })?;
+        let (manifest_len, manifest_sha256) = (hashed.len, hex::encode(hashed.hasher.finalize()));
 
         let mut spool = self
             .spool
             .into_inner()
             .map_err(|e| Error::io("flush spool file", e.into_error()))?;
         let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::default()));
-        append(
+        let mut copy = |tar: &mut tar::Builder<_>, name: &str, offset, len, mtime| {
+            spool
+                .seek(SeekFrom::Start(offset))
+                .map_err(io("read spool file"))?;
+            append(tar, name, (&mut spool).take(len), len, mtime)
+        };
+        copy(
             &mut tar,
             MANIFEST_NAME,
-            &manifest_bytes,
+            self.spool_len,
+            manifest_len,
             created_at.timestamp(),
         )?;
-        let mut buf = Vec::new();
-        for i in &self.index {
-            spool
-                .seek(SeekFrom::Start(i.offset))
-                .map_err(io("read spool file"))?;
-            buf.resize(i.len as usize, 0);
-            spool.read_exact(&mut buf).map_err(io("read spool file"))?;
-            append(&mut tar, &i.name, &buf, 0)?;
+        for (e, offset) in manifest.entries.iter().zip(offsets) {
+            copy(&mut tar, &e.name, offset, e.size, 0)?;
         }
         let gz = tar.into_inner().map_err(io("write snapshot archive"))?;
         let mut out = gz.finish().map_err(io("write snapshot archive"))?;
         out.flush().map_err(io("write snapshot archive"))?;
-        Ok((manifest, hex::encode(Sha256::digest(&manifest_bytes))))
+        Ok((manifest, manifest_sha256))
     }
 }
 
-fn append<W: Write>(tar: &mut tar::Builder<W>, name: &str, data: &[u8], mtime: i64) -> Result<()> {
+/// Hashes and counts what is written through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    data: impl Read,
+    size: u64,
+    mtime: i64,
+) -> Result<()> {
     let mut header = tar::Header::new_gnu();
-    header.set_size(data.len() as u64);
+    header.set_size(size);
     header.set_mode(0o600);
     header.set_mtime(mtime.max(0) as u64);
     header.set_entry_type(tar::EntryType::Regular);

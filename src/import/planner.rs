@@ -170,7 +170,7 @@ async fn walk(
                         namespaces.extend(next);
                         continue;
                     }
-                    namespaces.sort_by(|a, b| a.object.path().cmp(&b.object.path()));
+                    namespaces.sort_by_key(|a| a.object.path());
                     queue.extend(namespaces.drain(..));
                     input_open = next.is_some();
                     queue.extend(next);

@@ -1,7 +1,6 @@
 //! `export`: walk the source cluster into a snapshot, upload it, read it back, and only then move
 //! `latest`. Any error before the pointer moves leaves `latest` where it was.
 
-use std::io::{BufWriter, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,6 +9,7 @@ use serde::Serialize;
 
 use crate::config::{Filter, Settings};
 use crate::error::{Error, Result};
+use crate::hashing::Hashing;
 use crate::objects::kv::{self, Found};
 use crate::objects::mounts::{self, Mount};
 use crate::objects::namespaces::Namespace;
@@ -51,9 +51,9 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
     let store_url = settings.store_url()?;
     let sealer = Arc::new(settings.sealer()?);
     let retention = settings.retention()?;
-    let store = store::open(&store_url).await?;
+    let store: Arc<dyn store::Store> = store::open(&store_url).await?.into();
     let mut report = Session::run(&vcfg, async |client| {
-        export_with(settings, client, store.as_ref(), &sealer, started).await
+        export_with(settings, client, &store, &sealer, started).await
     })
     .await?;
     if retention.is_set() {
@@ -75,7 +75,7 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
 async fn export_with(
     settings: &Settings,
     client: &VaultClient,
-    store: &dyn store::Store,
+    store: &Arc<dyn store::Store>,
     sealer: &Arc<Sealer>,
     started: Instant,
 ) -> Result<ExportReport> {
@@ -109,43 +109,23 @@ async fn export_with(
     }
 
     drop(progress);
-    let archive = tempfile::NamedTempFile::new()
-        .map_err(|e| Error::io("create archive file in TMPDIR", e))?;
-    let out = archive
-        .reopen()
-        .map_err(|e| Error::io("open archive file", e))?;
-    let seal = sealer.clone();
-    let (manifest, manifest_sha256, archive_sha256) = tokio::task::spawn_blocking(move || {
-        let mut sealed = seal.writer(BufWriter::new(out))?;
-        let (manifest, manifest_sha256) = writer.finish(source, created_at, &mut sealed)?;
-        let (mut out, archive_sha256) = sealed
-            .finish()
-            .map_err(|e| Error::io("write snapshot archive", e))?;
-        out.flush()
-            .map_err(|e| Error::io("write snapshot archive", e))?;
-        Ok::<_, Error>((manifest, manifest_sha256, archive_sha256))
-    })
-    .await
-    .map_err(|e| Error::io("write archive", std::io::Error::other(e)))??;
-    let (sha256, size) = catalog::sha256_file(archive.path())?;
-
     let key = catalog::snapshot_key(created_at, sealer.encrypts());
+    let written = upload(store, &key, sealer, writer, source, created_at).await?;
+    let (sha256, size) = (written.sha256, written.size);
     let claims = Claims {
         file: key.clone(),
-        archive_sha256,
-        manifest_sha256,
+        archive_sha256: written.archive_sha256,
+        manifest_sha256: written.manifest_sha256,
         timestamp: created_at.timestamp(),
     };
-    let signature = sealer.sign(archive.path(), &claims)?;
-    store.put_file(&key, archive.path()).await?;
+    let signature = sign_uploaded(store, &key, &sha256, sealer, claims).await?;
     if let Some(sig) = signature {
         store
             .put(&seal::signature_key(&key), sig.into_bytes())
             .await?;
     }
-    check_uploaded(store, &key, &sha256).await?;
     catalog::write_pointer(
-        store,
+        store.as_ref(),
         &Pointer {
             key: key.clone(),
             sha256: sha256.clone(),
@@ -160,8 +140,8 @@ async fn export_with(
         location: store.location(),
         sha256,
         size,
-        counts: manifest.counts,
-        not_copied: manifest.not_copied.len(),
+        counts: written.manifest.counts,
+        not_copied: written.manifest.not_copied.len(),
         vault_requests: client
             .counters()
             .reads
@@ -183,20 +163,95 @@ async fn export_with(
     Ok(report)
 }
 
-/// Reads the uploaded object back and compares its digest, before `latest` may point at it.
-async fn check_uploaded(store: &dyn store::Store, key: &str, sha256: &str) -> Result<()> {
-    let back = tempfile::NamedTempFile::new()
-        .map_err(|e| Error::io("create check file in TMPDIR", e))?
-        .into_temp_path();
-    store.get_file(key, &back).await?;
-    let (sha, _) = catalog::sha256_file(&back)?;
+/// What was uploaded: the manifest, the digests the signature vouches for, and the sha256 and
+/// size of the stored object.
+struct Written {
+    manifest: crate::snapshot::Manifest,
+    manifest_sha256: String,
+    archive_sha256: String,
+    sha256: String,
+    size: u64,
+}
+
+/// Writes the sealed tar.gz straight into the store as it is produced (a multipart upload on
+/// S3): nothing of the archive is held whole, in memory or on disk.
+async fn upload(
+    store: &Arc<dyn store::Store>,
+    key: &str,
+    sealer: &Arc<Sealer>,
+    writer: SnapshotWriter,
+    source: crate::vault::ClusterInfo,
+    created_at: chrono::DateTime<Utc>,
+) -> Result<Written> {
+    let (pipe, mut body) = store::pipe();
+    let seal = sealer.clone();
+    let writing = tokio::task::spawn_blocking(move || {
+        let ctx = |e| Error::io("write snapshot archive", e);
+        let mut sealed = seal.writer(Hashing::new(pipe))?;
+        let (manifest, manifest_sha256) = writer.finish(source, created_at, &mut sealed)?;
+        let (out, archive_sha256) = sealed.finish().map_err(ctx)?;
+        let (pipe, sha256, size) = out.finish();
+        pipe.finish().map_err(ctx)?;
+        Ok::<_, Error>(Written {
+            manifest,
+            manifest_sha256,
+            archive_sha256,
+            sha256,
+            size,
+        })
+    });
+    let uploading = async move { store.put_stream(key, &mut body).await };
+    let (written, uploaded) = tokio::join!(writing, uploading);
+    let written =
+        written.map_err(|e| Error::io("write snapshot archive", std::io::Error::other(e)))?;
+    match (written, uploaded) {
+        (Ok(w), Ok(_)) => Ok(w),
+        // The upload stopped first; the writer only saw the pipe close.
+        (Err(Error::Io { source, .. }), Err(e))
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            Err(e)
+        }
+        (Err(e), uploaded) => {
+            if uploaded.is_ok() {
+                // Never left behind looking like a snapshot (it is unsigned and unpointed anyway).
+                let _ = store.delete(key).await;
+            }
+            Err(e)
+        }
+        (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+/// Reads the uploaded object back as a stream, signs what was read, and refuses to go on unless
+/// it is exactly what was written: `latest` never points at an object that did not survive.
+async fn sign_uploaded(
+    store: &Arc<dyn store::Store>,
+    key: &str,
+    sha256: &str,
+    sealer: &Arc<Sealer>,
+    claims: Claims,
+) -> Result<Option<String>> {
+    let stat = store.stat(key).await?;
+    let failure = store::StreamFailure::default();
+    let back = store::RangeReader::new(store.clone(), key, stat, failure.clone());
+    let seal = sealer.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut hashed = Hashing::new(back);
+        let signature = seal.sign(&mut hashed, &claims)?;
+        let (_, sha, _) = hashed.finish();
+        Ok::<_, Error>((signature, sha))
+    })
+    .await
+    .map_err(|e| Error::io("read back snapshot", std::io::Error::other(e)))?;
+    let (signature, sha) = read.map_err(|e| failure.take().unwrap_or(e))?;
     if sha != sha256 {
         return Err(Error::Store {
             location: store.location(),
             message: format!("{key} does not read back as written; latest not moved"),
         });
     }
-    Ok(())
+    Ok(signature)
 }
 
 /// Everything of one namespace: secret mounts and what is inside them, auth methods and their

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod exit;
 pub mod export;
+pub mod hashing;
 pub mod import;
 pub mod inspect;
 pub mod metrics;

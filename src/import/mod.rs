@@ -7,7 +7,6 @@ mod planner;
 mod prune;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -16,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{OnDrift, Settings};
 use crate::error::{Error, Result};
+use crate::hashing::Hashing;
 use crate::objects::Target;
 use crate::plan::Plan;
 use crate::seal::{self, HashReader, Opener, Signed};
@@ -23,7 +23,7 @@ use crate::snapshot::catalog;
 use crate::snapshot::reader::Scanned;
 use crate::snapshot::{Limits, Manifest, reader};
 use crate::state::{Meta, State};
-use crate::store;
+use crate::store::{self, RangeReader, Stat, Store, StreamFailure};
 use crate::summary::Summary;
 use crate::vault::{Session, VaultClient};
 
@@ -39,8 +39,9 @@ pub struct ImportOutcome {
     pub reads: u64,
 }
 
-/// A downloaded snapshot whose signature has been checked. Every read decrypts it again and
-/// checks it against what the signature vouches for; plaintext never lands on disk.
+/// A snapshot in the store whose signature has been checked. Every pass streams it from the
+/// store again (pinned to the version that was checked), decrypts it and checks it against what
+/// the signature vouches for; nothing of it lands on disk, and it is never held whole.
 pub struct Snapshot {
     pub key: String,
     /// Bytes of the object as stored (encrypted).
@@ -48,7 +49,8 @@ pub struct Snapshot {
     pub signed: Option<Signed>,
     /// Entries besides the manifest, once verified.
     pub entries: u64,
-    file: tempfile::TempPath,
+    store: Arc<dyn Store>,
+    stat: Stat,
     opener: Arc<Opener>,
     limits: Limits,
 }
@@ -66,18 +68,44 @@ async fn verify_with(
     limits: Limits,
     id: &str,
 ) -> Result<(Snapshot, Manifest)> {
-    let store = store::open(&settings.store_url()?).await?;
-    let fetched = catalog::fetch(store.as_ref(), id, limits.max_total_bytes).await?;
-    let signed = opener.check(&fetched.key, &fetched.file, fetched.signature.as_deref())?;
-    let size = std::fs::metadata(&fetched.file)
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let store: Arc<dyn Store> = store::open(&settings.store_url()?).await?.into();
+    let located = catalog::locate(store.as_ref(), id, limits.max_total_bytes).await?;
+    // The signature is checked over the object as it streams by, and its digest compared with
+    // the pointer's on the way, before anything parses it.
+    let failure = StreamFailure::default();
+    let reader = RangeReader::new(
+        store.clone(),
+        &located.key,
+        located.stat.clone(),
+        failure.clone(),
+    );
+    let (checker, key, sig) = (
+        opener.clone(),
+        located.key.clone(),
+        located.signature.clone(),
+    );
+    let (signed, drained, sha256) = tokio::task::spawn_blocking(move || {
+        let mut hashed = Hashing::new(reader);
+        let signed = checker.check(&key, &mut hashed, sig.as_deref());
+        let drained = std::io::copy(&mut hashed, &mut std::io::sink());
+        let (_, sha256, _) = hashed.finish();
+        (signed, drained, sha256)
+    })
+    .await
+    .map_err(|e| Error::refused(&located.key, format!("reader crashed: {e}")))?;
+    if let Some(e) = failure.take() {
+        return Err(e);
+    }
+    drained.map_err(|e| Error::io(format!("read {}", located.key), e))?;
+    located.check_pointer(&sha256)?;
+    let signed = signed?;
     let mut snapshot = Snapshot {
-        key: fetched.key,
-        size,
+        key: located.key,
+        size: located.stat.size,
         signed,
         entries: 0,
-        file: fetched.file,
+        store,
+        stat: located.stat,
         opener,
         limits,
     };
@@ -103,12 +131,14 @@ async fn scan(
     on_object: impl FnMut(Scanned) -> bool + Send + 'static,
 ) -> Result<Manifest> {
     let key = snap.key.clone();
-    let path: PathBuf = snap.file.to_path_buf();
     let (opener, limits, signed) = (snap.opener.clone(), snap.limits, snap.signed.clone());
-    tokio::task::spawn_blocking(move || {
+    let failure = StreamFailure::default();
+    let data = RangeReader::new(snap.store.clone(), &key, snap.stat.clone(), failure.clone());
+    let scanned = tokio::task::spawn_blocking(move || {
         let refuse = |reason: String| Error::refused(&key, reason);
-        let mut input = HashReader::new(opener.open(&key, &path)?);
-        let end = reader::scan(&mut input, limits, on_object).map_err(refuse)?;
+        let signed_manifest = signed.as_ref().map(|s| s.claims.manifest_sha256.as_str());
+        let mut input = HashReader::new(opener.open(&key, data)?);
+        let end = reader::scan(&mut input, limits, signed_manifest, on_object).map_err(refuse)?;
         let archive_sha256 = input
             .finish(MAX_TRAILER)
             .map_err(|e| refuse(format!("archive is corrupt or truncated: {e}")))?;
@@ -123,7 +153,9 @@ async fn scan(
         Ok(end.manifest)
     })
     .await
-    .map_err(|e| Error::refused(&snap.key, format!("reader crashed: {e}")))?
+    .map_err(|e| Error::refused(&snap.key, format!("reader crashed: {e}")))?;
+    // A store that failed mid-read is the store's error, not a fault of the snapshot.
+    scanned.map_err(|e| failure.take().unwrap_or(e))
 }
 
 /// Refuses to follow `latest.json` back to a snapshot older than the one this target last

@@ -10,9 +10,7 @@ mod keys;
 mod sign;
 mod stream;
 
-use std::fs::File;
 use std::io::{BufReader, Read, Write};
-use std::path::Path;
 
 use age::x25519;
 
@@ -98,14 +96,14 @@ impl Sealer {
         Ok(SealWriter::age(stream))
     }
 
-    /// The `.minisig` text for the object at `path`, or `None` when unsigned.
-    pub fn sign(&self, path: &Path, claims: &Claims) -> Result<Option<String>> {
+    /// Reads `data` to its end, and returns its `.minisig` text, or `None` when unsigned.
+    pub fn sign(&self, mut data: impl Read, claims: &Claims) -> Result<Option<String>> {
+        let ctx = |e| Error::io(format!("sign {}", claims.file), e);
         let Some(key) = &self.signer else {
+            std::io::copy(&mut data, &mut std::io::sink()).map_err(ctx)?;
             return Ok(None);
         };
-        sign::sign(key, path, claims)
-            .map(Some)
-            .map_err(|e| Error::io(format!("sign {}", claims.file), e))
+        sign::sign(key, data, claims).map(Some).map_err(ctx)
     }
 }
 
@@ -154,12 +152,12 @@ impl Opener {
         })
     }
 
-    /// Checks the downloaded object `key` at `path` and its signature before anything reads it.
-    /// Returns what the signature vouches for (`None` when unsigned and that is allowed).
+    /// Checks the object `key`, read from `data`, against its signature before anything parses
+    /// it. Returns what the signature vouches for (`None` when unsigned and that is allowed).
     pub fn check(
         &self,
         key: &str,
-        path: &Path,
+        data: impl Read,
         signature: Option<&[u8]>,
     ) -> Result<Option<Signed>> {
         let refuse = |reason: String| Error::refused(key, reason);
@@ -186,7 +184,7 @@ impl Opener {
         }
         let text =
             std::str::from_utf8(sig).map_err(|_| refuse("its signature is not text".into()))?;
-        let (claims, key_id) = sign::verify(&self.verify_keys, path, text).map_err(refuse)?;
+        let (claims, key_id) = sign::verify(&self.verify_keys, data, text).map_err(refuse)?;
         if claims.file != key {
             return Err(refuse(format!(
                 "its signature was made for {}, not for this object",
@@ -196,10 +194,13 @@ impl Opener {
         Ok(Some(Signed { claims, key_id }))
     }
 
-    /// Opens the object for reading: decrypted when it is an age file. Errors are refusals.
-    pub fn open(&self, key: &str, path: &Path) -> Result<Box<dyn Read + Send>> {
-        let file = File::open(path).map_err(|e| Error::io(format!("read download of {key}"), e))?;
-        let input = BufReader::with_capacity(1 << 16, file);
+    /// Opens the object read from `data`: decrypted when it is an age file. Errors are refusals.
+    pub fn open(
+        &self,
+        key: &str,
+        data: impl Read + Send + 'static,
+    ) -> Result<Box<dyn Read + Send>> {
+        let input = BufReader::with_capacity(1 << 16, data);
         if !key.ends_with(AGE_EXT) {
             return Ok(Box::new(input));
         }

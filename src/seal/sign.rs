@@ -2,8 +2,7 @@
 //! and the sha256 of the archive inside it and of its manifest, so a signature cannot be moved to
 //! another object and a decrypted archive must be exactly the one that was signed.
 
-use std::fs::File;
-use std::path::Path;
+use std::io::Read;
 
 use minisign::SignatureBox;
 
@@ -46,14 +45,13 @@ impl Claims {
     }
 }
 
-/// Signs the object at `path`; returns the `.minisig` text.
-pub fn sign(key: &SigningKey, path: &Path, claims: &Claims) -> std::io::Result<String> {
-    let file = File::open(path)?;
+/// Signs the object read from `data`; returns the `.minisig` text.
+pub fn sign(key: &SigningKey, data: impl Read, claims: &Claims) -> std::io::Result<String> {
     let untrusted = format!("signature from vault-replicator secret key {}", key.id);
     minisign::sign(
         None,
         &key.secret,
-        std::io::BufReader::new(file),
+        std::io::BufReader::with_capacity(1 << 16, data),
         Some(&claims.to_comment()),
         Some(&untrusted),
     )
@@ -61,9 +59,13 @@ pub fn sign(key: &SigningKey, path: &Path, claims: &Claims) -> std::io::Result<S
     .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-/// Checks `sig_text` over the object at `path` against the trusted keys, and returns the claims
+/// Checks `sig_text` over the object read from `data` against the trusted keys, and returns the claims
 /// it carries and the ID of the key that made it. The error is the reason to refuse the snapshot.
-pub fn verify(keys: &[VerifyKey], path: &Path, sig_text: &str) -> Result<(Claims, String), String> {
+pub fn verify(
+    keys: &[VerifyKey],
+    data: impl Read,
+    sig_text: &str,
+) -> Result<(Claims, String), String> {
     let sig = SignatureBox::from_string(sig_text)
         .map_err(|e| format!("its signature is malformed: {e}"))?;
     let id = key_id(sig.keynum());
@@ -77,11 +79,10 @@ pub fn verify(keys: &[VerifyKey], path: &Path, sig_text: &str) -> Result<(Claims
                 trusted.join(", ")
             )
         })?;
-    let file = File::open(path).map_err(|e| format!("cannot read the download: {e}"))?;
     minisign::verify(
         &key.key,
         &sig,
-        std::io::BufReader::new(file),
+        Streamed(std::io::BufReader::with_capacity(1 << 16, data)),
         true,
         false,
         false,
@@ -98,6 +99,22 @@ pub fn verify(keys: &[VerifyKey], path: &Path, sig_text: &str) -> Result<(Claims
         format!("its signature by key {id} is valid but was not made by vault-replicator export")
     })?;
     Ok((claims, id))
+}
+
+/// A reader for `minisign::verify`, which asks for `Seek` but only seeks to echo the data
+/// (`output`, never set here): the object is verified as it streams by.
+struct Streamed<R>(R);
+
+impl<R: Read> Read for Streamed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R> std::io::Seek for Streamed<R> {
+    fn seek(&mut self, _: std::io::SeekFrom) -> std::io::Result<u64> {
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
 }
 
 #[cfg(test)]
@@ -124,13 +141,13 @@ mod tests {
     #[test]
     fn a_signature_round_trips_and_binds_the_bytes() {
         let (dir, sk, vk) = setup();
-        let obj = dir.path().join("obj");
-        std::fs::write(&obj, b"snapshot bytes").unwrap();
-        let sig = sign(&sk, &obj, &claims()).unwrap();
-        assert_eq!(verify(&vk, &obj, &sig).unwrap(), (claims(), sk.id.clone()));
-
-        std::fs::write(&obj, b"snapshot bytez").unwrap();
-        let err = verify(&vk, &obj, &sig).unwrap_err();
+        let _keep = dir;
+        let sig = sign(&sk, &b"snapshot bytes"[..], &claims()).unwrap();
+        assert_eq!(
+            verify(&vk, &b"snapshot bytes"[..], &sig).unwrap(),
+            (claims(), sk.id.clone())
+        );
+        let err = verify(&vk, &b"snapshot bytez"[..], &sig).unwrap_err();
         assert!(err.contains("does not verify"), "{err}");
     }
 
@@ -138,10 +155,9 @@ mod tests {
     fn a_foreign_key_is_refused_by_id() {
         let (dir, sk, _) = setup();
         let (_other_dir, _, other_vk) = setup();
-        let obj = dir.path().join("obj");
-        std::fs::write(&obj, b"x").unwrap();
-        let sig = sign(&sk, &obj, &claims()).unwrap();
-        let err = verify(&other_vk, &obj, &sig).unwrap_err();
+        let _keep = dir;
+        let sig = sign(&sk, &b"x"[..], &claims()).unwrap();
+        let err = verify(&other_vk, &b"x"[..], &sig).unwrap_err();
         assert!(
             err.contains(&sk.id) && err.contains("not a trusted key"),
             "{err}"

@@ -1,16 +1,12 @@
 //! The store layout: snapshots named `<UTC timestamp>.tar.gz.age` (or `.tar.gz` when plaintext is
 //! allowed), each with its `.minisig`, and `latest.json`, the pointer an import follows.
-//! Resolving and downloading a snapshot checks it against the pointer.
-
-use std::io::Read;
-use std::path::Path;
+//! Locating a snapshot checks it against the pointer.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::store::{ObjectInfo, Store};
+use crate::store::{ObjectInfo, Stat, Store};
 
 pub const LATEST: &str = "latest.json";
 const SUFFIX: &str = ".tar.gz";
@@ -70,30 +66,35 @@ pub async fn write_pointer(store: &dyn Store, pointer: &Pointer) -> Result<()> {
     store.put(LATEST, bytes).await
 }
 
-/// The sha256 (hex) and size of a local file.
-pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let ctx = || format!("read {}", path.display());
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(ctx(), e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| Error::io(ctx(), e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hex::encode(hasher.finalize()), size))
+/// A snapshot found in the store: its size and tag, the pointer that named it (if one did), and
+/// the bytes of its signature when it has one. Nothing of it is trusted yet.
+pub struct Located {
+    pub key: String,
+    pub stat: Stat,
+    pub pointer: Option<Pointer>,
+    pub signature: Option<Vec<u8>>,
 }
 
-/// A snapshot downloaded into a temporary file, which is removed on drop, with the bytes of its
-/// signature when the store has one. Neither is trusted yet.
-pub struct Fetched {
-    pub key: String,
-    pub file: tempfile::TempPath,
-    pub signature: Option<Vec<u8>>,
+impl Located {
+    /// Refuses the object when it came through `latest.json` and its sha256 is not the pointer's.
+    pub fn check_pointer(&self, sha256: &str) -> Result<()> {
+        let Some(p) = &self.pointer else {
+            return Ok(());
+        };
+        if sha256 != p.sha256 || self.stat.size != p.size {
+            return Err(Error::refused(
+                &self.key,
+                format!(
+                    "it does not match {LATEST} (sha256 {}…, {} bytes; expected {}…, {} bytes)",
+                    sha256.get(..12).unwrap_or(sha256),
+                    self.stat.size,
+                    p.sha256.get(..12).unwrap_or(&p.sha256),
+                    p.size
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The creation time an ID names (`20261120T214500Z` or a full key), or `None` for `latest`.
@@ -129,10 +130,10 @@ async fn find(store: &dyn Store, at: DateTime<Utc>) -> Result<String> {
         })
 }
 
-/// Resolves `id` (`latest`, `20261120T214500Z` or a full key), downloads it and its signature,
-/// and when it came through `latest.json`, refuses it unless its size and sha256 are the
-/// pointer's. A pointer naming an object larger than `max_bytes` is refused before downloading.
-pub async fn fetch(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Fetched> {
+/// Resolves `id` (`latest`, `20261120T214500Z` or a full key) and finds the object and its
+/// signature. An object larger than `max_bytes`, or than its pointer says, is refused before any
+/// of it is read.
+pub async fn locate(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Located> {
     let (key, pointer) = if let Some(at) = parse_id(id)? {
         (find(store, at).await?, None)
     } else {
@@ -149,46 +150,31 @@ pub async fn fetch(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Fetche
                 ),
             ));
         }
-        if pointer.size > max_bytes {
-            return Err(Error::refused(
-                &pointer.key,
-                format!(
-                    "{LATEST} says it has {} bytes, over the limit of {max_bytes} \
-                     (REPLICATOR_MAX_ARCHIVE_SIZE)",
-                    pointer.size
-                ),
-            ));
-        }
         (pointer.key.clone(), Some(pointer))
     };
-    let file = tempfile::NamedTempFile::new()
-        .map_err(|e| Error::io("create download file in TMPDIR", e))?
-        .into_temp_path();
-    store.get_file(&key, &file).await.map_err(|e| match e {
+    let stat = store.stat(&key).await.map_err(|e| match e {
         Error::NotFound { location, .. } if pointer.is_some() => Error::refused(
             LATEST,
             format!("it points at {key}, which is missing from {location}"),
         ),
         other => other,
     })?;
-    if let Some(p) = pointer {
-        let (sha, size) = sha256_file(&file)?;
-        if sha != p.sha256 || size != p.size {
-            return Err(Error::refused(
-                &key,
-                format!(
-                    "it does not match {LATEST} (sha256 {}…, {size} bytes; expected {}…, {} bytes)",
-                    &sha[..12],
-                    p.sha256.get(..12).unwrap_or(&p.sha256),
-                    p.size
-                ),
-            ));
-        }
+    let size = pointer
+        .as_ref()
+        .map_or(stat.size, |p| p.size.max(stat.size));
+    if size > max_bytes {
+        return Err(Error::refused(
+            &key,
+            format!(
+                "it has {size} bytes, over the limit of {max_bytes} (REPLICATOR_MAX_ARCHIVE_SIZE)"
+            ),
+        ));
     }
     let signature = store.get(&crate::seal::signature_key(&key)).await?;
-    Ok(Fetched {
+    Ok(Located {
         key,
-        file,
+        stat,
+        pointer,
         signature,
     })
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, kind_of, validate};
 use super::manifest::Manifest;
+use crate::hashing::Hashing;
 use crate::objects::Object;
 
 /// Size limits that keep a hostile archive (a gzip or tar bomb) from exhausting the importer.
@@ -42,22 +43,6 @@ pub struct Scanned {
     pub sha256: [u8; 32],
 }
 
-/// Hashes and counts what is read through it.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-    len: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-}
-
 /// Parses the manifest as it streams by (it is the largest entry), with its sha256 (hex).
 fn read_manifest<R: Read>(
     entry: &mut tar::Entry<R>,
@@ -69,18 +54,15 @@ fn read_manifest<R: Read>(
             "entry {MANIFEST_NAME} has {size} bytes, over the limit of {max}"
         ));
     }
-    let mut input = Hashing {
-        inner: std::io::BufReader::new(entry.take(size)),
-        hasher: Sha256::new(),
-        len: 0,
-    };
+    let mut input = Hashing::new(std::io::BufReader::new(entry.take(size)));
     let manifest = serde_json::from_reader::<_, Manifest>(&mut input)
         .map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))?;
     std::io::copy(&mut input, &mut std::io::sink()).map_err(corrupt)?;
-    if input.len != size {
+    let (_, sha256, len) = input.finish();
+    if len != size {
         return Err(format!("entry {MANIFEST_NAME} is truncated"));
     }
-    Ok((manifest, hex::encode(input.hasher.finalize()), size))
+    Ok((manifest, sha256, size))
 }
 
 /// What a complete scan found: the manifest and the sha256 (hex) of its bytes.
@@ -91,9 +73,13 @@ pub struct ScanEnd {
 
 /// Verifies the whole tar.gz read from `input`, handing each object to `on_object` after its entry
 /// has been checked. `on_object` returns `false` to stop early (the caller went away).
+///
+/// With `signed_manifest` (the sha256 a signature vouches for), the manifest is checked before any
+/// entry is handed out, so every object handed out matches a digest the signature covers.
 pub fn scan(
     input: impl Read,
     limits: Limits,
+    signed_manifest: Option<&str>,
     mut on_object: impl FnMut(Scanned) -> bool,
 ) -> Result<ScanEnd, Refusal> {
     let mut gz = GzDecoder::new(input);
@@ -110,6 +96,9 @@ pub fn scan(
         let manifest_size;
         (manifest, manifest_sha256, manifest_size) =
             read_manifest(&mut first, limits.max_manifest_bytes)?;
+        if signed_manifest.is_some_and(|signed| signed != manifest_sha256) {
+            return Err("its manifest is not the one that was signed".into());
+        }
         if manifest.format_version != FORMAT_VERSION {
             return Err(format!(
                 "format version {} is not supported (this build reads {FORMAT_VERSION})",

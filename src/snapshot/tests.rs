@@ -67,7 +67,7 @@ fn write(objects: &[Object]) -> Vec<u8> {
 
 fn scan_bytes(bytes: &[u8], limits: Limits) -> Result<(Manifest, Vec<Object>), String> {
     let mut seen = Vec::new();
-    let end = scan(bytes, limits, |o| {
+    let end = scan(bytes, limits, None, |o| {
         seen.push(o.object);
         true
     })?;

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, validate};
 use super::manifest::{EntryDigest, Manifest, NotCopied};
 use crate::error::{Error, Result};
+use crate::hashing::Hashing;
 use crate::objects::{Kind, Object};
 use crate::vault::ClusterInfo;
 
@@ -143,17 +144,13 @@ impl SnapshotWriter {
             not_copied: self.not_copied,
             entries,
         };
-        let mut hashed = Hashing {
-            inner: &mut self.spool,
-            hasher: Sha256::new(),
-            len: 0,
-        };
+        let mut hashed = Hashing::new(&mut self.spool);
         serde_json::to_writer_pretty(&mut hashed, &manifest).map_err(|e| Error::Object {
             kind: "manifest",
             path: MANIFEST_NAME.into(),
             reason: format!("cannot serialise: {e}"),
         })?;
-        let (manifest_len, manifest_sha256) = (hashed.len, hex::encode(hashed.hasher.finalize()));
+        let (_, manifest_sha256, manifest_len) = hashed.finish();
 
         let mut spool = self
             .spool
@@ -180,26 +177,6 @@ impl SnapshotWriter {
         let mut out = gz.finish().map_err(io("write snapshot archive"))?;
         out.flush().map_err(io("write snapshot archive"))?;
         Ok((manifest, manifest_sha256))
-    }
-}
-
-/// Hashes and counts what is written through it.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -1,12 +1,14 @@
 //! A snapshot store in a local directory (`file:///DIR`), for tests, demos and air-gapped copies.
 //! Writes go to a temporary file first and are renamed into place, so readers never see half.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{ObjectInfo, Store, check_key};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::{Body, ObjectInfo, Stat, Store, check_key};
 use crate::error::{Error, Result};
 
 pub struct FileStore {
@@ -38,26 +40,41 @@ impl FileStore {
         }
     }
 
-    async fn write_atomically(&self, key: &str, data: WriteSource<'_>) -> Result<()> {
+    async fn write_atomically(&self, key: &str, data: Body<'_>) -> Result<u64> {
         let dest = self.path(key)?;
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| self.err("create directory".into(), e))?;
         let tmp = self.dir.join(format!(".{key}.partial"));
-        let written = match data {
-            WriteSource::Bytes(b) => tokio::fs::write(&tmp, b).await,
-            WriteSource::File(src) => tokio::fs::copy(src, &tmp).await.map(|_| ()),
+        let written = async {
+            let mut file = tokio::fs::File::create(&tmp).await?;
+            let n = tokio::io::copy(data, &mut file).await?;
+            file.sync_all().await?;
+            Ok::<_, std::io::Error>(n)
+        }
+        .await;
+        let n = match written {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(self.err(format!("write {key}"), e));
+            }
         };
-        written.map_err(|e| self.err(format!("write {key}"), e))?;
         tokio::fs::rename(&tmp, &dest)
             .await
-            .map_err(|e| self.err(format!("rename into {key}"), e))
+            .map_err(|e| self.err(format!("rename into {key}"), e))?;
+        Ok(n)
     }
 }
 
-enum WriteSource<'a> {
-    Bytes(Vec<u8>),
-    File(&'a Path),
+/// A tag that changes when the file does: its length and modification time.
+fn file_tag(meta: &std::fs::Metadata) -> Option<String> {
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(format!("{}-{}", meta.len(), mtime.as_nanos()))
 }
 
 #[async_trait]
@@ -102,18 +119,50 @@ impl Store for FileStore {
         }
     }
 
-    async fn get_file(&self, key: &str, dest: &Path) -> Result<u64> {
-        tokio::fs::copy(self.path(key)?, dest)
+    async fn stat(&self, key: &str) -> Result<Stat> {
+        let meta = tokio::fs::metadata(self.path(key)?)
             .await
-            .map_err(|e| self.err(key.to_string(), e))
+            .map_err(|e| self.err(key.to_string(), e))?;
+        Ok(Stat {
+            size: meta.len(),
+            etag: file_tag(&meta),
+        })
+    }
+
+    async fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+        etag: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        let path = self.path(key)?;
+        let read = async {
+            let mut file = tokio::fs::File::open(&path).await?;
+            let tag = file_tag(&file.metadata().await?);
+            file.seek(std::io::SeekFrom::Start(start)).await?;
+            let mut buf = Vec::with_capacity(len as usize);
+            (&mut file).take(len).read_to_end(&mut buf).await?;
+            Ok::<_, std::io::Error>((buf, tag))
+        };
+        let (buf, tag) = read.await.map_err(|e| self.err(key.to_string(), e))?;
+        if etag.is_some() && tag.as_deref() != etag {
+            return Err(Error::Store {
+                location: self.location(),
+                message: format!("{key} changed while being read"),
+            });
+        }
+        Ok(buf)
     }
 
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<()> {
-        self.write_atomically(key, WriteSource::Bytes(data)).await
+        self.write_atomically(key, &mut data.as_slice())
+            .await
+            .map(|_| ())
     }
 
-    async fn put_file(&self, key: &str, src: &Path) -> Result<()> {
-        self.write_atomically(key, WriteSource::File(src)).await
+    async fn put_stream(&self, key: &str, body: Body<'_>) -> Result<u64> {
+        self.write_atomically(key, body).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

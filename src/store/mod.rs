@@ -4,16 +4,17 @@
 
 mod file;
 mod s3;
-
-use std::path::Path;
+mod stream;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use tokio::io::AsyncRead;
 
 use crate::error::{Error, Result};
 
 pub use file::FileStore;
 pub use s3::S3Store;
+pub use stream::{PART_SIZE, PipeReader, PipeWriter, RangeReader, StreamFailure, pipe};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectInfo {
@@ -21,6 +22,16 @@ pub struct ObjectInfo {
     pub size: u64,
     pub modified: Option<DateTime<Utc>>,
 }
+
+/// An object's size, and a tag that changes whenever the object does (the ETag on S3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stat {
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
+/// A stream of bytes to upload.
+pub type Body<'a> = &'a mut (dyn AsyncRead + Send + Unpin);
 
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -30,10 +41,20 @@ pub trait Store: Send + Sync {
     async fn list(&self) -> Result<Vec<ObjectInfo>>;
     /// A small object's bytes, or `None` if it does not exist.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
-    /// Downloads an object into `dest`; `Error::NotFound` if it does not exist.
-    async fn get_file(&self, key: &str, dest: &Path) -> Result<u64>;
+    /// An object's size and tag; `Error::NotFound` if it does not exist.
+    async fn stat(&self, key: &str) -> Result<Stat>;
+    /// `len` bytes from `start`; an error if the object is no longer the one `etag` names.
+    async fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+        etag: Option<&str>,
+    ) -> Result<Vec<u8>>;
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<()>;
-    async fn put_file(&self, key: &str, src: &Path) -> Result<()>;
+    /// Uploads a stream as it is produced (on S3 a multipart upload in parts of `PART_SIZE`);
+    /// the object appears whole or not at all. Returns its size.
+    async fn put_stream(&self, key: &str, body: Body<'_>) -> Result<u64>;
     async fn delete(&self, key: &str) -> Result<()>;
 }
 

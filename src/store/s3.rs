@@ -5,8 +5,6 @@
 //! addressing is used, as MinIO and Garage expect. Checksums are only sent where S3 requires them,
 //! which every S3-compatible server accepts.
 
-use std::path::Path;
-
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
@@ -15,10 +13,11 @@ use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumVal
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncReadExt;
 
-use super::{ObjectInfo, Store, check_key};
+use super::{Body, ObjectInfo, PART_SIZE, Stat, Store, check_key};
 use crate::error::{Error, Result};
 
 pub struct S3Store {
@@ -121,6 +120,20 @@ impl S3Store {
     }
 }
 
+/// Up to `PART_SIZE` bytes of the body; fewer only at its end.
+async fn next_part(body: Body<'_>, key: &str, store: &S3Store) -> Result<Vec<u8>> {
+    let mut part = Vec::with_capacity(PART_SIZE);
+    (&mut *body)
+        .take(PART_SIZE as u64)
+        .read_to_end(&mut part)
+        .await
+        .map_err(|e| Error::Store {
+            location: store.location(),
+            message: format!("upload {key}: {e}"),
+        })?;
+    Ok(part)
+}
+
 fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
@@ -179,22 +192,46 @@ impl Store for S3Store {
         Ok(Some(bytes.into_bytes().to_vec()))
     }
 
-    async fn get_file(&self, key: &str, dest: &Path) -> Result<u64> {
-        let resp = self.get_object(key).await?;
-        let mut file = tokio::fs::File::create(dest)
+    async fn stat(&self, key: &str) -> Result<Stat> {
+        let full = self.key(key)?;
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
             .await
-            .map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
-        let mut body = resp.body.into_async_read();
-        let n = tokio::io::copy(&mut body, &mut file)
+            .map_err(|e| self.error("head", key, e))?;
+        Ok(Stat {
+            size: head.content_length().unwrap_or(0).max(0) as u64,
+            etag: head.e_tag().map(str::to_string),
+        })
+    }
+
+    async fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+        etag: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        let full = self.key(key)?;
+        let end = start + len.max(1) - 1;
+        let resp = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .range(format!("bytes={start}-{end}"))
+            .set_if_match(etag.map(str::to_string))
+            .send()
             .await
-            .map_err(|e| Error::Store {
-                location: self.location(),
-                message: format!("download {key}: {e}"),
-            })?;
-        file.flush()
-            .await
-            .map_err(|e| Error::io(format!("write {}", dest.display()), e))?;
-        Ok(n)
+            .map_err(|e| self.error("get", key, e))?;
+        let bytes = resp.body.collect().await.map_err(|e| Error::Store {
+            location: self.location(),
+            message: format!("get {key}: {e}"),
+        })?;
+        Ok(bytes.into_bytes().to_vec())
     }
 
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<()> {
@@ -210,21 +247,76 @@ impl Store for S3Store {
         Ok(())
     }
 
-    async fn put_file(&self, key: &str, src: &Path) -> Result<()> {
+    async fn put_stream(&self, key: &str, body: Body<'_>) -> Result<u64> {
+        let mut part = next_part(body, key, self).await?;
+        if part.len() < PART_SIZE {
+            let size = part.len() as u64;
+            self.put(key, part).await?;
+            return Ok(size);
+        }
         let full = self.key(key)?;
-        let body = ByteStream::from_path(src).await.map_err(|e| Error::Store {
-            location: self.location(),
-            message: format!("read {}: {e}", src.display()),
-        })?;
-        self.client
-            .put_object()
+        let upload = self
+            .client
+            .create_multipart_upload()
             .bucket(&self.bucket)
             .key(&full)
-            .body(body)
             .send()
             .await
-            .map_err(|e| self.error("put", key, e))?;
-        Ok(())
+            .map_err(|e| self.error("start upload of", key, e))?;
+        let id = upload.upload_id().unwrap_or_default().to_string();
+        let mut parts = Vec::new();
+        let mut size = 0u64;
+        let uploaded = async {
+            while !part.is_empty() {
+                let number = parts.len() as i32 + 1;
+                size += part.len() as u64;
+                let done = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .upload_id(&id)
+                    .part_number(number)
+                    .body(ByteStream::from(part))
+                    .send()
+                    .await
+                    .map_err(|e| self.error("upload part of", key, e))?;
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(done.e_tag().map(str::to_string))
+                        .build(),
+                );
+                part = next_part(body, key, self).await?;
+            }
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&full)
+                .upload_id(&id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(std::mem::take(&mut parts)))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| self.error("complete upload of", key, e))?;
+            Ok::<_, Error>(size)
+        }
+        .await;
+        if uploaded.is_err() {
+            // Best effort: a bucket lifecycle rule for incomplete uploads catches the rest.
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&full)
+                .upload_id(&id)
+                .send()
+                .await;
+        }
+        uploaded
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

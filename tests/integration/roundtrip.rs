@@ -260,3 +260,42 @@ fn json_logs_are_one_object_per_line_with_a_summary_line() {
     assert_eq!(summary["kinds"]["kv_secret"]["created"], json!(1));
     assert_eq!(finished["writes"], json!(1));
 }
+
+/// Values that gzip cannot shrink much: the hex of a sha256 chain.
+fn bulky(seed: u32, bytes: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let mut out = String::with_capacity(bytes);
+    let mut block: Vec<u8> = seed.to_le_bytes().to_vec();
+    while out.len() < bytes {
+        block = Sha256::digest(&block).to_vec();
+        out.push_str(&hex::encode(&block));
+    }
+    out
+}
+
+#[test]
+fn a_snapshot_larger_than_one_upload_part_goes_up_in_parts_and_imports_whole() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    for i in 0..10 {
+        src.kv_put("secret", &format!("big/{i}"), json!({"v": bulky(i, 2 << 20)}));
+    }
+    let bucket = garage().bucket();
+    let export = replicator(&["export"], &s3_env(&src, &bucket));
+    export.assert_code(0);
+    let size: u64 = export
+        .stdout
+        .split(" bytes")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    // More than one 8 MiB part: the multipart path, not the single put.
+    assert!(size > 8 << 20, "{}", export.stdout);
+    let verify = replicator(&["verify"], &s3_env(&dst, &bucket));
+    verify.assert_code(0);
+    replicator(&["import"], &s3_env(&dst, &bucket)).assert_code(0);
+    for i in [0, 9] {
+        let key = format!("big/{i}");
+        assert_eq!(dst.kv_get("secret", &key), src.kv_get("secret", &key));
+    }
+}

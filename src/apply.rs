@@ -1,6 +1,7 @@
-//! Executes a plan in stages: namespaces and mounts one by one; then policies, auth items,
-//! secrets and transit keys with bounded concurrency; then entities; then groups, members first;
-//! then prunes, children before the mounts and namespaces that held them.
+//! Executes a list of changes in stages: namespaces and mounts one by one; then policies, auth
+//! items, secrets and transit keys with bounded concurrency; then entities; then groups, members
+//! first; then prunes, children before the mounts and namespaces that held them. The import
+//! applies most objects as it plans them and hands this the rest: entities, groups and prunes.
 //!
 //! A failure on one object is recorded and the others go on. On cancellation (SIGTERM, a lost
 //! lease) no new change starts, the ones in flight finish, and the summary says it stopped early.

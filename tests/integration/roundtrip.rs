@@ -277,7 +277,11 @@ fn bulky(seed: u32, bytes: usize) -> String {
 fn a_snapshot_larger_than_one_upload_part_goes_up_in_parts_and_imports_whole() {
     let (src, dst) = (Bao::start(), Bao::start());
     for i in 0..10 {
-        src.kv_put("secret", &format!("big/{i}"), json!({"v": bulky(i, 2 << 20)}));
+        src.kv_put(
+            "secret",
+            &format!("big/{i}"),
+            json!({"v": bulky(i, 2 << 20)}),
+        );
     }
     let bucket = garage().bucket();
     let export = replicator(&["export"], &s3_env(&src, &bucket));

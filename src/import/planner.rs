@@ -25,14 +25,14 @@ use crate::summary::Summary;
 type Decision = (Action, Option<String>);
 
 /// Where a pass's changes go.
-enum Sink {
+enum Sink<'a> {
     /// Collected, without values (`--dry-run`, and the drift check of REPLICATOR_ON_DRIFT=fail).
-    Plan(Plan),
+    Plan(&'a mut Plan),
     /// Applied as they come; entities and groups wait for everything else.
     Apply {
-        summary: Summary,
-        deferred: Vec<(Change, Option<Record>)>,
-        progress: Progress,
+        summary: &'a mut Summary,
+        deferred: &'a mut Vec<(Change, Option<Record>)>,
+        progress: &'a Progress,
     },
 }
 
@@ -52,21 +52,15 @@ pub async fn plan(
     records: &mut Records,
     opts: &ImportOptions,
 ) -> crate::Result<Plan> {
-    let mut sink = Sink::Plan(Plan::default());
-    let cancel = CancellationToken::new();
-    walk(
+    let mut plan = Plan::default();
+    let pass = Pass {
         target,
         snapshot,
         concurrency,
-        records,
         opts,
-        &cancel,
-        &mut sink,
-    )
-    .await?;
-    let Sink::Plan(mut plan) = sink else {
-        unreachable!("a planning pass keeps its sink")
     };
+    let cancel = CancellationToken::new();
+    walk(&pass, records, &cancel, Sink::Plan(&mut plan)).await?;
     plan.sort();
     Ok(plan)
 }
@@ -82,29 +76,21 @@ pub async fn apply(
     deletes: Vec<Change>,
     cancel: &CancellationToken,
 ) -> crate::Result<Summary> {
-    let mut sink = Sink::Apply {
-        summary: Summary::default(),
-        deferred: Vec::new(),
-        progress: Progress::start("import", Some(snapshot.entries)),
-    };
-    walk(
+    let mut summary = Summary::default();
+    let mut deferred = Vec::new();
+    let progress = Progress::start("import", Some(snapshot.entries));
+    let pass = Pass {
         target,
         snapshot,
         concurrency,
-        records,
         opts,
-        cancel,
-        &mut sink,
-    )
-    .await?;
-    let Sink::Apply {
-        mut summary,
-        deferred,
-        ..
-    } = sink
-    else {
-        unreachable!("an import pass keeps its sink")
     };
+    let sink = Sink::Apply {
+        summary: &mut summary,
+        deferred: &mut deferred,
+        progress: &progress,
+    };
+    walk(&pass, records, cancel, sink).await?;
     let mut later = Plan::default();
     let mut pending = Vec::new();
     for (change, record) in deferred {
@@ -128,15 +114,26 @@ pub async fn apply(
     Ok(summary)
 }
 
-async fn walk(
-    target: &Target,
-    snapshot: &Snapshot,
+/// What one pass over the snapshot works with.
+struct Pass<'a> {
+    target: &'a Target,
+    snapshot: &'a Snapshot,
     concurrency: usize,
+    opts: &'a ImportOptions,
+}
+
+async fn walk(
+    pass: &Pass<'_>,
     records: &mut Records,
-    opts: &ImportOptions,
     cancel: &CancellationToken,
-    sink: &mut Sink,
+    mut sink: Sink<'_>,
 ) -> crate::Result<()> {
+    let Pass {
+        target,
+        snapshot,
+        concurrency,
+        opts,
+    } = *pass;
     let applying = matches!(sink, Sink::Apply { .. });
     let (tx, rx) = mpsc::channel::<Scanned>(concurrency * 4);
     let reading = scan(snapshot, move |s| tx.blocking_send(s).is_ok());
@@ -203,13 +200,17 @@ async fn walk(
                     };
                     decisions.insert(p, (change.action, change.reason.clone()));
                     let done = finish(target, change, record, applying).await;
-                    settle(sink, records, done);
+                    settle(&mut sink, records, done);
                     continue;
                 }
                 if inherited.is_none() && trusted && !opts.full_check {
                     // Applied by an earlier import and unchanged in the source since: not read.
                     let change = Change::with_detail(object, Action::Unchanged, None, Detail::None);
-                    settle(sink, records, finish(target, change, record, false).await);
+                    settle(
+                        &mut sink,
+                        records,
+                        finish(target, change, record, false).await,
+                    );
                     continue;
                 }
                 running.push(Box::pin(async move {
@@ -223,7 +224,7 @@ async fn walk(
                 }));
             }
             match running.next().await {
-                Some(done) => settle(sink, records, done),
+                Some(done) => settle(&mut sink, records, done),
                 None if !input_open && queue.is_empty() => break,
                 None => {}
             }
@@ -258,7 +259,7 @@ async fn finish(target: &Target, change: Change, record: Option<Record>, applyin
 }
 
 /// Takes one done object into the plan, or into the summary and the records.
-fn settle(sink: &mut Sink, records: &mut Records, done: Done) {
+fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
     let Done {
         mut change,
         record,

@@ -132,6 +132,11 @@ impl Error {
         }
     }
 
+    /// Whether Vault refused the request for the token's policies.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Error::Vault { status: 403, .. })
+    }
+
     /// Whether Vault said the object does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Vault { status: 404, .. })

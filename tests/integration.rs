@@ -7,6 +7,7 @@ mod integration {
     pub mod errors;
     pub mod kinds;
     pub mod kube;
+    pub mod listing;
     pub mod operations;
     pub mod roundtrip;
     pub mod safety;

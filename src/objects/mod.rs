@@ -193,6 +193,7 @@ pub struct Target {
     pub client: VaultClient,
     pub userpass: auth::NewUserPassword,
     tables: HashMap<(String, Table), BTreeMap<String, MountEntry>>,
+    empty_kv: kv::EmptyMounts,
 }
 
 impl Target {
@@ -220,6 +221,7 @@ impl Target {
             client,
             userpass,
             tables,
+            empty_kv: kv::EmptyMounts::default(),
         })
     }
 
@@ -277,7 +279,16 @@ pub async fn plan(target: &Target, obj: &Object) -> Result<(Action, Option<Strin
             }
         }
         Object::KvSecret(s) => {
-            let (action, reason, ops) = kv::diff(s, &kv::current(&c, s).await?);
+            let empty = s.kv_version == 2
+                && (target.empty_kv)
+                    .is_empty(&c, &s.namespace, &s.mount)
+                    .await?;
+            let cur = if empty {
+                kv::Current::default()
+            } else {
+                kv::current(&c, s).await?
+            };
+            let (action, reason, ops) = kv::diff(s, &cur);
             return Ok((action, reason, Detail::Kv(ops)));
         }
         Object::TransitKey(t) => {

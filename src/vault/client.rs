@@ -172,10 +172,8 @@ impl VaultClient {
     /// LIST a folder; an empty list when Vault answers 404 (the folder has no keys).
     pub async fn list(&self, path: &str) -> Result<Vec<String>> {
         let folder = format!("{}/", path.trim_end_matches('/'));
-        let body = match self.send(Op::List, &folder, None, "").await {
-            Ok(v) => v,
-            Err(e) if e.is_not_found() => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+        let Some(body) = self.list_query(&folder, "").await? else {
+            return Ok(Vec::new());
         };
         let keys = body
             .pointer("/data/keys")
@@ -189,6 +187,16 @@ impl VaultClient {
             .iter()
             .filter_map(|k| k.as_str().map(str::to_string))
             .collect())
+    }
+
+    /// LIST a folder (path with its trailing slash) with extra query parameters such as
+    /// `limit=1000`; the whole answer, or `None` when Vault answers 404.
+    pub async fn list_query(&self, folder: &str, query: &str) -> Result<Option<Value>> {
+        match self.send(Op::List, folder, None, query).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// POST a JSON body; returns the answer's body (`Null` for 204).
@@ -234,8 +242,9 @@ impl VaultClient {
         let mut url = format!("{}/v1/{}", self.addr, encode_path(path));
         if op == Op::List {
             url.push_str("?list=true");
-        } else if !query.is_empty() {
-            url.push('?');
+        }
+        if !query.is_empty() {
+            url.push(if op == Op::List { '&' } else { '?' });
             url.push_str(query);
         }
         let _permit = self

@@ -312,6 +312,8 @@ fn an_import_after_a_few_changes_reads_only_what_changed_until_a_full_check() {
         p.src.kv_put("secret", &format!("s{i}"), json!({"v": i}));
     }
     p.export();
+    // Not an empty mount, which the import would know needs no reads.
+    p.dst.kv_put("secret", "dr-only", json!({"v": "dr"}));
     let reads = |extra: &[(&str, &str)]| {
         let run = p.import_args(&["import", "--output", "json"], extra);
         run.assert_code(0);

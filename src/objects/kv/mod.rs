@@ -5,6 +5,7 @@
 //! work.
 
 mod apply;
+mod listing;
 mod walk;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use apply::{Current, KvOps, apply, current, diff};
+pub use listing::EmptyMounts;
 pub use walk::{Found, Walk, export_mount};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

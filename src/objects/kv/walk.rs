@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value};
 
+use super::listing::{self, Lister, Page};
 use super::{MetaInfo, Secret, State, Version};
 use crate::error::Result;
 use crate::vault::VaultClient;
@@ -21,12 +22,17 @@ pub enum Found {
 }
 
 enum Work {
-    List(String),
-    Read(String),
+    /// A folder, from the key after `after` when it is not the first page.
+    List {
+        folder: String,
+        after: Option<String>,
+    },
+    /// A key, with its metadata when the listing gave it.
+    Read(String, Option<MetaInfo>),
 }
 
 enum Done {
-    Listed(String, Vec<String>),
+    Listed(String, Page),
     Read(Vec<Found>),
 }
 
@@ -45,49 +51,60 @@ pub async fn export_mount(
     concurrency: usize,
     mut sink: impl FnMut(Found) -> Result<()>,
 ) -> Result<()> {
-    let mut queue = VecDeque::from([Work::List(String::new())]);
+    let (lister, root) = listing::first_page(walk.client, walk.mount, walk.kv_version).await?;
+    let mut queue = VecDeque::new();
     let mut running = FuturesUnordered::new();
+    let mut listed = Some(Done::Listed(String::new(), root));
     loop {
-        while running.len() < concurrency.max(1) {
-            let Some(work) = queue.pop_front() else { break };
-            running.push(run(walk, work));
-        }
-        let Some(done) = running.next().await else {
-            break;
-        };
-        match done? {
-            Done::Listed(prefix, keys) => {
-                for key in keys {
-                    let full = format!("{prefix}{key}");
+        match listed.take() {
+            Some(Done::Listed(folder, page)) => {
+                if let Some(after) = page.next {
+                    queue.push_back(Work::List {
+                        folder: folder.clone(),
+                        after: Some(after),
+                    });
+                }
+                for (key, meta) in page.keys {
+                    let full = format!("{folder}{key}");
                     if key.ends_with('/') {
-                        queue.push_back(Work::List(full));
+                        queue.push_back(Work::List {
+                            folder: full,
+                            after: None,
+                        });
                     } else {
                         // Reads go first, so the queue holds folders rather than every key.
-                        queue.push_front(Work::Read(full));
+                        queue.push_front(Work::Read(full, meta));
                     }
                 }
             }
-            Done::Read(found) => {
+            Some(Done::Read(found)) => {
                 for f in found {
                     sink(f)?;
                 }
             }
+            None => {}
         }
+        while running.len() < concurrency.max(1) {
+            let Some(work) = queue.pop_front() else { break };
+            running.push(run(walk, lister, work));
+        }
+        let Some(done) = running.next().await else {
+            break;
+        };
+        listed = Some(done?);
     }
     Ok(())
 }
 
-async fn run(walk: &Walk<'_>, work: Work) -> Result<Done> {
+async fn run(walk: &Walk<'_>, lister: Lister, work: Work) -> Result<Done> {
     match work {
-        Work::List(prefix) => {
-            let folder = match walk.kv_version {
-                2 => format!("{}metadata/{prefix}", walk.mount),
-                _ => format!("{}{prefix}", walk.mount),
-            };
-            Ok(Done::Listed(prefix, walk.client.list(&folder).await?))
+        Work::List { folder, after } => {
+            let page =
+                listing::page(walk.client, walk.mount, lister, &folder, after.as_deref()).await?;
+            Ok(Done::Listed(folder, page))
         }
-        Work::Read(path) => Ok(Done::Read(match walk.kv_version {
-            2 => read_v2(walk, path).await?,
+        Work::Read(path, meta) => Ok(Done::Read(match walk.kv_version {
+            2 => read_v2(walk, path, meta).await?,
             _ => read_v1(walk, path).await?.into_iter().collect(),
         })),
     }
@@ -115,13 +132,16 @@ async fn read_v1(walk: &Walk<'_>, path: String) -> Result<Option<Found>> {
     }))
 }
 
-async fn read_v2(walk: &Walk<'_>, path: String) -> Result<Vec<Found>> {
-    let client = walk.client;
-    let Some(meta) = client
-        .read(&format!("{}metadata/{path}", walk.mount))
-        .await?
-        .and_then(|v| v.get("data").map(MetaInfo::from_answer))
-    else {
+async fn read_v2(walk: &Walk<'_>, path: String, listed: Option<MetaInfo>) -> Result<Vec<Found>> {
+    let listed = match listed {
+        Some(m) => Some(m),
+        None => walk
+            .client
+            .read(&format!("{}metadata/{path}", walk.mount))
+            .await?
+            .and_then(|v| v.get("data").map(MetaInfo::from_answer)),
+    };
+    let Some(meta) = listed else {
         return Ok(Vec::new()); // deleted between list and read
     };
     let mut found = Vec::new();

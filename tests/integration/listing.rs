@@ -1,0 +1,134 @@
+//! KV-v2 folders listed through OpenBao's `detailed-metadata/` (keys with their metadata, in pages
+//! of 1,000), the plain `metadata/` listing when the token may not use it, and an import into an
+//! empty mount that reads nothing back: each way copies every secret and its metadata.
+
+use serde_json::{Value, json};
+
+use super::kube::shipped_policy;
+use super::support::{Bao, Run, env_for, garage, replicator, repo_root};
+
+/// More keys in one folder than one `detailed-metadata/` page holds.
+const BIG: usize = 1003;
+
+/// A key with URL metacharacters, so the `after=` of the second page must be escaped.
+fn big_key(i: usize) -> String {
+    format!("big/{i:04} &=+#?")
+}
+
+fn log_field(run: &Run, message: &str, field: &str) -> Value {
+    run.stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(message))
+        })
+        .map(|l| l[field].clone())
+        .unwrap_or_else(|| panic!("no {message:?} line in:\n{}", run.stderr))
+}
+
+fn json_env(bao: &Bao, bucket: &str) -> Vec<(String, String)> {
+    let mut env = env_for(bao, &format!("s3://{bucket}/dc"), &garage().env);
+    env.push(("REPLICATOR_LOG_FORMAT".into(), "json".into()));
+    env
+}
+
+fn with_metadata(bao: &Bao, key: &str) {
+    bao.write(
+        &format!("secret/metadata/{key}"),
+        json!({"max_versions": 4, "custom_metadata": {"owner": "payments"}}),
+    );
+}
+
+fn metadata(bao: &Bao, key: &str) -> (Value, Value) {
+    let m = bao.read(&format!("secret/metadata/{key}")).unwrap();
+    (
+        m["data"]["max_versions"].clone(),
+        m["data"]["custom_metadata"].clone(),
+    )
+}
+
+fn assert_same_secrets(src: &Bao, dst: &Bao, with_meta: &str) {
+    let keys = src.kv_keys("secret");
+    assert_eq!(keys, dst.kv_keys("secret"));
+    for key in &keys {
+        assert_eq!(
+            src.kv_get("secret", key),
+            dst.kv_get("secret", key),
+            "{key}"
+        );
+    }
+    assert_eq!(metadata(src, with_meta), metadata(dst, with_meta));
+}
+
+#[test]
+fn a_folder_over_one_listing_page_is_copied_whole_with_one_read_per_secret() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    for i in 0..BIG {
+        src.kv_put("secret", &big_key(i), json!({"v": format!("value-{i}")}));
+    }
+    src.kv_put("secret", "big/sub/leaf", json!({"v": "leaf"}));
+    // On the second page.
+    with_metadata(&src, &big_key(1001));
+
+    let bucket = garage().bucket();
+    let export = replicator(&["export"], &json_env(&src, &bucket));
+    export.assert_code(0);
+    let requests = log_field(&export, "export finished", "vault_requests");
+    // One data read per secret plus a few listings; a metadata read per secret would double it.
+    assert!(requests.as_u64().unwrap() < (BIG + 60) as u64, "{requests}");
+
+    // `secret/` on the target is empty: nothing is read back before writing.
+    let import = replicator(&["import", "--output", "json"], &json_env(&dst, &bucket));
+    import.assert_code(0);
+    let doc: Value = serde_json::from_str(&import.stdout).unwrap();
+    assert!(doc["reads"].as_u64().unwrap() < 60, "{}", import.stdout);
+    assert_eq!(doc["writes"].as_u64().unwrap(), (BIG + 1 + 1) as u64);
+    assert_same_secrets(&src, &dst, &big_key(1001));
+}
+
+#[test]
+fn a_token_that_may_not_list_detailed_metadata_still_exports_everything() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    for i in 0..20 {
+        src.kv_put("secret", &format!("f{}/k{i}", i % 3), json!({"v": i}));
+    }
+    with_metadata(&src, "f1/k4");
+    let hcl = std::fs::read_to_string(repo_root().join("docs/policies/exporter.hcl")).unwrap();
+    let deny = "\npath \"+/detailed-metadata/*\" {\n  capabilities = [\"deny\"]\n}\n";
+    src.write(
+        "sys/policies/acl/exporter-plain",
+        json!({ "policy": format!("{hcl}{deny}") }),
+    );
+    let token = src.write(
+        "auth/token/create",
+        json!({"policies": ["exporter-plain"], "no_default_policy": true, "ttl": "1h"}),
+    )["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let bucket = garage().bucket();
+    let mut env = json_env(&src, &bucket);
+    env.push(("VAULT_TOKEN".into(), token));
+    let export = replicator(&["export"], &env);
+    export.assert_code(0);
+    // A metadata read and a data read per secret.
+    let requests = log_field(&export, "export finished", "vault_requests");
+    assert!(requests.as_u64().unwrap() >= 40, "{requests}");
+
+    // The target already holds one secret, so its mount is not empty and is read.
+    dst.kv_put("secret", "f0/k0", json!({"v": 0}));
+    shipped_policy(&dst, "unused", "importer.hcl");
+    let import = replicator(&["import", "--output", "json"], &json_env(&dst, &bucket));
+    import.assert_code(0);
+    let doc: Value = serde_json::from_str(&import.stdout).unwrap();
+    assert!(doc["reads"].as_u64().unwrap() >= 20, "{}", import.stdout);
+    assert_eq!(
+        dst.kv_version("secret", "f0/k0"),
+        1,
+        "an equal secret is not rewritten"
+    );
+    assert_same_secrets(&src, &dst, "f1/k4");
+}

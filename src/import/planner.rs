@@ -135,6 +135,8 @@ async fn walk(
         opts,
     } = *pass;
     let applying = matches!(sink, Sink::Apply { .. });
+    // What an earlier pass (a dry plan before this one) found is not trusted here.
+    target.kv.forget();
     let (tx, rx) = mpsc::channel::<Scanned>(concurrency * 4);
     let reading = scan(snapshot, move |s| tx.blocking_send(s).is_ok());
     let walking = async move {
@@ -178,13 +180,8 @@ async fn walk(
                     entry,
                     sha256,
                 } = scanned;
-                let record = object.delete_target().map(|(ns, delete)| Record {
-                    sha: sha256,
-                    kind: object.kind(),
-                    path: object.path(),
-                    ns,
-                    delete: Some(delete),
-                    unsettled: false,
+                let record = object.delete_target().map(|(ns, delete)| {
+                    Record::new(sha256, object.kind(), &object.path(), &ns, Some(&delete))
                 });
                 let known = records.get(&entry);
                 let recorded = known.map(|r| r.sha == sha256);

@@ -23,18 +23,18 @@ pub fn plan_deletions(
         if in_snapshot(entry) {
             continue;
         }
-        let Some(delete) = &rec.delete else { continue };
+        let Some(delete) = rec.delete() else { continue };
         if matches!(rec.kind, Kind::Mount | Kind::Namespace) && !opts.prune_mounts {
             continue;
         }
         changes.push(Change {
             kind: rec.kind,
-            path: rec.path.clone(),
+            path: rec.path().to_string(),
             action: Action::Delete,
             reason: Some("gone from the snapshot".into()),
-            entry: entry.clone(),
+            entry: entry.to_string(),
             object: None,
-            detail: Detail::Delete(rec.ns.clone(), delete.clone()),
+            detail: Detail::Delete(rec.ns().to_string(), delete.to_string()),
         });
     }
     let (n, owned) = (changes.len(), records.len() as u64);
@@ -76,14 +76,7 @@ mod tests {
         entries
             .iter()
             .map(|(e, k)| {
-                let rec = Record {
-                    sha: [0; 32],
-                    kind: *k,
-                    path: e.to_string(),
-                    ns: String::new(),
-                    delete: Some(format!("del/{e}")),
-                    unsettled: false,
-                };
+                let rec = Record::new([0; 32], *k, e, "", Some(&format!("del/{e}")));
                 (e.to_string(), rec)
             })
             .collect()

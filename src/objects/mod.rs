@@ -193,7 +193,8 @@ pub struct Target {
     pub client: VaultClient,
     pub userpass: auth::NewUserPassword,
     tables: HashMap<(String, Table), BTreeMap<String, MountEntry>>,
-    empty_kv: kv::EmptyMounts,
+    /// What is known of the target's KV-v2 secrets without reading each.
+    pub kv: kv::TargetKv,
 }
 
 impl Target {
@@ -221,7 +222,7 @@ impl Target {
             client,
             userpass,
             tables,
-            empty_kv: kv::EmptyMounts::default(),
+            kv: kv::TargetKv::default(),
         })
     }
 
@@ -279,16 +280,8 @@ pub async fn plan(target: &Target, obj: &Object) -> Result<(Action, Option<Strin
             }
         }
         Object::KvSecret(s) => {
-            let empty = s.kv_version == 2
-                && (target.empty_kv)
-                    .is_empty(&c, &s.namespace, &s.mount)
-                    .await?;
-            let cur = if empty {
-                kv::Current::default()
-            } else {
-                kv::current(&c, s).await?
-            };
-            let (action, reason, ops) = kv::diff(s, &cur);
+            let known = target.kv.known(&c, s).await?;
+            let (action, reason, ops) = kv::diff(s, &kv::current(&c, s, known).await?);
             return Ok((action, reason, Detail::Kv(ops)));
         }
         Object::TransitKey(t) => {

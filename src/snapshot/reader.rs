@@ -2,7 +2,8 @@
 //! regular entries with safe names, no duplicates, every size within limits, every sha256 as the
 //! manifest says, every object allowed by the format and stored under its own name.
 //!
-//! `scan` is synchronous and streams: it holds one entry at a time, plus the manifest.
+//! `scan` is synchronous and streams: it holds one entry at a time, plus the manifest. Entries
+//! must follow in the manifest's order.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -55,8 +56,10 @@ fn read_manifest<R: Read>(
         ));
     }
     let mut input = Hashing::new(std::io::BufReader::new(entry.take(size)));
-    let manifest = serde_json::from_reader::<_, Manifest>(&mut input)
+    let mut manifest = serde_json::from_reader::<_, Manifest>(&mut input)
         .map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))?;
+    // The list grew by doubling; up to half of it would be slack for the rest of the import.
+    manifest.entries.shrink_to_fit();
     std::io::copy(&mut input, &mut std::io::sink()).map_err(corrupt)?;
     let (_, sha256, len) = input.finish();
     if len != size {
@@ -105,14 +108,12 @@ pub fn scan(
                 manifest.format_version
             ));
         }
-        // Each manifest entry by name, and whether the archive has had it yet.
-        let mut expected: HashMap<&str, usize> = HashMap::with_capacity(manifest.entries.len());
-        for (i, e) in manifest.entries.iter().enumerate() {
-            if expected.insert(e.name.as_str(), i).is_some() {
-                return Err(format!("{MANIFEST_NAME} lists entry {} twice", e.name));
-            }
+        if let Some(name) = listed_twice(&manifest) {
+            return Err(format!("{MANIFEST_NAME} lists entry {name} twice"));
         }
-        let mut seen = vec![false; manifest.entries.len()];
+        // The entries follow in the manifest's order (docs/format.md), so each is checked against
+        // the next one listed, with no index of names.
+        let mut next = 0;
 
         let mut namespaces = Vec::new();
         let mut total = manifest_size;
@@ -120,12 +121,11 @@ pub fn scan(
         for entry in entries {
             let mut entry = entry.map_err(corrupt)?;
             let name = entry_path(&entry)?;
-            let i = *expected
-                .get(name.as_str())
-                .ok_or_else(|| format!("entry {name} is not in {MANIFEST_NAME}"))?;
-            if std::mem::replace(&mut seen[i], true) {
-                return Err(format!("entry {name} appears twice"));
+            let i = next;
+            if manifest.entries.get(i).is_none_or(|e| e.name != name) {
+                return Err(misplaced(&manifest, i, &name));
             }
+            next += 1;
             let exp = &manifest.entries[i];
             if entry.size() != exp.size {
                 return Err(format!(
@@ -170,8 +170,8 @@ pub fn scan(
                 return Err("import stopped".into());
             }
         }
-        if let Some(i) = seen.iter().position(|s| !s) {
-            let name = &manifest.entries[i].name;
+        if let Some(missing) = manifest.entries.get(next) {
+            let name = &missing.name;
             return Err(format!(
                 "entry {name} is in {MANIFEST_NAME} but not in the archive"
             ));
@@ -198,6 +198,26 @@ pub fn scan(
         manifest,
         manifest_sha256,
     })
+}
+
+/// A name the manifest lists more than once.
+fn listed_twice(manifest: &Manifest) -> Option<String> {
+    let mut names: Vec<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();
+    names.sort_unstable();
+    names
+        .windows(2)
+        .find(|w| w[0] == w[1])
+        .map(|w| w[0].to_string())
+}
+
+/// Why entry `name` cannot be the manifest's entry `i`.
+fn misplaced(manifest: &Manifest, i: usize, name: &str) -> Refusal {
+    let at = manifest.entries.iter().position(|e| e.name == name);
+    match at {
+        Some(j) if j < i => format!("entry {name} appears twice"),
+        Some(_) => format!("entry {name} is not where {MANIFEST_NAME} lists it"),
+        None => format!("entry {name} is not in {MANIFEST_NAME}"),
+    }
 }
 
 fn corrupt(e: std::io::Error) -> Refusal {

@@ -253,3 +253,26 @@ fn garbage_is_refused_as_corrupt() {
     let err = scan_bytes(b"this is not gzip", Limits::default()).unwrap_err();
     assert!(err.contains("corrupt"), "{err}");
 }
+
+#[test]
+fn entries_out_of_the_manifests_order_or_listed_twice_are_refused() {
+    let a = (
+        "kv/secret/a.json",
+        obj_bytes(&secret("secret/", "a", json!({}))),
+    );
+    let b = (
+        "kv/secret/b.json",
+        obj_bytes(&secret("secret/", "b", json!({}))),
+    );
+    let manifest = manifest_for(&[a.clone(), b.clone()]);
+    let bytes = raw_archive(&[("manifest.json", manifest.clone()), b.clone(), a.clone()]);
+    let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
+    assert!(err.contains("kv/secret/b.json is not where"), "{err}");
+    let bytes = raw_archive(&[("manifest.json", manifest), a.clone(), b.clone()]);
+    assert!(scan_bytes(&bytes, Limits::default()).is_ok());
+
+    let twice = manifest_for(&[a.clone(), a.clone()]);
+    let bytes = raw_archive(&[("manifest.json", twice), a.clone(), a]);
+    let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
+    assert!(err.contains("lists entry kv/secret/a.json twice"), "{err}");
+}

@@ -16,33 +16,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::objects::Kind;
 use crate::vault::{Table, VaultClient, mount_table};
 
 mod records;
 
-pub use records::Records;
+pub use records::{Record, Records};
 use records::{SHARDS, pack, unpack};
 
 pub const DEFAULT_MOUNT: &str = "vault-replicator/";
-
-/// What the importer knows about one object it brought to this cluster.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    /// sha256 of the snapshot entry that was applied (64 hex digits in the shard).
-    #[serde(with = "hex::serde")]
-    pub sha: [u8; 32],
-    pub kind: Kind,
-    /// The object's path as plans show it.
-    pub path: String,
-    /// Namespace and API path that delete the object; `None` for kinds that are never pruned.
-    pub ns: String,
-    pub delete: Option<String>,
-    /// The last import left the object as it found it (skipped, failed, or not reached), so the
-    /// target may differ from `sha`: the next import compares it in full.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unsettled: bool,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {

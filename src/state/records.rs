@@ -5,17 +5,115 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Record;
+use crate::objects::Kind;
 
 pub(super) const SHARDS: usize = 64;
+
+/// Records of one shard by entry name.
+type Shard = BTreeMap<Box<str>, Record>;
+
+/// What the importer knows about one object it brought to this cluster. In memory the three
+/// strings share one allocation (a target holds one record per object it was given); in the shard
+/// they are the fields of `RecordJson`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// sha256 of the snapshot entry that was applied.
+    pub sha: [u8; 32],
+    pub kind: Kind,
+    /// The last import left the object as it found it (skipped, failed, or not reached), so the
+    /// target may differ from `sha`: the next import compares it in full.
+    pub unsettled: bool,
+    has_delete: bool,
+    /// Where `path` ends and `ns` ends in `text`; `delete` is the rest.
+    ends: [u32; 2],
+    text: Box<str>,
+}
+
+impl Record {
+    /// `path` as plans show it; `ns` and `delete` are the namespace and API path that delete the
+    /// object, `None` for kinds that are never pruned.
+    pub fn new(sha: [u8; 32], kind: Kind, path: &str, ns: &str, delete: Option<&str>) -> Self {
+        let text = [path, ns, delete.unwrap_or_default()].concat();
+        // Paths are far below 4 GiB; saturating keeps the accessors in bounds regardless.
+        let end = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Record {
+            sha,
+            kind,
+            unsettled: false,
+            has_delete: delete.is_some(),
+            ends: [end(path.len()), end(path.len() + ns.len())],
+            text: text.into_boxed_str(),
+        }
+    }
+
+    fn part(&self, from: usize, to: usize) -> &str {
+        self.text
+            .get(from..to.min(self.text.len()))
+            .unwrap_or_default()
+    }
+
+    pub fn path(&self) -> &str {
+        self.part(0, self.ends[0] as usize)
+    }
+
+    pub fn ns(&self) -> &str {
+        self.part(self.ends[0] as usize, self.ends[1] as usize)
+    }
+
+    pub fn delete(&self) -> Option<&str> {
+        self.has_delete
+            .then(|| self.part(self.ends[1] as usize, self.text.len()))
+    }
+}
+
+/// A record as a shard stores it.
+#[derive(Serialize, Deserialize)]
+struct RecordJson<'a> {
+    /// 64 hex digits.
+    #[serde(with = "hex::serde")]
+    sha: [u8; 32],
+    kind: Kind,
+    #[serde(borrow)]
+    path: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    ns: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    delete: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unsettled: bool,
+}
+
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RecordJson {
+            sha: self.sha,
+            kind: self.kind,
+            path: self.path().into(),
+            ns: self.ns().into(),
+            delete: self.delete().map(Into::into),
+            unsettled: self.unsettled,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let j = RecordJson::deserialize(d)?;
+        let mut r = Record::new(j.sha, j.kind, &j.path, &j.ns, j.delete.as_deref());
+        r.unsettled = j.unsettled;
+        Ok(r)
+    }
+}
 
 /// Records keyed by snapshot entry name, held once, in the shards they are saved in. A change
 /// that makes a record differ marks its shard dirty; only dirty shards are written back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Records {
-    pub(super) shards: Vec<BTreeMap<String, Record>>,
+    pub(super) shards: Vec<Shard>,
     pub(super) dirty: Vec<bool>,
 }
 
@@ -54,8 +152,8 @@ impl Records {
     }
 
     /// Every record, shard by shard.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Record)> {
-        self.shards.iter().flatten()
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Record)> {
+        self.shards.iter().flatten().map(|(k, v)| (&**k, v))
     }
 
     /// Whether any record changed since the records were loaded.
@@ -64,7 +162,8 @@ impl Records {
     }
 
     /// Sets an entry's record (the object was applied, or found equal).
-    pub fn set(&mut self, entry: String, record: Record) {
+    pub fn set(&mut self, entry: impl Into<Box<str>>, record: Record) {
+        let entry = entry.into();
         let i = shard_of(&entry);
         if self.shards[i].get(&entry) != Some(&record) {
             self.shards[i].insert(entry, record);
@@ -97,8 +196,8 @@ impl Records {
     }
 }
 
-impl FromIterator<(String, Record)> for Records {
-    fn from_iter<I: IntoIterator<Item = (String, Record)>>(iter: I) -> Self {
+impl<K: Into<Box<str>>> FromIterator<(K, Record)> for Records {
+    fn from_iter<I: IntoIterator<Item = (K, Record)>>(iter: I) -> Self {
         let mut out = Records::new();
         for (entry, record) in iter {
             out.set(entry, record);
@@ -108,14 +207,14 @@ impl FromIterator<(String, Record)> for Records {
 }
 
 /// A shard as one string (gzip'd JSON, base64): Vault limits how many strings a request may hold.
-pub(super) fn pack(records: &BTreeMap<String, Record>) -> std::io::Result<String> {
+pub(super) fn pack(records: &Shard) -> std::io::Result<String> {
     use std::io::Write;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&serde_json::to_vec(records)?)?;
     Ok(BASE64.encode(gz.finish()?))
 }
 
-pub(super) fn unpack(packed: &str) -> std::result::Result<BTreeMap<String, Record>, String> {
+pub(super) fn unpack(packed: &str) -> std::result::Result<Shard, String> {
     use std::io::Read;
     let bytes = BASE64.decode(packed).map_err(|e| e.to_string())?;
     let mut json = Vec::new();
@@ -129,17 +228,15 @@ pub(super) fn unpack(packed: &str) -> std::result::Result<BTreeMap<String, Recor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::Kind;
 
     fn rec(i: u32) -> Record {
-        Record {
-            sha: [i as u8; 32],
-            kind: Kind::KvSecret,
-            path: format!("secret/{i}"),
-            ns: String::new(),
-            delete: None,
-            unsettled: false,
-        }
+        Record::new(
+            [i as u8; 32],
+            Kind::KvSecret,
+            &format!("secret/{i}"),
+            "",
+            None,
+        )
     }
 
     #[test]
@@ -162,10 +259,31 @@ mod tests {
     }
 
     #[test]
+    fn a_record_keeps_its_three_strings_and_its_json_fields() {
+        let old = r#"{"sha":"0101010101010101010101010101010101010101010101010101010101010101","kind":"kv_secret","path":"secret/ü/a","ns":"team1/","delete":"secret/metadata/ü/a"}"#;
+        let r: Record = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (r.path(), r.ns(), r.delete(), r.unsettled),
+            ("secret/ü/a", "team1/", Some("secret/metadata/ü/a"), false)
+        );
+        assert_eq!(serde_json::to_string(&r).unwrap(), old);
+        let none = Record::new([0; 32], Kind::Policy, "acl/app", "", None);
+        assert_eq!(
+            (none.path(), none.ns(), none.delete()),
+            ("acl/app", "", None)
+        );
+        let json = serde_json::to_string(&none).unwrap();
+        assert!(json.contains(r#""delete":null"#), "{json}");
+        assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), none);
+        let empty = Record::new([0; 32], Kind::Policy, "p", "", Some(""));
+        assert_eq!(empty.delete(), Some(""));
+    }
+
+    #[test]
     fn only_real_changes_mark_a_shard_dirty() {
         let mut r: Records = [("a".to_string(), rec(1))].into_iter().collect();
         r.clean();
-        r.set("a".into(), rec(1));
+        r.set("a", rec(1));
         r.remove("missing");
         r.unsettle("missing");
         assert!(!r.is_dirty());

@@ -4,7 +4,6 @@
 
 use serde_json::{Value, json};
 
-use super::kube::shipped_policy;
 use super::support::{Bao, Run, env_for, garage, replicator, repo_root};
 
 /// More keys in one folder than one `detailed-metadata/` page holds.
@@ -88,47 +87,91 @@ fn a_folder_over_one_listing_page_is_copied_whole_with_one_read_per_secret() {
     assert_same_secrets(&src, &dst, &big_key(1001));
 }
 
-#[test]
-fn a_token_that_may_not_list_detailed_metadata_still_exports_everything() {
-    let (src, dst) = (Bao::start(), Bao::start());
-    for i in 0..20 {
-        src.kv_put("secret", &format!("f{}/k{i}", i % 3), json!({"v": i}));
-    }
-    with_metadata(&src, "f1/k4");
-    let hcl = std::fs::read_to_string(repo_root().join("docs/policies/exporter.hcl")).unwrap();
+/// A token for `bao` whose policy is the shipped `file` with `detailed-metadata/` denied. The
+/// policy is named after the file: the import copies the exporter's policies to the target.
+fn token_without_detailed_metadata(bao: &Bao, file: &str) -> String {
+    let name = format!("no-detailed-{}", file.trim_end_matches(".hcl"));
+    let hcl = std::fs::read_to_string(repo_root().join("docs/policies").join(file)).unwrap();
     let deny = "\npath \"+/detailed-metadata/*\" {\n  capabilities = [\"deny\"]\n}\n";
-    src.write(
-        "sys/policies/acl/exporter-plain",
+    bao.write(
+        &format!("sys/policies/acl/{name}"),
         json!({ "policy": format!("{hcl}{deny}") }),
     );
-    let token = src.write(
+    bao.write(
         "auth/token/create",
-        json!({"policies": ["exporter-plain"], "no_default_policy": true, "ttl": "1h"}),
+        json!({"policies": [name], "no_default_policy": true, "ttl": "1h"}),
     )["auth"]["client_token"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
 
+fn seed_folders(src: &Bao) {
+    for i in 0..30 {
+        src.kv_put("secret", &format!("f{}/k{i}", i % 3), json!({"v": i}));
+    }
+    with_metadata(src, "f1/k4");
+}
+
+#[test]
+fn a_token_that_may_not_list_detailed_metadata_still_copies_everything() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    seed_folders(&src);
     let bucket = garage().bucket();
     let mut env = json_env(&src, &bucket);
-    env.push(("VAULT_TOKEN".into(), token));
+    env.push((
+        "VAULT_TOKEN".into(),
+        token_without_detailed_metadata(&src, "exporter.hcl"),
+    ));
     let export = replicator(&["export"], &env);
     export.assert_code(0);
     // A metadata read and a data read per secret.
     let requests = log_field(&export, "export finished", "vault_requests");
-    assert!(requests.as_u64().unwrap() >= 40, "{requests}");
+    assert!(requests.as_u64().unwrap() >= 60, "{requests}");
 
-    // The target already holds one secret, so its mount is not empty and is read.
+    // The target holds one of the secrets already, so its mount is not empty; each secret is read.
     dst.kv_put("secret", "f0/k0", json!({"v": 0}));
-    shipped_policy(&dst, "unused", "importer.hcl");
-    let import = replicator(&["import", "--output", "json"], &json_env(&dst, &bucket));
+    let mut env = json_env(&dst, &bucket);
+    env.push((
+        "VAULT_TOKEN".into(),
+        token_without_detailed_metadata(&dst, "importer.hcl"),
+    ));
+    let import = replicator(&["import", "--output", "json"], &env);
     import.assert_code(0);
     let doc: Value = serde_json::from_str(&import.stdout).unwrap();
-    assert!(doc["reads"].as_u64().unwrap() >= 20, "{}", import.stdout);
+    assert!(doc["reads"].as_u64().unwrap() >= 30, "{}", import.stdout);
     assert_eq!(
         dst.kv_version("secret", "f0/k0"),
         1,
         "an equal secret is not rewritten"
     );
+    assert_same_secrets(&src, &dst, "f1/k4");
+}
+
+#[test]
+fn an_import_into_a_populated_mount_lists_each_folder_rather_than_reading_each_secret() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    seed_folders(&src);
+    let bucket = garage().bucket();
+    replicator(&["export"], &json_env(&src, &bucket)).assert_code(0);
+    dst.kv_put("secret", "f0/k0", json!({"v": 0}));
+    dst.kv_put("secret", "f1/k1", json!({"v": "changed on DR"}));
+    let import = replicator(&["import", "--output", "json"], &json_env(&dst, &bucket));
+    import.assert_code(0);
+    let doc: Value = serde_json::from_str(&import.stdout).unwrap();
+    // Three folder listings and the data of the two secrets DR holds, not 2 reads per secret.
+    assert!(doc["reads"].as_u64().unwrap() < 15, "{}", import.stdout);
+    assert_eq!(
+        doc["writes"].as_u64().unwrap(),
+        28 + 1 + 1,
+        "{}",
+        import.stdout
+    );
+    assert_eq!(
+        dst.kv_version("secret", "f0/k0"),
+        1,
+        "an equal secret is not rewritten"
+    );
+    assert_eq!(dst.kv_version("secret", "f1/k1"), 2);
     assert_same_secrets(&src, &dst, "f1/k4");
 }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::walk::read_data;
-use super::{MetaInfo, Secret, State};
+use super::{Known, MetaInfo, Secret, State};
 use crate::error::Result;
 use crate::plan::Action;
 use crate::vault::VaultClient;
@@ -29,15 +29,20 @@ pub struct Current {
     pub data: Option<Map<String, Value>>,
 }
 
-pub async fn current(client: &VaultClient, s: &Secret) -> Result<Current> {
+/// Reads what the target holds at `s`, starting from what is `known` about it already.
+pub async fn current(client: &VaultClient, s: &Secret, known: Known) -> Result<Current> {
     if s.kv_version != 2 {
         let data = read_data(client, &format!("{}{}", s.mount, s.path), "", "/data").await?;
         return Ok(Current { meta: None, data });
     }
-    let meta = client
-        .read(&format!("{}metadata/{}", s.mount, s.path))
-        .await?
-        .and_then(|v| v.get("data").map(MetaInfo::from_answer));
+    let meta = match known {
+        Known::Absent => return Ok(Current::default()),
+        Known::Present(m) => Some(m),
+        Known::Unknown => client
+            .read(&format!("{}metadata/{}", s.mount, s.path))
+            .await?
+            .and_then(|v| v.get("data").map(MetaInfo::from_answer)),
+    };
     let data = match &meta {
         Some(m) if m.latest_state() == Some(State::Live) => {
             let api = format!("{}data/{}", s.mount, s.path);

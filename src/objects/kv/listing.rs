@@ -3,11 +3,7 @@
 //! that path is missing (HashiCorp Vault, older OpenBao) or the token may not list it, the plain
 //! `metadata/` listing is used and each secret's metadata is read on its own.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use serde_json::Value;
-use tokio::sync::OnceCell;
 
 use super::MetaInfo;
 use crate::error::{Error, Result};
@@ -127,42 +123,6 @@ fn parse(body: &Value, lister: Lister, after: Option<&str>) -> Result<Page, &'st
         _ => None,
     };
     Ok(Page { keys, next })
-}
-
-/// The target's KV-v2 mounts, each remembered as empty or not the first time an import asks.
-/// Every secret planned into a mount that was empty is new, so it is not read: its first data
-/// write carries `cas=0`, which Vault refuses if the secret appeared in the meantime.
-#[derive(Default)]
-pub struct EmptyMounts {
-    seen: Mutex<HashMap<(String, String), Answer>>,
-}
-
-/// Whether one mount was empty, found out once however many secrets ask at the same time.
-type Answer = Arc<OnceCell<bool>>;
-
-impl EmptyMounts {
-    /// Whether `mount` (with its trailing slash) in namespace `ns` held no key when first asked.
-    pub async fn is_empty(&self, client: &VaultClient, ns: &str, mount: &str) -> Result<bool> {
-        let cell = {
-            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            let key = (ns.to_string(), mount.to_string());
-            Arc::clone(seen.entry(key).or_default())
-        };
-        let empty = cell
-            .get_or_try_init(|| async {
-                match client
-                    .list_query(&format!("{mount}metadata/"), "limit=1")
-                    .await
-                {
-                    Ok(answer) => Ok(answer.is_none()),
-                    // Not allowed to look: read each secret instead.
-                    Err(e) if e.is_forbidden() => Ok(false),
-                    Err(e) => Err(e),
-                }
-            })
-            .await?;
-        Ok(*empty)
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! work.
 
 mod apply;
+mod known;
 mod listing;
 mod walk;
 
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use apply::{Current, KvOps, apply, current, diff};
-pub use listing::EmptyMounts;
+pub use known::{Known, TargetKv};
 pub use walk::{Found, Walk, export_mount};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

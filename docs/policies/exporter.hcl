@@ -6,7 +6,8 @@
 # namespaces add a copy of each rule per level with "+/" in front (for example "+/sys/mounts").
 
 # Secret engines: KV-v2 data, metadata and config, KV-v1 items, transit key backups. Mount names
-# are the operator's own, hence the wildcard on the first segment.
+# are the operator's own, hence the wildcard on the first segment. On OpenBao this includes
+# listing <mount>/detailed-metadata/, which saves a metadata read per secret.
 path "+/*" {
   capabilities = ["read", "list"]
 }

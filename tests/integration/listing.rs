@@ -152,14 +152,18 @@ fn a_token_that_may_not_list_detailed_metadata_still_copies_everything() {
 fn an_import_into_a_populated_mount_lists_each_folder_rather_than_reading_each_secret() {
     let (src, dst) = (Bao::start(), Bao::start());
     seed_folders(&src);
+    // A folder whose name must be escaped in the LIST's URL.
+    let awkward = "we ird/fo&l=d?er#/k";
+    src.kv_put("secret", awkward, json!({"v": "awkward"}));
     let bucket = garage().bucket();
     replicator(&["export"], &json_env(&src, &bucket)).assert_code(0);
     dst.kv_put("secret", "f0/k0", json!({"v": 0}));
     dst.kv_put("secret", "f1/k1", json!({"v": "changed on DR"}));
+    dst.kv_put("secret", awkward, json!({"v": "awkward"}));
     let import = replicator(&["import", "--output", "json"], &json_env(&dst, &bucket));
     import.assert_code(0);
     let doc: Value = serde_json::from_str(&import.stdout).unwrap();
-    // Three folder listings and the data of the two secrets DR holds, not 2 reads per secret.
+    // Five folder listings and the data of the three secrets DR holds, not 2 reads per secret.
     assert!(doc["reads"].as_u64().unwrap() < 15, "{}", import.stdout);
     assert_eq!(
         doc["writes"].as_u64().unwrap(),
@@ -173,5 +177,10 @@ fn an_import_into_a_populated_mount_lists_each_folder_rather_than_reading_each_s
         "an equal secret is not rewritten"
     );
     assert_eq!(dst.kv_version("secret", "f1/k1"), 2);
+    assert_eq!(
+        dst.kv_version("secret", awkward),
+        1,
+        "found through its folder's listing"
+    );
     assert_same_secrets(&src, &dst, "f1/k4");
 }

@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use super::answer::{error_message, found};
 use crate::config::{Token, VaultConfig};
 use crate::error::{Error, Result};
 
@@ -162,11 +163,7 @@ impl VaultClient {
 
     /// GET a path with a query string such as `version=3`; `None` when Vault answers 404.
     pub async fn read_query(&self, path: &str, query: &str) -> Result<Option<Value>> {
-        match self.send(Op::Get, path, None, query).await {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        found(self.send(Op::Get, path, None, query).await)
     }
 
     /// LIST a folder; an empty list when Vault answers 404 (the folder has no keys).
@@ -192,11 +189,7 @@ impl VaultClient {
     /// LIST a folder (path with its trailing slash) with extra query parameters such as
     /// `limit=1000`; the whole answer, or `None` when Vault answers 404.
     pub async fn list_query(&self, folder: &str, query: &str) -> Result<Option<Value>> {
-        match self.send(Op::List, folder, None, query).await {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        found(self.send(Op::List, folder, None, query).await)
     }
 
     /// POST a JSON body; returns the answer's body (`Null` for 204).
@@ -334,36 +327,6 @@ fn missing_capability(op: Op, path: &str) -> String {
     )
 }
 
-/// Vault wraps several errors as "2 errors occurred:\n\t* first\n\t* second\n\n"; the items.
-fn unwrap_multierror(s: &str) -> Vec<String> {
-    let items: Vec<String> = s
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("* "))
-        .map(str::to_string)
-        .collect();
-    if items.is_empty() || !s.contains("occurred:") {
-        return vec![s.trim().replace('\n', " ")];
-    }
-    items
-}
-
-/// Vault's `{"errors": [...]}` joined, or the status text.
-fn error_message(status: StatusCode, body: &[u8]) -> String {
-    let joined = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("errors").and_then(Value::as_array).map(|errs| {
-                errs.iter()
-                    .filter_map(Value::as_str)
-                    .flat_map(unwrap_multierror)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-        })
-        .filter(|s| !s.is_empty());
-    joined.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,18 +347,5 @@ mod tests {
             " (the token's policies lack `list` on `secret/metadata/app`)"
         );
         assert!(missing_capability(Op::Post, "sys/auth/up").contains("`create/update` and `sudo`"));
-    }
-
-    #[test]
-    fn error_message_joins_vault_errors() {
-        let body = br#"{"errors":["1 error occurred:\n\t* permission denied\n\n","second"]}"#;
-        assert_eq!(
-            error_message(StatusCode::FORBIDDEN, body),
-            "permission denied; second"
-        );
-        assert_eq!(
-            error_message(StatusCode::BAD_GATEWAY, b"<html>"),
-            "bad gateway"
-        );
     }
 }

@@ -1,6 +1,7 @@
 //! Talking to Vault/OpenBao: the HTTP client, TLS, logging in, and cluster-level facts (health,
 //! mount tables, namespaces).
 
+mod answer;
 mod client;
 mod cluster;
 mod session;

@@ -87,12 +87,12 @@ fn a_folder_over_one_listing_page_is_copied_whole_with_one_read_per_secret() {
     assert_same_secrets(&src, &dst, &big_key(1001));
 }
 
-/// A token for `bao` whose policy is the shipped `file` with `detailed-metadata/` denied. The
+/// A token for `bao` whose policy is the shipped `file` with `denied` (a policy path) denied. The
 /// policy is named after the file: the import copies the exporter's policies to the target.
-fn token_without_detailed_metadata(bao: &Bao, file: &str) -> String {
+fn token_denied(bao: &Bao, file: &str, denied: &str) -> String {
     let name = format!("no-detailed-{}", file.trim_end_matches(".hcl"));
     let hcl = std::fs::read_to_string(repo_root().join("docs/policies").join(file)).unwrap();
-    let deny = "\npath \"+/detailed-metadata/*\" {\n  capabilities = [\"deny\"]\n}\n";
+    let deny = format!("\npath \"{denied}\" {{\n  capabilities = [\"deny\"]\n}}\n");
     bao.write(
         &format!("sys/policies/acl/{name}"),
         json!({ "policy": format!("{hcl}{deny}") }),
@@ -121,7 +121,7 @@ fn a_token_that_may_not_list_detailed_metadata_still_copies_everything() {
     let mut env = json_env(&src, &bucket);
     env.push((
         "VAULT_TOKEN".into(),
-        token_without_detailed_metadata(&src, "exporter.hcl"),
+        token_denied(&src, "exporter.hcl", "+/detailed-metadata/*"),
     ));
     let export = replicator(&["export"], &env);
     export.assert_code(0);
@@ -134,7 +134,7 @@ fn a_token_that_may_not_list_detailed_metadata_still_copies_everything() {
     let mut env = json_env(&dst, &bucket);
     env.push((
         "VAULT_TOKEN".into(),
-        token_without_detailed_metadata(&dst, "importer.hcl"),
+        token_denied(&dst, "importer.hcl", "+/detailed-metadata/*"),
     ));
     let import = replicator(&["import", "--output", "json"], &env);
     import.assert_code(0);
@@ -181,6 +181,41 @@ fn an_import_into_a_populated_mount_lists_each_folder_rather_than_reading_each_s
         dst.kv_version("secret", awkward),
         1,
         "found through its folder's listing"
+    );
+    assert_same_secrets(&src, &dst, "f1/k4");
+}
+
+#[test]
+fn a_subtree_the_token_may_not_list_with_metadata_is_listed_plainly() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    seed_folders(&src);
+    let bucket = garage().bucket();
+    let mut env = json_env(&src, &bucket);
+    let subtree = "secret/detailed-metadata/f1/*";
+    env.push((
+        "VAULT_TOKEN".into(),
+        token_denied(&src, "exporter.hcl", subtree),
+    ));
+    replicator(&["export"], &env).assert_code(0);
+
+    dst.kv_put("secret", "f1/k1", json!({"v": 1}));
+    dst.kv_put("secret", "f2/k2", json!({"v": 2}));
+    let mut env = json_env(&dst, &bucket);
+    env.push((
+        "VAULT_TOKEN".into(),
+        token_denied(&dst, "importer.hcl", subtree),
+    ));
+    let import = replicator(&["import", "--output", "json"], &env);
+    import.assert_code(0);
+    assert_eq!(
+        dst.kv_version("secret", "f1/k1"),
+        1,
+        "found by a metadata read"
+    );
+    assert_eq!(
+        dst.kv_version("secret", "f2/k2"),
+        1,
+        "found through its listing"
     );
     assert_same_secrets(&src, &dst, "f1/k4");
 }

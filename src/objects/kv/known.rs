@@ -91,7 +91,12 @@ impl TargetKv {
         };
         let folder = cell
             .get_or_try_init(|| async {
-                let page = listing::page(client, &s.mount, Lister::Detailed, &key.2, None).await?;
+                let page =
+                    match listing::page(client, &s.mount, Lister::Detailed, &key.2, None).await {
+                        // A subtree the token may not list with metadata: read each secret.
+                        Err(e) if e.is_forbidden() => return Ok(None),
+                        page => page?,
+                    };
                 let listed = page.next.is_none().then(|| {
                     page.keys
                         .into_iter()

@@ -99,8 +99,14 @@ pub async fn export_mount(
 async fn run(walk: &Walk<'_>, lister: Lister, work: Work) -> Result<Done> {
     match work {
         Work::List { folder, after } => {
-            let page =
-                listing::page(walk.client, walk.mount, lister, &folder, after.as_deref()).await?;
+            let (client, mount) = (walk.client, walk.mount);
+            let page = match listing::page(client, mount, lister, &folder, after.as_deref()).await {
+                // A subtree the token may not list with metadata is listed plainly.
+                Err(e) if lister == Lister::Detailed && after.is_none() && e.is_forbidden() => {
+                    listing::page(client, mount, Lister::Plain, &folder, None).await?
+                }
+                page => page?,
+            };
             Ok(Done::Listed(folder, page))
         }
         Work::Read(path, meta) => Ok(Done::Read(match walk.kv_version {

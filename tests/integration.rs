@@ -4,6 +4,7 @@
 mod integration {
     pub mod access;
     pub mod drill;
+    pub mod dr_owned;
     pub mod errors;
     pub mod kinds;
     pub mod kube;

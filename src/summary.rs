@@ -34,6 +34,9 @@ pub struct Summary {
     pub failures: Vec<Failure>,
     /// Objects changed on the target since the importer wrote them.
     pub drifted: u64,
+    /// Drifted objects left as the target has them, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_alone: Vec<Failure>,
     /// The run stopped early (SIGTERM, or the lease was lost).
     pub interrupted: bool,
     /// What the export could not copy, from the snapshot's manifest.
@@ -96,6 +99,7 @@ impl Summary {
         self.failures
             .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
         self.drifted += other.drifted;
+        self.left_alone.extend(other.left_alone);
         self.interrupted |= other.interrupted;
         self.not_copied.extend(other.not_copied);
     }
@@ -105,6 +109,19 @@ impl Summary {
             kind: c.kind,
             path: c.path.clone(),
             reason,
+        });
+    }
+
+    /// A drifted object left as the target has it.
+    pub fn note_drift(&mut self, c: &Change) {
+        self.left_alone.push(Failure {
+            kind: c.kind,
+            path: c.path.clone(),
+            reason: c
+                .reason
+                .as_deref()
+                .map(|r| r.strip_prefix("drift: ").unwrap_or(r).to_string())
+                .unwrap_or_default(),
         });
     }
 
@@ -145,6 +162,9 @@ impl Summary {
                 "drift: {} objects had changed on the target",
                 self.drifted
             );
+        }
+        for d in &self.left_alone {
+            let _ = writeln!(out, "drift: {} {}: {}", d.kind, d.path, d.reason);
         }
         if self.interrupted {
             out.push_str("interrupted: the run stopped early; the next run continues from here\n");

@@ -3,8 +3,8 @@
 
 mod integration {
     pub mod access;
-    pub mod drill;
     pub mod dr_owned;
+    pub mod drill;
     pub mod errors;
     pub mod kinds;
     pub mod kube;

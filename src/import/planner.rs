@@ -275,6 +275,9 @@ fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
             progress,
         } => {
             summary.drifted += u64::from(drifted);
+            if drifted && change.action == Action::Skipped {
+                summary.note_drift(&change);
+            }
             if matches!(change.kind, Kind::Entity | Kind::Group)
                 && matches!(change.action, Action::Create | Action::Update)
             {

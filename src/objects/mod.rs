@@ -186,6 +186,8 @@ pub enum Detail {
     Kv(kv::KvOps),
     /// A prune: delete at (namespace, API path).
     Delete(String, String),
+    /// How a transit key is updated.
+    Transit(transit::Write),
 }
 
 /// The cluster an import writes to, with what the plan needs to know about it up front.
@@ -285,7 +287,10 @@ pub async fn plan(target: &Target, obj: &Object) -> Result<(Action, Option<Strin
             return Ok((action, reason, Detail::Kv(ops)));
         }
         Object::TransitKey(t) => {
-            transit::diff(t, transit::current(&c, &t.mount, &t.name).await?.as_ref())
+            let cur = transit::current(&c, &t.mount, &t.name).await?;
+            let (action, reason, write) = transit::diff(t, &cur);
+            let detail = write.map_or(Detail::None, Detail::Transit);
+            return Ok((action, reason, detail));
         }
         Object::Entity(e) => identity::diff_entity(
             e,
@@ -330,7 +335,13 @@ pub async fn apply(target: &Target, obj: &Object, action: Action, detail: &Detai
             Detail::Kv(ops) => kv::apply(&c, s, ops).await,
             _ => kv::apply(&c, s, &kv::KvOps::default()).await,
         },
-        Object::TransitKey(t) => transit::apply(&c, t, action).await,
+        Object::TransitKey(t) => {
+            let write = match detail {
+                Detail::Transit(w) => Some(w),
+                _ => None,
+            };
+            transit::apply(&c, t, action, write).await
+        }
         Object::Entity(e) => identity::apply_entity(&c, e).await,
         Object::Group(g) => identity::apply_group(&c, g).await,
     }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::objects::Kind;
+use crate::objects::{Detail, Kind};
 use crate::plan::{Action, Change};
 use crate::snapshot::NotCopied;
 
@@ -123,6 +123,18 @@ impl Summary {
                 .map(|r| r.strip_prefix("drift: ").unwrap_or(r).to_string())
                 .unwrap_or_default(),
         });
+    }
+
+    /// Counts an applied entity whose plan left some aliases unattached as refused too, and
+    /// says why (exit code 3).
+    pub fn refused_parts(&mut self, c: &Change) {
+        if let Detail::Entity(plan) = &c.detail
+            && !plan.refused.is_empty()
+            && matches!(c.action, Action::Create | Action::Update)
+        {
+            self.count(c.kind, Action::Refused, 1);
+            self.fail(c, plan.refused.join("; "));
+        }
     }
 
     pub fn total(&self, f: impl Fn(&Row) -> u64) -> u64 {

@@ -11,6 +11,7 @@ pub mod policies;
 pub mod transit;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -188,6 +189,8 @@ pub enum Detail {
     Delete(String, String),
     /// How a transit key is updated.
     Transit(transit::Write),
+    /// What an entity and its aliases need.
+    Entity(identity::EntityPlan),
 }
 
 /// The cluster an import writes to, with what the plan needs to know about it up front.
@@ -197,6 +200,9 @@ pub struct Target {
     tables: HashMap<(String, Table), BTreeMap<String, MountEntry>>,
     /// What is known of the target's KV-v2 secrets without reading each.
     pub kv: kv::TargetKv,
+    /// The auth mounts the snapshot carries, by (namespace, path), with their type: noted as
+    /// they stream by, before any entity (the snapshot's order), to tell which aliases follow it.
+    auth_mounts: Mutex<HashMap<(String, String), String>>,
 }
 
 impl Target {
@@ -225,6 +231,7 @@ impl Target {
             userpass,
             tables,
             kv: kv::TargetKv::default(),
+            auth_mounts: Mutex::default(),
         })
     }
 
@@ -243,6 +250,37 @@ impl Target {
 
     pub fn mount(&self, ns: &str, table: Table, path: &str) -> Option<&MountEntry> {
         self.tables.get(&(ns.to_string(), table))?.get(path)
+    }
+
+    /// Notes an auth mount of the snapshot (see `auth_mounts`).
+    pub fn note_auth_mount(&self, m: &mounts::Mount) {
+        if m.table == Table::Auth {
+            let mut known = self.auth_mounts.lock().unwrap_or_else(|e| e.into_inner());
+            known.insert((m.namespace.clone(), m.path.clone()), m.kind.clone());
+        }
+    }
+
+    /// What an auth mount path (`auth/userpass/`) means for the entity aliases on it.
+    fn alias_mount(&self, ns: &str, mount_path: &str) -> identity::MountFate {
+        use identity::MountFate;
+        let path = mount_path.strip_prefix("auth/").unwrap_or(mount_path);
+        let ours = {
+            let known = self.auth_mounts.lock().unwrap_or_else(|e| e.into_inner());
+            known.get(&(ns.to_string(), path.to_string())).cloned()
+        };
+        let theirs = self.mount(ns, Table::Auth, path);
+        match (ours, theirs) {
+            (None, t) => MountFate::Unreplicated(t.map(|t| t.kind.clone())),
+            (Some(_), None) => MountFate::Follows,
+            (Some(_), Some(t)) if t.local => {
+                MountFate::Foreign(format!("the target's {mount_path} is a local mount"))
+            }
+            (Some(ours), Some(t)) if t.kind != ours => MountFate::Foreign(format!(
+                "the target's {mount_path} is a `{}` method, the snapshot's is `{ours}`",
+                t.kind
+            )),
+            (Some(_), Some(_)) => MountFate::Follows,
+        }
     }
 }
 
@@ -292,12 +330,12 @@ pub async fn plan(target: &Target, obj: &Object) -> Result<(Action, Option<Strin
             let detail = write.map_or(Detail::None, Detail::Transit);
             return Ok((action, reason, detail));
         }
-        Object::Entity(e) => identity::diff_entity(
-            e,
-            identity::current_entity(&c, &e.namespace, &e.name)
-                .await?
-                .as_ref(),
-        ),
+        Object::Entity(e) => {
+            let cur = identity::current_entity(&c, &e.namespace, &e.name).await?;
+            let fate = |path: &str| target.alias_mount(&e.namespace, path);
+            let (action, reason, plan) = identity::diff_entity(e, cur.as_ref(), fate);
+            return Ok((action, reason, Detail::Entity(plan)));
+        }
         Object::Group(g) => identity::diff_group(
             g,
             identity::current_group(&c, &g.namespace, &g.name)
@@ -318,6 +356,10 @@ pub fn plan_under_new_parent(target: &Target, obj: &Object) -> (Action, Option<S
         Object::AuthItem(a) => {
             let (action, reason) = target.auth_create(a);
             (action, reason, Detail::None)
+        }
+        Object::Entity(e) => {
+            let plan = identity::EntityPlan::everything(e);
+            (Action::Create, None, Detail::Entity(plan))
         }
         _ => (Action::Create, None, Detail::None),
     }
@@ -342,7 +384,10 @@ pub async fn apply(target: &Target, obj: &Object, action: Action, detail: &Detai
             };
             transit::apply(&c, t, action, write).await
         }
-        Object::Entity(e) => identity::apply_entity(&c, e).await,
+        Object::Entity(e) => match detail {
+            Detail::Entity(plan) => identity::apply_entity(&c, e, plan).await,
+            _ => identity::apply_entity(&c, e, &identity::EntityPlan::everything(e)).await,
+        },
         Object::Group(g) => identity::apply_group(&c, g).await,
     }
 }

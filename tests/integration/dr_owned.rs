@@ -463,3 +463,49 @@ fn an_alias_is_not_attached_to_a_dr_auth_mount_of_another_type() {
     assert!(words(&run.stdout).contains("alias bob on auth/people/"));
     assert_eq!(aliases(&p.dst, "bob"), []);
 }
+
+/// An external group's alias removed on the source used to stay on DR (and the group was written
+/// again on every import); one on DR's own auth mount stays.
+#[test]
+fn a_group_alias_removed_on_dc_goes_on_dr_and_one_on_a_dr_mount_stays() {
+    let p = Pair::new();
+    p.src
+        .write("sys/auth/userpass", json!({"type": "userpass"}));
+    for g in ["ext", "dr-ext"] {
+        p.src
+            .write("identity/group", json!({"name": g, "type": "external"}));
+    }
+    let ext = p.src.read("identity/group/name/ext").unwrap()["data"]["id"].clone();
+    p.src.write(
+        "identity/group-alias",
+        json!({"name": "ldap-admins", "canonical_id": ext,
+               "mount_accessor": accessor(&p.src, "userpass/")}),
+    );
+    p.dst.write("sys/auth/dronly", json!({"type": "userpass"}));
+    p.export();
+    p.import(&[]).assert_code(0);
+    let group_alias = |b: &Bao, g: &str| {
+        b.read(&format!("identity/group/name/{g}")).unwrap()["data"]["alias"]["name"].clone()
+    };
+    assert_eq!(group_alias(&p.dst, "ext"), json!("ldap-admins"));
+    let dr_ext = p.dst.read("identity/group/name/dr-ext").unwrap()["data"]["id"].clone();
+    p.dst.write(
+        "identity/group-alias",
+        json!({"name": "dr-admins", "canonical_id": dr_ext,
+               "mount_accessor": accessor(&p.dst, "dronly/")}),
+    );
+
+    let alias_id = p.src.read("identity/group/name/ext").unwrap()["data"]["alias"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    p.src.delete(&format!("identity/group-alias/id/{alias_id}"));
+    p.export();
+    p.import(&[]).assert_code(0);
+    assert_eq!(group_alias(&p.dst, "ext"), Value::Null);
+    assert_eq!(group_alias(&p.dst, "dr-ext"), json!("dr-admins"));
+    p.export();
+    let run = p.import(&[]);
+    run.assert_code(0);
+    assert_eq!(writes(&run), 0, "{}", run.stdout);
+}

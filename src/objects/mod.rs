@@ -191,6 +191,8 @@ pub enum Detail {
     Transit(transit::Write),
     /// What an entity and its aliases need.
     Entity(identity::EntityPlan),
+    /// The group's alias on the target is gone from the source: delete it.
+    RemoveGroupAlias,
 }
 
 /// The cluster an import writes to, with what the plan needs to know about it up front.
@@ -336,12 +338,16 @@ pub async fn plan(target: &Target, obj: &Object) -> Result<(Action, Option<Strin
             let (action, reason, plan) = identity::diff_entity(e, cur.as_ref(), fate);
             return Ok((action, reason, Detail::Entity(plan)));
         }
-        Object::Group(g) => identity::diff_group(
-            g,
-            identity::current_group(&c, &g.namespace, &g.name)
-                .await?
-                .as_ref(),
-        ),
+        Object::Group(g) => {
+            let cur = identity::current_group(&c, &g.namespace, &g.name).await?;
+            let fate = |path: &str| target.alias_mount(&g.namespace, path);
+            let (action, reason, remove) = identity::diff_group(g, cur.as_ref(), fate);
+            let detail = match remove {
+                true => Detail::RemoveGroupAlias,
+                false => Detail::None,
+            };
+            return Ok((action, reason, detail));
+        }
     };
     Ok((action, reason, Detail::None))
 }
@@ -388,6 +394,9 @@ pub async fn apply(target: &Target, obj: &Object, action: Action, detail: &Detai
             Detail::Entity(plan) => identity::apply_entity(&c, e, plan).await,
             _ => identity::apply_entity(&c, e, &identity::EntityPlan::everything(e)).await,
         },
-        Object::Group(g) => identity::apply_group(&c, g).await,
+        Object::Group(g) => {
+            let remove_alias = matches!(detail, Detail::RemoveGroupAlias);
+            identity::apply_group(&c, g, remove_alias).await
+        }
     }
 }

@@ -188,23 +188,32 @@ pub async fn export(client: &VaultClient, namespace: &str) -> Result<(Vec<Entity
     Ok((entities, groups))
 }
 
-pub fn diff_group(desired: &Group, current: Option<&Group>) -> (Action, Option<String>) {
-    match current {
-        None => (Action::Create, None),
-        Some(cur) if same_group(cur, desired) => (Action::Unchanged, None),
-        Some(_) => (Action::Update, Some("group differs".into())),
-    }
-}
-
-/// Equal but for the alias's mount type, which older snapshots do not record.
-fn same_group(cur: &Group, desired: &Group) -> bool {
+/// Compares the snapshot's group with the target's. The target's alias is removed when the
+/// snapshot's group has none and the alias is on an auth mount the snapshot carries (the bool);
+/// one on the target's own mount is left as it is.
+pub fn diff_group(
+    desired: &Group,
+    current: Option<&Group>,
+    fate: impl Fn(&str) -> MountFate,
+) -> (Action, Option<String>, bool) {
+    let Some(cur) = current else {
+        return (Action::Create, None, false);
+    };
     let mut cur = cur.clone();
-    if let (Some(c), Some(d)) = (cur.alias.as_mut(), desired.alias.as_ref())
-        && d.mount_type.is_empty()
-    {
-        c.mount_type.clear();
+    match (cur.alias.as_mut(), desired.alias.as_ref()) {
+        // Older snapshots do not record the alias's mount type.
+        (Some(c), Some(d)) if d.mount_type.is_empty() => c.mount_type.clear(),
+        (Some(c), None) if fate(&c.mount_path) == MountFate::Follows => {
+            let why = "its alias is gone from the source".to_string();
+            return (Action::Update, Some(why), true);
+        }
+        (Some(_), None) => cur.alias = None,
+        _ => {}
     }
-    cur == *desired
+    match cur == *desired {
+        true => (Action::Unchanged, None, false),
+        false => (Action::Update, Some("group differs".into()), false),
+    }
 }
 
 /// The target's accessor for the alias's auth mount path, which must be of the alias's type
@@ -245,7 +254,8 @@ async fn id_of(client: &VaultClient, what: &str, name: &str) -> Result<String> {
         })
 }
 
-pub async fn apply_group(client: &VaultClient, desired: &Group) -> Result<()> {
+/// Writes the group, attaches its alias when missing, or removes the target's alias as planned.
+pub async fn apply_group(client: &VaultClient, desired: &Group, remove_alias: bool) -> Result<()> {
     let mut body = json!({
         "type": desired.group_type,
         "policies": desired.policies,
@@ -280,6 +290,17 @@ pub async fn apply_group(client: &VaultClient, desired: &Group) -> Result<()> {
                 "canonical_id": id_of(client, "group", &desired.name).await?,
             });
             client.write("identity/group-alias", &body).await?;
+        }
+    }
+    if remove_alias && desired.alias.is_none() {
+        let written = read_named(client, "group", &desired.name).await?;
+        let id = written
+            .as_ref()
+            .and_then(|d| d.pointer("/alias/id").and_then(Value::as_str));
+        if let Some(id) = id {
+            client
+                .delete(&format!("identity/group-alias/id/{id}"))
+                .await?;
         }
     }
     Ok(())
@@ -339,5 +360,23 @@ mod tests {
         .map(|g| g.name)
         .collect();
         assert_eq!(order, ["b", "c", "a"]);
+    }
+
+    #[test]
+    fn a_group_alias_gone_from_the_source_goes_only_on_a_replicated_mount() {
+        let desired = group("ext", &[]);
+        let mut cur = desired.clone();
+        cur.alias = Some(Alias {
+            name: "admins".into(),
+            mount_path: "auth/ldap/".into(),
+            mount_type: "ldap".into(),
+            custom_metadata: BTreeMap::new(),
+        });
+        let follows = |_: &str| MountFate::Follows;
+        let (action, _, remove) = diff_group(&desired, Some(&cur), follows);
+        assert_eq!((action, remove), (Action::Update, true));
+        let own = |_: &str| MountFate::Unreplicated(Some("ldap".into()));
+        let (action, _, remove) = diff_group(&desired, Some(&cur), own);
+        assert_eq!((action, remove), (Action::Unchanged, false));
     }
 }

@@ -134,7 +134,10 @@ pub(crate) fn record(summary: &mut Summary, change: &Change, result: Result<(), 
                     false
                 }
                 Action::Skipped => false,
-                _ => true,
+                _ => {
+                    summary.refused_parts(change);
+                    true
+                }
             }
         }
         Err(reason) => {

@@ -105,6 +105,7 @@ impl Plan {
             if matches!(c.action, Action::Refused | Action::Failed) {
                 s.fail(c, c.reason.clone().unwrap_or_default());
             }
+            s.refused_parts(c);
         }
         s.drifted = self.drifted;
         s

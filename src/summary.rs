@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::objects::Kind;
+use crate::objects::{Detail, Kind};
 use crate::plan::{Action, Change};
 use crate::snapshot::NotCopied;
 
@@ -34,6 +34,9 @@ pub struct Summary {
     pub failures: Vec<Failure>,
     /// Objects changed on the target since the importer wrote them.
     pub drifted: u64,
+    /// Drifted objects left as the target has them, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_alone: Vec<Failure>,
     /// The run stopped early (SIGTERM, or the lease was lost).
     pub interrupted: bool,
     /// What the export could not copy, from the snapshot's manifest.
@@ -96,6 +99,7 @@ impl Summary {
         self.failures
             .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
         self.drifted += other.drifted;
+        self.left_alone.extend(other.left_alone);
         self.interrupted |= other.interrupted;
         self.not_copied.extend(other.not_copied);
     }
@@ -106,6 +110,31 @@ impl Summary {
             path: c.path.clone(),
             reason,
         });
+    }
+
+    /// A drifted object left as the target has it.
+    pub fn note_drift(&mut self, c: &Change) {
+        self.left_alone.push(Failure {
+            kind: c.kind,
+            path: c.path.clone(),
+            reason: c
+                .reason
+                .as_deref()
+                .map(|r| r.strip_prefix("drift: ").unwrap_or(r).to_string())
+                .unwrap_or_default(),
+        });
+    }
+
+    /// Counts an applied entity whose plan left some aliases unattached as refused too, and
+    /// says why (exit code 3).
+    pub fn refused_parts(&mut self, c: &Change) {
+        if let Detail::Entity(plan) = &c.detail
+            && !plan.refused.is_empty()
+            && matches!(c.action, Action::Create | Action::Update)
+        {
+            self.count(c.kind, Action::Refused, 1);
+            self.fail(c, plan.refused.join("; "));
+        }
     }
 
     pub fn total(&self, f: impl Fn(&Row) -> u64) -> u64 {
@@ -145,6 +174,9 @@ impl Summary {
                 "drift: {} objects had changed on the target",
                 self.drifted
             );
+        }
+        for d in &self.left_alone {
+            let _ = writeln!(out, "drift: {} {}: {}", d.kind, d.path, d.reason);
         }
         if self.interrupted {
             out.push_str("interrupted: the run stopped early; the next run continues from here\n");

@@ -3,6 +3,8 @@
 
 mod integration {
     pub mod access;
+    pub mod dr_owned;
+    pub mod dr_owned_aliases;
     pub mod drill;
     pub mod errors;
     pub mod kinds;

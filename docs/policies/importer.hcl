@@ -5,8 +5,9 @@
 #   bao policy write vault-replicator-importer docs/policies/importer.hcl
 # Child namespaces: add a copy of each rule per level with "+/" in front (see exporter.hcl).
 
-# Secret engines: KV-v2/v1 writes and (with REPLICATOR_PRUNE) deletes, transit key restores, and
-# the importer's own bookkeeping mount (vault-replicator/, REPLICATOR_STATE_MOUNT).
+# Secret engines: KV-v2/v1 writes and (with REPLICATOR_PRUNE) deletes, transit key restores and
+# config (and reading a target key's backup, to check it is the same key before restoring over
+# it), and the importer's own bookkeeping mount (vault-replicator/, REPLICATOR_STATE_MOUNT).
 path "+/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }

@@ -187,6 +187,9 @@ async fn walk(
                 let recorded = known.map(|r| r.sha == sha256);
                 let trusted = recorded == Some(true) && known.is_some_and(|r| !r.unsettled);
                 let inherited = inherited(target, &object, &decisions, &opts.state_mount);
+                if let Object::Mount(m) = &object {
+                    target.note_auth_mount(m);
+                }
                 if let Some(p) = object.as_parent() {
                     // A parent: decided and applied now, before its children arrive.
                     let change = match inherited {
@@ -275,6 +278,9 @@ fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
             progress,
         } => {
             summary.drifted += u64::from(drifted);
+            if drifted && change.action == Action::Skipped {
+                summary.note_drift(&change);
+            }
             if matches!(change.kind, Kind::Entity | Kind::Group)
                 && matches!(change.action, Action::Create | Action::Update)
             {

@@ -11,6 +11,7 @@ pub mod policies;
 pub mod transit;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -186,6 +187,12 @@ pub enum Detail {
     Kv(kv::KvOps),
     /// A prune: delete at (namespace, API path).
     Delete(String, String),
+    /// How a transit key is updated.
+    Transit(transit::Write),
+    /// What an entity and its aliases need.
+    Entity(identity::EntityPlan),
+    /// The group's alias on the target is gone from the source: delete it.
+    RemoveGroupAlias,
 }
 
 /// The cluster an import writes to, with what the plan needs to know about it up front.
@@ -195,6 +202,9 @@ pub struct Target {
     tables: HashMap<(String, Table), BTreeMap<String, MountEntry>>,
     /// What is known of the target's KV-v2 secrets without reading each.
     pub kv: kv::TargetKv,
+    /// The auth mounts the snapshot carries, by (namespace, path), with their type: noted as
+    /// they stream by, before any entity (the snapshot's order), to tell which aliases follow it.
+    auth_mounts: Mutex<HashMap<(String, String), String>>,
 }
 
 impl Target {
@@ -223,6 +233,7 @@ impl Target {
             userpass,
             tables,
             kv: kv::TargetKv::default(),
+            auth_mounts: Mutex::default(),
         })
     }
 
@@ -241,6 +252,37 @@ impl Target {
 
     pub fn mount(&self, ns: &str, table: Table, path: &str) -> Option<&MountEntry> {
         self.tables.get(&(ns.to_string(), table))?.get(path)
+    }
+
+    /// Notes an auth mount of the snapshot (see `auth_mounts`).
+    pub fn note_auth_mount(&self, m: &mounts::Mount) {
+        if m.table == Table::Auth {
+            let mut known = self.auth_mounts.lock().unwrap_or_else(|e| e.into_inner());
+            known.insert((m.namespace.clone(), m.path.clone()), m.kind.clone());
+        }
+    }
+
+    /// What an auth mount path (`auth/userpass/`) means for the entity aliases on it.
+    fn alias_mount(&self, ns: &str, mount_path: &str) -> identity::MountFate {
+        use identity::MountFate;
+        let path = mount_path.strip_prefix("auth/").unwrap_or(mount_path);
+        let ours = {
+            let known = self.auth_mounts.lock().unwrap_or_else(|e| e.into_inner());
+            known.get(&(ns.to_string(), path.to_string())).cloned()
+        };
+        let theirs = self.mount(ns, Table::Auth, path);
+        match (ours, theirs) {
+            (None, t) => MountFate::Unreplicated(t.map(|t| t.kind.clone())),
+            (Some(_), None) => MountFate::Follows,
+            (Some(_), Some(t)) if t.local => {
+                MountFate::Foreign(format!("the target's {mount_path} is a local mount"))
+            }
+            (Some(ours), Some(t)) if t.kind != ours => MountFate::Foreign(format!(
+                "the target's {mount_path} is a `{}` method, the snapshot's is `{ours}`",
+                t.kind
+            )),
+            (Some(_), Some(_)) => MountFate::Follows,
+        }
     }
 }
 
@@ -285,20 +327,27 @@ pub async fn plan(target: &Target, obj: &Object) -> Result<(Action, Option<Strin
             return Ok((action, reason, Detail::Kv(ops)));
         }
         Object::TransitKey(t) => {
-            transit::diff(t, transit::current(&c, &t.mount, &t.name).await?.as_ref())
+            let cur = transit::current(&c, &t.mount, &t.name).await?;
+            let (action, reason, write) = transit::diff(t, &cur);
+            let detail = write.map_or(Detail::None, Detail::Transit);
+            return Ok((action, reason, detail));
         }
-        Object::Entity(e) => identity::diff_entity(
-            e,
-            identity::current_entity(&c, &e.namespace, &e.name)
-                .await?
-                .as_ref(),
-        ),
-        Object::Group(g) => identity::diff_group(
-            g,
-            identity::current_group(&c, &g.namespace, &g.name)
-                .await?
-                .as_ref(),
-        ),
+        Object::Entity(e) => {
+            let cur = identity::current_entity(&c, &e.namespace, &e.name).await?;
+            let fate = |path: &str| target.alias_mount(&e.namespace, path);
+            let (action, reason, plan) = identity::diff_entity(e, cur.as_ref(), fate);
+            return Ok((action, reason, Detail::Entity(plan)));
+        }
+        Object::Group(g) => {
+            let cur = identity::current_group(&c, &g.namespace, &g.name).await?;
+            let fate = |path: &str| target.alias_mount(&g.namespace, path);
+            let (action, reason, remove) = identity::diff_group(g, cur.as_ref(), fate);
+            let detail = match remove {
+                true => Detail::RemoveGroupAlias,
+                false => Detail::None,
+            };
+            return Ok((action, reason, detail));
+        }
     };
     Ok((action, reason, Detail::None))
 }
@@ -313,6 +362,10 @@ pub fn plan_under_new_parent(target: &Target, obj: &Object) -> (Action, Option<S
         Object::AuthItem(a) => {
             let (action, reason) = target.auth_create(a);
             (action, reason, Detail::None)
+        }
+        Object::Entity(e) => {
+            let plan = identity::EntityPlan::everything(e);
+            (Action::Create, None, Detail::Entity(plan))
         }
         _ => (Action::Create, None, Detail::None),
     }
@@ -330,8 +383,20 @@ pub async fn apply(target: &Target, obj: &Object, action: Action, detail: &Detai
             Detail::Kv(ops) => kv::apply(&c, s, ops).await,
             _ => kv::apply(&c, s, &kv::KvOps::default()).await,
         },
-        Object::TransitKey(t) => transit::apply(&c, t, action).await,
-        Object::Entity(e) => identity::apply_entity(&c, e).await,
-        Object::Group(g) => identity::apply_group(&c, g).await,
+        Object::TransitKey(t) => {
+            let write = match detail {
+                Detail::Transit(w) => Some(w),
+                _ => None,
+            };
+            transit::apply(&c, t, action, write).await
+        }
+        Object::Entity(e) => match detail {
+            Detail::Entity(plan) => identity::apply_entity(&c, e, plan).await,
+            _ => identity::apply_entity(&c, e, &identity::EntityPlan::everything(e)).await,
+        },
+        Object::Group(g) => {
+            let remove_alias = matches!(detail, Detail::RemoveGroupAlias);
+            identity::apply_group(&c, g, remove_alias).await
+        }
     }
 }

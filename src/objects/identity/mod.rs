@@ -1,11 +1,16 @@
 //! Identity: entities with their aliases, and groups (internal with members, external with their
 //! alias). Everything is matched by name, never by ID: IDs and mount accessors differ between
 //! clusters, so an alias is re-pointed at the target's accessor for the same auth mount path.
+//! How an entity's aliases are planned and written is in `entity`.
+
+mod entity;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub use entity::{EntityPlan, MountFate, apply_entity, diff_entity};
 
 use crate::error::{Error, Result};
 use crate::plan::Action;
@@ -16,6 +21,9 @@ pub struct Alias {
     pub name: String,
     /// The auth mount the alias belongs to, as Vault shows it: `auth/userpass/`.
     pub mount_path: String,
+    /// That mount's type (`userpass`); empty in snapshots made before it was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mount_type: String,
     #[serde(default)]
     pub custom_metadata: BTreeMap<String, String>,
 }
@@ -84,6 +92,11 @@ fn alias_of(a: &Value) -> Option<Alias> {
     Some(Alias {
         name,
         mount_path: a.get("mount_path")?.as_str()?.to_string(),
+        mount_type: a
+            .get("mount_type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         custom_metadata: string_map(a.get("custom_metadata")),
     })
 }
@@ -175,40 +188,59 @@ pub async fn export(client: &VaultClient, namespace: &str) -> Result<(Vec<Entity
     Ok((entities, groups))
 }
 
-pub fn diff_entity(desired: &Entity, current: Option<&Entity>) -> (Action, Option<String>) {
-    match current {
-        None => (Action::Create, None),
-        Some(cur) if desired.aliases.is_subset(&cur.aliases) && same_entity(desired, cur) => {
-            (Action::Unchanged, None)
+/// Compares the snapshot's group with the target's. The target's alias is removed when the
+/// snapshot's group has none and the alias is on an auth mount the snapshot carries (the bool);
+/// one on the target's own mount is left as it is.
+pub fn diff_group(
+    desired: &Group,
+    current: Option<&Group>,
+    fate: impl Fn(&str) -> MountFate,
+) -> (Action, Option<String>, bool) {
+    let Some(cur) = current else {
+        return (Action::Create, None, false);
+    };
+    let mut cur = cur.clone();
+    match (cur.alias.as_mut(), desired.alias.as_ref()) {
+        // Older snapshots do not record the alias's mount type.
+        (Some(c), Some(d)) if d.mount_type.is_empty() => c.mount_type.clear(),
+        (Some(c), None) if fate(&c.mount_path) == MountFate::Follows => {
+            let why = "its alias is gone from the source".to_string();
+            return (Action::Update, Some(why), true);
         }
-        Some(_) => (Action::Update, Some("entity or its aliases differ".into())),
+        (Some(_), None) => cur.alias = None,
+        _ => {}
+    }
+    match cur == *desired {
+        true => (Action::Unchanged, None, false),
+        false => (Action::Update, Some("group differs".into()), false),
     }
 }
 
-fn same_entity(a: &Entity, b: &Entity) -> bool {
-    a.policies == b.policies && a.metadata == b.metadata && a.disabled == b.disabled
-}
-
-pub fn diff_group(desired: &Group, current: Option<&Group>) -> (Action, Option<String>) {
-    match current {
-        None => (Action::Create, None),
-        Some(cur) if cur == desired => (Action::Unchanged, None),
-        Some(_) => (Action::Update, Some("group differs".into())),
-    }
-}
-
-/// The target's accessor for an auth mount path such as `auth/userpass/`.
-async fn accessor(client: &VaultClient, mount_path: &str) -> Result<String> {
+/// The target's accessor for the alias's auth mount path, which must be of the alias's type
+/// (when the snapshot recorded it): an alias is never attached to another kind of method.
+async fn accessor(client: &VaultClient, alias: &Alias) -> Result<String> {
     let table = mount_table(client, Table::Auth).await?;
-    let path = mount_path.strip_prefix("auth/").unwrap_or(mount_path);
-    table
-        .get(path)
-        .map(|m| m.accessor.clone())
-        .ok_or_else(|| Error::Object {
-            kind: "identity alias",
-            path: mount_path.to_string(),
-            reason: "no auth method is mounted there on the target".into(),
-        })
+    let path = alias
+        .mount_path
+        .strip_prefix("auth/")
+        .unwrap_or(&alias.mount_path);
+    let refuse = |reason: String| Error::Object {
+        kind: "identity alias",
+        path: format!("{}{}", alias.mount_path, alias.name),
+        reason,
+    };
+    match table.get(path) {
+        None => Err(refuse(
+            "no auth method is mounted there on the target".into(),
+        )),
+        Some(m) if !alias.mount_type.is_empty() && m.kind != alias.mount_type => {
+            Err(refuse(format!(
+                "not attached: the target's {} is a `{}` method, the alias's is `{}`",
+                alias.mount_path, m.kind, alias.mount_type
+            )))
+        }
+        Some(m) => Ok(m.accessor.clone()),
+    }
 }
 
 async fn id_of(client: &VaultClient, what: &str, name: &str) -> Result<String> {
@@ -222,43 +254,8 @@ async fn id_of(client: &VaultClient, what: &str, name: &str) -> Result<String> {
         })
 }
 
-pub async fn apply_entity(client: &VaultClient, desired: &Entity) -> Result<()> {
-    let body = json!({
-        "policies": desired.policies,
-        "metadata": desired.metadata,
-        "disabled": desired.disabled,
-    });
-    client
-        .write(&format!("identity/entity/name/{}", desired.name), &body)
-        .await?;
-    // One read gives both the ID to attach aliases to and the aliases already there.
-    let written = read_named(client, "entity", &desired.name).await?;
-    let id = written
-        .as_ref()
-        .and_then(|d| d.get("id").and_then(Value::as_str).map(String::from))
-        .ok_or_else(|| Error::Object {
-            kind: "identity",
-            path: format!("entity/{}", desired.name),
-            reason: "not found on the target after writing it".into(),
-        })?;
-    let existing: BTreeSet<Alias> = written
-        .as_ref()
-        .and_then(|d| d.get("aliases").and_then(Value::as_array))
-        .map(|a| a.iter().filter_map(alias_of).collect())
-        .unwrap_or_default();
-    for alias in desired.aliases.difference(&existing) {
-        let body = json!({
-            "name": alias.name,
-            "canonical_id": id,
-            "mount_accessor": accessor(client, &alias.mount_path).await?,
-            "custom_metadata": alias.custom_metadata,
-        });
-        client.write("identity/entity-alias", &body).await?;
-    }
-    Ok(())
-}
-
-pub async fn apply_group(client: &VaultClient, desired: &Group) -> Result<()> {
+/// Writes the group, attaches its alias when missing, or removes the target's alias as planned.
+pub async fn apply_group(client: &VaultClient, desired: &Group, remove_alias: bool) -> Result<()> {
     let mut body = json!({
         "type": desired.group_type,
         "policies": desired.policies,
@@ -281,13 +278,29 @@ pub async fn apply_group(client: &VaultClient, desired: &Group) -> Result<()> {
         .await?;
     if let Some(alias) = &desired.alias {
         let current = current_group(client, &desired.namespace, &desired.name).await?;
-        if current.and_then(|g| g.alias).as_ref() != Some(alias) {
+        let attached = current.and_then(|g| g.alias).is_some_and(|a| {
+            a.name == alias.name
+                && a.mount_path == alias.mount_path
+                && a.custom_metadata == alias.custom_metadata
+        });
+        if !attached {
             let body = json!({
                 "name": alias.name,
-                "mount_accessor": accessor(client, &alias.mount_path).await?,
+                "mount_accessor": accessor(client, alias).await?,
                 "canonical_id": id_of(client, "group", &desired.name).await?,
             });
             client.write("identity/group-alias", &body).await?;
+        }
+    }
+    if remove_alias && desired.alias.is_none() {
+        let written = read_named(client, "group", &desired.name).await?;
+        let id = written
+            .as_ref()
+            .and_then(|d| d.pointer("/alias/id").and_then(Value::as_str));
+        if let Some(id) = id {
+            client
+                .delete(&format!("identity/group-alias/id/{id}"))
+                .await?;
         }
     }
     Ok(())
@@ -350,24 +363,20 @@ mod tests {
     }
 
     #[test]
-    fn extra_aliases_on_the_target_do_not_force_an_update() {
-        let alias = |n: &str| Alias {
-            name: n.into(),
-            mount_path: "auth/userpass/".into(),
-            custom_metadata: BTreeMap::new(),
-        };
-        let desired = Entity {
-            namespace: String::new(),
-            name: "e".into(),
-            policies: BTreeSet::new(),
-            metadata: BTreeMap::new(),
-            disabled: false,
-            aliases: [alias("a")].into(),
-        };
+    fn a_group_alias_gone_from_the_source_goes_only_on_a_replicated_mount() {
+        let desired = group("ext", &[]);
         let mut cur = desired.clone();
-        cur.aliases.insert(alias("native"));
-        assert_eq!(diff_entity(&desired, Some(&cur)).0, Action::Unchanged);
-        cur.aliases.clear();
-        assert_eq!(diff_entity(&desired, Some(&cur)).0, Action::Update);
+        cur.alias = Some(Alias {
+            name: "admins".into(),
+            mount_path: "auth/ldap/".into(),
+            mount_type: "ldap".into(),
+            custom_metadata: BTreeMap::new(),
+        });
+        let follows = |_: &str| MountFate::Follows;
+        let (action, _, remove) = diff_group(&desired, Some(&cur), follows);
+        assert_eq!((action, remove), (Action::Update, true));
+        let own = |_: &str| MountFate::Unreplicated(Some("ldap".into()));
+        let (action, _, remove) = diff_group(&desired, Some(&cur), own);
+        assert_eq!((action, remove), (Action::Unchanged, false));
     }
 }

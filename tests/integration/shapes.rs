@@ -1,0 +1,359 @@
+//! The shapes real servers give objects, copied faithfully: KV-v2 version states (a destroy after
+//! a replicated delete), per-secret metadata with null custom_metadata, versions with a future
+//! deletion_time, and every supported auth method's config at its defaults, tuned, and changed.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::support::{Bao, Run, env_for, file_store, replicator};
+
+/// A source and a target with a file store between them.
+struct Pair {
+    src: Bao,
+    dst: Bao,
+    dir: tempfile::TempDir,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        Pair {
+            src: Bao::start(),
+            dst: Bao::start(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn env(&self, bao: &Bao, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env_for(bao, &file_store(self.dir.path()), &extra)
+    }
+
+    /// Exports the source and imports it into the target; the import's exit code is checked.
+    #[track_caller]
+    fn sync(&self, extra: &[(&str, &str)], code: i32) -> Run {
+        // Snapshots are named by the second.
+        std::thread::sleep(Duration::from_millis(1050));
+        replicator(&["export"], &self.env(&self.src, extra)).assert_code(0);
+        let run = replicator(&["import"], &self.env(&self.dst, extra));
+        run.assert_code(code);
+        run
+    }
+
+    /// A full-check import of the latest snapshot must find nothing to write.
+    #[track_caller]
+    fn assert_converged(&self) {
+        let again = replicator(&["import", "--full-check"], &self.env(&self.dst, &[]));
+        again.assert_code(0);
+        assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
+    }
+}
+
+fn meta(bao: &Bao, mount: &str, key: &str) -> Value {
+    bao.read(&format!("{mount}/metadata/{key}")).unwrap()["data"].clone()
+}
+
+/// The state of one version in a metadata answer: (deleted, destroyed).
+fn version_state(meta: &Value, version: u64) -> (bool, bool) {
+    let v = &meta["versions"][version.to_string()];
+    (
+        v["deletion_time"].as_str().is_some_and(|t| !t.is_empty()),
+        v["destroyed"].as_bool().unwrap_or(false),
+    )
+}
+
+/// Destroys the source's latest version after the target already has it soft-deleted, then
+/// checks that the target's version is destroyed: `undelete` gives no data back.
+fn destroy_after_replicated_delete(extra: &[(&str, &str)]) {
+    let p = Pair::new();
+    p.src.kv_put("secret", "k", json!({"pw": "first"}));
+    p.src.kv_put("secret", "k", json!({"pw": "plaintext"}));
+    p.sync(extra, 0);
+    assert_eq!(p.dst.kv_get("secret", "k"), Some(json!({"pw": "plaintext"})));
+
+    p.src.delete("secret/data/k");
+    p.sync(extra, 0);
+    let dr_latest = p.dst.kv_version("secret", "k");
+    assert_eq!(
+        version_state(&meta(&p.dst, "secret", "k"), dr_latest),
+        (true, false)
+    );
+
+    p.src.write("secret/destroy/k", json!({"versions": [2]}));
+    p.sync(extra, 0);
+    let state = version_state(&meta(&p.dst, "secret", "k"), dr_latest);
+    assert!(state.1, "DR's version {dr_latest} is not destroyed: {state:?}");
+    p.assert_converged();
+
+    p.dst.write("secret/undelete/k", json!({"versions": [dr_latest]}));
+    assert_eq!(p.dst.kv_get("secret", "k"), None, "undelete revived the data");
+}
+
+// A version destroyed on the source after its soft delete was replicated stayed only deleted on
+// DR, so `undelete` on DR brought the plaintext back.
+#[test]
+fn a_destroy_after_a_replicated_delete_destroys_the_version_on_dr() {
+    destroy_after_replicated_delete(&[]);
+}
+
+// The same with every version exported: the replay is for new secrets only, so the state of the
+// latest version must follow here too.
+#[test]
+fn a_destroy_after_a_replicated_delete_destroys_it_on_dr_in_history_mode() {
+    destroy_after_replicated_delete(&[("REPLICATOR_KV_HISTORY", "all")]);
+}
+
+// Deleted and destroyed on the source between two imports: DR's live version is destroyed.
+#[test]
+fn a_delete_and_destroy_between_two_imports_destroys_the_version_on_dr() {
+    let p = Pair::new();
+    p.src.kv_put("secret", "k", json!({"pw": "plaintext"}));
+    p.sync(&[], 0);
+    p.src.delete("secret/data/k");
+    p.src.write("secret/destroy/k", json!({"versions": [1]}));
+    p.sync(&[], 0);
+    let dr_latest = p.dst.kv_version("secret", "k");
+    assert!(version_state(&meta(&p.dst, "secret", "k"), dr_latest).1);
+    p.assert_converged();
+    p.dst.write("secret/undelete/k", json!({"versions": [dr_latest]}));
+    assert_eq!(p.dst.kv_get("secret", "k"), None);
+}
+
+// A secret's own max_versions / cas_required / delete_version_after arrived as 0/false/0s when
+// its custom_metadata was null: the metadata parse failed and defaulted silently.
+#[test]
+fn per_secret_settings_with_null_custom_metadata_arrive_on_dr() {
+    let p = Pair::new();
+    for key in ["one", "sub/two"] {
+        p.src.kv_put("secret", key, json!({"v": 1}));
+        p.src.kv_put("secret", key, json!({"v": 2}));
+        p.src.write(
+            &format!("secret/metadata/{key}"),
+            json!({"max_versions": 2, "cas_required": true, "delete_version_after": "30m"}),
+        );
+        assert_eq!(meta(&p.src, "secret", key)["custom_metadata"], Value::Null);
+    }
+    p.sync(&[], 0);
+    for key in ["one", "sub/two"] {
+        let m = meta(&p.dst, "secret", key);
+        let got = json!([m["max_versions"], m["cas_required"], m["delete_version_after"]]);
+        assert_eq!(got, json!([2, true, "30m0s"]), "{key}");
+        assert_eq!(p.dst.kv_get("secret", key), Some(json!({"v": 2})), "{key}");
+    }
+    p.assert_converged();
+}
+
+// With delete_version_after, every live version carries a deletion_time in the future; the
+// export took any deletion_time for a deletion and left such secrets out.
+#[test]
+fn secrets_under_delete_version_after_are_replicated_while_live() {
+    let p = Pair::new();
+    p.src.mount_kv2("auto");
+    p.src
+        .write("auto/config", json!({"delete_version_after": "1h"}));
+    p.src.kv_put("auto", "mounted", json!({"pw": "mount-wide"}));
+    p.src.kv_put("secret", "own", json!({"pw": "v1"}));
+    p.src
+        .write("secret/metadata/own", json!({"delete_version_after": "1h"}));
+    p.src.kv_put("secret", "own", json!({"pw": "per-secret"}));
+    let future = meta(&p.src, "auto", "mounted")["versions"]["1"]["deletion_time"].clone();
+    assert!(future.as_str().is_some_and(|t| !t.is_empty()), "{future}");
+    p.sync(&[], 0);
+    assert_eq!(
+        p.dst.kv_get("auto", "mounted"),
+        Some(json!({"pw": "mount-wide"}))
+    );
+    assert_eq!(
+        p.dst.kv_get("secret", "own"),
+        Some(json!({"pw": "per-secret"}))
+    );
+    p.assert_converged();
+}
+
+/// A certificate from the system bundle: a CA for kubernetes, a key for jwt, a cert for `cert`.
+fn some_cert() -> String {
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap();
+    let start = bundle.find("-----BEGIN CERTIFICATE-----").unwrap();
+    let end = bundle[start..].find("-----END CERTIFICATE-----").unwrap() + start;
+    format!("{}-----END CERTIFICATE-----\n", &bundle[start..end])
+}
+
+/// The items of every auth method the tool carries (ldap is not in OpenBao's catalog).
+const AUTH_ITEMS: &[&str] = &[
+    "auth/userpass/users/u",
+    "auth/approle/role/r",
+    "auth/kubernetes/config",
+    "auth/kubernetes/role/k",
+    "auth/jwt/config",
+    "auth/jwt/role/j",
+    "auth/oidc/config",
+    "auth/oidc/role/o",
+    "auth/cert/config",
+    "auth/cert/certs/c",
+    "auth/token/roles/t",
+];
+
+/// Each method enabled with the least that gives it a config; everything else at its default.
+fn auth_defaults(src: &Bao) {
+    for method in ["userpass", "approle", "kubernetes", "jwt", "oidc", "cert"] {
+        src.write(&format!("sys/auth/{method}"), json!({"type": method}));
+    }
+    let cert = some_cert();
+    src.write("auth/userpass/users/u", json!({"password": "dc-only"}));
+    src.write("auth/approle/role/r", json!({}));
+    src.write(
+        "auth/kubernetes/config",
+        json!({"kubernetes_host": "https://k8s.example:6443", "kubernetes_ca_cert": cert}),
+    );
+    src.write(
+        "auth/kubernetes/role/k",
+        json!({"bound_service_account_names": ["a"], "bound_service_account_namespaces": ["b"]}),
+    );
+    for m in ["jwt", "oidc"] {
+        src.write(
+            &format!("auth/{m}/config"),
+            json!({"jwt_validation_pubkeys": [cert]}),
+        );
+    }
+    src.write(
+        "auth/jwt/role/j",
+        json!({"role_type": "jwt", "user_claim": "sub", "bound_audiences": ["x"]}),
+    );
+    src.write(
+        "auth/oidc/role/o",
+        json!({"user_claim": "sub", "allowed_redirect_uris": ["http://localhost/cb"]}),
+    );
+    // The cert method's config exists as soon as it is enabled.
+    src.write("auth/cert/certs/c", json!({"certificate": cert}));
+    src.write("auth/token/roles/t", json!({}));
+}
+
+/// Every tunable an operator is likely to set, as writes onto existing items (or new ones).
+fn auth_tuned(src: &Bao, created: bool) {
+    let mut role = json!({"token_policies": ["p"], "secret_id_num_uses": 3, "secret_id_ttl": "10m",
+                          "secret_id_bound_cidrs": ["10.0.0.0/8"], "token_type": "batch"});
+    if created {
+        role["local_secret_ids"] = json!(true); // settable only when the role is created
+    }
+    let tuned: [(&str, Value); 11] = [
+        (
+            "auth/userpass/users/u",
+            json!({"token_policies": ["p"], "token_ttl": "1h", "token_bound_cidrs": ["10.0.0.0/8"],
+                   "token_num_uses": 3}),
+        ),
+        ("auth/approle/role/r", role),
+        (
+            "auth/kubernetes/config",
+            json!({"kubernetes_host": "https://k8s2.example:6443", "kubernetes_ca_cert": some_cert(),
+                   "token_reviewer_jwt": "dc-reviewer-jwt", "issuer": "https://iss"}),
+        ),
+        (
+            "auth/kubernetes/role/k",
+            json!({"bound_service_account_names": ["a", "c"], "bound_service_account_namespaces": ["b"],
+                   "audience": "aud", "token_policies": ["p"], "token_ttl": "1h"}),
+        ),
+        (
+            "auth/jwt/config",
+            json!({"jwt_validation_pubkeys": [some_cert()], "bound_issuer": "https://iss",
+                   "default_role": "j", "jwt_supported_algs": ["RS256"]}),
+        ),
+        (
+            "auth/jwt/role/j",
+            json!({"role_type": "jwt", "user_claim": "sub", "bound_audiences": ["x"],
+                   "bound_claims": {"grp": "a"}, "claim_mappings": {"email": "mail"},
+                   "groups_claim": "groups", "token_ttl": "1h"}),
+        ),
+        (
+            "auth/oidc/config",
+            json!({"jwt_validation_pubkeys": [some_cert()], "default_role": "o"}),
+        ),
+        (
+            "auth/oidc/role/o",
+            json!({"user_claim": "sub", "allowed_redirect_uris": ["http://localhost/cb", "http://x/cb"],
+                   "oidc_scopes": ["email"], "max_age": "1h"}),
+        ),
+        (
+            "auth/cert/config",
+            json!({"ocsp_cache_size": 50, "disable_binding": true, "enable_identity_alias_metadata": true}),
+        ),
+        (
+            "auth/cert/certs/c",
+            json!({"certificate": some_cert(), "allowed_common_names": ["a.example"],
+                   "display_name": "dn", "ocsp_enabled": true, "token_policies": ["p"]}),
+        ),
+        (
+            "auth/token/roles/t",
+            json!({"allowed_policies": ["p"], "orphan": true, "renewable": false, "path_suffix": "xyz",
+                   "period": "1h", "explicit_max_ttl": "2h", "allowed_entity_aliases": ["e1"]}),
+        ),
+    ];
+    for (path, body) in tuned {
+        src.write(path, body);
+    }
+}
+
+/// Each item reads the same on both sides, but for what cannot cross.
+#[track_caller]
+fn assert_same_auth(p: &Pair) {
+    let view = |b: &Bao, path: &str| {
+        let mut d = b.read(path).unwrap_or_else(|| panic!("{path} missing"))["data"].clone();
+        if let Some(o) = d.as_object_mut() {
+            o.remove("token_reviewer_jwt_set"); // write-only, reported as not copied
+            // A token role echoes the deprecated `period` / `explicit_max_ttl` it was set with;
+            // `token_period` / `token_explicit_max_ttl` hold the values in force.
+            o.remove("period");
+            o.remove("explicit_max_ttl");
+        }
+        d
+    };
+    for path in AUTH_ITEMS {
+        assert_eq!(view(&p.src, path), view(&p.dst, path), "{path}");
+    }
+    assert_eq!(
+        view(&p.src, "auth/approle/role/r/role-id"),
+        view(&p.dst, "auth/approle/role/r/role-id")
+    );
+}
+
+// A default `cert` config read back with ocsp_cache_size 0, which the server refuses on write:
+// every import of a cluster with cert auth ended partial. Every method at its defaults.
+#[test]
+fn every_auth_method_at_its_defaults_replicates_and_converges() {
+    let p = Pair::new();
+    auth_defaults(&p.src);
+    let run = p.sync(&[], 0);
+    assert!(!run.all().contains("dc-only"));
+    assert_same_auth(&p);
+    p.assert_converged();
+}
+
+#[test]
+fn every_auth_method_tuned_replicates_and_converges() {
+    let p = Pair::new();
+    auth_defaults(&p.src);
+    for path in ["auth/approle/role/r", "auth/token/roles/t"] {
+        p.src.delete(path);
+    }
+    auth_tuned(&p.src, true);
+    let run = p.sync(&[], 0);
+    assert!(!run.all().contains("dc-reviewer-jwt"));
+    assert!(run.all().contains("`token_reviewer_jwt` is write-only"), "{}", run.all());
+    assert_same_auth(&p);
+    p.assert_converged();
+}
+
+// Changed on the source after the first copy: an update of an approle role sent back its
+// create-only local_secret_ids and was refused; token roles never converged on `period`.
+#[test]
+fn every_auth_method_changed_after_the_first_copy_follows_and_converges() {
+    let p = Pair::new();
+    auth_defaults(&p.src);
+    p.sync(&[], 0);
+    auth_tuned(&p.src, false);
+    p.sync(&[], 0);
+    assert_same_auth(&p);
+    p.assert_converged();
+}

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::walk::read_data;
-use super::{Known, MetaInfo, Secret, State};
+use super::{Known, MetaInfo, Secret, State, meta};
 use crate::error::Result;
 use crate::plan::Action;
 use crate::vault::VaultClient;
@@ -38,10 +38,7 @@ pub async fn current(client: &VaultClient, s: &Secret, known: Known) -> Result<C
     let meta = match known {
         Known::Absent => return Ok(Current::default()),
         Known::Present(m) => Some(m),
-        Known::Unknown => client
-            .read(&format!("{}metadata/{}", s.mount, s.path))
-            .await?
-            .and_then(|v| v.get("data").map(MetaInfo::from_answer)),
+        Known::Unknown => meta::read(client, &s.mount, &s.path).await?,
     };
     let data = match &meta {
         Some(m) if m.latest_state() == Some(State::Live) => {
@@ -65,7 +62,8 @@ pub fn diff(desired: &Secret, cur: &Current) -> (Action, Option<String>, KvOps) 
     }
     let exists = cur.meta.is_some();
     ops.cas = cur.meta.as_ref().map_or(0, |m| m.current_version);
-    let target_live = cur.meta.as_ref().and_then(MetaInfo::latest_state) == Some(State::Live);
+    let target_state = cur.meta.as_ref().and_then(MetaInfo::latest_state);
+    let target_live = target_state == Some(State::Live);
     let desired_meta = desired.metadata.clone().unwrap_or_default().normalized();
     if !exists && desired.history.as_ref().is_some_and(|h| !h.is_empty()) {
         ops.replay = true;
@@ -85,6 +83,10 @@ pub fn diff(desired: &Secret, cur: &Current) -> (Action, Option<String>, KvOps) 
         } else {
             "latest version deleted on the source"
         });
+    } else if desired.state == State::Destroyed && target_state == Some(State::Deleted) {
+        // A soft-deleted version can be undeleted: its data is gone only once destroyed.
+        ops.end_state = Some(State::Destroyed);
+        reasons.push("latest version destroyed on the source");
     }
     ops.write_meta = match &cur.meta {
         Some(m) => m.metadata.normalized() != desired_meta,
@@ -239,6 +241,30 @@ mod tests {
         assert_eq!(action, Action::Unchanged);
         // Absent on the target: it stays absent.
         let (action, _, _) = diff(&secret(State::Destroyed, None), &Current::default());
+        assert_eq!(action, Action::Unchanged);
+    }
+
+    #[test]
+    fn a_destroy_reaches_a_target_version_that_is_only_deleted() {
+        let (action, _, ops) = diff(
+            &secret(State::Destroyed, None),
+            &target(2, State::Deleted, None),
+        );
+        assert_eq!(action, Action::Update);
+        assert_eq!(
+            (ops.end_state, ops.write_data),
+            (Some(State::Destroyed), false)
+        );
+        let (action, _, _) = diff(
+            &secret(State::Destroyed, None),
+            &target(2, State::Destroyed, None),
+        );
+        assert_eq!(action, Action::Unchanged);
+        // Deleted on the source, destroyed on the target: nothing can bring it back.
+        let (action, _, _) = diff(
+            &secret(State::Deleted, None),
+            &target(2, State::Destroyed, None),
+        );
         assert_eq!(action, Action::Unchanged);
     }
 

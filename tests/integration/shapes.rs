@@ -72,7 +72,10 @@ fn destroy_after_replicated_delete(extra: &[(&str, &str)]) {
     p.src.kv_put("secret", "k", json!({"pw": "first"}));
     p.src.kv_put("secret", "k", json!({"pw": "plaintext"}));
     p.sync(extra, 0);
-    assert_eq!(p.dst.kv_get("secret", "k"), Some(json!({"pw": "plaintext"})));
+    assert_eq!(
+        p.dst.kv_get("secret", "k"),
+        Some(json!({"pw": "plaintext"}))
+    );
 
     p.src.delete("secret/data/k");
     p.sync(extra, 0);
@@ -85,11 +88,19 @@ fn destroy_after_replicated_delete(extra: &[(&str, &str)]) {
     p.src.write("secret/destroy/k", json!({"versions": [2]}));
     p.sync(extra, 0);
     let state = version_state(&meta(&p.dst, "secret", "k"), dr_latest);
-    assert!(state.1, "DR's version {dr_latest} is not destroyed: {state:?}");
+    assert!(
+        state.1,
+        "DR's version {dr_latest} is not destroyed: {state:?}"
+    );
     p.assert_converged();
 
-    p.dst.write("secret/undelete/k", json!({"versions": [dr_latest]}));
-    assert_eq!(p.dst.kv_get("secret", "k"), None, "undelete revived the data");
+    p.dst
+        .write("secret/undelete/k", json!({"versions": [dr_latest]}));
+    assert_eq!(
+        p.dst.kv_get("secret", "k"),
+        None,
+        "undelete revived the data"
+    );
 }
 
 // A version destroyed on the source after its soft delete was replicated stayed only deleted on
@@ -118,7 +129,8 @@ fn a_delete_and_destroy_between_two_imports_destroys_the_version_on_dr() {
     let dr_latest = p.dst.kv_version("secret", "k");
     assert!(version_state(&meta(&p.dst, "secret", "k"), dr_latest).1);
     p.assert_converged();
-    p.dst.write("secret/undelete/k", json!({"versions": [dr_latest]}));
+    p.dst
+        .write("secret/undelete/k", json!({"versions": [dr_latest]}));
     assert_eq!(p.dst.kv_get("secret", "k"), None);
 }
 
@@ -139,7 +151,11 @@ fn per_secret_settings_with_null_custom_metadata_arrive_on_dr() {
     p.sync(&[], 0);
     for key in ["one", "sub/two"] {
         let m = meta(&p.dst, "secret", key);
-        let got = json!([m["max_versions"], m["cas_required"], m["delete_version_after"]]);
+        let got = json!([
+            m["max_versions"],
+            m["cas_required"],
+            m["delete_version_after"]
+        ]);
         assert_eq!(got, json!([2, true, "30m0s"]), "{key}");
         assert_eq!(p.dst.kv_get("secret", key), Some(json!({"v": 2})), "{key}");
     }
@@ -340,7 +356,11 @@ fn every_auth_method_tuned_replicates_and_converges() {
     auth_tuned(&p.src, true);
     let run = p.sync(&[], 0);
     assert!(!run.all().contains("dc-reviewer-jwt"));
-    assert!(run.all().contains("`token_reviewer_jwt` is write-only"), "{}", run.all());
+    assert!(
+        run.all().contains("`token_reviewer_jwt` is write-only"),
+        "{}",
+        run.all()
+    );
     assert_same_auth(&p);
     p.assert_converged();
 }
@@ -355,5 +375,61 @@ fn every_auth_method_changed_after_the_first_copy_follows_and_converges() {
     auth_tuned(&p.src, false);
     p.sync(&[], 0);
     assert_same_auth(&p);
+    p.assert_converged();
+}
+
+// Writing a kubernetes config without `token_reviewer_jwt` clears the one the target holds, so
+// an update from the source silently broke DR's own reviewer JWT.
+#[test]
+fn a_kubernetes_config_change_that_would_clear_drs_reviewer_jwt_is_refused() {
+    let p = Pair::new();
+    p.src
+        .write("sys/auth/kubernetes", json!({"type": "kubernetes"}));
+    let config = |host: &str| json!({"kubernetes_host": host, "kubernetes_ca_cert": some_cert()});
+    p.src
+        .write("auth/kubernetes/config", config("https://dc:6443"));
+    p.sync(&[], 0);
+    let mut own = config("https://dc:6443");
+    own["token_reviewer_jwt"] = json!("dr-own-reviewer-jwt");
+    p.dst.write("auth/kubernetes/config", own);
+    p.src
+        .write("auth/kubernetes/config", config("https://dc2:6443"));
+    let run = p.sync(&[], 3);
+    assert!(
+        run.all()
+            .contains("would clear the target's own `token_reviewer_jwt`"),
+        "{}",
+        run.all()
+    );
+    let dr = p.dst.read("auth/kubernetes/config").unwrap()["data"].clone();
+    assert_eq!(dr["token_reviewer_jwt_set"], json!(true));
+    assert_eq!(dr["kubernetes_host"], json!("https://dc:6443"));
+}
+
+// An approle role recreated on the source with another local_secret_ids cannot be updated on
+// DR: said so, with what to do, and the role's other fields are left alone.
+#[test]
+fn an_approle_role_whose_local_secret_ids_changed_is_refused_with_the_way_out() {
+    let p = Pair::new();
+    p.src.write("sys/auth/approle", json!({"type": "approle"}));
+    p.src
+        .write("auth/approle/role/r", json!({"token_ttl": "1h"}));
+    p.sync(&[], 0);
+    p.src.delete("auth/approle/role/r");
+    p.src.write(
+        "auth/approle/role/r",
+        json!({"token_ttl": "2h", "local_secret_ids": true}),
+    );
+    let run = p.sync(&[], 3);
+    assert!(
+        run.all()
+            .contains("`local_secret_ids` can only be set when it is created"),
+        "{}",
+        run.all()
+    );
+    p.dst.delete("auth/approle/role/r");
+    replicator(&["import", "--full-check"], &p.env(&p.dst, &[])).assert_code(0);
+    let role = p.dst.read("auth/approle/role/r").unwrap()["data"].clone();
+    assert_eq!(role["local_secret_ids"], json!(true));
     p.assert_converged();
 }

@@ -117,6 +117,31 @@ fn a_destroy_after_a_replicated_delete_destroys_it_on_dr_in_history_mode() {
     destroy_after_replicated_delete(&[("REPLICATOR_KV_HISTORY", "all")]);
 }
 
+// With every version exported, an older version destroyed on the source after the replay kept
+// its plaintext on DR (only the latest version's state followed).
+#[test]
+fn an_older_version_destroyed_after_the_replay_is_destroyed_on_dr_in_history_mode() {
+    let p = Pair::new();
+    let history = [("REPLICATOR_KV_HISTORY", "all")];
+    for v in ["old-plaintext", "older", "latest"] {
+        p.src.kv_put("secret", "h", json!({ "v": v }));
+    }
+    p.sync(&history, 0);
+    assert_eq!(p.dst.kv_version("secret", "h"), 3);
+    p.src.write("secret/destroy/h", json!({"versions": [1]}));
+    p.src.write("secret/delete/h", json!({"versions": [2]}));
+    p.sync(&history, 0);
+    let m = meta(&p.dst, "secret", "h");
+    assert_eq!(
+        [1, 2, 3].map(|v| version_state(&m, v)),
+        [(false, true), (true, false), (false, false)]
+    );
+    let v1 = p.dst.cli(&["kv", "get", "-version=1", "secret/h"]);
+    assert!(!String::from_utf8_lossy(&v1.stdout).contains("old-plaintext"));
+    assert_eq!(p.dst.kv_get("secret", "h"), Some(json!({"v": "latest"})));
+    p.assert_converged();
+}
+
 // Deleted and destroyed on the source between two imports: DR's live version is destroyed.
 #[test]
 fn a_delete_and_destroy_between_two_imports_destroys_the_version_on_dr() {

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::walk::read_data;
-use super::{Known, MetaInfo, Secret, State, meta};
+use super::{Known, MetaInfo, Secret, State, Version, meta};
 use crate::error::Result;
 use crate::plan::Action;
 use crate::vault::VaultClient;
@@ -20,6 +20,8 @@ pub struct KvOps {
     pub write_meta: bool,
     /// Replay every version of the snapshot's history (the target has no such secret yet).
     pub replay: bool,
+    /// Older versions to delete or destroy, to match the source's history.
+    pub older: Vec<(u64, State)>,
 }
 
 /// The secret as the target has it.
@@ -88,6 +90,12 @@ pub fn diff(desired: &Secret, cur: &Current) -> (Action, Option<String>, KvOps) 
         ops.end_state = Some(State::Destroyed);
         reasons.push("latest version destroyed on the source");
     }
+    if let (Some(history), Some(m)) = (&desired.history, &cur.meta) {
+        ops.older = older_ends(history, m);
+        if !ops.older.is_empty() {
+            reasons.push("older versions deleted or destroyed on the source");
+        }
+    }
     ops.write_meta = match &cur.meta {
         Some(m) => m.metadata.normalized() != desired_meta,
         None => !desired_meta.is_default(),
@@ -102,6 +110,30 @@ pub fn diff(desired: &Secret, cur: &Current) -> (Action, Option<String>, KvOps) 
     };
     let reason = (exists && !reasons.is_empty()).then(|| reasons.join(", "));
     (action, reason, ops)
+}
+
+/// With history, the states of older versions follow too, but only while the target's versions
+/// are the source's one for one (the same numbers: it was replayed and kept step since), so that a
+/// version number names the same data on both sides. Otherwise older versions are left alone.
+fn older_ends(history: &[Version], target: &MetaInfo) -> Vec<(u64, State)> {
+    let same = history.len() == target.versions.len()
+        && history
+            .iter()
+            .zip(&target.versions)
+            .all(|(h, (n, _))| h.version == *n);
+    if !same {
+        return Vec::new();
+    }
+    history
+        .iter()
+        .zip(&target.versions)
+        .filter(|(_, (n, _))| *n != target.current_version)
+        .filter_map(|(h, (n, theirs))| match (h.state, theirs) {
+            (State::Destroyed, State::Live | State::Deleted) => Some((*n, State::Destroyed)),
+            (State::Deleted, State::Live) => Some((*n, State::Deleted)),
+            _ => None,
+        })
+        .collect()
 }
 
 pub async fn apply(client: &VaultClient, s: &Secret, ops: &KvOps) -> Result<()> {
@@ -134,6 +166,9 @@ pub async fn apply(client: &VaultClient, s: &Secret, ops: &KvOps) -> Result<()> 
     }
     if let Some(state) = ops.end_state {
         end_version(client, s, state, latest).await?;
+    }
+    for (version, state) in &ops.older {
+        end_version(client, s, *state, *version).await?;
     }
     Ok(())
 }
@@ -266,6 +301,39 @@ mod tests {
             &target(2, State::Destroyed, None),
         );
         assert_eq!(action, Action::Unchanged);
+    }
+
+    fn history(states: &[(u64, State)]) -> Vec<Version> {
+        states
+            .iter()
+            .map(|&(version, state)| Version {
+                version,
+                state,
+                data: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn older_versions_follow_the_history_only_when_the_numbers_match_one_for_one() {
+        let mut s = secret(State::Live, Some(json!({"k": "v"})));
+        s.history = Some(history(&[
+            (1, State::Destroyed),
+            (2, State::Deleted),
+            (3, State::Live),
+        ]));
+        let mut cur = target(3, State::Live, Some(json!({"k": "v"})));
+        let meta = cur.meta.as_mut().unwrap();
+        meta.versions = vec![(1, State::Deleted), (2, State::Live), (3, State::Live)];
+        let (action, _, ops) = diff(&s, &cur);
+        assert_eq!(action, Action::Update);
+        assert_eq!(ops.older, [(1, State::Destroyed), (2, State::Deleted)]);
+        assert!(!ops.write_data);
+        // The target's versions are not the source's: a number may name other data there.
+        let meta = cur.meta.as_mut().unwrap();
+        meta.versions = vec![(2, State::Live), (3, State::Live)];
+        let (action, _, ops) = diff(&s, &cur);
+        assert_eq!((action, ops.older.len()), (Action::Unchanged, 0));
     }
 
     #[test]

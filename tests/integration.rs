@@ -14,5 +14,6 @@ mod integration {
     pub mod roundtrip;
     pub mod safety;
     pub mod sealing;
+    pub mod shapes;
     pub mod support;
 }

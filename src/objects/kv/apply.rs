@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::walk::read_data;
-use super::{Known, MetaInfo, Secret, State};
+use super::{Known, MetaInfo, Secret, State, Version, meta};
 use crate::error::Result;
 use crate::plan::Action;
 use crate::vault::VaultClient;
@@ -20,6 +20,8 @@ pub struct KvOps {
     pub write_meta: bool,
     /// Replay every version of the snapshot's history (the target has no such secret yet).
     pub replay: bool,
+    /// Older versions to delete or destroy, to match the source's history.
+    pub older: Vec<(u64, State)>,
 }
 
 /// The secret as the target has it.
@@ -38,10 +40,7 @@ pub async fn current(client: &VaultClient, s: &Secret, known: Known) -> Result<C
     let meta = match known {
         Known::Absent => return Ok(Current::default()),
         Known::Present(m) => Some(m),
-        Known::Unknown => client
-            .read(&format!("{}metadata/{}", s.mount, s.path))
-            .await?
-            .and_then(|v| v.get("data").map(MetaInfo::from_answer)),
+        Known::Unknown => meta::read(client, &s.mount, &s.path).await?,
     };
     let data = match &meta {
         Some(m) if m.latest_state() == Some(State::Live) => {
@@ -65,7 +64,8 @@ pub fn diff(desired: &Secret, cur: &Current) -> (Action, Option<String>, KvOps) 
     }
     let exists = cur.meta.is_some();
     ops.cas = cur.meta.as_ref().map_or(0, |m| m.current_version);
-    let target_live = cur.meta.as_ref().and_then(MetaInfo::latest_state) == Some(State::Live);
+    let target_state = cur.meta.as_ref().and_then(MetaInfo::latest_state);
+    let target_live = target_state == Some(State::Live);
     let desired_meta = desired.metadata.clone().unwrap_or_default().normalized();
     if !exists && desired.history.as_ref().is_some_and(|h| !h.is_empty()) {
         ops.replay = true;
@@ -85,6 +85,16 @@ pub fn diff(desired: &Secret, cur: &Current) -> (Action, Option<String>, KvOps) 
         } else {
             "latest version deleted on the source"
         });
+    } else if desired.state == State::Destroyed && target_state == Some(State::Deleted) {
+        // A soft-deleted version can be undeleted: its data is gone only once destroyed.
+        ops.end_state = Some(State::Destroyed);
+        reasons.push("latest version destroyed on the source");
+    }
+    if let (Some(history), Some(m)) = (&desired.history, &cur.meta) {
+        ops.older = older_ends(history, m);
+        if !ops.older.is_empty() {
+            reasons.push("older versions deleted or destroyed on the source");
+        }
     }
     ops.write_meta = match &cur.meta {
         Some(m) => m.metadata.normalized() != desired_meta,
@@ -100,6 +110,30 @@ pub fn diff(desired: &Secret, cur: &Current) -> (Action, Option<String>, KvOps) 
     };
     let reason = (exists && !reasons.is_empty()).then(|| reasons.join(", "));
     (action, reason, ops)
+}
+
+/// With history, the states of older versions follow too, but only while the target's versions
+/// are the source's one for one (the same numbers: it was replayed and kept step since), so that a
+/// version number names the same data on both sides. Otherwise older versions are left alone.
+fn older_ends(history: &[Version], target: &MetaInfo) -> Vec<(u64, State)> {
+    let same = history.len() == target.versions.len()
+        && history
+            .iter()
+            .zip(&target.versions)
+            .all(|(h, (n, _))| h.version == *n);
+    if !same {
+        return Vec::new();
+    }
+    history
+        .iter()
+        .zip(&target.versions)
+        .filter(|(_, (n, _))| *n != target.current_version)
+        .filter_map(|(h, (n, theirs))| match (h.state, theirs) {
+            (State::Destroyed, State::Live | State::Deleted) => Some((*n, State::Destroyed)),
+            (State::Deleted, State::Live) => Some((*n, State::Deleted)),
+            _ => None,
+        })
+        .collect()
 }
 
 pub async fn apply(client: &VaultClient, s: &Secret, ops: &KvOps) -> Result<()> {
@@ -132,6 +166,9 @@ pub async fn apply(client: &VaultClient, s: &Secret, ops: &KvOps) -> Result<()> 
     }
     if let Some(state) = ops.end_state {
         end_version(client, s, state, latest).await?;
+    }
+    for (version, state) in &ops.older {
+        end_version(client, s, *state, *version).await?;
     }
     Ok(())
 }
@@ -240,6 +277,63 @@ mod tests {
         // Absent on the target: it stays absent.
         let (action, _, _) = diff(&secret(State::Destroyed, None), &Current::default());
         assert_eq!(action, Action::Unchanged);
+    }
+
+    #[test]
+    fn a_destroy_reaches_a_target_version_that_is_only_deleted() {
+        let (action, _, ops) = diff(
+            &secret(State::Destroyed, None),
+            &target(2, State::Deleted, None),
+        );
+        assert_eq!(action, Action::Update);
+        assert_eq!(
+            (ops.end_state, ops.write_data),
+            (Some(State::Destroyed), false)
+        );
+        let (action, _, _) = diff(
+            &secret(State::Destroyed, None),
+            &target(2, State::Destroyed, None),
+        );
+        assert_eq!(action, Action::Unchanged);
+        // Deleted on the source, destroyed on the target: nothing can bring it back.
+        let (action, _, _) = diff(
+            &secret(State::Deleted, None),
+            &target(2, State::Destroyed, None),
+        );
+        assert_eq!(action, Action::Unchanged);
+    }
+
+    fn history(states: &[(u64, State)]) -> Vec<Version> {
+        states
+            .iter()
+            .map(|&(version, state)| Version {
+                version,
+                state,
+                data: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn older_versions_follow_the_history_only_when_the_numbers_match_one_for_one() {
+        let mut s = secret(State::Live, Some(json!({"k": "v"})));
+        s.history = Some(history(&[
+            (1, State::Destroyed),
+            (2, State::Deleted),
+            (3, State::Live),
+        ]));
+        let mut cur = target(3, State::Live, Some(json!({"k": "v"})));
+        let meta = cur.meta.as_mut().unwrap();
+        meta.versions = vec![(1, State::Deleted), (2, State::Live), (3, State::Live)];
+        let (action, _, ops) = diff(&s, &cur);
+        assert_eq!(action, Action::Update);
+        assert_eq!(ops.older, [(1, State::Destroyed), (2, State::Deleted)]);
+        assert!(!ops.write_data);
+        // The target's versions are not the source's: a number may name other data there.
+        let meta = cur.meta.as_mut().unwrap();
+        meta.versions = vec![(2, State::Live), (3, State::Live)];
+        let (action, _, ops) = diff(&s, &cur);
+        assert_eq!((action, ops.older.len()), (Action::Unchanged, 0));
     }
 
     #[test]

@@ -35,8 +35,9 @@ enum MountState {
     Plain,
 }
 
-/// A folder's secrets and their metadata; `None` when the folder is over one page.
-type Folder = Option<HashMap<String, MetaInfo>>;
+/// A folder's secrets and their metadata (`None` where the listing's entry did not read as
+/// metadata); `None` when the folder is over one page.
+type Folder = Option<HashMap<String, Option<MetaInfo>>>;
 type Once<T> = Arc<OnceCell<T>>;
 /// Namespace, mount, and (for folders) the folder inside it.
 type Key = (String, String, String);
@@ -100,7 +101,7 @@ impl TargetKv {
                 let listed = page.next.is_none().then(|| {
                     page.keys
                         .into_iter()
-                        .filter_map(|(k, m)| Some((k, m?)))
+                        .filter(|(k, _)| !k.ends_with('/'))
                         .collect::<HashMap<_, _>>()
                 });
                 Ok::<_, crate::Error>(listed)
@@ -108,10 +109,11 @@ impl TargetKv {
             .await?;
         Ok(match folder {
             None => Known::Unknown,
-            Some(secrets) => secrets
-                .get(name)
-                .cloned()
-                .map_or(Known::Absent, Known::Present),
+            Some(secrets) => match secrets.get(name) {
+                None => Known::Absent,
+                Some(Some(meta)) => Known::Present(meta.clone()),
+                Some(None) => Known::Unknown,
+            },
         })
     }
 

@@ -113,7 +113,17 @@ fn parse(body: &Value, lister: Lister, after: Option<&str>) -> Result<Page, &'st
             return Err("a key at or before `after=` in the answer");
         }
         let meta = match info {
-            Some(i) if !k.ends_with('/') => i.get(k).map(MetaInfo::from_answer),
+            Some(i) if !k.ends_with('/') => i.get(k).and_then(|m| {
+                MetaInfo::from_answer(m)
+                    .inspect_err(|e| {
+                        // Read on its own instead, which fails the secret if it is still wrong.
+                        tracing::warn!(
+                            key = k,
+                            "unexpected metadata in a listing ({e}); reading it on its own"
+                        );
+                    })
+                    .ok()
+            }),
             _ => None,
         };
         keys.push((k.to_string(), meta));
@@ -138,7 +148,8 @@ mod tests {
                 let meta = if k.ends_with('/') {
                     json!({})
                 } else {
-                    json!({"current_version": 2, "max_versions": 5,
+                    json!({"current_version": 2, "max_versions": 5, "cas_required": true,
+                           "delete_version_after": "0s", "custom_metadata": null,
                            "versions": {"1": {"deletion_time": "", "destroyed": true},
                                         "2": {"deletion_time": "", "destroyed": false}}})
                 };
@@ -159,6 +170,7 @@ mod tests {
         assert_eq!(name, "k0000");
         let meta = meta.as_ref().unwrap();
         assert_eq!((meta.current_version, meta.metadata.max_versions), (2, 5));
+        assert!(meta.metadata.cas_required);
         assert_eq!(meta.latest_state(), Some(super::super::State::Live));
         let folder = page.keys.iter().find(|(k, _)| k == "sub/").unwrap();
         assert!(folder.1.is_none());
@@ -183,5 +195,17 @@ mod tests {
         let page = parse(&plain, Lister::Plain, None).unwrap();
         assert!(page.next.is_none() && page.keys.iter().all(|(_, m)| m.is_none()));
         assert!(parse(&json!({"data": {}}), Lister::Plain, None).is_err());
+    }
+
+    // An entry that does not read as metadata is not defaulted: the key is listed without it,
+    // so the walk reads that secret's metadata on its own.
+    #[test]
+    fn an_entry_that_does_not_parse_is_listed_without_metadata() {
+        let mut body = answer(&["good".to_string(), "odd".to_string()]);
+        body["data"]["key_info"]["odd"] = json!({"current_version": 1, "versions": {}});
+        let page = parse(&body, Lister::Detailed, None).unwrap();
+        let meta = |k: &str| page.keys.iter().find(|(n, _)| n == k).unwrap().1.clone();
+        assert!(meta("good").is_some());
+        assert!(meta("odd").is_none());
     }
 }

@@ -7,6 +7,7 @@
 mod apply;
 mod known;
 mod listing;
+mod meta;
 mod walk;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use serde_json::{Map, Value};
 
 pub use apply::{Current, KvOps, apply, current, diff};
 pub use known::{Known, TargetKv};
+pub use meta::MetaInfo;
 pub use walk::{Found, Walk, export_mount};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -127,94 +129,10 @@ impl fmt::Debug for Version {
     }
 }
 
-/// The parts of a KV-v2 metadata answer the tool uses.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MetaInfo {
-    pub current_version: u64,
-    pub metadata: Metadata,
-    /// Version number and state, oldest first.
-    pub versions: Vec<(u64, State)>,
-}
-
-impl MetaInfo {
-    pub fn from_answer(data: &Value) -> Self {
-        let metadata: Metadata = serde_json::from_value(data.clone()).unwrap_or_default();
-        let mut versions: Vec<(u64, State)> = data
-            .get("versions")
-            .and_then(Value::as_object)
-            .map(|vs| {
-                vs.iter()
-                    .filter_map(|(n, v)| Some((n.parse().ok()?, state_of(v))))
-                    .collect()
-            })
-            .unwrap_or_default();
-        versions.sort_by_key(|(n, _)| *n);
-        MetaInfo {
-            current_version: data
-                .get("current_version")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
-            metadata,
-            versions,
-        }
-    }
-
-    /// The state of the current version, or `None` when there is no version at all.
-    pub fn latest_state(&self) -> Option<State> {
-        self.versions
-            .iter()
-            .find(|(n, _)| *n == self.current_version)
-            .map(|(_, s)| *s)
-    }
-}
-
-fn state_of(v: &Value) -> State {
-    if v.get("destroyed").and_then(Value::as_bool) == Some(true) {
-        State::Destroyed
-    } else if v
-        .get("deletion_time")
-        .and_then(Value::as_str)
-        .is_some_and(|t| !t.is_empty())
-    {
-        State::Deleted
-    } else {
-        State::Live
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn metadata_answers_are_read_with_version_states() {
-        let answer = json!({
-            "current_version": 3, "max_versions": 7, "cas_required": false,
-            "delete_version_after": "0s", "custom_metadata": {"owner": "ops"},
-            "versions": {
-                "1": {"deletion_time": "", "destroyed": true},
-                "2": {"deletion_time": "2026-11-20T22:12:58Z", "destroyed": false},
-                "3": {"deletion_time": "", "destroyed": false},
-                "10": {"deletion_time": "", "destroyed": false}
-            }
-        });
-        let m = MetaInfo::from_answer(&answer);
-        assert_eq!(m.current_version, 3);
-        assert_eq!(m.metadata.max_versions, 7);
-        assert_eq!(m.metadata.custom_metadata["owner"], "ops");
-        assert_eq!(
-            m.versions,
-            vec![
-                (1, State::Destroyed),
-                (2, State::Deleted),
-                (3, State::Live),
-                (10, State::Live)
-            ]
-        );
-        assert_eq!(m.latest_state(), Some(State::Live));
-        assert!(!m.metadata.is_default());
-    }
 
     #[test]
     fn debug_hides_values() {

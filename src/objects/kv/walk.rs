@@ -7,7 +7,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Map, Value};
 
 use super::listing::{self, Lister, Page};
-use super::{MetaInfo, Secret, State, Version};
+use super::{MetaInfo, Secret, State, Version, meta};
 use crate::error::Result;
 use crate::vault::VaultClient;
 
@@ -141,11 +141,7 @@ async fn read_v1(walk: &Walk<'_>, path: String) -> Result<Option<Found>> {
 async fn read_v2(walk: &Walk<'_>, path: String, listed: Option<MetaInfo>) -> Result<Vec<Found>> {
     let listed = match listed {
         Some(m) => Some(m),
-        None => walk
-            .client
-            .read(&format!("{}metadata/{path}", walk.mount))
-            .await?
-            .and_then(|v| v.get("data").map(MetaInfo::from_answer)),
+        None => meta::read(walk.client, walk.mount, &path).await?,
     };
     let Some(meta) = listed else {
         return Ok(Vec::new()); // deleted between list and read
@@ -156,6 +152,10 @@ async fn read_v2(walk: &Walk<'_>, path: String, listed: Option<MetaInfo>) -> Res
     s.state = meta.latest_state().unwrap_or(State::Deleted);
     if s.state == State::Live {
         s.data = read_version(walk, &s.path, meta.current_version).await?;
+        if s.data.is_none() {
+            // Deleted or destroyed since its metadata was read: copied as deleted, never empty.
+            s.state = State::Deleted;
+        }
     }
     if walk.history {
         let mut history = Vec::with_capacity(meta.versions.len());

@@ -1,7 +1,10 @@
 //! What lives inside auth methods: userpass users, approle roles (with their `role_id`),
 //! kubernetes / jwt / oidc / cert / ldap config and roles, and token roles. Each is one `AuthItem`
-//! written back to the path it was read from. Write-only fields (passwords, secret IDs, reviewer
-//! JWTs, client secrets, bind passwords) cannot be read and are reported as not copied.
+//! written back to the path it was read from, less the fields `fields` says cannot go back as
+//! read. Write-only fields (passwords, secret IDs, reviewer JWTs, client secrets, bind passwords)
+//! cannot be read and are reported as not copied.
+
+mod fields;
 
 use std::fmt;
 
@@ -57,27 +60,6 @@ pub fn layout(method: &str) -> Option<(&'static [&'static str], &'static [&'stat
     })
 }
 
-/// Fields a method accepts but never returns: (method, item prefix, field, reported only when
-/// this other field is set).
-const WRITE_ONLY: &[(&str, &str, &str, Option<&str>)] = &[
-    ("userpass", "users/", "password", None),
-    ("approle", "role/", "secret_id", None),
-    ("kubernetes", "config", "token_reviewer_jwt", None),
-    (
-        "jwt",
-        "config",
-        "oidc_client_secret",
-        Some("oidc_client_id"),
-    ),
-    (
-        "oidc",
-        "config",
-        "oidc_client_secret",
-        Some("oidc_client_id"),
-    ),
-    ("ldap", "config", "bindpass", Some("binddn")),
-];
-
 /// What the export of one auth mount found.
 pub struct Found {
     pub items: Vec<AuthItem>,
@@ -113,34 +95,21 @@ pub async fn export(
         let Some(data) = current(client, mount, method, &item).await? else {
             continue;
         };
-        for (m, prefix, field, only_if) in WRITE_ONLY {
-            let set = only_if.is_none_or(|f| data.get(f).is_some_and(|v| !is_empty(v)));
-            if *m == method && item.starts_with(prefix) && set {
-                found.not_copied.push((
-                    format!("{namespace}auth/{mount}{item}"),
-                    format!("`{field}` is write-only and cannot be read through the API"),
-                ));
-            }
+        for field in fields::write_only(method, &item, &data) {
+            found.not_copied.push((
+                format!("{namespace}auth/{mount}{item}"),
+                format!("`{field}` is write-only and cannot be read through the API"),
+            ));
         }
         found.items.push(AuthItem {
             namespace: namespace.to_string(),
             mount: mount.to_string(),
             method: method.to_string(),
+            data: fields::carried(method, &item, data),
             item,
-            data,
         });
     }
     Ok(found)
-}
-
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
-    }
 }
 
 /// An item as the target has it (nulls dropped), or `None` when it does not exist.
@@ -176,28 +145,48 @@ pub async fn current(
     Ok(Some(data))
 }
 
-/// Equal when every field the snapshot has is the same on the target (a newer target may return
-/// more fields).
+/// Equal when every field the snapshot carries is the same on the target (a newer target may
+/// return more fields). An update is refused when it would need to change a create-only field, or
+/// would clear a write-only secret that the target holds and the snapshot cannot carry.
 pub fn diff(desired: &AuthItem, current: Option<&Map<String, Value>>) -> (Action, Option<String>) {
-    match current {
-        None => (Action::Create, None),
-        Some(cur) => {
-            let differing: Vec<&str> = desired
-                .data
-                .iter()
-                .filter(|(k, v)| cur.get(*k) != Some(v))
-                .map(|(k, _)| k.as_str())
-                .collect();
-            if differing.is_empty() {
-                (Action::Unchanged, None)
-            } else {
-                (
-                    Action::Update,
-                    Some(format!("{} differ", differing.join(", "))),
-                )
-            }
-        }
+    let Some(cur) = current else {
+        return (Action::Create, None);
+    };
+    let want = fields::carried(&desired.method, &desired.item, desired.data.clone());
+    let differing: Vec<&str> = want
+        .iter()
+        .filter(|(k, v)| cur.get(*k) != Some(v))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if differing.is_empty() {
+        return (Action::Unchanged, None);
     }
+    let fixed: Vec<&str> = fields::create_only(&desired.method, &desired.item)
+        .filter(|f| differing.contains(f))
+        .collect();
+    if !fixed.is_empty() {
+        let why = format!(
+            "`{}` can only be set when it is created: differs on the target (delete it there to \
+             have the next import create it as the source has it)",
+            fixed.join("`, `")
+        );
+        return (Action::Refused, Some(why));
+    }
+    if desired.method == "kubernetes"
+        && desired.item == "config"
+        && cur.get("token_reviewer_jwt_set") == Some(&Value::Bool(true))
+    {
+        let why = format!(
+            "{} differ, but writing the config would clear the target's own \
+             `token_reviewer_jwt`, which a snapshot cannot carry: update it on the target",
+            differing.join(", ")
+        );
+        return (Action::Refused, Some(why));
+    }
+    (
+        Action::Update,
+        Some(format!("{} differ", differing.join(", "))),
+    )
 }
 
 /// How a new userpass user gets a password (`REPLICATOR_USERPASS_PASSWORD`).
@@ -214,7 +203,12 @@ pub fn needs_password(item: &AuthItem) -> bool {
 }
 
 pub async fn apply(client: &VaultClient, desired: &AuthItem, action: Action) -> Result<()> {
-    let mut body = desired.data.clone();
+    let mut body = fields::carried(&desired.method, &desired.item, desired.data.clone());
+    if action != Action::Create {
+        for field in fields::create_only(&desired.method, &desired.item) {
+            body.remove(field);
+        }
+    }
     if action == Action::Create && needs_password(desired) {
         // Never logged, never stored: the user sets a real one on DR (or keeps DC's on failback).
         body.insert(
@@ -253,6 +247,34 @@ mod tests {
         assert_eq!(action, Action::Update);
         assert_eq!(reason.as_deref(), Some("token_policies differ"));
         assert_eq!(diff(&want, None).0, Action::Create);
+    }
+
+    #[test]
+    fn a_create_only_difference_is_refused_the_same_value_is_not() {
+        let mut role = item(json!({"local_secret_ids": true, "token_ttl": 60}));
+        role.method = "approle".into();
+        role.item = "role/ci".into();
+        let same = json!({"local_secret_ids": true, "token_ttl": 30});
+        assert_eq!(diff(&role, same.as_object()).0, Action::Update);
+        let other = json!({"local_secret_ids": false, "token_ttl": 60});
+        let (action, reason) = diff(&role, other.as_object());
+        assert_eq!(action, Action::Refused);
+        assert!(reason.unwrap_or_default().contains("`local_secret_ids`"));
+    }
+
+    #[test]
+    fn a_kubernetes_config_update_never_clears_the_targets_reviewer_jwt() {
+        let mut config = item(json!({"kubernetes_host": "https://new"}));
+        config.method = "kubernetes".into();
+        config.item = "config".into();
+        let theirs = json!({"kubernetes_host": "https://old", "token_reviewer_jwt_set": true});
+        let (action, reason) = diff(&config, theirs.as_object());
+        assert_eq!(action, Action::Refused);
+        assert!(reason.unwrap_or_default().contains("token_reviewer_jwt"));
+        let none = json!({"kubernetes_host": "https://old", "token_reviewer_jwt_set": false});
+        assert_eq!(diff(&config, none.as_object()).0, Action::Update);
+        let equal = json!({"kubernetes_host": "https://new", "token_reviewer_jwt_set": true});
+        assert_eq!(diff(&config, equal.as_object()).0, Action::Unchanged);
     }
 
     #[test]

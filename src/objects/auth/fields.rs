@@ -1,0 +1,192 @@
+//! The fields of an auth item's read-back that cannot be written back as they are, method by
+//! method, each handled on purpose: what the server only reports, values that are its "unset" and
+//! that it refuses on write, deprecated echoes of newer fields, fields settable only when the item
+//! is created, and write-only fields it never returns (reported as not copied).
+
+use serde_json::{Map, Value};
+
+/// How one field is treated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rule {
+    /// Reported by the server, never taken on write: not carried.
+    ReadOnly,
+    /// Not carried when it holds the server's "unset" value, which a write refuses.
+    Unset(i64),
+    /// An older name the server echoes next to the newer field that holds the value in force,
+    /// and ignores on write when both are given: not carried.
+    Deprecated,
+    /// Taken only when the item is created: left out of updates; a difference is reported.
+    CreateOnly,
+}
+
+/// (method, item prefix, field, rule). An item prefix ending in `/` matches a collection.
+const RULES: &[(&str, &str, &str, Rule)] = &[
+    // `invalid cache size, must be >= 2`: an untouched cert config reads 0.
+    ("cert", "config", "ocsp_cache_size", Rule::Unset(0)),
+    (
+        "kubernetes",
+        "config",
+        "token_reviewer_jwt_set",
+        Rule::ReadOnly,
+    ),
+    ("jwt", "config", "status", Rule::ReadOnly),
+    ("oidc", "config", "status", Rule::ReadOnly),
+    ("token", "roles/", "name", Rule::ReadOnly),
+    ("token", "roles/", "period", Rule::Deprecated),
+    ("token", "roles/", "explicit_max_ttl", Rule::Deprecated),
+    // `local_secret_ids can only be modified during role creation`, even to the same value.
+    ("approle", "role/", "local_secret_ids", Rule::CreateOnly),
+];
+
+/// Fields a method accepts but never returns: (method, item prefix, field, reported only when
+/// this other field is set).
+pub const WRITE_ONLY: &[(&str, &str, &str, Option<&str>)] = &[
+    ("userpass", "users/", "password", None),
+    ("approle", "role/", "secret_id", None),
+    (
+        "kubernetes",
+        "config",
+        "token_reviewer_jwt",
+        Some("token_reviewer_jwt_set"),
+    ),
+    (
+        "jwt",
+        "config",
+        "oidc_client_secret",
+        Some("oidc_client_id"),
+    ),
+    (
+        "oidc",
+        "config",
+        "oidc_client_secret",
+        Some("oidc_client_id"),
+    ),
+    ("ldap", "config", "bindpass", Some("binddn")),
+];
+
+fn applies(method: &str, item: &str, (m, prefix): (&str, &str)) -> bool {
+    m == method
+        && if prefix.ends_with('/') {
+            item.starts_with(prefix)
+        } else {
+            item == prefix
+        }
+}
+
+fn rules<'a>(method: &'a str, item: &'a str) -> impl Iterator<Item = (&'static str, Rule)> + 'a {
+    RULES
+        .iter()
+        .filter(move |(m, p, _, _)| applies(method, item, (m, p)))
+        .map(|(_, _, field, rule)| (*field, *rule))
+}
+
+/// The write-only fields of this item that it holds on the source (judged from its read-back).
+pub fn write_only(method: &str, item: &str, data: &Map<String, Value>) -> Vec<&'static str> {
+    WRITE_ONLY
+        .iter()
+        .filter(|(m, p, _, _)| applies(method, item, (m, p)))
+        .filter(|(_, _, _, only_if)| only_if.is_none_or(|f| data.get(f).is_some_and(is_set)))
+        .map(|(_, _, field, _)| *field)
+        .collect()
+}
+
+fn is_set(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => true,
+    }
+}
+
+/// What of a read-back is carried: without read-only fields, deprecated echoes, and values that
+/// are the server's "unset". Applied on export, and again on import to older snapshots.
+pub fn carried(method: &str, item: &str, mut data: Map<String, Value>) -> Map<String, Value> {
+    data.retain(|_, v| !v.is_null());
+    for (field, rule) in rules(method, item) {
+        let drop = match rule {
+            Rule::ReadOnly | Rule::Deprecated => true,
+            Rule::Unset(unset) => data.get(field).and_then(Value::as_i64) == Some(unset),
+            Rule::CreateOnly => false,
+        };
+        if drop {
+            data.remove(field);
+        }
+    }
+    data
+}
+
+/// The create-only fields, which an update must leave out.
+pub fn create_only<'a>(method: &'a str, item: &'a str) -> impl Iterator<Item = &'static str> + 'a {
+    rules(method, item)
+        .filter(|(_, rule)| *rule == Rule::CreateOnly)
+        .map(|(field, _)| field)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    // An untouched cert config reads `ocsp_cache_size: 0`, which a write refuses.
+    #[test]
+    fn the_servers_unset_values_are_not_carried_but_tuned_ones_are() {
+        let default = json!({"disable_binding": false, "ocsp_cache_size": 0});
+        let carried_default = carried("cert", "config", map(default));
+        assert_eq!(
+            Value::Object(carried_default),
+            json!({"disable_binding": false})
+        );
+        let tuned = json!({"ocsp_cache_size": 50});
+        assert_eq!(carried("cert", "config", map(tuned.clone())), map(tuned));
+        // Only where the rule applies.
+        let cert = json!({"ocsp_cache_size": 0});
+        assert_eq!(carried("cert", "certs/c", map(cert.clone())), map(cert));
+    }
+
+    #[test]
+    fn read_only_fields_deprecated_echoes_and_nulls_are_not_carried() {
+        let role = json!({"name": "t", "period": 3600, "token_period": 3600,
+                          "explicit_max_ttl": 0, "token_explicit_max_ttl": 0,
+                          "allowed_entity_aliases": null, "orphan": true});
+        assert_eq!(
+            Value::Object(carried("token", "roles/t", map(role))),
+            json!({"token_period": 3600, "token_explicit_max_ttl": 0, "orphan": true})
+        );
+        let kube = json!({"kubernetes_host": "h", "token_reviewer_jwt_set": true});
+        assert_eq!(
+            Value::Object(carried("kubernetes", "config", map(kube))),
+            json!({"kubernetes_host": "h"})
+        );
+    }
+
+    #[test]
+    fn create_only_fields_are_carried_and_named() {
+        let role = json!({"local_secret_ids": true});
+        assert_eq!(carried("approle", "role/r", map(role.clone())), map(role));
+        assert_eq!(
+            create_only("approle", "role/r").collect::<Vec<_>>(),
+            ["local_secret_ids"]
+        );
+        assert_eq!(create_only("userpass", "users/u").count(), 0);
+    }
+
+    #[test]
+    fn write_only_fields_are_reported_when_the_source_holds_them() {
+        let set = map(json!({"token_reviewer_jwt_set": true}));
+        assert_eq!(
+            write_only("kubernetes", "config", &set),
+            ["token_reviewer_jwt"]
+        );
+        let unset = map(json!({"token_reviewer_jwt_set": false}));
+        assert!(write_only("kubernetes", "config", &unset).is_empty());
+        assert_eq!(write_only("userpass", "users/a", &Map::new()), ["password"]);
+        assert!(write_only("ldap", "config", &map(json!({"binddn": ""}))).is_empty());
+    }
+}

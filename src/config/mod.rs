@@ -11,11 +11,13 @@ use serde::Deserialize;
 mod auth;
 mod operations;
 mod options;
+mod retry;
 mod seal;
 
 use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
+use crate::vault::RetryPolicy;
 pub use auth::{Auth, Tls};
 pub use operations::Retention;
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
@@ -35,6 +37,7 @@ struct VaultEnv {
     client_cert: Option<String>,
     client_key: Option<String>,
     skip_verify: Option<String>,
+    max_retries: Option<String>,
 }
 
 /// `REPLICATOR_*` variables.
@@ -79,6 +82,7 @@ struct ReplicatorEnv {
     pushgateway_url: Option<String>,
     progress_interval: Option<String>,
     full_check_every: Option<String>,
+    retry_max_wait: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.
@@ -108,6 +112,7 @@ pub struct VaultConfig {
     pub namespace: Option<String>,
     pub tls: Tls,
     pub concurrency: usize,
+    pub retry: RetryPolicy,
 }
 
 /// All settings, read once at start.
@@ -342,6 +347,7 @@ impl Settings {
             namespace,
             tls,
             concurrency: self.concurrency()?,
+            retry: self.retry_policy()?,
         })
     }
 }

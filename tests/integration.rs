@@ -9,6 +9,7 @@ mod integration {
     pub mod kube;
     pub mod listing;
     pub mod operations;
+    pub mod pruning;
     pub mod retries;
     pub mod roundtrip;
     pub mod safety;

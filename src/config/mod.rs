@@ -24,6 +24,8 @@ pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
 use options::{duration, flag, globs};
 
 pub const DEFAULT_CONCURRENCY: usize = 32;
+/// How long deletions count against `REPLICATOR_MAX_DELETE`.
+pub const DEFAULT_MAX_DELETE_WINDOW: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// `VAULT_*` and `BAO_*` variables, as the `vault` and `bao` CLIs read them.
 #[derive(Deserialize, Default)]
@@ -83,6 +85,7 @@ struct ReplicatorEnv {
     progress_interval: Option<String>,
     full_check_every: Option<String>,
     retry_max_wait: Option<String>,
+    max_delete_window: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.
@@ -287,6 +290,10 @@ impl Settings {
                 })?,
             },
             full_check: false,
+            max_delete_window: match set(&r.max_delete_window) {
+                None => DEFAULT_MAX_DELETE_WINDOW,
+                Some(v) => duration("REPLICATOR_MAX_DELETE_WINDOW", Some(v))?,
+            },
         })
     }
 

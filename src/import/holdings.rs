@@ -61,6 +61,11 @@ pub async fn of_mount(target: &Target, r: &Record, gone: &HashSet<Key>) -> Resul
     let Some(entry) = mount_table(&c, table).await?.remove(&path) else {
         return Ok(inside); // already gone
     };
+    if entry.local {
+        inside.unknown =
+            Some("it is a local mount now, and a local mount is never modified".into());
+        return Ok(inside);
+    }
     let prefix = match table {
         Table::Secret => format!("{ns}{path}"),
         Table::Auth => format!("{ns}auth/{path}"),

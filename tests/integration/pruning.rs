@@ -172,6 +172,42 @@ fn an_importer_created_transit_mount_with_a_dr_key_stays() {
     );
 }
 
+/// An auth method the importer created goes with its users; one where DR added a user stays.
+#[test]
+fn an_importer_created_auth_method_goes_only_without_users_of_dr() {
+    let p = Pair::new();
+    for m in ["up-a", "up-b"] {
+        p.src
+            .write(&format!("sys/auth/{m}"), json!({"type": "userpass"}));
+        p.src.write(
+            &format!("auth/{m}/users/alice"),
+            json!({"password": "x", "token_policies": "default"}),
+        );
+    }
+    p.export();
+    p.import(&[]).assert_code(0);
+    p.dst
+        .write("auth/up-b/users/bob", json!({"password": "dr"}));
+
+    for m in ["up-a", "up-b"] {
+        p.src.delete(&format!("sys/auth/{m}"));
+    }
+    p.export();
+    let run = p.import(&PRUNE_ALL);
+    run.assert_code(3);
+    let auth = p.dst.read("sys/auth").unwrap();
+    assert!(auth["data"].get("up-a/").is_none(), "{}", run.stdout);
+    assert!(auth["data"].get("up-b/").is_some(), "{}", run.stdout);
+    assert!(p.dst.read("auth/up-b/users/bob").is_some());
+    assert!(
+        run.stdout.contains(
+            "mount auth/up-b/: not disabled: it holds item users/bob, which the importer did not write"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
 /// A mount's deletion counts as the secrets that go with it: five secrets count five.
 #[test]
 fn the_delete_guard_counts_a_mount_as_the_secrets_inside_it() {

@@ -11,6 +11,8 @@ mod integration {
     pub mod kube;
     pub mod listing;
     pub mod operations;
+    pub mod pruning;
+    pub mod retries;
     pub mod roundtrip;
     pub mod safety;
     pub mod sealing;

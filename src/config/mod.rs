@@ -11,17 +11,21 @@ use serde::Deserialize;
 mod auth;
 mod operations;
 mod options;
+mod retry;
 mod seal;
 
 use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
+use crate::vault::RetryPolicy;
 pub use auth::{Auth, Tls};
 pub use operations::Retention;
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
 use options::{duration, flag, globs};
 
 pub const DEFAULT_CONCURRENCY: usize = 32;
+/// How long deletions count against `REPLICATOR_MAX_DELETE`.
+pub const DEFAULT_MAX_DELETE_WINDOW: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// `VAULT_*` and `BAO_*` variables, as the `vault` and `bao` CLIs read them.
 #[derive(Deserialize, Default)]
@@ -35,6 +39,7 @@ struct VaultEnv {
     client_cert: Option<String>,
     client_key: Option<String>,
     skip_verify: Option<String>,
+    max_retries: Option<String>,
 }
 
 /// `REPLICATOR_*` variables.
@@ -79,6 +84,8 @@ struct ReplicatorEnv {
     pushgateway_url: Option<String>,
     progress_interval: Option<String>,
     full_check_every: Option<String>,
+    retry_max_wait: Option<String>,
+    max_delete_window: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.
@@ -108,6 +115,7 @@ pub struct VaultConfig {
     pub namespace: Option<String>,
     pub tls: Tls,
     pub concurrency: usize,
+    pub retry: RetryPolicy,
 }
 
 /// All settings, read once at start.
@@ -282,6 +290,10 @@ impl Settings {
                 })?,
             },
             full_check: false,
+            max_delete_window: match set(&r.max_delete_window) {
+                None => DEFAULT_MAX_DELETE_WINDOW,
+                Some(v) => duration("REPLICATOR_MAX_DELETE_WINDOW", Some(v))?,
+            },
         })
     }
 
@@ -342,6 +354,7 @@ impl Settings {
             namespace,
             tls,
             concurrency: self.concurrency()?,
+            retry: self.retry_policy()?,
         })
     }
 }

@@ -10,8 +10,8 @@ use super::parse_bool;
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
 
-/// How many deletions one import may make: a count, or a percentage of the objects the importer
-/// has brought to the target.
+/// How many deletions the imports of one `REPLICATOR_MAX_DELETE_WINDOW` may make together: a
+/// count, or a percentage of the objects the importer held on the target when the window began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaxDelete {
     Count(u64),
@@ -73,6 +73,8 @@ pub struct ImportOptions {
     pub full_check_every: u32,
     /// This run compares every object (`--full-check`, or decided from the state).
     pub full_check: bool,
+    /// `REPLICATOR_MAX_DELETE` holds over this long (default 24h; 0: each run on its own).
+    pub max_delete_window: Duration,
 }
 
 pub(super) fn flag(var: &'static str, value: Option<&str>) -> Result<bool> {

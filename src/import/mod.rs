@@ -2,6 +2,7 @@
 //! anything is written, take the import lease, plan against the target (drift, prune, guard), then
 //! apply the plan (or print it with `--dry-run`) and record what was written.
 
+mod holdings;
 mod lease;
 mod planner;
 mod prune;
@@ -292,12 +293,16 @@ async fn plan_and_apply(
     let opts = &opts;
     tracing::info!(full_check = opts.full_check, "planning");
     let target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
-    let deletes = match opts.prune {
-        false => Vec::new(),
+    let (deletes, tally) = match opts.prune {
+        false => Default::default(),
         true => {
             let names: HashSet<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();
-            prune::plan_deletions(&records, |e| names.contains(e), opts)
-                .map_err(|reason| Error::refused(&snapshot.key, reason))?
+            let planned =
+                prune::plan_deletions(&target, &records, |e| names.contains(e), opts).await?;
+            let recent = state.deleted_within(opts.max_delete_window).await?;
+            prune::guard(&planned, records.len() as u64, recent, opts)
+                .map_err(|reason| Error::refused(&snapshot.key, reason))?;
+            prune::split(planned)
         }
     };
     if dry_run || opts.on_drift == OnDrift::Fail {
@@ -330,6 +335,7 @@ async fn plan_and_apply(
         cancel,
     )
     .await;
+    let deleted = tally.settle(&mut records);
     let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());
     let meta = Meta {
         last_snapshot: snapshot.key.clone(),
@@ -350,7 +356,12 @@ async fn plan_and_apply(
         true => state.save_records(&mut records, &meta).await,
         false => Ok(()),
     };
+    let noted = match deleted {
+        0 => Ok(()),
+        n => state.note_deleted(n, opts.max_delete_window).await,
+    };
     let summary = applied?;
     saved?;
+    noted?;
     Ok((None, summary))
 }

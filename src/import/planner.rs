@@ -180,9 +180,12 @@ async fn walk(
                     entry,
                     sha256,
                 } = scanned;
-                let record = object.delete_target().map(|(ns, delete)| {
-                    Record::new(sha256, object.kind(), &object.path(), &ns, Some(&delete))
-                });
+                // Transit keys are never pruned one by one, but recorded all the same: a
+                // mount prune must know which keys are the importer's.
+                let (ns, delete) = object.delete_target().unzip();
+                let ns = ns.as_deref().unwrap_or(object.namespace());
+                let at = delete.as_deref();
+                let record = Some(Record::new(sha256, object.kind(), &object.path(), ns, at));
                 let known = records.get(&entry);
                 let recorded = known.map(|r| r.sha == sha256);
                 let trusted = recorded == Some(true) && known.is_some_and(|r| !r.unsettled);
@@ -290,6 +293,11 @@ fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
             progress.add(1);
             let entry = std::mem::take(&mut change.entry);
             let ok = apply::record(summary, &change, result);
+            let created = change.action == Action::Create;
+            let record = record.map(|mut r| {
+                r.created = created;
+                r
+            });
             settle_record(records, entry, ok, record);
         }
     }

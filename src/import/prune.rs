@@ -1,53 +1,238 @@
 //! Prune: objects this importer brought to the target that have left the snapshot are deleted,
-//! when `REPLICATOR_PRUNE=true` (mounts and namespaces only with `REPLICATOR_PRUNE_MOUNTS=true`).
+//! when `REPLICATOR_PRUNE=true` (mounts and namespaces only with `REPLICATOR_PRUNE_MOUNTS=true`,
+//! only those the importer created, and only when they hold nothing else; see `holdings`).
 //! Objects the importer never wrote are never touched, and `REPLICATOR_MAX_DELETE` refuses a plan
-//! that would delete too much, so an empty or truncated source cannot wipe DR.
+//! that would delete too much over `REPLICATOR_MAX_DELETE_WINDOW`, so neither an empty or
+//! truncated source nor one shrinking a little at every run can wipe DR.
 
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use super::holdings::{self, Inside, Key};
 use crate::config::ImportOptions;
-use crate::objects::{Detail, Kind};
+use crate::error::one_line;
+use crate::objects::{Detail, Kind, Target};
 use crate::plan::{Action, Change};
-use crate::state::Records;
+use crate::state::{Record, Records};
 
-/// The deletions, decided before anything is written from the records and the snapshot's entry
-/// names; `Err` with the reason when they exceed the guard.
-pub fn plan_deletions(
+/// One planned deletion (or a refused one), and what the guard counts it as.
+#[derive(Debug)]
+pub struct Deletion {
+    pub change: Change,
+    /// What it removes: 1 for an object; for a mount or namespace, what it takes along that is
+    /// not deleted on its own (so a mount with N secrets adds nothing to their N), at least 1.
+    /// 0 when refused.
+    pub weight: u64,
+    /// Entries of the records that go with it without a deletion of their own (a transit
+    /// mount's keys): forgotten once it is gone.
+    pub along: Vec<String>,
+}
+
+fn change(entry: &str, rec: &Record, action: Action, reason: String) -> Change {
+    let detail = match (action, rec.delete()) {
+        (Action::Delete, Some(d)) => Detail::Delete(rec.ns().to_string(), d.to_string()),
+        _ => Detail::None,
+    };
+    Change {
+        kind: rec.kind,
+        path: rec.path().to_string(),
+        action,
+        reason: Some(reason),
+        entry: entry.to_string(),
+        object: None,
+        detail,
+    }
+}
+
+/// The deletions, decided before anything is written, from the records, the snapshot's entry
+/// names and (for mounts and namespaces) what the target holds. Unsafe container deletions come
+/// back refused, with the reason.
+pub async fn plan_deletions(
+    target: &Target,
     records: &Records,
     in_snapshot: impl Fn(&str) -> bool,
     opts: &ImportOptions,
-) -> Result<Vec<Change>, String> {
-    let mut changes = Vec::new();
-    if !opts.prune {
-        return Ok(changes);
-    }
-    for (entry, rec) in records.iter() {
-        if in_snapshot(entry) {
-            continue;
-        }
-        let Some(delete) = rec.delete() else { continue };
-        if matches!(rec.kind, Kind::Mount | Kind::Namespace) && !opts.prune_mounts {
-            continue;
-        }
-        changes.push(Change {
-            kind: rec.kind,
-            path: rec.path().to_string(),
-            action: Action::Delete,
-            reason: Some("gone from the snapshot".into()),
-            entry: entry.to_string(),
-            object: None,
-            detail: Detail::Delete(rec.ns().to_string(), delete.to_string()),
+) -> crate::Result<Vec<Deletion>> {
+    let gone: Vec<(&str, &Record)> = match opts.prune {
+        true => records.iter().filter(|(e, _)| !in_snapshot(e)).collect(),
+        false => Vec::new(),
+    };
+    let (mut out, containers) = candidates(&gone, opts);
+    let entry_of: HashMap<Key, &str> = gone.iter().map(|(e, r)| (holdings::key(r), *e)).collect();
+    let keys: HashSet<Key> = entry_of.keys().cloned().collect();
+    let own = |k: &Key| {
+        entry_of
+            .get(k)
+            .and_then(|e| records.get(e)?.delete())
+            .is_some()
+    };
+    let mut leaving: HashSet<Key> = HashSet::new();
+    for (entry, rec) in containers {
+        let inside = match rec.created {
+            false => Err("the importer did not create it (it was on this cluster already)".into()),
+            true => match rec.kind {
+                Kind::Mount => holdings::of_mount(target, rec, &keys).await,
+                _ => holdings::of_namespace(target, rec, &keys, &leaving).await,
+            }
+            .map_err(|e| format!("what it holds could not be listed: {}", one_line(&e)))
+            .and_then(safe),
+        };
+        let inside = match inside {
+            Ok(inside) => inside,
+            Err(why) => {
+                let verb = match rec.kind {
+                    Kind::Mount => "not disabled",
+                    _ => "not deleted",
+                };
+                let reason = format!("{verb}: {why}");
+                tracing::warn!(kind = %rec.kind, path = %rec.path(), %reason, "prune refused");
+                out.push(Deletion {
+                    change: change(entry, rec, Action::Refused, reason),
+                    weight: 0,
+                    along: Vec::new(),
+                });
+                continue;
+            }
+        };
+        leaving.insert(holdings::key(rec));
+        let counted = inside.gone.iter().filter(|k| own(k)).count() as u64;
+        let along = inside.gone.iter().filter(|k| !own(k));
+        out.push(Deletion {
+            change: change(entry, rec, Action::Delete, "gone from the snapshot".into()),
+            weight: (inside.gone.len() as u64).max(1) - counted,
+            along: along
+                .filter_map(|k| entry_of.get(k).map(|e| e.to_string()))
+                .collect(),
         });
     }
-    let (n, owned) = (changes.len(), records.len() as u64);
-    let limit = opts.max_delete.limit(owned);
-    if n as u64 > limit {
+    Ok(out)
+}
+
+/// The plain deletions (one object each), and the mounts and namespaces to check first: mounts,
+/// then namespaces deepest first, so that a container is checked after what it holds.
+fn candidates<'a>(
+    gone: &[(&'a str, &'a Record)],
+    opts: &ImportOptions,
+) -> (Vec<Deletion>, Vec<(&'a str, &'a Record)>) {
+    let (mut plain, mut containers) = (Vec::new(), Vec::new());
+    for (entry, rec) in gone {
+        if rec.delete().is_none() {
+            continue;
+        }
+        match rec.kind {
+            Kind::Mount | Kind::Namespace if opts.prune_mounts => containers.push((*entry, *rec)),
+            Kind::Mount | Kind::Namespace => {}
+            _ => plain.push(Deletion {
+                change: change(entry, rec, Action::Delete, "gone from the snapshot".into()),
+                weight: 1,
+                along: Vec::new(),
+            }),
+        }
+    }
+    containers.sort_by_key(|(_, r)| (r.kind == Kind::Namespace, usize::MAX - r.path().len()));
+    (plain, containers)
+}
+
+/// A container may go when everything in it is the importer's and leaves with it.
+fn safe(inside: Inside) -> Result<Inside, String> {
+    if let Some(why) = inside.unknown {
+        return Err(why);
+    }
+    match inside.foreign.as_slice() {
+        [] => Ok(inside),
+        [(what, name)] => Err(format!(
+            "it holds {what} {name}, which the importer did not write"
+        )),
+        many => {
+            let shown: Vec<String> = many
+                .iter()
+                .take(3)
+                .map(|(w, n)| format!("{w} {n}"))
+                .collect();
+            let more = if many.len() > 3 { ", ..." } else { "" };
+            Err(format!(
+                "it holds {} objects the importer did not write: {}{more}",
+                many.len(),
+                shown.join(", ")
+            ))
+        }
+    }
+}
+
+/// Refuses, with the reason, deletions over `REPLICATOR_MAX_DELETE`: this plan's together with
+/// the `recent` ones the last `REPLICATOR_MAX_DELETE_WINDOW` made. A percentage is of the objects
+/// the importer held at the window's start (`owned` now plus `recent`), not of a shrinking count.
+pub fn guard(
+    deletions: &[Deletion],
+    owned: u64,
+    recent: u64,
+    opts: &ImportOptions,
+) -> Result<u64, String> {
+    let n: u64 = deletions.iter().map(|d| d.weight).sum();
+    let base = owned + recent;
+    let limit = opts.max_delete.limit(base);
+    if n == 0 || n + recent <= limit {
+        return Ok(n);
+    }
+    let md = opts.max_delete;
+    if recent == 0 {
         return Err(format!(
-            "the plan deletes {n} objects, over REPLICATOR_MAX_DELETE={} ({limit} of the {owned} \
-             objects this importer brought here); nothing was written. Check the source, or raise \
-             the limit for one run",
-            opts.max_delete
+            "the plan deletes {n} objects, over REPLICATOR_MAX_DELETE={md} ({limit} of the {base} \
+             objects this importer brought here); nothing was written. Check the source, or \
+             raise the limit for one run"
         ));
     }
-    Ok(changes)
+    let w = show(opts.max_delete_window);
+    Err(format!(
+        "the plan deletes {n} objects and {recent} were deleted in the last {w} \
+         (REPLICATOR_MAX_DELETE_WINDOW={w}): {} together, over REPLICATOR_MAX_DELETE={md} ({limit} \
+         of the {base} objects this importer held in that window); nothing was written. Check the \
+         source, or raise the limit for one run",
+        n + recent
+    ))
+}
+
+/// What the guard counted of each planned deletion, to log what took effect.
+#[derive(Debug, Default)]
+pub struct Tally(Vec<(String, u64, Vec<String>)>);
+
+/// The changes to hand to the apply step, and what they count for.
+pub fn split(planned: Vec<Deletion>) -> (Vec<Change>, Tally) {
+    let mut tally = Tally::default();
+    let mut changes = Vec::new();
+    for d in planned {
+        if d.change.action == Action::Delete {
+            tally.0.push((d.change.entry.clone(), d.weight, d.along));
+        }
+        changes.push(d.change);
+    }
+    (changes, tally)
+}
+
+impl Tally {
+    /// After the apply: forgets the records that went along with a deleted container, and
+    /// returns what the deletions that took effect (their records gone) count for.
+    pub fn settle(self, records: &mut Records) -> u64 {
+        let mut n = 0;
+        for (entry, weight, along) in self.0 {
+            if records.get(&entry).is_none() {
+                n += weight;
+                along.iter().for_each(|e| records.remove(e));
+            }
+        }
+        n
+    }
+}
+
+/// A window as the setting spells it: `24h`, `90m`, `30s`.
+pub fn show(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => format!("{}ms", d.as_millis()),
+        _ if s.is_multiple_of(3_600) => format!("{}h", s / 3_600),
+        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
 }
 
 #[cfg(test)]
@@ -55,7 +240,6 @@ mod tests {
     use super::*;
     use crate::config::{MaxDelete, OnDrift};
     use crate::objects::auth::NewUserPassword;
-    use crate::state::Record;
 
     fn opts(prune: bool, prune_mounts: bool, max: MaxDelete) -> ImportOptions {
         ImportOptions {
@@ -64,11 +248,12 @@ mod tests {
             max_delete: max,
             on_drift: OnDrift::Overwrite,
             state_mount: "vault-replicator/".into(),
-            lease_wait: std::time::Duration::ZERO,
-            lease_ttl: std::time::Duration::from_secs(300),
+            lease_wait: Duration::ZERO,
+            lease_ttl: Duration::from_secs(300),
             userpass: NewUserPassword::Random,
             full_check_every: 6,
             full_check: false,
+            max_delete_window: Duration::from_secs(86_400),
         }
     }
 
@@ -82,6 +267,27 @@ mod tests {
             .collect()
     }
 
+    fn gone<'a>(r: &'a Records, kept: &[&str]) -> Vec<(&'a str, &'a Record)> {
+        r.iter().filter(|(e, _)| !kept.contains(e)).collect()
+    }
+
+    fn deleting(n: u64) -> Vec<Deletion> {
+        let one = |i| Deletion {
+            change: Change {
+                kind: Kind::KvSecret,
+                path: format!("secret/{i}"),
+                action: Action::Delete,
+                reason: None,
+                entry: format!("e{i}"),
+                object: None,
+                detail: Detail::None,
+            },
+            weight: 1,
+            along: Vec::new(),
+        };
+        (0..n).map(one).collect()
+    }
+
     #[test]
     fn only_recorded_objects_missing_from_the_snapshot_are_deleted() {
         let owned = records(&[
@@ -89,40 +295,83 @@ mod tests {
             ("b", Kind::KvSecret),
             ("m", Kind::Mount),
         ]);
-        let changes = plan_deletions(
-            &owned,
-            |e| e == "a",
+        let (plain, containers) = candidates(
+            &gone(&owned, &["a"]),
             &opts(true, false, MaxDelete::Count(5)),
-        )
-        .unwrap();
-        assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].entry, "b");
-        assert_eq!(changes[0].action, Action::Delete);
+        );
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain[0].change.entry, "b");
+        assert_eq!(plain[0].change.action, Action::Delete);
+        assert!(containers.is_empty());
     }
 
     #[test]
-    fn mounts_need_their_own_switch_and_prune_is_off_by_default() {
-        let owned = records(&[("m", Kind::Mount)]);
+    fn mounts_need_their_own_switch_and_are_checked_before_namespaces() {
+        let owned = records(&[
+            ("n", Kind::Namespace),
+            ("m", Kind::Mount),
+            ("p", Kind::Policy),
+        ]);
         let all = MaxDelete::Percent(100);
-        let gone = |_: &str| false;
-        let n = |o| plan_deletions(&owned, gone, &o).map(|c| c.len());
-        assert_eq!(n(opts(true, true, all)), Ok(1));
-        assert_eq!(n(opts(true, false, all)), Ok(0));
-        assert_eq!(n(opts(false, true, all)), Ok(0));
+        let (plain, containers) = candidates(&gone(&owned, &[]), &opts(true, true, all));
+        assert_eq!(plain.len(), 1);
+        let order: Vec<&str> = containers.iter().map(|(e, _)| *e).collect();
+        assert_eq!(order, ["m", "n"]);
+        let (_, none) = candidates(&gone(&owned, &[]), &opts(true, false, all));
+        assert!(none.is_empty());
     }
 
     #[test]
     fn an_empty_source_is_refused_by_the_guard() {
-        let owned = records(&[
-            ("a", Kind::KvSecret),
-            ("b", Kind::Policy),
-            ("c", Kind::Entity),
-        ]);
-        let err = plan_deletions(
-            &owned,
-            |_| false,
-            &opts(true, false, MaxDelete::Percent(10)),
+        let o = opts(true, false, MaxDelete::Percent(10));
+        let err = guard(&deleting(3), 3, 0, &o).unwrap_err();
+        assert!(err.contains("deletes 3 objects"), "{err}");
+        assert_eq!(guard(&deleting(1), 10, 0, &o), Ok(1));
+        assert_eq!(guard(&[], 10, 500, &o), Ok(0));
+    }
+
+    #[test]
+    fn deletions_of_the_window_count_against_the_same_limit() {
+        let o = opts(true, false, MaxDelete::Count(3));
+        assert_eq!(guard(&deleting(3), 100, 0, &o), Ok(3));
+        let err = guard(&deleting(3), 97, 3, &o).unwrap_err();
+        assert!(
+            err.contains("3 were deleted in the last 24h") && err.contains("6 together"),
+            "{err}"
         );
-        assert!(err.unwrap_err().contains("deletes 3 objects"));
+        // A percentage is of what the importer held when the window began, not of what is left:
+        // 10% of 100 is 10 over the window, whichever way the runs split it.
+        let pct = opts(true, false, MaxDelete::Percent(10));
+        assert_eq!(guard(&deleting(9), 100, 0, &pct), Ok(9));
+        assert_eq!(guard(&deleting(1), 91, 9, &pct), Ok(1));
+        assert!(guard(&deleting(1), 90, 10, &pct).is_err());
+    }
+
+    #[test]
+    fn a_refusal_names_what_the_container_holds() {
+        let one = Inside {
+            foreign: vec![("key", "dr/own".into())],
+            ..Inside::default()
+        };
+        assert_eq!(
+            safe(one).unwrap_err(),
+            "it holds key dr/own, which the importer did not write"
+        );
+        let many = Inside {
+            foreign: (0..5).map(|i| ("key", format!("k{i}"))).collect(),
+            ..Inside::default()
+        };
+        assert_eq!(
+            safe(many).unwrap_err(),
+            "it holds 5 objects the importer did not write: key k0, key k1, key k2, ..."
+        );
+        let unknown = Inside {
+            unknown: Some("cannot list".into()),
+            ..Inside::default()
+        };
+        assert!(safe(unknown).is_err());
+        assert!(safe(Inside::default()).is_ok());
+        assert_eq!(show(Duration::from_secs(86_400)), "24h");
+        assert_eq!(show(Duration::from_secs(90)), "90s");
     }
 }

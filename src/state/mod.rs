@@ -8,6 +8,8 @@
 //! - `written/<shard>` (see `records`): for each object the importer wrote (or found already
 //!   equal), the sha256 of its snapshot entry and how to delete it. Prune and drift detection
 //!   read these.
+//! - `deleted`: how many objects each prune of the last `REPLICATOR_MAX_DELETE_WINDOW` deleted,
+//!   so that the delete guard holds over the window, not per run.
 
 use std::time::Duration;
 
@@ -39,6 +41,13 @@ pub struct Meta {
 pub struct Fence {
     pub promoted_at: DateTime<Utc>,
     pub by: String,
+}
+
+/// One prune's deletions, in the `deleted` log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Deleted {
+    at: DateTime<Utc>,
+    objects: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,4 +250,45 @@ impl State {
         }
         self.put("meta", meta, None).await
     }
+
+    /// The prunes logged in `deleted`, oldest first.
+    async fn deleted_log(&self) -> Result<Vec<Deleted>> {
+        if !self.mount_exists().await? {
+            return Ok(Vec::new());
+        }
+        let (data, _) = self.get("deleted").await?;
+        let Some(runs) = data.and_then(|mut d| d.get_mut("runs").map(Value::take)) else {
+            return Ok(Vec::new());
+        };
+        serde_json::from_value(runs).map_err(|e| Error::VaultResponse {
+            method: "GET",
+            path: format!("{}data/deleted", self.mount),
+            message: format!("the prune log is not readable: {e}"),
+        })
+    }
+
+    /// Objects the prunes of the last `window` deleted.
+    pub async fn deleted_within(&self, window: Duration) -> Result<u64> {
+        let since = window_start(window);
+        let log = self.deleted_log().await?;
+        Ok(log.iter().filter(|d| d.at > since).map(|d| d.objects).sum())
+    }
+
+    /// Logs a prune's deletions, and forgets those older than `window`.
+    pub async fn note_deleted(&self, objects: u64, window: Duration) -> Result<()> {
+        let (now, since) = (Utc::now(), window_start(window));
+        let mut log = self.deleted_log().await?;
+        log.retain(|d| d.at > since);
+        log.push(Deleted { at: now, objects });
+        self.ensure_mount().await?;
+        self.put("deleted", &json!({ "runs": log }), None).await
+    }
+}
+
+/// When a window ending now began (the beginning of time for a window too long to say).
+fn window_start(window: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(window)
+        .ok()
+        .and_then(|d| Utc::now().checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

@@ -26,6 +26,10 @@ pub struct Record {
     /// The last import left the object as it found it (skipped, failed, or not reached), so the
     /// target may differ from `sha`: the next import compares it in full.
     pub unsettled: bool,
+    /// The importer created the object (rather than finding it there already, equal or not).
+    /// Only such mounts and namespaces may ever be pruned; records from before this flag existed
+    /// say `false`.
+    pub created: bool,
     has_delete: bool,
     /// Where `path` ends and `ns` ends in `text`; `delete` is the rest.
     ends: [u32; 2],
@@ -43,6 +47,7 @@ impl Record {
             sha,
             kind,
             unsettled: false,
+            created: false,
             has_delete: delete.is_some(),
             ends: [end(path.len()), end(path.len() + ns.len())],
             text: text.into_boxed_str(),
@@ -84,6 +89,8 @@ struct RecordJson<'a> {
     delete: Option<std::borrow::Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     unsettled: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    created: bool,
 }
 
 impl Serialize for Record {
@@ -95,6 +102,7 @@ impl Serialize for Record {
             ns: self.ns().into(),
             delete: self.delete().map(Into::into),
             unsettled: self.unsettled,
+            created: self.created,
         }
         .serialize(s)
     }
@@ -105,6 +113,7 @@ impl<'de> Deserialize<'de> for Record {
         let j = RecordJson::deserialize(d)?;
         let mut r = Record::new(j.sha, j.kind, &j.path, &j.ns, j.delete.as_deref());
         r.unsettled = j.unsettled;
+        r.created = j.created;
         Ok(r)
     }
 }
@@ -161,10 +170,12 @@ impl Records {
         self.dirty.contains(&true)
     }
 
-    /// Sets an entry's record (the object was applied, or found equal).
-    pub fn set(&mut self, entry: impl Into<Box<str>>, record: Record) {
+    /// Sets an entry's record (the object was applied, or found equal). Once the importer
+    /// created an object, its record keeps saying so.
+    pub fn set(&mut self, entry: impl Into<Box<str>>, mut record: Record) {
         let entry = entry.into();
         let i = shard_of(&entry);
+        record.created |= self.shards[i].get(&entry).is_some_and(|r| r.created);
         if self.shards[i].get(&entry) != Some(&record) {
             self.shards[i].insert(entry, record);
             self.dirty[i] = true;
@@ -277,6 +288,27 @@ mod tests {
         assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), none);
         let empty = Record::new([0; 32], Kind::Policy, "p", "", Some(""));
         assert_eq!(empty.delete(), Some(""));
+    }
+
+    #[test]
+    fn created_is_kept_once_set_and_older_records_were_not_created() {
+        let old = r#"{"sha":"0101010101010101010101010101010101010101010101010101010101010101","kind":"mount","path":"apps/","ns":"","delete":"sys/mounts/apps"}"#;
+        let r: Record = serde_json::from_str(old).unwrap();
+        assert!(!r.created);
+        let mut made = r.clone();
+        made.created = true;
+        let json = serde_json::to_string(&made).unwrap();
+        assert!(json.contains(r#""created":true"#), "{json}");
+        assert!(serde_json::from_str::<Record>(&json).unwrap().created);
+
+        let mut records = Records::new();
+        records.set("m", made);
+        // Found equal by a later import: still the importer's creation.
+        records.set("m", r.clone());
+        assert!(records.get("m").unwrap().created);
+        records.remove("m");
+        records.set("m", r);
+        assert!(!records.get("m").unwrap().created);
     }
 
     #[test]

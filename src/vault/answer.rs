@@ -1,4 +1,5 @@
-//! Reading Vault's answers: a 404 as "not there", and an error body as one line.
+//! Reading Vault's answers: a 404 as "not there", an error body as one line, and a redirect as
+//! the address the operator should have given.
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -44,6 +45,19 @@ pub(super) fn error_message(status: StatusCode, body: &[u8]) -> String {
     joined.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase())
 }
 
+/// A redirect is not followed (it would carry the token along): the one line says where it
+/// pointed, as scheme, host and port only, and what to do.
+pub(super) fn redirect_message(url: &str, location: Option<&str>) -> String {
+    let target = location
+        .and_then(|l| reqwest::Url::parse(url).ok()?.join(l).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|| "an address it did not give".into());
+    format!(
+        "answered with a redirect to {target}, which is not followed (it would carry the token \
+         there); point VAULT_ADDR at the address that serves the API (the active node)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,5 +73,18 @@ mod tests {
             error_message(StatusCode::BAD_GATEWAY, b"<html>"),
             "bad gateway"
         );
+    }
+
+    #[test]
+    fn a_redirect_names_only_the_origin_it_points_at() {
+        let m = redirect_message(
+            "https://a:8200/v1/sys/mounts",
+            Some("http://b:8200/v1/sys/mounts?x=y"),
+        );
+        assert!(m.contains("redirect to http://b:8200,"), "{m}");
+        assert!(m.contains("VAULT_ADDR") && !m.contains("x=y"), "{m}");
+        let relative = redirect_message("https://a:8200/v1/x", Some("/v1/y"));
+        assert!(relative.contains("https://a:8200"), "{relative}");
+        assert!(redirect_message("https://a/v1/x", None).contains("did not give"));
     }
 }

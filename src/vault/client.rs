@@ -1,9 +1,10 @@
 //! HTTP client for the Vault/OpenBao API: token and namespace headers, path encoding, a bound on
-//! requests in flight, retries with backoff (honouring `Retry-After`), and request counters.
+//! requests in flight, bounded retries with backoff (honouring `Retry-After`, see `retry`), and
+//! request counters. Redirects are never followed: they would carry the token to another address.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -12,7 +13,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::answer::{error_message, found};
+use super::answer::{error_message, found, redirect_message};
+use super::retry::RetryPolicy;
 use crate::config::{Token, VaultConfig};
 use crate::error::{Error, Result};
 
@@ -76,7 +78,7 @@ pub struct VaultClient {
     namespace: Option<String>,
     in_flight: Arc<Semaphore>,
     concurrency: usize,
-    retries: usize,
+    retry: RetryPolicy,
     counters: Arc<Counters>,
 }
 
@@ -97,6 +99,8 @@ impl VaultClient {
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(cfg.concurrency)
+            // reqwest would follow a redirect with X-Vault-Token to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vault-replicator/", env!("CARGO_PKG_VERSION")));
         let http = super::tls::configure(builder, &cfg.tls, &cfg.addr)?
             .build()
@@ -108,7 +112,7 @@ impl VaultClient {
             namespace: cfg.namespace.clone(),
             in_flight: Arc::new(Semaphore::new(cfg.concurrency)),
             concurrency: cfg.concurrency,
-            retries: 5,
+            retry: cfg.retry,
             counters: Arc::new(Counters::default()),
         })
     }
@@ -208,20 +212,33 @@ impl VaultClient {
 
     async fn send(&self, op: Op, path: &str, body: Option<&Value>, query: &str) -> Result<Value> {
         let attempt = || self.send_once(op, path, body, query);
-        attempt
+        let (retries, waited_ms) = (AtomicUsize::new(0), AtomicU64::new(0));
+        let result = attempt
             .retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(100))
                     .with_max_delay(Duration::from_secs(5))
-                    .with_max_times(self.retries)
+                    .with_max_times(self.retry.max_retries)
                     .with_jitter(),
             )
             .when(Error::is_transient)
-            .adjust(|e, dur| e.retry_after().or(dur))
+            .adjust(|e, dur| {
+                let waited = Duration::from_millis(waited_ms.load(Ordering::Relaxed));
+                let next = self.retry.next_wait(waited, dur, e.retry_after());
+                if let Some(d) = next {
+                    retries.fetch_add(1, Ordering::Relaxed);
+                    waited_ms.fetch_add(d.as_millis() as u64, Ordering::Relaxed);
+                }
+                next
+            })
             .notify(|e, dur| {
                 tracing::warn!(error = %crate::error::one_line(e), retry_in_ms = dur.as_millis() as u64, "retrying Vault request");
             })
-            .await
+            .await;
+        result.map_err(|e| {
+            let waited = Duration::from_millis(waited_ms.load(Ordering::Relaxed));
+            gave_up(e, retries.load(Ordering::Relaxed), waited)
+        })
     }
 
     async fn send_once(
@@ -279,6 +296,11 @@ impl VaultClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        let resp_location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let bytes = resp
             .bytes()
             .await
@@ -296,7 +318,10 @@ impl VaultClient {
                 message: format!("invalid JSON: {e}"),
             });
         }
-        let mut message = error_message(status, &bytes);
+        let mut message = match status.is_redirection() {
+            true => redirect_message(&url, resp_location.as_deref()),
+            false => error_message(status, &bytes),
+        };
         if status == StatusCode::FORBIDDEN && !path.ends_with("/login") {
             message.push_str(&missing_capability(op, path));
         }
@@ -308,6 +333,20 @@ impl VaultClient {
             retry_after,
         })
     }
+}
+
+/// A transient error that outlived its retries says so, and which settings bound them.
+fn gave_up(mut e: Error, retries: usize, waited: Duration) -> Error {
+    if e.is_transient()
+        && let Error::Vault { message, .. } = &mut e
+    {
+        message.push_str(&format!(
+            "; gave up after {retries} retries and {:.1}s of waiting \
+             (VAULT_MAX_RETRIES, REPLICATOR_RETRY_MAX_WAIT)",
+            waited.as_secs_f64()
+        ));
+    }
+    e
 }
 
 /// What a 403 means for this request: the capability the token's policies lack on the path.

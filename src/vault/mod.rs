@@ -4,9 +4,11 @@
 mod answer;
 mod client;
 mod cluster;
+mod retry;
 mod session;
 mod tls;
 
 pub use client::{Counters, VaultClient, encode_path};
 pub use cluster::{ClusterInfo, MountEntry, Table, cluster_info, mount_table, namespaces};
+pub use retry::RetryPolicy;
 pub use session::Session;

@@ -204,6 +204,7 @@ fn config(addr: &str, auth: Auth, tls: Tls) -> VaultConfig {
         namespace: None,
         tls,
         concurrency: 4,
+        retry: Default::default(),
     }
 }
 

@@ -5,6 +5,7 @@ mod integration {
     pub mod access;
     pub mod drill;
     pub mod errors;
+    pub mod fencing;
     pub mod kinds;
     pub mod kube;
     pub mod listing;

@@ -23,6 +23,11 @@ use options::{duration, flag, globs};
 
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
+/// A duration as the settings take it (`90s`, `5m`, plain seconds), for a flag named `var`.
+pub fn parse_duration(var: &'static str, value: &str) -> Result<std::time::Duration> {
+    duration(var, Some(value))
+}
+
 /// `VAULT_*` and `BAO_*` variables, as the `vault` and `bao` CLIs read them.
 #[derive(Deserialize, Default)]
 struct VaultEnv {

@@ -46,10 +46,9 @@ impl Stop {
     pub fn into_error(self, addr: &str, writes: u64) -> Error {
         match self {
             Stop::Fenced(f) => Error::Fenced(format!(
-                "stopped: {addr} was promoted during this import (at {} by {}); the import \
-                 started no write after it saw the fence, let the {writes} writes it had made \
-                 finish and recorded them. Imports into it are refused until `vault-replicator \
-                 demote`",
+                "stopped: {addr} was promoted during this import (at {} by {}); it made \
+                 {writes} writes, started none after it saw the fence, and recorded its \
+                 progress. Imports into it are refused until `vault-replicator demote`",
                 f.promoted_at.format("%Y-%m-%dT%H:%M:%SZ"),
                 f.by
             )),

@@ -37,15 +37,8 @@ fn stage_of(c: &Change) -> usize {
 }
 
 /// Applies `plan` in stages; a change starts only when `cancel` lets it (never once the run was
-/// stopped). `before_deletes` runs once, just before the first delete (the import reads the
-/// fence there).
-pub async fn apply(
-    target: &Target,
-    mut plan: Plan,
-    concurrency: usize,
-    cancel: &Gate,
-    before_deletes: impl AsyncFnOnce(),
-) -> Applied {
+/// stopped), and the fence is read once more just before the first delete.
+pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize, cancel: &Gate) -> Applied {
     plan.sort();
     let mut summary = Summary::default();
     for (kind, n) in &plan.unchanged {
@@ -61,13 +54,11 @@ pub async fn apply(
     stages[3] = group_order(std::mem::take(&mut stages[3]));
     stages[4].reverse();
     stages[5].reverse();
-    let mut before_deletes = Some(before_deletes);
+    let mut fence_read = false;
     for (i, stage) in stages.into_iter().enumerate() {
-        if i >= 4
-            && !stage.is_empty()
-            && let Some(check) = before_deletes.take()
-        {
-            check().await;
+        if i >= 4 && !stage.is_empty() && !fence_read {
+            cancel.recheck_fence().await;
+            fence_read = true;
         }
         let parallel = if matches!(i, 1 | 2 | 4) {
             concurrency.max(1)

@@ -252,13 +252,6 @@ impl Lease {
         state.save_meta(&marked).await
     }
 
-    /// Reads the fence now (before deletes, which nothing undoes).
-    pub async fn recheck_fence(&self) {
-        if let Err(e) = self.shared.check_fence().await {
-            tracing::warn!(error = %crate::error::one_line(&e), "could not read the fence");
-        }
-    }
-
     /// Stops watching and gives the lease up (with check-and-set, so a lease someone else took
     /// is left alone). Returns why the run was stopped from outside, if it was.
     pub async fn release(self) -> Option<Stop> {
@@ -304,6 +297,16 @@ impl Gate {
                 _ = self.cancel.cancelled() => return false,
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
+        }
+    }
+
+    /// Reads the fence now, without waiting for the watcher (before deletes, which nothing
+    /// undoes); a fence stops the run.
+    pub async fn recheck_fence(&self) {
+        if let Some(lease) = &self.lease
+            && let Err(e) = lease.check_fence().await
+        {
+            tracing::warn!(error = %crate::error::one_line(&e), "could not read the fence");
         }
     }
 }

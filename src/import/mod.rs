@@ -347,11 +347,6 @@ async fn plan_and_apply(
         opts,
         deletes,
         cancel,
-        async || {
-            if let Some(lease) = lease {
-                lease.recheck_fence().await;
-            }
-        },
     )
     .await;
     let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());

@@ -67,8 +67,7 @@ pub async fn plan(
 
 /// Plans and applies every object of the snapshot, then the entities, groups and `deletes`, and
 /// updates `records` with what took effect. On an error the records still say what was done.
-/// A write starts only when `cancel` lets it; `before_deletes` runs just before the deletes.
-#[allow(clippy::too_many_arguments)]
+/// A write starts only when `cancel` lets it.
 pub async fn apply(
     target: &Target,
     snapshot: &Snapshot,
@@ -77,7 +76,6 @@ pub async fn apply(
     opts: &ImportOptions,
     deletes: Vec<Change>,
     cancel: &Gate,
-    before_deletes: impl AsyncFnOnce(),
 ) -> crate::Result<Summary> {
     let mut summary = Summary::default();
     let mut deferred = Vec::new();
@@ -102,7 +100,7 @@ pub async fn apply(
     }
     let deleted: Vec<String> = deletes.iter().map(|c| c.entry.clone()).collect();
     later.changes.extend(deletes);
-    let applied = apply::apply(target, later, concurrency, cancel, before_deletes).await;
+    let applied = apply::apply(target, later, concurrency, cancel).await;
     for (entry, record) in pending {
         let ok = !applied.not_done.contains(&entry);
         settle_record(records, entry, ok, record);

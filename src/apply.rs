@@ -3,16 +3,17 @@
 //! first; then prunes, children before the mounts and namespaces that held them. The import
 //! applies most objects as it plans them and hands this the rest: entities, groups and prunes.
 //!
-//! A failure on one object is recorded and the others go on. On cancellation (SIGTERM, a lost
-//! lease) no new change starts, the ones in flight finish, and the summary says it stopped early.
+//! A failure on one object is recorded and the others go on. On cancellation (SIGTERM, the
+//! fence, a lost lease) no new change starts, the ones in flight finish, and the summary says it
+//! stopped early.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::ready;
 
 use futures::{StreamExt, stream};
-use tokio_util::sync::CancellationToken;
 
 use crate::error::one_line;
+use crate::import::Gate;
 use crate::objects::{self, Detail, Kind, Object, Target, identity};
 use crate::plan::{Action, Change, Plan};
 use crate::progress::Progress;
@@ -35,12 +36,9 @@ fn stage_of(c: &Change) -> usize {
     }
 }
 
-pub async fn apply(
-    target: &Target,
-    mut plan: Plan,
-    concurrency: usize,
-    cancel: &CancellationToken,
-) -> Applied {
+/// Applies `plan` in stages; a change starts only when `cancel` lets it (never once the run was
+/// stopped), and the fence is read once more just before the first delete.
+pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize, cancel: &Gate) -> Applied {
     plan.sort();
     let mut summary = Summary::default();
     for (kind, n) in &plan.unchanged {
@@ -56,7 +54,12 @@ pub async fn apply(
     stages[3] = group_order(std::mem::take(&mut stages[3]));
     stages[4].reverse();
     stages[5].reverse();
+    let mut fence_read = false;
     for (i, stage) in stages.into_iter().enumerate() {
+        if i >= 4 && !stage.is_empty() && !fence_read {
+            cancel.recheck_fence().await;
+            fence_read = true;
+        }
         let parallel = if matches!(i, 1 | 2 | 4) {
             concurrency.max(1)
         } else {
@@ -64,9 +67,18 @@ pub async fn apply(
         };
         let mut results = stream::iter(stage)
             .take_while(|_| ready(!cancel.is_cancelled()))
-            .map(|c| apply_one(target, c))
+            .map(|c| async move {
+                match cancel.ready().await {
+                    true => Some(apply_one(target, c).await),
+                    false => None,
+                }
+            })
             .buffered(parallel);
-        while let Some((change, result)) = results.next().await {
+        while let Some(outcome) = results.next().await {
+            // Not started: the run was stopped.
+            let Some((change, result)) = outcome else {
+                continue;
+            };
             progress.add(1);
             if record(&mut summary, &change, result) {
                 not_done.remove(&change.entry);

@@ -59,8 +59,9 @@ pub enum Command {
     Verify(SnapshotArg),
     /// Show whether the cluster at VAULT_ADDR is fenced, what it last imported, and the store's latest
     Status,
-    /// Mark the cluster at VAULT_ADDR as promoted: every import into it is refused from now on
-    Promote,
+    /// Mark the cluster at VAULT_ADDR as promoted: every import into it is refused from now on,
+    /// and one already running stops; waits until it has stopped
+    Promote(PromoteArgs),
     /// Lift the promotion fence, so that the cluster at VAULT_ADDR accepts imports again
     Demote,
     /// Delete snapshots beyond REPLICATOR_KEEP_LAST / REPLICATOR_KEEP_WITHIN (never `latest`)
@@ -74,6 +75,14 @@ pub struct PruneArgs {
     /// Print what would be deleted and delete nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// How long to wait for a running import to stop, or for its lease to expire (90s, 5m)
+    /// [default: REPLICATOR_LEASE_TTL plus 1m]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -183,7 +183,13 @@ async fn target_status(
     Ok((out, imported))
 }
 
-pub async fn promote(settings: &Settings) -> Result<String> {
+/// Fences the cluster, then waits up to `timeout` (default: the lease TTL and a minute) until
+/// the import running into it, if any, has stopped or its lease has expired, and says which.
+pub async fn promote(settings: &Settings, timeout: Option<&str>) -> Result<String> {
+    let timeout = match timeout {
+        Some(t) => crate::config::parse_duration("--timeout", t)?,
+        None => settings.import_options()?.lease_ttl + std::time::Duration::from_secs(60),
+    };
     with_state(settings, async |state, addr| {
         let fence = Fence {
             promoted_at: Utc::now(),
@@ -191,8 +197,10 @@ pub async fn promote(settings: &Settings) -> Result<String> {
         };
         state.set_fence(&fence).await?;
         tracing::warn!(target_addr = %addr, "cluster promoted: imports into it are now refused");
+        let holder = import::wait_for_holder(state, addr, timeout).await?;
         Ok(format!(
-            "{addr} is promoted: every import into it is refused until `vault-replicator demote`.\n"
+            "{addr} is promoted: every import into it is refused until `vault-replicator demote`.\n{}",
+            holder.describe(addr)
         ))
     })
     .await

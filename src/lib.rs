@@ -137,8 +137,8 @@ async fn dispatch(
                 None => Ok(exit::OK),
             }
         }
-        Command::Promote => {
-            emit(&inspect::promote(settings).await?);
+        Command::Promote(args) => {
+            emit(&inspect::promote(settings, args.timeout.as_deref()).await?);
             Ok(exit::OK)
         }
         Command::Demote => {

@@ -27,6 +27,11 @@ pub const DEFAULT_CONCURRENCY: usize = 32;
 /// How long deletions count against `REPLICATOR_MAX_DELETE`.
 pub const DEFAULT_MAX_DELETE_WINDOW: std::time::Duration = std::time::Duration::from_secs(86_400);
 
+/// A duration as the settings take it (`90s`, `5m`, plain seconds), for a flag named `var`.
+pub fn parse_duration(var: &'static str, value: &str) -> Result<std::time::Duration> {
+    duration(var, Some(value))
+}
+
 /// `VAULT_*` and `BAO_*` variables, as the `vault` and `bao` CLIs read them.
 #[derive(Deserialize, Default)]
 struct VaultEnv {

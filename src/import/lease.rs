@@ -1,36 +1,176 @@
-//! One importer at a time: a lease in the target's state mount, renewed while the run lasts and
-//! released at the end. A lease left by a killed run expires after its TTL. Also the signal
+//! One importer at a time: a lease in the target's state mount, taken with check-and-set after
+//! the fence is checked (and checked again once it is held), renewed while the run lasts, and
+//! released at the end; a lease left by a killed run expires after its TTL. While it is held, a
+//! watcher (`watch`) stops the run when the cluster is promoted or the lease is taken from it,
+//! and the run's bookkeeping is saved only while it still holds the lease. Also the signal
 //! handling: SIGTERM or SIGINT stop the run after the requests in flight.
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::watch;
 use crate::error::{Error, Result};
-use crate::state::State;
+use crate::state::{Fence, Meta, State};
 
-/// Who this run is: the pod name in Kubernetes (`HOSTNAME`), plus the process ID.
+/// Who this run is: the pod name in Kubernetes (`HOSTNAME`), the process ID, and a random part,
+/// so that two containers with the same name and PID (PID 1, typically) are still two holders.
+/// The same for the whole process.
 pub fn holder_id() -> String {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(new_holder_id).clone()
+}
+
+fn new_holder_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown-host".into());
-    format!("{host}/pid-{}", std::process::id())
+    format!(
+        "{host}/pid-{}/{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    )
+}
+
+/// Why a run was stopped from outside while it held the lease.
+#[derive(Debug, Clone)]
+pub enum Stop {
+    /// The cluster was promoted (`vault-replicator promote`).
+    Fenced(Fence),
+    /// Another run holds the lease now.
+    Lost(String),
+}
+
+impl Stop {
+    /// The error the run ends with, once its requests in flight are done.
+    pub fn into_error(self, addr: &str, writes: u64) -> Error {
+        match self {
+            Stop::Fenced(f) => Error::Fenced(format!(
+                "stopped: {addr} was promoted during this import (at {} by {}); it made \
+                 {writes} writes, started none after it saw the fence, and recorded its \
+                 progress. Imports into it are refused until `vault-replicator demote`",
+                f.promoted_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                f.by
+            )),
+            Stop::Lost(why) => Error::Busy(format!(
+                "stopped: lost the import lease on {addr} ({why}) after {writes} writes; the \
+                 bookkeeping is left to the run that holds the lease now, not saved over it"
+            )),
+        }
+    }
+}
+
+/// What the lease and its watcher share.
+pub(super) struct Shared {
+    pub(super) state: State,
+    pub(super) holder: String,
+    pub(super) ttl: Duration,
+    /// The version of the lease key this run last wrote, and when it sent that write.
+    pub(super) held: tokio::sync::Mutex<Held>,
+    stopped: Mutex<Option<Stop>>,
+    /// The run's token: cancelled, the run starts no new write.
+    cancel: CancellationToken,
+    /// When the watcher last found the cluster unfenced and the lease still this run's (the
+    /// time its check started).
+    confirmed: Mutex<Instant>,
+    /// How old that may be for a write to start: three watch ticks, never more than the TTL.
+    fresh_for: Duration,
+}
+
+pub(super) struct Held {
+    pub(super) version: u64,
+    pub(super) renewed: Instant,
+}
+
+impl Shared {
+    pub(super) fn stopped(&self) -> Option<Stop> {
+        self.stopped.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Stops the run for `why` (the first reason stays).
+    pub(super) fn stop(&self, why: Stop) {
+        if let Ok(mut s) = self.stopped.lock() {
+            s.get_or_insert(why);
+        }
+        self.cancel.cancel();
+    }
+
+    /// Records a watch tick that found the fence down and the lease held, started at `at`.
+    pub(super) fn confirm(&self, at: Instant) {
+        if let Ok(mut c) = self.confirmed.lock() {
+            *c = at;
+        }
+    }
+
+    fn is_fresh(&self) -> bool {
+        self.confirmed
+            .lock()
+            .is_ok_and(|c| c.elapsed() < self.fresh_for)
+    }
+
+    /// Cancels the run without a reason of its own (a renewal that failed for now).
+    pub(super) fn cancel_run(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Renews the lease with check-and-set; a mismatch means another run took it.
+    pub(super) async fn renew(&self, held: &mut Held) -> Result<()> {
+        let sent = Instant::now();
+        match self
+            .state
+            .write_lease(&self.holder, self.ttl, held.version)
+            .await
+        {
+            Ok(v) => {
+                held.version = v;
+                held.renewed = sent;
+                Ok(())
+            }
+            Err(e) if is_cas_mismatch(&e) => {
+                let why = "another run took it".to_string();
+                self.stop(Stop::Lost(why.clone()));
+                Err(Error::Busy(format!("lost the import lease: {why}")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads the fence now; a fence stops the run. True when fenced.
+    pub(super) async fn check_fence(&self) -> Result<bool> {
+        let Some(f) = self.state.fenced().await? else {
+            return Ok(false);
+        };
+        tracing::warn!(promoted_by = %f.by, "the cluster was promoted: starting no new write, finishing the ones in flight");
+        self.stop(Stop::Fenced(f));
+        Ok(true)
+    }
+}
+
+/// Whether a check-and-set write was refused because the key moved on.
+pub(super) fn is_cas_mismatch(e: &Error) -> bool {
+    matches!(e, Error::Vault { status: 400, .. })
 }
 
 pub struct Lease {
-    state: State,
-    renewer: JoinHandle<u64>,
+    shared: Arc<Shared>,
+    watcher: JoinHandle<()>,
     stop: CancellationToken,
 }
 
 impl Lease {
-    /// Takes the lease, waiting up to `wait` for another run to finish.
+    /// Takes the lease, waiting up to `wait` for another run to finish. Refuses a fenced
+    /// cluster, before the lease is taken and again once it is held: a `promote` that fenced
+    /// the cluster before this run's lease write is seen here, and one after it finds the lease
+    /// held and waits for this run, which its watcher stops.
     pub async fn take(
         state: &State,
         wait: Duration,
         ttl: Duration,
         cancel: CancellationToken,
+        addr: &str,
     ) -> Result<Lease> {
         state.ensure_mount().await?;
+        super::check_fence(state, addr).await?;
         let holder = holder_id();
         let started = Instant::now();
         let version = loop {
@@ -47,52 +187,126 @@ impl Lease {
                 }
             }
         };
-        let stop = CancellationToken::new();
-        let renewer = tokio::spawn(renew(
-            state.clone(),
-            holder,
-            version,
-            ttl,
-            stop.clone(),
-            cancel,
-        ));
-        Ok(Lease {
+        let taken = Instant::now();
+        if let Err(e) = super::check_fence(state, addr).await {
+            if let Err(r) = state.release(version).await {
+                tracing::warn!(error = %crate::error::one_line(&r), "could not release the import lease; it expires by itself");
+            }
+            return Err(e);
+        }
+        let shared = Arc::new(Shared {
             state: state.clone(),
-            renewer,
+            holder,
+            ttl,
+            held: tokio::sync::Mutex::new(Held {
+                version,
+                renewed: taken,
+            }),
+            stopped: Mutex::new(None),
+            cancel,
+            confirmed: Mutex::new(taken),
+            fresh_for: watch::tick(ttl) * 3,
+        });
+        let stop = CancellationToken::new();
+        let watcher = tokio::spawn(watch::watch(shared.clone(), stop.clone()));
+        Ok(Lease {
+            shared,
+            watcher,
             stop,
         })
     }
 
-    pub async fn release(self) {
-        self.stop.cancel();
-        let version = self.renewer.await.unwrap_or(0);
-        if let Err(e) = self.state.release(version).await {
-            tracing::warn!(error = %crate::error::one_line(&e), "could not release the import lease; it expires by itself");
+    /// What the run's writes wait for.
+    pub fn gate(&self) -> Gate {
+        Gate {
+            cancel: self.shared.cancel.clone(),
+            lease: Some(self.shared.clone()),
         }
+    }
+
+    /// Makes sure the run still holds the lease before a bookkeeping write: renews it with
+    /// check-and-set unless that was done within the last second.
+    pub async fn hold(&self) -> Result<()> {
+        if let Some(Stop::Lost(why)) = self.shared.stopped() {
+            return Err(Error::Busy(format!("lost the import lease: {why}")));
+        }
+        let mut held = self.shared.held.lock().await;
+        if held.renewed.elapsed() < Duration::from_secs(1) {
+            return Ok(());
+        }
+        self.shared.renew(&mut held).await
+    }
+
+    /// Marks the last import unfinished (`complete: false`) while this run works, so that after
+    /// a crash the next run compares every object instead of trusting records this run never
+    /// got to save.
+    pub async fn mark_incomplete(&self, state: &State, before: Option<&Meta>) -> Result<()> {
+        let Some(m) = before.filter(|m| m.complete) else {
+            return Ok(());
+        };
+        self.hold().await?;
+        let marked = Meta {
+            complete: false,
+            ..m.clone()
+        };
+        state.save_meta(&marked).await
+    }
+
+    /// Stops watching and gives the lease up (with check-and-set, so a lease someone else took
+    /// is left alone). Returns why the run was stopped from outside, if it was.
+    pub async fn release(self) -> Option<Stop> {
+        self.stop.cancel();
+        let _ = self.watcher.await;
+        let stopped = self.shared.stopped();
+        if !matches!(stopped, Some(Stop::Lost(_))) {
+            let held = self.shared.held.lock().await;
+            if let Err(e) = self.shared.state.release(held.version).await {
+                tracing::warn!(error = %crate::error::one_line(&e), "could not release the import lease; it expires by itself");
+            }
+        }
+        stopped
     }
 }
 
-/// Renews every TTL/3; if the lease is lost, cancels the run. Returns the last version held.
-async fn renew(
-    state: State,
-    holder: String,
-    mut version: u64,
-    ttl: Duration,
-    stop: CancellationToken,
+/// What a write waits for before it starts. None starts once the run is stopped (SIGTERM, the
+/// fence, a lost lease), nor while the watcher's last confirmation that the fence is down and
+/// the lease still held is stale (the process was frozen, or the watcher cannot reach Vault):
+/// then the write waits for the next confirmation, or for the run to be stopped.
+#[derive(Clone, Default)]
+pub struct Gate {
     cancel: CancellationToken,
-) -> u64 {
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return version,
-            _ = tokio::time::sleep(ttl / 3) => {}
-        }
-        match state.write_lease(&holder, ttl, version).await {
-            Ok(v) => version = v,
-            Err(e) => {
-                tracing::error!(error = %crate::error::one_line(&e), "lost the import lease; stopping");
-                cancel.cancel();
-                return version;
+    /// None without a lease (a dry run, which writes nothing).
+    lease: Option<Arc<Shared>>,
+}
+
+impl Gate {
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Waits until a write may start; false once the run was stopped.
+    pub async fn ready(&self) -> bool {
+        loop {
+            if self.cancel.is_cancelled() {
+                return false;
             }
+            if self.lease.as_ref().is_none_or(|l| l.is_fresh()) {
+                return true;
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => return false,
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+
+    /// Reads the fence now, without waiting for the watcher (before deletes, which nothing
+    /// undoes); a fence stops the run.
+    pub async fn recheck_fence(&self) {
+        if let Some(lease) = &self.lease
+            && let Err(e) = lease.check_fence().await
+        {
+            tracing::warn!(error = %crate::error::one_line(&e), "could not read the fence");
         }
     }
 }
@@ -114,4 +328,18 @@ pub fn cancel_on_signals(cancel: CancellationToken) {
         tracing::warn!("signal received: finishing the requests in flight, then stopping");
         cancel.cancel();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_run_is_its_own_holder_even_with_the_same_host_and_pid() {
+        let (a, b) = (new_holder_id(), new_holder_id());
+        assert_ne!(a, b);
+        let pid = format!("/pid-{}/", std::process::id());
+        assert!(a.contains(&pid) && b.contains(&pid), "{a} {b}");
+        assert_eq!(holder_id(), holder_id(), "one holder for the whole process");
+    }
 }

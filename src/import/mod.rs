@@ -6,6 +6,7 @@ mod holdings;
 mod lease;
 mod planner;
 mod prune;
+mod watch;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,7 +29,8 @@ use crate::store::{self, RangeReader, Stat, Store, StreamFailure};
 use crate::summary::Summary;
 use crate::vault::{Session, VaultClient};
 
-pub use lease::holder_id;
+pub use lease::{Gate, holder_id};
+pub use watch::{Holder, wait_for_holder};
 
 pub struct ImportOutcome {
     pub snapshot: String,
@@ -242,17 +244,29 @@ async fn import_with(
     lease::cancel_on_signals(cancel.clone());
     let lease = match dry_run {
         true => None,
-        false => {
-            Some(lease::Lease::take(state, opts.lease_wait, opts.lease_ttl, cancel.clone()).await?)
-        }
+        false => Some(
+            lease::Lease::take(
+                state,
+                opts.lease_wait,
+                opts.lease_ttl,
+                cancel,
+                client.addr(),
+            )
+            .await?,
+        ),
     };
-    let result = plan_and_apply(client, state, &snapshot, &manifest, opts, dry_run, &cancel).await;
-    if let Some(lease) = lease {
-        lease.release().await;
+    let result = plan_and_apply(client, state, &snapshot, &manifest, opts, lease.as_ref()).await;
+    let stopped = match lease {
+        Some(lease) => lease.release().await,
+        None => None,
+    };
+    let writes = client.counters().writes.load(Ordering::Relaxed);
+    if let Some(stop) = stopped {
+        // Promoted, or the lease went to another run: that is the news, whatever else happened.
+        return Err(stop.into_error(client.addr(), writes));
     }
     let (plan, mut summary) = result?;
     summary.not_copied = manifest.not_copied;
-    let writes = client.counters().writes.load(Ordering::Relaxed);
     let reads = client.counters().reads.load(Ordering::Relaxed);
     tracing::info!(
         snapshot = %snapshot.key,
@@ -279,12 +293,17 @@ async fn plan_and_apply(
     snapshot: &Snapshot,
     manifest: &Manifest,
     opts: &crate::config::ImportOptions,
-    dry_run: bool,
-    cancel: &CancellationToken,
+    lease: Option<&lease::Lease>,
 ) -> Result<(Option<Plan>, Summary)> {
+    // Without a lease, nothing is written: a dry run.
+    let dry_run = lease.is_none();
+    let cancel = &lease.map(lease::Lease::gate).unwrap_or_default();
     let concurrency = client.concurrency();
     let mut records = state.records().await?;
     let before = state.meta().await?;
+    if let Some(lease) = lease {
+        lease.mark_incomplete(state, before.as_ref()).await?;
+    }
     // Between full checks, objects the importer already applied are trusted to be as it left them.
     let mut opts = opts.clone();
     opts.full_check |= before
@@ -346,14 +365,21 @@ async fn plan_and_apply(
             false => before.as_ref().map_or(0, |m| m.runs_since_full_check + 1),
         },
     };
+    // The stored meta says `complete: false` since `mark_incomplete`.
     let unchanged_meta = before.is_some_and(|m| {
         m.last_snapshot == meta.last_snapshot
-            && m.complete == complete
+            && !complete
             && m.runs_since_full_check == meta.runs_since_full_check
     });
     // Saved even when the pass failed part-way: the records say what was written.
     let saved = match records.is_dirty() || !unchanged_meta {
-        true => state.save_records(&mut records, &meta).await,
+        true => {
+            let hold = async || match lease {
+                Some(lease) => lease.hold().await,
+                None => Ok(()),
+            };
+            state.save_records(&mut records, &meta, hold).await
+        }
         false => Ok(()),
     };
     let noted = match deleted {

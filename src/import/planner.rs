@@ -9,9 +9,8 @@ use std::collections::{HashMap, VecDeque};
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use super::{Snapshot, scan};
+use super::{Gate, Snapshot, scan};
 use crate::apply;
 use crate::config::{ImportOptions, OnDrift};
 use crate::error::one_line;
@@ -42,6 +41,8 @@ struct Done {
     /// The record the object gets once applied (kinds that can be pruned only).
     record: Option<Record>,
     result: Result<(), String>,
+    /// Planned, but the run was stopped before its write started.
+    stopped: bool,
 }
 
 /// Plans every object of the snapshot against the target, writing nothing.
@@ -59,14 +60,14 @@ pub async fn plan(
         concurrency,
         opts,
     };
-    let cancel = CancellationToken::new();
-    walk(&pass, records, &cancel, Sink::Plan(&mut plan)).await?;
+    walk(&pass, records, &Gate::default(), Sink::Plan(&mut plan)).await?;
     plan.sort();
     Ok(plan)
 }
 
 /// Plans and applies every object of the snapshot, then the entities, groups and `deletes`, and
 /// updates `records` with what took effect. On an error the records still say what was done.
+/// A write starts only when `cancel` lets it.
 pub async fn apply(
     target: &Target,
     snapshot: &Snapshot,
@@ -74,7 +75,7 @@ pub async fn apply(
     records: &mut Records,
     opts: &ImportOptions,
     deletes: Vec<Change>,
-    cancel: &CancellationToken,
+    cancel: &Gate,
 ) -> crate::Result<Summary> {
     let mut summary = Summary::default();
     let mut deferred = Vec::new();
@@ -125,7 +126,7 @@ struct Pass<'a> {
 async fn walk(
     pass: &Pass<'_>,
     records: &mut Records,
-    cancel: &CancellationToken,
+    cancel: &Gate,
     mut sink: Sink<'_>,
 ) -> crate::Result<()> {
     let Pass {
@@ -202,7 +203,7 @@ async fn walk(
                         None => plan_one(target, object, recorded, opts).await,
                     };
                     decisions.insert(p, (change.action, change.reason.clone()));
-                    let done = finish(target, change, record, applying).await;
+                    let done = finish(target, change, record, applying, cancel).await;
                     settle(&mut sink, records, done);
                     continue;
                 }
@@ -212,7 +213,7 @@ async fn walk(
                     settle(
                         &mut sink,
                         records,
-                        finish(target, change, record, false).await,
+                        finish(target, change, record, false, cancel).await,
                     );
                     continue;
                 }
@@ -223,7 +224,7 @@ async fn walk(
                         }
                         None => plan_one(target, object, recorded, opts).await,
                     };
-                    finish(target, change, record, applying).await
+                    finish(target, change, record, applying, cancel).await
                 }));
             }
             match running.next().await {
@@ -241,16 +242,24 @@ async fn walk(
     }
 }
 
-/// Applies a planned create or update when importing; entities and groups are left for later.
-async fn finish(target: &Target, change: Change, record: Option<Record>, applying: bool) -> Done {
+/// Applies a planned create or update when importing, unless the run was stopped while it was
+/// being planned; entities and groups are left for later.
+async fn finish(
+    target: &Target,
+    change: Change,
+    record: Option<Record>,
+    applying: bool,
+    cancel: &Gate,
+) -> Done {
     let now = applying
         && matches!(change.action, Action::Create | Action::Update)
         && !matches!(change.kind, Kind::Entity | Kind::Group);
-    if !now {
+    if !now || !cancel.ready().await {
         return Done {
             change,
             record,
             result: Ok(()),
+            stopped: now,
         };
     }
     let (change, result) = apply::apply_one(target, change).await;
@@ -258,6 +267,7 @@ async fn finish(target: &Target, change: Change, record: Option<Record>, applyin
         change,
         record,
         result,
+        stopped: false,
     }
 }
 
@@ -267,6 +277,7 @@ fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
         mut change,
         record,
         result,
+        stopped,
     } = done;
     let drifted = is_drift(&change);
     match sink {
@@ -281,6 +292,11 @@ fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
             progress,
         } => {
             summary.drifted += u64::from(drifted);
+            if stopped {
+                // Not written: compared in full next time, and not counted.
+                records.unsettle(&change.entry);
+                return;
+            }
             if drifted && change.action == Action::Skipped {
                 summary.note_drift(&change);
             }

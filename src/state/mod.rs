@@ -2,9 +2,11 @@
 //! `vault-replicator/`, `REPLICATOR_STATE_MOUNT`) created `local: true`, so the exporter never
 //! carries it anywhere, and a DR cluster rebuilt from scratch starts clean.
 //!
-//! - `meta`: the last snapshot applied and when;
+//! - `meta`: the last snapshot applied and when, and whether that import finished (`complete`,
+//!   false from the moment a run takes the lease until it saves at the end);
 //! - `fence`: present while the cluster is promoted; every import refuses then;
-//! - `lease`: who is importing right now, until when (check-and-set, so two runs cannot both win);
+//! - `lease`: who is importing right now, until when (check-and-set, so two runs cannot both win;
+//!   the bookkeeping is saved only while the run still holds it);
 //! - `written/<shard>` (see `records`): for each object the importer wrote (or found already
 //!   equal), the sha256 of its snapshot entry and how to delete it. Prune and drift detection
 //!   read these.
@@ -50,10 +52,11 @@ struct Deleted {
     objects: u64,
 }
 
+/// Who holds the import lease, until when; an empty holder is a released lease.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct LeaseData {
-    holder: String,
-    expires_at: DateTime<Utc>,
+pub struct LeaseData {
+    pub holder: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The state mount of one target cluster.
@@ -141,6 +144,17 @@ impl State {
         Ok(data.and_then(|d| serde_json::from_value(d).ok()))
     }
 
+    /// The fence, read in one request, for a run that knows the state mount exists.
+    pub async fn fenced(&self) -> Result<Option<Fence>> {
+        let body = self
+            .client
+            .read(&format!("{}data/fence", self.mount))
+            .await?;
+        Ok(body
+            .and_then(|b| b.pointer("/data/data").cloned())
+            .and_then(|d| serde_json::from_value(d).ok()))
+    }
+
     pub async fn set_fence(&self, fence: &Fence) -> Result<()> {
         self.ensure_mount().await?;
         self.put("fence", fence, None).await
@@ -161,6 +175,17 @@ impl State {
         }
         let (data, _) = self.get("meta").await?;
         Ok(data.and_then(|d| serde_json::from_value(d).ok()))
+    }
+
+    /// The import lease as it stands, and the version of its key (0 when never written).
+    pub async fn lease(&self) -> Result<(Option<LeaseData>, u64)> {
+        let (data, version) = self.get("lease").await?;
+        Ok((data.and_then(|d| serde_json::from_value(d).ok()), version))
+    }
+
+    /// Writes `meta` alone (the importer marks its run unfinished with it as it starts).
+    pub async fn save_meta(&self, meta: &Meta) -> Result<()> {
+        self.put("meta", meta, None).await
     }
 
     /// Takes the import lease, or says who holds it. Returns the version to renew with.
@@ -236,11 +261,19 @@ impl State {
         Ok(out)
     }
 
-    /// Saves the shards that changed since the records were loaded, then `meta`.
-    pub async fn save_records(&self, records: &mut Records, meta: &Meta) -> Result<()> {
+    /// Saves the shards that changed since the records were loaded, then `meta`. `hold` runs
+    /// before each write and fails when the run no longer holds the import lease, so that a run
+    /// that lost it never saves over the bookkeeping of the run that took it.
+    pub async fn save_records(
+        &self,
+        records: &mut Records,
+        meta: &Meta,
+        mut hold: impl AsyncFnMut() -> Result<()>,
+    ) -> Result<()> {
         self.ensure_mount().await?;
         for i in 0..SHARDS {
             if records.dirty[i] {
+                hold().await?;
                 let packed =
                     pack(&records.shards[i]).map_err(|e| Error::io("pack state shard", e))?;
                 let body = json!({ "records": packed });
@@ -248,6 +281,7 @@ impl State {
                 records.dirty[i] = false;
             }
         }
+        hold().await?;
         self.put("meta", meta, None).await
     }
 

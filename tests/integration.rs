@@ -13,4 +13,5 @@ mod integration {
     pub mod safety;
     pub mod sealing;
     pub mod support;
+    pub mod trust;
 }

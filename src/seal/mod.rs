@@ -169,12 +169,20 @@ impl Opener {
             ));
         }
         let Some(sig) = signature else {
-            if self.allow_unsigned {
+            // Verify keys say that signatures are expected: a missing one is then an attack.
+            if self.allow_unsigned && self.verify_keys.is_empty() {
                 tracing::warn!(snapshot = %key, "snapshot is NOT signed; accepted because REPLICATOR_ALLOW_UNSIGNED=true");
                 return Ok(None);
             }
+            let why = match self.allow_unsigned {
+                true => {
+                    "REPLICATOR_ALLOW_UNSIGNED=true does not apply while REPLICATOR_VERIFY_KEY is \
+                     set"
+                }
+                false => "only signed snapshots are accepted",
+            };
             return Err(refuse(format!(
-                "it is not signed (no {}); only signed snapshots are accepted",
+                "it is not signed (no {}); {why}",
                 signature_key(key)
             )));
         };

@@ -302,7 +302,13 @@ fn plaintext_and_unsigned_snapshots_need_an_explicit_yes_on_both_sides() {
         env.push((allow.into(), "true".into()));
         replicator(&["export"], &env).assert_code(0);
         assert_refused(&import(&dst, store.path(), &[]), &dst, refusal);
-        import(&dst, store.path(), &[(allow, "true")]).assert_code(0);
+        // With verify keys set a signature is required whatever REPLICATOR_ALLOW_UNSIGNED says.
+        let keys = match allow {
+            "REPLICATOR_ALLOW_UNSIGNED" => "",
+            _ => keys().verify_key.as_str(),
+        };
+        let yes = [(allow, "true"), ("REPLICATOR_VERIFY_KEY", keys)];
+        import(&dst, store.path(), &yes).assert_code(0);
         assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
         dst.delete("secret/metadata/app");
         dst.delete("sys/mounts/vault-replicator");

@@ -17,7 +17,7 @@ use crate::objects::policies::{self, PolicyType};
 use crate::objects::{Kind, Object, auth, identity, transit};
 use crate::progress::Progress;
 use crate::retention;
-use crate::seal::{self, Claims, Sealer};
+use crate::seal::{self, Claims, Origin, Sealer};
 use crate::snapshot::SnapshotWriter;
 use crate::snapshot::catalog::{self, Pointer};
 use crate::store;
@@ -110,6 +110,7 @@ async fn export_with(
 
     drop(progress);
     let key = catalog::snapshot_key(created_at, sealer.encrypts());
+    let origin = Origin::new(&source, &store::prefix_of(&settings.store_url()?));
     let written = upload(store, &key, sealer, writer, source, created_at).await?;
     let (sha256, size) = (written.sha256, written.size);
     let claims = Claims {
@@ -117,6 +118,7 @@ async fn export_with(
         archive_sha256: written.archive_sha256,
         manifest_sha256: written.manifest_sha256,
         timestamp: created_at.timestamp(),
+        origin: Some(origin),
     };
     let signature = sign_uploaded(store, &key, &sha256, sealer, claims).await?;
     if let Some(sig) = signature {

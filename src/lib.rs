@@ -132,6 +132,9 @@ async fn dispatch(
         Command::Status => {
             let status = inspect::status(settings).await?;
             emit(&status.text);
+            if let Some(e) = status.future {
+                return Err(e);
+            }
             match status.stale {
                 Some(reason) => Err(Error::Stale(reason)),
                 None => Ok(exit::OK),

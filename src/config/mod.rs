@@ -79,6 +79,8 @@ struct ReplicatorEnv {
     pushgateway_url: Option<String>,
     progress_interval: Option<String>,
     full_check_every: Option<String>,
+    source_cluster: Option<String>,
+    source_prefix: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.

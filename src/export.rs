@@ -43,6 +43,8 @@ pub struct ExportReport {
     pub seconds: f64,
     /// Snapshots deleted by retention after this one became `latest`.
     pub pruned: Vec<String>,
+    /// The newer snapshot `latest` was left at (a concurrent export finished first), if any.
+    pub newer_latest: Option<String>,
 }
 
 pub async fn run(settings: &Settings) -> Result<ExportReport> {
@@ -126,16 +128,13 @@ async fn export_with(
             .put(&seal::signature_key(&key), sig.into_bytes())
             .await?;
     }
-    catalog::write_pointer(
-        store.as_ref(),
-        &Pointer {
-            key: key.clone(),
-            sha256: sha256.clone(),
-            size,
-            created_at,
-        },
-    )
-    .await?;
+    let pointer = Pointer {
+        key: key.clone(),
+        sha256: sha256.clone(),
+        size,
+        created_at,
+    };
+    let newer = catalog::move_pointer(store.as_ref(), &pointer).await?;
 
     let report = ExportReport {
         key,
@@ -150,6 +149,7 @@ async fn export_with(
             .load(std::sync::atomic::Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
         pruned: Vec::new(),
+        newer_latest: newer,
     };
     tracing::info!(
         snapshot = %report.key,
@@ -160,7 +160,8 @@ async fn export_with(
         vault_requests = report.vault_requests,
         seconds = report.seconds,
         peak_rss_kib = crate::progress::peak_rss_kib().unwrap_or(0),
-        "export finished; latest moved"
+        latest = report.newer_latest.as_deref().unwrap_or(&report.key),
+        "export finished"
     );
     Ok(report)
 }

@@ -76,8 +76,12 @@ async fn dispatch(
                 .iter()
                 .map(|(kind, n)| (kind.clone(), "exported".to_string(), *n))
                 .collect();
+            let latest = match &r.newer_latest {
+                None => "latest now points at it".to_string(),
+                Some(k) => format!("latest stays at {k}, which is newer"),
+            };
             emit(&format!(
-                "exported {} to {} ({} bytes, {} not copied); latest now points at it\n",
+                "exported {} to {} ({} bytes, {} not copied); {latest}\n",
                 r.key, r.location, r.size, r.not_copied
             ));
             for key in &r.pruned {

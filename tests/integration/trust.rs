@@ -1,7 +1,8 @@
 //! A snapshot is never trusted blindly: its signature binds the source cluster and the store
 //! prefix it was published under, a future-dated one is refused without stalling later imports,
-//! `latest.json` and signatures are read under a size cap, and `REPLICATOR_ALLOW_UNSIGNED` does
-//! not excuse a missing signature when verify keys are configured.
+//! `latest.json` and signatures are read under a size cap, `--snapshot NAME` is exactly that
+//! object, `latest` never moves backwards, and `REPLICATOR_ALLOW_UNSIGNED` does not excuse a
+//! missing signature when verify keys are configured.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -352,6 +353,83 @@ fn a_huge_latest_json_or_signature_is_refused_before_it_is_read_into_memory() {
     r.assert_code(4);
     let line = r.last_error_line();
     assert!(line.contains(".minisig") && line.contains("over"), "{line}");
+}
+
+// With both `X.tar.gz` and `X.tar.gz.age` in the store, each name means that object only.
+#[test]
+fn snapshot_names_resolve_to_exactly_the_object_named() {
+    let src = Bao::start();
+    src.kv_put("secret", "app", json!({"pw": VALUE}));
+    let bucket = garage().bucket();
+    let store = format!("s3://{bucket}/dc");
+    let env = env_for(&src, &store, &s3_env(&[]));
+    let export = replicator(&["export"], &env);
+    export.assert_code(0);
+    let key = export.stdout.split_whitespace().nth(1).unwrap().to_string();
+    assert!(key.ends_with(".tar.gz.age"), "{}", export.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let id = key.trim_end_matches(".tar.gz.age").to_string();
+    // A plaintext object planted under the same time stamp; S3 lists it first.
+    let planted = dir.path().join("planted");
+    std::fs::write(&planted, b"not a snapshot").unwrap();
+    aws(&[
+        "s3",
+        "cp",
+        &planted.display().to_string(),
+        &format!("s3://{bucket}/dc/{id}.tar.gz"),
+    ]);
+
+    for name in [key.as_str(), id.as_str()] {
+        let r = replicator(&["verify", "--snapshot", name], &env);
+        r.assert_code(0);
+        assert!(r.stdout.starts_with(&format!("{key} OK")), "{}", r.stdout);
+    }
+    let r = replicator(&["verify", "--snapshot", &format!("{id}.tar.gz")], &env);
+    r.assert_code(4);
+    assert!(
+        r.last_error_line().contains("not encrypted"),
+        "{}",
+        r.stderr
+    );
+}
+
+// Two exports at once: the one that started first (older name) finishes last.
+#[test]
+fn export_does_not_move_latest_back_over_a_newer_snapshot() {
+    let src = Bao::start();
+    src.kv_put("secret", "app", json!({"pw": VALUE}));
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path());
+    run(&["export"], &src, &store, &[]).assert_code(0);
+    let first = latest_key(dir.path());
+    // What a concurrent export that started two minutes later left behind.
+    let at = Utc::now() + TimeDelta::minutes(2);
+    let newer = format!("{}.tar.gz.age", at.format(STAMP));
+    std::fs::copy(dir.path().join(&first), dir.path().join(&newer)).unwrap();
+    repoint(dir.path(), &newer);
+    let mut pointer = latest(dir.path());
+    pointer["created_at"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    std::fs::write(
+        dir.path().join("latest.json"),
+        serde_json::to_vec(&pointer).unwrap(),
+    )
+    .unwrap();
+
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let r = run(&["export"], &src, &store, &[]);
+    r.assert_code(0);
+    assert_eq!(latest_key(dir.path()), newer, "latest moved backwards");
+    assert!(
+        r.stdout.contains(&format!("latest stays at {newer}")),
+        "{}",
+        r.stdout
+    );
+    let written = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".tar.gz.age") && *n != first && *n != newer)
+        .count();
+    assert_eq!(written, 1, "the export's own snapshot is kept");
 }
 
 #[test]

@@ -51,12 +51,25 @@ pub async fn list(settings: &Settings) -> Result<String> {
 pub async fn verify(settings: &Settings, id: &str) -> Result<String> {
     let (snapshot, m) = import::verify(settings, id).await?;
     let counts: Vec<String> = m.counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let signer = |s: &crate::seal::Signed| match &s.claims.origin {
+        Some(o) => format!(
+            "signed by key {} for cluster {} under prefix `{}`",
+            s.key_id,
+            if o.source_name.is_empty() {
+                &o.source_id
+            } else {
+                &o.source_name
+            },
+            o.prefix
+        ),
+        None => format!("signed by key {}", s.key_id),
+    };
     let sealed = match (
         &snapshot.signed,
         snapshot.key.ends_with(crate::seal::AGE_EXT),
     ) {
-        (Some(s), true) => format!("signed by key {}, encrypted", s.key_id),
-        (Some(s), false) => format!("signed by key {}, NOT encrypted", s.key_id),
+        (Some(s), true) => format!("{}, encrypted", signer(s)),
+        (Some(s), false) => format!("{}, NOT encrypted", signer(s)),
         (None, true) => "NOT signed, encrypted".to_string(),
         (None, false) => "NOT signed, NOT encrypted".to_string(),
     };

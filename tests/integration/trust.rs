@@ -159,7 +159,11 @@ fn a_signed_snapshot_copied_to_another_prefix_of_the_bucket_is_refused() {
 
     // A restore from a copy names the prefix it was published under.
     let pinned = s3_env(&[("REPLICATOR_SOURCE_PREFIX", "staging")]);
-    replicator(&["verify"], &env_for(&dst, &prod, &pinned)).assert_code(0);
+    let verified = replicator(&["verify"], &env_for(&dst, &prod, &pinned));
+    verified.assert_code(0);
+    let (name, _) = identity(&src);
+    let signed_for = format!("for cluster {name} under prefix `staging`");
+    assert!(verified.stdout.contains(&signed_for), "{}", verified.stdout);
     replicator(&["import"], &env_for(&dst, &staging, &s3_env(&[]))).assert_code(0);
     assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
 }

@@ -359,6 +359,40 @@ fn a_huge_latest_json_or_signature_is_refused_before_it_is_read_into_memory() {
     assert!(line.contains(".minisig") && line.contains("over"), "{line}");
 }
 
+// On S3 the cap holds too: a pointer padded past 64 KiB is refused, valid as its JSON may be.
+#[test]
+fn a_padded_latest_json_on_s3_is_refused_unread() {
+    let src = Bao::start();
+    src.kv_put("secret", "app", json!({"pw": VALUE}));
+    let bucket = garage().bucket();
+    let store = format!("s3://{bucket}/dc");
+    let env = env_for(&src, &store, &s3_env(&[]));
+    replicator(&["export"], &env).assert_code(0);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("latest.json").display().to_string();
+    let remote = format!("s3://{bucket}/dc/latest.json");
+    aws(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        &bucket,
+        "--key",
+        "dc/latest.json",
+        &local,
+    ]);
+    let mut padded = std::fs::read(&local).unwrap();
+    padded.resize(100 << 10, b' ');
+    std::fs::write(&local, &padded).unwrap();
+    aws(&["s3", "cp", &local, &remote]);
+    let r = replicator(&["verify"], &env);
+    r.assert_code(4);
+    let line = r.last_error_line();
+    assert!(
+        line.contains("latest.json") && line.contains("over"),
+        "{line}"
+    );
+}
+
 // With both `X.tar.gz` and `X.tar.gz.age` in the store, each name means that object only.
 #[test]
 fn snapshot_names_resolve_to_exactly_the_object_named() {

@@ -14,4 +14,5 @@ mod integration {
     pub mod sealing;
     pub mod support;
     pub mod trust;
+    pub mod trust_store;
 }

@@ -62,6 +62,8 @@ struct ReplicatorEnv {
     signing_key_password: Option<String>,
     signing_key_password_file: Option<String>,
     verify_key: Option<String>,
+    source_cluster: Option<String>,
+    source_prefix: Option<String>,
     allow_unsigned: Option<String>,
     max_entry_size: Option<String>,
     max_archive_size: Option<String>,
@@ -79,8 +81,6 @@ struct ReplicatorEnv {
     pushgateway_url: Option<String>,
     progress_interval: Option<String>,
     full_check_every: Option<String>,
-    source_cluster: Option<String>,
-    source_prefix: Option<String>,
 }
 
 /// A Vault token. Its `Debug` never shows the value.

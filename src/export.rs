@@ -17,7 +17,7 @@ use crate::objects::policies::{self, PolicyType};
 use crate::objects::{Kind, Object, auth, identity, transit};
 use crate::progress::Progress;
 use crate::retention;
-use crate::seal::{self, Claims, Sealer};
+use crate::seal::{self, Claims, Origin, Sealer};
 use crate::snapshot::SnapshotWriter;
 use crate::snapshot::catalog::{self, Pointer};
 use crate::store;
@@ -43,6 +43,8 @@ pub struct ExportReport {
     pub seconds: f64,
     /// Snapshots deleted by retention after this one became `latest`.
     pub pruned: Vec<String>,
+    /// The newer snapshot `latest` was left at (a concurrent export finished first), if any.
+    pub newer_latest: Option<String>,
 }
 
 pub async fn run(settings: &Settings) -> Result<ExportReport> {
@@ -110,6 +112,7 @@ async fn export_with(
 
     drop(progress);
     let key = catalog::snapshot_key(created_at, sealer.encrypts());
+    let origin = Origin::new(&source, &store::prefix_of(&settings.store_url()?));
     let written = upload(store, &key, sealer, writer, source, created_at).await?;
     let (sha256, size) = (written.sha256, written.size);
     let claims = Claims {
@@ -117,6 +120,7 @@ async fn export_with(
         archive_sha256: written.archive_sha256,
         manifest_sha256: written.manifest_sha256,
         timestamp: created_at.timestamp(),
+        origin: Some(origin),
     };
     let signature = sign_uploaded(store, &key, &sha256, sealer, claims).await?;
     if let Some(sig) = signature {
@@ -124,16 +128,13 @@ async fn export_with(
             .put(&seal::signature_key(&key), sig.into_bytes())
             .await?;
     }
-    catalog::write_pointer(
-        store.as_ref(),
-        &Pointer {
-            key: key.clone(),
-            sha256: sha256.clone(),
-            size,
-            created_at,
-        },
-    )
-    .await?;
+    let pointer = Pointer {
+        key: key.clone(),
+        sha256: sha256.clone(),
+        size,
+        created_at,
+    };
+    let newer = catalog::move_pointer(store.as_ref(), &pointer).await?;
 
     let report = ExportReport {
         key,
@@ -148,6 +149,7 @@ async fn export_with(
             .load(std::sync::atomic::Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),
         pruned: Vec::new(),
+        newer_latest: newer,
     };
     tracing::info!(
         snapshot = %report.key,
@@ -158,7 +160,8 @@ async fn export_with(
         vault_requests = report.vault_requests,
         seconds = report.seconds,
         peak_rss_kib = crate::progress::peak_rss_kib().unwrap_or(0),
-        "export finished; latest moved"
+        latest = report.newer_latest.as_deref().unwrap_or(&report.key),
+        "export finished"
     );
     Ok(report)
 }

@@ -51,12 +51,25 @@ pub async fn list(settings: &Settings) -> Result<String> {
 pub async fn verify(settings: &Settings, id: &str) -> Result<String> {
     let (snapshot, m) = import::verify(settings, id).await?;
     let counts: Vec<String> = m.counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let signer = |s: &crate::seal::Signed| match &s.claims.origin {
+        Some(o) => format!(
+            "signed by key {} for cluster {} under prefix `{}`",
+            s.key_id,
+            if o.source_name.is_empty() {
+                &o.source_id
+            } else {
+                &o.source_name
+            },
+            o.prefix
+        ),
+        None => format!("signed by key {}", s.key_id),
+    };
     let sealed = match (
         &snapshot.signed,
         snapshot.key.ends_with(crate::seal::AGE_EXT),
     ) {
-        (Some(s), true) => format!("signed by key {}, encrypted", s.key_id),
-        (Some(s), false) => format!("signed by key {}, NOT encrypted", s.key_id),
+        (Some(s), true) => format!("{}, encrypted", signer(s)),
+        (Some(s), false) => format!("{}, NOT encrypted", signer(s)),
         (None, true) => "NOT signed, encrypted".to_string(),
         (None, false) => "NOT signed, NOT encrypted".to_string(),
     };
@@ -97,6 +110,24 @@ async fn with_state<T>(
 pub struct Status {
     pub text: String,
     pub stale: Option<String>,
+    /// A snapshot dated in the future (latest, or the last import): an import refuses it (exit 4).
+    pub future: Option<Error>,
+}
+
+/// The refusal of a snapshot `key`, which `what` names, when it is dated in the future.
+fn future(what: &str, key: &str, now: DateTime<Utc>) -> Option<Error> {
+    let at = catalog::parse_snapshot_key(key)?;
+    crate::seal::future_dated(at, now).then(|| {
+        Error::refused(
+            key,
+            format!(
+                "{what} is dated {}, in the future (this machine's clock says {}): an import \
+                 refuses it; check the exporter's clock",
+                at.format("%Y-%m-%dT%H:%M:%SZ"),
+                now.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        )
+    })
 }
 
 /// The cluster's fence and last import (when VAULT_ADDR is set), the store's latest (when a store
@@ -107,13 +138,17 @@ pub async fn status(settings: &Settings) -> Result<Status> {
     let mut out = String::new();
     // (what, when its data was exported)
     let mut ages: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    let mut future_dated = None;
     if settings.vault_addr_set() {
         let (text, imported) = with_state(settings, async |state, addr| {
             target_status(state, addr, now).await
         })
         .await?;
         out.push_str(&text);
-        ages.extend(imported.map(|at| ("the data last imported here", at)));
+        if let Some((key, at)) = imported {
+            future_dated = future("the last import recorded here", &key, now);
+            ages.push(("the data last imported here", at));
+        }
     }
     let store_url = settings.store_url().ok();
     if let Some(url) = &store_url {
@@ -128,6 +163,7 @@ pub async fn status(settings: &Settings) -> Result<Status> {
                     store.location()
                 );
                 ages.push(("the store's latest snapshot", p.created_at));
+                future_dated = future_dated.or_else(|| future(LATEST_WHAT, &p.key, now));
             }
             None => {
                 let _ = writeln!(out, "store latest: none at {}", store.location());
@@ -149,15 +185,24 @@ pub async fn status(settings: &Settings) -> Result<Status> {
             .find(|(_, at)| (now - *at).to_std().unwrap_or_default() > max)
             .map(|(what, at)| format!("{what} is {} old, over {limit}", human_age(now, *at)))
     });
-    Ok(Status { text: out, stale })
+    if let Some(e) = &future_dated {
+        let _ = writeln!(out, "{e}");
+    }
+    Ok(Status {
+        text: out,
+        stale,
+        future: future_dated,
+    })
 }
+
+const LATEST_WHAT: &str = "the snapshot latest.json points at";
 
 /// The fence and last import of the cluster at VAULT_ADDR, and when that import's snapshot was made.
 async fn target_status(
     state: &State,
     addr: &str,
     now: DateTime<Utc>,
-) -> Result<(String, Option<DateTime<Utc>>)> {
+) -> Result<(String, Option<(String, DateTime<Utc>)>)> {
     let mut out = match state.fence().await? {
         Some(f) => format!(
             "{addr}: PROMOTED since {} by {} (imports are refused)\n",
@@ -169,7 +214,8 @@ async fn target_status(
     let mut imported = None;
     match state.meta().await? {
         Some(m) => {
-            imported = catalog::parse_snapshot_key(&m.last_snapshot);
+            imported = catalog::parse_snapshot_key(&m.last_snapshot)
+                .map(|at| (m.last_snapshot.clone(), at));
             let _ = writeln!(
                 out,
                 "last import: {} applied {} ago{}",

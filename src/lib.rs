@@ -76,8 +76,12 @@ async fn dispatch(
                 .iter()
                 .map(|(kind, n)| (kind.clone(), "exported".to_string(), *n))
                 .collect();
+            let latest = match &r.newer_latest {
+                None => "latest now points at it".to_string(),
+                Some(k) => format!("latest stays at {k}, which is newer"),
+            };
             emit(&format!(
-                "exported {} to {} ({} bytes, {} not copied); latest now points at it\n",
+                "exported {} to {} ({} bytes, {} not copied); {latest}\n",
                 r.key, r.location, r.size, r.not_copied
             ));
             for key in &r.pruned {
@@ -132,6 +136,9 @@ async fn dispatch(
         Command::Status => {
             let status = inspect::status(settings).await?;
             emit(&status.text);
+            if let Some(e) = status.future {
+                return Err(e);
+            }
             match status.stale {
                 Some(reason) => Err(Error::Stale(reason)),
                 None => Ok(exit::OK),

@@ -19,4 +19,6 @@ mod integration {
     pub mod sealing;
     pub mod shapes;
     pub mod support;
+    pub mod trust;
+    pub mod trust_store;
 }

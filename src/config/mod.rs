@@ -72,6 +72,8 @@ struct ReplicatorEnv {
     signing_key_password: Option<String>,
     signing_key_password_file: Option<String>,
     verify_key: Option<String>,
+    source_cluster: Option<String>,
+    source_prefix: Option<String>,
     allow_unsigned: Option<String>,
     max_entry_size: Option<String>,
     max_archive_size: Option<String>,

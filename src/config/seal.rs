@@ -1,12 +1,13 @@
 //! The keys and limits that guard snapshots: `REPLICATOR_AGE_*`, `REPLICATOR_SIGNING_KEY_*`,
-//! `REPLICATOR_VERIFY_KEY`, `REPLICATOR_ALLOW_*` and `REPLICATOR_MAX_*_SIZE`.
+//! `REPLICATOR_VERIFY_KEY`, `REPLICATOR_ALLOW_*`, `REPLICATOR_MAX_*_SIZE` and what an import
+//! expects a snapshot's signature to name (`REPLICATOR_SOURCE_CLUSTER`, `REPLICATOR_SOURCE_PREFIX`).
 
 use std::path::{Path, PathBuf};
 
 use super::options::flag;
 use super::{Settings, set};
 use crate::error::{Error, Result};
-use crate::seal::{self, Opener, Sealer};
+use crate::seal::{self, Expected, Opener, Sealer};
 use crate::snapshot::Limits;
 
 fn path(value: &Option<String>) -> Option<PathBuf> {
@@ -92,6 +93,26 @@ impl Settings {
             flag("REPLICATOR_ALLOW_PLAINTEXT", r.allow_plaintext.as_deref())?,
             flag("REPLICATOR_ALLOW_UNSIGNED", r.allow_unsigned.as_deref())?,
         )
+    }
+
+    /// The origin an import requires: the store prefix it reads (or `REPLICATOR_SOURCE_PREFIX`,
+    /// to restore from a copy published elsewhere) and, when pinned, the source cluster's name or
+    /// ID (`REPLICATOR_SOURCE_CLUSTER`).
+    pub fn expected_origin(&self) -> Result<Expected> {
+        let r = &self.replicator;
+        // A store URL, or the prefix as a signature names it (`dc`, `/srv/snapshots`).
+        let pinned = set(&r.source_prefix).map(|p| match p.contains("://") {
+            true => crate::store::prefix_of(p),
+            false => p.trim_end_matches('/').to_string(),
+        });
+        Ok(Expected {
+            prefix_pinned: pinned.is_some(),
+            prefix: match pinned {
+                Some(p) => p,
+                None => crate::store::prefix_of(&self.store_url()?),
+            },
+            source: set(&r.source_cluster).map(String::from),
+        })
     }
 
     /// How large a snapshot may expand (`REPLICATOR_MAX_ENTRY_SIZE`, `REPLICATOR_MAX_ARCHIVE_SIZE`).

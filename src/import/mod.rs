@@ -102,6 +102,14 @@ async fn verify_with(
     drained.map_err(|e| Error::io(format!("read {}", located.key), e))?;
     located.check_pointer(&sha256)?;
     let signed = signed?;
+    // What the signature vouches for: the prefix, the source and a date not ahead of the clock.
+    let (expected, now) = (settings.expected_origin()?, Utc::now());
+    if let Some(s) = &signed {
+        expected.check(&located.key, &s.claims, now)?;
+    }
+    if let Some(at) = catalog::parse_snapshot_key(&located.key) {
+        seal::check_not_future(&located.key, "name's", at, now)?;
+    }
     let mut snapshot = Snapshot {
         key: located.key,
         size: located.stat.size,
@@ -113,6 +121,7 @@ async fn verify_with(
         limits,
     };
     let manifest = scan(&snapshot, |_| true).await?;
+    expected.check_manifest(&snapshot.key, &manifest.source, manifest.created_at, now)?;
     snapshot.entries = manifest.entries.len() as u64;
     tracing::info!(
         snapshot = %snapshot.key,
@@ -174,6 +183,14 @@ async fn check_not_older(state: &State, key: &str) -> Result<()> {
     ) else {
         return Ok(());
     };
+    // A future-dated snapshot recorded by an older release must not block every later one.
+    if seal::future_dated(last_at, Utc::now()) {
+        tracing::warn!(
+            last_snapshot = %last.last_snapshot,
+            "the last import recorded here is dated in the future; not comparing with it"
+        );
+        return Ok(());
+    }
     if this_at < last_at {
         return Err(Error::refused(
             key,

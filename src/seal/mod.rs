@@ -6,6 +6,7 @@
 //! trusted comment naming the object and the sha256 of its archive and manifest). The stock `age`
 //! and `minisign` tools read both.
 
+mod claims;
 mod keys;
 mod sign;
 mod stream;
@@ -16,11 +17,11 @@ use age::x25519;
 
 use crate::error::{Error, Result};
 
+pub use claims::{Claims, Expected, MAX_CLOCK_SKEW, Origin, check_not_future, future_dated};
 pub use keys::{
     Generated, IDENTITY_FILE, Identities, RECIPIENT_FILE, SIGNING_FILE, SigningKey, VERIFY_FILE,
     VerifyKey, identities, keygen, recipients, signing_key, verify_keys,
 };
-pub use sign::Claims;
 pub use stream::{HashReader, SealWriter};
 
 /// The extension of an encrypted snapshot.
@@ -169,12 +170,20 @@ impl Opener {
             ));
         }
         let Some(sig) = signature else {
-            if self.allow_unsigned {
+            // Verify keys say that signatures are expected: a missing one is then an attack.
+            if self.allow_unsigned && self.verify_keys.is_empty() {
                 tracing::warn!(snapshot = %key, "snapshot is NOT signed; accepted because REPLICATOR_ALLOW_UNSIGNED=true");
                 return Ok(None);
             }
+            let why = match self.allow_unsigned {
+                true => {
+                    "REPLICATOR_ALLOW_UNSIGNED=true does not apply while REPLICATOR_VERIFY_KEY is \
+                     set"
+                }
+                false => "only signed snapshots are accepted",
+            };
             return Err(refuse(format!(
-                "it is not signed (no {}); only signed snapshots are accepted",
+                "it is not signed (no {}); {why}",
                 signature_key(key)
             )));
         };

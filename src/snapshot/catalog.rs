@@ -66,6 +66,35 @@ pub async fn write_pointer(store: &dyn Store, pointer: &Pointer) -> Result<()> {
     store.put(LATEST, bytes).await
 }
 
+/// Moves `latest.json` to `pointer`, unless it already names a newer snapshot (an export that
+/// started later finished first): then it is left alone, and that newer key is returned. A
+/// pointer dated in the future, or unreadable, is replaced.
+pub async fn move_pointer(store: &dyn Store, pointer: &Pointer) -> Result<Option<String>> {
+    let current = match read_pointer(store).await {
+        Ok(p) => p,
+        Err(e @ Error::Refused { .. }) => {
+            tracing::warn!(error = %crate::error::one_line(&e), "replacing {LATEST}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let now = Utc::now();
+    let ours = parse_snapshot_key(&pointer.key);
+    if let Some(c) = current
+        && let (Some(theirs), Some(ours)) = (parse_snapshot_key(&c.key), ours)
+        && theirs > ours
+        && !crate::seal::future_dated(theirs, now)
+    {
+        tracing::warn!(
+            snapshot = %pointer.key,
+            latest = %c.key,
+            "{LATEST} already names a newer snapshot; left as it is"
+        );
+        return Ok(Some(c.key));
+    }
+    write_pointer(store, pointer).await.map(|()| None)
+}
+
 /// A snapshot found in the store: its size and tag, the pointer that named it (if one did), and
 /// the bytes of its signature when it has one. Nothing of it is trusted yet.
 pub struct Located {
@@ -117,25 +146,35 @@ pub fn parse_id(id: &str) -> Result<Option<DateTime<Utc>>> {
     }
 }
 
-/// The key of the snapshot created at `at`, sealed or plaintext, as the store has it.
-async fn find(store: &dyn Store, at: DateTime<Utc>) -> Result<String> {
-    list_snapshots(store)
-        .await?
-        .into_iter()
-        .find(|(t, _)| *t == at)
-        .map(|(_, o)| o.key)
-        .ok_or_else(|| Error::NotFound {
-            location: store.location(),
-            what: format!("snapshot {}", at.format(STAMP)),
-        })
+/// The key `id` names, with its stat: a full key (`20261120T214500Z.tar.gz.age`) is that object
+/// and no other; a bare ID is its sealed snapshot, or the plaintext one when there is no sealed
+/// one. Nothing else with the same time stamp is ever picked.
+async fn resolve(store: &dyn Store, id: &str) -> Result<(String, Stat)> {
+    let id = id.trim();
+    let candidates = match id.ends_with(SUFFIX) || id.ends_with(SEALED_SUFFIX) {
+        true => vec![id.to_string()],
+        false => vec![format!("{id}{SEALED_SUFFIX}"), format!("{id}{SUFFIX}")],
+    };
+    for key in candidates {
+        match store.stat(&key).await {
+            Ok(stat) => return Ok((key, stat)),
+            Err(Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::NotFound {
+        location: store.location(),
+        what: format!("snapshot {id}"),
+    })
 }
 
 /// Resolves `id` (`latest`, `20261120T214500Z` or a full key) and finds the object and its
 /// signature. An object larger than `max_bytes`, or than its pointer says, is refused before any
 /// of it is read.
 pub async fn locate(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Located> {
-    let (key, pointer) = if let Some(at) = parse_id(id)? {
-        (find(store, at).await?, None)
+    let (key, stat, pointer) = if parse_id(id)?.is_some() {
+        let (key, stat) = resolve(store, id).await?;
+        (key, stat, None)
     } else {
         let pointer = read_pointer(store).await?.ok_or_else(|| Error::NotFound {
             location: store.location(),
@@ -150,15 +189,16 @@ pub async fn locate(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Locat
                 ),
             ));
         }
-        (pointer.key.clone(), Some(pointer))
+        let key = pointer.key.clone();
+        let stat = store.stat(&key).await.map_err(|e| match e {
+            Error::NotFound { location, .. } => Error::refused(
+                LATEST,
+                format!("it points at {key}, which is missing from {location}"),
+            ),
+            other => other,
+        })?;
+        (key, stat, Some(pointer))
     };
-    let stat = store.stat(&key).await.map_err(|e| match e {
-        Error::NotFound { location, .. } if pointer.is_some() => Error::refused(
-            LATEST,
-            format!("it points at {key}, which is missing from {location}"),
-        ),
-        other => other,
-    })?;
     let size = pointer
         .as_ref()
         .map_or(stat.size, |p| p.size.max(stat.size));
@@ -182,7 +222,7 @@ pub async fn locate(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Locat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeDelta, TimeZone};
 
     #[test]
     fn snapshot_keys_round_trip_and_reject_other_names() {
@@ -197,5 +237,50 @@ mod tests {
         );
         assert_eq!(parse_snapshot_key("latest.json"), None);
         assert_eq!(parse_snapshot_key("../20261120T214500Z.tar.gz"), None);
+    }
+
+    #[tokio::test]
+    async fn a_named_snapshot_is_exactly_that_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::FileStore::new(dir.path().to_str().unwrap());
+        let id = "20261120T214500Z";
+        for (name, len) in [(format!("{id}.tar.gz"), 1), (format!("{id}.tar.gz.age"), 2)] {
+            std::fs::write(dir.path().join(name), vec![0; len]).unwrap();
+        }
+        for (asked, found) in [
+            (format!("{id}.tar.gz"), format!("{id}.tar.gz")),
+            (format!("{id}.tar.gz.age"), format!("{id}.tar.gz.age")),
+            (id.to_string(), format!("{id}.tar.gz.age")),
+        ] {
+            assert_eq!(resolve(&store, &asked).await.unwrap().0, found, "{asked}");
+        }
+        std::fs::remove_file(dir.path().join(format!("{id}.tar.gz.age"))).unwrap();
+        assert_eq!(resolve(&store, id).await.unwrap().0, format!("{id}.tar.gz"));
+        let missing = resolve(&store, &format!("{id}.tar.gz.age")).await;
+        assert!(matches!(missing, Err(Error::NotFound { .. })));
+    }
+
+    #[tokio::test]
+    async fn latest_never_moves_back_but_moves_past_a_future_dated_pointer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::FileStore::new(dir.path().to_str().unwrap());
+        let pointer = |at: DateTime<Utc>| Pointer {
+            key: snapshot_key(at, true),
+            sha256: "0".repeat(64),
+            size: 1,
+            created_at: at,
+        };
+        let now = Utc::now();
+        let (older, newer) = (pointer(now - TimeDelta::minutes(1)), pointer(now));
+        assert_eq!(move_pointer(&store, &newer).await.unwrap(), None);
+        assert_eq!(
+            move_pointer(&store, &older).await.unwrap(),
+            Some(newer.key.clone())
+        );
+        assert_eq!(read_pointer(&store).await.unwrap(), Some(newer));
+        let future = pointer(now + TimeDelta::days(1));
+        write_pointer(&store, &future).await.unwrap();
+        assert_eq!(move_pointer(&store, &older).await.unwrap(), None);
+        assert_eq!(read_pointer(&store).await.unwrap(), Some(older));
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{Body, ObjectInfo, Stat, Store, check_key};
+use super::{Body, MAX_SMALL_OBJECT, ObjectInfo, Stat, Store, check_key, too_large};
 use crate::error::{Error, Result};
 
 pub struct FileStore {
@@ -112,11 +112,27 @@ impl Store for FileStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        match tokio::fs::read(self.path(key)?).await {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.err(format!("read {key}"), e)),
+        let mut file = match tokio::fs::File::open(self.path(key)?).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.err(format!("read {key}"), e)),
+        };
+        let ctx = |e| self.err(format!("read {key}"), e);
+        let size = file.metadata().await.map_err(ctx)?.len();
+        if size > MAX_SMALL_OBJECT {
+            return Err(too_large(key, size));
         }
+        // The file may grow between the look and the read.
+        let mut buf = Vec::new();
+        (&mut file)
+            .take(MAX_SMALL_OBJECT + 1)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(ctx)?;
+        if buf.len() as u64 > MAX_SMALL_OBJECT {
+            return Err(too_large(key, buf.len() as u64));
+        }
+        Ok(Some(buf))
     }
 
     async fn stat(&self, key: &str) -> Result<Stat> {

@@ -30,6 +30,21 @@ pub struct Stat {
     pub etag: Option<String>,
 }
 
+/// The most `Store::get` reads: `latest.json` and signatures are a few hundred bytes, and
+/// whoever can write to the bucket must not be able to make a run buffer gigabytes.
+pub const MAX_SMALL_OBJECT: u64 = 64 << 10;
+
+/// The refusal of a small object over `MAX_SMALL_OBJECT`, before any of it is read.
+pub(crate) fn too_large(key: &str, size: u64) -> Error {
+    Error::refused(
+        key,
+        format!(
+            "it has {size} bytes, over the {} KiB a pointer or signature may have; not read",
+            MAX_SMALL_OBJECT >> 10
+        ),
+    )
+}
+
 /// A stream of bytes to upload.
 pub type Body<'a> = &'a mut (dyn AsyncRead + Send + Unpin);
 
@@ -39,7 +54,8 @@ pub trait Store: Send + Sync {
     fn location(&self) -> String;
     /// The objects directly under the prefix.
     async fn list(&self) -> Result<Vec<ObjectInfo>>;
-    /// A small object's bytes, or `None` if it does not exist.
+    /// A small object's bytes, or `None` if it does not exist. One over `MAX_SMALL_OBJECT` bytes
+    /// is refused (`Error::Refused`) without being read.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// An object's size and tag; `Error::NotFound` if it does not exist.
     async fn stat(&self, key: &str) -> Result<Stat>;
@@ -87,6 +103,22 @@ pub async fn open(url: &str) -> Result<Box<dyn Store>> {
     ))
 }
 
+/// The prefix a store URL publishes under, as a snapshot's signature names it: `PREFIX` of
+/// `s3://BUCKET/PREFIX` (not the bucket, so that a bucket replicated under another name still
+/// reads), the directory of `file:///DIR`.
+pub fn prefix_of(url: &str) -> String {
+    let url = url.trim();
+    if let Some(rest) = url.strip_prefix("s3://") {
+        let prefix = rest.split_once('/').map_or("", |(_, p)| p);
+        return prefix.trim_matches('/').to_string();
+    }
+    let dir = url.strip_prefix("file://").unwrap_or(url);
+    match dir.trim_end_matches('/') {
+        "" => "/".to_string(),
+        d => d.to_string(),
+    }
+}
+
 /// A key must be one plain name: the layout is flat, and nothing may climb out of the prefix.
 pub(crate) fn check_key(location: &str, key: &str) -> Result<()> {
     if key.is_empty() || key.contains('/') || key.contains('\\') || key == "." || key == ".." {
@@ -108,6 +140,14 @@ mod tests {
             let err = open(url).await.err().map(|e| e.exit_code());
             assert_eq!(err, Some(crate::exit::USAGE), "{url}");
         }
+    }
+
+    #[test]
+    fn the_published_prefix_leaves_out_the_bucket() {
+        assert_eq!(prefix_of("s3://bucket/prod/"), "prod");
+        assert_eq!(prefix_of("s3://other-bucket//prod"), "prod");
+        assert_eq!(prefix_of("s3://bucket"), "");
+        assert_eq!(prefix_of("file:///srv/snapshots/"), "/srv/snapshots");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 use tokio::io::AsyncReadExt;
 
-use super::{Body, ObjectInfo, PART_SIZE, Stat, Store, check_key};
+use super::{Body, MAX_SMALL_OBJECT, ObjectInfo, PART_SIZE, Stat, Store, check_key, too_large};
 use crate::error::{Error, Result};
 
 pub struct S3Store {
@@ -185,11 +185,25 @@ impl Store for S3Store {
             Err(Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let bytes = resp.body.collect().await.map_err(|e| Error::Store {
-            location: self.location(),
-            message: format!("get {key}: {e}"),
-        })?;
-        Ok(Some(bytes.into_bytes().to_vec()))
+        let size = resp.content_length().unwrap_or(0).max(0) as u64;
+        if size > MAX_SMALL_OBJECT {
+            return Err(too_large(key, size));
+        }
+        // Read no further than the cap, whatever the length header said.
+        let mut buf = Vec::new();
+        resp.body
+            .into_async_read()
+            .take(MAX_SMALL_OBJECT + 1)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| Error::Store {
+                location: self.location(),
+                message: format!("get {key}: {e}"),
+            })?;
+        if buf.len() as u64 > MAX_SMALL_OBJECT {
+            return Err(too_large(key, buf.len() as u64));
+        }
+        Ok(Some(buf))
     }
 
     async fn stat(&self, key: &str) -> Result<Stat> {

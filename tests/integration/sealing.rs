@@ -160,10 +160,25 @@ fn reseal(dir: &Path, key: &str, entries: &[(String, Vec<u8>)]) {
     let obj = dir.join(key);
     let sealed = tool(Command::new("age").args(["-r", &k.recipient]), &targz);
     std::fs::write(&obj, sealed).unwrap();
+    // The export's own claims (source, time), with this store's prefix and the new digests.
+    let sig = std::fs::read_to_string(dir.join(format!("{key}.minisig"))).unwrap();
+    let kept: Vec<&str> = sig
+        .lines()
+        .find_map(|l| l.strip_prefix("trusted comment: "))
+        .unwrap()
+        .split('\t')
+        .filter(|f| {
+            !["archive_sha256:", "manifest_sha256:", "prefix:"]
+                .iter()
+                .any(|p| f.starts_with(p))
+        })
+        .collect();
     let comment = format!(
-        "timestamp:1\tfile:{key}\tarchive_sha256:{}\tmanifest_sha256:{}",
+        "{}\tarchive_sha256:{}\tmanifest_sha256:{}\tprefix:{}",
+        kept.join("\t"),
         hex::encode(Sha256::digest(&targz)),
         hex::encode(Sha256::digest(&entries[0].1)),
+        dir.display(),
     );
     sign_with(&k.dir.join("signing.key"), &obj, &comment);
     repoint(dir, key);
@@ -302,7 +317,13 @@ fn plaintext_and_unsigned_snapshots_need_an_explicit_yes_on_both_sides() {
         env.push((allow.into(), "true".into()));
         replicator(&["export"], &env).assert_code(0);
         assert_refused(&import(&dst, store.path(), &[]), &dst, refusal);
-        import(&dst, store.path(), &[(allow, "true")]).assert_code(0);
+        // With verify keys set a signature is required whatever REPLICATOR_ALLOW_UNSIGNED says.
+        let keys = match allow {
+            "REPLICATOR_ALLOW_UNSIGNED" => "",
+            _ => keys().verify_key.as_str(),
+        };
+        let yes = [(allow, "true"), ("REPLICATOR_VERIFY_KEY", keys)];
+        import(&dst, store.path(), &yes).assert_code(0);
         assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
         dst.delete("secret/metadata/app");
         dst.delete("sys/mounts/vault-replicator");

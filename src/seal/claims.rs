@@ -1,0 +1,281 @@
+//! What a snapshot's signature vouches for (its signed trusted comment), and what an importer
+//! expects of it: the object's name and digests, when it was made, the source cluster it was made
+//! from and the store prefix it was published under. A signature from one deployment thus cannot
+//! be replayed in another that shares its keys, nor a future-dated one stall later imports.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::error::{Error, Result};
+use crate::vault::ClusterInfo;
+
+/// How far ahead of this machine's clock a snapshot may be dated before it is refused.
+pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
+
+/// Whether `at` lies further ahead of `now` than clocks can disagree.
+pub fn future_dated(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    at > now + MAX_CLOCK_SKEW
+}
+
+/// What the exporter vouches for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims {
+    /// The object key the signature belongs to.
+    pub file: String,
+    pub archive_sha256: String,
+    pub manifest_sha256: String,
+    pub timestamp: i64,
+    /// Where it came from; `None` when signed by an exporter that predates these claims.
+    pub origin: Option<Origin>,
+}
+
+/// The source cluster (as `sys/seal-status` names it; empty when it does not) and the store
+/// prefix (`s3://BUCKET/PREFIX`: `PREFIX`; `file:///DIR`: `/DIR`) a snapshot was exported to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origin {
+    pub source_id: String,
+    pub source_name: String,
+    pub prefix: String,
+}
+
+impl Origin {
+    pub fn new(source: &ClusterInfo, prefix: &str) -> Self {
+        Origin {
+            source_id: source.cluster_id.clone().unwrap_or_default(),
+            source_name: source.cluster_name.clone().unwrap_or_default(),
+            prefix: prefix.to_string(),
+        }
+    }
+}
+
+/// A value made safe for one tab-separated comment line (`%`, tab, CR and LF percent-encoded).
+fn escape(v: &str) -> String {
+    v.replace('%', "%25")
+        .replace('\t', "%09")
+        .replace('\n', "%0A")
+        .replace('\r', "%0D")
+}
+
+fn unescape(v: &str) -> String {
+    v.replace("%09", "\t")
+        .replace("%0A", "\n")
+        .replace("%0D", "\r")
+        .replace("%25", "%")
+}
+
+impl Claims {
+    /// The trusted comment, in minisign's own `key:value` tab-separated style.
+    pub fn to_comment(&self) -> String {
+        let mut out = format!(
+            "timestamp:{}\tfile:{}\tarchive_sha256:{}\tmanifest_sha256:{}",
+            self.timestamp, self.file, self.archive_sha256, self.manifest_sha256
+        );
+        if let Some(o) = &self.origin {
+            out.push_str(&format!(
+                "\tsource_id:{}\tsource_name:{}\tprefix:{}",
+                escape(&o.source_id),
+                escape(&o.source_name),
+                escape(&o.prefix)
+            ));
+        }
+        out
+    }
+
+    /// The claims in a trusted comment, or `None` when it was not made by `export`. Fields this
+    /// version does not know are ignored, so that older importers accept newer comments.
+    pub fn parse(comment: &str) -> Option<Claims> {
+        let field = |name: &str| {
+            comment
+                .split('\t')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix(':'))
+                .map(str::to_string)
+        };
+        let hex64 =
+            |s: String| (s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())).then_some(s);
+        let origin = match (field("source_id"), field("source_name"), field("prefix")) {
+            (Some(id), Some(name), Some(prefix)) => Some(Origin {
+                source_id: unescape(&id),
+                source_name: unescape(&name),
+                prefix: unescape(&prefix),
+            }),
+            _ => None,
+        };
+        Some(Claims {
+            file: field("file")?,
+            archive_sha256: hex64(field("archive_sha256")?)?,
+            manifest_sha256: hex64(field("manifest_sha256")?)?,
+            timestamp: field("timestamp")?.parse().ok()?,
+            origin,
+        })
+    }
+}
+
+/// What an importer requires of a snapshot's origin: the store prefix it was published under
+/// (its own, or `REPLICATOR_SOURCE_PREFIX`) and, when pinned, the source cluster's name or ID
+/// (`REPLICATOR_SOURCE_CLUSTER`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub prefix: String,
+    /// Whether the prefix was set explicitly (`REPLICATOR_SOURCE_PREFIX`) rather than taken from
+    /// the store the importer reads.
+    pub prefix_pinned: bool,
+    pub source: Option<String>,
+}
+
+impl Expected {
+    /// Refuses signed claims that lack an origin, name another prefix or another source than the
+    /// pinned one, or are dated too far ahead of `now`.
+    pub fn check(&self, key: &str, claims: &Claims, now: DateTime<Utc>) -> Result<()> {
+        let refuse = |reason: String| Err(Error::refused(key, reason));
+        let Some(origin) = &claims.origin else {
+            return refuse(
+                "its signature does not name the source cluster and store prefix: it was made by \
+                 an exporter older than this importer; upgrade the exporter (vault-replicator on \
+                 the exporting side), then export again (docs/runbook.md, \"Upgrades\")"
+                    .into(),
+            );
+        };
+        if origin.prefix != self.prefix {
+            let how = match self.prefix_pinned {
+                true => "REPLICATOR_SOURCE_PREFIX".to_string(),
+                false => format!(
+                    "this store's; to restore from a copy, set REPLICATOR_SOURCE_PREFIX={}",
+                    origin.prefix
+                ),
+            };
+            return refuse(format!(
+                "it was published under prefix `{}`, not `{}` ({how})",
+                origin.prefix, self.prefix
+            ));
+        }
+        self.check_source(key, &origin.source_name, &origin.source_id)?;
+        match DateTime::from_timestamp(claims.timestamp, 0) {
+            Some(at) => check_not_future(key, "signed", at, now),
+            None => refuse(format!(
+                "its signed timestamp {} is invalid",
+                claims.timestamp
+            )),
+        }
+    }
+
+    /// Refuses a snapshot whose source is not the pinned one (`REPLICATOR_SOURCE_CLUSTER`).
+    pub fn check_source(&self, key: &str, name: &str, id: &str) -> Result<()> {
+        match &self.source {
+            Some(pin) if pin != name && pin != id => Err(Error::refused(
+                key,
+                format!(
+                    "it was made from cluster `{}` ({}), not REPLICATOR_SOURCE_CLUSTER=`{pin}`",
+                    if name.is_empty() { "unnamed" } else { name },
+                    if id.is_empty() { "no cluster ID" } else { id },
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The checks that also apply to an unsigned snapshot, from its manifest once verified.
+    pub fn check_manifest(
+        &self,
+        key: &str,
+        source: &ClusterInfo,
+        created_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        self.check_source(key, &text(&source.cluster_name), &text(&source.cluster_id))?;
+        check_not_future(key, "manifest", created_at, now)
+    }
+}
+
+/// Refuses a snapshot dated (by `what`: its name, signature or manifest) beyond the clock skew.
+pub fn check_not_future(
+    key: &str,
+    what: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if !future_dated(at, now) {
+        return Ok(());
+    }
+    Err(Error::refused(
+        key,
+        format!(
+            "its {what} date {} is ahead of this machine's clock ({}) by more than {} minutes: \
+             check the exporter's clock",
+            at.format("%Y-%m-%dT%H:%M:%SZ"),
+            now.format("%Y-%m-%dT%H:%M:%SZ"),
+            MAX_CLOCK_SKEW.num_minutes()
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> Claims {
+        Claims {
+            file: "20261120T214500Z.tar.gz.age".into(),
+            archive_sha256: "a".repeat(64),
+            manifest_sha256: "b".repeat(64),
+            timestamp: 1,
+            origin: Some(Origin {
+                source_id: "6300991a".into(),
+                source_name: "dc\tone%".into(),
+                prefix: "prod".into(),
+            }),
+        }
+    }
+
+    fn expected(prefix: &str, source: Option<&str>) -> Expected {
+        Expected {
+            prefix: prefix.into(),
+            prefix_pinned: false,
+            source: source.map(String::from),
+        }
+    }
+
+    #[test]
+    fn claims_parse_only_what_export_writes_and_escape_their_values() {
+        let c = claims();
+        assert!(!c.to_comment().contains("dc\tone"));
+        assert_eq!(Claims::parse(&c.to_comment()), Some(c.clone()));
+        assert_eq!(Claims::parse("timestamp:1\tfile:x"), None);
+        assert_eq!(Claims::parse(&c.to_comment().replace('a', "z")), None);
+        let old = Claims { origin: None, ..c };
+        assert_eq!(Claims::parse(&old.to_comment()), Some(old));
+    }
+
+    #[test]
+    fn origin_prefix_source_and_time_are_checked() {
+        let now = Utc::now();
+        let c = claims();
+        let k = "k";
+        assert!(expected("prod", None).check(k, &c, now).is_ok());
+        assert!(expected("prod", Some("6300991a")).check(k, &c, now).is_ok());
+        assert!(expected("prod", Some("dc\tone%")).check(k, &c, now).is_ok());
+        let e = expected("staging", None).check(k, &c, now).unwrap_err();
+        assert!(
+            e.to_string().contains("prefix `prod`, not `staging`"),
+            "{e}"
+        );
+        let e = expected("prod", Some("dr")).check(k, &c, now).unwrap_err();
+        assert!(e.to_string().contains("REPLICATOR_SOURCE_CLUSTER"), "{e}");
+        let old = Claims {
+            origin: None,
+            ..claims()
+        };
+        let e = expected("prod", None).check(k, &old, now).unwrap_err();
+        assert!(e.to_string().contains("upgrade the exporter"), "{e}");
+        let ahead = Claims {
+            timestamp: (now + TimeDelta::minutes(6)).timestamp(),
+            ..claims()
+        };
+        let e = expected("prod", None).check(k, &ahead, now).unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit::REFUSED);
+        let skewed = Claims {
+            timestamp: (now + TimeDelta::minutes(4)).timestamp(),
+            ..claims()
+        };
+        assert!(expected("prod", None).check(k, &skewed, now).is_ok());
+    }
+}

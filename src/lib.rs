@@ -4,7 +4,6 @@
 //! `run` is the whole program behind the thin `main`: it dispatches a parsed command line, prints
 //! the command's output on stdout, and returns the exit code (see `exit`).
 
-pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod error;

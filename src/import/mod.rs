@@ -2,6 +2,7 @@
 //! anything is written, take the import lease, plan against the target (drift, prune, guard), then
 //! apply the plan (or print it with `--dry-run`) and record what was written.
 
+mod apply;
 mod holdings;
 mod lease;
 mod planner;

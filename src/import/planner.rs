@@ -10,8 +10,8 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
+use super::apply;
 use super::{Gate, Snapshot, scan};
-use crate::apply;
 use crate::config::{ImportOptions, OnDrift};
 use crate::error::one_line;
 use crate::objects::{self, Detail, Kind, Object, Parent, Target};

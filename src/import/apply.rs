@@ -12,8 +12,8 @@ use std::future::ready;
 
 use futures::{StreamExt, stream};
 
+use super::Gate;
 use crate::error::one_line;
-use crate::import::Gate;
 use crate::objects::{self, Detail, Kind, Object, Target, identity};
 use crate::plan::{Action, Change, Plan};
 use crate::progress::Progress;

@@ -111,7 +111,21 @@ impl Bao {
         None
     }
 
+    /// One request; a KV-v2 mount still upgrading after it was enabled (HTTP 400, seen under
+    /// load) is waited out for up to 10 s, as `bao kv` does.
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, v) = self.request_once(method, path, body.clone());
+            let upgrading = status == 400 && v.to_string().contains("Upgrading from non-versioned");
+            if !upgrading || Instant::now() > deadline {
+                return (status, v);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn request_once(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut url = format!("{}/v1/{}", self.addr, encode_path(path));
         let method = if method == "LIST" {
             url.push_str("?list=true");

@@ -112,7 +112,11 @@ async fn export_with(
 
     drop(progress);
     let key = catalog::snapshot_key(created_at, sealer.encrypts());
-    let origin = Origin::new(&source, &store::prefix_of(&settings.store_url()?));
+    let origin = Origin::new(
+        source.cluster_id.as_deref().unwrap_or_default(),
+        source.cluster_name.as_deref().unwrap_or_default(),
+        &store::prefix_of(&settings.store_url()?),
+    );
     let written = upload(store, &key, sealer, writer, source, created_at).await?;
     let (sha256, size) = (written.sha256, written.size);
     let claims = Claims {

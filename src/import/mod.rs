@@ -122,7 +122,12 @@ async fn verify_with(
         limits,
     };
     let manifest = scan(&snapshot, |_| true).await?;
-    expected.check_manifest(&snapshot.key, &manifest.source, manifest.created_at, now)?;
+    let source = &manifest.source;
+    let named = (
+        source.cluster_name.as_deref().unwrap_or_default(),
+        source.cluster_id.as_deref().unwrap_or_default(),
+    );
+    expected.check_manifest(&snapshot.key, named, manifest.created_at, now)?;
     snapshot.entries = manifest.entries.len() as u64;
     tracing::info!(
         snapshot = %snapshot.key,
@@ -332,15 +337,7 @@ async fn plan_and_apply(
     let target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
     let (deletes, tally) = match opts.prune {
         false => Default::default(),
-        true => {
-            let names: HashSet<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();
-            let planned =
-                prune::plan_deletions(&target, &records, |e| names.contains(e), opts).await?;
-            let recent = state.deleted_within(opts.max_delete_window).await?;
-            prune::guard(&planned, records.len() as u64, recent, opts)
-                .map_err(|reason| Error::refused(&snapshot.key, reason))?;
-            prune::split(planned)
-        }
+        true => plan_prunes(&target, state, &records, snapshot, manifest, opts).await?,
     };
     if dry_run || opts.on_drift == OnDrift::Fail {
         // The whole plan first: to print it, or to refuse drift before anything is written.
@@ -374,6 +371,46 @@ async fn plan_and_apply(
     .await;
     let deleted = tally.settle(&mut records);
     let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());
+    let saved = save_progress(state, &mut records, snapshot, opts, before, complete, lease).await;
+    let noted = match deleted {
+        0 => Ok(()),
+        n => state.note_deleted(n, opts.max_delete_window).await,
+    };
+    let summary = applied?;
+    saved?;
+    noted?;
+    Ok((None, summary))
+}
+
+/// The prunes this import makes, decided before anything is written; refused as a whole when
+/// they exceed `REPLICATOR_MAX_DELETE` over its window.
+async fn plan_prunes(
+    target: &Target,
+    state: &State,
+    records: &crate::state::Records,
+    snapshot: &Snapshot,
+    manifest: &Manifest,
+    opts: &crate::config::ImportOptions,
+) -> Result<(Vec<crate::plan::Change>, prune::Tally)> {
+    let names: HashSet<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();
+    let planned = prune::plan_deletions(target, records, |e| names.contains(e), opts).await?;
+    let recent = state.deleted_within(opts.max_delete_window).await?;
+    prune::guard(&planned, records.len() as u64, recent, opts)
+        .map_err(|reason| Error::refused(&snapshot.key, reason))?;
+    Ok(prune::split(planned))
+}
+
+/// Saves the records and `meta` after an apply pass, whether it finished or not (the records
+/// say what was written), while the run still holds its lease.
+async fn save_progress(
+    state: &State,
+    records: &mut crate::state::Records,
+    snapshot: &Snapshot,
+    opts: &crate::config::ImportOptions,
+    before: Option<Meta>,
+    complete: bool,
+    lease: Option<&lease::Lease>,
+) -> Result<()> {
     let meta = Meta {
         last_snapshot: snapshot.key.clone(),
         applied_at: Utc::now(),
@@ -390,22 +427,14 @@ async fn plan_and_apply(
             && m.runs_since_full_check == meta.runs_since_full_check
     });
     // Saved even when the pass failed part-way: the records say what was written.
-    let saved = match records.is_dirty() || !unchanged_meta {
+    match records.is_dirty() || !unchanged_meta {
         true => {
             let hold = async || match lease {
                 Some(lease) => lease.hold().await,
                 None => Ok(()),
             };
-            state.save_records(&mut records, &meta, hold).await
+            state.save_records(records, &meta, hold).await
         }
         false => Ok(()),
-    };
-    let noted = match deleted {
-        0 => Ok(()),
-        n => state.note_deleted(n, opts.max_delete_window).await,
-    };
-    let summary = applied?;
-    saved?;
-    noted?;
-    Ok((None, summary))
+    }
 }

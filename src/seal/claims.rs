@@ -6,7 +6,6 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::error::{Error, Result};
-use crate::vault::ClusterInfo;
 
 /// How far ahead of this machine's clock a snapshot may be dated before it is refused.
 pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
@@ -38,10 +37,11 @@ pub struct Origin {
 }
 
 impl Origin {
-    pub fn new(source: &ClusterInfo, prefix: &str) -> Self {
+    /// The source cluster's `cluster_id` and `cluster_name` (empty when it has none).
+    pub fn new(source_id: &str, source_name: &str, prefix: &str) -> Self {
         Origin {
-            source_id: source.cluster_id.clone().unwrap_or_default(),
-            source_name: source.cluster_name.clone().unwrap_or_default(),
+            source_id: source_id.to_string(),
+            source_name: source_name.to_string(),
             prefix: prefix.to_string(),
         }
     }
@@ -176,12 +176,11 @@ impl Expected {
     pub fn check_manifest(
         &self,
         key: &str,
-        source: &ClusterInfo,
+        (source_name, source_id): (&str, &str),
         created_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        self.check_source(key, &text(&source.cluster_name), &text(&source.cluster_id))?;
+        self.check_source(key, source_name, source_id)?;
         check_not_future(key, "manifest", created_at, now)
     }
 }

@@ -12,6 +12,7 @@ mod integration {
     pub mod kube;
     pub mod listing;
     pub mod operations;
+    pub mod pair;
     pub mod pruning;
     pub mod retries;
     pub mod roundtrip;

@@ -2,53 +2,20 @@
 //! and a key of the same name made on DR is never replaced; source rotations and config changes
 //! arrive. (Identity aliases: `dr_owned_aliases`.)
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
+pub(super) use super::pair::Pair;
 use super::roundtrip::words;
-use super::support::{Bao, Run, env_for, file_store, replicator};
-
-/// A source and target with a file store between them.
-pub(super) struct Pair {
-    pub(super) src: Bao,
-    pub(super) dst: Bao,
-    dir: tempfile::TempDir,
-}
+use super::support::{Bao, Run};
 
 impl Pair {
-    pub(super) fn new() -> Pair {
-        let p = Pair {
-            src: Bao::start(),
-            dst: Bao::start(),
-            dir: tempfile::tempdir().unwrap(),
-        };
+    /// A pair with a transit mount on both sides.
+    pub(super) fn with_transit() -> Pair {
+        let p = Pair::new();
         for b in [&p.src, &p.dst] {
             b.write("sys/mounts/transit", json!({"type": "transit"}));
         }
         p
-    }
-
-    fn env(&self, bao: &Bao, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        env_for(bao, &file_store(self.dir.path()), &extra)
-    }
-
-    pub(super) fn export(&self) {
-        // Snapshots are named by the second.
-        std::thread::sleep(Duration::from_millis(1050));
-        replicator(&["export"], &self.env(&self.src, &[])).assert_code(0);
-    }
-
-    pub(super) fn import(&self, extra: &[(&str, &str)]) -> Run {
-        self.import_args(&["import"], extra)
-    }
-
-    fn import_args(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
-        replicator(args, &self.env(&self.dst, extra))
     }
 }
 
@@ -117,7 +84,7 @@ fn latest(bao: &Bao, name: &str) -> u64 {
 /// A DR key rotated after the import is never force-restored to the snapshot's older version.
 #[test]
 fn a_transit_key_rotated_on_dr_is_reported_as_drift_and_never_rolled_back() {
-    let p = Pair::new();
+    let p = Pair::with_transit();
     new_key(&p.src, "k", json!({}));
     let from_dc = encrypt(&p.src, "k", "from dc");
     p.export();
@@ -170,7 +137,7 @@ fn a_transit_key_rotated_on_dr_is_reported_as_drift_and_never_rolled_back() {
 /// A key config change on the source without a rotation used to never reach DR.
 #[test]
 fn a_transit_key_config_change_on_dc_replicates_without_a_rotation() {
-    let p = Pair::new();
+    let p = Pair::with_transit();
     new_key(&p.src, "k", json!({}));
     p.export();
     p.import(&[]).assert_code(0);
@@ -201,7 +168,7 @@ fn a_transit_key_config_change_on_dc_replicates_without_a_rotation() {
 /// ciphertext made before on either side still decrypts there.
 #[test]
 fn a_transit_key_rotated_on_dc_arrives_and_old_ciphertexts_still_decrypt() {
-    let p = Pair::new();
+    let p = Pair::with_transit();
     new_key(&p.src, "k", json!({}));
     let dc_v1 = encrypt(&p.src, "k", "dc v1");
     p.export();
@@ -231,7 +198,7 @@ fn a_transit_key_rotated_on_dc_arrives_and_old_ciphertexts_still_decrypt() {
 /// exists only on DR is never touched.
 #[test]
 fn a_dr_key_of_the_same_name_is_reported_and_never_replaced() {
-    let p = Pair::new();
+    let p = Pair::with_transit();
     new_key(&p.src, "shared", json!({}));
     new_key(&p.dst, "shared", json!({}));
     p.dst.write("transit/keys/dr-only", json!({}));
@@ -273,7 +240,7 @@ fn a_dr_key_of_the_same_name_is_reported_and_never_replaced() {
 /// deletion allowed, auto-rotation; an asymmetric one) arrive exactly as the source has them.
 #[test]
 fn transit_keys_at_defaults_and_fully_tuned_arrive_as_the_source_has_them() {
-    let p = Pair::new();
+    let p = Pair::with_transit();
     new_key(&p.src, "plain", json!({}));
     new_key(
         &p.src,

@@ -71,7 +71,7 @@ fn alias_id(bao: &Bao, entity: &str, mount_path: &str) -> String {
 /// through that login. Aliases on DR's own auth mounts (local, or not in the snapshot) stay.
 #[test]
 fn an_entity_alias_removed_on_dc_goes_on_dr_and_aliases_on_dr_own_mounts_stay() {
-    let p = Pair::new();
+    let p = Pair::with_transit();
     p.src
         .write("sys/auth/userpass", json!({"type": "userpass"}));
     p.src.write("sys/auth/approle", json!({"type": "approle"}));
@@ -133,7 +133,7 @@ fn an_entity_alias_removed_on_dc_goes_on_dr_and_aliases_on_dr_own_mounts_stay() 
 /// applied, the alias is reported, and the run is partial.
 #[test]
 fn an_alias_is_not_attached_to_a_dr_auth_mount_of_another_type() {
-    let p = Pair::new();
+    let p = Pair::with_transit();
     p.src.write("sys/auth/people", json!({"type": "userpass"}));
     p.src.write(
         "identity/entity",
@@ -164,7 +164,7 @@ fn an_alias_is_not_attached_to_a_dr_auth_mount_of_another_type() {
 /// again on every import); one on DR's own auth mount stays.
 #[test]
 fn a_group_alias_removed_on_dc_goes_on_dr_and_one_on_a_dr_mount_stays() {
-    let p = Pair::new();
+    let p = Pair::with_transit();
     p.src
         .write("sys/auth/userpass", json!({"type": "userpass"}));
     for g in ["ext", "dr-ext"] {

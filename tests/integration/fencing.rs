@@ -7,42 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::support::{Bao, Run, command, env_for, file_store, finish, replicator};
-
-/// A source and target with a file store between them.
-struct Pair {
-    src: Bao,
-    dst: Bao,
-    dir: tempfile::TempDir,
-}
+use super::pair::Pair;
+use super::support::{Bao, Run, command, finish, replicator};
 
 impl Pair {
-    fn new() -> Pair {
-        Pair {
-            src: Bao::start(),
-            dst: Bao::start(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn env(&self, bao: &Bao, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        env_for(bao, &file_store(self.dir.path()), &extra)
-    }
-
-    fn export(&self) {
-        // Snapshots are named by the second.
-        std::thread::sleep(Duration::from_millis(1050));
-        replicator(&["export"], &self.env(&self.src, &[])).assert_code(0);
-    }
-
-    fn import(&self, extra: &[(&str, &str)]) -> Run {
-        replicator(&["import"], &self.env(&self.dst, extra))
-    }
-
     fn run_on_dst(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
         replicator(args, &self.env(&self.dst, extra))
     }

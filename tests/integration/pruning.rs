@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::support::{Bao, Run, env_for, file_store, replicator};
+use super::pair::Pair;
+use super::support::replicator;
 
 const PRUNE_ALL: [(&str, &str); 3] = [
     ("REPLICATOR_PRUNE", "true"),
@@ -14,39 +15,7 @@ const PRUNE_ALL: [(&str, &str); 3] = [
     ("REPLICATOR_MAX_DELETE", "100%"),
 ];
 
-struct Pair {
-    src: Bao,
-    dst: Bao,
-    dir: tempfile::TempDir,
-}
-
 impl Pair {
-    fn new() -> Pair {
-        Pair {
-            src: Bao::start(),
-            dst: Bao::start(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn env(&self, bao: &Bao, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        env_for(bao, &file_store(self.dir.path()), &extra)
-    }
-
-    fn export(&self) {
-        // Snapshots are named by the second.
-        std::thread::sleep(Duration::from_millis(1050));
-        replicator(&["export"], &self.env(&self.src, &[])).assert_code(0);
-    }
-
-    fn import(&self, extra: &[(&str, &str)]) -> Run {
-        replicator(&["import"], &self.env(&self.dst, extra))
-    }
-
     fn has_mount(&self, path: &str) -> bool {
         let table = self.dst.read("sys/mounts").unwrap();
         table["data"].get(format!("{path}/")).is_some()

@@ -6,47 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::pair::Pair;
 use super::roundtrip::words;
-use super::support::{Bao, command, env_for, file_store, finish, replicator};
-
-/// A source and target with a file store between them.
-struct Pair {
-    src: Bao,
-    dst: Bao,
-    dir: tempfile::TempDir,
-}
-
-impl Pair {
-    fn new() -> Pair {
-        Pair {
-            src: Bao::start(),
-            dst: Bao::start(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn env(&self, bao: &Bao, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        env_for(bao, &file_store(self.dir.path()), &extra)
-    }
-
-    fn export(&self) {
-        // Snapshots are named by the second.
-        std::thread::sleep(Duration::from_millis(1050));
-        replicator(&["export"], &self.env(&self.src, &[])).assert_code(0);
-    }
-
-    fn import(&self, extra: &[(&str, &str)]) -> super::support::Run {
-        self.import_args(&["import"], extra)
-    }
-
-    fn import_args(&self, args: &[&str], extra: &[(&str, &str)]) -> super::support::Run {
-        replicator(args, &self.env(&self.dst, extra))
-    }
-}
+use super::support::{Bao, command, finish, replicator};
 
 fn seed_many(bao: &Bao, n: usize) {
     for i in 0..n {

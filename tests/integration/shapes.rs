@@ -9,32 +9,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::support::{Bao, Run, env_for, file_store, replicator};
-
-/// A source and a target with a file store between them.
-struct Pair {
-    src: Bao,
-    dst: Bao,
-    dir: tempfile::TempDir,
-}
+use super::pair::Pair;
+use super::support::{Bao, Run, replicator};
 
 impl Pair {
-    fn new() -> Pair {
-        Pair {
-            src: Bao::start(),
-            dst: Bao::start(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn env(&self, bao: &Bao, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let extra: Vec<(String, String)> = extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        env_for(bao, &file_store(self.dir.path()), &extra)
-    }
-
     /// Exports the source and imports it into the target; the import's exit code is checked.
     #[track_caller]
     fn sync(&self, extra: &[(&str, &str)], code: i32) -> Run {

@@ -68,13 +68,56 @@ fn decrypt(bao: &Bao, key: &str, ciphertext: &str) -> Option<String> {
 }
 
 /// What an operator configures on a key, as `keys/<name>` shows it.
+/// A key's read-back, less what differs by design: backup/restore times, and the auto-rotation
+/// DR holds off for replicated keys (see `auto_rotation_is_held_off_on_dr_and_reported`).
 fn key_view(bao: &Bao, name: &str) -> Value {
     let mut d = bao.read(&format!("transit/keys/{name}")).unwrap()["data"].clone();
     let o = d.as_object_mut().unwrap();
-    for volatile in ["backup_info", "restore_info"] {
+    for volatile in ["backup_info", "restore_info", "auto_rotate_period"] {
         o.remove(volatile);
     }
     d
+}
+
+fn rotate_period(bao: &Bao, name: &str) -> u64 {
+    let d = bao.read(&format!("transit/keys/{name}")).unwrap()["data"].clone();
+    d["auto_rotate_period"].as_u64().unwrap()
+}
+
+/// DR rotating a replicated key on its own (auto_rotate_period copied from DC) forks the key:
+/// DC's later versions could never arrive. DR holds auto-rotation off, converges, and the period
+/// is reported (to set after promotion); DC's rotations still arrive.
+#[test]
+fn auto_rotation_is_held_off_on_dr_and_reported() {
+    let p = Pair::with_transit();
+    new_key(&p.src, "k", json!({"auto_rotate_period": "24h"}));
+    p.export();
+    let run = p.import(&[]);
+    run.assert_code(0);
+    assert_eq!(rotate_period(&p.src, "k"), 86400);
+    assert_eq!(rotate_period(&p.dst, "k"), 0, "DR would rotate its copy");
+    assert!(
+        words(&run.stdout).contains("auto_rotate_period"),
+        "{}",
+        run.stdout
+    );
+    let run = p.import_args(&["import", "--full-check", "--snapshot", "latest"], &[]);
+    run.assert_code(0);
+    assert_eq!(writes(&run), 0, "{}", run.stdout);
+
+    p.src.write("transit/keys/k/rotate", json!({}));
+    p.src.write(
+        "transit/keys/k/config",
+        json!({"auto_rotate_period": "48h"}),
+    );
+    p.export();
+    p.import(&[]).assert_code(0);
+    assert_eq!(latest(&p.dst, "k"), 2);
+    assert_eq!(rotate_period(&p.dst, "k"), 0);
+    p.export();
+    let run = p.import(&[]);
+    run.assert_code(0);
+    assert_eq!(writes(&run), 0, "{}", run.stdout);
 }
 
 fn latest(bao: &Bao, name: &str) -> u64 {

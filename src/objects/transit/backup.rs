@@ -51,6 +51,16 @@ impl KeyConfig {
         }
     }
 
+    /// The settings as a DR target keeps them: auto-rotation held off, since a target that
+    /// rotates a replicated key on its own forks it, and the source's later versions could
+    /// never be restored over it. The period is reported at export, to set after promotion.
+    pub fn held(&self) -> KeyConfig {
+        KeyConfig {
+            auto_rotate_period: 0,
+            ..self.clone()
+        }
+    }
+
     /// The names of the settings that differ from `other`. `exportable` and
     /// `allow_plaintext_backup` can only ever be turned on, so only that direction counts.
     pub fn differences(&self, other: &KeyConfig) -> Vec<&'static str> {

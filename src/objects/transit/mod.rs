@@ -3,7 +3,7 @@
 //! leave the source and are reported as not copied. A key is never rolled back or replaced: a
 //! restore over an existing key happens only when the target's key is an older state of the very
 //! same key (the same material for every version it holds); settings changed without a rotation
-//! go through `keys/<name>/config`.
+//! go through `keys/<name>/config`. Auto-rotation is held off on the target (reported at export).
 
 mod backup;
 
@@ -66,6 +66,19 @@ pub async fn export(
                 "transit key is not exportable with allow_plaintext_backup".into(),
             ));
             continue;
+        }
+        let period = d
+            .get("auto_rotate_period")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if period > 0 {
+            not_copied.push((
+                format!("{namespace}{mount}keys/{name}/config auto_rotate_period"),
+                format!(
+                    "auto_rotate_period={period}s is held off on the target while it is DR (a \
+                     rotation there would fork the key); set it there after promotion"
+                ),
+            ));
         }
         let Some(backup) = client
             .read(&format!("{mount}backup/{name}"))
@@ -229,12 +242,13 @@ pub fn diff(desired: &TransitKey, current: &Current) -> (Action, Option<String>,
             Some(Write::Restore { from: have }),
         );
     }
-    let differs = want.config.differences(&cur.config);
+    let held = want.config.held();
+    let differs = held.differences(&cur.config);
     if differs.is_empty() {
         return (Action::Unchanged, None, None);
     }
     let why = format!("settings differ: {}", differs.join(", "));
-    (Action::Update, Some(why), Some(Write::Config(want.config)))
+    (Action::Update, Some(why), Some(Write::Config(held)))
 }
 
 /// Restores a new key, or carries out the planned update.
@@ -276,6 +290,15 @@ pub async fn apply(
     let body = json!({ "backup": desired.backup, "force": force });
     client
         .write(&format!("{mount}restore/{name}"), &body)
-        .await
-        .map(|_| ())
+        .await?;
+    // A restore brings the source's auto-rotation along: held off on the target at once.
+    let rotates =
+        Decoded::from_backup(&desired.backup).is_some_and(|d| d.config.auto_rotate_period > 0);
+    if rotates {
+        let hold = json!({ "auto_rotate_period": "0s" });
+        client
+            .write(&format!("{mount}keys/{name}/config"), &hold)
+            .await?;
+    }
+    Ok(())
 }

@@ -138,15 +138,27 @@ pub fn not_copied_reason(method: &str, item: &str, field: &str) -> String {
     why
 }
 
-/// The write-only secret the target holds (judged from its read-back) that a write of this item
-/// would clear, since the snapshot cannot carry it.
-pub fn held_secret(method: &str, item: &str, target: &Map<String, Value>) -> Option<&'static str> {
-    CLEARED_BY_A_WRITE
+/// A write-only secret that a write of this item would clear on the target, since the snapshot
+/// cannot carry it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Held {
+    /// The target's read-back shows it holds one.
+    Yes(&'static str),
+    /// The target's read-back lacks the field that would tell (`token_reviewer_jwt_set` came with
+    /// Vault 1.16): it may hold one, so it is treated as holding one. (secret, the missing field)
+    Maybe(&'static str, &'static str),
+}
+
+/// Whether the target holds a write-only secret of this item (judged from its read-back).
+pub fn held_secret(method: &str, item: &str, target: &Map<String, Value>) -> Option<Held> {
+    let (_, _, secret, shown_by) = CLEARED_BY_A_WRITE
         .iter()
-        .find(|(m, p, _, shown_by)| {
-            applies(method, item, (m, p)) && target.get(*shown_by).is_some_and(is_set)
-        })
-        .map(|(_, _, secret, _)| *secret)
+        .find(|(m, p, _, _)| applies(method, item, (m, p)))?;
+    match target.get(*shown_by) {
+        None => Some(Held::Maybe(secret, shown_by)),
+        Some(v) if is_set(v) => Some(Held::Yes(secret)),
+        Some(_) => None,
+    }
 }
 
 fn is_set(v: &Value) -> bool {
@@ -284,21 +296,30 @@ mod tests {
         let own = map(json!({"oidc_client_id": "dr"}));
         assert_eq!(
             held_secret("jwt", "config", &own),
-            Some("oidc_client_secret")
+            Some(Held::Yes("oidc_client_secret"))
         );
-        assert_eq!(
-            held_secret("jwt", "config", &map(json!({"oidc_client_id": ""}))),
-            None
-        );
+        let none = map(json!({"oidc_client_id": ""}));
+        assert_eq!(held_secret("jwt", "config", &none), None);
         let jwt = map(json!({"token_reviewer_jwt_set": true}));
         assert_eq!(
             held_secret("kubernetes", "config", &jwt),
-            Some("token_reviewer_jwt")
+            Some(Held::Yes("token_reviewer_jwt"))
         );
         assert_eq!(held_secret("kubernetes", "role/k", &jwt), None);
+        let unset = map(json!({"token_reviewer_jwt_set": false}));
+        assert_eq!(held_secret("kubernetes", "config", &unset), None);
+        let binddn = map(json!({"binddn": "x"}));
+        assert_eq!(held_secret("ldap", "config", &binddn), None);
+    }
+
+    // A Vault before 1.16 does not report `token_reviewer_jwt_set`: an update could clear a
+    // reviewer JWT DR holds without anyone being able to tell.
+    #[test]
+    fn a_target_that_does_not_say_whether_it_holds_a_secret_may_hold_one() {
+        let old = map(json!({"kubernetes_host": "https://k"}));
         assert_eq!(
-            held_secret("ldap", "config", &map(json!({"binddn": "x"}))),
-            None
+            held_secret("kubernetes", "config", &old),
+            Some(Held::Maybe("token_reviewer_jwt", "token_reviewer_jwt_set"))
         );
     }
 }

@@ -173,18 +173,20 @@ pub fn diff(desired: &AuthItem, current: Option<&Map<String, Value>>) -> (Action
         );
         return (Action::Refused, Some(why));
     }
-    if let Some(secret) = fields::held_secret(&desired.method, &desired.item, cur) {
-        let why = format!(
-            "{} differ, but writing the config would clear the target's own `{secret}`, which a \
-             snapshot cannot carry: update it on the target",
-            differing.join(", ")
-        );
-        return (Action::Refused, Some(why));
-    }
-    (
-        Action::Update,
-        Some(format!("{} differ", differing.join(", "))),
-    )
+    let differ = differing.join(", ");
+    let why = match fields::held_secret(&desired.method, &desired.item, cur) {
+        None => return (Action::Update, Some(format!("{differ} differ"))),
+        Some(fields::Held::Yes(secret)) => format!(
+            "{differ} differ, but writing the config would clear the target's own `{secret}`, \
+             which a snapshot cannot carry: update it on the target"
+        ),
+        Some(fields::Held::Maybe(secret, shown_by)) => format!(
+            "{differ} differ, but the target does not report `{shown_by}` (an older server), so \
+             it may hold its own `{secret}`, which writing the config would clear and a snapshot \
+             cannot carry: update it on the target"
+        ),
+    };
+    (Action::Refused, Some(why))
 }
 
 /// How a new userpass user gets a password (`REPLICATOR_USERPASS_PASSWORD`).
@@ -273,6 +275,17 @@ mod tests {
         assert_eq!(diff(&config, none.as_object()).0, Action::Update);
         let equal = json!({"kubernetes_host": "https://new", "token_reviewer_jwt_set": true});
         assert_eq!(diff(&config, equal.as_object()).0, Action::Unchanged);
+        // A Vault before 1.16 does not say whether it holds one: it may.
+        let older = json!({"kubernetes_host": "https://old"});
+        let (action, reason) = diff(&config, older.as_object());
+        assert_eq!(action, Action::Refused);
+        assert!(
+            reason
+                .unwrap_or_default()
+                .contains("does not report `token_reviewer_jwt_set`")
+        );
+        let older_equal = json!({"kubernetes_host": "https://new"});
+        assert_eq!(diff(&config, older_equal.as_object()).0, Action::Unchanged);
     }
 
     // A config with an OIDC client went back with `oidc_client_id` and no secret (refused by

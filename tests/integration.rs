@@ -11,6 +11,7 @@ mod integration {
     pub mod kinds;
     pub mod kube;
     pub mod listing;
+    pub mod oidc;
     pub mod operations;
     pub mod pair;
     pub mod pruning;

@@ -1,7 +1,8 @@
 //! The fields of an auth item's read-back that cannot be written back as they are, method by
 //! method, each handled on purpose: what the server only reports, values that are its "unset" and
 //! that it refuses on write, deprecated echoes of newer fields, fields settable only when the item
-//! is created, and write-only fields it never returns (reported as not copied).
+//! is created, write-only fields it never returns (reported as not copied), fields written only
+//! together with such a secret, and the secrets a write of the whole item would clear.
 
 use serde_json::{Map, Value};
 
@@ -17,6 +18,10 @@ enum Rule {
     Deprecated,
     /// Taken only when the item is created: left out of updates; a difference is reported.
     CreateOnly,
+    /// Written only together with this write-only field, which no snapshot carries (the server
+    /// refuses an `oidc_client_id` without its `oidc_client_secret`): kept in the snapshot, never
+    /// written or compared. The target keeps its own, set there by hand.
+    WithSecret(&'static str),
 }
 
 /// (method, item prefix, field, rule). An item prefix ending in `/` matches a collection.
@@ -31,6 +36,18 @@ const RULES: &[(&str, &str, &str, Rule)] = &[
     ),
     ("jwt", "config", "status", Rule::ReadOnly),
     ("oidc", "config", "status", Rule::ReadOnly),
+    (
+        "jwt",
+        "config",
+        "oidc_client_id",
+        Rule::WithSecret("oidc_client_secret"),
+    ),
+    (
+        "oidc",
+        "config",
+        "oidc_client_id",
+        Rule::WithSecret("oidc_client_secret"),
+    ),
     ("token", "roles/", "name", Rule::ReadOnly),
     ("token", "roles/", "period", Rule::Deprecated),
     ("token", "roles/", "explicit_max_ttl", Rule::Deprecated),
@@ -64,6 +81,20 @@ pub const WRITE_ONLY: &[(&str, &str, &str, Option<&str>)] = &[
     ("ldap", "config", "bindpass", Some("binddn")),
 ];
 
+/// Write-only secrets that a write of the item clears when it leaves them out (the write replaces
+/// the whole config), with the read-back field that shows the target holds one: (method, item,
+/// secret, shown by). LDAP's `bindpass` is not here: its config write keeps what it is not sent.
+const CLEARED_BY_A_WRITE: &[(&str, &str, &str, &str)] = &[
+    (
+        "kubernetes",
+        "config",
+        "token_reviewer_jwt",
+        "token_reviewer_jwt_set",
+    ),
+    ("jwt", "config", "oidc_client_secret", "oidc_client_id"),
+    ("oidc", "config", "oidc_client_secret", "oidc_client_id"),
+];
+
 fn applies(method: &str, item: &str, (m, prefix): (&str, &str)) -> bool {
     m == method
         && if prefix.ends_with('/') {
@@ -90,6 +121,46 @@ pub fn write_only(method: &str, item: &str, data: &Map<String, Value>) -> Vec<&'
         .collect()
 }
 
+/// Why a write-only field the source holds is not copied, naming the fields that go with it.
+pub fn not_copied_reason(method: &str, item: &str, field: &str) -> String {
+    let with: Vec<&str> = rules(method, item)
+        .filter(|(_, rule)| matches!(rule, Rule::WithSecret(s) if *s == field))
+        .map(|(f, _)| f)
+        .collect();
+    let mut why = format!("`{field}` is write-only and cannot be read through the API");
+    if !with.is_empty() {
+        let with = with.join("` and `");
+        why.push_str(&format!(
+            "; `{with}` is not written without it: set `{with}` and `{field}` on the target \
+             once, and imports leave them as they are"
+        ));
+    }
+    why
+}
+
+/// A write-only secret that a write of this item would clear on the target, since the snapshot
+/// cannot carry it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Held {
+    /// The target's read-back shows it holds one.
+    Yes(&'static str),
+    /// The target's read-back lacks the field that would tell (`token_reviewer_jwt_set` came with
+    /// Vault 1.16): it may hold one, so it is treated as holding one. (secret, the missing field)
+    Maybe(&'static str, &'static str),
+}
+
+/// Whether the target holds a write-only secret of this item (judged from its read-back).
+pub fn held_secret(method: &str, item: &str, target: &Map<String, Value>) -> Option<Held> {
+    let (_, _, secret, shown_by) = CLEARED_BY_A_WRITE
+        .iter()
+        .find(|(m, p, _, _)| applies(method, item, (m, p)))?;
+    match target.get(*shown_by) {
+        None => Some(Held::Maybe(secret, shown_by)),
+        Some(v) if is_set(v) => Some(Held::Yes(secret)),
+        Some(_) => None,
+    }
+}
+
 fn is_set(v: &Value) -> bool {
     match v {
         Value::Null | Value::Bool(false) => false,
@@ -108,9 +179,21 @@ pub fn carried(method: &str, item: &str, mut data: Map<String, Value>) -> Map<St
         let drop = match rule {
             Rule::ReadOnly | Rule::Deprecated => true,
             Rule::Unset(unset) => data.get(field).and_then(Value::as_i64) == Some(unset),
-            Rule::CreateOnly => false,
+            Rule::CreateOnly | Rule::WithSecret(_) => false,
         };
         if drop {
+            data.remove(field);
+        }
+    }
+    data
+}
+
+/// What of a snapshot's item is written, and compared with the target: what is carried, less
+/// the fields written only with a secret the snapshot cannot carry.
+pub fn written(method: &str, item: &str, data: Map<String, Value>) -> Map<String, Value> {
+    let mut data = carried(method, item, data);
+    for (field, rule) in rules(method, item) {
+        if matches!(rule, Rule::WithSecret(_)) {
             data.remove(field);
         }
     }
@@ -188,5 +271,55 @@ mod tests {
         assert!(write_only("kubernetes", "config", &unset).is_empty());
         assert_eq!(write_only("userpass", "users/a", &Map::new()), ["password"]);
         assert!(write_only("ldap", "config", &map(json!({"binddn": ""}))).is_empty());
+    }
+
+    #[test]
+    fn an_oidc_client_id_is_carried_but_written_only_with_its_secret() {
+        let config = map(json!({"oidc_discovery_url": "https://idp", "oidc_client_id": "c"}));
+        assert_eq!(carried("oidc", "config", config.clone()), config);
+        assert_eq!(
+            Value::Object(written("jwt", "config", config.clone())),
+            json!({"oidc_discovery_url": "https://idp"})
+        );
+        assert_eq!(written("jwt", "role/r", config.clone()), config);
+        let why = not_copied_reason("oidc", "config", "oidc_client_secret");
+        assert!(why.contains("set `oidc_client_id` and `oidc_client_secret` on the target"));
+        let plain = not_copied_reason("userpass", "users/u", "password");
+        assert_eq!(
+            plain,
+            "`password` is write-only and cannot be read through the API"
+        );
+    }
+
+    #[test]
+    fn a_secret_the_target_holds_is_judged_from_its_read_back() {
+        let own = map(json!({"oidc_client_id": "dr"}));
+        assert_eq!(
+            held_secret("jwt", "config", &own),
+            Some(Held::Yes("oidc_client_secret"))
+        );
+        let none = map(json!({"oidc_client_id": ""}));
+        assert_eq!(held_secret("jwt", "config", &none), None);
+        let jwt = map(json!({"token_reviewer_jwt_set": true}));
+        assert_eq!(
+            held_secret("kubernetes", "config", &jwt),
+            Some(Held::Yes("token_reviewer_jwt"))
+        );
+        assert_eq!(held_secret("kubernetes", "role/k", &jwt), None);
+        let unset = map(json!({"token_reviewer_jwt_set": false}));
+        assert_eq!(held_secret("kubernetes", "config", &unset), None);
+        let binddn = map(json!({"binddn": "x"}));
+        assert_eq!(held_secret("ldap", "config", &binddn), None);
+    }
+
+    // A Vault before 1.16 does not report `token_reviewer_jwt_set`: an update could clear a
+    // reviewer JWT DR holds without anyone being able to tell.
+    #[test]
+    fn a_target_that_does_not_say_whether_it_holds_a_secret_may_hold_one() {
+        let old = map(json!({"kubernetes_host": "https://k"}));
+        assert_eq!(
+            held_secret("kubernetes", "config", &old),
+            Some(Held::Maybe("token_reviewer_jwt", "token_reviewer_jwt_set"))
+        );
     }
 }

@@ -2,7 +2,8 @@
 //! kubernetes / jwt / oidc / cert / ldap config and roles, and token roles. Each is one `AuthItem`
 //! written back to the path it was read from, less the fields `fields` says cannot go back as
 //! read. Write-only fields (passwords, secret IDs, reviewer JWTs, client secrets, bind passwords)
-//! cannot be read and are reported as not copied.
+//! cannot be read and are reported as not copied; an update that would clear one the target holds
+//! is refused, and an OIDC client id goes only with its secret, so the target keeps its own.
 
 mod fields;
 
@@ -98,7 +99,7 @@ pub async fn export(
         for field in fields::write_only(method, &item, &data) {
             found.not_copied.push((
                 format!("{namespace}auth/{mount}{item}"),
-                format!("`{field}` is write-only and cannot be read through the API"),
+                fields::not_copied_reason(method, &item, field),
             ));
         }
         found.items.push(AuthItem {
@@ -145,14 +146,14 @@ pub async fn current(
     Ok(Some(data))
 }
 
-/// Equal when every field the snapshot carries is the same on the target (a newer target may
+/// Equal when every field the snapshot writes is the same on the target (a newer target may
 /// return more fields). An update is refused when it would need to change a create-only field, or
 /// would clear a write-only secret that the target holds and the snapshot cannot carry.
 pub fn diff(desired: &AuthItem, current: Option<&Map<String, Value>>) -> (Action, Option<String>) {
     let Some(cur) = current else {
         return (Action::Create, None);
     };
-    let want = fields::carried(&desired.method, &desired.item, desired.data.clone());
+    let want = fields::written(&desired.method, &desired.item, desired.data.clone());
     let differing: Vec<&str> = want
         .iter()
         .filter(|(k, v)| cur.get(*k) != Some(v))
@@ -172,21 +173,20 @@ pub fn diff(desired: &AuthItem, current: Option<&Map<String, Value>>) -> (Action
         );
         return (Action::Refused, Some(why));
     }
-    if desired.method == "kubernetes"
-        && desired.item == "config"
-        && cur.get("token_reviewer_jwt_set") == Some(&Value::Bool(true))
-    {
-        let why = format!(
-            "{} differ, but writing the config would clear the target's own \
-             `token_reviewer_jwt`, which a snapshot cannot carry: update it on the target",
-            differing.join(", ")
-        );
-        return (Action::Refused, Some(why));
-    }
-    (
-        Action::Update,
-        Some(format!("{} differ", differing.join(", "))),
-    )
+    let differ = differing.join(", ");
+    let why = match fields::held_secret(&desired.method, &desired.item, cur) {
+        None => return (Action::Update, Some(format!("{differ} differ"))),
+        Some(fields::Held::Yes(secret)) => format!(
+            "{differ} differ, but writing the config would clear the target's own `{secret}`, \
+             which a snapshot cannot carry: update it on the target"
+        ),
+        Some(fields::Held::Maybe(secret, shown_by)) => format!(
+            "{differ} differ, but the target does not report `{shown_by}` (an older server), so \
+             it may hold its own `{secret}`, which writing the config would clear and a snapshot \
+             cannot carry: update it on the target"
+        ),
+    };
+    (Action::Refused, Some(why))
 }
 
 /// How a new userpass user gets a password (`REPLICATOR_USERPASS_PASSWORD`).
@@ -203,7 +203,7 @@ pub fn needs_password(item: &AuthItem) -> bool {
 }
 
 pub async fn apply(client: &VaultClient, desired: &AuthItem, action: Action) -> Result<()> {
-    let mut body = fields::carried(&desired.method, &desired.item, desired.data.clone());
+    let mut body = fields::written(&desired.method, &desired.item, desired.data.clone());
     if action != Action::Create {
         for field in fields::create_only(&desired.method, &desired.item) {
             body.remove(field);
@@ -275,6 +275,49 @@ mod tests {
         assert_eq!(diff(&config, none.as_object()).0, Action::Update);
         let equal = json!({"kubernetes_host": "https://new", "token_reviewer_jwt_set": true});
         assert_eq!(diff(&config, equal.as_object()).0, Action::Unchanged);
+        // A Vault before 1.16 does not say whether it holds one: it may.
+        let older = json!({"kubernetes_host": "https://old"});
+        let (action, reason) = diff(&config, older.as_object());
+        assert_eq!(action, Action::Refused);
+        assert!(
+            reason
+                .unwrap_or_default()
+                .contains("does not report `token_reviewer_jwt_set`")
+        );
+        let older_equal = json!({"kubernetes_host": "https://new"});
+        assert_eq!(diff(&config, older_equal.as_object()).0, Action::Unchanged);
+    }
+
+    // A config with an OIDC client went back with `oidc_client_id` and no secret (refused by
+    // the server); one without a client cleared the client DR had set up itself.
+    #[test]
+    fn an_oidc_client_id_is_never_sent_and_a_client_the_target_holds_is_never_cleared() {
+        let mut config = item(
+            json!({"oidc_discovery_url": "https://idp", "default_role": "r",
+                                     "oidc_client_id": "dc"}),
+        );
+        config.method = "oidc".into();
+        config.item = "config".into();
+        let dr = |client: &str, role: &str| {
+            json!({"oidc_discovery_url": "https://idp", "default_role": role,
+                   "oidc_client_id": client})
+        };
+        assert_eq!(diff(&config, dr("", "r").as_object()).0, Action::Unchanged);
+        assert_eq!(diff(&config, dr("", "x").as_object()).0, Action::Update);
+        assert_eq!(
+            diff(&config, dr("dr", "r").as_object()).0,
+            Action::Unchanged
+        );
+        let (action, reason) = diff(&config, dr("dr", "x").as_object());
+        assert_eq!(action, Action::Refused);
+        assert!(
+            reason
+                .unwrap_or_default()
+                .contains("would clear the target's own `oidc_client_secret`")
+        );
+        config.data.remove("oidc_client_id");
+        config.method = "jwt".into();
+        assert_eq!(diff(&config, dr("dr", "x").as_object()).0, Action::Refused);
     }
 
     #[test]

@@ -5,11 +5,11 @@
 //! DR still logs in with.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::support::{Background, Bao, Run, env_for, file_store, free_port, python_stand_in};
+use super::pair::Pair;
+use super::support::{Background, Bao, Run, free_port, python_stand_in};
 
 const PROVIDER: &str = r#"
 import base64, json, sys, urllib.parse
@@ -104,44 +104,21 @@ impl Provider {
 
 const REDIRECT: &str = "http://localhost:8250/oidc/callback";
 
-/// A source and a target with a file store between them.
-struct Pair {
-    src: Bao,
-    dst: Bao,
-    dir: tempfile::TempDir,
+/// Exports the source and imports it into the target; the import's exit code is checked.
+#[track_caller]
+fn sync(p: &Pair, code: i32) -> Run {
+    p.export();
+    let run = p.import(&[]);
+    run.assert_code(code);
+    run
 }
 
-impl Pair {
-    fn new() -> Pair {
-        Pair {
-            src: Bao::start(),
-            dst: Bao::start(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn env(&self, bao: &Bao) -> Vec<(String, String)> {
-        env_for(bao, &file_store(self.dir.path()), &[])
-    }
-
-    /// Exports the source and imports it into the target; the import's exit code is checked.
-    #[track_caller]
-    fn sync(&self, code: i32) -> Run {
-        // Snapshots are named by the second.
-        std::thread::sleep(Duration::from_millis(1050));
-        super::support::replicator(&["export"], &self.env(&self.src)).assert_code(0);
-        let run = super::support::replicator(&["import"], &self.env(&self.dst));
-        run.assert_code(code);
-        run
-    }
-
-    /// A full-check import of the latest snapshot: compares every object with the target.
-    #[track_caller]
-    fn full_check(&self, code: i32) -> Run {
-        let run = super::support::replicator(&["import", "--full-check"], &self.env(&self.dst));
-        run.assert_code(code);
-        run
-    }
+/// A full-check import of the latest snapshot: compares every object with the target.
+#[track_caller]
+fn full_check(p: &Pair, code: i32) -> Run {
+    let run = p.import_args(&["import", "--full-check"], &[]);
+    run.assert_code(code);
+    run
 }
 
 fn config(bao: &Bao, mount: &str) -> Value {
@@ -180,7 +157,7 @@ fn an_oidc_client_on_the_source_is_left_out_and_said_so_the_rest_arrives() {
     for mount in ["jwt", "oidc"] {
         oidc_mount(&p.src, &provider, mount, Some(("dc-client", "dc-secret")));
     }
-    let run = p.sync(0);
+    let run = sync(&p, 0);
     assert!(!run.all().contains("dc-secret"));
     for mount in ["jwt", "oidc"] {
         let line = format!(
@@ -199,7 +176,7 @@ fn an_oidc_client_on_the_source_is_left_out_and_said_so_the_rest_arrives() {
         "{}",
         run.stdout
     );
-    let again = p.full_check(0);
+    let again = full_check(&p, 0);
     assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
 }
 
@@ -210,7 +187,7 @@ fn drs_own_oidc_client_secret_is_kept_and_never_cleared() {
     let provider = Provider::start();
     let p = Pair::new();
     oidc_mount(&p.src, &provider, "oidc", Some(("dc-client", "dc-secret")));
-    p.sync(0);
+    sync(&p, 0);
     let own = oidc_config(&provider, "r", Some(("dc-client", "dr-secret")));
     p.dst.write("auth/oidc/config", own);
     assert_eq!(
@@ -218,7 +195,7 @@ fn drs_own_oidc_client_secret_is_kept_and_never_cleared() {
         "dc-client dr-secret"
     );
 
-    let again = p.full_check(0);
+    let again = full_check(&p, 0);
     assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
     assert_eq!(config(&p.dst, "oidc")["oidc_client_id"], json!("dc-client"));
     assert_eq!(
@@ -230,7 +207,7 @@ fn drs_own_oidc_client_secret_is_kept_and_never_cleared() {
         "auth/oidc/config",
         oidc_config(&provider, "r2", Some(("dc-client", "dc-secret"))),
     );
-    let run = p.sync(3);
+    let run = sync(&p, 3);
     assert!(
         run.all()
             .contains("default_role differ, but writing the config would clear the target's own `oidc_client_secret`"),
@@ -251,11 +228,11 @@ fn an_oidc_client_only_dr_has_is_never_cleared() {
     let provider = Provider::start();
     let p = Pair::new();
     oidc_mount(&p.src, &provider, "jwt", None);
-    p.sync(0);
+    sync(&p, 0);
     let own = oidc_config(&provider, "r", Some(("dr-client", "dr-secret")));
     p.dst.write("auth/jwt/config", own);
 
-    let again = p.full_check(0);
+    let again = full_check(&p, 0);
     assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
     assert_eq!(config(&p.dst, "jwt")["oidc_client_id"], json!("dr-client"));
     assert_eq!(
@@ -265,7 +242,7 @@ fn an_oidc_client_only_dr_has_is_never_cleared() {
 
     p.src
         .write("auth/jwt/config", oidc_config(&provider, "r2", None));
-    let run = p.sync(3);
+    let run = sync(&p, 3);
     assert!(
         run.all()
             .contains("would clear the target's own `oidc_client_secret`"),
@@ -302,11 +279,11 @@ fn drs_own_reviewer_jwt_means_no_write_when_only_write_only_fields_differ() {
         .write("sys/auth/kubernetes", json!({"type": "kubernetes"}));
     p.src
         .write("auth/kubernetes/config", kube(Some("dc-reviewer-jwt")));
-    p.sync(0);
+    sync(&p, 0);
     p.dst
         .write("auth/kubernetes/config", kube(Some("dr-reviewer-jwt")));
 
-    let again = p.full_check(0);
+    let again = full_check(&p, 0);
     assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
     assert_eq!(
         config(&p.dst, "kubernetes")["token_reviewer_jwt_set"],
@@ -314,9 +291,9 @@ fn drs_own_reviewer_jwt_means_no_write_when_only_write_only_fields_differ() {
     );
 
     p.src.write("auth/kubernetes/config", kube(None));
-    let run = p.sync(0);
+    let run = sync(&p, 0);
     assert!(run.stdout.contains("(0 writes)"), "{}", run.stdout);
-    let again = p.full_check(0);
+    let again = full_check(&p, 0);
     assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
     assert_eq!(
         config(&p.dst, "kubernetes")["token_reviewer_jwt_set"],

@@ -20,6 +20,7 @@ use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
 use crate::state::{Record, Records};
 use crate::summary::Summary;
+use crate::vault::Table;
 
 type Decision = (Action, Option<String>);
 
@@ -202,8 +203,13 @@ async fn walk(
                         }
                         None => plan_one(target, object, recorded, opts).await,
                     };
-                    decisions.insert(p, (change.action, change.reason.clone()));
+                    decisions.insert(p.clone(), (change.action, change.reason.clone()));
                     let done = finish(target, change, record, applying, cancel).await;
+                    if let (Action::Create, Err(why)) = (done.change.action, &done.result) {
+                        // Not created: what it would hold goes nowhere (not to the root
+                        // namespace of a server that ignores the namespace header).
+                        decisions.insert(p, (Action::Failed, Some(why.clone())));
+                    }
                     settle(&mut sink, records, done);
                     continue;
                 }
@@ -368,6 +374,20 @@ fn inherited(
             )),
             Detail::None,
         )),
+        // A parent that could not be created, or whose state could not be read.
+        Some((Action::Failed, why)) => {
+            let parent = match obj.parent() {
+                Some(Parent::Namespace(ns)) => format!("namespace {ns}"),
+                Some(Parent::Mount(ns, Table::Auth, path)) => {
+                    format!("auth method {ns}auth/{path}")
+                }
+                Some(Parent::Mount(ns, Table::Secret, path)) => format!("mount {ns}{path}"),
+                None => String::new(),
+            };
+            let why = why.unwrap_or_default();
+            let reason = format!("not applied: its {parent} was not created: {why}");
+            Some((Action::Refused, Some(reason), Detail::None))
+        }
         _ => None,
     }
 }

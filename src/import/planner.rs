@@ -11,6 +11,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use super::apply;
+use super::inherit::{Decision, inherited};
 use super::{Gate, Snapshot, scan};
 use crate::config::{ImportOptions, OnDrift};
 use crate::error::one_line;
@@ -20,9 +21,6 @@ use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
 use crate::state::{Record, Records};
 use crate::summary::Summary;
-use crate::vault::Table;
-
-type Decision = (Action, Option<String>);
 
 /// Where a pass's changes go.
 enum Sink<'a> {
@@ -347,50 +345,6 @@ fn is_drift(change: &Change) -> bool {
 }
 
 const DRIFT: &str = "drift";
-
-/// A decision an object takes over from its parent (new, refused) or from the state mount guard.
-fn inherited(
-    target: &Target,
-    obj: &Object,
-    decisions: &HashMap<Parent, Decision>,
-    state_mount: &str,
-) -> Option<(Action, Option<String>, Detail)> {
-    let own_state = match obj {
-        Object::Mount(m) => m.namespace.is_empty() && m.path == state_mount,
-        Object::KvSecret(s) => s.namespace.is_empty() && s.mount == state_mount,
-        _ => false,
-    };
-    if own_state {
-        let why = "the importer's own state mount is never written from a snapshot";
-        return Some((Action::Refused, Some(why.into()), Detail::None));
-    }
-    match obj.parent().and_then(|p| decisions.get(&p)).cloned() {
-        Some((Action::Create, _)) => Some(objects::plan_under_new_parent(target, obj)),
-        Some((Action::Refused, why)) => Some((
-            Action::Refused,
-            Some(format!(
-                "its parent is refused: {}",
-                why.unwrap_or_default()
-            )),
-            Detail::None,
-        )),
-        // A parent that could not be created, or whose state could not be read.
-        Some((Action::Failed, why)) => {
-            let parent = match obj.parent() {
-                Some(Parent::Namespace(ns)) => format!("namespace {ns}"),
-                Some(Parent::Mount(ns, Table::Auth, path)) => {
-                    format!("auth method {ns}auth/{path}")
-                }
-                Some(Parent::Mount(ns, Table::Secret, path)) => format!("mount {ns}{path}"),
-                None => String::new(),
-            };
-            let why = why.unwrap_or_default();
-            let reason = format!("not applied: its {parent} was not created: {why}");
-            Some((Action::Refused, Some(reason), Detail::None))
-        }
-        _ => None,
-    }
-}
 
 /// Plans one object against the target; a read failure fails this object only.
 /// `recorded` is whether the importer's record of this object matches the snapshot entry: when

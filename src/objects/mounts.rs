@@ -363,6 +363,35 @@ mod tests {
     }
 
     #[test]
+    fn untunable_and_uncleared_settings_do_not_make_an_update_forever() {
+        let mut target = entry("kv", "2");
+        target.config.insert("force_no_cache".into(), json!(true));
+        target.plugin_version = "v1.0.0".into();
+        let lockout = json!({"user_lockout_threshold": 3, "user_lockout_duration": 60});
+        target.config.insert("user_lockout_config".into(), lockout);
+        // The source has none of them: nothing to write.
+        assert_eq!(diff(&kv2(), Some(&target), None).0, Action::Unchanged);
+        let mut pinned = kv2();
+        pinned.plugin_version = "v2.0.0".into();
+        assert_eq!(
+            diff(&pinned, Some(&target), None).1.as_deref(),
+            Some("plugin_version differ")
+        );
+        let mut locked = kv2();
+        locked.config.user_lockout_config = Some(UserLockout {
+            user_lockout_threshold: 7,
+            ..Default::default()
+        });
+        assert_eq!(diff(&locked, Some(&target), None).0, Action::Update);
+        let tune = locked
+            .config
+            .user_lockout_config
+            .as_ref()
+            .map(UserLockout::to_tune);
+        assert_eq!(tune.unwrap()["lockout_threshold"], "7");
+    }
+
+    #[test]
     fn kv_versions_are_told_apart() {
         let v2: BTreeMap<String, String> = [("version".to_string(), "2".to_string())].into();
         assert_eq!(kv_version("kv", &v2), Some(2));

@@ -392,6 +392,15 @@ mod tests {
     }
 
     #[test]
+    fn managed_keys_are_reported_not_copied() {
+        let mut e = entry("kv", "2");
+        assert!(not_copied(&e).is_empty());
+        e.config
+            .insert("allowed_managed_keys".into(), json!(["hsm-key"]));
+        assert_eq!(not_copied(&e)[0].0, "allowed_managed_keys");
+    }
+
+    #[test]
     fn kv_versions_are_told_apart() {
         let v2: BTreeMap<String, String> = [("version".to_string(), "2".to_string())].into();
         assert_eq!(kv_version("kv", &v2), Some(2));

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::hashing::Hashing;
 use crate::objects::kv::{self, Found};
 use crate::objects::mounts::{self, Mount};
-use crate::objects::namespaces::Namespace;
+use crate::objects::namespaces::{self as ns_kind, Namespace};
 use crate::objects::policies::{self, PolicyType};
 use crate::objects::{Kind, Object, auth, identity, transit};
 use crate::progress::Progress;
@@ -104,7 +104,9 @@ async fn export_with(
     writer.count_into(progress.counter());
     let children = namespaces(client).await?;
     for ns in &children {
-        writer.add(&Object::Namespace(Namespace { path: ns.clone() }))?;
+        let found = ns_kind::current(client, ns).await?;
+        let ns = found.unwrap_or_else(|| Namespace::new(ns));
+        writer.add(&Object::Namespace(ns))?;
     }
     for ns in std::iter::once(String::new()).chain(children) {
         export_namespace(&client.in_namespace(&ns), &ns, &opts, &mut writer).await?;
@@ -287,6 +289,9 @@ async fn export_namespace(
             if !opts.filter.allows(&shown) {
                 tracing::debug!(mount = %shown, "excluded by REPLICATOR_INCLUDE/EXCLUDE");
                 continue;
+            }
+            for (field, reason) in mounts::not_copied(entry) {
+                writer.not_copied(Kind::Mount, format!("{shown} {field}"), reason.into());
             }
             let mut mount = Mount::from_entry(ns, table, entry);
             if !builtin {

@@ -19,6 +19,7 @@ mod integration {
     pub mod roundtrip;
     pub mod safety;
     pub mod sealing;
+    pub mod settings;
     pub mod shapes;
     pub mod support;
     pub mod trust;

@@ -4,6 +4,7 @@
 
 mod apply;
 mod holdings;
+mod inherit;
 mod lease;
 mod planner;
 mod prune;

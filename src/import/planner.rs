@@ -11,6 +11,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use super::apply;
+use super::inherit::{Decision, inherited};
 use super::{Gate, Snapshot, scan};
 use crate::config::{ImportOptions, OnDrift};
 use crate::error::one_line;
@@ -20,8 +21,6 @@ use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
 use crate::state::{Record, Records};
 use crate::summary::Summary;
-
-type Decision = (Action, Option<String>);
 
 /// Where a pass's changes go.
 enum Sink<'a> {
@@ -202,8 +201,13 @@ async fn walk(
                         }
                         None => plan_one(target, object, recorded, opts).await,
                     };
-                    decisions.insert(p, (change.action, change.reason.clone()));
+                    decisions.insert(p.clone(), (change.action, change.reason.clone()));
                     let done = finish(target, change, record, applying, cancel).await;
+                    if let (Action::Create, Err(why)) = (done.change.action, &done.result) {
+                        // Not created: what it would hold goes nowhere (not to the root
+                        // namespace of a server that ignores the namespace header).
+                        decisions.insert(p, (Action::Failed, Some(why.clone())));
+                    }
                     settle(&mut sink, records, done);
                     continue;
                 }
@@ -341,36 +345,6 @@ fn is_drift(change: &Change) -> bool {
 }
 
 const DRIFT: &str = "drift";
-
-/// A decision an object takes over from its parent (new, refused) or from the state mount guard.
-fn inherited(
-    target: &Target,
-    obj: &Object,
-    decisions: &HashMap<Parent, Decision>,
-    state_mount: &str,
-) -> Option<(Action, Option<String>, Detail)> {
-    let own_state = match obj {
-        Object::Mount(m) => m.namespace.is_empty() && m.path == state_mount,
-        Object::KvSecret(s) => s.namespace.is_empty() && s.mount == state_mount,
-        _ => false,
-    };
-    if own_state {
-        let why = "the importer's own state mount is never written from a snapshot";
-        return Some((Action::Refused, Some(why.into()), Detail::None));
-    }
-    match obj.parent().and_then(|p| decisions.get(&p)).cloned() {
-        Some((Action::Create, _)) => Some(objects::plan_under_new_parent(target, obj)),
-        Some((Action::Refused, why)) => Some((
-            Action::Refused,
-            Some(format!(
-                "its parent is refused: {}",
-                why.unwrap_or_default()
-            )),
-            Detail::None,
-        )),
-        _ => None,
-    }
-}
 
 /// Plans one object against the target; a read failure fails this object only.
 /// `recorded` is whether the importer's record of this object matches the snapshot entry: when

@@ -137,7 +137,11 @@ impl Object {
     pub fn parent(&self) -> Option<Parent> {
         let ns = self.namespace().to_string();
         match self {
-            Object::Namespace(_) => None,
+            // A child namespace lives in its parent.
+            Object::Namespace(n) => match n.split().0 {
+                "" => None,
+                parent => Some(Parent::Namespace(parent.to_string())),
+            },
             Object::KvSecret(s) => Some(Parent::Mount(ns, Table::Secret, s.mount.clone())),
             Object::TransitKey(t) => Some(Parent::Mount(ns, Table::Secret, t.mount.clone())),
             Object::AuthItem(a) if a.mount != "token/" => {
@@ -219,7 +223,7 @@ impl Target {
         let all = std::iter::once(String::new()).chain(namespaces.iter().cloned());
         for ns in all {
             let exists = ns.is_empty()
-                || namespaces::exists(&client, &namespaces::Namespace { path: ns.clone() }).await?;
+                || namespaces::exists(&client, &namespaces::Namespace::new(&ns)).await?;
             if !exists {
                 continue;
             }
@@ -290,7 +294,10 @@ impl Target {
 pub async fn plan(target: &Target, obj: &Object) -> Result<(Action, Option<String>, Detail)> {
     let c = target.client(obj.namespace());
     let (action, reason) = match obj {
-        Object::Namespace(n) => namespaces::diff(namespaces::exists(&target.client, n).await?),
+        Object::Namespace(n) => namespaces::diff(
+            n,
+            namespaces::current(&target.client, &n.path).await?.as_ref(),
+        ),
         Object::Mount(m) => {
             let cur = target.mount(&m.namespace, m.table, &m.path);
             let cur_kv = match (cur, &m.kv_config) {

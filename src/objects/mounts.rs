@@ -26,6 +26,39 @@ pub struct MountConfig {
     /// Auth methods only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+    /// Set when the mount is enabled; Vault ignores it in a tune (see `diff`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub force_no_cache: bool,
+    /// Auth methods only, once tuned: as the mount table reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_lockout_config: Option<UserLockout>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// An auth method's `user_lockout_config` as read back (durations in seconds).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserLockout {
+    pub user_lockout_threshold: u64,
+    pub user_lockout_duration: u64,
+    pub user_lockout_counter_reset_duration: u64,
+    pub user_lockout_disable: bool,
+}
+
+impl UserLockout {
+    /// The body a tune takes, whose names differ from the ones read back.
+    fn to_tune(&self) -> Value {
+        json!({
+            "lockout_threshold": self.user_lockout_threshold.to_string(),
+            "lockout_duration": format!("{}s", self.user_lockout_duration),
+            "lockout_counter_reset_duration":
+                format!("{}s", self.user_lockout_counter_reset_duration),
+            "lockout_disable": self.user_lockout_disable,
+        })
+    }
 }
 
 /// The KV-v2 engine's own settings (`<mount>/config`).
@@ -58,6 +91,9 @@ pub struct Mount {
     pub config: MountConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_config: Option<KvConfig>,
+    /// The plugin version the source pinned the mount to; empty when not pinned.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plugin_version: String,
 }
 
 /// The KV version of a `kv` mount (`generic` is KV-v1), or `None` for other engines.
@@ -88,7 +124,23 @@ impl Mount {
             external_entropy_access: e.external_entropy_access,
             config,
             kv_config: None,
+            plugin_version: e.plugin_version.clone(),
         }
+    }
+}
+
+/// Settings of a source mount that are not copied, each with the reason.
+pub fn not_copied(e: &MountEntry) -> Vec<(&'static str, &'static str)> {
+    let keys = e
+        .config
+        .get("allowed_managed_keys")
+        .and_then(Value::as_array);
+    match keys {
+        Some(k) if !k.is_empty() => vec![(
+            "allowed_managed_keys",
+            "managed keys live in the source's key store (Vault Enterprise); not copied",
+        )],
+        _ => Vec::new(),
     }
 }
 
@@ -138,10 +190,20 @@ pub fn diff(
         );
     }
     let mut differs = Vec::new();
-    let cur_config: MountConfig =
+    let mut cur_config: MountConfig =
         serde_json::from_value(Value::Object(cur.config.clone())).unwrap_or_default();
+    // Not tunable: set only when the importer enables the mount.
+    cur_config.force_no_cache = desired.config.force_no_cache;
+    // Vault has no way to clear a lockout config: DR keeps its own when the source has none.
+    if desired.config.user_lockout_config.is_none() {
+        cur_config.user_lockout_config = None;
+    }
     if cur_config != desired.config {
         differs.push("config");
+    }
+    // A tune cannot unpin (Vault refuses an empty version): DR keeps its own pin then.
+    if !desired.plugin_version.is_empty() && cur.plugin_version != desired.plugin_version {
+        differs.push("plugin_version");
     }
     if cur.description != desired.description {
         differs.push("description");
@@ -174,6 +236,10 @@ pub async fn apply(client: &VaultClient, desired: &Mount, action: Action) -> Res
     let api = desired.table.api();
     let path = desired.path.trim_end_matches('/');
     let mut config = serde_json::to_value(&desired.config).unwrap_or_default();
+    let lockout = desired.config.user_lockout_config.as_ref();
+    if let Some(obj) = config.as_object_mut() {
+        obj.remove("user_lockout_config");
+    }
     if action == Action::Create {
         let body = json!({
             "type": desired.kind,
@@ -182,11 +248,32 @@ pub async fn apply(client: &VaultClient, desired: &Mount, action: Action) -> Res
             "options": desired.options,
             "seal_wrap": desired.seal_wrap,
             "external_entropy_access": desired.external_entropy_access,
+            "plugin_version": desired.plugin_version,
         });
         client.write(&format!("{api}/{path}"), &body).await?;
+        // Enabling drops a built-in version pin and takes no lockout config: a tune sets both.
+        let mut tune = serde_json::Map::new();
+        if let Some(l) = lockout {
+            tune.insert("user_lockout_config".into(), l.to_tune());
+        }
+        if !desired.plugin_version.is_empty() {
+            tune.insert("plugin_version".into(), json!(desired.plugin_version));
+        }
+        if !tune.is_empty() {
+            client
+                .write(&format!("{api}/{path}/tune"), &Value::Object(tune))
+                .await?;
+        }
     } else if let Some(obj) = config.as_object_mut() {
+        obj.remove("force_no_cache");
         obj.insert("description".into(), json!(desired.description));
         obj.insert("options".into(), json!(desired.options));
+        if !desired.plugin_version.is_empty() {
+            obj.insert("plugin_version".into(), json!(desired.plugin_version));
+        }
+        if let Some(l) = lockout {
+            obj.insert("user_lockout_config".into(), l.to_tune());
+        }
         client.write(&format!("{api}/{path}/tune"), &config).await?;
     }
     if let Some(kv) = &desired.kv_config {
@@ -273,6 +360,44 @@ mod tests {
             diff(&desired, Some(&entry("kv", "2")), same.as_ref()).0,
             Action::Unchanged
         );
+    }
+
+    #[test]
+    fn untunable_and_uncleared_settings_do_not_make_an_update_forever() {
+        let mut target = entry("kv", "2");
+        target.config.insert("force_no_cache".into(), json!(true));
+        target.plugin_version = "v1.0.0".into();
+        let lockout = json!({"user_lockout_threshold": 3, "user_lockout_duration": 60});
+        target.config.insert("user_lockout_config".into(), lockout);
+        // The source has none of them: nothing to write.
+        assert_eq!(diff(&kv2(), Some(&target), None).0, Action::Unchanged);
+        let mut pinned = kv2();
+        pinned.plugin_version = "v2.0.0".into();
+        assert_eq!(
+            diff(&pinned, Some(&target), None).1.as_deref(),
+            Some("plugin_version differ")
+        );
+        let mut locked = kv2();
+        locked.config.user_lockout_config = Some(UserLockout {
+            user_lockout_threshold: 7,
+            ..Default::default()
+        });
+        assert_eq!(diff(&locked, Some(&target), None).0, Action::Update);
+        let tune = locked
+            .config
+            .user_lockout_config
+            .as_ref()
+            .map(UserLockout::to_tune);
+        assert_eq!(tune.unwrap()["lockout_threshold"], "7");
+    }
+
+    #[test]
+    fn managed_keys_are_reported_not_copied() {
+        let mut e = entry("kv", "2");
+        assert!(not_copied(&e).is_empty());
+        e.config
+            .insert("allowed_managed_keys".into(), json!(["hsm-key"]));
+        assert_eq!(not_copied(&e)[0].0, "allowed_managed_keys");
     }
 
     #[test]

@@ -1,20 +1,33 @@
 //! Namespaces (OpenBao ≥ 2.3, Vault Enterprise): child namespaces are walked recursively and the
-//! missing ones created on the target, parents first. A server without namespaces has none.
+//! missing ones created on the target, parents first, with their `custom_metadata`, which an
+//! update on the source follows. A server without namespaces has none.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::plan::Action;
 use crate::vault::VaultClient;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Namespace {
     /// Path relative to the configured namespace, with a trailing slash: `team1/sub/`.
     pub path: String,
+    /// The namespace's `custom_metadata` (string keys and values).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_metadata: BTreeMap<String, String>,
 }
 
 impl Namespace {
+    pub fn new(path: &str) -> Self {
+        Namespace {
+            path: path.to_string(),
+            ..Default::default()
+        }
+    }
+
     /// (parent path, own name): `("team1/", "sub")`.
     pub fn split(&self) -> (&str, &str) {
         let trimmed = self.path.trim_end_matches('/');
@@ -25,28 +38,52 @@ impl Namespace {
     }
 }
 
-pub async fn exists(client: &VaultClient, ns: &Namespace) -> Result<bool> {
+/// The namespace as `client`'s cluster has it, `None` when it does not exist.
+pub async fn current(client: &VaultClient, path: &str) -> Result<Option<Namespace>> {
+    let mut ns = Namespace::new(path);
     let (parent, name) = ns.split();
-    Ok(client
+    let Some(body) = client
         .in_namespace(parent)
         .read(&format!("sys/namespaces/{name}"))
         .await?
-        .is_some())
+    else {
+        return Ok(None);
+    };
+    ns.custom_metadata = metadata(&body["data"]["custom_metadata"]);
+    Ok(Some(ns))
 }
 
-pub fn diff(exists: bool) -> (Action, Option<String>) {
-    if exists {
-        (Action::Unchanged, None)
-    } else {
-        (Action::Create, None)
+fn metadata(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn exists(client: &VaultClient, ns: &Namespace) -> Result<bool> {
+    Ok(current(client, &ns.path).await?.is_some())
+}
+
+pub fn diff(desired: &Namespace, current: Option<&Namespace>) -> (Action, Option<String>) {
+    match current {
+        None => (Action::Create, None),
+        Some(c) if c.custom_metadata == desired.custom_metadata => (Action::Unchanged, None),
+        Some(_) => (Action::Update, Some("custom_metadata differs".into())),
     }
 }
 
+/// Creates the namespace, or sets its `custom_metadata` (a write replaces it whole).
 pub async fn apply(client: &VaultClient, ns: &Namespace) -> Result<()> {
     let (parent, name) = ns.split();
     client
         .in_namespace(parent)
-        .write(&format!("sys/namespaces/{name}"), &json!({}))
+        .write(
+            &format!("sys/namespaces/{name}"),
+            &json!({ "custom_metadata": ns.custom_metadata }),
+        )
         .await
         .map(|_| ())
 }
@@ -57,8 +94,19 @@ mod tests {
 
     #[test]
     fn a_namespace_splits_into_parent_and_name() {
-        let ns = |p: &str| Namespace { path: p.into() };
+        let ns = |p: &str| Namespace::new(p);
         assert_eq!(ns("team1/").split(), ("", "team1"));
         assert_eq!(ns("team1/sub/").split(), ("team1/", "sub"));
+    }
+
+    #[test]
+    fn custom_metadata_differences_are_updates() {
+        let mut tuned = Namespace::new("team1/");
+        tuned.custom_metadata.insert("owner".into(), "a".into());
+        let bare = Namespace::new("team1/");
+        assert_eq!(diff(&tuned, None).0, Action::Create);
+        assert_eq!(diff(&tuned, Some(&tuned)).0, Action::Unchanged);
+        assert_eq!(diff(&tuned, Some(&bare)).0, Action::Update);
+        assert_eq!(diff(&bare, Some(&tuned)).0, Action::Update);
     }
 }

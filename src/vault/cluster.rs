@@ -50,6 +50,8 @@ pub struct MountEntry {
     pub accessor: String,
     /// The mount's `config` block as the table shows it (TTLs in seconds, 0 = system default).
     pub config: serde_json::Map<String, Value>,
+    /// The plugin version the mount is pinned to, `""` when it is not.
+    pub plugin_version: String,
 }
 
 impl MountEntry {
@@ -125,6 +127,11 @@ fn parse_mount(path: &str, m: &Value) -> Option<MountEntry> {
         external_entropy_access: flag("external_entropy_access"),
         accessor: m
             .get("accessor")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        plugin_version: m
+            .get("plugin_version")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),

@@ -1,0 +1,57 @@
+//! What an object takes over from its parent instead of being planned on its own: everything
+//! inside a new namespace or mount is new; inside a refused one, or one the importer could not
+//! create, nothing is applied (never in the root namespace instead); and the importer's own state
+//! mount is never written from a snapshot.
+
+use std::collections::HashMap;
+
+use crate::objects::{self, Detail, Object, Parent, Target};
+use crate::plan::Action;
+use crate::vault::Table;
+
+/// A parent's decision as its children see it.
+pub(super) type Decision = (Action, Option<String>);
+
+/// A decision an object takes over from its parent (new, refused) or from the state mount guard.
+pub(super) fn inherited(
+    target: &Target,
+    obj: &Object,
+    decisions: &HashMap<Parent, Decision>,
+    state_mount: &str,
+) -> Option<(Action, Option<String>, Detail)> {
+    let own_state = match obj {
+        Object::Mount(m) => m.namespace.is_empty() && m.path == state_mount,
+        Object::KvSecret(s) => s.namespace.is_empty() && s.mount == state_mount,
+        _ => false,
+    };
+    if own_state {
+        let why = "the importer's own state mount is never written from a snapshot";
+        return Some((Action::Refused, Some(why.into()), Detail::None));
+    }
+    match obj.parent().and_then(|p| decisions.get(&p)).cloned() {
+        Some((Action::Create, _)) => Some(objects::plan_under_new_parent(target, obj)),
+        Some((Action::Refused, why)) => Some((
+            Action::Refused,
+            Some(format!(
+                "its parent is refused: {}",
+                why.unwrap_or_default()
+            )),
+            Detail::None,
+        )),
+        // A parent that could not be created, or whose state could not be read.
+        Some((Action::Failed, why)) => {
+            let parent = match obj.parent() {
+                Some(Parent::Namespace(ns)) => format!("namespace {ns}"),
+                Some(Parent::Mount(ns, Table::Auth, path)) => {
+                    format!("auth method {ns}auth/{path}")
+                }
+                Some(Parent::Mount(ns, Table::Secret, path)) => format!("mount {ns}{path}"),
+                None => String::new(),
+            };
+            let why = why.unwrap_or_default();
+            let reason = format!("not applied: its {parent} was not created: {why}");
+            Some((Action::Refused, Some(reason), Detail::None))
+        }
+        _ => None,
+    }
+}

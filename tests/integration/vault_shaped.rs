@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::kinds::{accessor, data, group_view, seed};
 use super::pair::Pair;
+use super::shapes::auth::{assert_same_auth, auth_defaults, auth_tuned};
 use super::support::{Background, Bao, free_port, python_stand_in};
 
 /// A Vault-shaped proxy in front of one OpenBao server.
@@ -58,6 +59,17 @@ const VAULT_ONLY: &[&str] = &[
     "rotation_window",
     "disable_automated_rotation",
 ];
+
+/// Vault Enterprise 1.19's automated root rotation settings, as an auth config reads them back.
+fn rotation(period: u64) -> Value {
+    json!({"rotation_period": period, "rotation_schedule": "", "rotation_window": 0,
+           "disable_automated_rotation": false})
+}
+
+fn rotation_on_configs(period: u64) -> Value {
+    json!({"auth/kubernetes/config": rotation(period), "auth/jwt/config": rotation(period),
+           "auth/oidc/config": rotation(period)})
+}
 
 #[track_caller]
 fn assert_vault_only_fields_never_written(p: &Pair) {
@@ -188,4 +200,22 @@ fn every_kind_round_trips_between_vault_shaped_servers() {
             .is_some_and(|p| p.starts_with("sys/namespaces"))
     });
     assert!(walked, "the export did not look for namespaces");
+}
+
+// Vault Enterprise 1.19 reports automated root rotation settings on auth configs; copied, a
+// rotation on DR would change the credential DC uses. They never reach DR, and are reported.
+#[test]
+fn vault_only_auth_fields_never_reach_dr_and_every_auth_item_converges() {
+    let p = Pair::vault_shaped(rotation_on_configs(86400), rotation_on_configs(0));
+    auth_defaults(&p.src);
+    let first = p.sync(&[], 0);
+    assert_same_auth(&p);
+    p.assert_converged();
+    auth_tuned(&p.src, false);
+    p.sync(&[], 0);
+    assert_same_auth(&p);
+    p.assert_converged();
+    assert_vault_only_fields_never_written(&p);
+    let reported = "auth/kubernetes/config: automated root rotation";
+    assert!(first.all().contains(reported), "{}", first.all());
 }

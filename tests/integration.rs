@@ -24,4 +24,5 @@ mod integration {
     pub mod support;
     pub mod trust;
     pub mod trust_store;
+    pub mod vault_shaped;
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::roundtrip::words;
 use super::support::{Bao, env_for, garage, replicator};
 
-fn accessor(bao: &Bao, mount: &str) -> String {
+pub(super) fn accessor(bao: &Bao, mount: &str) -> String {
     bao.read("sys/auth").unwrap()["data"][mount]["accessor"]
         .as_str()
         .unwrap()
@@ -160,13 +160,13 @@ fn mount_view(bao: &Bao, table: &str, path: &str) -> Value {
     })
 }
 
-fn data(bao: &Bao, path: &str) -> Value {
+pub(super) fn data(bao: &Bao, path: &str) -> Value {
     bao.read(path)
         .map(|v| v["data"].clone())
         .unwrap_or(Value::Null)
 }
 
-fn group_view(bao: &Bao, name: &str) -> Value {
+pub(super) fn group_view(bao: &Bao, name: &str) -> Value {
     let g = data(bao, &format!("identity/group/name/{name}"));
     let names = |ids: &Value, what: &str| -> Vec<String> {
         ids.as_array()

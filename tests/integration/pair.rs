@@ -1,14 +1,19 @@
 //! The source (DC) and target (DR) most integration tests drive: two OpenBao dev servers with a
-//! file store between them. Test files add their own helpers in `impl Pair` blocks of their own.
+//! file store between them, each optionally behind a proxy that answers as HashiCorp Vault does.
+//! Test files add their own helpers in `impl Pair` blocks of their own.
 
 use std::time::Duration;
 
 use super::support::{Bao, Run, env_for, file_store, replicator};
+use super::vault_shaped::VaultProxy;
 
 pub struct Pair {
     pub src: Bao,
     pub dst: Bao,
     pub dir: tempfile::TempDir,
+    /// The Vault-shaped proxies in front of the source and the target, which the tool then
+    /// talks to (tests seed and compare the servers directly).
+    pub proxies: Option<(VaultProxy, VaultProxy)>,
 }
 
 impl Pair {
@@ -17,7 +22,20 @@ impl Pair {
             src: Bao::start(),
             dst: Bao::start(),
             dir: tempfile::tempdir().unwrap(),
+            proxies: None,
         }
+    }
+
+    /// A pair the tool sees as two HashiCorp Vault Community servers: each behind a
+    /// `VaultProxy`, whose GET answers of `inject`'s paths carry its Vault-only fields.
+    pub fn vault_shaped(src_inject: serde_json::Value, dst_inject: serde_json::Value) -> Pair {
+        let mut p = Pair::new();
+        let proxies = (
+            VaultProxy::start(&p.src, &src_inject),
+            VaultProxy::start(&p.dst, &dst_inject),
+        );
+        p.proxies = Some(proxies);
+        p
     }
 
     /// The environment for a run against `bao`, with the shared store and keys, plus `extra`.
@@ -26,7 +44,16 @@ impl Pair {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        env_for(bao, &file_store(self.dir.path()), &extra)
+        let mut env = env_for(bao, &file_store(self.dir.path()), &extra);
+        if let Some((src, dst)) = &self.proxies {
+            let proxy = [(&self.src, src), (&self.dst, dst)]
+                .into_iter()
+                .find(|(b, _)| b.addr == bao.addr);
+            if let Some((_, proxy)) = proxy {
+                env.push(("VAULT_ADDR".into(), proxy.addr.clone()));
+            }
+        }
+        env
     }
 
     /// Exports the source; waits a second first, since snapshots are named by the second.

@@ -3,7 +3,7 @@
 //! deletion_time; and in `auth`, every supported auth method's items at their defaults, tuned,
 //! and changed.
 
-mod auth;
+pub(crate) mod auth;
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use super::support::{Bao, Run, replicator};
 impl Pair {
     /// Exports the source and imports it into the target; the import's exit code is checked.
     #[track_caller]
-    fn sync(&self, extra: &[(&str, &str)], code: i32) -> Run {
+    pub(crate) fn sync(&self, extra: &[(&str, &str)], code: i32) -> Run {
         // Snapshots are named by the second.
         std::thread::sleep(Duration::from_millis(1050));
         replicator(&["export"], &self.env(&self.src, extra)).assert_code(0);
@@ -26,7 +26,7 @@ impl Pair {
 
     /// A full-check import of the latest snapshot must find nothing to write.
     #[track_caller]
-    fn assert_converged(&self) {
+    pub(crate) fn assert_converged(&self) {
         let again = replicator(&["import", "--full-check"], &self.env(&self.dst, &[]));
         again.assert_code(0);
         assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);

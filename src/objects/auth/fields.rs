@@ -2,7 +2,8 @@
 //! method, each handled on purpose: what the server only reports, values that are its "unset" and
 //! that it refuses on write, deprecated echoes of newer fields, fields settable only when the item
 //! is created, write-only fields it never returns (reported as not copied), fields written only
-//! together with such a secret, and the secrets a write of the whole item would clear.
+//! together with such a secret, the secrets a write of the whole item would clear, and automated
+//! root rotation settings, which never leave the source.
 
 use serde_json::{Map, Value};
 
@@ -95,6 +96,31 @@ const CLEARED_BY_A_WRITE: &[(&str, &str, &str, &str)] = &[
     ("oidc", "config", "oidc_client_secret", "oidc_client_id"),
 ];
 
+/// Vault Enterprise 1.19's automated root rotation of a method's own credential (the LDAP bind
+/// password, a cloud key), on any auth config: never carried, since a rotation on DR would change
+/// the credential the source uses too. Reported as not copied when the source has it on.
+const ROTATION: &[&str] = &[
+    "rotation_period",
+    "rotation_schedule",
+    "rotation_window",
+    "disable_automated_rotation",
+];
+
+/// Why an item's automated root rotation is not copied, when the source has it on.
+pub fn rotation_not_copied(data: &Map<String, Value>) -> Option<String> {
+    let on = ["rotation_period", "rotation_schedule"].iter().any(|f| {
+        data.get(*f)
+            .is_some_and(|v| is_set(v) && v != &Value::from(0))
+    });
+    let disabled = data.get("disable_automated_rotation") == Some(&Value::Bool(true));
+    (on && !disabled).then(|| {
+        "automated root rotation (`rotation_period` / `rotation_schedule`) is not copied: a \
+         rotation on DR would change the credential the source uses; set it on DR after \
+         promotion"
+            .to_string()
+    })
+}
+
 fn applies(method: &str, item: &str, (m, prefix): (&str, &str)) -> bool {
     m == method
         && if prefix.ends_with('/') {
@@ -174,7 +200,7 @@ fn is_set(v: &Value) -> bool {
 /// What of a read-back is carried: without read-only fields, deprecated echoes, and values that
 /// are the server's "unset". Applied on export, and again on import to older snapshots.
 pub fn carried(method: &str, item: &str, mut data: Map<String, Value>) -> Map<String, Value> {
-    data.retain(|_, v| !v.is_null());
+    data.retain(|k, v| !v.is_null() && !ROTATION.contains(&k.as_str()));
     for (field, rule) in rules(method, item) {
         let drop = match rule {
             Rule::ReadOnly | Rule::Deprecated => true,
@@ -247,6 +273,28 @@ mod tests {
             Value::Object(carried("kubernetes", "config", map(kube))),
             json!({"kubernetes_host": "h"})
         );
+    }
+
+    // Vault Enterprise 1.19 reports automated root rotation on auth configs; copied, a rotation
+    // on DR would change the credential DC uses.
+    #[test]
+    fn automated_root_rotation_is_never_carried_and_reported_when_on() {
+        let on = map(
+            json!({"binddn": "cn=x", "rotation_period": 86400, "rotation_schedule": "",
+                            "rotation_window": 0, "disable_automated_rotation": false}),
+        );
+        assert_eq!(
+            Value::Object(carried("ldap", "config", on.clone())),
+            json!({"binddn": "cn=x"})
+        );
+        assert!(rotation_not_copied(&on).is_some());
+        let cron = map(json!({"rotation_period": 0, "rotation_schedule": "0 * * * SAT"}));
+        assert!(rotation_not_copied(&cron).is_some());
+        let off = map(json!({"rotation_period": 0, "rotation_schedule": ""}));
+        assert!(rotation_not_copied(&off).is_none());
+        let disabled = map(json!({"rotation_period": 60, "disable_automated_rotation": true}));
+        assert!(rotation_not_copied(&disabled).is_none());
+        assert!(rotation_not_copied(&Map::new()).is_none());
     }
 
     #[test]

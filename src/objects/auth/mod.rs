@@ -102,6 +102,11 @@ pub async fn export(
                 fields::not_copied_reason(method, &item, field),
             ));
         }
+        if let Some(why) = fields::rotation_not_copied(&data) {
+            found
+                .not_copied
+                .push((format!("{namespace}auth/{mount}{item}"), why));
+        }
         found.items.push(AuthItem {
             namespace: namespace.to_string(),
             mount: mount.to_string(),

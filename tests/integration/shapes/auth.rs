@@ -31,7 +31,7 @@ const AUTH_ITEMS: &[&str] = &[
 ];
 
 /// Each method enabled with the least that gives it a config; everything else at its default.
-fn auth_defaults(src: &Bao) {
+pub(crate) fn auth_defaults(src: &Bao) {
     for method in ["userpass", "approle", "kubernetes", "jwt", "oidc", "cert"] {
         src.write(&format!("sys/auth/{method}"), json!({"type": method}));
     }
@@ -66,7 +66,7 @@ fn auth_defaults(src: &Bao) {
 }
 
 /// Every tunable an operator is likely to set, as writes onto existing items (or new ones).
-fn auth_tuned(src: &Bao, created: bool) {
+pub(crate) fn auth_tuned(src: &Bao, created: bool) {
     let mut role = json!({"token_policies": ["p"], "secret_id_num_uses": 3, "secret_id_ttl": "10m",
                           "secret_id_bound_cidrs": ["10.0.0.0/8"], "token_type": "batch"});
     if created {
@@ -131,7 +131,7 @@ fn auth_tuned(src: &Bao, created: bool) {
 
 /// Each item reads the same on both sides, but for what cannot cross.
 #[track_caller]
-fn assert_same_auth(p: &Pair) {
+pub(crate) fn assert_same_auth(p: &Pair) {
     let view = |b: &Bao, path: &str| {
         let mut d = b.read(path).unwrap_or_else(|| panic!("{path} missing"))["data"].clone();
         if let Some(o) = d.as_object_mut() {

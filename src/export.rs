@@ -10,18 +10,14 @@ use serde::Serialize;
 use crate::config::{Filter, Settings};
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
-use crate::objects::kv::{self, Found};
-use crate::objects::mounts::{self, Mount};
-use crate::objects::namespaces::{self as ns_kind, Namespace};
-use crate::objects::policies::{self, PolicyType};
-use crate::objects::{Kind, Object, auth, identity, transit};
+use crate::objects::{Kind, Scope, Source, mounts};
 use crate::progress::Progress;
 use crate::retention;
 use crate::seal::{self, Claims, Origin, Sealer};
 use crate::snapshot::SnapshotWriter;
 use crate::snapshot::catalog::{self, Pointer};
 use crate::store;
-use crate::vault::{Session, Table, VaultClient, cluster_info, mount_table, namespaces};
+use crate::vault::{Session, VaultClient, cluster_info, namespaces};
 
 struct Options {
     concurrency: usize,
@@ -103,11 +99,7 @@ async fn export_with(
     let progress = Progress::start("export", None);
     writer.count_into(progress.counter());
     let children = namespaces(client).await?;
-    for ns in &children {
-        let found = ns_kind::current(client, ns).await?;
-        let ns = found.unwrap_or_else(|| Namespace::new(ns));
-        writer.add(&Object::Namespace(ns))?;
-    }
+    export_cluster(client, &children, &opts, &mut writer).await?;
     for ns in std::iter::once(String::new()).chain(children) {
         export_namespace(&client.in_namespace(&ns), &ns, &opts, &mut writer).await?;
     }
@@ -170,6 +162,28 @@ async fn export_with(
         "export finished"
     );
     Ok(report)
+}
+
+/// What only the whole cluster has: its child namespaces.
+async fn export_cluster(
+    client: &VaultClient,
+    namespaces: &[String],
+    opts: &Options,
+    writer: &mut SnapshotWriter,
+) -> Result<()> {
+    let allows = |_: &str| true;
+    let source = Source {
+        client,
+        concurrency: opts.concurrency,
+        kv_history: opts.history,
+        filter: &allows,
+        state_mount: &opts.state_mount,
+    };
+    let scope = Scope::Cluster { namespaces };
+    for kind in Kind::ALL {
+        kind.export(&source, &scope, writer).await?;
+    }
+    Ok(())
 }
 
 /// What was uploaded: the manifest, the digests the signature vouches for, and the sha256 and
@@ -263,137 +277,51 @@ async fn sign_uploaded(
     Ok(signature)
 }
 
-/// Everything of one namespace: secret mounts and what is inside them, auth methods and their
-/// items, policies, and identity.
+/// Everything of one namespace: its mounts first, then every kind that lives in a namespace, then
+/// every kind that lives in each mount. A mount no kind looks into carries its settings only,
+/// and says so.
 async fn export_namespace(
     client: &VaultClient,
     ns: &str,
     opts: &Options,
     writer: &mut SnapshotWriter,
 ) -> Result<()> {
-    let mut auth_paths = Vec::new();
-    for table in [Table::Secret, Table::Auth] {
-        for entry in mount_table(client, table).await?.values() {
-            let shown = match table {
-                Table::Secret => format!("{ns}{}", entry.path),
-                Table::Auth => format!("{ns}auth/{}", entry.path),
-            };
-            let builtin = mounts::is_builtin(table, &entry.path);
-            if ns.is_empty() && table == Table::Secret && entry.path == opts.state_mount {
-                continue;
-            }
-            if entry.local && !builtin {
-                writer.not_copied(Kind::Mount, shown, "local mount: never replicated".into());
-                continue;
-            }
-            if !opts.filter.allows(&shown) {
-                tracing::debug!(mount = %shown, "excluded by REPLICATOR_INCLUDE/EXCLUDE");
-                continue;
-            }
-            for (field, reason) in mounts::not_copied(entry) {
-                writer.not_copied(Kind::Mount, format!("{shown} {field}"), reason.into());
-            }
-            let mut mount = Mount::from_entry(ns, table, entry);
-            if !builtin {
-                if mount.kv_version() == Some(2) {
-                    mount.kv_config = mounts::read_kv_config(client, &mount.path).await?;
-                }
-                writer.add(&Object::Mount(mount.clone()))?;
-            }
-            match table {
-                Table::Secret => export_engine(client, ns, &mount, opts, writer).await?,
-                Table::Auth => {
-                    auth_paths.push(format!("auth/{}", entry.path));
-                    let found = auth::export(client, ns, &entry.path, &entry.kind).await?;
-                    for item in found.items {
-                        writer.add(&Object::AuthItem(item))?;
-                    }
-                    for (path, reason) in found.not_copied {
-                        writer.not_copied(Kind::AuthItem, path, reason);
-                    }
-                }
-            }
-        }
+    let allows = |shown: &str| opts.filter.allows(shown);
+    let source = Source {
+        client,
+        concurrency: opts.concurrency,
+        kv_history: opts.history,
+        filter: &allows,
+        state_mount: &opts.state_mount,
+    };
+    let mounts = mounts::listed(&source, ns, writer).await?;
+    let scope = Scope::Namespace {
+        ns,
+        mounts: &mounts,
+    };
+    for kind in Kind::ALL {
+        kind.export(&source, &scope, writer).await?;
     }
-    for policy_type in [PolicyType::Acl, PolicyType::Password] {
-        for p in policies::export(client, ns, policy_type, opts.concurrency).await? {
-            writer.add(&Object::Policy(p))?;
-        }
-    }
-    let (entities, groups) = identity::export(client, ns).await?;
-    for mut e in entities {
-        let (kept, dropped): (Vec<_>, Vec<_>) = std::mem::take(&mut e.aliases)
-            .into_iter()
-            .partition(|a| auth_paths.contains(&a.mount_path));
-        for a in dropped {
+    for mount in &mounts {
+        let holders: Vec<Kind> = Kind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.holds(mount))
+            .collect();
+        if holders.is_empty() && !mounts::is_builtin(mount.table, &mount.path) {
             writer.not_copied(
-                Kind::Entity,
-                format!("{ns}{}/alias/{}{}", e.name, a.mount_path, a.name),
-                "its auth mount is local or excluded".into(),
+                Kind::Mount,
+                format!("{ns}{}", mount.path),
+                format!(
+                    "mount settings copied; the contents of `{}` engines are not",
+                    mount.kind
+                ),
             );
         }
-        e.aliases = kept.into_iter().collect();
-        writer.add(&Object::Entity(e))?;
-    }
-    for mut g in groups {
-        if g.alias
-            .as_ref()
-            .is_some_and(|a| !auth_paths.contains(&a.mount_path))
-        {
-            writer.not_copied(
-                Kind::Group,
-                format!("{ns}{}/alias", g.name),
-                "its auth mount is local or excluded".into(),
-            );
-            g.alias = None;
+        let scope = Scope::Mount { ns, mount };
+        for kind in holders {
+            kind.export(&source, &scope, writer).await?;
         }
-        writer.add(&Object::Group(g))?;
-    }
-    Ok(())
-}
-
-/// What lives inside one secret engine: KV secrets and transit keys. Other engines carry their
-/// mount settings only, and say so.
-async fn export_engine(
-    client: &VaultClient,
-    ns: &str,
-    mount: &Mount,
-    opts: &Options,
-    writer: &mut SnapshotWriter,
-) -> Result<()> {
-    if let Some(kv_version) = mount.kv_version() {
-        let walk = kv::Walk {
-            client,
-            namespace: ns,
-            mount: &mount.path,
-            kv_version,
-            history: opts.history,
-        };
-        return kv::export_mount(&walk, opts.concurrency, |found| match found {
-            Found::Secret(s) => writer.add(&Object::KvSecret(s)),
-            Found::NotCopied { path, reason } => {
-                writer.not_copied(Kind::KvSecret, path, reason);
-                Ok(())
-            }
-        })
-        .await;
-    }
-    match mount.kind.as_str() {
-        "transit" => {
-            let (keys, not_copied) = transit::export(client, ns, &mount.path).await?;
-            for k in keys {
-                writer.add(&Object::TransitKey(k))?;
-            }
-            for (path, reason) in not_copied {
-                writer.not_copied(Kind::TransitKey, path, reason);
-            }
-        }
-        _ if mounts::is_builtin(Table::Secret, &mount.path) => {}
-        other => writer.not_copied(
-            Kind::Mount,
-            format!("{ns}{}", mount.path),
-            format!("mount settings copied; the contents of `{other}` engines are not"),
-        ),
     }
     Ok(())
 }

@@ -13,15 +13,14 @@ pub mod hashing;
 pub mod import;
 pub mod inspect;
 pub mod metrics;
+pub mod model;
 pub mod objects;
-pub mod plan;
 pub mod progress;
 pub mod retention;
 pub mod seal;
 pub mod snapshot;
 pub mod state;
 pub mod store;
-pub mod summary;
 pub mod vault;
 
 use std::io::Write as _;

@@ -13,11 +13,12 @@ use std::future::ready;
 use futures::{StreamExt, stream};
 
 use super::Gate;
+use super::plan::{Change, Plan};
+use super::summary::Summary;
 use crate::error::one_line;
-use crate::objects::{self, Detail, Kind, Object, Target, identity};
-use crate::plan::{Action, Change, Plan};
+use crate::model::Action;
+use crate::objects::{Object, Ops, Stage, Target, identity};
 use crate::progress::Progress;
-use crate::summary::Summary;
 
 pub struct Applied {
     pub summary: Summary,
@@ -25,14 +26,15 @@ pub struct Applied {
     pub not_done: HashSet<String>,
 }
 
+/// Where a change runs: its kind's stage, and prunes last, containers after what they held.
 fn stage_of(c: &Change) -> usize {
-    match (c.action, c.kind) {
-        (Action::Delete, Kind::Namespace | Kind::Mount) => 5,
+    match (c.action, c.kind.stage()) {
+        (Action::Delete, Stage::Containers) => 5,
         (Action::Delete, _) => 4,
-        (_, Kind::Namespace | Kind::Mount) => 0,
-        (_, Kind::Entity) => 2,
-        (_, Kind::Group) => 3,
-        _ => 1,
+        (_, Stage::Containers) => 0,
+        (_, Stage::Contents) => 1,
+        (_, Stage::Entities) => 2,
+        (_, Stage::Groups) => 3,
     }
 }
 
@@ -125,9 +127,9 @@ fn group_order(changes: Vec<Change>) -> Vec<Change> {
 type Outcome = (Change, Result<(), String>);
 
 pub(crate) async fn apply_one(target: &Target, change: Change) -> Outcome {
-    let result = match (&change.object, &change.detail) {
-        (_, Detail::Delete(ns, path)) => target.client(ns).delete(path).await,
-        (Some(obj), detail) => objects::apply(target, obj, change.action, detail).await,
+    let result = match (&change.object, &change.ops) {
+        (_, Ops::Delete(ns, path)) => target.client(ns).delete(path).await,
+        (Some(obj), ops) => obj.apply(target, change.action, ops).await,
         (None, _) => Ok(()),
     };
     (change, result.map_err(|e| one_line(&e)))

@@ -5,20 +5,20 @@
 
 use std::collections::HashMap;
 
-use crate::objects::{self, Detail, Object, Parent, Target};
-use crate::plan::Action;
+use crate::model::{Action, Decision};
+use crate::objects::{Object, Ops, Parent, Target};
 use crate::vault::Table;
 
 /// A parent's decision as its children see it.
-pub(super) type Decision = (Action, Option<String>);
+pub(super) type ParentDecision = (Action, Option<String>);
 
 /// A decision an object takes over from its parent (new, refused) or from the state mount guard.
 pub(super) fn inherited(
     target: &Target,
     obj: &Object,
-    decisions: &HashMap<Parent, Decision>,
+    decisions: &HashMap<Parent, ParentDecision>,
     state_mount: &str,
-) -> Option<(Action, Option<String>, Detail)> {
+) -> Option<Decision<Ops>> {
     let own_state = match obj {
         Object::Mount(m) => m.namespace.is_empty() && m.path == state_mount,
         Object::KvSecret(s) => s.namespace.is_empty() && s.mount == state_mount,
@@ -26,17 +26,16 @@ pub(super) fn inherited(
     };
     if own_state {
         let why = "the importer's own state mount is never written from a snapshot";
-        return Some((Action::Refused, Some(why.into()), Detail::None));
+        return Some(Decision::new(Action::Refused, Some(why.into())));
     }
     match obj.parent().and_then(|p| decisions.get(&p)).cloned() {
-        Some((Action::Create, _)) => Some(objects::plan_under_new_parent(target, obj)),
-        Some((Action::Refused, why)) => Some((
+        Some((Action::Create, _)) => Some(obj.under_new_parent(target)),
+        Some((Action::Refused, why)) => Some(Decision::new(
             Action::Refused,
             Some(format!(
                 "its parent is refused: {}",
                 why.unwrap_or_default()
             )),
-            Detail::None,
         )),
         // A parent that could not be created, or whose state could not be read.
         Some((Action::Failed, why)) => {
@@ -50,7 +49,7 @@ pub(super) fn inherited(
             };
             let why = why.unwrap_or_default();
             let reason = format!("not applied: its {parent} was not created: {why}");
-            Some((Action::Refused, Some(reason), Detail::None))
+            Some(Decision::new(Action::Refused, Some(reason)))
         }
         _ => None,
     }

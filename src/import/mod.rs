@@ -3,11 +3,14 @@
 //! apply the plan (or print it with `--dry-run`) and record what was written.
 
 mod apply;
+mod hold;
 mod holdings;
 mod inherit;
 mod lease;
+pub mod plan;
 mod planner;
 mod prune;
+pub mod summary;
 mod verify;
 mod watch;
 
@@ -21,14 +24,14 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{OnDrift, Settings};
 use crate::error::{Error, Result};
 use crate::objects::Target;
-use crate::plan::Plan;
 use crate::snapshot::Manifest;
 use crate::snapshot::catalog;
 use crate::state::{Meta, State};
-use crate::summary::Summary;
 use crate::vault::{Session, VaultClient};
 
 pub use lease::{Gate, holder_id};
+pub use plan::{Change, Plan};
+pub use summary::Summary;
 pub use verify::{Snapshot, verify};
 use verify::{check_not_older, scan, verify_with};
 pub use watch::{Holder, wait_for_holder};
@@ -187,7 +190,7 @@ async fn plan_and_apply(
         if dry_run {
             plan.changes.extend(deletes);
             plan.sort();
-            let summary = plan.summary();
+            let summary = Summary::of_plan(&plan);
             return Ok((Some(plan), summary));
         }
     }
@@ -223,7 +226,7 @@ async fn plan_prunes(
     snapshot: &Snapshot,
     manifest: &Manifest,
     opts: &crate::config::ImportOptions,
-) -> Result<(Vec<crate::plan::Change>, prune::Tally)> {
+) -> Result<(Vec<Change>, prune::Tally)> {
     let names: HashSet<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();
     let planned = prune::plan_deletions(target, records, |e| names.contains(e), opts).await?;
     let recent = state.deleted_within(opts.max_delete_window).await?;

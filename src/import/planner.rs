@@ -11,16 +11,17 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use super::apply;
-use super::inherit::{Decision, inherited};
+use super::inherit::{ParentDecision, inherited};
+use super::plan::{Change, Plan};
+use super::summary::Summary;
 use super::{Gate, Snapshot, scan};
 use crate::config::{ImportOptions, OnDrift};
 use crate::error::one_line;
-use crate::objects::{self, Detail, Kind, Object, Parent, Target};
-use crate::plan::{Action, Change, Plan};
+use crate::model::{Action, Decision};
+use crate::objects::{Object, Ops, Parent, Stage, Target};
 use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
 use crate::state::{Record, Records};
-use crate::summary::Summary;
 
 /// Where a pass's changes go.
 enum Sink<'a> {
@@ -141,7 +142,7 @@ async fn walk(
     let reading = scan(snapshot, move |s| tx.blocking_send(s).is_ok());
     let walking = async move {
         let mut rx = rx;
-        let mut decisions: HashMap<Parent, Decision> = HashMap::new();
+        let mut decisions: HashMap<Parent, ParentDecision> = HashMap::new();
         let mut running: FuturesUnordered<BoxFuture<'_, Done>> = FuturesUnordered::new();
         let mut input_open = true;
         // Namespaces arrive first, in entry-name order; they are taken in path order, parents
@@ -196,9 +197,7 @@ async fn walk(
                 if let Some(p) = object.as_parent() {
                     // A parent: decided and applied now, before its children arrive.
                     let change = match inherited {
-                        Some((action, reason, detail)) => {
-                            Change::with_detail(object, action, reason, detail)
-                        }
+                        Some(d) => Change::decided(object, d),
                         None => plan_one(target, object, recorded, opts).await,
                     };
                     decisions.insert(p.clone(), (change.action, change.reason.clone()));
@@ -213,7 +212,7 @@ async fn walk(
                 }
                 if inherited.is_none() && trusted && !opts.full_check {
                     // Applied by an earlier import and unchanged in the source since: not read.
-                    let change = Change::with_detail(object, Action::Unchanged, None, Detail::None);
+                    let change = Change::new(object, Action::Unchanged, None);
                     settle(
                         &mut sink,
                         records,
@@ -223,9 +222,7 @@ async fn walk(
                 }
                 running.push(Box::pin(async move {
                     let change = match inherited {
-                        Some((action, reason, detail)) => {
-                            Change::with_detail(object, action, reason, detail)
-                        }
+                        Some(d) => Change::decided(object, d),
                         None => plan_one(target, object, recorded, opts).await,
                     };
                     finish(target, change, record, applying, cancel).await
@@ -257,7 +254,7 @@ async fn finish(
 ) -> Done {
     let now = applying
         && matches!(change.action, Action::Create | Action::Update)
-        && !matches!(change.kind, Kind::Entity | Kind::Group);
+        && change.kind.stage() <= Stage::Contents;
     if !now || !cancel.ready().await {
         return Done {
             change,
@@ -304,7 +301,7 @@ fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
             if drifted && change.action == Action::Skipped {
                 summary.note_drift(&change);
             }
-            if matches!(change.kind, Kind::Entity | Kind::Group)
+            if change.kind.stage() > Stage::Contents
                 && matches!(change.action, Action::Create | Action::Update)
             {
                 deferred.push((change, record));
@@ -334,17 +331,11 @@ fn settle_record(records: &mut Records, entry: String, ok: bool, record: Option<
 }
 
 fn is_drift(change: &Change) -> bool {
-    let drift = change
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.starts_with(DRIFT));
-    if drift {
+    if change.drift {
         tracing::warn!(kind = %change.kind, path = %change.path, action = ?change.action, "drift: changed on the target since the last import");
     }
-    drift
+    change.drift
 }
-
-const DRIFT: &str = "drift";
 
 /// Plans one object against the target; a read failure fails this object only.
 /// `recorded` is whether the importer's record of this object matches the snapshot entry: when
@@ -355,35 +346,38 @@ async fn plan_one(
     recorded: Option<bool>,
     opts: &ImportOptions,
 ) -> Change {
-    let (action, reason, detail) = match objects::plan(target, &obj).await {
-        Ok(p) => p,
-        Err(e) => (Action::Failed, Some(one_line(&e)), Detail::None),
+    let d = match obj.plan(target).await {
+        Ok(d) => d,
+        Err(e) => Decision::new(Action::Failed, Some(one_line(&e))),
     };
-    let drifted = recorded == Some(true) && matches!(action, Action::Create | Action::Update);
+    let drifted = recorded == Some(true) && matches!(d.action, Action::Create | Action::Update);
     if !drifted {
-        return Change::with_detail(obj, action, reason, detail);
+        return Change::decided(obj, d);
     }
-    let what = reason.map(|r| format!(" ({r})")).unwrap_or_default();
-    match opts.on_drift {
-        OnDrift::Overwrite => Change::with_detail(
-            obj,
-            action,
-            Some(format!(
-                "{DRIFT}: changed on the target since the last import{what}; overwriting"
+    let what = d
+        .reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    let d = match opts.on_drift {
+        OnDrift::Overwrite => Decision {
+            reason: Some(format!(
+                "drift: changed on the target since the last import{what}; overwriting"
             )),
-            detail,
-        ),
-        OnDrift::Skip | OnDrift::Fail => Change::with_detail(
-            obj,
-            if opts.on_drift == OnDrift::Skip {
-                Action::Skipped
-            } else {
-                Action::Refused
+            drift: true,
+            ..d
+        },
+        OnDrift::Skip | OnDrift::Fail => Decision {
+            action: match opts.on_drift {
+                OnDrift::Skip => Action::Skipped,
+                _ => Action::Refused,
             },
-            Some(format!(
-                "{DRIFT}: changed on the target since the last import{what}; left as it is"
+            reason: Some(format!(
+                "drift: changed on the target since the last import{what}; left as it is"
             )),
-            Detail::None,
-        ),
-    }
+            drift: true,
+            ops: Ops::None,
+        },
+    };
+    Change::decided(obj, d)
 }

@@ -9,10 +9,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::holdings::{self, Inside, Key};
+use super::plan::Change;
 use crate::config::ImportOptions;
 use crate::error::one_line;
-use crate::objects::{Detail, Kind, Target};
-use crate::plan::{Action, Change};
+use crate::model::Action;
+use crate::objects::{Kind, Ops, Target};
 use crate::state::{Record, Records};
 
 /// One planned deletion (or a refused one), and what the guard counts it as.
@@ -29,18 +30,19 @@ pub struct Deletion {
 }
 
 fn change(entry: &str, rec: &Record, action: Action, reason: String) -> Change {
-    let detail = match (action, rec.delete()) {
-        (Action::Delete, Some(d)) => Detail::Delete(rec.ns().to_string(), d.to_string()),
-        _ => Detail::None,
+    let ops = match (action, rec.delete()) {
+        (Action::Delete, Some(d)) => Ops::Delete(rec.ns().to_string(), d.to_string()),
+        _ => Ops::None,
     };
     Change {
         kind: rec.kind,
         path: rec.path().to_string(),
         action,
         reason: Some(reason),
+        drift: false,
         entry: entry.to_string(),
         object: None,
-        detail,
+        ops,
     }
 }
 
@@ -278,9 +280,10 @@ mod tests {
                 path: format!("secret/{i}"),
                 action: Action::Delete,
                 reason: None,
+                drift: false,
                 entry: format!("e{i}"),
                 object: None,
-                detail: Detail::None,
+                ops: Ops::None,
             },
             weight: 1,
             along: Vec::new(),

@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage, check_dir_path, one};
+use super::registry::Object;
+use super::target::Target;
 use crate::error::Result;
-use crate::plan::Action;
+use crate::model::{Action, Decision};
 use crate::vault::VaultClient;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,6 +38,69 @@ impl Namespace {
             Some(i) => (&self.path[..=i], &trimmed[i + 1..]),
             None => ("", trimmed),
         }
+    }
+}
+
+impl ObjectKind for Namespace {
+    const FOLDERS: &'static [&'static str] = &["namespaces"];
+    const STAGE: Stage = Stage::Containers;
+    type Current = Option<Namespace>;
+    type Ops = ();
+
+    /// A namespace is named from the configured one, whatever its depth.
+    fn namespace(&self) -> &str {
+        ""
+    }
+
+    fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    fn entry(&self) -> String {
+        format!("namespaces/{}", one(&self.path))
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        check_dir_path("namespace", &self.path)
+    }
+
+    /// A child namespace lives in its parent.
+    fn parent(&self) -> Option<Parent> {
+        Parent::of_namespace(self.split().0)
+    }
+
+    fn as_parent(&self) -> Option<Parent> {
+        Some(Parent::Namespace(self.path.clone()))
+    }
+
+    fn delete_target(&self) -> Option<(String, String)> {
+        let (parent, name) = self.split();
+        Some((parent.to_string(), format!("sys/namespaces/{name}")))
+    }
+
+    async fn current(&self, target: &Target) -> Result<Option<Namespace>> {
+        current(&target.client, &self.path).await
+    }
+
+    fn diff(&self, _: &Target, current: &Option<Namespace>) -> Decision<()> {
+        Decision::from_pair(diff(self, current.as_ref()))
+    }
+
+    async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {
+        apply(&target.client, self).await
+    }
+
+    async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
+        let Scope::Cluster { namespaces } = scope else {
+            return Ok(());
+        };
+        for ns in namespaces.iter() {
+            let found = current(source.client, ns).await?;
+            sink.add(Object::Namespace(
+                found.unwrap_or_else(|| Namespace::new(ns)),
+            ))?;
+        }
+        Ok(())
     }
 }
 

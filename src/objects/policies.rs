@@ -6,8 +6,11 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::kind::{ObjectKind, Scope, Sink, Source, Stage, check_name, segment};
+use super::registry::Object;
+use super::target::Target;
 use crate::error::{Error, Result};
-use crate::plan::Action;
+use crate::model::{Action, Decision};
 use crate::vault::VaultClient;
 
 /// Policies that are never exported or written: `root` cannot be read or changed.
@@ -81,6 +84,76 @@ pub async fn export(
         .await?;
     policies.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(policies)
+}
+
+impl ObjectKind for Policy {
+    const FOLDERS: &'static [&'static str] = &["policies"];
+    const STAGE: Stage = Stage::Contents;
+    type Current = Option<String>;
+    type Ops = ();
+
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn path(&self) -> String {
+        match self.policy_type {
+            PolicyType::Password => format!("{}password/{}", self.namespace, self.name),
+            PolicyType::Acl => format!("{}{}", self.namespace, self.name),
+        }
+    }
+
+    fn entry(&self) -> String {
+        format!(
+            "policies/{}/{}",
+            self.policy_type.as_str(),
+            segment(&self.name)
+        )
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        check_name("policy", &self.name)?;
+        if self.name == "root" {
+            return Err("the root policy is never written".into());
+        }
+        Ok(())
+    }
+
+    fn delete_target(&self) -> Option<(String, String)> {
+        Some((
+            self.namespace.clone(),
+            api_path(self.policy_type, &self.name),
+        ))
+    }
+
+    async fn current(&self, target: &Target) -> Result<Option<String>> {
+        current(
+            &target.client(&self.namespace),
+            self.policy_type,
+            &self.name,
+        )
+        .await
+    }
+
+    fn diff(&self, _: &Target, current: &Option<String>) -> Decision<()> {
+        Decision::from_pair(diff(self, current.as_deref()))
+    }
+
+    async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {
+        apply(&target.client(&self.namespace), self).await
+    }
+
+    async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
+        let Scope::Namespace { ns, .. } = scope else {
+            return Ok(());
+        };
+        for policy_type in [PolicyType::Acl, PolicyType::Password] {
+            for p in export(source.client, ns, policy_type, source.concurrency).await? {
+                sink.add(Object::Policy(p))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The policy text on the target, or `None` when it does not exist.

@@ -17,7 +17,7 @@ use crate::objects::{Kind, Object};
 use crate::vault::{ClusterInfo, MountEntry, Table};
 
 fn secret(mount: &str, path: &str, v: serde_json::Value) -> Object {
-    Object::KvSecret(Box::new(Secret {
+    Object::KvSecret(Secret {
         namespace: String::new(),
         mount: mount.into(),
         path: path.into(),
@@ -26,7 +26,7 @@ fn secret(mount: &str, path: &str, v: serde_json::Value) -> Object {
         state: State::Live,
         metadata: None,
         history: None,
-    }))
+    })
 }
 
 fn sample() -> Vec<Object> {

@@ -16,7 +16,7 @@ use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, validate};
 use super::manifest::{EntryDigest, Manifest, NotCopied};
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
-use crate::objects::{Kind, Object};
+use crate::objects::{Kind, Object, Sink};
 use crate::vault::ClusterInfo;
 
 /// Where one object sits in the spool file, and its manifest line.
@@ -194,4 +194,14 @@ fn append<W: Write>(
     header.set_entry_type(tar::EntryType::Regular);
     tar.append_data(&mut header, name, data)
         .map_err(|e| Error::io(format!("write snapshot entry {name}"), e))
+}
+
+impl Sink for SnapshotWriter {
+    fn add(&mut self, obj: Object) -> Result<()> {
+        SnapshotWriter::add(self, &obj)
+    }
+
+    fn not_copied(&mut self, kind: Kind, path: String, reason: String) {
+        SnapshotWriter::not_copied(self, kind, path, reason);
+    }
 }

@@ -6,6 +6,7 @@
 //! is refused, and an OIDC client id goes only with its secret, so the target keeps its own.
 
 mod fields;
+mod kind;
 
 use std::fmt;
 
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::plan::Action;
+use crate::model::Action;
 use crate::vault::VaultClient;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

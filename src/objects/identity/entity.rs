@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Alias, Entity, accessor, alias_of, read_named};
 use crate::error::{Error, Result};
-use crate::plan::Action;
+use crate::model::Action;
 use crate::vault::VaultClient;
 
 /// What an auth mount path means for the aliases on it.

@@ -4,6 +4,7 @@
 //! How an entity's aliases are planned and written is in `entity`.
 
 mod entity;
+mod kind;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 pub use entity::{EntityPlan, MountFate, apply_entity, diff_entity};
 
 use crate::error::{Error, Result};
-use crate::plan::Action;
+use crate::model::Action;
 use crate::vault::{Table, VaultClient, mount_table};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -173,19 +174,6 @@ pub async fn current_group(
         member_groups,
         alias: d.get("alias").and_then(alias_of),
     }))
-}
-
-/// Every entity and group of the client's namespace.
-pub async fn export(client: &VaultClient, namespace: &str) -> Result<(Vec<Entity>, Vec<Group>)> {
-    let mut entities = Vec::new();
-    for name in client.list("identity/entity/name").await? {
-        entities.extend(current_entity(client, namespace, &name).await?);
-    }
-    let mut groups = Vec::new();
-    for name in client.list("identity/group/name").await? {
-        groups.extend(current_group(client, namespace, &name).await?);
-    }
-    Ok((entities, groups))
 }
 
 /// Compares the snapshot's group with the target's. The target's alias is removed when the

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::walk::read_data;
 use super::{Known, MetaInfo, Secret, State, Version, meta};
 use crate::error::Result;
-use crate::plan::Action;
+use crate::model::Action;
 use crate::vault::VaultClient;
 
 /// What a KV secret's import has to do, decided at plan time.

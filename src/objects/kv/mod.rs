@@ -5,6 +5,7 @@
 //! work.
 
 mod apply;
+mod kind;
 mod known;
 mod listing;
 mod meta;

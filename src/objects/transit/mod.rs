@@ -6,6 +6,7 @@
 //! go through `keys/<name>/config`. Auto-rotation is held off on the target (reported at export).
 
 mod backup;
+mod kind;
 
 use std::fmt;
 
@@ -16,7 +17,7 @@ pub use backup::KeyConfig;
 use backup::{Compared, Decoded};
 
 use crate::error::{Error, Result};
-use crate::plan::Action;
+use crate::model::Action;
 use crate::vault::VaultClient;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

@@ -6,25 +6,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::objects::{Detail, Kind, Object};
+use crate::model::{Action, Decision};
+use crate::objects::{Kind, Object, Ops};
 use crate::snapshot::format::entry_name;
-use crate::summary::Summary;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Create,
-    Update,
-    /// Prune: the importer brought this object here and it has left the source.
-    Delete,
-    Unchanged,
-    /// The object cannot be applied to this target (for example a mount of another type).
-    Refused,
-    /// Deliberately not applied, by configuration (drift skip, userpass skip).
-    Skipped,
-    /// The target could not be read for this object.
-    Failed,
-}
 
 /// What the import will do to one object. `object` is kept only for creates and updates.
 #[derive(Debug, Serialize)]
@@ -34,34 +18,35 @@ pub struct Change {
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The target changed since the importer wrote it.
+    #[serde(skip)]
+    pub drift: bool,
     /// The object's snapshot entry name: its identity in the importer's state.
     pub entry: String,
     #[serde(skip)]
     pub object: Option<Object>,
+    /// What the apply step needs beyond the object (a kind's own ops, or a prune's target).
     #[serde(skip)]
-    pub detail: Detail,
+    pub ops: Ops,
 }
 
 impl Change {
     pub fn new(object: Object, action: Action, reason: Option<String>) -> Self {
-        Self::with_detail(object, action, reason, Detail::None)
+        Self::decided(object, Decision::new(action, reason))
     }
 
-    pub fn with_detail(
-        object: Object,
-        action: Action,
-        reason: Option<String>,
-        detail: Detail,
-    ) -> Self {
-        let keep = matches!(action, Action::Create | Action::Update);
+    /// The change a decision on `object` stands for.
+    pub fn decided(object: Object, d: Decision<Ops>) -> Self {
+        let keep = matches!(d.action, Action::Create | Action::Update);
         Change {
             kind: object.kind(),
             path: object.path(),
-            action,
-            reason,
+            action: d.action,
+            reason: d.reason,
+            drift: d.drift,
             entry: entry_name(&object),
             object: keep.then_some(object),
-            detail,
+            ops: d.ops,
         }
     }
 }
@@ -84,7 +69,7 @@ impl Plan {
         }
     }
 
-    /// Puts changes in apply order: by kind (mounts first), then by path.
+    /// Puts changes in apply order: by kind (the registry's order, mounts first), then by path.
     pub fn sort(&mut self) {
         self.changes
             .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
@@ -92,23 +77,6 @@ impl Plan {
 
     pub fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|c| c.action == action).count()
-    }
-
-    /// The plan as a summary, as if every change succeeded (for `--dry-run`).
-    pub fn summary(&self) -> Summary {
-        let mut s = Summary::default();
-        for (kind, n) in &self.unchanged {
-            s.count(*kind, Action::Unchanged, *n);
-        }
-        for c in &self.changes {
-            s.count(c.kind, c.action, 1);
-            if matches!(c.action, Action::Refused | Action::Failed) {
-                s.fail(c, c.reason.clone().unwrap_or_default());
-            }
-            s.refused_parts(c);
-        }
-        s.drifted = self.drifted;
-        s
     }
 
     /// Human-readable plan, one line per change, like `terraform plan`.
@@ -187,7 +155,7 @@ mod tests {
         assert!(
             text.contains("Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged, 1 refused")
         );
-        assert!(plan.summary().is_partial());
+        assert!(crate::import::Summary::of_plan(&plan).is_partial());
         assert!(plan.changes[1].object.is_none());
     }
 

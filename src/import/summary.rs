@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::objects::{Detail, Kind};
-use crate::plan::{Action, Change};
+use super::plan::{Change, Plan};
+use crate::model::Action;
+use crate::objects::Kind;
 use crate::snapshot::NotCopied;
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -44,6 +45,23 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// A plan as a summary, as if every change succeeded (for `--dry-run`).
+    pub fn of_plan(plan: &Plan) -> Summary {
+        let mut s = Summary::default();
+        for (kind, n) in &plan.unchanged {
+            s.count(*kind, Action::Unchanged, *n);
+        }
+        for c in &plan.changes {
+            s.count(c.kind, c.action, 1);
+            if matches!(c.action, Action::Refused | Action::Failed) {
+                s.fail(c, c.reason.clone().unwrap_or_default());
+            }
+            s.refused_parts(c);
+        }
+        s.drifted = plan.drifted;
+        s
+    }
+
     /// (kind, result, count) for every non-zero cell, as the metrics report them.
     pub fn metrics(&self) -> Vec<(String, String, u64)> {
         let mut out = Vec::new();
@@ -125,15 +143,13 @@ impl Summary {
         });
     }
 
-    /// Counts an applied entity whose plan left some aliases unattached as refused too, and
-    /// says why (exit code 3).
+    /// Counts an applied object whose plan refused some of its parts (an entity's aliases) as
+    /// refused too, and says why (exit code 3).
     pub fn refused_parts(&mut self, c: &Change) {
-        if let Detail::Entity(plan) = &c.detail
-            && !plan.refused.is_empty()
-            && matches!(c.action, Action::Create | Action::Update)
-        {
+        let refused = c.ops.refused_parts();
+        if !refused.is_empty() && matches!(c.action, Action::Create | Action::Update) {
             self.count(c.kind, Action::Refused, 1);
-            self.fail(c, plan.refused.join("; "));
+            self.fail(c, refused.join("; "));
         }
     }
 
@@ -152,7 +168,7 @@ impl Summary {
             "KIND", "CREATED", "UPDATED", "DELETED", "UNCHANGED", "REFUSED", "SKIPPED", "FAILED"
         );
         for kind in Kind::ALL {
-            let Some(r) = self.kinds.get(&kind) else {
+            let Some(r) = self.kinds.get(kind) else {
                 continue;
             };
             let _ = writeln!(

@@ -1,0 +1,196 @@
+//! The one trait every object kind implements, and what it works with: where an object sits
+//! (`Parent`), when an import applies it (`Stage`), where an export puts what it finds (`Sink`,
+//! `Scope`, `Source`), and the checks and name encoding every kind's entry names share.
+
+use std::future::Future;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::mounts::Mount;
+use super::registry::{Kind, Object};
+use super::target::Target;
+use crate::error::Result;
+use crate::model::{Action, Decision};
+use crate::vault::{Table, VaultClient};
+
+/// When an import applies a kind's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Namespaces and mounts: one by one as they stream by, before anything they hold.
+    Containers,
+    /// Everything inside them, concurrently, as it streams by.
+    Contents,
+    /// Entities, once everything else is in (their aliases need the auth mounts).
+    Entities,
+    /// Groups last, member groups before the groups that hold them.
+    Groups,
+}
+
+/// What an object depends on in the target: its namespace, or the mount it lives in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Parent {
+    Namespace(String),
+    Mount(String, Table, String),
+}
+
+impl Parent {
+    /// The parent of an object that lives directly in namespace `ns` (`None` at the top).
+    pub fn of_namespace(ns: &str) -> Option<Parent> {
+        (!ns.is_empty()).then(|| Parent::Namespace(ns.to_string()))
+    }
+}
+
+/// What an export reads from.
+pub struct Source<'a> {
+    /// The client of the namespace being exported.
+    pub client: &'a VaultClient,
+    pub concurrency: usize,
+    /// Every KV version, not only the latest (`REPLICATOR_KV_HISTORY=all`).
+    pub kv_history: bool,
+    /// `REPLICATOR_INCLUDE` / `REPLICATOR_EXCLUDE`, as a test of a mount's shown path.
+    pub filter: &'a (dyn Fn(&str) -> bool + Sync),
+    /// The importer's own bookkeeping mount, which is never exported.
+    pub state_mount: &'a str,
+}
+
+/// The part of the source one export call covers.
+pub enum Scope<'a> {
+    /// The whole cluster, with the child namespaces it has.
+    Cluster { namespaces: &'a [String] },
+    /// One namespace (`""` for the configured one), with the mounts the export carries (built-in
+    /// ones included, excluded and local ones not).
+    Namespace { ns: &'a str, mounts: &'a [Mount] },
+    /// One mount of a namespace.
+    Mount { ns: &'a str, mount: &'a Mount },
+}
+
+/// Where an export puts what it finds: objects, and what it could not copy (never silent).
+pub trait Sink: Send {
+    fn add(&mut self, obj: Object) -> Result<()>;
+    fn not_copied(&mut self, kind: Kind, path: String, reason: String);
+}
+
+/// One kind of Vault object. A kind is its module (which implements this) plus one line in the
+/// registry (`objects/registry.rs`), which gives it its name and generates `Kind`, `Object` and
+/// `Ops` with every dispatch over them.
+pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
+    /// Its folders in a snapshot (`identity/entities`): an entry's folder says its kind.
+    const FOLDERS: &'static [&'static str];
+    /// When an import applies it.
+    const STAGE: Stage;
+    /// The target's counterpart, as `diff` compares it.
+    type Current: Send;
+    /// What the apply step needs from the plan, beyond the object itself.
+    type Ops: Clone + std::fmt::Debug + Default + PartialEq + Send + Sync;
+
+    /// The namespace it lives in (`""` for the configured one).
+    fn namespace(&self) -> &str;
+    /// Its path in plans and errors, namespace included (never a value).
+    fn path(&self) -> String;
+    /// Its snapshot entry name below the namespace prefix and without `.json`, folder first.
+    fn entry(&self) -> String;
+    /// Whether the snapshot format allows it, wherever it came from.
+    fn validate(&self) -> std::result::Result<(), String>;
+    /// What it needs in the target first.
+    fn parent(&self) -> Option<Parent> {
+        Parent::of_namespace(self.namespace())
+    }
+    /// What its children see it as, when it holds other objects.
+    fn as_parent(&self) -> Option<Parent> {
+        None
+    }
+    /// Where a prune deletes it: (namespace, API path); `None` for kinds never pruned alone.
+    fn delete_target(&self) -> Option<(String, String)>;
+
+    /// Reads its counterpart on the target.
+    fn current(&self, target: &Target) -> impl Future<Output = Result<Self::Current>> + Send;
+    /// Decides what to do, from the target's counterpart.
+    fn diff(&self, target: &Target, current: &Self::Current) -> Decision<Self::Ops>;
+    /// The decision when its parent is being created: it is new.
+    fn under_new_parent(&self, _target: &Target) -> Decision<Self::Ops> {
+        Decision::new(Action::Create, None)
+    }
+    /// Writes the decided change.
+    fn apply(
+        &self,
+        target: &Target,
+        action: Action,
+        ops: &Self::Ops,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Parts of an applied object that were refused all the same (an entity's aliases).
+    fn refused_parts(_ops: &Self::Ops) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Whether it lives inside mounts like this one (its export then runs per such mount).
+    fn holds(_mount: &Mount) -> bool {
+        false
+    }
+    /// Finds every object of this kind in `scope` and puts it, or why not, into `sink`.
+    fn export(
+        source: &Source<'_>,
+        scope: &Scope<'_>,
+        sink: &mut dyn Sink,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Left as they are in an entry-name segment; everything else is percent-encoded.
+const NAME_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Secret-mount paths a snapshot may never write into.
+const RESERVED_MOUNTS: &[&str] = &["sys/", "auth/", "identity/", "cubbyhole/", "token/"];
+
+/// One entry-name segment, percent-encoded.
+pub fn segment(s: &str) -> String {
+    if s.chars().all(|c| c == '.') {
+        // `.` and `..` must never reach a file system or a URL as such.
+        return s.replace('.', "%2E");
+    }
+    utf8_percent_encode(s, NAME_SAFE).to_string()
+}
+
+/// A path whose slashes stay folders (`a/b` → `a/b`), each part encoded.
+pub fn segments(path: &str) -> String {
+    path.split('/').map(segment).collect::<Vec<_>>().join("/")
+}
+
+/// A path with slashes that is one segment (`team/app/` → `team%2Fapp`).
+pub fn one(path: &str) -> String {
+    segment(path.trim_end_matches('/'))
+}
+
+pub fn bad_segment(s: &str) -> bool {
+    s.is_empty() || s == "." || s == ".."
+}
+
+/// A relative path of one or more clean segments, with a trailing slash (`a/b/`).
+pub fn check_dir_path(what: &str, path: &str) -> std::result::Result<(), String> {
+    let Some(inner) = path.strip_suffix('/') else {
+        return Err(format!("{what} `{path}` must end with `/`"));
+    };
+    if inner.split('/').any(bad_segment) {
+        return Err(format!("{what} `{path}` is malformed"));
+    }
+    Ok(())
+}
+
+/// A secret mount's path, outside the paths Vault reserves.
+pub fn check_secret_mount(path: &str) -> std::result::Result<(), String> {
+    check_dir_path("mount path", path)?;
+    if RESERVED_MOUNTS.iter().any(|r| path.starts_with(r)) {
+        return Err(format!("mount path `{path}` is reserved by Vault"));
+    }
+    Ok(())
+}
+
+/// A name that is one clean segment.
+pub fn check_name(what: &str, name: &str) -> std::result::Result<(), String> {
+    if bad_segment(name) || name.contains('/') {
+        return Err(format!("{what} name `{name}` is not allowed"));
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! KV secrets as an object kind: where they sit in a snapshot and on a target, and the export's
+//! walk of each KV mount.
+
+use super::{Current, Found, KvOps, Secret, Walk, apply, current, diff, export_mount};
+use crate::error::Result;
+use crate::model::{Action, Decision};
+use crate::objects::kind::{
+    ObjectKind, Parent, Scope, Sink, Source, Stage, bad_segment, check_secret_mount, one, segments,
+};
+use crate::objects::mounts::Mount;
+use crate::objects::registry::{Kind, Object};
+use crate::objects::target::Target;
+use crate::vault::Table;
+
+impl ObjectKind for Secret {
+    const FOLDERS: &'static [&'static str] = &["kv"];
+    const STAGE: Stage = Stage::Contents;
+    type Current = Current;
+    type Ops = KvOps;
+
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn path(&self) -> String {
+        self.full_path()
+    }
+
+    fn entry(&self) -> String {
+        format!("kv/{}/{}", one(&self.mount), segments(&self.path))
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        check_secret_mount(&self.mount)?;
+        if !matches!(self.kv_version, 1 | 2) || self.path.split('/').any(bad_segment) {
+            return Err(format!("secret path `{}` is malformed", self.full_path()));
+        }
+        Ok(())
+    }
+
+    fn parent(&self) -> Option<Parent> {
+        Some(Parent::Mount(
+            self.namespace.clone(),
+            Table::Secret,
+            self.mount.clone(),
+        ))
+    }
+
+    fn delete_target(&self) -> Option<(String, String)> {
+        let at = match self.kv_version {
+            2 => format!("{}metadata/{}", self.mount, self.path),
+            _ => format!("{}{}", self.mount, self.path),
+        };
+        Some((self.namespace.clone(), at))
+    }
+
+    async fn current(&self, target: &Target) -> Result<Current> {
+        let c = target.client(&self.namespace);
+        let known = target.kv.known(&c, self).await?;
+        current(&c, self, known).await
+    }
+
+    fn diff(&self, _: &Target, cur: &Current) -> Decision<KvOps> {
+        let (action, reason, ops) = diff(self, cur);
+        Decision::with_ops(action, reason, ops)
+    }
+
+    fn under_new_parent(&self, _: &Target) -> Decision<KvOps> {
+        let (_, _, ops) = diff(self, &Current::default());
+        Decision::with_ops(Action::Create, None, ops)
+    }
+
+    async fn apply(&self, target: &Target, _: Action, ops: &KvOps) -> Result<()> {
+        apply(&target.client(&self.namespace), self, ops).await
+    }
+
+    fn holds(mount: &Mount) -> bool {
+        mount.table == Table::Secret && mount.kv_version().is_some()
+    }
+
+    async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
+        let Scope::Mount { ns, mount } = scope else {
+            return Ok(());
+        };
+        let (true, Some(kv_version)) = (Self::holds(mount), mount.kv_version()) else {
+            return Ok(());
+        };
+        let walk = Walk {
+            client: source.client,
+            namespace: ns,
+            mount: &mount.path,
+            kv_version,
+            history: source.kv_history,
+        };
+        export_mount(&walk, source.concurrency, |found| match found {
+            Found::Secret(s) => sink.add(Object::KvSecret(*s)),
+            Found::NotCopied { path, reason } => {
+                sink.not_copied(Kind::KvSecret, path, reason);
+                Ok(())
+            }
+        })
+        .await
+    }
+}

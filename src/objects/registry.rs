@@ -1,0 +1,178 @@
+//! The registry: the only list of object kinds. Each line names a kind and its type; the macro
+//! generates `Kind`, `Object` (a snapshot entry's content, tagged by the kind's name), `Ops` (what
+//! a plan hands the apply step) and every dispatch over them. A line's position is the kind's
+//! place in a snapshot's entry order (containers first, so an import streaming through it meets a
+//! parent before its children); when an import applies it is the kind's own `STAGE`.
+
+use serde::{Deserialize, Serialize};
+
+use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use super::target::Target;
+use super::{auth, identity, kv, mounts, namespaces, policies, transit};
+use crate::error::Result;
+use crate::model::{Action, Decision};
+
+macro_rules! registry {
+    ($($variant:ident($name:literal) => $ty:ty,)*) => {
+        /// An object kind, by its registry line.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Kind {
+            $(#[serde(rename = $name)] $variant,)*
+        }
+
+        /// One object as a snapshot entry carries it.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        #[allow(clippy::large_enum_variant)]
+        pub enum Object {
+            $(#[serde(rename = $name)] $variant($ty),)*
+        }
+
+        /// What a plan found that the apply step needs: a kind's own ops, or a prune.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub enum Ops {
+            #[default]
+            None,
+            /// A prune: delete at (namespace, API path).
+            Delete(String, String),
+            $($variant(<$ty as ObjectKind>::Ops),)*
+        }
+
+        impl Kind {
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Kind::$variant => $name,)* }
+            }
+
+            pub fn stage(self) -> Stage {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::STAGE,)* }
+            }
+
+            pub fn folders(self) -> &'static [&'static str] {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::FOLDERS,)* }
+            }
+
+            /// Whether objects of this kind live in mounts like `m`.
+            pub fn holds(self, m: &mounts::Mount) -> bool {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::holds(m),)* }
+            }
+
+            /// Exports this kind's objects in `scope` into `sink`.
+            pub async fn export(
+                self,
+                source: &Source<'_>,
+                scope: &Scope<'_>,
+                sink: &mut dyn Sink,
+            ) -> Result<()> {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::export(source, scope, sink).await,)* }
+            }
+        }
+
+        impl Object {
+            pub fn kind(&self) -> Kind {
+                match self { $(Object::$variant(_) => Kind::$variant,)* }
+            }
+
+            /// The namespace the object lives in (`""` for the configured one).
+            pub fn namespace(&self) -> &str {
+                match self { $(Object::$variant(o) => o.namespace(),)* }
+            }
+
+            /// The object's Vault-side path, for plans and error messages (never its value).
+            pub fn path(&self) -> String {
+                match self { $(Object::$variant(o) => o.path(),)* }
+            }
+
+            /// Its entry name below the namespace prefix, without `.json`.
+            pub fn entry(&self) -> String {
+                match self { $(Object::$variant(o) => o.entry(),)* }
+            }
+
+            pub fn validate(&self) -> std::result::Result<(), String> {
+                match self { $(Object::$variant(o) => o.validate(),)* }
+            }
+
+            /// The mount (or, for top-level objects, the namespace) this object needs first.
+            pub fn parent(&self) -> Option<Parent> {
+                match self { $(Object::$variant(o) => o.parent(),)* }
+            }
+
+            /// What its children see it as, when it holds other objects.
+            pub fn as_parent(&self) -> Option<Parent> {
+                match self { $(Object::$variant(o) => o.as_parent(),)* }
+            }
+
+            /// Where a prune deletes it: (namespace, API path).
+            pub fn delete_target(&self) -> Option<(String, String)> {
+                match self { $(Object::$variant(o) => o.delete_target(),)* }
+            }
+
+            /// Reads the object's counterpart on the target and decides what to do with it.
+            pub async fn plan(&self, target: &Target) -> Result<Decision<Ops>> {
+                Ok(match self {
+                    $(Object::$variant(o) => {
+                        let current = o.current(target).await?;
+                        o.diff(target, &current).map(Ops::$variant)
+                    })*
+                })
+            }
+
+            /// The decision when its parent is being created: everything inside is new.
+            pub fn under_new_parent(&self, target: &Target) -> Decision<Ops> {
+                match self { $(Object::$variant(o) => o.under_new_parent(target).map(Ops::$variant),)* }
+            }
+
+            /// Writes one planned change (ops of another kind count as none).
+            pub async fn apply(&self, target: &Target, action: Action, ops: &Ops) -> Result<()> {
+                match (self, ops) {
+                    $((Object::$variant(o), Ops::$variant(ops)) => o.apply(target, action, ops).await,)*
+                    $((Object::$variant(o), _) => o.apply(target, action, &Default::default()).await,)*
+                }
+            }
+        }
+
+        impl Ops {
+            /// Parts of an applied object that were refused all the same.
+            pub fn refused_parts(&self) -> Vec<String> {
+                match self {
+                    $(Ops::$variant(ops) => <$ty as ObjectKind>::refused_parts(ops),)*
+                    _ => Vec::new(),
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Namespace("namespace") => namespaces::Namespace,
+    Mount("mount") => mounts::Mount,
+    Policy("policy") => policies::Policy,
+    AuthItem("auth_item") => auth::AuthItem,
+    KvSecret("kv_secret") => kv::Secret,
+    TransitKey("transit_key") => transit::TransitKey,
+    Entity("entity") => identity::Entity,
+    Group("group") => identity::Group,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Kind {
+    /// The kind an entry name belongs to, from its folder (after any `ns/<namespace>/`).
+    pub fn of_entry(name: &str) -> Option<Kind> {
+        let rest = match name.strip_prefix("ns/") {
+            Some(r) => r.split_once('/')?.1,
+            None => name,
+        };
+        Kind::ALL.iter().copied().find(|k| {
+            k.folders().iter().any(|f| {
+                rest.strip_prefix(f)
+                    .is_some_and(|after| after.starts_with('/'))
+            })
+        })
+    }
+}

@@ -1,0 +1,84 @@
+//! Transit keys as an object kind: where they sit in a snapshot and on a target, and the export
+//! of each transit mount. A key is never pruned on its own (Vault guards its deletion).
+
+use super::{Current, TransitKey, Write, apply, current, diff, export};
+use crate::error::Result;
+use crate::model::{Action, Decision};
+use crate::objects::kind::{
+    ObjectKind, Parent, Scope, Sink, Source, Stage, check_name, check_secret_mount, one, segment,
+};
+use crate::objects::mounts::Mount;
+use crate::objects::registry::{Kind, Object};
+use crate::objects::target::Target;
+use crate::vault::Table;
+
+impl ObjectKind for TransitKey {
+    const FOLDERS: &'static [&'static str] = &["transit"];
+    const STAGE: Stage = Stage::Contents;
+    type Current = Current;
+    /// How an update reaches the target (a restore, or the settings only).
+    type Ops = Option<Write>;
+
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn path(&self) -> String {
+        format!("{}{}keys/{}", self.namespace, self.mount, self.name)
+    }
+
+    fn entry(&self) -> String {
+        format!("transit/{}/{}", one(&self.mount), segment(&self.name))
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        check_secret_mount(&self.mount)?;
+        check_name("transit key", &self.name)
+    }
+
+    fn parent(&self) -> Option<Parent> {
+        Some(Parent::Mount(
+            self.namespace.clone(),
+            Table::Secret,
+            self.mount.clone(),
+        ))
+    }
+
+    fn delete_target(&self) -> Option<(String, String)> {
+        None
+    }
+
+    async fn current(&self, target: &Target) -> Result<Current> {
+        current(&target.client(&self.namespace), &self.mount, &self.name).await
+    }
+
+    fn diff(&self, _: &Target, cur: &Current) -> Decision<Option<Write>> {
+        let (action, reason, write) = diff(self, cur);
+        Decision::with_ops(action, reason, write)
+    }
+
+    async fn apply(&self, target: &Target, action: Action, ops: &Option<Write>) -> Result<()> {
+        apply(&target.client(&self.namespace), self, action, ops.as_ref()).await
+    }
+
+    fn holds(mount: &Mount) -> bool {
+        mount.table == Table::Secret && mount.kind == "transit"
+    }
+
+    async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
+        let Scope::Mount { ns, mount } = scope else {
+            return Ok(());
+        };
+        if !Self::holds(mount) {
+            return Ok(());
+        }
+        let (keys, not_copied) = export(source.client, ns, &mount.path).await?;
+        for k in keys {
+            sink.add(Object::TransitKey(k))?;
+        }
+        for (path, reason) in not_copied {
+            sink.not_copied(Kind::TransitKey, path, reason);
+        }
+        Ok(())
+    }
+}

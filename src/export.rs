@@ -277,9 +277,9 @@ async fn sign_uploaded(
     Ok(signature)
 }
 
-/// Everything of one namespace: its mounts first, then every kind that lives in a namespace, then
-/// every kind that lives in each mount. A mount no kind looks into carries its settings only,
-/// and says so.
+/// Everything of one namespace: its mount tables, what lives in each mount (a mount no kind looks
+/// into carries its settings only, and says so), then every kind that lives in the namespace
+/// itself (the mounts, policies, identity).
 async fn export_namespace(
     client: &VaultClient,
     ns: &str,
@@ -295,13 +295,6 @@ async fn export_namespace(
         state_mount: &opts.state_mount,
     };
     let mounts = mounts::listed(&source, ns, writer).await?;
-    let scope = Scope::Namespace {
-        ns,
-        mounts: &mounts,
-    };
-    for kind in Kind::ALL {
-        kind.export(&source, &scope, writer).await?;
-    }
     for mount in &mounts {
         let holders: Vec<Kind> = Kind::ALL
             .iter()
@@ -322,6 +315,13 @@ async fn export_namespace(
         for kind in holders {
             kind.export(&source, &scope, writer).await?;
         }
+    }
+    let scope = Scope::Namespace {
+        ns,
+        mounts: &mounts,
+    };
+    for kind in Kind::ALL {
+        kind.export(&source, &scope, writer).await?;
     }
     Ok(())
 }

@@ -9,16 +9,19 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::ready;
+use std::sync::Mutex;
 
 use futures::{StreamExt, stream};
 
 use super::Gate;
+use super::inherit::not_created;
 use super::plan::{Change, Plan};
 use super::summary::Summary;
 use crate::error::one_line;
 use crate::model::Action;
-use crate::objects::{Object, Ops, Stage, Target, identity};
+use crate::objects::{Object, Ops, Parent, Stage, Target, identity};
 use crate::progress::Progress;
+use crate::state::{Record, Records};
 
 pub struct Applied {
     pub summary: Summary,
@@ -57,6 +60,8 @@ pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize, cancel: 
     stages[4].reverse();
     stages[5].reverse();
     let mut fence_read = false;
+    // Containers whose creation failed: nothing planned inside them is written.
+    let failed: Mutex<HashMap<Parent, String>> = Mutex::default();
     for (i, stage) in stages.into_iter().enumerate() {
         if i >= 4 && !stage.is_empty() && !fence_read {
             cancel.recheck_fence().await;
@@ -69,10 +74,19 @@ pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize, cancel: 
         };
         let mut results = stream::iter(stage)
             .take_while(|_| ready(!cancel.is_cancelled()))
-            .map(|c| async move {
-                match cancel.ready().await {
-                    true => Some(apply_one(target, c).await),
-                    false => None,
+            .map(|c| {
+                let failed = &failed;
+                async move {
+                    let mut c = c;
+                    if let Some(reason) = inside_failed(&c, failed) {
+                        c.action = Action::Refused;
+                        c.reason = Some(reason);
+                        return Some((c, Ok(())));
+                    }
+                    match cancel.ready().await {
+                        true => Some(apply_one(target, c).await),
+                        false => None,
+                    }
                 }
             })
             .buffered(parallel);
@@ -81,6 +95,12 @@ pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize, cancel: 
             let Some((change, result)) = outcome else {
                 continue;
             };
+            if let (Action::Create, Err(why), Some(obj)) = (change.action, &result, &change.object)
+                && let Some(p) = obj.as_parent()
+                && let Ok(mut failed) = failed.lock()
+            {
+                failed.insert(p, why.clone());
+            }
             progress.add(1);
             if record(&mut summary, &change, result) {
                 not_done.remove(&change.entry);
@@ -92,6 +112,68 @@ pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize, cancel: 
         .failures
         .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
     Applied { summary, not_done }
+}
+
+/// Applies a plan whose changes keep their objects and records (entities and groups held back
+/// by an import pass, or the whole plan of REPLICATOR_ON_DRIFT=fail), then `deletes`, and
+/// updates `records` with what took effect.
+pub async fn apply_planned(
+    target: &Target,
+    mut plan: Plan,
+    concurrency: usize,
+    records: &mut Records,
+    deletes: Vec<Change>,
+    cancel: &Gate,
+) -> Summary {
+    let pending: Vec<(String, Option<Record>)> = plan
+        .changes
+        .iter_mut()
+        .map(|c| {
+            let created = c.action == Action::Create;
+            let record = c.record.take().map(|mut r| {
+                r.created = created;
+                r
+            });
+            (c.entry.clone(), record)
+        })
+        .collect();
+    let deleted: Vec<String> = deletes.iter().map(|c| c.entry.clone()).collect();
+    plan.changes.extend(deletes);
+    let applied = apply(target, plan, concurrency, cancel).await;
+    for (entry, record) in pending {
+        let ok = !applied.not_done.contains(&entry);
+        settle_record(records, entry, ok, record);
+    }
+    for entry in deleted {
+        if !applied.not_done.contains(&entry) {
+            records.remove(&entry);
+        }
+    }
+    applied.summary
+}
+
+/// The object took effect (its record is the snapshot's), or was left as it was (compare it in
+/// full next time).
+pub(super) fn settle_record(
+    records: &mut Records,
+    entry: String,
+    ok: bool,
+    record: Option<Record>,
+) {
+    match (ok, record) {
+        (true, Some(r)) => records.set(entry, r),
+        (true, None) => {}
+        (false, _) => records.unsettle(&entry),
+    }
+}
+
+/// Why the change is refused, when it lies inside a container whose creation failed: it is
+/// never written elsewhere (not in the root namespace of a server that ignores the namespace
+/// header).
+fn inside_failed(c: &Change, failed: &Mutex<HashMap<Parent, String>>) -> Option<String> {
+    let parent = c.object.as_ref().and_then(Object::parent)?;
+    let failed = failed.lock().ok()?;
+    failed.get(&parent).map(|why| not_created(&parent, why))
 }
 
 /// Group changes with member groups before the groups that contain them, per namespace.

@@ -39,18 +39,20 @@ pub(super) fn inherited(
         )),
         // A parent that could not be created, or whose state could not be read.
         Some((Action::Failed, why)) => {
-            let parent = match obj.parent() {
-                Some(Parent::Namespace(ns)) => format!("namespace {ns}"),
-                Some(Parent::Mount(ns, Table::Auth, path)) => {
-                    format!("auth method {ns}auth/{path}")
-                }
-                Some(Parent::Mount(ns, Table::Secret, path)) => format!("mount {ns}{path}"),
-                None => String::new(),
-            };
-            let why = why.unwrap_or_default();
-            let reason = format!("not applied: its {parent} was not created: {why}");
+            let parent = obj.parent()?;
+            let reason = not_created(&parent, &why.unwrap_or_default());
             Some(Decision::new(Action::Refused, Some(reason)))
         }
         _ => None,
     }
+}
+
+/// Why an object is not applied when its parent could not be created.
+pub(super) fn not_created(parent: &Parent, why: &str) -> String {
+    let parent = match parent {
+        Parent::Namespace(ns) => format!("namespace {ns}"),
+        Parent::Mount(ns, Table::Auth, path) => format!("auth method {ns}auth/{path}"),
+        Parent::Mount(ns, Table::Secret, path) => format!("mount {ns}{path}"),
+    };
+    format!("not applied: its {parent} was not created: {why}")
 }

@@ -174,9 +174,12 @@ async fn plan_and_apply(
         false => Default::default(),
         true => plan_prunes(&target, state, &records, snapshot, manifest, opts).await?,
     };
-    if dry_run || opts.on_drift == OnDrift::Fail {
-        // The whole plan first: to print it, or to refuse drift before anything is written.
-        let mut plan = planner::plan(&target, snapshot, concurrency, &mut records, opts).await?;
+    let applied = if dry_run || opts.on_drift == OnDrift::Fail {
+        // The whole plan first: to print it, or to refuse drift before anything is written. The
+        // apply then carries out this very plan (which keeps what it applies until then).
+        let keep = !dry_run;
+        let mut plan =
+            planner::plan(&target, snapshot, concurrency, &mut records, opts, keep).await?;
         if opts.on_drift == OnDrift::Fail && plan.drifted > 0 {
             return Err(Error::refused(
                 &snapshot.key,
@@ -193,17 +196,22 @@ async fn plan_and_apply(
             let summary = Summary::of_plan(&plan);
             return Ok((Some(plan), summary));
         }
-    }
-    let applied = planner::apply(
-        &target,
-        snapshot,
-        concurrency,
-        &mut records,
-        opts,
-        deletes,
-        cancel,
-    )
-    .await;
+        let mut applied =
+            apply::apply_planned(&target, plan, concurrency, &mut records, deletes, cancel).await;
+        applied.interrupted |= cancel.is_cancelled();
+        Ok(applied)
+    } else {
+        planner::apply(
+            &target,
+            snapshot,
+            concurrency,
+            &mut records,
+            opts,
+            deletes,
+            cancel,
+        )
+        .await
+    };
     let deleted = tally.settle(&mut records);
     let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());
     let saved = save_progress(state, &mut records, snapshot, opts, before, complete, lease).await;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::model::{Action, Decision};
 use crate::objects::{Kind, Object, Ops};
 use crate::snapshot::format::entry_name;
+use crate::state::Record;
 
 /// What the import will do to one object. `object` is kept only for creates and updates.
 #[derive(Debug, Serialize)]
@@ -28,6 +29,9 @@ pub struct Change {
     /// What the apply step needs beyond the object (a kind's own ops, or a prune's target).
     #[serde(skip)]
     pub ops: Ops,
+    /// The record the object gets once applied, when the plan is kept for its apply.
+    #[serde(skip)]
+    pub record: Option<Record>,
 }
 
 impl Change {
@@ -47,6 +51,7 @@ impl Change {
             entry: entry_name(&object),
             object: keep.then_some(object),
             ops: d.ops,
+            record: None,
         }
     }
 }

@@ -25,8 +25,9 @@ use crate::state::{Record, Records};
 
 /// Where a pass's changes go.
 enum Sink<'a> {
-    /// Collected, without values (`--dry-run`, and the drift check of REPLICATOR_ON_DRIFT=fail).
-    Plan(&'a mut Plan),
+    /// Collected: without values for `--dry-run`; with each object and its record (`keep`) for
+    /// REPLICATOR_ON_DRIFT=fail, whose apply then carries out exactly this plan.
+    Plan { plan: &'a mut Plan, keep: bool },
     /// Applied as they come; entities and groups wait for everything else.
     Apply {
         summary: &'a mut Summary,
@@ -45,13 +46,16 @@ struct Done {
     stopped: bool,
 }
 
-/// Plans every object of the snapshot against the target, writing nothing.
+/// Plans every object of the snapshot against the target, writing nothing. With `keep`, each
+/// change keeps its object and record for `apply::apply_planned` (and the records take the
+/// objects found unchanged).
 pub async fn plan(
     target: &Target,
     snapshot: &Snapshot,
     concurrency: usize,
     records: &mut Records,
     opts: &ImportOptions,
+    keep: bool,
 ) -> crate::Result<Plan> {
     let mut plan = Plan::default();
     let pass = Pass {
@@ -60,7 +64,11 @@ pub async fn plan(
         concurrency,
         opts,
     };
-    walk(&pass, records, &Gate::default(), Sink::Plan(&mut plan)).await?;
+    let sink = Sink::Plan {
+        plan: &mut plan,
+        keep,
+    };
+    walk(&pass, records, &Gate::default(), sink).await?;
     plan.sort();
     Ok(plan)
 }
@@ -93,24 +101,12 @@ pub async fn apply(
     };
     walk(&pass, records, cancel, sink).await?;
     let mut later = Plan::default();
-    let mut pending = Vec::new();
-    for (change, record) in deferred {
-        pending.push((change.entry.clone(), record));
+    for (mut change, record) in deferred {
+        change.record = record;
         later.changes.push(change);
     }
-    let deleted: Vec<String> = deletes.iter().map(|c| c.entry.clone()).collect();
-    later.changes.extend(deletes);
-    let applied = apply::apply(target, later, concurrency, cancel).await;
-    for (entry, record) in pending {
-        let ok = !applied.not_done.contains(&entry);
-        settle_record(records, entry, ok, record);
-    }
-    for entry in deleted {
-        if !applied.not_done.contains(&entry) {
-            records.remove(&entry);
-        }
-    }
-    summary.merge(applied.summary);
+    let applied = apply::apply_planned(target, later, concurrency, records, deletes, cancel).await;
+    summary.merge(applied);
     summary.interrupted |= cancel.is_cancelled();
     Ok(summary)
 }
@@ -133,9 +129,8 @@ async fn walk(
         target,
         snapshot,
         concurrency,
-        opts,
+        ..
     } = *pass;
-    let applying = matches!(sink, Sink::Apply { .. });
     // What an earlier pass (a dry plan before this one) found is not trusted here.
     target.kv.forget();
     let (tx, rx) = mpsc::channel::<Scanned>(concurrency * 4);
@@ -176,57 +171,8 @@ async fn walk(
                     queue.extend(next);
                     continue;
                 };
-                let Scanned {
-                    object,
-                    entry,
-                    sha256,
-                } = scanned;
-                // Transit keys are never pruned one by one, but recorded all the same: a
-                // mount prune must know which keys are the importer's.
-                let (ns, delete) = object.delete_target().unzip();
-                let ns = ns.as_deref().unwrap_or(object.namespace());
-                let at = delete.as_deref();
-                let record = Some(Record::new(sha256, object.kind(), &object.path(), ns, at));
-                let known = records.get(&entry);
-                let recorded = known.map(|r| r.sha == sha256);
-                let trusted = recorded == Some(true) && known.is_some_and(|r| !r.unsettled);
-                let inherited = inherited(target, &object, &decisions, &opts.state_mount);
-                if let Object::Mount(m) = &object {
-                    target.note_auth_mount(m);
-                }
-                if let Some(p) = object.as_parent() {
-                    // A parent: decided and applied now, before its children arrive.
-                    let change = match inherited {
-                        Some(d) => Change::decided(object, d),
-                        None => plan_one(target, object, recorded, opts).await,
-                    };
-                    decisions.insert(p.clone(), (change.action, change.reason.clone()));
-                    let done = finish(target, change, record, applying, cancel).await;
-                    if let (Action::Create, Err(why)) = (done.change.action, &done.result) {
-                        // Not created: what it would hold goes nowhere (not to the root
-                        // namespace of a server that ignores the namespace header).
-                        decisions.insert(p, (Action::Failed, Some(why.clone())));
-                    }
-                    settle(&mut sink, records, done);
-                    continue;
-                }
-                if inherited.is_none() && trusted && !opts.full_check {
-                    // Applied by an earlier import and unchanged in the source since: not read.
-                    let change = Change::new(object, Action::Unchanged, None);
-                    settle(
-                        &mut sink,
-                        records,
-                        finish(target, change, record, false, cancel).await,
-                    );
-                    continue;
-                }
-                running.push(Box::pin(async move {
-                    let change = match inherited {
-                        Some(d) => Change::decided(object, d),
-                        None => plan_one(target, object, recorded, opts).await,
-                    };
-                    finish(target, change, record, applying, cancel).await
-                }));
+                let work = take(pass, scanned, records, &mut decisions, &mut sink, cancel).await;
+                running.extend(work);
             }
             match running.next().await {
                 Some(done) => settle(&mut sink, records, done),
@@ -241,6 +187,76 @@ async fn walk(
         Err(e) => Err(e),
         Ok(_) => Ok(()),
     }
+}
+
+/// Takes one object off the snapshot: a parent is planned (and, when importing, applied) at once,
+/// before its children arrive; one the records vouch for is settled unread; anything else comes
+/// back as work to run concurrently.
+async fn take<'a>(
+    pass: &Pass<'a>,
+    scanned: Scanned,
+    records: &mut Records,
+    decisions: &mut HashMap<Parent, ParentDecision>,
+    sink: &mut Sink<'_>,
+    cancel: &'a Gate,
+) -> Option<BoxFuture<'a, Done>> {
+    let (target, opts) = (pass.target, pass.opts);
+    let applying = matches!(sink, Sink::Apply { .. });
+    let Scanned {
+        object,
+        entry,
+        sha256,
+    } = scanned;
+    // Transit keys are never pruned one by one, but recorded all the same: a mount prune must
+    // know which keys are the importer's.
+    let (ns, delete) = object.delete_target().unzip();
+    let ns = ns.as_deref().unwrap_or(object.namespace());
+    let record = Some(Record::new(
+        sha256,
+        object.kind(),
+        &object.path(),
+        ns,
+        delete.as_deref(),
+    ));
+    let known = records.get(&entry);
+    let recorded = known.map(|r| r.sha == sha256);
+    let trusted = recorded == Some(true) && known.is_some_and(|r| !r.unsettled);
+    let inherited = inherited(target, &object, decisions, &opts.state_mount);
+    if let Object::Mount(m) = &object {
+        target.note_auth_mount(m);
+    }
+    if let Some(p) = object.as_parent() {
+        let change = match inherited {
+            Some(d) => Change::decided(object, d),
+            None => plan_one(target, object, recorded, opts).await,
+        };
+        decisions.insert(p.clone(), (change.action, change.reason.clone()));
+        let done = finish(target, change, record, applying, cancel).await;
+        if let (Action::Create, Err(why)) = (done.change.action, &done.result) {
+            // Not created: what it would hold goes nowhere (not to the root namespace of a
+            // server that ignores the namespace header).
+            decisions.insert(p, (Action::Failed, Some(why.clone())));
+        }
+        settle(sink, records, done);
+        return None;
+    }
+    if inherited.is_none() && trusted && !opts.full_check {
+        // Applied by an earlier import and unchanged in the source since: not read.
+        let change = Change::new(object, Action::Unchanged, None);
+        settle(
+            sink,
+            records,
+            finish(target, change, record, false, cancel).await,
+        );
+        return None;
+    }
+    Some(Box::pin(async move {
+        let change = match inherited {
+            Some(d) => Change::decided(object, d),
+            None => plan_one(target, object, recorded, opts).await,
+        };
+        finish(target, change, record, applying, cancel).await
+    }))
 }
 
 /// Applies a planned create or update when importing, unless the run was stopped while it was
@@ -282,9 +298,16 @@ fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
     } = done;
     let drifted = is_drift(&change);
     match sink {
-        Sink::Plan(plan) => {
-            change.object = None;
+        Sink::Plan { plan, keep } => {
             plan.drifted += u64::from(drifted);
+            match (*keep, record) {
+                (false, _) => change.object = None,
+                // Already as the snapshot has it: recorded now, as an apply pass would.
+                (true, Some(r)) if change.action == Action::Unchanged => {
+                    records.set(std::mem::take(&mut change.entry), r);
+                }
+                (true, record) => change.record = record,
+            }
             plan.push(change);
         }
         Sink::Apply {
@@ -315,18 +338,8 @@ fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
                 r.created = created;
                 r
             });
-            settle_record(records, entry, ok, record);
+            apply::settle_record(records, entry, ok, record);
         }
-    }
-}
-
-/// The object took effect (its record is the snapshot's), or was left as it was (compare it in
-/// full next time).
-fn settle_record(records: &mut Records, entry: String, ok: bool, record: Option<Record>) {
-    match (ok, record) {
-        (true, Some(r)) => records.set(entry, r),
-        (true, None) => {}
-        (false, _) => records.unsettle(&entry),
     }
 }
 

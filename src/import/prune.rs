@@ -43,6 +43,7 @@ fn change(entry: &str, rec: &Record, action: Action, reason: String) -> Change {
         entry: entry.to_string(),
         object: None,
         ops,
+        record: None,
     }
 }
 
@@ -284,6 +285,7 @@ mod tests {
                 entry: format!("e{i}"),
                 object: None,
                 ops: Ops::None,
+                record: None,
             },
             weight: 1,
             along: Vec::new(),

@@ -53,8 +53,7 @@ impl ObjectKind for TransitKey {
     }
 
     fn diff(&self, _: &Target, cur: &Current) -> Decision<Option<Write>> {
-        let (action, reason, write) = diff(self, cur);
-        Decision::with_ops(action, reason, write)
+        diff(self, cur)
     }
 
     async fn apply(&self, target: &Target, action: Action, ops: &Option<Write>) -> Result<()> {

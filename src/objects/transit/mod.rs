@@ -17,7 +17,7 @@ pub use backup::KeyConfig;
 use backup::{Compared, Decoded};
 
 use crate::error::{Error, Result};
-use crate::model::Action;
+use crate::model::{Action, Decision};
 use crate::vault::VaultClient;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -179,15 +179,15 @@ pub async fn current(client: &VaultClient, mount: &str, name: &str) -> Result<Cu
 
 /// Decides what the target's key needs. A target key newer than the snapshot's, or rotated on
 /// both sides, is drift and left alone; a key of the same name with other material is refused.
-pub fn diff(desired: &TransitKey, current: &Current) -> (Action, Option<String>, Option<Write>) {
+pub fn diff(desired: &TransitKey, current: &Current) -> Decision<Option<Write>> {
     let refuse = |why: String| {
         let why = format!(
             "{why}; left alone (a transit key is never replaced: rename or remove one of them)"
         );
-        (Action::Refused, Some(why), None)
+        Decision::with_ops(Action::Refused, Some(why), None)
     };
     let (key_type, cur) = match current {
-        Current::Absent => return (Action::Create, None, None),
+        Current::Absent => return Decision::with_ops(Action::Create, None, None),
         Current::Opaque {
             key_type,
             latest_version,
@@ -207,7 +207,7 @@ pub fn diff(desired: &TransitKey, current: &Current) -> (Action, Option<String>,
     }
     let Some(want) = Decoded::from_backup(&desired.backup) else {
         let why = "the snapshot's backup of this key cannot be read".to_string();
-        return (Action::Failed, Some(why), None);
+        return Decision::with_ops(Action::Failed, Some(why), None);
     };
     let (have, snap) = (cur.latest_version, want.latest_version);
     match cur.compare(&want) {
@@ -224,7 +224,10 @@ pub fn diff(desired: &TransitKey, current: &Current) -> (Action, Option<String>,
                 "drift: rotated on both sides, the target's v{v} is not the snapshot's; left as \
                  it is (a transit key is never rolled back)"
             );
-            return (Action::Skipped, Some(why), None);
+            return Decision {
+                drift: true,
+                ..Decision::new(Action::Skipped, Some(why))
+            };
         }
         Compared::Same => {}
     }
@@ -233,23 +236,23 @@ pub fn diff(desired: &TransitKey, current: &Current) -> (Action, Option<String>,
             "drift: the target's key is at v{have}, newer than the snapshot's v{snap}; left as it \
              is (a transit key is never rolled back)"
         );
-        return (Action::Skipped, Some(why), None);
+        return Decision {
+            drift: true,
+            ..Decision::new(Action::Skipped, Some(why))
+        };
     }
     if have < snap {
         let why = format!("rotated on the source: v{have} to v{snap}");
-        return (
-            Action::Update,
-            Some(why),
-            Some(Write::Restore { from: have }),
-        );
+        let write = Some(Write::Restore { from: have });
+        return Decision::with_ops(Action::Update, Some(why), write);
     }
     let held = want.config.held();
     let differs = held.differences(&cur.config);
     if differs.is_empty() {
-        return (Action::Unchanged, None, None);
+        return Decision::with_ops(Action::Unchanged, None, None);
     }
     let why = format!("settings differ: {}", differs.join(", "));
-    (Action::Update, Some(why), Some(Write::Config(held)))
+    Decision::with_ops(Action::Update, Some(why), Some(Write::Config(held)))
 }
 
 /// Restores a new key, or carries out the planned update.

@@ -99,7 +99,8 @@ pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize, cancel: 
                 && let Some(p) = obj.as_parent()
                 && let Ok(mut failed) = failed.lock()
             {
-                failed.insert(p, why.clone());
+                let reason = not_created(&p, why);
+                failed.insert(p, reason);
             }
             progress.add(1);
             if record(&mut summary, &change, result) {
@@ -167,13 +168,18 @@ pub(super) fn settle_record(
     }
 }
 
-/// Why the change is refused, when it lies inside a container whose creation failed: it is
-/// never written elsewhere (not in the root namespace of a server that ignores the namespace
-/// header).
+/// Why the change is refused, when it lies inside a container whose creation failed (or inside
+/// one refused for that reason): it is never written elsewhere (not in the root namespace of a
+/// server that ignores the namespace header). What it would hold is refused the same way.
 fn inside_failed(c: &Change, failed: &Mutex<HashMap<Parent, String>>) -> Option<String> {
-    let parent = c.object.as_ref().and_then(Object::parent)?;
-    let failed = failed.lock().ok()?;
-    failed.get(&parent).map(|why| not_created(&parent, why))
+    let obj = c.object.as_ref()?;
+    let parent = obj.parent()?;
+    let mut failed = failed.lock().ok()?;
+    let reason = failed.get(&parent)?.clone();
+    if let Some(p) = obj.as_parent() {
+        failed.insert(p, reason.clone());
+    }
+    Some(reason)
 }
 
 /// Group changes with member groups before the groups that contain them, per namespace.

@@ -116,6 +116,17 @@ fn tune_settings_and_namespace_metadata_arrive_and_follow_changes() {
 /// applied; on a server that ignores the namespace header they would land in the root namespace.
 #[test]
 fn objects_of_a_namespace_that_could_not_be_created_are_not_applied_anywhere() {
+    namespace_not_created(&[]);
+}
+
+// With ON_DRIFT=fail the import plans everything first, then applies that plan: a namespace
+// whose creation fails must still keep what it would hold out of the root namespace.
+#[test]
+fn objects_of_a_namespace_not_created_stay_out_when_the_plan_is_made_first() {
+    namespace_not_created(&[("REPLICATOR_ON_DRIFT", "fail")]);
+}
+
+fn namespace_not_created(extra: &[(&str, &str)]) {
     let p = Pair::new();
     let s = &p.src;
     s.write("sys/namespaces/blocked", json!({}));
@@ -153,7 +164,9 @@ fn objects_of_a_namespace_that_could_not_be_created_are_not_applied_anywhere() {
         .as_str()
         .unwrap()
         .to_string();
-    let run = p.import(&[("VAULT_TOKEN", token.as_str())]);
+    let mut env = vec![("VAULT_TOKEN", token.as_str())];
+    env.extend_from_slice(extra);
+    let run = p.import(&env);
     run.assert_code(3);
     let out = run.all();
     assert!(!out.contains(&token));

@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::answer::{error_message, found, redirect_message};
 use super::retry::RetryPolicy;
-use crate::config::{Token, VaultConfig};
+use super::settings::{Token, VaultConfig};
 use crate::error::{Error, Result};
 
 /// Characters left as they are in a path segment: RFC 3986 unreserved.

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use super::{Settings, VaultEnv, parse_bool, set};
-use crate::vault::{Auth, Tls, Token};
 use crate::error::{Error, Result};
+use crate::vault::{Auth, Tls, Token};
 
 /// Where Kubernetes projects a pod's service-account token.
 pub const DEFAULT_KUBERNETES_TOKEN_FILE: &str =

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::watch;
 use crate::error::{Error, Result};
-use crate::state::{Fence, Meta, State};
+use crate::state::{Fence, ImporterState as State, Meta};
 
 /// Who this run is: the pod name in Kubernetes (`HOSTNAME`), the process ID, and a random part,
 /// so that two containers with the same name and PID (PID 1, typically) are still two holders.

@@ -24,7 +24,7 @@ use crate::objects::Target;
 use crate::plan::Plan;
 use crate::snapshot::Manifest;
 use crate::snapshot::catalog;
-use crate::state::{Meta, State};
+use crate::state::{ImporterState as State, Meta};
 use crate::summary::Summary;
 use crate::vault::{Session, VaultClient};
 

@@ -14,7 +14,7 @@ use crate::seal::{self, HashReader, Opener, Signed};
 use crate::snapshot::catalog;
 use crate::snapshot::reader::Scanned;
 use crate::snapshot::{Limits, Manifest, reader};
-use crate::state::State;
+use crate::state::ImporterState as State;
 use crate::store::{self, RangeReader, Stat, Store, StreamFailure};
 
 /// A snapshot in the store whose signature has been checked. Every pass streams it from the

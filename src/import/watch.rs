@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::lease::{Shared, Stop, is_cas_mismatch};
 use crate::error::{Error, Result, one_line};
-use crate::state::State;
+use crate::state::ImporterState as State;
 
 /// How often a running import reads the fence (and the lease), at most.
 const WATCH_EVERY: Duration = Duration::from_secs(1);

@@ -7,6 +7,7 @@ mod integration {
     pub mod dr_owned_aliases;
     pub mod drill;
     pub mod errors;
+    pub mod fixture;
     pub mod fencing;
     pub mod kinds;
     pub mod kube;

@@ -7,8 +7,8 @@ mod integration {
     pub mod dr_owned_aliases;
     pub mod drill;
     pub mod errors;
-    pub mod fixture;
     pub mod fencing;
+    pub mod fixture;
     pub mod kinds;
     pub mod kube;
     pub mod listing;

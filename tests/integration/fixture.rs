@@ -53,7 +53,10 @@ fn import_env(bao: &Bao, store: &Path) -> Vec<(String, String)> {
             keys().join("age.key").display().to_string(),
         ),
         ("REPLICATOR_VERIFY_KEY".to_string(), verify_key()),
-        ("REPLICATOR_SOURCE_PREFIX".to_string(), FIXTURE_PREFIX.to_string()),
+        (
+            "REPLICATOR_SOURCE_PREFIX".to_string(),
+            FIXTURE_PREFIX.to_string(),
+        ),
     ]);
     env
 }
@@ -98,7 +101,11 @@ fn a_committed_snapshot_still_verifies_and_imports() {
     );
     let v1 = dst.cli(&["kv", "get", "-format=json", "-version=1", "secret/app/db"]);
     let v1: serde_json::Value = serde_json::from_slice(&v1.stdout).expect("kv get -version=1");
-    assert_eq!(v1["data"]["data"], json!({"password": "fixture-v1"}), "{v1}");
+    assert_eq!(
+        v1["data"]["data"],
+        json!({"password": "fixture-v1"}),
+        "{v1}"
+    );
     let mounts = dst.read("sys/mounts").expect("mounts");
     assert_eq!(mounts["data"]["legacy/"]["type"], "kv", "{mounts}");
     assert_eq!(
@@ -146,7 +153,10 @@ fn make_fixture() {
     let mut env = src.env();
     env.extend([
         ("REPLICATOR_STORE".to_string(), file_store(store)),
-        ("REPLICATOR_AGE_RECIPIENTS".to_string(), recipient.trim().to_string()),
+        (
+            "REPLICATOR_AGE_RECIPIENTS".to_string(),
+            recipient.trim().to_string(),
+        ),
         (
             "REPLICATOR_SIGNING_KEY_FILE".to_string(),
             keys.join("signing.key").display().to_string(),
@@ -161,7 +171,10 @@ fn make_fixture() {
         let path = entry.expect("entry").path();
         std::fs::copy(&path, out.join(path.file_name().expect("name"))).expect("copy");
     }
-    let sealed = src.write("transit/encrypt/fixture", json!({"plaintext": "Zml4dHVyZQ=="}));
+    let sealed = src.write(
+        "transit/encrypt/fixture",
+        json!({"plaintext": "Zml4dHVyZQ=="}),
+    );
     let ciphertext = sealed["data"]["ciphertext"].as_str().expect("ciphertext");
     std::fs::write(
         fixtures().join("transit-ciphertext.txt"),
@@ -178,7 +191,10 @@ fn seed(src: &Bao) {
     );
     src.kv_put("secret", "app/db", json!({"password": "fixture-v1"}));
     src.kv_put("secret", "app/db", json!({"password": "fixture-v2"}));
-    src.write("sys/mounts/legacy", json!({"type": "kv", "options": {"version": "1"}}));
+    src.write(
+        "sys/mounts/legacy",
+        json!({"type": "kv", "options": {"version": "1"}}),
+    );
     src.write("legacy/old/item", json!({"k": "fixture-kv1"}));
     src.write("sys/auth/approle", json!({"type": "approle"}));
     src.write(

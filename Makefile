@@ -20,6 +20,7 @@ test: deps
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
+	python3 scripts/layers.py
 
 ## Supply-chain checks with cargo-deny (deny.toml); installs cargo-deny when missing.
 deny:

@@ -55,7 +55,7 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
     })
     .await?;
     if retention.is_set() {
-        let pruned = retention::prune(store.as_ref(), retention, false)
+        let pruned = retention::apply(store.as_ref(), retention, false)
             .await
             .map_err(|e| Error::Store {
                 location: store.location(),

@@ -5,13 +5,13 @@
 //! the command's output on stdout, and returns the exit code (see `exit`).
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod exit;
 pub mod export;
 pub mod hashing;
 pub mod import;
-pub mod inspect;
 pub mod metrics;
 pub mod model;
 pub mod objects;
@@ -65,107 +65,104 @@ async fn dispatch(
     settings: &Settings,
     m: &mut metrics::RunMetrics,
 ) -> Result<u8> {
-    match command {
-        Command::Export => {
-            let r = export::run(settings).await?;
-            m.snapshot_bytes = Some(r.size);
-            m.objects = r
-                .counts
-                .iter()
-                .map(|(kind, n)| (kind.clone(), "exported".to_string(), *n))
-                .collect();
-            let latest = match &r.newer_latest {
-                None => "latest now points at it".to_string(),
-                Some(k) => format!("latest stays at {k}, which is newer"),
-            };
+    let text = match command {
+        Command::Export => return export_command(settings, m).await,
+        Command::Import(args) => return import_command(settings, &args, m).await,
+        Command::Status => return status_command(settings).await,
+        Command::Promote(args) => commands::promote(settings, args.timeout.as_deref()).await?,
+        Command::Demote => commands::demote(settings).await?,
+        Command::List => commands::list(settings).await?,
+        Command::Prune(args) => commands::retention(settings, args.dry_run).await?,
+        Command::Keygen(args) => commands::keygen(&args.dir, args.force)?,
+        Command::Verify(arg) => commands::verify(settings, &arg.snapshot).await?,
+    };
+    emit(&text);
+    Ok(exit::OK)
+}
+
+/// `export`: one snapshot, then retention; prints where it went and what retention deleted.
+async fn export_command(settings: &Settings, m: &mut metrics::RunMetrics) -> Result<u8> {
+    let r = export::run(settings).await?;
+    m.snapshot_bytes = Some(r.size);
+    m.objects = r
+        .counts
+        .iter()
+        .map(|(kind, n)| (kind.clone(), "exported".to_string(), *n))
+        .collect();
+    let latest = match &r.newer_latest {
+        None => "latest now points at it".to_string(),
+        Some(k) => format!("latest stays at {k}, which is newer"),
+    };
+    emit(&format!(
+        "exported {} to {} ({} bytes, {} not copied); {latest}\n",
+        r.key, r.location, r.size, r.not_copied
+    ));
+    for key in &r.pruned {
+        emit(&format!("deleted {key} (retention)\n"));
+    }
+    Ok(exit::OK)
+}
+
+/// `import`: prints the plan (dry run) or the writes, then the summary, as text or JSON.
+async fn import_command(
+    settings: &Settings,
+    args: &cli::ImportArgs,
+    m: &mut metrics::RunMetrics,
+) -> Result<u8> {
+    let out = import::run(
+        settings,
+        &args.snapshot.snapshot,
+        args.dry_run,
+        args.full_check,
+    )
+    .await?;
+    m.snapshot_bytes = Some(out.snapshot_bytes);
+    m.objects = out.summary.metrics();
+    match args.output {
+        cli::Output::Json => {
+            let doc = serde_json::json!({
+                "snapshot": out.snapshot, "dry_run": args.dry_run, "writes": out.writes,
+                "reads": out.reads,
+                "plan": out.plan, "summary": out.summary,
+            });
             emit(&format!(
-                "exported {} to {} ({} bytes, {} not copied); {latest}\n",
-                r.key, r.location, r.size, r.not_copied
+                "{}\n",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
             ));
-            for key in &r.pruned {
-                emit(&format!("deleted {key} (retention)\n"));
-            }
-            Ok(exit::OK)
         }
-        Command::Import(args) => {
-            let out = import::run(
-                settings,
-                &args.snapshot.snapshot,
-                args.dry_run,
-                args.full_check,
-            )
-            .await?;
-            m.snapshot_bytes = Some(out.snapshot_bytes);
-            m.objects = out.summary.metrics();
-            match args.output {
-                cli::Output::Json => {
-                    let doc = serde_json::json!({
-                        "snapshot": out.snapshot, "dry_run": args.dry_run, "writes": out.writes,
-                        "reads": out.reads,
-                        "plan": out.plan, "summary": out.summary,
-                    });
-                    emit(&format!(
-                        "{}\n",
-                        serde_json::to_string_pretty(&doc).unwrap_or_default()
-                    ));
-                }
-                cli::Output::Text => {
-                    if let Some(plan) = &out.plan {
-                        emit(&format!(
-                            "Dry run of {}: nothing was written.\n",
-                            out.snapshot
-                        ));
-                        emit(&plan.render());
-                    } else {
-                        emit(&format!(
-                            "Imported {} ({} writes).\n",
-                            out.snapshot, out.writes
-                        ));
-                    }
-                    emit(&out.summary.render());
-                }
-            }
-            Ok(if out.summary.is_partial() {
-                exit::PARTIAL
+        cli::Output::Text => {
+            if let Some(plan) = &out.plan {
+                emit(&format!(
+                    "Dry run of {}: nothing was written.\n",
+                    out.snapshot
+                ));
+                emit(&plan.render());
             } else {
-                exit::OK
-            })
-        }
-        Command::Status => {
-            let status = inspect::status(settings).await?;
-            emit(&status.text);
-            if let Some(e) = status.future {
-                return Err(e);
+                emit(&format!(
+                    "Imported {} ({} writes).\n",
+                    out.snapshot, out.writes
+                ));
             }
-            match status.stale {
-                Some(reason) => Err(Error::Stale(reason)),
-                None => Ok(exit::OK),
-            }
+            emit(&out.summary.render());
         }
-        Command::Promote(args) => {
-            emit(&inspect::promote(settings, args.timeout.as_deref()).await?);
-            Ok(exit::OK)
-        }
-        Command::Demote => {
-            emit(&inspect::demote(settings).await?);
-            Ok(exit::OK)
-        }
-        Command::List => {
-            emit(&inspect::list(settings).await?);
-            Ok(exit::OK)
-        }
-        Command::Prune(args) => {
-            emit(&inspect::prune(settings, args.dry_run).await?);
-            Ok(exit::OK)
-        }
-        Command::Keygen(args) => {
-            emit(&inspect::keygen(&args.dir, args.force)?);
-            Ok(exit::OK)
-        }
-        Command::Verify(arg) => {
-            emit(&inspect::verify(settings, &arg.snapshot).await?);
-            Ok(exit::OK)
-        }
+    }
+    Ok(if out.summary.is_partial() {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    })
+}
+
+/// `status`: prints it, then fails when the data is future-dated or older than allowed.
+async fn status_command(settings: &Settings) -> Result<u8> {
+    let status = commands::status(settings).await?;
+    emit(&status.text);
+    if let Some(e) = status.future {
+        return Err(e);
+    }
+    match status.stale {
+        Some(reason) => Err(Error::Stale(reason)),
+        None => Ok(exit::OK),
     }
 }
 

@@ -8,6 +8,7 @@ mod integration {
     pub mod drill;
     pub mod errors;
     pub mod fencing;
+    pub mod fixture;
     pub mod kinds;
     pub mod kube;
     pub mod listing;

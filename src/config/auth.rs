@@ -4,39 +4,13 @@
 
 use std::path::PathBuf;
 
-use super::{Settings, Token, VaultEnv, parse_bool, set};
+use super::{Settings, VaultEnv, parse_bool, set};
 use crate::error::{Error, Result};
+use crate::vault::{Auth, Tls, Token};
 
 /// Where Kubernetes projects a pod's service-account token.
 pub const DEFAULT_KUBERNETES_TOKEN_FILE: &str =
     "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
-#[derive(Debug, Clone)]
-pub enum Auth {
-    /// A token given as it is (`VAULT_TOKEN`, or the contents of `VAULT_TOKEN_FILE`).
-    Token(Token),
-    /// `auth/<mount>/login` with the pod's service-account JWT, read from `jwt_file` at login.
-    Kubernetes {
-        mount: String,
-        role: String,
-        jwt_file: PathBuf,
-    },
-    /// `auth/<mount>/login` with a role ID and (unless the role does not bind one) a secret ID.
-    AppRole {
-        mount: String,
-        role_id: Token,
-        secret_id: Option<Token>,
-    },
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Tls {
-    pub cacert: Option<PathBuf>,
-    pub capath: Option<PathBuf>,
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<PathBuf>,
-    pub skip_verify: bool,
-}
 
 fn nonempty(v: &Option<String>) -> Option<String> {
     set(v).map(str::to_string)

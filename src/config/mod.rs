@@ -17,8 +17,7 @@ mod seal;
 use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
-use crate::vault::RetryPolicy;
-pub use auth::{Auth, Tls};
+pub use crate::vault::{Auth, Tls, Token, VaultConfig};
 pub use operations::Retention;
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
 use options::{duration, flag, globs};
@@ -93,36 +92,6 @@ struct ReplicatorEnv {
     full_check_every: Option<String>,
     retry_max_wait: Option<String>,
     max_delete_window: Option<String>,
-}
-
-/// A Vault token. Its `Debug` never shows the value.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(value: String) -> Self {
-        Token(value)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-/// How to talk to one Vault cluster.
-#[derive(Debug, Clone)]
-pub struct VaultConfig {
-    pub addr: String,
-    pub auth: Auth,
-    pub namespace: Option<String>,
-    pub tls: Tls,
-    pub concurrency: usize,
-    pub retry: RetryPolicy,
 }
 
 /// All settings, read once at start.
@@ -390,11 +359,5 @@ mod tests {
         assert_eq!(parse_bool("True"), Some(true));
         assert_eq!(parse_bool("false"), Some(false));
         assert_eq!(parse_bool("yes"), None);
-    }
-
-    #[test]
-    fn token_debug_is_redacted() {
-        let t = Token::new("s.supersecret".into());
-        assert!(!format!("{t:?}").contains("supersecret"));
     }
 }

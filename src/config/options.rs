@@ -162,7 +162,11 @@ mod tests {
         assert!(!f.allows("team1/scratch/"));
         assert!(!f.allows("other/"));
         assert!(Filter::default().allows("anything/"));
-        assert!(globs("X", Some("[")).is_err());
+        let err = globs("X", Some("[")).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { var: "X", message } if message.starts_with("`[`: ")),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -180,6 +184,10 @@ mod tests {
         assert_eq!(duration("X", Some("90s")).unwrap().as_secs(), 90);
         assert_eq!(duration("X", Some("5m")).unwrap().as_secs(), 300);
         assert_eq!(duration("X", Some("7")).unwrap().as_secs(), 7);
-        assert!(duration("X", Some("5 parsecs")).is_err());
+        let err = duration("X", Some("5 parsecs")).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { var: "X", message } if message == "unknown unit in `5 parsecs`; use ms, s, m, h or d"),
+            "{err:?}"
+        );
     }
 }

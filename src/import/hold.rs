@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::state::{Fence, State};
+use crate::state::{Fence, ImporterState};
 
 /// Why a run was stopped from outside while it held the lease.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ impl Stop {
 
 /// What the lease and its watcher share.
 pub(super) struct Shared {
-    pub(super) state: State,
+    pub(super) state: ImporterState,
     pub(super) holder: String,
     pub(super) ttl: Duration,
     /// The version of the lease key this run last wrote, and when it sent that write.

@@ -15,7 +15,7 @@ pub use super::hold::Stop;
 use super::hold::{Held, Shared};
 use super::watch;
 use crate::error::{Error, Result};
-use crate::state::{Meta, State};
+use crate::state::{ImporterState, Meta};
 
 /// Who this run is: the pod name in Kubernetes (`HOSTNAME`), the process ID, and a random part,
 /// so that two containers with the same name and PID (PID 1, typically) are still two holders.
@@ -46,7 +46,7 @@ impl Lease {
     /// the cluster before this run's lease write is seen here, and one after it finds the lease
     /// held and waits for this run, which its watcher stops.
     pub async fn take(
-        state: &State,
+        state: &ImporterState,
         wait: Duration,
         ttl: Duration,
         cancel: CancellationToken,
@@ -123,7 +123,11 @@ impl Lease {
     /// Marks the last import unfinished (`complete: false`) while this run works, so that after
     /// a crash the next run compares every object instead of trusting records this run never
     /// got to save.
-    pub async fn mark_incomplete(&self, state: &State, before: Option<&Meta>) -> Result<()> {
+    pub async fn mark_incomplete(
+        &self,
+        state: &ImporterState,
+        before: Option<&Meta>,
+    ) -> Result<()> {
         let Some(m) = before.filter(|m| m.complete) else {
             return Ok(());
         };

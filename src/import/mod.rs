@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::objects::Target;
 use crate::snapshot::Manifest;
 use crate::snapshot::catalog;
-use crate::state::{Meta, State};
+use crate::state::{ImporterState, Meta};
 use crate::vault::{Session, VaultClient};
 
 pub use lease::{Gate, holder_id};
@@ -47,7 +47,7 @@ pub struct ImportOutcome {
 }
 
 /// Refuses when the target has been promoted.
-pub async fn check_fence(state: &State, addr: &str) -> Result<()> {
+pub async fn check_fence(state: &ImporterState, addr: &str) -> Result<()> {
     if let Some(f) = state.fence().await? {
         return Err(Error::Fenced(format!(
             "{addr} is promoted (since {} by {}): imports into it are refused. If the primary is \
@@ -75,7 +75,7 @@ pub async fn run(
     opts.full_check = full_check;
     Session::run(&vcfg, async |client| {
         // Bookkeeping goes through its own client, so the write count is the objects' alone.
-        let state = State::new(client.detached(), &opts.state_mount);
+        let state = ImporterState::new(client.detached(), &opts.state_mount);
         check_fence(&state, client.addr()).await?;
         let (snapshot, mut manifest) = verify_with(settings, opener, limits, id).await?;
         if !opts.prune {
@@ -92,7 +92,7 @@ pub async fn run(
 
 async fn import_with(
     client: &VaultClient,
-    state: &State,
+    state: &ImporterState,
     snapshot: Snapshot,
     manifest: Manifest,
     dry_run: bool,
@@ -147,7 +147,7 @@ async fn import_with(
 
 async fn plan_and_apply(
     client: &VaultClient,
-    state: &State,
+    state: &ImporterState,
     snapshot: &Snapshot,
     manifest: &Manifest,
     opts: &crate::config::ImportOptions,
@@ -229,7 +229,7 @@ async fn plan_and_apply(
 /// they exceed `REPLICATOR_MAX_DELETE` over its window.
 async fn plan_prunes(
     target: &Target,
-    state: &State,
+    state: &ImporterState,
     records: &crate::state::Records,
     snapshot: &Snapshot,
     manifest: &Manifest,
@@ -246,7 +246,7 @@ async fn plan_prunes(
 /// Saves the records and `meta` after an apply pass, whether it finished or not (the records
 /// say what was written), while the run still holds its lease.
 async fn save_progress(
-    state: &State,
+    state: &ImporterState,
     records: &mut crate::state::Records,
     snapshot: &Snapshot,
     opts: &crate::config::ImportOptions,

@@ -14,7 +14,7 @@ use crate::seal::{self, HashReader, Opener, Signed};
 use crate::snapshot::catalog;
 use crate::snapshot::reader::Scanned;
 use crate::snapshot::{Limits, Manifest, reader};
-use crate::state::State;
+use crate::state::ImporterState;
 use crate::store::{self, RangeReader, Stat, Store, StreamFailure};
 
 /// A snapshot in the store whose signature has been checked. Every pass streams it from the
@@ -153,7 +153,7 @@ pub(super) async fn scan(
 /// Refuses to follow `latest.json` back to a snapshot older than the one this target last
 /// imported: an attacker who can write the pointer must not be able to roll DR back. An older
 /// snapshot can still be imported by naming it with `--snapshot`.
-pub(super) async fn check_not_older(state: &State, key: &str) -> Result<()> {
+pub(super) async fn check_not_older(state: &ImporterState, key: &str) -> Result<()> {
     let Some(last) = state.meta().await? else {
         return Ok(());
     };

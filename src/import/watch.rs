@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::hold::{Shared, Stop, is_cas_mismatch};
 use crate::error::{Error, Result, one_line};
-use crate::state::State;
+use crate::state::ImporterState;
 
 /// How often a running import reads the fence (and the lease), at most.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -111,7 +111,11 @@ impl Holder {
 
 /// Waits up to `timeout` for the lease to be released or to expire. An expired lease is taken
 /// away (check-and-set), so that its holder, should it come back, finds it lost.
-pub async fn wait_for_holder(state: &State, addr: &str, timeout: Duration) -> Result<Holder> {
+pub async fn wait_for_holder(
+    state: &ImporterState,
+    addr: &str,
+    timeout: Duration,
+) -> Result<Holder> {
     let started = Instant::now();
     let mut first: Option<String> = None;
     loop {

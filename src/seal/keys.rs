@@ -294,7 +294,11 @@ mod tests {
         assert_eq!(ids.0.len(), 1);
         let r = recipients(None, Some(&dir.path().join(RECIPIENT_FILE))).unwrap();
         assert_eq!(r[0].to_string(), g.recipient);
-        assert!(keygen(dir.path(), false).is_err(), "must not overwrite");
+        let err = keygen(dir.path(), false).err();
+        assert!(
+            matches!(&err, Some(Error::Config { var: "keygen --dir", message }) if message.ends_with("exists; refusing to overwrite a key (use --force)")),
+            "must not overwrite: {err:?}"
+        );
     }
 
     fn secret_text(dir: &Path) -> String {
@@ -314,10 +318,18 @@ mod tests {
         std::fs::write(&path, pair.sk.to_box(None).unwrap().into_string()).unwrap();
         let err = signing_key(&path, None).unwrap_err().to_string();
         assert!(err.contains("REPLICATOR_SIGNING_KEY_PASSWORD"), "{err}");
-        assert!(signing_key(&path, Some("wrong".into())).is_err());
+        let err = signing_key(&path, Some("wrong".into())).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { var: "REPLICATOR_SIGNING_KEY_FILE", message } if message.contains("cannot decrypt the key")),
+            "{err:?}"
+        );
         assert!(signing_key(&path, Some("pw".into())).is_ok());
         std::fs::write(&path, "untrusted comment: x\nnot base64 at all\n").unwrap();
-        assert!(signing_key(&path, None).is_err());
+        let err = signing_key(&path, None).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { var: "REPLICATOR_SIGNING_KEY_FILE", message } if message.ends_with(": not a minisign secret key")),
+            "{err:?}"
+        );
     }
 
     #[test]

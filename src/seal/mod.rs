@@ -24,14 +24,31 @@ pub use keys::{
 };
 pub use stream::{HashReader, SealWriter};
 
-/// The extension of an encrypted snapshot.
+/// The extension of an encrypted object. Use `encrypted_key`, `is_encrypted` and `plain_name`:
+/// this module is the one place that names sealed objects.
 pub const AGE_EXT: &str = ".age";
-/// The extension of a snapshot's signature, appended to the snapshot's key.
+/// The extension of an object's signature, appended to the object's key (see `signature_key`).
 pub const SIG_EXT: &str = ".minisig";
 
 /// The key of the signature that belongs to `key`.
 pub fn signature_key(key: &str) -> String {
     format!("{key}{SIG_EXT}")
+}
+
+/// The key an object named `plain` has once encrypted (`x.tar.gz` → `x.tar.gz.age`).
+pub fn encrypted_key(plain: &str) -> String {
+    format!("{plain}{AGE_EXT}")
+}
+
+/// Whether `key` names an encrypted object.
+pub fn is_encrypted(key: &str) -> bool {
+    key.ends_with(AGE_EXT)
+}
+
+/// The name of what `key` holds before encryption (`x.tar.gz.age` → `x.tar.gz`); `key` itself
+/// when it is not encrypted. A signature's key is neither, and comes back as it is.
+pub fn plain_name(key: &str) -> &str {
+    key.strip_suffix(AGE_EXT).unwrap_or(key)
 }
 
 /// What the exporter seals with: age recipients and a signing key, unless explicitly allowed
@@ -162,7 +179,7 @@ impl Opener {
         signature: Option<&[u8]>,
     ) -> Result<Option<Signed>> {
         let refuse = |reason: String| Error::refused(key, reason);
-        if !key.ends_with(AGE_EXT) && !self.allow_plaintext {
+        if !is_encrypted(key) && !self.allow_plaintext {
             return Err(refuse(
                 "it is not encrypted (set REPLICATOR_ALLOW_PLAINTEXT=true to accept plaintext \
                  snapshots)"
@@ -210,7 +227,7 @@ impl Opener {
         data: impl Read + Send + 'static,
     ) -> Result<Box<dyn Read + Send>> {
         let input = BufReader::with_capacity(1 << 16, data);
-        if !key.ends_with(AGE_EXT) {
+        if !is_encrypted(key) {
             return Ok(Box::new(input));
         }
         let Some(ids) = &self.identities else {

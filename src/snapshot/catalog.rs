@@ -1,16 +1,16 @@
-//! The store layout: snapshots named `<UTC timestamp>.tar.gz.age` (or `.tar.gz` when plaintext is
-//! allowed), each with its `.minisig`, and `latest.json`, the pointer an import follows.
+//! The store layout: snapshots named `<UTC timestamp>.tar.gz`, sealed as `seal` names them
+//! (encrypted, next to their signature), and `latest.json`, the pointer an import follows.
 //! Locating a snapshot checks it against the pointer.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::{ObjectInfo, Stat, Store};
+use crate::seal;
+use crate::store::{ObjectInfo, ReadStore, Stat, Store};
 
 pub const LATEST: &str = "latest.json";
 const SUFFIX: &str = ".tar.gz";
-const SEALED_SUFFIX: &str = ".tar.gz.age";
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
 
 /// `latest.json`: which snapshot an import should use, and what it must hash to.
@@ -23,22 +23,23 @@ pub struct Pointer {
 }
 
 pub fn snapshot_key(at: DateTime<Utc>, encrypted: bool) -> String {
-    let suffix = if encrypted { SEALED_SUFFIX } else { SUFFIX };
-    format!("{}{suffix}", at.format(STAMP))
+    let plain = format!("{}{SUFFIX}", at.format(STAMP));
+    match encrypted {
+        true => seal::encrypted_key(&plain),
+        false => plain,
+    }
 }
 
 /// The creation time encoded in a snapshot key, or `None` if the key is not a snapshot.
 pub fn parse_snapshot_key(key: &str) -> Option<DateTime<Utc>> {
-    let stamp = key
-        .strip_suffix(SEALED_SUFFIX)
-        .or_else(|| key.strip_suffix(SUFFIX))?;
+    let stamp = seal::plain_name(key).strip_suffix(SUFFIX)?;
     NaiveDateTime::parse_from_str(stamp, STAMP)
         .ok()
         .map(|t| t.and_utc())
 }
 
 /// The snapshots in the store, newest first.
-pub async fn list_snapshots(store: &dyn Store) -> Result<Vec<(DateTime<Utc>, ObjectInfo)>> {
+pub async fn list_snapshots(store: &dyn ReadStore) -> Result<Vec<(DateTime<Utc>, ObjectInfo)>> {
     let mut snaps: Vec<_> = store
         .list()
         .await?
@@ -49,7 +50,7 @@ pub async fn list_snapshots(store: &dyn Store) -> Result<Vec<(DateTime<Utc>, Obj
     Ok(snaps)
 }
 
-pub async fn read_pointer(store: &dyn Store) -> Result<Option<Pointer>> {
+pub async fn read_pointer(store: &dyn ReadStore) -> Result<Option<Pointer>> {
     let Some(bytes) = store.get(LATEST).await? else {
         return Ok(None);
     };
@@ -83,7 +84,7 @@ pub async fn move_pointer(store: &dyn Store, pointer: &Pointer) -> Result<Option
     if let Some(c) = current
         && let (Some(theirs), Some(ours)) = (parse_snapshot_key(&c.key), ours)
         && theirs > ours
-        && !crate::seal::future_dated(theirs, now)
+        && !seal::future_dated(theirs, now)
     {
         tracing::warn!(
             snapshot = %pointer.key,
@@ -126,13 +127,18 @@ impl Located {
     }
 }
 
+/// Whether `id` is a whole snapshot key (sealed or not) rather than a bare time stamp.
+fn is_full_key(id: &str) -> bool {
+    seal::plain_name(id).ends_with(SUFFIX)
+}
+
 /// The creation time an ID names (`20261120T214500Z` or a full key), or `None` for `latest`.
 pub fn parse_id(id: &str) -> Result<Option<DateTime<Utc>>> {
     let id = id.trim();
     if id.is_empty() || id == "latest" {
         return Ok(None);
     }
-    let key = if id.ends_with(SUFFIX) || id.ends_with(SEALED_SUFFIX) {
+    let key = if is_full_key(id) {
         id.to_string()
     } else {
         format!("{id}{SUFFIX}")
@@ -149,11 +155,14 @@ pub fn parse_id(id: &str) -> Result<Option<DateTime<Utc>>> {
 /// The key `id` names, with its stat: a full key (`20261120T214500Z.tar.gz.age`) is that object
 /// and no other; a bare ID is its sealed snapshot, or the plaintext one when there is no sealed
 /// one. Nothing else with the same time stamp is ever picked.
-async fn resolve(store: &dyn Store, id: &str) -> Result<(String, Stat)> {
+async fn resolve(store: &dyn ReadStore, id: &str) -> Result<(String, Stat)> {
     let id = id.trim();
-    let candidates = match id.ends_with(SUFFIX) || id.ends_with(SEALED_SUFFIX) {
+    let candidates = match is_full_key(id) {
         true => vec![id.to_string()],
-        false => vec![format!("{id}{SEALED_SUFFIX}"), format!("{id}{SUFFIX}")],
+        false => {
+            let plain = format!("{id}{SUFFIX}");
+            vec![seal::encrypted_key(&plain), plain]
+        }
     };
     for key in candidates {
         match store.stat(&key).await {
@@ -171,7 +180,7 @@ async fn resolve(store: &dyn Store, id: &str) -> Result<(String, Stat)> {
 /// Resolves `id` (`latest`, `20261120T214500Z` or a full key) and finds the object and its
 /// signature. An object larger than `max_bytes`, or than its pointer says, is refused before any
 /// of it is read.
-pub async fn locate(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Located> {
+pub async fn locate(store: &dyn ReadStore, id: &str, max_bytes: u64) -> Result<Located> {
     let (key, stat, pointer) = if parse_id(id)?.is_some() {
         let (key, stat) = resolve(store, id).await?;
         (key, stat, None)
@@ -210,7 +219,7 @@ pub async fn locate(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Locat
             ),
         ));
     }
-    let signature = store.get(&crate::seal::signature_key(&key)).await?;
+    let signature = store.get(&seal::signature_key(&key)).await?;
     Ok(Located {
         key,
         stat,
@@ -222,6 +231,7 @@ pub async fn locate(store: &dyn Store, id: &str, max_bytes: u64) -> Result<Locat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
     use chrono::{TimeDelta, TimeZone};
 
     #[test]
@@ -241,11 +251,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_named_snapshot_is_exactly_that_object() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::FileStore::new(dir.path().to_str().unwrap());
+        let store = MemoryStore::new();
         let id = "20261120T214500Z";
         for (name, len) in [(format!("{id}.tar.gz"), 1), (format!("{id}.tar.gz.age"), 2)] {
-            std::fs::write(dir.path().join(name), vec![0; len]).unwrap();
+            store.put(&name, vec![0; len]).await.unwrap();
         }
         for (asked, found) in [
             (format!("{id}.tar.gz"), format!("{id}.tar.gz")),
@@ -254,16 +263,46 @@ mod tests {
         ] {
             assert_eq!(resolve(&store, &asked).await.unwrap().0, found, "{asked}");
         }
-        std::fs::remove_file(dir.path().join(format!("{id}.tar.gz.age"))).unwrap();
+        store.delete(&format!("{id}.tar.gz.age")).await.unwrap();
         assert_eq!(resolve(&store, id).await.unwrap().0, format!("{id}.tar.gz"));
         let missing = resolve(&store, &format!("{id}.tar.gz.age")).await;
         assert!(matches!(missing, Err(Error::NotFound { .. })));
     }
 
     #[tokio::test]
+    async fn a_snapshot_that_does_not_match_latest_is_refused() {
+        let store = MemoryStore::new();
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 21, 45, 0).unwrap();
+        let key = snapshot_key(at, true);
+        store.put(&key, vec![1, 2, 3]).await.unwrap();
+        store
+            .put(&seal::signature_key(&key), b"sig".to_vec())
+            .await
+            .unwrap();
+        let pointer = Pointer {
+            key: key.clone(),
+            sha256: "a".repeat(64),
+            size: 3,
+            created_at: at,
+        };
+        write_pointer(&store, &pointer).await.unwrap();
+        let located = locate(&store, "latest", 1 << 20).await.unwrap();
+        assert_eq!(located.signature.as_deref(), Some(&b"sig"[..]));
+        let err = located.check_pointer(&"b".repeat(64)).unwrap_err();
+        assert!(
+            matches!(&err, Error::Refused { reason, .. } if reason.starts_with("it does not match latest.json")),
+            "{err:?}"
+        );
+        let err = locate(&store, "latest", 2).await.err();
+        assert!(
+            matches!(&err, Some(Error::Refused { reason, .. }) if reason.contains("over the limit of 2")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn latest_never_moves_back_but_moves_past_a_future_dated_pointer() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::FileStore::new(dir.path().to_str().unwrap());
+        let store = MemoryStore::new();
         let pointer = |at: DateTime<Utc>| Pointer {
             key: snapshot_key(at, true),
             sha256: "0".repeat(64),

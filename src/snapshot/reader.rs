@@ -86,118 +86,162 @@ pub fn scan(
     mut on_object: impl FnMut(Scanned) -> bool,
 ) -> Result<ScanEnd, Refusal> {
     let mut gz = GzDecoder::new(input);
-    let manifest;
-    let manifest_sha256;
-    {
+    let end = {
         let mut archive = tar::Archive::new(&mut gz);
         let mut entries = archive.entries().map_err(corrupt)?;
-
         let mut first = entries.next().ok_or("archive is empty")?.map_err(corrupt)?;
         if entry_path(&first)? != MANIFEST_NAME {
             return Err(format!("first entry is not {MANIFEST_NAME}"));
         }
-        let manifest_size;
-        (manifest, manifest_sha256, manifest_size) =
+        let (manifest, manifest_sha256, manifest_size) =
             read_manifest(&mut first, limits.max_manifest_bytes)?;
-        if signed_manifest.is_some_and(|signed| signed != manifest_sha256) {
-            return Err("its manifest is not the one that was signed".into());
-        }
-        if manifest.format_version != FORMAT_VERSION {
-            return Err(format!(
-                "format version {} is not supported (this build reads {FORMAT_VERSION})",
-                manifest.format_version
-            ));
-        }
-        if let Some(name) = listed_twice(&manifest) {
-            return Err(format!("{MANIFEST_NAME} lists entry {name} twice"));
-        }
-        // The entries follow in the manifest's order (docs/format.md), so each is checked against
-        // the next one listed, with no index of names.
-        let mut next = 0;
-
-        let mut namespaces = Vec::new();
-        let mut total = manifest_size;
-        let mut counts: HashMap<&'static str, u64> = HashMap::new();
+        check_manifest(&manifest, &manifest_sha256, signed_manifest)?;
+        let mut tally = Tally::new(manifest_size);
         for entry in entries {
-            let mut entry = entry.map_err(corrupt)?;
-            let name = entry_path(&entry)?;
-            let i = next;
-            if manifest.entries.get(i).is_none_or(|e| e.name != name) {
-                return Err(misplaced(&manifest, i, &name));
-            }
-            next += 1;
-            let exp = &manifest.entries[i];
-            if entry.size() != exp.size {
-                return Err(format!(
-                    "entry {name} has {} bytes, {MANIFEST_NAME} says {}",
-                    entry.size(),
-                    exp.size
-                ));
-            }
-            let data = read_entry(&mut entry, &name, limits.max_entry_bytes)?;
-            total += data.len() as u64;
-            if total > limits.max_total_bytes {
-                return Err(format!(
-                    "archive expands past the limit of {} bytes",
-                    limits.max_total_bytes
-                ));
-            }
-            let sha256: [u8; 32] = Sha256::digest(&data).into();
-            if sha256 != exp.sha256 {
-                return Err(format!("entry {name} does not match its sha256"));
-            }
-            let obj: Object = serde_json::from_slice(&data)
-                .map_err(|e| format!("entry {name} is not a valid object: {e}"))?;
-            validate(&obj).map_err(|r| format!("entry {name}: {r}"))?;
-            if entry_name(&obj) != name || kind_of(&name) != Some(obj.kind()) {
-                return Err(format!(
-                    "entry {name} holds {} {}, which belongs at {}",
-                    obj.kind(),
-                    obj.path(),
-                    entry_name(&obj)
-                ));
-            }
-            *counts.entry(obj.kind().as_str()).or_default() += 1;
-            if let Object::Namespace(n) = &obj {
-                namespaces.push(n.path.clone());
-            }
-            let scanned = Scanned {
-                object: obj,
-                entry: name,
-                sha256,
-            };
+            let scanned = tally.check(&manifest, &mut entry.map_err(corrupt)?, limits)?;
             if !on_object(scanned) {
                 return Err("import stopped".into());
             }
         }
-        if let Some(missing) = manifest.entries.get(next) {
+        tally.finish(&manifest)?;
+        ScanEnd {
+            manifest,
+            manifest_sha256,
+        }
+    };
+    // Read to the end so that gzip checks its trailer (CRC and length).
+    std::io::copy(&mut gz, &mut std::io::sink()).map_err(corrupt)?;
+    Ok(end)
+}
+
+/// Refuses a manifest that is not the signed one, of another format version, or that lists a
+/// name twice.
+fn check_manifest(
+    manifest: &Manifest,
+    sha256: &str,
+    signed_manifest: Option<&str>,
+) -> Result<(), Refusal> {
+    if signed_manifest.is_some_and(|signed| signed != sha256) {
+        return Err("its manifest is not the one that was signed".into());
+    }
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(format!(
+            "format version {} is not supported (this build reads {FORMAT_VERSION})",
+            manifest.format_version
+        ));
+    }
+    if let Some(name) = listed_twice(manifest) {
+        return Err(format!("{MANIFEST_NAME} lists entry {name} twice"));
+    }
+    Ok(())
+}
+
+/// What the entries read so far add up to, checked against the manifest at the end.
+struct Tally {
+    /// The manifest's entry the next one must be: entries follow in the manifest's order
+    /// (docs/format.md), so each is checked against the next one listed, with no index of names.
+    next: usize,
+    namespaces: Vec<String>,
+    total: u64,
+    counts: HashMap<&'static str, u64>,
+}
+
+impl Tally {
+    fn new(manifest_size: u64) -> Self {
+        Tally {
+            next: 0,
+            namespaces: Vec::new(),
+            total: manifest_size,
+            counts: HashMap::new(),
+        }
+    }
+
+    /// Checks one entry against the manifest's next one and the limits; returns its object.
+    fn check<R: Read>(
+        &mut self,
+        manifest: &Manifest,
+        entry: &mut tar::Entry<R>,
+        limits: Limits,
+    ) -> Result<Scanned, Refusal> {
+        let name = entry_path(entry)?;
+        let i = self.next;
+        let Some(exp) = manifest.entries.get(i).filter(|e| e.name == name) else {
+            return Err(misplaced(manifest, i, &name));
+        };
+        self.next += 1;
+        if entry.size() != exp.size {
+            return Err(format!(
+                "entry {name} has {} bytes, {MANIFEST_NAME} says {}",
+                entry.size(),
+                exp.size
+            ));
+        }
+        let data = read_entry(entry, &name, limits.max_entry_bytes)?;
+        self.total += data.len() as u64;
+        if self.total > limits.max_total_bytes {
+            return Err(format!(
+                "archive expands past the limit of {} bytes",
+                limits.max_total_bytes
+            ));
+        }
+        let sha256: [u8; 32] = Sha256::digest(&data).into();
+        if sha256 != exp.sha256 {
+            return Err(format!("entry {name} does not match its sha256"));
+        }
+        let object = parse_object(&name, &data)?;
+        *self.counts.entry(object.kind().as_str()).or_default() += 1;
+        if let Object::Namespace(n) = &object {
+            self.namespaces.push(n.path.clone());
+        }
+        Ok(Scanned {
+            object,
+            entry: name,
+            sha256,
+        })
+    }
+
+    /// Refuses an archive that lacks an entry, or whose namespaces or counts are not the
+    /// manifest's.
+    fn finish(mut self, manifest: &Manifest) -> Result<(), Refusal> {
+        if let Some(missing) = manifest.entries.get(self.next) {
             let name = &missing.name;
             return Err(format!(
                 "entry {name} is in {MANIFEST_NAME} but not in the archive"
             ));
         }
-        namespaces.sort();
-        if namespaces != manifest.namespaces {
+        self.namespaces.sort();
+        if self.namespaces != manifest.namespaces {
             return Err(format!(
                 "{MANIFEST_NAME} lists namespaces {:?}, the archive holds {:?}",
-                manifest.namespaces, namespaces
+                manifest.namespaces, self.namespaces
             ));
         }
         for (kind, n) in &manifest.counts {
-            let actual = counts.get(kind.as_str()).copied().unwrap_or(0);
+            let actual = self.counts.get(kind.as_str()).copied().unwrap_or(0);
             if actual != *n {
                 return Err(format!(
                     "{MANIFEST_NAME} counts {n} {kind} objects, the archive holds {actual}"
                 ));
             }
         }
+        Ok(())
     }
-    // Read to the end so that gzip checks its trailer (CRC and length).
-    std::io::copy(&mut gz, &mut std::io::sink()).map_err(corrupt)?;
-    Ok(ScanEnd {
-        manifest,
-        manifest_sha256,
-    })
+}
+
+/// The object entry `name` holds, if the format allows it and it is stored under its own name.
+fn parse_object(name: &str, data: &[u8]) -> Result<Object, Refusal> {
+    let obj: Object = serde_json::from_slice(data)
+        .map_err(|e| format!("entry {name} is not a valid object: {e}"))?;
+    validate(&obj).map_err(|r| format!("entry {name}: {r}"))?;
+    if entry_name(&obj) != name || kind_of(name) != Some(obj.kind()) {
+        return Err(format!(
+            "entry {name} holds {} {}, which belongs at {}",
+            obj.kind(),
+            obj.path(),
+            entry_name(&obj)
+        ));
+    }
+    Ok(obj)
 }
 
 /// A name the manifest lists more than once.

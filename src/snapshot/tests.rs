@@ -1,6 +1,6 @@
 //! Round trips through the writer and reader, and crafted archives the reader must refuse.
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::json;
@@ -60,8 +60,9 @@ fn write(objects: &[Object]) -> Vec<u8> {
     }
     w.not_copied(Kind::KvSecret, "secret/gone".into(), "deleted".into());
     let mut out = Vec::new();
-    w.finish(ClusterInfo::default(), Utc::now(), &mut out)
-        .unwrap();
+    // A fixed time, so that the bytes (and where a flipped bit lands) are the same every run.
+    let at = Utc.with_ymd_and_hms(2026, 11, 20, 21, 45, 0).unwrap();
+    w.finish(ClusterInfo::default(), at, &mut out).unwrap();
     out
 }
 
@@ -153,19 +154,46 @@ fn two_exports_of_the_same_objects_hold_the_same_entries() {
 
 #[test]
 fn a_bit_flip_is_refused() {
-    let mut bytes = write(&sample());
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x40;
-    assert!(scan_bytes(&bytes, Limits::default()).is_err());
+    let bytes = write(&sample());
+    let flipped = |at: usize| {
+        let mut b = bytes.clone();
+        b[at] ^= 0x40;
+        scan_bytes(&b, Limits::default()).unwrap_err()
+    };
+    // In the compressed stream: inflate fails, or inflates into bytes that are not the entry's.
+    assert_eq!(
+        flipped(30),
+        "archive is corrupt or truncated: corrupt deflate stream"
+    );
+    assert_eq!(
+        flipped(bytes.len() / 2),
+        "entry kv/secret/a/b.json does not match its sha256"
+    );
+    // In gzip's trailer: the CRC no longer matches what was inflated.
+    assert_eq!(
+        flipped(bytes.len() - 6),
+        "archive is corrupt or truncated: corrupt gzip stream does not have a matching checksum"
+    );
 }
 
 #[test]
 fn a_truncated_archive_is_refused() {
     let bytes = write(&sample());
-    for cut in [bytes.len() - 4, bytes.len() / 2, 10] {
-        let err = scan_bytes(&bytes[..cut], Limits::default()).unwrap_err();
-        assert!(!err.is_empty());
-    }
+    let cut = |len: usize| scan_bytes(&bytes[..len], Limits::default()).unwrap_err();
+    assert_eq!(
+        cut(bytes.len() - 4),
+        "archive is corrupt or truncated: unexpected end of file"
+    );
+    assert_eq!(
+        cut(10),
+        "archive is corrupt or truncated: incomplete deflate stream"
+    );
+    // Cut inside the manifest, the JSON parser is the one that meets the end of the stream.
+    let err = cut(bytes.len() / 2);
+    assert!(
+        err.starts_with("manifest.json is not valid: incomplete deflate stream"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -215,11 +243,14 @@ fn a_manifest_that_disagrees_with_the_entries_is_refused() {
         ("kv/secret/a.json", obj_bytes(&other)),
     ]);
     let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
-    assert!(err.contains("sha256") || err.contains("bytes"), "{err}");
+    assert_eq!(err, "entry kv/secret/a.json does not match its sha256");
     // An entry the manifest lists but the archive lacks.
     let bytes = raw_archive(&[("manifest.json", manifest)]);
     let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
-    assert!(err.contains("not in the archive"), "{err}");
+    assert_eq!(
+        err,
+        "entry kv/secret/a.json is in manifest.json but not in the archive"
+    );
 }
 
 #[test]
@@ -269,10 +300,31 @@ fn entries_out_of_the_manifests_order_or_listed_twice_are_refused() {
     let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
     assert!(err.contains("kv/secret/b.json is not where"), "{err}");
     let bytes = raw_archive(&[("manifest.json", manifest), a.clone(), b.clone()]);
-    assert!(scan_bytes(&bytes, Limits::default()).is_ok());
+    assert_eq!(scan_bytes(&bytes, Limits::default()).unwrap().1.len(), 2);
 
     let twice = manifest_for(&[a.clone(), a.clone()]);
     let bytes = raw_archive(&[("manifest.json", twice), a.clone(), a]);
     let err = scan_bytes(&bytes, Limits::default()).unwrap_err();
     assert!(err.contains("lists entry kv/secret/a.json twice"), "{err}");
+}
+
+#[test]
+fn a_manifest_other_than_the_signed_one_is_refused_before_any_entry() {
+    let bytes = write(&sample());
+    let mut handed_out = 0;
+    let err = scan(
+        bytes.as_slice(),
+        Limits::default(),
+        Some(&"0".repeat(64)),
+        |_| {
+            handed_out += 1;
+            true
+        },
+    )
+    .err();
+    assert_eq!(
+        err.as_deref(),
+        Some("its manifest is not the one that was signed")
+    );
+    assert_eq!(handed_out, 0);
 }

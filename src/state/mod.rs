@@ -59,16 +59,17 @@ pub struct LeaseData {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The state mount of one target cluster.
+/// The importer's state: the state mount of one target cluster. (Not a KV version's state,
+/// which is `objects::kv::State`.)
 #[derive(Debug, Clone)]
-pub struct State {
+pub struct ImporterState {
     client: VaultClient,
     mount: String,
 }
 
-impl State {
+impl ImporterState {
     pub fn new(client: VaultClient, mount: &str) -> Self {
-        State {
+        ImporterState {
             client,
             mount: format!("{}/", mount.trim_matches('/')),
         }

@@ -266,7 +266,8 @@ mod tests {
             json.contains(&format!("\"sha\":\"{}\"", "01".repeat(32))),
             "{json}"
         );
-        assert!(unpack("not base64!").is_err());
+        let err = unpack("not base64!").unwrap_err();
+        assert!(err.starts_with("Invalid"), "not base64: {err}");
     }
 
     #[test]

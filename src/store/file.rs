@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{Body, MAX_SMALL_OBJECT, ObjectInfo, Stat, Store, check_key, too_large};
+use super::{Body, MAX_SMALL_OBJECT, ObjectInfo, ReadStore, Stat, Store, check_key, too_large};
 use crate::error::{Error, Result};
 
 pub struct FileStore {
@@ -78,7 +78,7 @@ fn file_tag(meta: &std::fs::Metadata) -> Option<String> {
 }
 
 #[async_trait]
-impl Store for FileStore {
+impl ReadStore for FileStore {
     fn location(&self) -> String {
         format!("file://{}", self.dir.display())
     }
@@ -170,7 +170,10 @@ impl Store for FileStore {
         }
         Ok(buf)
     }
+}
 
+#[async_trait]
+impl Store for FileStore {
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<()> {
         self.write_atomically(key, &mut data.as_slice())
             .await

@@ -1,8 +1,10 @@
-//! Where snapshots live: one small `Store` trait, implemented for S3-compatible object storage
-//! (`s3://BUCKET/PREFIX`) and a local directory (`file:///DIR`). Keys are relative to the prefix.
-//! Encryption and signing wrap a store; they never live inside an implementation.
+//! Where snapshots live: a read half (`ReadStore`) and a write half (`Store`), implemented for
+//! S3-compatible object storage (`s3://BUCKET/PREFIX`), a local directory (`file:///DIR`) and
+//! memory (unit tests). Keys are relative to the prefix. Encryption and signing wrap a store;
+//! they never live inside an implementation.
 
 mod file;
+pub mod memory;
 mod s3;
 mod stream;
 
@@ -13,6 +15,7 @@ use tokio::io::AsyncRead;
 use crate::error::{Error, Result};
 
 pub use file::FileStore;
+pub use memory::MemoryStore;
 pub use s3::S3Store;
 pub use stream::{PART_SIZE, PipeReader, PipeWriter, RangeReader, StreamFailure, pipe};
 
@@ -48,8 +51,9 @@ pub(crate) fn too_large(key: &str, size: u64) -> Error {
 /// A stream of bytes to upload.
 pub type Body<'a> = &'a mut (dyn AsyncRead + Send + Unpin);
 
+/// The read half: what `list`, `verify`, `status` and an import need.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait ReadStore: Send + Sync {
     /// Where this store points, without credentials (`s3://bucket/prefix`).
     fn location(&self) -> String;
     /// The objects directly under the prefix.
@@ -67,6 +71,12 @@ pub trait Store: Send + Sync {
         len: u64,
         etag: Option<&str>,
     ) -> Result<Vec<u8>>;
+}
+
+/// A store that can also be written: the read half plus the write half (what `export` and
+/// retention need).
+#[async_trait]
+pub trait Store: ReadStore {
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<()>;
     /// Uploads a stream as it is produced (on S3 a multipart upload in parts of `PART_SIZE`);
     /// the object appears whole or not at all. Returns its size.
@@ -101,6 +111,11 @@ pub async fn open(url: &str) -> Result<Box<dyn Store>> {
         "REPLICATOR_STORE",
         format!("`{url}` is not supported; expected s3://BUCKET/PREFIX or file:///DIR"),
     ))
+}
+
+/// Opens the store a URL names, for reading only.
+pub async fn open_read(url: &str) -> Result<Box<dyn ReadStore>> {
+    Ok(open(url).await?)
 }
 
 /// The prefix a store URL publishes under, as a snapshot's signature names it: `PREFIX` of
@@ -152,8 +167,13 @@ mod tests {
 
     #[test]
     fn keys_cannot_escape_the_prefix() {
-        assert!(check_key("x", "../etc").is_err());
-        assert!(check_key("x", "a/b").is_err());
-        assert!(check_key("x", "latest.json").is_ok());
+        for key in ["../etc", "a/b", "a\\b", "..", ""] {
+            let err = check_key("x", key).unwrap_err();
+            assert!(
+                matches!(&err, Error::Store { location, message } if location == "x" && *message == format!("refusing object key {key:?}")),
+                "{key}: {err:?}"
+            );
+        }
+        check_key("x", "latest.json").unwrap();
     }
 }

@@ -17,7 +17,9 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 use tokio::io::AsyncReadExt;
 
-use super::{Body, MAX_SMALL_OBJECT, ObjectInfo, PART_SIZE, Stat, Store, check_key, too_large};
+use super::{
+    Body, MAX_SMALL_OBJECT, ObjectInfo, PART_SIZE, ReadStore, Stat, Store, check_key, too_large,
+};
 use crate::error::{Error, Result};
 
 pub struct S3Store {
@@ -139,7 +141,7 @@ fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
 }
 
 #[async_trait]
-impl Store for S3Store {
+impl ReadStore for S3Store {
     fn location(&self) -> String {
         if self.prefix.is_empty() {
             format!("s3://{}", self.bucket)
@@ -247,7 +249,10 @@ impl Store for S3Store {
         })?;
         Ok(bytes.into_bytes().to_vec())
     }
+}
 
+#[async_trait]
+impl Store for S3Store {
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<()> {
         let full = self.key(key)?;
         self.client

@@ -12,7 +12,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio_util::io::StreamReader;
 
-use super::{Stat, Store};
+use super::{ReadStore, Stat};
 use crate::error::{Error, one_line};
 
 /// Parts of a streamed upload: S3 needs at least 5 MiB for every part but the last.
@@ -38,7 +38,7 @@ impl StreamFailure {
 /// A blocking reader over one version of a stored object. Use it off the async runtime
 /// (`spawn_blocking`); each range is fetched on `handle`.
 pub struct RangeReader {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ReadStore>,
     key: String,
     stat: Stat,
     pos: u64,
@@ -49,7 +49,7 @@ pub struct RangeReader {
 }
 
 impl RangeReader {
-    pub fn new(store: Arc<dyn Store>, key: &str, stat: Stat, failure: StreamFailure) -> Self {
+    pub fn new(store: Arc<dyn ReadStore>, key: &str, stat: Stat, failure: StreamFailure) -> Self {
         RangeReader {
             store,
             key: key.to_string(),

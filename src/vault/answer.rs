@@ -1,10 +1,13 @@
-//! Reading Vault's answers: a 404 as "not there", an error body as one line, and a redirect as
-//! the address the operator should have given.
+//! Reading Vault's answers: a 404 as "not there", an error body as one line, a redirect as the
+//! address the operator should have given, a 403 as the capability the token lacks, and a
+//! transient error that outlived its retries as such.
+
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// An answer, or `None` for Vault's 404.
 pub(super) fn found(answer: Result<Value>) -> Result<Option<Value>> {
@@ -58,6 +61,31 @@ pub(super) fn redirect_message(url: &str, location: Option<&str>) -> String {
     )
 }
 
+/// A transient error that outlived its retries says so, and which settings bound them.
+pub(super) fn gave_up(mut e: Error, retries: usize, waited: Duration) -> Error {
+    if e.is_transient()
+        && let Error::Vault { message, .. } = &mut e
+    {
+        message.push_str(&format!(
+            "; gave up after {retries} retries and {:.1}s of waiting \
+             (VAULT_MAX_RETRIES, REPLICATOR_RETRY_MAX_WAIT)",
+            waited.as_secs_f64()
+        ));
+    }
+    e
+}
+
+/// What a 403 means for a request that needs `cap`: the capability the token's policies lack on the path.
+pub(super) fn missing_capability(cap: &str, path: &str) -> String {
+    // The few paths the tool uses that Vault also guards with `sudo`.
+    let sudo = path.starts_with("sys/auth/");
+    format!(
+        " (the token's policies lack `{cap}`{} on `{}`)",
+        if sudo { " and `sudo`" } else { "" },
+        path.trim_end_matches('/')
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +114,17 @@ mod tests {
         let relative = redirect_message("https://a:8200/v1/x", Some("/v1/y"));
         assert!(relative.contains("https://a:8200"), "{relative}");
         assert!(redirect_message("https://a/v1/x", None).contains("did not give"));
+    }
+
+    #[test]
+    fn a_403_names_the_missing_capability() {
+        assert_eq!(
+            missing_capability("list", "secret/metadata/app/"),
+            " (the token's policies lack `list` on `secret/metadata/app`)"
+        );
+        assert!(
+            missing_capability("create/update", "sys/auth/up")
+                .contains("`create/update` and `sudo`")
+        );
     }
 }

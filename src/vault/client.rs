@@ -13,9 +13,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::answer::{error_message, found, redirect_message};
+use super::answer::{error_message, found, gave_up, missing_capability, redirect_message};
 use super::retry::RetryPolicy;
-use crate::config::{Token, VaultConfig};
+use super::settings::{Token, VaultConfig};
 use crate::error::{Error, Result};
 
 /// Characters left as they are in a path segment: RFC 3986 unreserved.
@@ -67,6 +67,15 @@ impl Op {
     }
     fn is_write(self) -> bool {
         matches!(self, Op::Post | Op::Delete)
+    }
+    /// The capability a policy must grant for this kind of request.
+    fn capability(self) -> &'static str {
+        match self {
+            Op::Get => "read",
+            Op::List => "list",
+            Op::Post => "create/update",
+            Op::Delete => "delete",
+        }
     }
 }
 
@@ -241,6 +250,7 @@ impl VaultClient {
         })
     }
 
+    /// One attempt at a request: waits for a slot, sends, and reads the answer.
     async fn send_once(
         &self,
         op: Op,
@@ -248,7 +258,32 @@ impl VaultClient {
         body: Option<&Value>,
         query: &str,
     ) -> Result<Value> {
-        let method_name = op.name();
+        let url = self.url(op, path, query);
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| Error::VaultResponse {
+                method: op.name(),
+                path: self.shown(path),
+                message: "client closed".into(),
+            })?;
+        let counter = if op.is_write() {
+            &self.counters.writes
+        } else {
+            &self.counters.reads
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .request(op, &url, body)
+            .send()
+            .await
+            .map_err(|source| self.unreachable(source))?;
+        self.answer(op, path, &url, resp).await
+    }
+
+    /// The URL of a request, with `list=true` for a LIST and the extra query after it.
+    fn url(&self, op: Op, path: &str, query: &str) -> String {
         let mut url = format!("{}/v1/{}", self.addr, encode_path(path));
         if op == Op::List {
             url.push_str("?list=true");
@@ -257,18 +292,14 @@ impl VaultClient {
             url.push(if op == Op::List { '&' } else { '?' });
             url.push_str(query);
         }
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| Error::VaultResponse {
-                method: method_name,
-                path: self.shown(path),
-                message: "client closed".into(),
-            })?;
+        url
+    }
+
+    /// The request with its headers: the token (unless empty), the namespace, the JSON body.
+    fn request(&self, op: Op, url: &str, body: Option<&Value>) -> reqwest::RequestBuilder {
         let mut req = self
             .http
-            .request(op.method(), &url)
+            .request(op.method(), url)
             .header("X-Vault-Request", "true");
         if !self.token.expose().is_empty() {
             req = req.header("X-Vault-Token", self.token.expose());
@@ -279,54 +310,49 @@ impl VaultClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let counter = if op.is_write() {
-            &self.counters.writes
-        } else {
-            &self.counters.reads
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        let resp = req.send().await.map_err(|source| Error::VaultUnreachable {
+        req
+    }
+
+    fn unreachable(&self, source: reqwest::Error) -> Error {
+        Error::VaultUnreachable {
             addr: self.addr.clone(),
             source: source.without_url(),
-        })?;
+        }
+    }
+
+    /// The answer's JSON body (`Null` when empty), or the error it stands for.
+    async fn answer(
+        &self,
+        op: Op,
+        path: &str,
+        url: &str,
+        resp: reqwest::Response,
+    ) -> Result<Value> {
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
+        let retry_after = header(&resp, reqwest::header::RETRY_AFTER)
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let resp_location = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|source| Error::VaultUnreachable {
-                addr: self.addr.clone(),
-                source: source.without_url(),
-            })?;
+        let location = header(&resp, reqwest::header::LOCATION);
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
         if status.is_success() {
             if bytes.is_empty() || status == StatusCode::NO_CONTENT {
                 return Ok(Value::Null);
             }
             return serde_json::from_slice(&bytes).map_err(|e| Error::VaultResponse {
-                method: method_name,
+                method: op.name(),
                 path: self.shown(path),
                 message: format!("invalid JSON: {e}"),
             });
         }
         let mut message = match status.is_redirection() {
-            true => redirect_message(&url, resp_location.as_deref()),
+            true => redirect_message(url, location.as_deref()),
             false => error_message(status, &bytes),
         };
         if status == StatusCode::FORBIDDEN && !path.ends_with("/login") {
-            message.push_str(&missing_capability(op, path));
+            message.push_str(&missing_capability(op.capability(), path));
         }
         Err(Error::Vault {
-            method: method_name,
+            method: op.name(),
             path: self.shown(path),
             status: status.as_u16(),
             message,
@@ -335,35 +361,12 @@ impl VaultClient {
     }
 }
 
-/// A transient error that outlived its retries says so, and which settings bound them.
-fn gave_up(mut e: Error, retries: usize, waited: Duration) -> Error {
-    if e.is_transient()
-        && let Error::Vault { message, .. } = &mut e
-    {
-        message.push_str(&format!(
-            "; gave up after {retries} retries and {:.1}s of waiting \
-             (VAULT_MAX_RETRIES, REPLICATOR_RETRY_MAX_WAIT)",
-            waited.as_secs_f64()
-        ));
-    }
-    e
-}
-
-/// What a 403 means for this request: the capability the token's policies lack on the path.
-fn missing_capability(op: Op, path: &str) -> String {
-    let cap = match op {
-        Op::Get => "read",
-        Op::List => "list",
-        Op::Post => "create/update",
-        Op::Delete => "delete",
-    };
-    // The few paths the tool uses that Vault also guards with `sudo`.
-    let sudo = path.starts_with("sys/auth/");
-    format!(
-        " (the token's policies lack `{cap}`{} on `{}`)",
-        if sudo { " and `sudo`" } else { "" },
-        path.trim_end_matches('/')
-    )
+/// A header of the answer, when it is text.
+fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -377,14 +380,5 @@ mod tests {
             "secret/data/a%20b/%C3%BC%3F%23%25%2B%26%3D%3A%3B%27%22"
         );
         assert_eq!(encode_path("secret/metadata/dir/"), "secret/metadata/dir/");
-    }
-
-    #[test]
-    fn a_403_names_the_missing_capability() {
-        assert_eq!(
-            missing_capability(Op::List, "secret/metadata/app/"),
-            " (the token's policies lack `list` on `secret/metadata/app`)"
-        );
-        assert!(missing_capability(Op::Post, "sys/auth/up").contains("`create/update` and `sudo`"));
     }
 }

@@ -6,9 +6,11 @@ mod client;
 mod cluster;
 mod retry;
 mod session;
+mod settings;
 mod tls;
 
 pub use client::{Counters, VaultClient, encode_path};
 pub use cluster::{ClusterInfo, MountEntry, Table, cluster_info, mount_table, namespaces};
 pub use retry::RetryPolicy;
 pub use session::Session;
+pub use settings::{Auth, Tls, Token, VaultConfig};

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::VaultClient;
-use crate::config::{Auth, Token, VaultConfig};
+use super::settings::{Auth, Token, VaultConfig};
 use crate::error::{Error, Result};
 
 pub struct Session {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use reqwest::{Certificate, ClientBuilder, Identity};
 
-use crate::config::Tls;
+use super::settings::Tls;
 use crate::error::{Error, Result};
 
 fn certs(var: &'static str, path: &Path) -> Result<Vec<Certificate>> {

@@ -1,0 +1,40 @@
+//! `prune`: snapshot retention on demand (`REPLICATOR_KEEP_LAST`, `REPLICATOR_KEEP_WITHIN`), the
+//! same pass an export runs after it publishes. It deletes snapshots from the store, never
+//! objects from a cluster (that is the importer's prune).
+
+use std::fmt::Write as _;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::retention;
+use crate::store;
+
+/// `prune`: applies the retention rules to the store on demand.
+pub async fn retention(settings: &Settings, dry_run: bool) -> Result<String> {
+    let rule = settings.retention()?;
+    if !rule.is_set() {
+        return Err(Error::config(
+            "REPLICATOR_KEEP_LAST",
+            "neither REPLICATOR_KEEP_LAST nor REPLICATOR_KEEP_WITHIN is set: nothing to prune by",
+        ));
+    }
+    let store = store::open(&settings.store_url()?).await?;
+    let selection = retention::apply(store.as_ref(), rule, dry_run).await?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    let mut out = String::new();
+    for key in &selection.deleted {
+        let _ = writeln!(out, "{verb} {key}");
+    }
+    let _ = writeln!(
+        out,
+        "{} snapshots kept, {} {verb}{}",
+        selection.kept.len(),
+        selection.deleted.len(),
+        if dry_run {
+            " (dry run: nothing was deleted)"
+        } else {
+            ""
+        }
+    );
+    Ok(out)
+}

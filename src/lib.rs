@@ -2,7 +2,7 @@
 //! through signed, verifiable snapshots on S3-compatible storage.
 //!
 //! `run` is the whole program behind the thin `main`: it dispatches a parsed command line, prints
-//! the command's output on stdout, and returns the exit code (see `exit`).
+//! the command's output on stdout (as `render` spells it), and returns the exit code (see `exit`).
 
 pub mod cli;
 pub mod commands;
@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod objects;
 pub mod progress;
+pub mod render;
 pub mod retention;
 pub mod seal;
 pub mod snapshot;
@@ -23,11 +24,10 @@ pub mod state;
 pub mod store;
 pub mod vault;
 
-use std::io::Write as _;
-
 use cli::Command;
 use config::Settings;
 pub use error::{Error, Result};
+use render::emit;
 
 /// Runs one command and returns its exit code. Exports, imports and prunes push their metrics
 /// when `REPLICATOR_PUSHGATEWAY_URL` is set, whatever their outcome.
@@ -89,17 +89,7 @@ async fn export_command(settings: &Settings, m: &mut metrics::RunMetrics) -> Res
         .iter()
         .map(|(kind, n)| (kind.clone(), "exported".to_string(), *n))
         .collect();
-    let latest = match &r.newer_latest {
-        None => "latest now points at it".to_string(),
-        Some(k) => format!("latest stays at {k}, which is newer"),
-    };
-    emit(&format!(
-        "exported {} to {} ({} bytes, {} not copied); {latest}\n",
-        r.key, r.location, r.size, r.not_copied
-    ));
-    for key in &r.pruned {
-        emit(&format!("deleted {key} (retention)\n"));
-    }
+    emit(&render::export(&r));
     Ok(exit::OK)
 }
 
@@ -118,34 +108,7 @@ async fn import_command(
     .await?;
     m.snapshot_bytes = Some(out.snapshot_bytes);
     m.objects = out.summary.metrics();
-    match args.output {
-        cli::Output::Json => {
-            let doc = serde_json::json!({
-                "snapshot": out.snapshot, "dry_run": args.dry_run, "writes": out.writes,
-                "reads": out.reads,
-                "plan": out.plan, "summary": out.summary,
-            });
-            emit(&format!(
-                "{}\n",
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            ));
-        }
-        cli::Output::Text => {
-            if let Some(plan) = &out.plan {
-                emit(&format!(
-                    "Dry run of {}: nothing was written.\n",
-                    out.snapshot
-                ));
-                emit(&plan.render());
-            } else {
-                emit(&format!(
-                    "Imported {} ({} writes).\n",
-                    out.snapshot, out.writes
-                ));
-            }
-            emit(&out.summary.render());
-        }
-    }
+    emit(&render::import(&out, args.dry_run, args.output));
     Ok(if out.summary.is_partial() {
         exit::PARTIAL
     } else {
@@ -164,9 +127,4 @@ async fn status_command(settings: &Settings) -> Result<u8> {
         Some(reason) => Err(Error::Stale(reason)),
         None => Ok(exit::OK),
     }
-}
-
-/// Writes command output to stdout. A closed pipe (`| head`) is not an error worth a word.
-fn emit(text: &str) {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

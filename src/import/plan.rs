@@ -2,7 +2,6 @@
 //! by path and never show values; `render` is for people, `to_json` for `--output json`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -83,39 +82,6 @@ impl Plan {
     pub fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|c| c.action == action).count()
     }
-
-    /// Human-readable plan, one line per change, like `terraform plan`.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for c in &self.changes {
-            let (sign, verb) = match c.action {
-                Action::Create => ("+", "create"),
-                Action::Update => ("~", "update"),
-                Action::Delete => ("-", "delete"),
-                Action::Refused => ("!", "refuse"),
-                Action::Skipped => ("=", "skip"),
-                Action::Failed => ("x", "fail"),
-                Action::Unchanged => ("=", "keep"),
-            };
-            let _ = write!(out, "{sign} {verb:<7} {:<11} {}", c.kind.as_str(), c.path);
-            if let Some(r) = &c.reason {
-                let _ = write!(out, "  ({r})");
-            }
-            out.push('\n');
-        }
-        let _ = writeln!(
-            out,
-            "Plan: {} to create, {} to update, {} to delete, {} unchanged, {} refused, {} skipped, {} failed.",
-            self.count(Action::Create),
-            self.count(Action::Update),
-            self.count(Action::Delete),
-            self.unchanged.values().sum::<u64>(),
-            self.count(Action::Refused),
-            self.count(Action::Skipped),
-            self.count(Action::Failed),
-        );
-        out
-    }
 }
 
 #[cfg(test)]
@@ -154,12 +120,6 @@ mod tests {
         plan.push(Change::new(policy("a"), Action::Create, None));
         plan.sort();
         assert_eq!(plan.changes[0].path, "a");
-        let text = plan.render();
-        assert!(text.contains("+ create  policy      a"), "{text}");
-        assert!(text.contains("! refuse  policy      z  (nope)"), "{text}");
-        assert!(
-            text.contains("Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged, 1 refused")
-        );
         assert!(crate::import::Summary::of_plan(&plan).is_partial());
         assert!(plan.changes[1].object.is_none());
     }

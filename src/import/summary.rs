@@ -2,7 +2,6 @@
 //! drift count, and what the export could not copy. Rendered as a table and as one JSON log line.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -160,49 +159,5 @@ impl Summary {
     /// Whether some objects were refused or failed, or the run stopped early (exit code 3).
     pub fn is_partial(&self) -> bool {
         self.interrupted || self.total(|r| r.failed + r.refused) > 0
-    }
-
-    pub fn render(&self) -> String {
-        let mut out = format!(
-            "{:<12} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}\n",
-            "KIND", "CREATED", "UPDATED", "DELETED", "UNCHANGED", "REFUSED", "SKIPPED", "FAILED"
-        );
-        for kind in Kind::ALL {
-            let Some(r) = self.kinds.get(kind) else {
-                continue;
-            };
-            let _ = writeln!(
-                out,
-                "{:<12} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}",
-                kind.as_str(),
-                r.created,
-                r.updated,
-                r.deleted,
-                r.unchanged,
-                r.refused,
-                r.skipped,
-                r.failed
-            );
-        }
-        if self.drifted > 0 {
-            let _ = writeln!(
-                out,
-                "drift: {} objects had changed on the target",
-                self.drifted
-            );
-        }
-        for d in &self.left_alone {
-            let _ = writeln!(out, "drift: {} {}: {}", d.kind, d.path, d.reason);
-        }
-        if self.interrupted {
-            out.push_str("interrupted: the run stopped early; the next run continues from here\n");
-        }
-        for f in &self.failures {
-            let _ = writeln!(out, "failed: {} {}: {}", f.kind, f.path, f.reason);
-        }
-        for n in &self.not_copied {
-            let _ = writeln!(out, "not copied: {} {}: {}", n.kind, n.path, n.reason);
-        }
-        out
     }
 }

@@ -14,6 +14,9 @@ pub mod registry;
 pub mod target;
 pub mod transit;
 
+#[cfg(test)]
+mod tests;
+
 pub use kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
 pub use registry::{Kind, Object, Ops};
 pub use target::Target;

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::answer::{error_message, found, gave_up, missing_capability, redirect_message};
+use super::api::VaultApi;
 use super::retry::RetryPolicy;
 use super::settings::{Token, VaultConfig};
 use crate::error::{Error, Result};
@@ -89,6 +90,8 @@ pub struct VaultClient {
     concurrency: usize,
     retry: RetryPolicy,
     counters: Arc<Counters>,
+    /// Answers requests instead of HTTP (unit tests; see `api`).
+    api: Option<Arc<dyn VaultApi>>,
 }
 
 impl fmt::Debug for VaultClient {
@@ -123,7 +126,35 @@ impl VaultClient {
             concurrency: cfg.concurrency,
             retry: cfg.retry,
             counters: Arc::new(Counters::default()),
+            api: None,
         })
+    }
+
+    /// A client whose requests `api` answers instead of a server (unit tests).
+    pub fn with_api(api: Arc<dyn VaultApi>) -> Self {
+        VaultClient {
+            http: reqwest::Client::new(),
+            addr: "memory".into(),
+            token: Token::new(String::new()),
+            namespace: None,
+            in_flight: Arc::new(Semaphore::new(4)),
+            concurrency: 4,
+            retry: RetryPolicy::default(),
+            counters: Arc::new(Counters::default()),
+            api: Some(api),
+        }
+    }
+
+    /// The API that answers instead of HTTP, with the namespace to ask in, counting the request.
+    fn api(&self, write: bool) -> Option<(&dyn VaultApi, &str)> {
+        let api = self.api.as_deref()?;
+        let n = if write {
+            &self.counters.writes
+        } else {
+            &self.counters.reads
+        };
+        n.fetch_add(1, Ordering::Relaxed);
+        Some((api, self.namespace.as_deref().unwrap_or("")))
     }
 
     /// The same connections and token, with its own bound and counters: for bookkeeping that
@@ -176,6 +207,9 @@ impl VaultClient {
 
     /// GET a path with a query string such as `version=3`; `None` when Vault answers 404.
     pub async fn read_query(&self, path: &str, query: &str) -> Result<Option<Value>> {
+        if let Some((api, ns)) = self.api(false) {
+            return api.read(ns, path, query).await;
+        }
         found(self.send(Op::Get, path, None, query).await)
     }
 
@@ -202,16 +236,25 @@ impl VaultClient {
     /// LIST a folder (path with its trailing slash) with extra query parameters such as
     /// `limit=1000`; the whole answer, or `None` when Vault answers 404.
     pub async fn list_query(&self, folder: &str, query: &str) -> Result<Option<Value>> {
+        if let Some((api, ns)) = self.api(false) {
+            return api.list(ns, folder, query).await;
+        }
         found(self.send(Op::List, folder, None, query).await)
     }
 
     /// POST a JSON body; returns the answer's body (`Null` for 204).
     pub async fn write(&self, path: &str, body: &Value) -> Result<Value> {
+        if let Some((api, ns)) = self.api(true) {
+            return api.write(ns, path, body).await;
+        }
         self.send(Op::Post, path, Some(body), "").await
     }
 
     /// DELETE a path; a 404 counts as done.
     pub async fn delete(&self, path: &str) -> Result<()> {
+        if let Some((api, ns)) = self.api(true) {
+            return api.delete(ns, path).await;
+        }
         match self.send(Op::Delete, path, None, "").await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),

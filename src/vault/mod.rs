@@ -2,6 +2,7 @@
 //! mount tables, namespaces).
 
 mod answer;
+mod api;
 mod client;
 mod cluster;
 mod retry;
@@ -9,6 +10,7 @@ mod session;
 mod settings;
 mod tls;
 
+pub use api::{MemoryVault, VaultApi};
 pub use client::{Counters, VaultClient, encode_path};
 pub use cluster::{ClusterInfo, MountEntry, Table, cluster_info, mount_table, namespaces};
 pub use retry::RetryPolicy;

@@ -27,6 +27,23 @@ struct Options {
     state_mount: String,
 }
 
+impl Options {
+    /// What a kind's export reads from, in `client`'s namespace.
+    fn source<'a>(
+        &'a self,
+        client: &'a VaultClient,
+        filter: &'a (dyn Fn(&str) -> bool + Sync),
+    ) -> Source<'a> {
+        Source {
+            client,
+            concurrency: self.concurrency,
+            kv_history: self.history,
+            filter,
+            state_mount: &self.state_mount,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ExportReport {
     pub key: String,
@@ -77,7 +94,6 @@ async fn export_with(
     sealer: &Arc<Sealer>,
     started: Instant,
 ) -> Result<ExportReport> {
-    let concurrency = client.concurrency();
     let created_at = Utc::now()
         .duration_trunc(TimeDelta::seconds(1))
         .unwrap_or_else(|_| Utc::now());
@@ -89,22 +105,8 @@ async fn export_with(
         version = source.version.as_deref().unwrap_or(""),
         "export started"
     );
-    let opts = Options {
-        concurrency,
-        history: settings.kv_history()?,
-        filter: settings.filter()?,
-        state_mount: settings.import_options()?.state_mount,
-    };
     let mut writer = SnapshotWriter::new()?;
-    let progress = Progress::start("export", None);
-    writer.count_into(progress.counter());
-    let children = namespaces(client).await?;
-    export_cluster(client, &children, &opts, &mut writer).await?;
-    for ns in std::iter::once(String::new()).chain(children) {
-        export_namespace(&client.in_namespace(&ns), &ns, &opts, &mut writer).await?;
-    }
-
-    drop(progress);
+    walk(settings, client, &mut writer).await?;
     let key = catalog::snapshot_key(created_at, sealer.encrypts());
     let origin = Origin::new(
         source.cluster_id.as_deref().unwrap_or_default(),
@@ -149,6 +151,11 @@ async fn export_with(
         pruned: Vec::new(),
         newer_latest: newer,
     };
+    log_finished(&report);
+    Ok(report)
+}
+
+fn log_finished(report: &ExportReport) {
     tracing::info!(
         snapshot = %report.key,
         location = %report.location,
@@ -161,27 +168,34 @@ async fn export_with(
         latest = report.newer_latest.as_deref().unwrap_or(&report.key),
         "export finished"
     );
-    Ok(report)
 }
 
-/// What only the whole cluster has: its child namespaces.
-async fn export_cluster(
+/// Walks the whole source into `writer`: what only the cluster has (its child namespaces), then
+/// each namespace, the configured one first.
+async fn walk(
+    settings: &Settings,
     client: &VaultClient,
-    namespaces: &[String],
-    opts: &Options,
     writer: &mut SnapshotWriter,
 ) -> Result<()> {
-    let allows = |_: &str| true;
-    let source = Source {
-        client,
-        concurrency: opts.concurrency,
-        kv_history: opts.history,
-        filter: &allows,
-        state_mount: &opts.state_mount,
+    let opts = Options {
+        concurrency: client.concurrency(),
+        history: settings.kv_history()?,
+        filter: settings.filter()?,
+        state_mount: settings.import_options()?.state_mount,
     };
-    let scope = Scope::Cluster { namespaces };
+    let progress = Progress::start("export", None);
+    writer.count_into(progress.counter());
+    let children = namespaces(client).await?;
+    let everything = |_: &str| true;
+    let scope = Scope::Cluster {
+        namespaces: &children,
+    };
     for kind in Kind::ALL {
-        kind.export(&source, &scope, writer).await?;
+        kind.export(&opts.source(client, &everything), &scope, writer)
+            .await?;
+    }
+    for ns in std::iter::once(String::new()).chain(children) {
+        export_namespace(&client.in_namespace(&ns), &ns, &opts, writer).await?;
     }
     Ok(())
 }
@@ -287,13 +301,7 @@ async fn export_namespace(
     writer: &mut SnapshotWriter,
 ) -> Result<()> {
     let allows = |shown: &str| opts.filter.allows(shown);
-    let source = Source {
-        client,
-        concurrency: opts.concurrency,
-        kv_history: opts.history,
-        filter: &allows,
-        state_mount: &opts.state_mount,
-    };
+    let source = opts.source(client, &allows);
     let mounts = mounts::listed(&source, ns, writer).await?;
     for mount in &mounts {
         let holders: Vec<Kind> = Kind::ALL

@@ -8,31 +8,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::answer::{error_message, found, gave_up, missing_capability, redirect_message};
 use super::api::VaultApi;
+use super::path::encode_path;
 use super::retry::RetryPolicy;
 use super::settings::{Token, VaultConfig};
 use crate::error::{Error, Result};
-
-/// Characters left as they are in a path segment: RFC 3986 unreserved.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// Percent-encodes every segment of an API path, keeping the `/` separators.
-pub fn encode_path(path: &str) -> String {
-    path.split('/')
-        .map(|seg| utf8_percent_encode(seg, SEGMENT).to_string())
-        .collect::<Vec<_>>()
-        .join("/")
-}
 
 /// Requests sent, by kind. Writes are what an idempotent re-import must keep at zero.
 #[derive(Debug, Default)]
@@ -410,18 +395,4 @@ fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encode_path_escapes_awkward_characters_but_keeps_separators() {
-        assert_eq!(
-            encode_path("secret/data/a b/ü?#%+&=:;'\""),
-            "secret/data/a%20b/%C3%BC%3F%23%25%2B%26%3D%3A%3B%27%22"
-        );
-        assert_eq!(encode_path("secret/metadata/dir/"), "secret/metadata/dir/");
-    }
 }

@@ -5,14 +5,16 @@ mod answer;
 mod api;
 mod client;
 mod cluster;
+mod path;
 mod retry;
 mod session;
 mod settings;
 mod tls;
 
 pub use api::{MemoryVault, VaultApi};
-pub use client::{Counters, VaultClient, encode_path};
+pub use client::{Counters, VaultClient};
 pub use cluster::{ClusterInfo, MountEntry, Table, cluster_info, mount_table, namespaces};
+pub use path::encode_path;
 pub use retry::RetryPolicy;
 pub use session::Session;
 pub use settings::{Auth, Tls, Token, VaultConfig};

@@ -142,17 +142,7 @@ pub fn summary(s: &Summary) -> String {
 mod tests {
     use super::*;
     use crate::import::Change;
-    use crate::objects::Object;
-    use crate::objects::policies::{Policy, PolicyType};
-
-    fn policy(name: &str) -> Object {
-        Object::Policy(Policy {
-            namespace: String::new(),
-            policy_type: PolicyType::Acl,
-            name: name.into(),
-            policy: "path \"x\" {}".into(),
-        })
-    }
+    use crate::import::plan::tests::policy;
 
     #[test]
     fn a_plan_renders_one_line_per_change_and_a_count_line() {

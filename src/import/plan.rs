@@ -85,11 +85,11 @@ impl Plan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::objects::policies::{Policy, PolicyType};
 
-    fn policy(name: &str) -> Object {
+    pub(crate) fn policy(name: &str) -> Object {
         Object::Policy(Policy {
             namespace: String::new(),
             policy_type: PolicyType::Acl,

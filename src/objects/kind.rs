@@ -34,6 +34,11 @@ pub enum Parent {
 }
 
 impl Parent {
+    /// The parent of an object inside the secret mount `mount` of namespace `ns`.
+    pub fn secret_mount(ns: &str, mount: &str) -> Parent {
+        Parent::Mount(ns.to_string(), Table::Secret, mount.to_string())
+    }
+
     /// The parent of an object that lives directly in namespace `ns` (`None` at the top).
     pub fn of_namespace(ns: &str) -> Option<Parent> {
         (!ns.is_empty()).then(|| Parent::Namespace(ns.to_string()))

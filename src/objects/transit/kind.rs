@@ -37,11 +37,7 @@ impl ObjectKind for TransitKey {
     }
 
     fn parent(&self) -> Option<Parent> {
-        Some(Parent::Mount(
-            self.namespace.clone(),
-            Table::Secret,
-            self.mount.clone(),
-        ))
+        Some(Parent::secret_mount(&self.namespace, &self.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::config::{Filter, Settings};
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
+use crate::objects::escrow::Escrow;
 use crate::objects::{Kind, Scope, Source, mounts};
 use crate::progress::Progress;
 use crate::retention;
@@ -25,6 +26,8 @@ struct Options {
     filter: Filter,
     /// The importer's own bookkeeping mount, which is never exported.
     state_mount: String,
+    /// `REPLICATOR_ESCROW_MOUNT`, and the configured namespace's client to read it with.
+    escrow: Option<(String, VaultClient)>,
 }
 
 impl Options {
@@ -40,6 +43,10 @@ impl Options {
             kv_history: self.history,
             filter,
             state_mount: &self.state_mount,
+            escrow: self
+                .escrow
+                .as_ref()
+                .map(|(mount, client)| Escrow { client, mount }),
         }
     }
 }
@@ -182,6 +189,7 @@ async fn walk(
         history: settings.kv_history()?,
         filter: settings.filter()?,
         state_mount: settings.import_options()?.state_mount,
+        escrow: settings.escrow_mount()?.map(|m| (m, client.clone())),
     };
     let progress = Progress::start("export", None);
     writer.count_into(progress.counter());

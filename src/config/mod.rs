@@ -55,6 +55,7 @@ struct ReplicatorEnv {
     include: Option<String>,
     exclude: Option<String>,
     kv_history: Option<String>,
+    escrow_mount: Option<String>,
     userpass_password: Option<String>,
     prune: Option<String>,
     prune_mounts: Option<String>,

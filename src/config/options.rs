@@ -18,6 +18,30 @@ pub enum MaxDelete {
     Percent(u64),
 }
 
+impl super::Settings {
+    /// The KV-v2 mount that keeps write-only fields (`REPLICATOR_ESCROW_MOUNT`), with its
+    /// trailing slash; `None` when unset.
+    pub fn escrow_mount(&self) -> Result<Option<String>> {
+        let Some(raw) = self.replicator.escrow_mount.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        let mount = raw.trim_matches('/');
+        if mount.is_empty() {
+            return Ok(None);
+        }
+        if mount
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+        {
+            return Err(Error::config(
+                "REPLICATOR_ESCROW_MOUNT",
+                format!("`{raw}` is not a mount path"),
+            ));
+        }
+        Ok(Some(format!("{mount}/")))
+    }
+}
+
 impl MaxDelete {
     pub fn parse(s: &str) -> Option<Self> {
         match s.strip_suffix('%') {

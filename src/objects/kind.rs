@@ -6,6 +6,7 @@ use std::future::Future;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use super::escrow::Escrow;
 use super::mounts::Mount;
 use super::registry::{Kind, Object};
 use super::target::Target;
@@ -56,6 +57,8 @@ pub struct Source<'a> {
     pub filter: &'a (dyn Fn(&str) -> bool + Sync),
     /// The importer's own bookkeeping mount, which is never exported.
     pub state_mount: &'a str,
+    /// Where write-only fields are kept (`REPLICATOR_ESCROW_MOUNT`), when they are.
+    pub escrow: Option<Escrow<'a>>,
 }
 
 /// The part of the source one export call covers.

@@ -4,6 +4,7 @@
 //! `Ops` from it; `Target` is the cluster an import writes to.
 
 pub mod auth;
+pub mod escrow;
 pub mod identity;
 pub mod kind;
 pub mod kv;

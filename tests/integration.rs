@@ -9,11 +9,9 @@ mod integration {
     pub mod errors;
     pub mod fencing;
     pub mod kinds;
-    pub mod kube;
     pub mod listing;
     pub mod oidc;
     pub mod operations;
-    pub mod pair;
     pub mod pruning;
     pub mod retries;
     pub mod roundtrip;

@@ -5,8 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::pair::Pair;
-use super::support::{Bao, Run};
+use super::support::{Bao, Pair, Run};
 
 fn tune(bao: &Bao, api: &str) -> Value {
     bao.read(&format!("{api}/tune")).unwrap()["data"].clone()

@@ -10,6 +10,7 @@ mod integration {
     pub mod fencing;
     pub mod kinds;
     pub mod listing;
+    pub mod matrix;
     pub mod oidc;
     pub mod operations;
     pub mod pruning;

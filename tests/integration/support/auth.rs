@@ -128,25 +128,33 @@ pub fn auth_tuned(src: &Bao, created: bool) {
     }
 }
 
+/// One auth item as compared, but for what cannot cross.
+fn item_view(b: &Bao, path: &str) -> Value {
+    let mut d = b.read(path).unwrap_or_else(|| panic!("{path} missing"))["data"].clone();
+    if let Some(o) = d.as_object_mut() {
+        o.remove("token_reviewer_jwt_set"); // write-only, reported as not copied
+        // A token role echoes the deprecated `period` / `explicit_max_ttl` it was set with;
+        // `token_period` / `token_explicit_max_ttl` hold the values in force.
+        o.remove("period");
+        o.remove("explicit_max_ttl");
+    }
+    d
+}
+
+/// The items `auth_defaults` seeds, each as `assert_same_auth` compares it, by path.
+pub fn auth_view(b: &Bao) -> Value {
+    let paths = AUTH_ITEMS.iter().chain(&["auth/approle/role/r/role-id"]);
+    Value::Object(paths.map(|p| (p.to_string(), item_view(b, p))).collect())
+}
+
 /// Each item reads the same on both sides, but for what cannot cross.
 #[track_caller]
 pub fn assert_same_auth(p: &Pair) {
-    let view = |b: &Bao, path: &str| {
-        let mut d = b.read(path).unwrap_or_else(|| panic!("{path} missing"))["data"].clone();
-        if let Some(o) = d.as_object_mut() {
-            o.remove("token_reviewer_jwt_set"); // write-only, reported as not copied
-            // A token role echoes the deprecated `period` / `explicit_max_ttl` it was set with;
-            // `token_period` / `token_explicit_max_ttl` hold the values in force.
-            o.remove("period");
-            o.remove("explicit_max_ttl");
-        }
-        d
-    };
     for path in AUTH_ITEMS {
-        assert_eq!(view(&p.src, path), view(&p.dst, path), "{path}");
+        assert_eq!(item_view(&p.src, path), item_view(&p.dst, path), "{path}");
     }
     assert_eq!(
-        view(&p.src, "auth/approle/role/r/role-id"),
-        view(&p.dst, "auth/approle/role/r/role-id")
+        item_view(&p.src, "auth/approle/role/r/role-id"),
+        item_view(&p.dst, "auth/approle/role/r/role-id")
     );
 }

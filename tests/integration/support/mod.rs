@@ -8,6 +8,7 @@ mod auth;
 mod bao;
 mod garage;
 mod kube;
+pub mod matrix;
 mod pair;
 mod proxy;
 mod seed;
@@ -21,13 +22,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-pub use auth::{assert_same_auth, auth_defaults, auth_tuned, some_cert};
+pub use auth::{assert_same_auth, auth_defaults, auth_tuned, auth_view, some_cert};
 pub use bao::Bao;
 pub use garage::garage;
 pub use kube::{KubeApi, role, shipped_policy};
 pub use pair::{Pair, writes};
 pub use proxy::VaultProxy;
-pub use seed::{accessor, data, group_view, seed, words};
+pub use seed::{accessor, data, group_view, id_of, seed, words};
 pub use trust::{STAMP, VALUE, aws, latest, latest_key, owned, repoint, run, s3_env};
 
 /// Kills the child when this test process dies, however it dies.

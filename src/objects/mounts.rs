@@ -192,8 +192,10 @@ pub fn diff(
     let mut differs = Vec::new();
     let mut cur_config: MountConfig =
         serde_json::from_value(Value::Object(cur.config.clone())).unwrap_or_default();
-    // Not tunable: set only when the importer enables the mount.
-    cur_config.force_no_cache = desired.config.force_no_cache;
+    let untunable = enable_only(&mut cur_config, &desired.config);
+    if let Some(why) = &untunable {
+        tracing::warn!(table = %desired.table.api(), path = %desired.path, reason = %why, "mount setting left as the target has it");
+    }
     // Vault has no way to clear a lockout config: DR keeps its own when the source has none.
     if desired.config.user_lockout_config.is_none() {
         cur_config.user_lockout_config = None;
@@ -214,14 +216,46 @@ pub fn diff(
     if desired.kv_config.is_some() && desired.kv_config.as_ref() != current_kv {
         differs.push("kv config");
     }
-    if differs.is_empty() {
-        (Action::Unchanged, None)
-    } else {
-        (
-            Action::Update,
-            Some(format!("{} differ", differs.join(", "))),
-        )
+    match (differs.is_empty(), untunable) {
+        (true, None) => (Action::Unchanged, None),
+        // Nothing a write could change: not written, and said each time.
+        (true, Some(why)) => (Action::Skipped, Some(why)),
+        (false, why) => {
+            let rest = why.map(|w| format!("; {w}")).unwrap_or_default();
+            let reason = format!("{} differ{rest}", differs.join(", "));
+            (Action::Update, Some(reason))
+        }
     }
+}
+
+/// The settings of a mount's `config` that only enabling the mount takes (a tune ignores them),
+/// each with its place in the config. On a mount that already exists on the target, a difference
+/// is left as the target has it and reported; it never makes an update.
+const ENABLE_ONLY: &[(&str, fn(&mut MountConfig) -> &mut bool)] =
+    &[("force_no_cache", force_no_cache)];
+
+fn force_no_cache(c: &mut MountConfig) -> &mut bool {
+    &mut c.force_no_cache
+}
+
+/// Takes the enable-only settings of `desired` into `current`, and says which differed.
+fn enable_only(current: &mut MountConfig, desired: &MountConfig) -> Option<String> {
+    let mut desired = desired.clone();
+    let mut differ = Vec::new();
+    for (name, field) in ENABLE_ONLY {
+        let (want, have) = (*field(&mut desired), field(current));
+        if *have != want {
+            differ.push(format!("{name} (target {have}, snapshot {want})"));
+            *have = want;
+        }
+    }
+    (!differ.is_empty()).then(|| {
+        format!(
+            "{} is set only when a mount is enabled, a tune ignores it: left as the target has \
+             it (only enabling the mount anew on the target sets it)",
+            differ.join(", ")
+        )
+    })
 }
 
 fn version_note(options: &BTreeMap<String, String>) -> String {
@@ -365,7 +399,6 @@ mod tests {
     #[test]
     fn untunable_and_uncleared_settings_do_not_make_an_update_forever() {
         let mut target = entry("kv", "2");
-        target.config.insert("force_no_cache".into(), json!(true));
         target.plugin_version = "v1.0.0".into();
         let lockout = json!({"user_lockout_threshold": 3, "user_lockout_duration": 60});
         target.config.insert("user_lockout_config".into(), lockout);
@@ -389,6 +422,32 @@ mod tests {
             .as_ref()
             .map(UserLockout::to_tune);
         assert_eq!(tune.unwrap()["lockout_threshold"], "7");
+    }
+
+    #[test]
+    fn an_enable_only_setting_that_differs_is_skipped_and_said_never_updated() {
+        let mut target = entry("kv", "2");
+        target.config.insert("force_no_cache".into(), json!(true));
+        let (action, reason) = diff(&kv2(), Some(&target), None);
+        assert_eq!(action, Action::Skipped);
+        let reason = reason.unwrap_or_default();
+        assert!(
+            reason.starts_with(
+                "force_no_cache (target true, snapshot false) is set only when a mount is enabled"
+            ),
+            "{reason}"
+        );
+        let mut described = kv2();
+        described.description = "new".into();
+        let (action, reason) = diff(&described, Some(&target), None);
+        assert_eq!(action, Action::Update);
+        assert!(
+            reason
+                .unwrap_or_default()
+                .starts_with("description differ; force_no_cache")
+        );
+        target.config.insert("force_no_cache".into(), json!(false));
+        assert_eq!(diff(&kv2(), Some(&target), None).0, Action::Unchanged);
     }
 
     #[test]

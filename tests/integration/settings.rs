@@ -183,3 +183,30 @@ fn objects_of_a_namespace_that_could_not_be_created_are_not_applied_anywhere() {
         );
     }
 }
+
+/// Regression (#14): `force_no_cache` is taken only when a mount is enabled (a tune ignores
+/// it), so a mount that already existed on the target with another setting differed silently,
+/// import after import. It is reported, left as the target has it, and the rest still follows.
+#[test]
+fn force_no_cache_a_tune_cannot_change_on_an_existing_mount_is_reported() {
+    let p = Pair::new();
+    p.src.write(
+        "sys/mounts/fnc",
+        json!({"type": "kv", "description": "dc", "config": {"force_no_cache": true}}),
+    );
+    p.src.write("fnc/app", json!({"pw": "v1"}));
+    p.dst.write("sys/mounts/fnc", json!({"type": "kv"}));
+    p.export();
+    let run = p.import(&[]);
+    run.assert_code(0);
+    let d = &p.dst;
+    assert_eq!(tune(d, "sys/mounts/fnc")["force_no_cache"], false);
+    assert_eq!(row(d, "sys/mounts", "fnc/")["description"], "dc");
+    assert!(d.read("fnc/app").is_some(), "{}", run.all());
+    let said = "force_no_cache (target false, snapshot true) is set only when a mount is enabled";
+    assert!(run.all().contains(said), "{}", run.all());
+    // Only that is left, and said again: never written, so it converges.
+    let again = p.import(&[]);
+    assert_no_writes(&again);
+    assert!(again.all().contains(said), "{}", again.all());
+}

@@ -231,8 +231,10 @@ pub fn diff(
 /// The settings of a mount's `config` that only enabling the mount takes (a tune ignores them),
 /// each with its place in the config. On a mount that already exists on the target, a difference
 /// is left as the target has it and reported; it never makes an update.
-const ENABLE_ONLY: &[(&str, fn(&mut MountConfig) -> &mut bool)] =
-    &[("force_no_cache", force_no_cache)];
+const ENABLE_ONLY: &[(&str, Field)] = &[("force_no_cache", force_no_cache)];
+
+/// Where a setting is in a mount's config.
+type Field = fn(&mut MountConfig) -> &mut bool;
 
 fn force_no_cache(c: &mut MountConfig) -> &mut bool {
     &mut c.force_no_cache

@@ -90,7 +90,7 @@ pub const ENTITY: Shape = Shape {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .map(|a| json!([a["name"], a["mount_path"], a["metadata"]]))
+                    .map(|a| json!([a["name"], a["mount_path"], a["custom_metadata"]]))
                     .collect()
             })
             .unwrap_or_default();
@@ -111,7 +111,8 @@ fn entity_alias(b: &Bao, name: &str) {
     let id = id_of(b, "entity", "m-ent");
     b.write(
         "identity/entity-alias",
-        json!({"name": name, "canonical_id": id, "mount_accessor": up}),
+        json!({"name": name, "canonical_id": id, "mount_accessor": up,
+               "custom_metadata": {"alias": name}}),
     );
 }
 

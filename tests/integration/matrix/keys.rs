@@ -31,6 +31,12 @@ pub const TRANSIT_KEY: Shape = Shape {
             b.write("m-transit/keys/m-key/rotate", json!({}));
         }
         b.write("m-transit/keys/m-key/config", key_config(2));
+        // Settings only a key's creation takes.
+        b.write(
+            "m-transit/keys/m-derived",
+            json!({"type": "chacha20-poly1305", "derived": true, "convergent_encryption": true,
+                   "exportable": true, "allow_plaintext_backup": true}),
+        );
     },
     change: |b| {
         for _ in 0..2 {
@@ -38,18 +44,20 @@ pub const TRANSIT_KEY: Shape = Shape {
         }
         b.write("m-transit/keys/m-key/config", key_config(2));
     },
-    view: |b| {
-        let mut k = data(b, "m-transit/keys/m-key");
-        if let Some(o) = k.as_object_mut() {
-            // Held off on the target while it is DR (reported at export), by design.
-            o.remove("auto_rotate_period");
-            // When the target restored it: the target's own.
-            o.remove("restore_info");
-        }
-        k
-    },
+    view: |b| json!([key_view(b, "m-key"), key_view(b, "m-derived")]),
     needs_namespaces: false,
 };
+
+fn key_view(b: &Bao, name: &str) -> Value {
+    let mut k = data(b, &format!("m-transit/keys/{name}"));
+    if let Some(o) = k.as_object_mut() {
+        // Held off on the target while it is DR (reported at export), by design.
+        o.remove("auto_rotate_period");
+        // When the target restored it: the target's own.
+        o.remove("restore_info");
+    }
+    k
+}
 
 fn key_config(min_decryption: u64) -> Value {
     json!({"deletion_allowed": true, "min_decryption_version": min_decryption,

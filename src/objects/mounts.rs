@@ -1,12 +1,18 @@
 //! Secret-engine mounts (`sys/mounts`) and auth methods (`sys/auth`), with their tunable config
 //! and, for KV-v2, the engine's own config. A missing mount is created, one of the same type is
 //! tuned to match, one of another type is refused. Nothing is ever disabled or remounted, and a
-//! `local` mount is neither exported nor touched on the target.
+//! `local` mount is neither exported nor touched on the target. How each `config` field is carried
+//! is declared in `fields`.
+
+mod fields;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use fields::enable_only;
+pub use fields::not_copied;
 
 use crate::error::Result;
 use crate::plan::Action;
@@ -26,7 +32,7 @@ pub struct MountConfig {
     /// Auth methods only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
-    /// Set when the mount is enabled; Vault ignores it in a tune (see `diff`).
+    /// Set when the mount is enabled; Vault ignores it in a tune (see `fields`).
     #[serde(skip_serializing_if = "is_false")]
     pub force_no_cache: bool,
     /// Auth methods only, once tuned: as the mount table reports it.
@@ -129,21 +135,6 @@ impl Mount {
     }
 }
 
-/// Settings of a source mount that are not copied, each with the reason.
-pub fn not_copied(e: &MountEntry) -> Vec<(&'static str, &'static str)> {
-    let keys = e
-        .config
-        .get("allowed_managed_keys")
-        .and_then(Value::as_array);
-    match keys {
-        Some(k) if !k.is_empty() => vec![(
-            "allowed_managed_keys",
-            "managed keys live in the source's key store (Vault Enterprise); not copied",
-        )],
-        _ => Vec::new(),
-    }
-}
-
 /// Mounts Vault manages itself: never exported, never written.
 pub fn is_builtin(table: Table, path: &str) -> bool {
     match table {
@@ -226,38 +217,6 @@ pub fn diff(
             (Action::Update, Some(reason))
         }
     }
-}
-
-/// The settings of a mount's `config` that only enabling the mount takes (a tune ignores them),
-/// each with its place in the config. On a mount that already exists on the target, a difference
-/// is left as the target has it and reported; it never makes an update.
-const ENABLE_ONLY: &[(&str, Field)] = &[("force_no_cache", force_no_cache)];
-
-/// Where a setting is in a mount's config.
-type Field = fn(&mut MountConfig) -> &mut bool;
-
-fn force_no_cache(c: &mut MountConfig) -> &mut bool {
-    &mut c.force_no_cache
-}
-
-/// Takes the enable-only settings of `desired` into `current`, and says which differed.
-fn enable_only(current: &mut MountConfig, desired: &MountConfig) -> Option<String> {
-    let mut desired = desired.clone();
-    let mut differ = Vec::new();
-    for (name, field) in ENABLE_ONLY {
-        let (want, have) = (*field(&mut desired), field(current));
-        if *have != want {
-            differ.push(format!("{name} (target {have}, snapshot {want})"));
-            *have = want;
-        }
-    }
-    (!differ.is_empty()).then(|| {
-        format!(
-            "{} is set only when a mount is enabled, a tune ignores it: left as the target has \
-             it (only enabling the mount anew on the target sets it)",
-            differ.join(", ")
-        )
-    })
 }
 
 fn version_note(options: &BTreeMap<String, String>) -> String {
@@ -424,41 +383,6 @@ mod tests {
             .as_ref()
             .map(UserLockout::to_tune);
         assert_eq!(tune.unwrap()["lockout_threshold"], "7");
-    }
-
-    #[test]
-    fn an_enable_only_setting_that_differs_is_skipped_and_said_never_updated() {
-        let mut target = entry("kv", "2");
-        target.config.insert("force_no_cache".into(), json!(true));
-        let (action, reason) = diff(&kv2(), Some(&target), None);
-        assert_eq!(action, Action::Skipped);
-        let reason = reason.unwrap_or_default();
-        assert!(
-            reason.starts_with(
-                "force_no_cache (target true, snapshot false) is set only when a mount is enabled"
-            ),
-            "{reason}"
-        );
-        let mut described = kv2();
-        described.description = "new".into();
-        let (action, reason) = diff(&described, Some(&target), None);
-        assert_eq!(action, Action::Update);
-        assert!(
-            reason
-                .unwrap_or_default()
-                .starts_with("description differ; force_no_cache")
-        );
-        target.config.insert("force_no_cache".into(), json!(false));
-        assert_eq!(diff(&kv2(), Some(&target), None).0, Action::Unchanged);
-    }
-
-    #[test]
-    fn managed_keys_are_reported_not_copied() {
-        let mut e = entry("kv", "2");
-        assert!(not_copied(&e).is_empty());
-        e.config
-            .insert("allowed_managed_keys".into(), json!(["hsm-key"]));
-        assert_eq!(not_copied(&e)[0].0, "allowed_managed_keys");
     }
 
     #[test]

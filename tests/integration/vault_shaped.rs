@@ -176,3 +176,28 @@ fn vault_only_auth_fields_never_reach_dr_and_every_auth_item_converges() {
     let reported = "auth/kubernetes/config: automated root rotation";
     assert!(first.all().contains(reported), "{}", first.all());
 }
+
+// Vault reports mount settings the tool does not carry (`delegated_auth_accessors`,
+// `identity_token_key`, Vault 1.15+); they were dropped without a word. Each is reported.
+#[test]
+fn mount_settings_only_vault_reports_are_reported_as_not_copied() {
+    let row = json!({"config": {"delegated_auth_accessors": ["auth_userpass_0000"],
+                                "identity_token_key": "dc-key", "trim_request_trailing_slashes": false}});
+    let p = Pair::vault_shaped(json!({"sys/mounts": {"vkv/": row}}), json!({}));
+    p.src.mount_kv2("vkv");
+    p.src.kv_put("vkv", "app", json!({"pw": "v1"}));
+    let run = p.sync(&[], 0);
+    for field in ["delegated_auth_accessors", "identity_token_key"] {
+        let line =
+            format!("not copied: mount vkv/ {field}: a mount setting this tool does not carry");
+        assert!(run.stdout.contains(&line), "{}", run.stdout);
+    }
+    assert!(
+        !run.stdout.contains("trim_request_trailing_slashes"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(p.dst.kv_get("vkv", "app"), Some(json!({"pw": "v1"})));
+    assert_vault_only_fields_never_written(&p);
+    p.assert_converged();
+}

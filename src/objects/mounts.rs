@@ -183,7 +183,7 @@ pub fn diff(
     let mut differs = Vec::new();
     let mut cur_config: MountConfig =
         serde_json::from_value(Value::Object(cur.config.clone())).unwrap_or_default();
-    let untunable = enable_only(&mut cur_config, &desired.config);
+    let untunable = enable_only(cur, &mut cur_config, desired);
     if let Some(why) = &untunable {
         tracing::warn!(table = %desired.table.api(), path = %desired.path, reason = %why, "mount setting left as the target has it");
     }

@@ -203,7 +203,8 @@ fn force_no_cache_a_tune_cannot_change_on_an_existing_mount_is_reported() {
     assert_eq!(tune(d, "sys/mounts/fnc")["force_no_cache"], false);
     assert_eq!(row(d, "sys/mounts", "fnc/")["description"], "dc");
     assert!(d.read("fnc/app").is_some(), "{}", run.all());
-    let said = "force_no_cache (target false, snapshot true) is set only when a mount is enabled";
+    let said = "taken only when a mount is enabled, a tune ignores it: force_no_cache (target \
+                false, snapshot true); left as the target has it";
     assert!(run.all().contains(said), "{}", run.all());
     // Only that is left, and said again: never written, so it converges.
     let again = p.import(&[]);

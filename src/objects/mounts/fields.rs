@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::MountConfig;
+use super::{Mount, MountConfig};
 use crate::vault::MountEntry;
 
 /// How one field is treated.
@@ -78,23 +78,47 @@ fn holds_a_value(v: &Value) -> bool {
     }
 }
 
-/// Takes the enable-only settings of `desired` into `current`, and says which differed.
-pub fn enable_only(current: &mut MountConfig, desired: &MountConfig) -> Option<String> {
-    let mut desired = desired.clone();
+/// A row's settings outside `config` that only enabling the mount takes: (name, the target's,
+/// the snapshot's). Never compared as a difference to tune; reported like `EnableOnly`.
+type RowField = (&'static str, fn(&MountEntry) -> bool, fn(&Mount) -> bool);
+
+const ROW_ENABLE_ONLY: &[RowField] = &[
+    ("seal_wrap", |e| e.seal_wrap, |m| m.seal_wrap),
+    (
+        "external_entropy_access",
+        |e| e.external_entropy_access,
+        |m| m.external_entropy_access,
+    ),
+];
+
+/// Takes the enable-only config settings of `desired` into `config` (the target's, read from
+/// `current`), and says which enable-only settings differ, in the config or in the row.
+pub fn enable_only(
+    current: &MountEntry,
+    config: &mut MountConfig,
+    desired: &Mount,
+) -> Option<String> {
+    let mut want_config = desired.config.clone();
     let mut differ = Vec::new();
     for (name, rule) in CONFIG {
         let Rule::EnableOnly(field) = rule else {
             continue;
         };
-        let (want, have) = (*field(&mut desired), field(current));
+        let (want, have) = (*field(&mut want_config), field(config));
         if *have != want {
             differ.push(format!("{name} (target {have}, snapshot {want})"));
             *have = want;
         }
     }
+    for (name, have, want) in ROW_ENABLE_ONLY {
+        let (have, want) = (have(current), want(desired));
+        if have != want {
+            differ.push(format!("{name} (target {have}, snapshot {want})"));
+        }
+    }
     (!differ.is_empty()).then(|| {
         format!(
-            "{} is set only when a mount is enabled, a tune ignores it: left as the target has \
+            "taken only when a mount is enabled, a tune ignores it: {}; left as the target has \
              it (only enabling the mount anew on the target sets it)",
             differ.join(", ")
         )
@@ -108,7 +132,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::objects::mounts::{Mount, UserLockout, diff};
+    use crate::objects::mounts::{UserLockout, diff};
     use crate::plan::Action;
     use crate::vault::Table;
 
@@ -167,7 +191,8 @@ mod tests {
         let reason = reason.unwrap_or_default();
         assert!(
             reason.starts_with(
-                "force_no_cache (target true, snapshot false) is set only when a mount is enabled"
+                "taken only when a mount is enabled, a tune ignores it: force_no_cache (target \
+                 true, snapshot false); left as the target has it"
             ),
             "{reason}"
         );
@@ -178,10 +203,16 @@ mod tests {
         assert!(
             reason
                 .unwrap_or_default()
-                .starts_with("description differ; force_no_cache")
+                .starts_with("description differ; taken only when a mount is enabled")
         );
         target.config.insert("force_no_cache".into(), json!(false));
         assert_eq!(diff(&kv2(), Some(&target), None).0, Action::Unchanged);
+        target.seal_wrap = true;
+        let reason = diff(&kv2(), Some(&target), None).1.unwrap_or_default();
+        assert!(
+            reason.contains(": seal_wrap (target true, snapshot false);"),
+            "{reason}"
+        );
     }
 
     #[test]

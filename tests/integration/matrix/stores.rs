@@ -166,9 +166,16 @@ pub const SECRET_MOUNT: Shape = Shape {
         b.write(
             "sys/mounts/m-mnt",
             json!({"type": "kv", "options": {"version": "2"}, "description": "tuned mount",
-                   "config": {"force_no_cache": true}}),
+                   "config": {"force_no_cache": true}, "seal_wrap": true,
+                   "external_entropy_access": true}),
         );
         b.write("sys/mounts/m-mnt/tune", mount_tune("1h", "unauth"));
+        // Pinned to the version it runs (enabling drops a built-in pin; a tune sets it).
+        let running = data(b, "sys/mounts")["m-mnt/"]["running_plugin_version"].clone();
+        b.write(
+            "sys/mounts/m-mnt/tune",
+            json!({ "plugin_version": running }),
+        );
     },
     change: |b| {
         b.write("sys/mounts/m-mnt/tune", mount_tune("2h", "hidden"));

@@ -53,7 +53,9 @@ fn key_view(b: &Bao, name: &str) -> Value {
     if let Some(o) = k.as_object_mut() {
         // Held off on the target while it is DR (reported at export), by design.
         o.remove("auto_rotate_period");
-        // When the target restored it: the target's own.
+        // When each side last backed it up or restored it (the import backs up the target's
+        // key to compare it): each side's own.
+        o.remove("backup_info");
         o.remove("restore_info");
     }
     k

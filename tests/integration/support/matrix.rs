@@ -92,12 +92,16 @@ pub fn run(shapes: &[Shape], case: Case, backend: Backend) {
                     eprintln!("{}: {src}", s.kind);
                 }
             }
-            (src, dst) => red.push(format!(
-                "{}: the target differs from the source\n  source: {}\n  target: {}",
-                s.kind,
-                src.map_or("(no view)".into(), |v| v.to_string()),
-                dst.map_or("(no view)".into(), |v| v.to_string()),
-            )),
+            (Some(src), Some(dst)) => {
+                let mut at = Vec::new();
+                differences("", &src, &dst, &mut at);
+                red.push(format!(
+                    "{}: the target differs from the source at\n  {}",
+                    s.kind,
+                    at.join("\n  ")
+                ));
+            }
+            _ => red.push(format!("{}: no view of one side (see above)", s.kind)),
         }
     }
     check_converged(&p, &mut red);
@@ -107,6 +111,26 @@ pub fn run(shapes: &[Shape], case: Case, backend: Backend) {
         red.len(),
         red.join("\n")
     );
+}
+
+/// Where `dst` differs from `src`: each path, with both values.
+fn differences(at: &str, src: &Value, dst: &Value, out: &mut Vec<String>) {
+    match (src, dst) {
+        (Value::Object(a), Value::Object(b)) => {
+            let null = Value::Null;
+            for k in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+                let (x, y) = (a.get(k).unwrap_or(&null), b.get(k).unwrap_or(&null));
+                differences(&format!("{at}/{k}"), x, y, out);
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                differences(&format!("{at}/{i}"), x, y, out);
+            }
+        }
+        _ if src != dst => out.push(format!("{at}: source {src}, target {dst}")),
+        _ => {}
+    }
 }
 
 /// Runs `f`, turning a panic (a failed request, a missing object) into its message.

@@ -10,11 +10,10 @@ mod integration {
     pub mod fencing;
     pub mod fixture;
     pub mod kinds;
-    pub mod kube;
     pub mod listing;
+    pub mod matrix;
     pub mod oidc;
     pub mod operations;
-    pub mod pair;
     pub mod pruning;
     pub mod retries;
     pub mod roundtrip;

@@ -6,7 +6,8 @@
 #   an X-Vault-Namespace header and runs the request in the root namespace; the proxy answers 404
 #   instead and records the request, so a test sees any request meant for a namespace;
 # - read-backs carry Vault-only fields: INJECT maps an exact API path to fields set in `data` of
-#   its GET answer (e.g. Vault Enterprise 1.19's automated root rotation settings).
+#   its GET answer, nested objects merged (e.g. Vault Enterprise 1.19's automated root rotation
+#   settings, or a mount table row's Vault-only `config` settings).
 # Every write it forwards (POST, PUT, PATCH, DELETE), every namespaced request and every request
 # answered as Vault would (`vault404`) is recorded as one JSON line in LOG. Everything else is forwarded unchanged. Standard library only.
 # Usage: vault_proxy.py PORT UPSTREAM ROOT_TOKEN LOG INJECT_JSON
@@ -33,6 +34,15 @@ def kv_invalid(method):
     return {"request_id": "00000000-0000-0000-0000-000000000000", "lease_id": "",
             "renewable": False, "lease_duration": 0, "data": None, "wrap_info": None,
             "warnings": [warning], "auth": None}
+
+
+def merge(into, fields):
+    """Sets `fields` in `into`, merging nested objects (a mount table row's `config`)."""
+    for k, v in fields.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            merge(into[k], v)
+        else:
+            into[k] = v
 
 
 def upstream_request(method, target, headers, body):
@@ -107,7 +117,7 @@ class Proxy(BaseHTTPRequestHandler):
         fields = inject.get(path) if method == "GET" and resp.status == 200 else None
         if fields:
             doc = json.loads(data)
-            doc.setdefault("data", {}).update(fields)
+            merge(doc.setdefault("data", {}), fields)
             data = json.dumps(doc).encode()
         conn.close()
         self.send_response(resp.status)

@@ -9,7 +9,6 @@ use super::auth::{AuthItem, NewUserPassword};
 use super::policies::{Policy, PolicyType};
 use super::{Kind, Object, Stage, Target};
 use crate::model::Action;
-use crate::snapshot::format::{entry_name, kind_of, validate};
 use crate::vault::{MemoryVault, VaultClient};
 
 async fn target(api: &Arc<MemoryVault>, userpass: NewUserPassword) -> Target {
@@ -40,20 +39,20 @@ fn user(name: &str) -> Object {
 fn every_kind_names_its_entries_in_its_own_folder_and_is_tagged_by_its_name() {
     let objects = [policy("p"), user("u")];
     for obj in objects {
-        let name = entry_name(&obj);
-        assert_eq!(kind_of(&name), Some(obj.kind()), "{name}");
+        let name = format!("{}.json", obj.entry());
+        assert_eq!(Kind::of_entry(&name), Some(obj.kind()), "{name}");
         let tag = serde_json::to_value(&obj).unwrap()["kind"].clone();
         assert_eq!(tag, json!(obj.kind().as_str()));
-        assert!(validate(&obj).is_ok());
+        assert!(obj.validate().is_ok());
     }
     for kind in Kind::ALL {
         for folder in kind.folders() {
             let name = format!("{folder}/x.json");
-            assert_eq!(kind_of(&name), Some(*kind), "{name}");
-            assert_eq!(kind_of(&format!("ns/team%2F/{name}")), Some(*kind));
+            assert_eq!(Kind::of_entry(&name), Some(*kind), "{name}");
+            assert_eq!(Kind::of_entry(&format!("ns/team%2F/{name}")), Some(*kind));
         }
     }
-    assert_eq!(kind_of("etc/passwd"), None);
+    assert_eq!(Kind::of_entry("etc/passwd"), None);
 }
 
 #[test]

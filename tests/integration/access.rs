@@ -9,10 +9,9 @@ use serde_json::json;
 use vault_replicator::config::{Auth, Tls, Token, VaultConfig};
 use vault_replicator::vault::Session;
 
-use super::kinds::seed;
-use super::kube::{KubeApi, role, shipped_policy};
 use super::support::{
-    Background, Bao, env_for, file_store, free_ports, keys, replicator, wait_for_port,
+    Background, Bao, KubeApi, env_for, file_store, free_ports, keys, replicator, role, seed,
+    shipped_policy, wait_for_port,
 };
 
 /// An AppRole role on `bao` whose tokens carry only `policy`; returns (role_id, secret_id).

@@ -4,29 +4,7 @@
 
 use serde_json::{Value, json};
 
-pub(super) use super::pair::Pair;
-use super::roundtrip::words;
-use super::support::{Bao, Run};
-
-impl Pair {
-    /// A pair with a transit mount on both sides.
-    pub(super) fn with_transit() -> Pair {
-        let p = Pair::new();
-        for b in [&p.src, &p.dst] {
-            b.write("sys/mounts/transit", json!({"type": "transit"}));
-        }
-        p
-    }
-}
-
-/// The `N writes` of an import's first line.
-pub(super) fn writes(run: &Run) -> u64 {
-    run.stdout
-        .split_once(" writes)")
-        .and_then(|(head, _)| head.rsplit('(').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no write count in:\n{}", run.stdout))
-}
+use super::support::{Bao, Pair, words, writes};
 
 fn new_key(bao: &Bao, name: &str, extra: Value) {
     let mut body = json!({"exportable": true, "allow_plaintext_backup": true});

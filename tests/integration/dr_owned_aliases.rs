@@ -4,9 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::dr_owned::{Pair, writes};
-use super::roundtrip::words;
-use super::support::Bao;
+use super::support::{Bao, Pair, words, writes};
 
 fn accessor(bao: &Bao, mount: &str) -> String {
     bao.read("sys/auth").unwrap()["data"][mount]["accessor"]

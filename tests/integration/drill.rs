@@ -13,8 +13,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::kube::{KubeApi, role, shipped_policy};
-use super::support::{Bao, Keys, Run, garage, replicator, repo_root};
+use super::support::{
+    Bao, Keys, KubeApi, Run, garage, replicator, repo_root, role, shipped_policy,
+};
 
 /// The objects one overlay renders to.
 fn render(overlay: &str) -> Vec<Value> {

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::pair::Pair;
-use super::support::{Bao, Run, command, finish, replicator};
+use super::support::{Bao, Pair, Run, command, finish, replicator};
 
 impl Pair {
     fn run_on_dst(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::pair::Pair;
-use super::support::{Background, Bao, Run, free_port, python_stand_in};
+use super::support::{Background, Bao, Pair, Run, free_port, python_stand_in};
 
 const PROVIDER: &str = r#"
 import base64, json, sys, urllib.parse

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::pair::Pair;
-use super::support::replicator;
+use super::support::{Pair, replicator};
 
 const PRUNE_ALL: [(&str, &str); 3] = [
     ("REPLICATOR_PRUNE", "true"),

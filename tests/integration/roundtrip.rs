@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::support::{Bao, Run, env_for, garage, replicator};
+use super::support::{Bao, Run, env_for, garage, replicator, words};
 
 /// Keys that trip naive path handling: spaces, unicode, URL metacharacters, quotes,
 /// a key that is also a folder, and deep nesting.
@@ -43,14 +43,6 @@ fn seed(src: &Bao) {
         "sys/policies/acl/ops.admin",
         json!({"policy": "path \"team/apps/*\" { capabilities = [\"create\", \"update\"] }"}),
     );
-}
-
-/// Output with runs of spaces folded, so assertions do not depend on column widths.
-pub fn words(s: &str) -> String {
-    s.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn s3_env(bao: &Bao, bucket: &str) -> Vec<(String, String)> {

@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::pair::Pair;
-use super::roundtrip::words;
-use super::support::{Bao, command, finish, replicator};
+use super::support::{Bao, Pair, command, finish, replicator, words};
 
 fn seed_many(bao: &Bao, n: usize) {
     for i in 0..n {

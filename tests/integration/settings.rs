@@ -5,8 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::pair::Pair;
-use super::support::{Bao, Run};
+use super::support::{Bao, Pair, Run};
 
 fn tune(bao: &Bao, api: &str) -> Value {
     bao.read(&format!("{api}/tune")).unwrap()["data"].clone()
@@ -196,4 +195,32 @@ fn namespace_not_created(extra: &[(&str, &str)]) {
             "{line}"
         );
     }
+}
+
+/// Regression (#14): `force_no_cache` is taken only when a mount is enabled (a tune ignores
+/// it), so a mount that already existed on the target with another setting differed silently,
+/// import after import. It is reported, left as the target has it, and the rest still follows.
+#[test]
+fn force_no_cache_a_tune_cannot_change_on_an_existing_mount_is_reported() {
+    let p = Pair::new();
+    p.src.write(
+        "sys/mounts/fnc",
+        json!({"type": "kv", "description": "dc", "config": {"force_no_cache": true}}),
+    );
+    p.src.write("fnc/app", json!({"pw": "v1"}));
+    p.dst.write("sys/mounts/fnc", json!({"type": "kv"}));
+    p.export();
+    let run = p.import(&[]);
+    run.assert_code(0);
+    let d = &p.dst;
+    assert_eq!(tune(d, "sys/mounts/fnc")["force_no_cache"], false);
+    assert_eq!(row(d, "sys/mounts", "fnc/")["description"], "dc");
+    assert!(d.read("fnc/app").is_some(), "{}", run.all());
+    let said = "taken only when a mount is enabled, a tune ignores it: force_no_cache (target \
+                false, snapshot true); left as the target has it";
+    assert!(run.all().contains(said), "{}", run.all());
+    // Only that is left, and said again: never written, so it converges.
+    let again = p.import(&[]);
+    assert_no_writes(&again);
+    assert!(again.all().contains(said), "{}", again.all());
 }

@@ -5,33 +5,9 @@
 
 pub(crate) mod auth;
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use super::pair::Pair;
-use super::support::{Bao, Run, replicator};
-
-impl Pair {
-    /// Exports the source and imports it into the target; the import's exit code is checked.
-    #[track_caller]
-    pub(crate) fn sync(&self, extra: &[(&str, &str)], code: i32) -> Run {
-        // Snapshots are named by the second.
-        std::thread::sleep(Duration::from_millis(1050));
-        replicator(&["export"], &self.env(&self.src, extra)).assert_code(0);
-        let run = replicator(&["import"], &self.env(&self.dst, extra));
-        run.assert_code(code);
-        run
-    }
-
-    /// A full-check import of the latest snapshot must find nothing to write.
-    #[track_caller]
-    pub(crate) fn assert_converged(&self) {
-        let again = replicator(&["import", "--full-check"], &self.env(&self.dst, &[]));
-        again.assert_code(0);
-        assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
-    }
-}
+use super::support::{Bao, Pair};
 
 fn meta(bao: &Bao, mount: &str, key: &str) -> Value {
     bao.read(&format!("{mount}/metadata/{key}")).unwrap()["data"].clone()

@@ -7,8 +7,10 @@ use std::path::Path;
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 
-use super::support::{Bao, Run, command, env_for, file_store, finish, garage, replicator};
-use super::trust::{STAMP, VALUE, aws, latest, latest_key, repoint, run, s3_env};
+use super::support::{
+    Bao, Run, STAMP, VALUE, aws, command, env_for, file_store, finish, garage, latest, latest_key,
+    replicator, repoint, run, s3_env,
+};
 
 /// Runs the binary with at most `limit` bytes of data memory.
 fn run_capped(args: &[&str], env: &[(String, String)], limit: u64) -> Run {

@@ -1,8 +1,10 @@
 //! Secret-engine mounts (`sys/mounts`) and auth methods (`sys/auth`), with their tunable config
 //! and, for KV-v2, the engine's own config. A missing mount is created, one of the same type is
 //! tuned to match, one of another type is refused. Nothing is ever disabled or remounted, and a
-//! `local` mount is neither exported nor touched on the target.
+//! `local` mount is neither exported nor touched on the target. How each `config` field is carried
+//! is declared in `fields`.
 
+mod fields;
 mod kind;
 #[cfg(test)]
 mod tests;
@@ -11,6 +13,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use fields::enable_only;
+pub use fields::not_copied;
 
 use crate::error::Result;
 use crate::model::Action;
@@ -32,7 +37,7 @@ pub struct MountConfig {
     /// Auth methods only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
-    /// Set when the mount is enabled; Vault ignores it in a tune (see `diff`).
+    /// Set when the mount is enabled; Vault ignores it in a tune (see `fields`).
     #[serde(skip_serializing_if = "is_false")]
     pub force_no_cache: bool,
     /// Auth methods only, once tuned: as the mount table reports it.
@@ -135,21 +140,6 @@ impl Mount {
     }
 }
 
-/// Settings of a source mount that are not copied, each with the reason.
-pub fn not_copied(e: &MountEntry) -> Vec<(&'static str, &'static str)> {
-    let keys = e
-        .config
-        .get("allowed_managed_keys")
-        .and_then(Value::as_array);
-    match keys {
-        Some(k) if !k.is_empty() => vec![(
-            "allowed_managed_keys",
-            "managed keys live in the source's key store (Vault Enterprise); not copied",
-        )],
-        _ => Vec::new(),
-    }
-}
-
 /// Mounts Vault manages itself: never exported, never written.
 pub fn is_builtin(table: Table, path: &str) -> bool {
     match table {
@@ -198,8 +188,10 @@ pub fn diff(
     let mut differs = Vec::new();
     let mut cur_config: MountConfig =
         serde_json::from_value(Value::Object(cur.config.clone())).unwrap_or_default();
-    // Not tunable: set only when the importer enables the mount.
-    cur_config.force_no_cache = desired.config.force_no_cache;
+    let untunable = enable_only(cur, &mut cur_config, desired);
+    if let Some(why) = &untunable {
+        tracing::warn!(table = %desired.table.api(), path = %desired.path, reason = %why, "mount setting left as the target has it");
+    }
     // Vault has no way to clear a lockout config: DR keeps its own when the source has none.
     if desired.config.user_lockout_config.is_none() {
         cur_config.user_lockout_config = None;
@@ -220,13 +212,15 @@ pub fn diff(
     if desired.kv_config.is_some() && desired.kv_config.as_ref() != current_kv {
         differs.push("kv config");
     }
-    if differs.is_empty() {
-        (Action::Unchanged, None)
-    } else {
-        (
-            Action::Update,
-            Some(format!("{} differ", differs.join(", "))),
-        )
+    match (differs.is_empty(), untunable) {
+        (true, None) => (Action::Unchanged, None),
+        // Nothing a write could change: not written, and said each time.
+        (true, Some(why)) => (Action::Skipped, Some(why)),
+        (false, why) => {
+            let rest = why.map(|w| format!("; {w}")).unwrap_or_default();
+            let reason = format!("{} differ{rest}", differs.join(", "));
+            (Action::Update, Some(reason))
+        }
     }
 }
 

@@ -76,7 +76,6 @@ fn config_and_kv_config_differences_are_updates() {
 #[test]
 fn untunable_and_uncleared_settings_do_not_make_an_update_forever() {
     let mut target = entry("kv", "2");
-    target.config.insert("force_no_cache".into(), json!(true));
     target.plugin_version = "v1.0.0".into();
     let lockout = json!({"user_lockout_threshold": 3, "user_lockout_duration": 60});
     target.config.insert("user_lockout_config".into(), lockout);
@@ -100,15 +99,6 @@ fn untunable_and_uncleared_settings_do_not_make_an_update_forever() {
         .as_ref()
         .map(UserLockout::to_tune);
     assert_eq!(tune.unwrap()["lockout_threshold"], "7");
-}
-
-#[test]
-fn managed_keys_are_reported_not_copied() {
-    let mut e = entry("kv", "2");
-    assert!(not_copied(&e).is_empty());
-    e.config
-        .insert("allowed_managed_keys".into(), json!(["hsm-key"]));
-    assert_eq!(not_copied(&e)[0].0, "allowed_managed_keys");
 }
 
 #[test]

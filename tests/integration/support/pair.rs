@@ -1,11 +1,12 @@
 //! The source (DC) and target (DR) most integration tests drive: two OpenBao dev servers with a
 //! file store between them, each optionally behind a proxy that answers as HashiCorp Vault does.
-//! Test files add their own helpers in `impl Pair` blocks of their own.
+//! Tests drive it with `sync` (export, then import) and check it with `assert_converged`.
 
 use std::time::Duration;
 
-use super::support::{Bao, Run, env_for, file_store, replicator};
-use super::vault_shaped::VaultProxy;
+use serde_json::json;
+
+use super::{Bao, Run, VaultProxy, env_for, file_store, replicator};
 
 pub struct Pair {
     pub src: Bao,
@@ -70,4 +71,41 @@ impl Pair {
     pub fn import_args(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
         replicator(args, &self.env(&self.dst, extra))
     }
+
+    /// Exports the source and imports it into the target; the import's exit code is checked.
+    #[track_caller]
+    pub fn sync(&self, extra: &[(&str, &str)], code: i32) -> Run {
+        // Snapshots are named by the second.
+        std::thread::sleep(Duration::from_millis(1050));
+        replicator(&["export"], &self.env(&self.src, extra)).assert_code(0);
+        let run = replicator(&["import"], &self.env(&self.dst, extra));
+        run.assert_code(code);
+        run
+    }
+
+    /// A full-check import of the latest snapshot must find nothing to write.
+    #[track_caller]
+    pub fn assert_converged(&self) {
+        let again = replicator(&["import", "--full-check"], &self.env(&self.dst, &[]));
+        again.assert_code(0);
+        assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
+    }
+
+    /// A pair with a transit mount on both sides.
+    pub fn with_transit() -> Pair {
+        let p = Pair::new();
+        for b in [&p.src, &p.dst] {
+            b.write("sys/mounts/transit", json!({"type": "transit"}));
+        }
+        p
+    }
+}
+
+/// The `N writes` of an import's first line.
+pub fn writes(run: &Run) -> u64 {
+    run.stdout
+        .split_once(" writes)")
+        .and_then(|(head, _)| head.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no write count in:\n{}", run.stdout))
 }

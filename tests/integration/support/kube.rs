@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::support::{Background, Bao, free_ports, python_stand_in, repo_root};
+use super::{Background, Bao, free_ports, python_stand_in, repo_root};
 
 const TOKEN_REVIEW: &str = r#"
 import base64, json, sys

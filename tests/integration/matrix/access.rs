@@ -4,8 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::stores::{mount_row, mount_tune};
-use crate::integration::support::matrix::Shape;
+use crate::integration::support::matrix::{Shape, mount_row, mount_tune};
 use crate::integration::support::{
     Bao, accessor, auth_defaults, auth_tuned, auth_view, data, group_view, id_of,
 };

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::integration::support::matrix::Shape;
+use crate::integration::support::matrix::{Shape, mount_row, mount_tune};
 use crate::integration::support::{Bao, data};
 
 pub const ACL_POLICY: Shape = Shape {
@@ -183,21 +183,3 @@ pub const SECRET_MOUNT: Shape = Shape {
     view: |b| mount_row(b, "sys/mounts", "m-mnt/"),
     needs_namespaces: false,
 };
-
-/// Every tunable of a mount (a secret engine's; an auth method adds its own).
-pub fn mount_tune(ttl: &str, visibility: &str) -> Value {
-    json!({"description": format!("tuned {ttl}"), "default_lease_ttl": ttl, "max_lease_ttl": "24h",
-           "listing_visibility": visibility, "audit_non_hmac_request_keys": ["user"],
-           "audit_non_hmac_response_keys": ["lease"], "passthrough_request_headers": ["X-Req"],
-           "allowed_response_headers": ["X-Resp"]})
-}
-
-/// A mount's row of `table`, but for what each server makes its own (accessor, UUID).
-pub fn mount_row(b: &Bao, table: &str, path: &str) -> Value {
-    let mut row = data(b, table)[path].clone();
-    if let Some(o) = row.as_object_mut() {
-        o.remove("accessor");
-        o.remove("uuid");
-    }
-    row
-}

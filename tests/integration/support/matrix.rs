@@ -1,13 +1,14 @@
 //! The round-trip matrix: every kind in a table of `Shape`s gets the same three cases by
 //! construction (left at its defaults, every settable field tuned, changed on the source after
 //! the first import), each against OpenBao directly and through the Vault-answering proxy. One
-//! `Pair` per (case, backend) holds every kind's objects at once; a red cell names its kind.
+//! `Pair` per (case, backend) holds every kind's objects at once; a red cell names its kind and
+//! where the target differs. Also the mount tune and mount view the mount shapes share.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::{Value, json};
 
-use super::{Bao, Pair, Run, replicator};
+use super::{Bao, Pair, Run, data, replicator};
 
 /// One kind, as the matrix seeds, changes and compares it. Each kind uses its own names (its own
 /// mounts, policies, entities...), so that every kind's objects fit in one pair.
@@ -196,4 +197,22 @@ fn check_converged(p: &Pair, red: &mut Vec<String>) {
             again.stdout.lines().next().unwrap_or_default()
         ));
     }
+}
+
+/// Every tunable of a mount (a secret engine's; an auth method adds its own).
+pub fn mount_tune(ttl: &str, visibility: &str) -> Value {
+    json!({"description": format!("tuned {ttl}"), "default_lease_ttl": ttl, "max_lease_ttl": "24h",
+           "listing_visibility": visibility, "audit_non_hmac_request_keys": ["user"],
+           "audit_non_hmac_response_keys": ["lease"], "passthrough_request_headers": ["X-Req"],
+           "allowed_response_headers": ["X-Resp"]})
+}
+
+/// A mount's row of `table`, but for what each server makes its own (accessor, UUID).
+pub fn mount_row(b: &Bao, table: &str, path: &str) -> Value {
+    let mut row = data(b, table)[path].clone();
+    if let Some(o) = row.as_object_mut() {
+        o.remove("accessor");
+        o.remove("uuid");
+    }
+    row
 }

@@ -123,6 +123,9 @@ pub fn summary(s: &Summary) -> String {
             s.drifted
         );
     }
+    for k in &s.skipped {
+        let _ = writeln!(out, "skipped: {} {}: {}", k.kind, k.path, k.reason);
+    }
     for d in &s.left_alone {
         let _ = writeln!(out, "drift: {} {}: {}", d.kind, d.path, d.reason);
     }

@@ -235,7 +235,12 @@ pub(crate) fn record(summary: &mut Summary, change: &Change, result: Result<(), 
                     summary.fail(change, reason);
                     false
                 }
-                Action::Skipped => false,
+                Action::Skipped => {
+                    if !change.drift {
+                        summary.skip(change);
+                    }
+                    false
+                }
                 _ => {
                     summary.refused_parts(change);
                     true

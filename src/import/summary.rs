@@ -37,6 +37,10 @@ pub struct Summary {
     /// Drifted objects left as the target has them, with the reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub left_alone: Vec<Failure>,
+    /// Objects deliberately not applied (by configuration, or a setting only creation takes),
+    /// with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Failure>,
     /// The run stopped early (SIGTERM, or the lease was lost).
     pub interrupted: bool,
     /// What the export could not copy, from the snapshot's manifest.
@@ -54,6 +58,9 @@ impl Summary {
             s.count(c.kind, c.action, 1);
             if matches!(c.action, Action::Refused | Action::Failed) {
                 s.fail(c, c.reason.clone().unwrap_or_default());
+            }
+            if c.action == Action::Skipped && !c.drift {
+                s.skip(c);
             }
             s.refused_parts(c);
         }
@@ -117,6 +124,7 @@ impl Summary {
             .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
         self.drifted += other.drifted;
         self.left_alone.extend(other.left_alone);
+        self.skipped.extend(other.skipped);
         self.interrupted |= other.interrupted;
         self.not_copied.extend(other.not_copied);
     }
@@ -126,6 +134,15 @@ impl Summary {
             kind: c.kind,
             path: c.path.clone(),
             reason,
+        });
+    }
+
+    /// An object deliberately not applied, with the reason.
+    pub fn skip(&mut self, c: &Change) {
+        self.skipped.push(Failure {
+            kind: c.kind,
+            path: c.path.clone(),
+            reason: c.reason.clone().unwrap_or_default(),
         });
     }
 

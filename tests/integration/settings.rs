@@ -223,4 +223,7 @@ fn force_no_cache_a_tune_cannot_change_on_an_existing_mount_is_reported() {
     let again = p.import(&[]);
     assert_no_writes(&again);
     assert!(again.all().contains(said), "{}", again.all());
+    // The summary says so too, not only a log line.
+    let line = format!("skipped: mount fnc/: {said}");
+    assert!(again.stdout.contains(&line), "{}", again.stdout);
 }

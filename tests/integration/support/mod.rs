@@ -11,6 +11,7 @@ mod kube;
 pub mod matrix;
 mod pair;
 mod proxy;
+pub mod sealed;
 mod seed;
 mod trust;
 

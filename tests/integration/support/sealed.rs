@@ -1,0 +1,196 @@
+//! Helpers of the sealing tests: a sealed export in a file store, and the stock `age` /
+//! `minisign` tools to open, alter and re-seal its archive as an attacker with the keys would.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Bao, Keys, Run, env_for, file_store, keys, replicator};
+
+pub const VALUE: &str = "sealed-value-0451";
+
+/// A source cluster exported into a file store.
+pub struct Exported {
+    pub dir: tempfile::TempDir,
+    pub key: String,
+}
+
+impl Exported {
+    pub fn new(src: &Bao) -> Exported {
+        src.kv_put("secret", "app", json!({"pw": VALUE}));
+        let dir = tempfile::tempdir().unwrap();
+        replicator(&["export"], &env_for(src, &file_store(dir.path()), &[])).assert_code(0);
+        let key = latest(dir.path())["key"].as_str().unwrap().to_string();
+        Exported { dir, key }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join(&self.key)
+    }
+
+    /// A copy of the store, to tamper with.
+    pub fn copy(&self) -> tempfile::TempDir {
+        let copy = tempfile::tempdir().unwrap();
+        for e in std::fs::read_dir(self.dir.path()).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), copy.path().join(e.file_name())).unwrap();
+        }
+        copy
+    }
+}
+
+pub fn latest(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("latest.json")).unwrap()).unwrap()
+}
+
+/// Points `latest.json` at `key`, with that object's true digest, as a bucket writer could.
+pub fn repoint(dir: &Path, key: &str) {
+    let bytes = std::fs::read(dir.join(key)).unwrap();
+    let mut p = latest(dir);
+    p["key"] = json!(key);
+    p["sha256"] = json!(hex::encode(Sha256::digest(&bytes)));
+    p["size"] = json!(bytes.len());
+    std::fs::write(dir.join("latest.json"), serde_json::to_vec(&p).unwrap()).unwrap();
+}
+
+pub fn import(dst: &Bao, dir: &Path, extra: &[(&str, &str)]) -> Run {
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    replicator(&["import"], &env_for(dst, &file_store(dir), &extra))
+}
+
+/// Exit 4, the reason on the last line, and not one write on the target.
+pub fn assert_refused(run: &Run, dst: &Bao, reason: &str) {
+    run.assert_code(4);
+    let line = run.last_error_line();
+    assert!(
+        line.contains("refused") && line.contains(reason),
+        "want `{reason}`: {line}"
+    );
+    assert!(dst.kv_keys("secret").is_empty(), "a secret was written");
+    let mounts = dst.read("sys/mounts").unwrap();
+    assert!(
+        mounts["data"].get("vault-replicator/").is_none(),
+        "state was written"
+    );
+}
+
+pub fn tool(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tool");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    // Fed from a thread: a tool that writes as it reads would otherwise fill its stdout pipe.
+    let feeder = std::thread::spawn(move || input.write_all(&data));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+pub fn age_decrypt(path: &Path, keys: &Keys) -> Vec<u8> {
+    let id = keys.dir.join("age.key");
+    tool(
+        Command::new("age").args(["-d", "-i"]).arg(&id).arg(path),
+        b"",
+    )
+}
+
+pub fn entries(targz: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(targz));
+    let mut out = Vec::new();
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = String::from_utf8(e.path_bytes().into_owned()).unwrap();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.push((name, data));
+    }
+    out
+}
+
+/// A tar.gz with the names exactly as given (the tar crate would refuse `..`).
+pub fn raw_targz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, data) in entries {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(data.len() as u64);
+        h.set_mode(0o600);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        tar.append(&h, data.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// Adds (or corrects) an entry's line in the manifest, the first entry.
+pub fn list_in_manifest(entries: &mut [(String, Vec<u8>)], name: &str, data: &[u8]) {
+    let mut m: Value = serde_json::from_slice(&entries[0].1).unwrap();
+    let list = m["entries"].as_array_mut().unwrap();
+    list.retain(|e| e["name"] != name);
+    list.push(
+        json!({"name": name, "size": data.len(), "sha256": hex::encode(Sha256::digest(data))}),
+    );
+    entries[0].1 = serde_json::to_vec_pretty(&m).unwrap();
+}
+
+/// Replaces the snapshot in `dir` with `entries`, encrypted with the stock `age` and signed with
+/// the stock `minisign` using the trusted key: what a compromised exporter could produce.
+pub fn reseal(dir: &Path, key: &str, entries: &[(String, Vec<u8>)]) {
+    let k = keys();
+    let targz = raw_targz(entries);
+    let obj = dir.join(key);
+    let sealed = tool(Command::new("age").args(["-r", &k.recipient]), &targz);
+    std::fs::write(&obj, sealed).unwrap();
+    // The export's own claims (source, time), with this store's prefix and the new digests.
+    let sig = std::fs::read_to_string(dir.join(format!("{key}.minisig"))).unwrap();
+    let kept: Vec<&str> = sig
+        .lines()
+        .find_map(|l| l.strip_prefix("trusted comment: "))
+        .unwrap()
+        .split('\t')
+        .filter(|f| {
+            !["archive_sha256:", "manifest_sha256:", "prefix:"]
+                .iter()
+                .any(|p| f.starts_with(p))
+        })
+        .collect();
+    let comment = format!(
+        "{}\tarchive_sha256:{}\tmanifest_sha256:{}\tprefix:{}",
+        kept.join("\t"),
+        hex::encode(Sha256::digest(&targz)),
+        hex::encode(Sha256::digest(&entries[0].1)),
+        dir.display(),
+    );
+    sign_with(&k.dir.join("signing.key"), &obj, &comment);
+    repoint(dir, key);
+}
+
+pub fn sign_with(secret_key: &Path, obj: &Path, comment: &str) {
+    tool(
+        Command::new("minisign")
+            .args(["-S", "-s"])
+            .arg(secret_key)
+            .arg("-m")
+            .arg(obj)
+            .args(["-t", comment]),
+        b"",
+    );
+}

@@ -57,7 +57,7 @@ impl ObjectKind for AuthItem {
                 self.item, self.method
             ));
         }
-        Ok(())
+        super::escrowed::check(&self.method, &self.item, &self.escrowed)
     }
 
     /// Token roles live in the built-in token method, which every namespace has.
@@ -111,7 +111,8 @@ impl ObjectKind for AuthItem {
         if !Self::holds(mount) {
             return Ok(());
         }
-        let found = export(source.client, ns, &mount.path, &mount.kind).await?;
+        let at = (mount.path.as_str(), mount.kind.as_str());
+        let found = export(source.client, source.escrow, ns, at).await?;
         for item in found.items {
             sink.add(Object::AuthItem(item))?;
         }

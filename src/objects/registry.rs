@@ -108,6 +108,11 @@ macro_rules! registry {
                 match self { $(Object::$variant(o) => o.delete_target(),)* }
             }
 
+            /// Whether it carries values the target never reads back (escrowed secrets).
+            pub fn has_unreadable_values(&self) -> bool {
+                match self { $(Object::$variant(o) => o.has_unreadable_values(),)* }
+            }
+
             /// Reads the object's counterpart on the target and decides what to do with it.
             pub async fn plan(&self, target: &Target) -> Result<Decision<Ops>> {
                 Ok(match self {

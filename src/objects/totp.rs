@@ -62,6 +62,10 @@ impl ObjectKind for TotpKey {
         Decision::new(Action::Skipped, Some(NOT_COPIED.into()))
     }
 
+    fn under_new_parent(&self, target: &Target) -> Decision<()> {
+        self.diff(target, &())
+    }
+
     async fn apply(&self, _: &Target, _: Action, _: &()) -> Result<()> {
         Err(Error::Object {
             kind: "totp key",

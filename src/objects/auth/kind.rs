@@ -88,6 +88,10 @@ impl ObjectKind for AuthItem {
         }
     }
 
+    fn has_unreadable_values(&self) -> bool {
+        !self.escrowed.is_empty()
+    }
+
     /// Created, but for a new userpass user when so configured: its password cannot be carried.
     fn under_new_parent(&self, target: &Target) -> Decision<()> {
         match needs_password(self) && target.userpass == NewUserPassword::Skip {

@@ -79,10 +79,12 @@ async fn other_issuers(client: &VaultClient, mount: &str) -> Result<Vec<String>>
     Ok(info
         .iter()
         .filter(|(_, i)| i.get("is_default") != Some(&Value::Bool(true)))
-        .map(|(id, i)| match i.get("issuer_name").and_then(Value::as_str) {
-            Some(name) if !name.is_empty() => name.to_string(),
-            _ => id.clone(),
-        })
+        .map(
+            |(id, i)| match i.get("issuer_name").and_then(Value::as_str) {
+                Some(name) if !name.is_empty() => name.to_string(),
+                _ => id.clone(),
+            },
+        )
         .collect())
 }
 
@@ -149,7 +151,9 @@ pub async fn apply(client: &VaultClient, desired: &SshCa, action: Action) -> Res
     client.write(&desired.api_path(), &body).await?;
     match read_ca(client, &desired.mount).await? {
         Some(k) if keys::same_key(&k, &desired.public_key) => Ok(()),
-        _ => Err(refuse("written, but the target does not read back the CA's public key")),
+        _ => Err(refuse(
+            "written, but the target does not read back the CA's public key",
+        )),
     }
 }
 
@@ -197,6 +201,11 @@ impl ObjectKind for SshCa {
 
     fn diff(&self, _: &Target, cur: &Current) -> Decision<()> {
         diff(self, cur)
+    }
+
+    /// In a new mount, as in one without a CA: created only with its escrowed key.
+    fn under_new_parent(&self, _: &Target) -> Decision<()> {
+        diff(self, &Current::Absent)
     }
 
     async fn apply(&self, target: &Target, action: Action, _: &()) -> Result<()> {
@@ -254,8 +263,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const DC: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHliyoBttRIkrqyDuCTRAb/BwiNOLtyXf066TEOQpfp";
-    const DR: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIITFHdXDOIfdYmLbfNAMfWOGwSnT1snEsVgsq5uN5NuA";
+    const DC: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHliyoBttRIkrqyDuCTRAb/BwiNOLtyXf066TEOQpfp";
+    const DR: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIITFHdXDOIfdYmLbfNAMfWOGwSnT1snEsVgsq5uN5NuA";
 
     fn ca(escrowed: bool) -> SshCa {
         let fields = json!({"private_key": "k", "public_key": DC});
@@ -275,7 +286,10 @@ mod tests {
         let d = diff(&ca(true), &Current::Absent);
         assert_eq!((d.action, d.drift), (Action::Create, false));
         let d = diff(&ca(false), &Current::Absent);
-        assert_eq!((d.action, d.reason.as_deref()), (Action::Skipped, Some(NOT_ESCROWED)));
+        assert_eq!(
+            (d.action, d.reason.as_deref()),
+            (Action::Skipped, Some(NOT_ESCROWED))
+        );
         for escrowed in [true, false] {
             let same = diff(&ca(escrowed), &Current::Has(format!("{DC} \n")));
             assert_eq!(same.action, Action::Unchanged);

@@ -31,9 +31,7 @@ fn openssh_public_blob(private_key: &str) -> Option<Vec<u8>> {
         .strip_prefix(OPENSSH_BEGIN)?
         .strip_suffix(OPENSSH_END)?;
     let b64: String = body.split_whitespace().collect();
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .ok()?;
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     let mut rest = raw.strip_prefix(OPENSSH_MAGIC)?;
     // cipher name, KDF name, KDF options, then the number of keys and the first public key.
     for _ in 0..3 {
@@ -135,7 +133,10 @@ mod tests {
 
     #[test]
     fn keys_compare_without_comments_or_whitespace() {
-        assert!(same_key(&format!("{PUBLIC} \n"), &format!("{PUBLIC} ca@dc")));
+        assert!(same_key(
+            &format!("{PUBLIC} \n"),
+            &format!("{PUBLIC} ca@dc")
+        ));
         assert!(!same_key(PUBLIC, OTHER));
         assert!(!same_key("", ""));
     }
@@ -144,7 +145,10 @@ mod tests {
     fn an_openssh_private_key_says_its_public_half() {
         let private = openssh(PUBLIC);
         assert_eq!(openssh_public_blob(&private), public_blob(PUBLIC));
-        assert_eq!(openssh_public_blob("-----BEGIN RSA PRIVATE KEY-----\n"), None);
+        assert_eq!(
+            openssh_public_blob("-----BEGIN RSA PRIVATE KEY-----\n"),
+            None
+        );
         let cut = private.lines().take(2).collect::<Vec<_>>().join("\n");
         assert_eq!(openssh_public_blob(&format!("{cut}\n{OPENSSH_END}")), None);
     }

@@ -66,7 +66,10 @@ pub async fn read_ca(client: &VaultClient, mount: &str) -> Result<Option<String>
 async fn other_issuers(client: &VaultClient, mount: &str) -> Result<Vec<String>> {
     let listed = match client.list_query(&format!("{mount}issuers/"), "").await {
         Ok(v) => v,
-        Err(Error::Vault { status, .. }) if matches!(status, 400 | 404 | 405) => None,
+        Err(Error::Vault {
+            status: 400 | 404 | 405,
+            ..
+        }) => None,
         Err(e) => return Err(e),
     };
     let Some(info) = listed

@@ -97,7 +97,11 @@ fn an_escrowed_ssh_ca_signs_on_dr_with_dcs_key_and_the_certificate_verifies_agai
     // DR has the engine already, without a CA (the CA is planned against it, not created with it).
     p.dst.write("sys/mounts/ssh", json!({"type": "ssh"}));
 
-    let run = p.sync(ESCROW, 0);
+    let run = p.sync(&[ESCROW[0], ("RUST_LOG", "debug")], 0);
+    assert!(
+        run.stderr.contains("DEBUG"),
+        "the run must log at debug level"
+    );
     let secret_line = ca.0.lines().nth(1).unwrap();
     assert!(
         !run.all().contains(secret_line),

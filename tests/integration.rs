@@ -7,6 +7,7 @@ mod integration {
     pub mod dr_owned_aliases;
     pub mod drill;
     pub mod errors;
+    pub mod escrow;
     pub mod fencing;
     pub mod fixture;
     pub mod kinds;
@@ -21,7 +22,9 @@ mod integration {
     pub mod sealing;
     pub mod settings;
     pub mod shapes;
+    pub mod ssh;
     pub mod support;
+    pub mod totp;
     pub mod trust;
     pub mod trust_store;
     pub mod vault_shaped;

@@ -5,11 +5,32 @@
 # Child namespaces are reached through this namespace's policy with their path in front, so for
 # namespaces add a copy of each rule per level with "+/" in front (for example "+/sys/mounts").
 
-# Secret engines: KV-v2 data, metadata and config, KV-v1 items, transit key backups. Mount names
-# are the operator's own, hence the wildcard on the first segment. On OpenBao this includes
-# listing <mount>/detailed-metadata/, which saves a metadata read per secret.
+# Secret engines: KV-v2 data, metadata and config, KV-v1 items, transit key backups, SSH roles
+# and CA public keys (and OpenBao's SSH issuer list), TOTP key names (listed, to report them as
+# not copied). Mount names are the operator's own, hence the wildcard on the first segment. On
+# OpenBao this includes listing <mount>/detailed-metadata/, which saves a metadata read per secret.
 path "+/*" {
   capabilities = ["read", "list"]
+}
+
+# The escrow (REPLICATOR_ESCROW_MOUNT, here replicator-escrow/): the write-only fields DR needs,
+# read at <escrow>/data/<namespace><object API path>. "+/*" above already covers it (and its
+# export as a KV-v2 mount); spelled out for a policy that narrows "+/*" to named mounts.
+path "replicator-escrow/data/*" {
+  capabilities = ["read"]
+}
+path "replicator-escrow/metadata/*" {
+  capabilities = ["read", "list"]
+}
+# SSH engines (here ssh/): roles, the CA's public key, and OpenBao's issuers.
+path "ssh/roles/*" {
+  capabilities = ["read", "list"]
+}
+path "ssh/config/ca" {
+  capabilities = ["read"]
+}
+path "ssh/issuers/*" {
+  capabilities = ["list"]
 }
 
 # The system backend: nothing but what export reads. (More specific rules below win over this.)

@@ -12,6 +12,16 @@ path "+/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }
 
+# SSH engines (here ssh/; "+/*" above already covers them): roles written and (with
+# REPLICATOR_PRUNE) deleted; the CA written with its escrowed key where DR has none, and read to
+# compare (a CA DR holds is never replaced).
+path "ssh/roles/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "ssh/config/ca" {
+  capabilities = ["create", "read", "update"]
+}
+
 path "sys/*" {
   capabilities = ["deny"]
 }

@@ -352,17 +352,24 @@ fn is_drift(change: &Change) -> bool {
 
 /// Plans one object against the target; a read failure fails this object only.
 /// `recorded` is whether the importer's record of this object matches the snapshot entry: when
-/// it does and the target still differs, the target drifted.
+/// it does and the target still differs, the target drifted; when it does not, an object with
+/// escrowed values is written even if its readable fields match.
 async fn plan_one(
     target: &Target,
     obj: Object,
     recorded: Option<bool>,
     opts: &ImportOptions,
 ) -> Change {
-    let d = match obj.plan(target).await {
+    let mut d = match obj.plan(target).await {
         Ok(d) => d,
         Err(e) => Decision::new(Action::Failed, Some(one_line(&e))),
     };
+    if d.action == Action::Unchanged && recorded == Some(false) && obj.has_unreadable_values() {
+        // Its readable fields match, but the entry changed since the last import: an escrowed
+        // secret may have (a rotated bind password), which no read of the target can show.
+        d.action = Action::Update;
+        d.reason = Some("changed in the snapshot since the last import (escrowed fields)".into());
+    }
     let drifted = recorded == Some(true) && matches!(d.action, Action::Create | Action::Update);
     if !drifted {
         return Change::decided(obj, d);

@@ -125,6 +125,11 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
         action: Action,
         ops: &Self::Ops,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Whether it carries values the target never reads back (escrowed secrets): comparing
+    /// cannot see them change, so a change of its snapshot entry alone calls for a write.
+    fn has_unreadable_values(&self) -> bool {
+        false
+    }
     /// Parts of an applied object that were refused all the same (an entity's aliases).
     fn refused_parts(_ops: &Self::Ops) -> Vec<String> {
         Vec::new()

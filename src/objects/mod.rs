@@ -12,7 +12,9 @@ pub mod mounts;
 pub mod namespaces;
 pub mod policies;
 pub mod registry;
+pub mod ssh;
 pub mod target;
+pub mod totp;
 pub mod transit;
 
 #[cfg(test)]

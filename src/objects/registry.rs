@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
 use super::target::Target;
-use super::{auth, identity, kv, mounts, namespaces, policies, transit};
+use super::{auth, identity, kv, mounts, namespaces, policies, ssh, totp, transit};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 
@@ -108,6 +108,11 @@ macro_rules! registry {
                 match self { $(Object::$variant(o) => o.delete_target(),)* }
             }
 
+            /// Whether it carries values the target never reads back (escrowed secrets).
+            pub fn has_unreadable_values(&self) -> bool {
+                match self { $(Object::$variant(o) => o.has_unreadable_values(),)* }
+            }
+
             /// Reads the object's counterpart on the target and decides what to do with it.
             pub async fn plan(&self, target: &Target) -> Result<Decision<Ops>> {
                 Ok(match self {
@@ -151,6 +156,9 @@ registry! {
     AuthItem("auth_item") => auth::AuthItem,
     KvSecret("kv_secret") => kv::Secret,
     TransitKey("transit_key") => transit::TransitKey,
+    SshCa("ssh_ca") => ssh::SshCa,
+    SshRole("ssh_role") => ssh::SshRole,
+    TotpKey("totp_key") => totp::TotpKey,
     Entity("entity") => identity::Entity,
     Group("group") => identity::Group,
 }

@@ -32,6 +32,7 @@ fn user(name: &str) -> Object {
         method: "userpass".into(),
         item: format!("users/{name}"),
         data: json!({"token_ttl": 60}).as_object().cloned().unwrap(),
+        escrowed: Default::default(),
     })
 }
 

@@ -62,6 +62,7 @@ mod tests {
             method: method.into(),
             item: item.into(),
             data: Default::default(),
+            escrowed: Default::default(),
         })
     }
 

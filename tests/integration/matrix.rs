@@ -5,6 +5,7 @@
 
 mod access;
 mod keys;
+mod ssh;
 mod stores;
 
 use super::support::matrix::{Backend, Case, Shape, run};
@@ -24,6 +25,7 @@ const SHAPES: &[Shape] = &[
     access::EXTERNAL_GROUP,
     keys::TRANSIT_KEY,
     keys::NAMESPACE,
+    ssh::SSH_ROLE,
 ];
 
 #[test]

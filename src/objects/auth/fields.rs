@@ -7,6 +7,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::objects::escrow::Escrowed;
+
 /// How one field is treated.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Rule {
@@ -85,7 +87,7 @@ pub const WRITE_ONLY: &[(&str, &str, &str, Option<&str>)] = &[
 /// Write-only secrets that a write of the item clears when it leaves them out (the write replaces
 /// the whole config), with the read-back field that shows the target holds one: (method, item,
 /// secret, shown by). LDAP's `bindpass` is not here: its config write keeps what it is not sent.
-const CLEARED_BY_A_WRITE: &[(&str, &str, &str, &str)] = &[
+pub(super) const CLEARED_BY_A_WRITE: &[(&str, &str, &str, &str)] = &[
     (
         "kubernetes",
         "config",
@@ -121,7 +123,7 @@ pub fn rotation_not_copied(data: &Map<String, Value>) -> Option<String> {
     })
 }
 
-fn applies(method: &str, item: &str, (m, prefix): (&str, &str)) -> bool {
+pub(super) fn applies(method: &str, item: &str, (m, prefix): (&str, &str)) -> bool {
     m == method
         && if prefix.ends_with('/') {
             item.starts_with(prefix)
@@ -175,11 +177,17 @@ pub enum Held {
     Maybe(&'static str, &'static str),
 }
 
-/// Whether the target holds a write-only secret of this item (judged from its read-back).
-pub fn held_secret(method: &str, item: &str, target: &Map<String, Value>) -> Option<Held> {
+/// Whether the target holds a write-only secret of this item (judged from its read-back) that a
+/// write would clear: one the escrow does not carry.
+pub fn held_secret(
+    method: &str,
+    item: &str,
+    target: &Map<String, Value>,
+    escrowed: &Escrowed,
+) -> Option<Held> {
     let (_, _, secret, shown_by) = CLEARED_BY_A_WRITE
         .iter()
-        .find(|(m, p, _, _)| applies(method, item, (m, p)))?;
+        .find(|(m, p, s, _)| applies(method, item, (m, p)) && !escrowed.has(s))?;
     match target.get(*shown_by) {
         None => Some(Held::Maybe(secret, shown_by)),
         Some(v) if is_set(v) => Some(Held::Yes(secret)),
@@ -187,7 +195,7 @@ pub fn held_secret(method: &str, item: &str, target: &Map<String, Value>) -> Opt
     }
 }
 
-fn is_set(v: &Value) -> bool {
+pub(super) fn is_set(v: &Value) -> bool {
     match v {
         Value::Null | Value::Bool(false) => false,
         Value::String(s) => !s.is_empty(),
@@ -215,11 +223,16 @@ pub fn carried(method: &str, item: &str, mut data: Map<String, Value>) -> Map<St
 }
 
 /// What of a snapshot's item is written, and compared with the target: what is carried, less
-/// the fields written only with a secret the snapshot cannot carry.
-pub fn written(method: &str, item: &str, data: Map<String, Value>) -> Map<String, Value> {
+/// the fields written only with a secret the snapshot does not carry (escrowed, it does).
+pub fn written(
+    method: &str,
+    item: &str,
+    data: Map<String, Value>,
+    escrowed: &Escrowed,
+) -> Map<String, Value> {
     let mut data = carried(method, item, data);
     for (field, rule) in rules(method, item) {
-        if matches!(rule, Rule::WithSecret(_)) {
+        if matches!(rule, Rule::WithSecret(s) if !escrowed.has(s)) {
             data.remove(field);
         }
     }
@@ -241,6 +254,10 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    fn none() -> Escrowed {
+        Escrowed::default()
     }
 
     // An untouched cert config reads `ocsp_cache_size: 0`, which a write refuses.
@@ -326,10 +343,10 @@ mod tests {
         let config = map(json!({"oidc_discovery_url": "https://idp", "oidc_client_id": "c"}));
         assert_eq!(carried("oidc", "config", config.clone()), config);
         assert_eq!(
-            Value::Object(written("jwt", "config", config.clone())),
+            Value::Object(written("jwt", "config", config.clone(), &none())),
             json!({"oidc_discovery_url": "https://idp"})
         );
-        assert_eq!(written("jwt", "role/r", config.clone()), config);
+        assert_eq!(written("jwt", "role/r", config.clone(), &none()), config);
         let why = not_copied_reason("oidc", "config", "oidc_client_secret");
         assert!(why.contains("set `oidc_client_id` and `oidc_client_secret` on the target"));
         let plain = not_copied_reason("userpass", "users/u", "password");
@@ -343,21 +360,21 @@ mod tests {
     fn a_secret_the_target_holds_is_judged_from_its_read_back() {
         let own = map(json!({"oidc_client_id": "dr"}));
         assert_eq!(
-            held_secret("jwt", "config", &own),
+            held_secret("jwt", "config", &own, &none()),
             Some(Held::Yes("oidc_client_secret"))
         );
-        let none = map(json!({"oidc_client_id": ""}));
-        assert_eq!(held_secret("jwt", "config", &none), None);
+        let no_client = map(json!({"oidc_client_id": ""}));
+        assert_eq!(held_secret("jwt", "config", &no_client, &none()), None);
         let jwt = map(json!({"token_reviewer_jwt_set": true}));
         assert_eq!(
-            held_secret("kubernetes", "config", &jwt),
+            held_secret("kubernetes", "config", &jwt, &none()),
             Some(Held::Yes("token_reviewer_jwt"))
         );
-        assert_eq!(held_secret("kubernetes", "role/k", &jwt), None);
+        assert_eq!(held_secret("kubernetes", "role/k", &jwt, &none()), None);
         let unset = map(json!({"token_reviewer_jwt_set": false}));
-        assert_eq!(held_secret("kubernetes", "config", &unset), None);
+        assert_eq!(held_secret("kubernetes", "config", &unset, &none()), None);
         let binddn = map(json!({"binddn": "x"}));
-        assert_eq!(held_secret("ldap", "config", &binddn), None);
+        assert_eq!(held_secret("ldap", "config", &binddn, &none()), None);
     }
 
     // A Vault before 1.16 does not report `token_reviewer_jwt_set`: an update could clear a
@@ -366,7 +383,7 @@ mod tests {
     fn a_target_that_does_not_say_whether_it_holds_a_secret_may_hold_one() {
         let old = map(json!({"kubernetes_host": "https://k"}));
         assert_eq!(
-            held_secret("kubernetes", "config", &old),
+            held_secret("kubernetes", "config", &old, &none()),
             Some(Held::Maybe("token_reviewer_jwt", "token_reviewer_jwt_set"))
         );
     }

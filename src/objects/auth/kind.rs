@@ -57,7 +57,7 @@ impl ObjectKind for AuthItem {
                 self.item, self.method
             ));
         }
-        Ok(())
+        super::escrowed::check(&self.method, &self.item, &self.escrowed)
     }
 
     /// Token roles live in the built-in token method, which every namespace has.
@@ -88,6 +88,10 @@ impl ObjectKind for AuthItem {
         }
     }
 
+    fn has_unreadable_values(&self) -> bool {
+        !self.escrowed.is_empty()
+    }
+
     /// Created, but for a new userpass user when so configured: its password cannot be carried.
     fn under_new_parent(&self, target: &Target) -> Decision<()> {
         match needs_password(self) && target.userpass == NewUserPassword::Skip {
@@ -111,7 +115,8 @@ impl ObjectKind for AuthItem {
         if !Self::holds(mount) {
             return Ok(());
         }
-        let found = export(source.client, ns, &mount.path, &mount.kind).await?;
+        let at = (mount.path.as_str(), mount.kind.as_str());
+        let found = export(source.client, source.escrow, ns, at).await?;
         for item in found.items {
             sink.add(Object::AuthItem(item))?;
         }

@@ -2,9 +2,11 @@
 //! kubernetes / jwt / oidc / cert / ldap config and roles, and token roles. Each is one `AuthItem`
 //! written back to the path it was read from, less the fields `fields` says cannot go back as
 //! read. Write-only fields (passwords, secret IDs, reviewer JWTs, client secrets, bind passwords)
-//! cannot be read and are reported as not copied; an update that would clear one the target holds
-//! is refused, and an OIDC client id goes only with its secret, so the target keeps its own.
+//! cannot be read: a config's secret travels when the escrow holds it (`escrowed`), and is
+//! otherwise reported as not copied; then an update that would clear one the target holds is
+//! refused, and an OIDC client id goes only with its secret, so the target keeps its own.
 
+mod escrowed;
 mod fields;
 mod kind;
 
@@ -16,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::model::Action;
+use crate::objects::escrow::{Escrow, Escrowed};
 use crate::vault::VaultClient;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +32,9 @@ pub struct AuthItem {
     /// The item's path inside the mount, e.g. `users/alice` or `config`.
     pub item: String,
     pub data: Map<String, Value>,
+    /// The write-only secrets of a config, from the escrow (never printed).
+    #[serde(default, skip_serializing_if = "Escrowed::is_empty")]
+    pub escrowed: Escrowed,
 }
 
 impl fmt::Debug for AuthItem {
@@ -38,6 +44,7 @@ impl fmt::Debug for AuthItem {
             .field("mount", &self.mount)
             .field("item", &self.item)
             .field("data", &format_args!("<{} fields>", self.data.len()))
+            .field("escrowed", &self.escrowed)
             .finish()
     }
 }
@@ -69,12 +76,12 @@ pub struct Found {
     pub not_copied: Vec<(String, String)>,
 }
 
-/// Reads every item of one auth mount.
+/// Reads every item of one auth mount, with the secrets `escrow` holds for it.
 pub async fn export(
     client: &VaultClient,
+    escrow: Option<Escrow<'_>>,
     namespace: &str,
-    mount: &str,
-    method: &str,
+    (mount, method): (&str, &str),
 ) -> Result<Found> {
     let mut found = Found {
         items: Vec::new(),
@@ -97,7 +104,12 @@ pub async fn export(
         let Some(data) = current(client, mount, method, &item).await? else {
             continue;
         };
+        let at = (mount, method, item.as_str());
+        let escrowed = escrowed::read(escrow, namespace, at, &data).await?;
         for field in fields::write_only(method, &item, &data) {
+            if escrowed.has(field) {
+                continue;
+            }
             found.not_copied.push((
                 format!("{namespace}auth/{mount}{item}"),
                 fields::not_copied_reason(method, &item, field),
@@ -114,6 +126,7 @@ pub async fn export(
             method: method.to_string(),
             data: fields::carried(method, &item, data),
             item,
+            escrowed,
         });
     }
     Ok(found)
@@ -159,12 +172,14 @@ pub fn diff(desired: &AuthItem, current: Option<&Map<String, Value>>) -> (Action
     let Some(cur) = current else {
         return (Action::Create, None);
     };
-    let want = fields::written(&desired.method, &desired.item, desired.data.clone());
-    let differing: Vec<&str> = want
+    let (method, item, escrow) = (&desired.method, &desired.item, &desired.escrowed);
+    let want = fields::written(method, item, desired.data.clone(), escrow);
+    let mut differing: Vec<&str> = want
         .iter()
         .filter(|(k, v)| cur.get(*k) != Some(v))
         .map(|(k, _)| k.as_str())
         .collect();
+    differing.extend(escrowed::missing(method, item, cur, escrow));
     if differing.is_empty() {
         return (Action::Unchanged, None);
     }
@@ -180,7 +195,7 @@ pub fn diff(desired: &AuthItem, current: Option<&Map<String, Value>>) -> (Action
         return (Action::Refused, Some(why));
     }
     let differ = differing.join(", ");
-    let why = match fields::held_secret(&desired.method, &desired.item, cur) {
+    let why = match fields::held_secret(method, item, cur, escrow) {
         None => return (Action::Update, Some(format!("{differ} differ"))),
         Some(fields::Held::Yes(secret)) => format!(
             "{differ} differ, but writing the config would clear the target's own `{secret}`, \
@@ -209,7 +224,13 @@ pub fn needs_password(item: &AuthItem) -> bool {
 }
 
 pub async fn apply(client: &VaultClient, desired: &AuthItem, action: Action) -> Result<()> {
-    let mut body = fields::written(&desired.method, &desired.item, desired.data.clone());
+    let written = fields::written(
+        &desired.method,
+        &desired.item,
+        desired.data.clone(),
+        &desired.escrowed,
+    );
+    let mut body = desired.escrowed.merged_into(written);
     if action != Action::Create {
         for field in fields::create_only(&desired.method, &desired.item) {
             body.remove(field);
@@ -240,6 +261,7 @@ mod tests {
             method: "userpass".into(),
             item: "users/alice".into(),
             data: data.as_object().cloned().unwrap_or_default(),
+            escrowed: Escrowed::default(),
         }
     }
 

@@ -9,10 +9,12 @@ mod bao;
 mod garage;
 mod kube;
 pub mod matrix;
+mod oidc;
 mod pair;
 mod proxy;
 pub mod sealed;
 mod seed;
+mod ssh;
 mod trust;
 
 use std::net::TcpListener;
@@ -27,9 +29,11 @@ pub use auth::{assert_same_auth, auth_defaults, auth_tuned, auth_view, some_cert
 pub use bao::Bao;
 pub use garage::garage;
 pub use kube::{KubeApi, role, shipped_policy};
+pub use oidc::{Provider, oidc_config, oidc_mount};
 pub use pair::{Pair, writes};
 pub use proxy::VaultProxy;
 pub use seed::{accessor, data, group_view, id_of, seed, words};
+pub use ssh::ssh_ca_role_tuned;
 pub use trust::{STAMP, VALUE, aws, latest, latest_key, owned, repoint, run, s3_env};
 
 /// Kills the child when this test process dies, however it dies.

@@ -1,0 +1,98 @@
+//! TOTP keys (`<mount>keys/<name>` of a `totp` engine): a key's seed cannot be read back, so no
+//! key ever crosses. The export lists each one as not copied, to be enrolled again on DR after
+//! promotion; no snapshot carries one (`validate` refuses any), and nothing is written.
+
+use serde::{Deserialize, Serialize};
+
+use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage, one, segment};
+use super::mounts::Mount;
+use super::registry::Kind;
+use super::target::Target;
+use crate::error::{Error, Result};
+use crate::model::{Action, Decision};
+use crate::vault::Table;
+
+pub const NOT_COPIED: &str =
+    "TOTP key seeds cannot be read back: re-enrol it on DR after promotion";
+
+/// A TOTP key, by name only: what the not-copied report names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TotpKey {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub mount: String,
+    pub name: String,
+}
+
+impl ObjectKind for TotpKey {
+    const FOLDERS: &'static [&'static str] = &["totp"];
+    const STAGE: Stage = Stage::Contents;
+    type Current = ();
+    type Ops = ();
+
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn path(&self) -> String {
+        format!("{}{}keys/{}", self.namespace, self.mount, self.name)
+    }
+
+    fn entry(&self) -> String {
+        format!("totp/{}/{}", one(&self.mount), segment(&self.name))
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        Err(NOT_COPIED.into())
+    }
+
+    fn parent(&self) -> Option<Parent> {
+        Some(Parent::secret_mount(&self.namespace, &self.mount))
+    }
+
+    fn delete_target(&self) -> Option<(String, String)> {
+        None
+    }
+
+    async fn current(&self, _: &Target) -> Result<()> {
+        Ok(())
+    }
+
+    fn diff(&self, _: &Target, _: &()) -> Decision<()> {
+        Decision::new(Action::Skipped, Some(NOT_COPIED.into()))
+    }
+
+    fn under_new_parent(&self, target: &Target) -> Decision<()> {
+        self.diff(target, &())
+    }
+
+    async fn apply(&self, _: &Target, _: Action, _: &()) -> Result<()> {
+        Err(Error::Object {
+            kind: "totp key",
+            path: self.path(),
+            reason: NOT_COPIED.into(),
+        })
+    }
+
+    fn holds(mount: &Mount) -> bool {
+        mount.table == Table::Secret && mount.kind == "totp"
+    }
+
+    async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
+        let Scope::Mount { ns, mount } = scope else {
+            return Ok(());
+        };
+        if !Self::holds(mount) {
+            return Ok(());
+        }
+        for name in source.client.list(&format!("{}keys", mount.path)).await? {
+            let key = TotpKey {
+                namespace: ns.to_string(),
+                mount: mount.path.clone(),
+                name,
+            };
+            sink.not_copied(Kind::TotpKey, key.path(), NOT_COPIED.into());
+        }
+        Ok(())
+    }
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
 use super::target::Target;
-use super::{auth, identity, kv, mounts, namespaces, policies, transit};
+use super::{auth, identity, kv, mounts, namespaces, pki, policies, transit};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 
@@ -151,6 +151,9 @@ registry! {
     AuthItem("auth_item") => auth::AuthItem,
     KvSecret("kv_secret") => kv::Secret,
     TransitKey("transit_key") => transit::TransitKey,
+    PkiIssuer("pki_issuer") => pki::PkiIssuer,
+    PkiConfig("pki_config") => pki::PkiConfig,
+    PkiRole("pki_role") => pki::PkiRole,
     Entity("entity") => identity::Entity,
     Group("group") => identity::Group,
 }

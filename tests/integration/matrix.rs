@@ -5,6 +5,7 @@
 
 mod access;
 mod keys;
+mod pki;
 mod stores;
 
 use super::support::matrix::{Backend, Case, Shape, run};
@@ -24,6 +25,9 @@ const SHAPES: &[Shape] = &[
     access::EXTERNAL_GROUP,
     keys::TRANSIT_KEY,
     keys::NAMESPACE,
+    pki::PKI_ISSUER,
+    pki::PKI_ROLE,
+    pki::PKI_CONFIG,
 ];
 
 #[test]

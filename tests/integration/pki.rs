@@ -180,7 +180,10 @@ fn pki_at_defaults_without_escrow_arrives_as_certificates_and_converges() {
     mount_pki(&p.src, "pki");
     import_issuer(&p.src, "pki", "bundle", &ca.bundle(), "ca");
     p.src.write("pki/roles/web", json!({}));
-    p.src.write("pki/roles/plain", json!({"issuer_ref": "ca", "allow_any_name": true}));
+    p.src.write(
+        "pki/roles/plain",
+        json!({"issuer_ref": "ca", "allow_any_name": true}),
+    );
     let run = p.sync(&[], 0);
     assert!(
         run.stdout

@@ -100,7 +100,10 @@ impl PkiIssuer {
     /// The body of `issuer/<id>`, its manual chain resolved to the target's IDs.
     fn body(&self, on_target: &Issuers) -> Result<Value> {
         let mut body = self.settings.clone();
-        body.insert("issuer_name".into(), json!(self.name));
+        // An empty name is refused; left out, the issuer is unnamed (a name it had is cleared).
+        if !self.name.is_empty() {
+            body.insert("issuer_name".into(), json!(self.name));
+        }
         let mut chain = Vec::new();
         for r in &self.manual_chain {
             let found = on_target.resolve(r).ok_or_else(|| Error::Object {
@@ -251,7 +254,7 @@ pub async fn apply(client: &VaultClient, desired: &PkiIssuer, ops: &IssuerOps) -
 }
 
 /// Every issuer of a source mount, and (path, reason) for what cannot be copied: keys not
-/// escrowed, keys without an issuer.
+/// escrowed, keys without an issuer, the issued certificates.
 pub async fn export(
     client: &VaultClient,
     escrow: Option<&Escrow<'_>>,
@@ -296,6 +299,16 @@ pub async fn export(
                 "a key without an issuer: private keys cannot be read back".into(),
             ));
         }
+    }
+    let issued = client.list(&format!("{mount}certs")).await?.len();
+    if issued > 0 {
+        not_copied.push((
+            format!("{ns}{mount}certs"),
+            format!(
+                "{issued} issued certificates (and their revocations): DR's certificate store and \
+                 CRL hold only what DR issues and revokes"
+            ),
+        ));
     }
     Ok((out, not_copied))
 }

@@ -5,7 +5,9 @@
 # Child namespaces are reached through this namespace's policy with their path in front, so for
 # namespaces add a copy of each rule per level with "+/" in front (for example "+/sys/mounts").
 
-# Secret engines: KV-v2 data, metadata and config, KV-v1 items, transit key backups. Mount names
+# Secret engines: KV-v2 data, metadata and config, KV-v1 items, transit key backups, PKI issuers,
+# keys (listed), certs (listed, to report them), roles and configs, and the escrow mount
+# (REPLICATOR_ESCROW_MOUNT: an issuer's pem_bundle). Mount names
 # are the operator's own, hence the wildcard on the first segment. On OpenBao this includes
 # listing <mount>/detailed-metadata/, which saves a metadata read per secret.
 path "+/*" {

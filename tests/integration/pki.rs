@@ -99,7 +99,9 @@ fn escrowed_issuers_issue_on_dr_chaining_to_dc_ca_and_configs_and_roles_follow()
         json!({"path": "https://dc.example/v1/pki"}),
     );
 
-    let run = p.sync(ESCROW, 0);
+    // REPLICATOR_ON_DRIFT=fail plans everything first, then applies the plan in stages: the
+    // issuers before the configs that name them.
+    let run = p.sync(&[ESCROW[0], ("REPLICATOR_ON_DRIFT", "fail")], 0);
     assert!(
         run.stdout
             .contains("not copied: pki_issuer pki/issuer/lonely: issuer key not escrowed"),
@@ -170,6 +172,13 @@ fn escrowed_issuers_issue_on_dr_chaining_to_dc_ca_and_configs_and_roles_follow()
     let again = p.sync(ESCROW, 0);
     assert_eq!(writes(&again), 0, "{}", again.stdout);
     p.assert_converged();
+
+    // A role removed on the source goes under REPLICATOR_PRUNE; the issuers never do.
+    p.src.delete("pki/roles/plain");
+    p.sync(&[ESCROW[0], ("REPLICATOR_PRUNE", "true")], 0);
+    assert!(p.dst.read("pki/roles/plain").is_none());
+    assert!(p.dst.read("pki/roles/web").is_some());
+    assert_eq!(p.dst.list("pki/issuers").len(), 3);
 }
 
 /// Roles and configs at their defaults, and a mount without escrow at all.

@@ -59,6 +59,20 @@ fn settings(bao: &Bao, r: &str) -> Value {
     ])
 }
 
+/// An issuer's manual chain, by the names of its members.
+fn chain_names(bao: &Bao, r: &str) -> Vec<String> {
+    let ids = issuer(bao, "pki", r)["manual_chain"].clone();
+    let ids = ids.as_array().cloned().unwrap_or_default();
+    ids.iter()
+        .map(|id| {
+            issuer(bao, "pki", id.as_str().unwrap())["issuer_name"]
+                .as_str()
+                .unwrap()
+                .into()
+        })
+        .collect()
+}
+
 #[test]
 fn escrowed_issuers_issue_on_dr_chaining_to_dc_ca_and_configs_and_roles_follow() {
     let p = Pair::new();
@@ -75,7 +89,7 @@ fn escrowed_issuers_issue_on_dr_chaining_to_dc_ca_and_configs_and_roles_follow()
         "pki/issuer/int",
         json!({"issuer_name": "int", "leaf_not_after_behavior": "truncate",
         "usage": "read-only,issuing-certificates,crl-signing",
-        "issuing_certificates": ["http://dc.example/ca"]}),
+        "issuing_certificates": ["http://dc.example/ca"], "manual_chain": ["self", "root"]}),
     );
     p.src.write("pki/config/issuers", json!({"default": "int"}));
     p.src.write("pki/roles/plain", json!({}));
@@ -135,6 +149,8 @@ fn escrowed_issuers_issue_on_dr_chaining_to_dc_ca_and_configs_and_roles_follow()
         issuer(&p.dst, "pki", "int")["key_id"] != "",
         "int has its key"
     );
+    assert_eq!(chain_names(&p.src, "int"), ["int", "root"]);
+    assert_eq!(chain_names(&p.src, "int"), chain_names(&p.dst, "int"));
     assert_eq!(
         issuer(&p.dst, "pki", "lonely")["key_id"],
         "",

@@ -51,6 +51,7 @@ pub struct PkiIssuer {
     pub ca_chain: Vec<String>,
     /// `SETTINGS`, as the source reports them.
     pub settings: Map<String, Value>,
+    /// By certificate: an issuer of the chain that the target lacks is imported with it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manual_chain: Vec<IssuerRef>,
     #[serde(default)]
@@ -230,7 +231,10 @@ pub async fn apply(client: &VaultClient, desired: &PkiIssuer, ops: &IssuerOps) -
             .write(&format!("{}{path}", desired.mount), &body)
             .await?;
     }
-    let on_target = Issuers::read(client, &desired.mount).await?;
+    let mut on_target = Issuers::read(client, &desired.mount).await?;
+    if (creating || ops.settings) && import_chain(client, desired, &on_target).await? {
+        on_target = Issuers::read(client, &desired.mount).await?;
+    }
     let Some(f) = on_target.by_cert(&desired.certificate) else {
         return Err(fail("not found on the target after its import".into()));
     };
@@ -251,6 +255,20 @@ pub async fn apply(client: &VaultClient, desired: &PkiIssuer, ops: &IssuerOps) -
         client.write(&path, &json!({})).await?;
     }
     Ok(())
+}
+
+/// Imports the certificates of the manual chain the target does not have yet (issuers applied
+/// alongside this one, whose own apply then finds them by certificate); whether it did.
+async fn import_chain(client: &VaultClient, desired: &PkiIssuer, on: &Issuers) -> Result<bool> {
+    let mut imported = false;
+    for r in &desired.manual_chain {
+        if let (IssuerRef::Certificate(pem), None) = (r, on.resolve(r)) {
+            let path = format!("{}issuers/import/cert", desired.mount);
+            client.write(&path, &json!({ "pem_bundle": pem })).await?;
+            imported = true;
+        }
+    }
+    Ok(imported)
 }
 
 /// Every issuer of a source mount, and (path, reason) for what cannot be copied: keys not
@@ -322,7 +340,10 @@ fn from_found(ns: &str, mount: &str, f: &Found, issuers: &Issuers) -> PkiIssuer 
         Some(Value::Array(ids)) => ids
             .iter()
             .filter_map(Value::as_str)
-            .map(|id| issuers.carry(id))
+            .map(|id| match issuers.by_ref(id) {
+                Some(f) => IssuerRef::Certificate(str_of(&f.data, "certificate")),
+                None => IssuerRef::Name(id.to_string()),
+            })
             .collect(),
         _ => Vec::new(),
     };

@@ -1,6 +1,6 @@
 //! Executes a list of changes in stages: namespaces and mounts one by one; then policies, auth
-//! items, secrets, transit keys, PKI issuers and roles with bounded concurrency; then what names
-//! them (PKI configs); then entities; then groups, members first; then prunes, children before
+//! items, secrets, transit keys and PKI issuers with bounded concurrency; then what names them
+//! (PKI configs and roles); then entities; then groups, members first; then prunes, children before
 //! the mounts and namespaces that held them. The import
 //! applies most objects as it plans them and hands this the rest: entities, groups and prunes.
 //!

@@ -209,7 +209,21 @@ fn pki_at_defaults_without_escrow_arrives_as_certificates_and_converges() {
         "pki/roles/plain",
         json!({"issuer_ref": "ca", "allow_any_name": true}),
     );
+    // An unnamed issuer (a certificate only on DC too), which a role names by its ID.
+    let other = root("DC Unnamed");
+    let v = p
+        .src
+        .write("pki/issuers/import/cert", json!({"pem_bundle": other.cert}));
+    let unnamed = v["data"]["imported_issuers"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    p.src
+        .write("pki/roles/byid", json!({"issuer_ref": unnamed}));
     let run = p.sync(&[], 0);
+    let theirs = data(&p.dst, "pki/roles/byid")["issuer_ref"].clone();
+    let cert = issuer(&p.dst, "pki", theirs.as_str().unwrap())["certificate"].clone();
+    assert_eq!(cert.as_str().unwrap().trim(), other.cert.trim());
     assert!(
         run.stdout
             .contains("not copied: pki_issuer pki/issuer/ca: issuer key not escrowed"),
@@ -227,7 +241,7 @@ fn pki_at_defaults_without_escrow_arrives_as_certificates_and_converges() {
     escrow(&p.src, "pki", "ca", &ca);
     let run = p.sync(ESCROW, 0);
     let rows = super::support::words(&run.stdout);
-    assert!(rows.contains("pki_issuer 0 1 0 0"), "{rows}");
+    assert!(rows.contains("pki_issuer 0 1 0 1"), "{rows}");
     assert!(rows.contains("pki_config 0 1 0 5"), "{rows}");
     assert!(issuer(&p.dst, "pki", "ca")["key_id"] != "");
     issue_and_verify(&p.dst, "pki", "plain", "app.example.com", &ca.cert, "");

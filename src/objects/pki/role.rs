@@ -1,7 +1,8 @@
 //! PKI roles: every field the role reads back, written back as read. Its issuer (`issuer_ref`)
 //! is carried by name (an ID on the source becomes its issuer's name, or its certificate when the
-//! issuer has no name) and resolved on the target when applied. A role may name an issuer the
-//! target does not have yet: the server takes the reference as it is.
+//! issuer has no name) and resolved on the target when applied, once the issuers are in
+//! (`Stage::Dependents`). A role may name an issuer neither side has: the server takes the
+//! reference as it is.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -68,7 +69,8 @@ pub fn differences(desired: &PkiRole, theirs: &Map<String, Value>, on: &Issuers)
 
 impl ObjectKind for PkiRole {
     const FOLDERS: &'static [&'static str] = &["pki/roles"];
-    const STAGE: Stage = Stage::Contents;
+    /// After the issuers: a role naming an unnamed issuer (by certificate) needs its ID.
+    const STAGE: Stage = Stage::Dependents;
     type Current = Current;
     type Ops = ();
 

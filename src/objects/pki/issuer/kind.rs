@@ -1,5 +1,5 @@
 //! PKI issuers as an object kind: where they sit in a snapshot and on a target, and the export of
-//! each PKI mount. Applied with the contents; the configs that name an issuer come later
+//! each PKI mount. Applied with the contents; the configs and roles that name an issuer come later
 //! (`Stage::Dependents`). Never pruned: a CA on DR is never deleted by the importer.
 
 use super::{IssuerOps, PkiIssuer, apply, diff, export};

@@ -15,6 +15,7 @@ mod integration {
     pub mod matrix;
     pub mod oidc;
     pub mod operations;
+    pub mod pki;
     pub mod pruning;
     pub mod retries;
     pub mod roundtrip;

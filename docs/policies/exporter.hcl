@@ -7,8 +7,10 @@
 
 # Secret engines: KV-v2 data, metadata and config, KV-v1 items, transit key backups, SSH roles
 # and CA public keys (and OpenBao's SSH issuer list), TOTP key names (listed, to report them as
-# not copied). Mount names are the operator's own, hence the wildcard on the first segment. On
-# OpenBao this includes listing <mount>/detailed-metadata/, which saves a metadata read per secret.
+# not copied), PKI issuers, keys (listed), certs (listed, to report them), roles and configs, and
+# the escrow mount (REPLICATOR_ESCROW_MOUNT). Mount names are the operator's own, hence the
+# wildcard on the first segment. On OpenBao this includes listing <mount>/detailed-metadata/,
+# which saves a metadata read per secret.
 path "+/*" {
   capabilities = ["read", "list"]
 }

@@ -7,7 +7,8 @@
 
 # Secret engines: KV-v2/v1 writes and (with REPLICATOR_PRUNE) deletes, transit key restores and
 # config (and reading a target key's backup, to check it is the same key before restoring over
-# it), and the importer's own bookkeeping mount (vault-replicator/, REPLICATOR_STATE_MOUNT).
+# it), PKI issuers (<mount>issuers/import/bundle and import/cert, <mount>issuer/<id> and its
+# revoke), roles and configs, and the importer's own bookkeeping mount (vault-replicator/, REPLICATOR_STATE_MOUNT).
 path "+/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }

@@ -1,6 +1,7 @@
 //! Executes a list of changes in stages: namespaces and mounts one by one; then policies, auth
-//! items, secrets and transit keys with bounded concurrency; then entities; then groups, members
-//! first; then prunes, children before the mounts and namespaces that held them. The import
+//! items, secrets, transit keys and PKI issuers with bounded concurrency; then what names them
+//! (PKI configs and roles); then entities; then groups, members first; then prunes, children before
+//! the mounts and namespaces that held them. The import
 //! applies most objects as it plans them and hands this the rest: entities, groups and prunes.
 //!
 //! A failure on one object is recorded and the others go on. On cancellation (SIGTERM, the
@@ -32,12 +33,13 @@ pub struct Applied {
 /// Where a change runs: its kind's stage, and prunes last, containers after what they held.
 fn stage_of(c: &Change) -> usize {
     match (c.action, c.kind.stage()) {
-        (Action::Delete, Stage::Containers) => 5,
-        (Action::Delete, _) => 4,
+        (Action::Delete, Stage::Containers) => 6,
+        (Action::Delete, _) => 5,
         (_, Stage::Containers) => 0,
         (_, Stage::Contents) => 1,
-        (_, Stage::Entities) => 2,
-        (_, Stage::Groups) => 3,
+        (_, Stage::Dependents) => 2,
+        (_, Stage::Entities) => 3,
+        (_, Stage::Groups) => 4,
     }
 }
 
@@ -52,22 +54,22 @@ pub async fn apply(target: &Target, mut plan: Plan, concurrency: usize, cancel: 
     summary.drifted = plan.drifted;
     let mut not_done: HashSet<String> = plan.changes.iter().map(|c| c.entry.clone()).collect();
     let progress = Progress::start("apply", Some(not_done.len() as u64));
-    let mut stages: Vec<Vec<Change>> = (0..6).map(|_| Vec::new()).collect();
+    let mut stages: Vec<Vec<Change>> = (0..7).map(|_| Vec::new()).collect();
     for c in plan.changes {
         stages[stage_of(&c)].push(c);
     }
-    stages[3] = group_order(std::mem::take(&mut stages[3]));
-    stages[4].reverse();
+    stages[4] = group_order(std::mem::take(&mut stages[4]));
     stages[5].reverse();
+    stages[6].reverse();
     let mut fence_read = false;
     // Containers whose creation failed: nothing planned inside them is written.
     let failed: Mutex<HashMap<Parent, String>> = Mutex::default();
     for (i, stage) in stages.into_iter().enumerate() {
-        if i >= 4 && !stage.is_empty() && !fence_read {
+        if i >= 5 && !stage.is_empty() && !fence_read {
             cancel.recheck_fence().await;
             fence_read = true;
         }
-        let parallel = if matches!(i, 1 | 2 | 4) {
+        let parallel = if matches!(i, 1 | 2 | 3 | 5) {
             concurrency.max(1)
         } else {
             1

@@ -28,7 +28,8 @@ enum Sink<'a> {
     /// Collected: without values for `--dry-run`; with each object and its record (`keep`) for
     /// REPLICATOR_ON_DRIFT=fail, whose apply then carries out exactly this plan.
     Plan { plan: &'a mut Plan, keep: bool },
-    /// Applied as they come; entities and groups wait for everything else.
+    /// Applied as they come; what names other contents (PKI configs and roles), entities and groups wait
+    /// for everything else.
     Apply {
         summary: &'a mut Summary,
         deferred: &'a mut Vec<(Change, Option<Record>)>,

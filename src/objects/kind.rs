@@ -21,6 +21,9 @@ pub enum Stage {
     Containers,
     /// Everything inside them, concurrently, as it streams by.
     Contents,
+    /// What names other contents and needs them on the target first (a PKI mount's default
+    /// issuer): concurrently, once every content is in.
+    Dependents,
     /// Entities, once everything else is in (their aliases need the auth mounts).
     Entities,
     /// Groups last, member groups before the groups that hold them.

@@ -10,6 +10,7 @@ pub mod kind;
 pub mod kv;
 pub mod mounts;
 pub mod namespaces;
+pub mod pki;
 pub mod policies;
 pub mod registry;
 pub mod ssh;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
 use super::target::Target;
-use super::{auth, identity, kv, mounts, namespaces, policies, ssh, totp, transit};
+use super::{auth, identity, kv, mounts, namespaces, pki, policies, ssh, totp, transit};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 
@@ -159,6 +159,9 @@ registry! {
     SshCa("ssh_ca") => ssh::SshCa,
     SshRole("ssh_role") => ssh::SshRole,
     TotpKey("totp_key") => totp::TotpKey,
+    PkiIssuer("pki_issuer") => pki::PkiIssuer,
+    PkiConfig("pki_config") => pki::PkiConfig,
+    PkiRole("pki_role") => pki::PkiRole,
     Entity("entity") => identity::Entity,
     Group("group") => identity::Group,
 }

@@ -29,11 +29,23 @@ fn secret(mount: &str, path: &str, v: serde_json::Value) -> Object {
     })
 }
 
+/// Numbers that deflate poorly.
+fn pad() -> Vec<u64> {
+    (0..20u64).map(|i| (i * 7919 + 13) % 100_003).collect()
+}
+
 fn sample() -> Vec<Object> {
     vec![
         secret("secret/", "z/last", json!({"k": "v"})),
         secret("secret/", "a", json!({"k": 1})),
-        secret("secret/", "a/b", json!({"nested": {"x": [1, 2]}})),
+        // Padded so that the middle of the archive falls where `a_bit_flip_is_refused` and
+        // `a_truncated_archive_is_refused` expect it; the manifest grows with every kind the
+        // registry lists, so a new kind may need the padding resized.
+        secret(
+            "secret/",
+            "a/b",
+            json!({"nested": {"x": [1, 2]}, "pad": pad()}),
+        ),
         Object::Policy(Policy {
             namespace: String::new(),
             policy_type: PolicyType::Acl,

@@ -5,6 +5,7 @@
 
 mod access;
 mod keys;
+mod pki;
 mod ssh;
 mod stores;
 
@@ -26,6 +27,9 @@ const SHAPES: &[Shape] = &[
     keys::TRANSIT_KEY,
     keys::NAMESPACE,
     ssh::SSH_ROLE,
+    pki::PKI_ISSUER,
+    pki::PKI_ROLE,
+    pki::PKI_CONFIG,
 ];
 
 #[test]

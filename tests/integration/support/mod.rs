@@ -6,6 +6,7 @@
 
 mod auth;
 mod bao;
+pub mod ca;
 mod garage;
 mod kube;
 pub mod matrix;

@@ -359,9 +359,12 @@ async fn plan_one(
     recorded: Option<bool>,
     opts: &ImportOptions,
 ) -> Change {
-    let d = match obj.plan(target).await {
-        Ok(d) => d,
-        Err(e) => Decision::new(Action::Failed, Some(one_line(&e))),
+    let d = match obj.unreadable(recorded) {
+        Some(d) => d,
+        None => match obj.plan(target).await {
+            Ok(d) => d,
+            Err(e) => Decision::new(Action::Failed, Some(one_line(&e))),
+        },
     };
     let drifted = recorded == Some(true) && matches!(d.action, Action::Create | Action::Update);
     if !drifted {

@@ -114,6 +114,12 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
     fn current(&self, target: &Target) -> impl Future<Output = Result<Self::Current>> + Send;
     /// Decides what to do, from the target's counterpart.
     fn diff(&self, target: &Target, current: &Self::Current) -> Decision<Self::Ops>;
+    /// For a kind the target never reads back (a write-only config): the decision from the
+    /// importer's records alone, where `recorded` says whether the importer last applied this
+    /// very entry (`None`: it never applied it). `None` here: read the target and diff.
+    fn unreadable(&self, _recorded: Option<bool>) -> Option<Decision<Self::Ops>> {
+        None
+    }
     /// The decision when its parent is being created: it is new.
     fn under_new_parent(&self, _target: &Target) -> Decision<Self::Ops> {
         Decision::new(Action::Create, None)

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
 use super::target::Target;
-use super::{auth, identity, kv, mounts, namespaces, policies, transit};
+use super::{
+    auth, database, identity, kubernetes, kv, mounts, namespaces, policies, rabbitmq, transit,
+};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 
@@ -118,6 +120,13 @@ macro_rules! registry {
                 })
             }
 
+            /// For a kind the target never reads back: the decision from the importer's records.
+            pub fn unreadable(&self, recorded: Option<bool>) -> Option<Decision<Ops>> {
+                match self {
+                    $(Object::$variant(o) => o.unreadable(recorded).map(|d| d.map(Ops::$variant)),)*
+                }
+            }
+
             /// The decision when its parent is being created: everything inside is new.
             pub fn under_new_parent(&self, target: &Target) -> Decision<Ops> {
                 match self { $(Object::$variant(o) => o.under_new_parent(target).map(Ops::$variant),)* }
@@ -151,6 +160,13 @@ registry! {
     AuthItem("auth_item") => auth::AuthItem,
     KvSecret("kv_secret") => kv::Secret,
     TransitKey("transit_key") => transit::TransitKey,
+    DatabaseConfig("database_config") => database::DatabaseConfig,
+    DatabaseRole("database_role") => database::DatabaseRole,
+    DatabaseStaticRole("database_static_role") => database::DatabaseStaticRole,
+    KubernetesConfig("kubernetes_config") => kubernetes::KubernetesConfig,
+    KubernetesRole("kubernetes_role") => kubernetes::KubernetesRole,
+    RabbitmqConnection("rabbitmq_connection") => rabbitmq::RabbitmqConnection,
+    RabbitmqRole("rabbitmq_role") => rabbitmq::RabbitmqRole,
     Entity("entity") => identity::Entity,
     Group("group") => identity::Group,
 }

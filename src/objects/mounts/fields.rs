@@ -132,8 +132,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::objects::mounts::{UserLockout, diff};
     use crate::model::Action;
+    use crate::objects::mounts::{UserLockout, diff};
     use crate::vault::Table;
 
     #[test]

@@ -13,7 +13,7 @@ use crate::model::{Action, Decision};
 use crate::objects::engine_item::{EngineItem, differ_reason, differing, export_collection, read};
 use crate::objects::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
-use crate::objects::registry::Object;
+use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +25,11 @@ const AT: &str = "static-roles";
 /// Why a static role is not written.
 pub const GATED: &str = "static role not created: creating it rotates the database password, \
                          which would lock DC out (REPLICATOR_DATABASE_STATIC_ROLES=true writes it)";
+
+/// What every import's report says of each static role.
+pub const LISTED: &str = "static role: created on DR only by an import with \
+                          REPLICATOR_DATABASE_STATIC_ROLES=true (creating it rotates the database \
+                          password, which would lock DC out)";
 
 /// The decision for a static role, from the target's counterpart and the setting.
 pub fn decide(
@@ -112,6 +117,9 @@ impl ObjectKind for DatabaseStaticRole {
         let found =
             export_collection(source.client, ns, &mount.path, AT, fields::static_written).await?;
         for item in found {
+            // Listed in every import's report, since an import may skip it (see `GATED`).
+            let path = format!("{ns}{}", item.api_path(AT));
+            sink.not_copied(Kind::DatabaseStaticRole, path, LISTED.into());
             sink.add(Object::DatabaseStaticRole(Self(item)))?;
         }
         Ok(())

@@ -11,11 +11,13 @@ mod integration {
     pub mod fencing;
     pub mod fixture;
     pub mod kinds;
+    pub mod kubernetes;
     pub mod listing;
     pub mod matrix;
     pub mod oidc;
     pub mod operations;
     pub mod pruning;
+    pub mod rabbitmq;
     pub mod retries;
     pub mod roundtrip;
     pub mod safety;

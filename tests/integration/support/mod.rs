@@ -8,10 +8,12 @@ mod auth;
 mod bao;
 mod garage;
 mod kube;
+mod kube_tokens;
 pub mod matrix;
 mod pair;
 mod postgres;
 mod proxy;
+mod rabbit;
 mod seed;
 mod trust;
 
@@ -27,9 +29,11 @@ pub use auth::{assert_same_auth, auth_defaults, auth_tuned, auth_view, some_cert
 pub use bao::Bao;
 pub use garage::garage;
 pub use kube::{KubeApi, role, shipped_policy};
+pub use kube_tokens::KubeTokens;
 pub use pair::{Pair, writes};
 pub use postgres::Postgres;
 pub use proxy::VaultProxy;
+pub use rabbit::RabbitApi;
 pub use seed::{accessor, data, group_view, id_of, seed, words};
 pub use trust::{STAMP, VALUE, aws, latest, latest_key, owned, repoint, run, s3_env};
 

@@ -4,6 +4,7 @@
 //! added later is one more entry in `SHAPES`; the runner is `support::matrix`.
 
 mod access;
+mod engines;
 mod keys;
 mod stores;
 
@@ -24,6 +25,9 @@ const SHAPES: &[Shape] = &[
     access::EXTERNAL_GROUP,
     keys::TRANSIT_KEY,
     keys::NAMESPACE,
+    engines::DATABASE,
+    engines::KUBERNETES,
+    engines::RABBITMQ_ROLE,
 ];
 
 #[test]

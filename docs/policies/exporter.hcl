@@ -11,6 +11,9 @@
 path "+/*" {
   capabilities = ["read", "list"]
 }
+# The same rule covers database, kubernetes and rabbitmq engines' config/, roles/ and
+# static-roles/, and the escrow mount's data/ (REPLICATOR_ESCROW_MOUNT). It also lets the token
+# read <mount>creds/* and static-creds/*, which issue credentials: the tool never reads them.
 
 # The system backend: nothing but what export reads. (More specific rules below win over this.)
 path "sys/*" {

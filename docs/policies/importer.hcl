@@ -11,6 +11,8 @@
 path "+/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }
+# The same rule covers database, kubernetes and rabbitmq engines' config/, roles/ and
+# static-roles/ (rabbitmq's config/connection is written, never read).
 
 path "sys/*" {
   capabilities = ["deny"]

@@ -220,7 +220,9 @@ async fn take<'a>(
     ));
     let known = records.get(&entry);
     let recorded = known.map(|r| r.sha == sha256);
-    let trusted = recorded == Some(true) && known.is_some_and(|r| !r.unsettled);
+    // Whether the last import applied this very entry (not left it as it found it).
+    let applied = known.map(|r| r.sha == sha256 && !r.unsettled);
+    let trusted = applied == Some(true);
     let inherited = inherited(target, &object, decisions, &opts.state_mount);
     if let Object::Mount(m) = &object {
         target.note_auth_mount(m);
@@ -228,7 +230,7 @@ async fn take<'a>(
     if let Some(p) = object.as_parent() {
         let change = match inherited {
             Some(d) => Change::decided(object, d),
-            None => plan_one(target, object, recorded, opts).await,
+            None => plan_one(target, object, (recorded, applied), opts).await,
         };
         decisions.insert(p.clone(), (change.action, change.reason.clone()));
         let done = finish(target, change, record, applying, cancel).await;
@@ -253,7 +255,7 @@ async fn take<'a>(
     Some(Box::pin(async move {
         let change = match inherited {
             Some(d) => Change::decided(object, d),
-            None => plan_one(target, object, recorded, opts).await,
+            None => plan_one(target, object, (recorded, applied), opts).await,
         };
         finish(target, change, record, applying, cancel).await
     }))
@@ -352,14 +354,15 @@ fn is_drift(change: &Change) -> bool {
 
 /// Plans one object against the target; a read failure fails this object only.
 /// `recorded` is whether the importer's record of this object matches the snapshot entry: when
-/// it does and the target still differs, the target drifted.
+/// it does and the target still differs, the target drifted. `applied`: the last import applied
+/// this very entry, which is all a kind the target cannot read back is planned from.
 async fn plan_one(
     target: &Target,
     obj: Object,
-    recorded: Option<bool>,
+    (recorded, applied): (Option<bool>, Option<bool>),
     opts: &ImportOptions,
 ) -> Change {
-    let d = match obj.unreadable(recorded) {
+    let d = match obj.unreadable(applied) {
         Some(d) => d,
         None => match obj.plan(target).await {
             Ok(d) => d,

@@ -115,9 +115,10 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
     /// Decides what to do, from the target's counterpart.
     fn diff(&self, target: &Target, current: &Self::Current) -> Decision<Self::Ops>;
     /// For a kind the target never reads back (a write-only config): the decision from the
-    /// importer's records alone, where `recorded` says whether the importer last applied this
-    /// very entry (`None`: it never applied it). `None` here: read the target and diff.
-    fn unreadable(&self, _recorded: Option<bool>) -> Option<Decision<Self::Ops>> {
+    /// importer's records alone, where `applied` says whether the last import applied this very
+    /// entry (`false`: another one, or it left the object as it found it; `None`: no record).
+    /// `None` here: read the target and diff.
+    fn unreadable(&self, _applied: Option<bool>) -> Option<Decision<Self::Ops>> {
         None
     }
     /// The decision when its parent is being created: it is new.

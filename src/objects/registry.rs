@@ -121,9 +121,9 @@ macro_rules! registry {
             }
 
             /// For a kind the target never reads back: the decision from the importer's records.
-            pub fn unreadable(&self, recorded: Option<bool>) -> Option<Decision<Ops>> {
+            pub fn unreadable(&self, applied: Option<bool>) -> Option<Decision<Ops>> {
                 match self {
-                    $(Object::$variant(o) => o.unreadable(recorded).map(|d| d.map(Ops::$variant)),)*
+                    $(Object::$variant(o) => o.unreadable(applied).map(|d| d.map(Ops::$variant)),)*
                 }
             }
 

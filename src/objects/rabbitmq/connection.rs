@@ -24,8 +24,8 @@ pub struct RabbitmqConnection(pub EngineItem);
 const AT: &str = "config/connection";
 
 /// The decision from the importer's records alone (see `ObjectKind::unreadable`).
-pub fn decide(recorded: Option<bool>) -> (Action, Option<String>) {
-    match recorded {
+pub fn decide(applied: Option<bool>) -> (Action, Option<String>) {
+    match applied {
         Some(true) => (Action::Unchanged, None),
         _ => (
             Action::Update,
@@ -77,8 +77,8 @@ impl ObjectKind for RabbitmqConnection {
         Decision::from_pair(decide(None))
     }
 
-    fn unreadable(&self, recorded: Option<bool>) -> Option<Decision<()>> {
-        Some(Decision::from_pair(decide(recorded)))
+    fn unreadable(&self, applied: Option<bool>) -> Option<Decision<()>> {
+        Some(Decision::from_pair(decide(applied)))
     }
 
     async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {

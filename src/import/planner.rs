@@ -355,22 +355,24 @@ fn is_drift(change: &Change) -> bool {
 /// Plans one object against the target; a read failure fails this object only.
 /// `recorded` is whether the importer's record of this object matches the snapshot entry: when
 /// it does and the target still differs, the target drifted. `applied`: the last import applied
-/// this very entry, which is all a kind the target cannot read back is planned from.
+/// this very entry, which is what decides whether write-only fields are written again.
 async fn plan_one(
     target: &Target,
     obj: Object,
     (recorded, applied): (Option<bool>, Option<bool>),
     opts: &ImportOptions,
 ) -> Change {
-    let d = match obj.unreadable(applied) {
-        Some(d) => d,
-        None => match obj.plan(target).await {
-            Ok(d) => d,
-            Err(e) => Decision::new(Action::Failed, Some(one_line(&e))),
-        },
+    let d = match obj.plan(target).await {
+        Ok(d) => d,
+        Err(e) => Decision::new(Action::Failed, Some(one_line(&e))),
     };
     let drifted = recorded == Some(true) && matches!(d.action, Action::Create | Action::Update);
     if !drifted {
+        if d.action == Action::Unchanged && applied != Some(true) && obj.carries_write_only() {
+            let why = "its escrowed fields cannot be compared, and the last import did not write \
+                       them: written";
+            return Change::decided(obj, Decision::new(Action::Update, Some(why.into())));
+        }
         return Change::decided(obj, d);
     }
     let what = d

@@ -114,12 +114,11 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
     fn current(&self, target: &Target) -> impl Future<Output = Result<Self::Current>> + Send;
     /// Decides what to do, from the target's counterpart.
     fn diff(&self, target: &Target, current: &Self::Current) -> Decision<Self::Ops>;
-    /// For a kind the target never reads back (a write-only config): the decision from the
-    /// importer's records alone, where `applied` says whether the last import applied this very
-    /// entry (`false`: another one, or it left the object as it found it; `None`: no record).
-    /// `None` here: read the target and diff.
-    fn unreadable(&self, _applied: Option<bool>) -> Option<Decision<Self::Ops>> {
-        None
+    /// Whether it carries write-only fields (from the escrow) that no read of the target shows:
+    /// then, unless the last import applied this very entry, it is written even when everything
+    /// readable is equal (the escrowed values may have changed).
+    fn carries_write_only(&self) -> bool {
+        false
     }
     /// The decision when its parent is being created: it is new.
     fn under_new_parent(&self, _target: &Target) -> Decision<Self::Ops> {

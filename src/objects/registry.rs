@@ -120,11 +120,9 @@ macro_rules! registry {
                 })
             }
 
-            /// For a kind the target never reads back: the decision from the importer's records.
-            pub fn unreadable(&self, applied: Option<bool>) -> Option<Decision<Ops>> {
-                match self {
-                    $(Object::$variant(o) => o.unreadable(applied).map(|d| d.map(Ops::$variant)),)*
-                }
+            /// Whether it carries write-only fields no read of the target shows.
+            pub fn carries_write_only(&self) -> bool {
+                match self { $(Object::$variant(o) => o.carries_write_only(),)* }
             }
 
             /// The decision when its parent is being created: everything inside is new.

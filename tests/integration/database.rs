@@ -95,6 +95,26 @@ fn dr_issues_working_credentials_from_an_escrowed_config() {
     assert_same(&p, &["database/config/pg", "database/roles/app"]);
     login(&p.dst, &pg, "database/creds/app").unwrap();
     p.assert_converged();
+
+    // DC's password changes, and the escrow with it: DR follows, though nothing readable did.
+    let sql = "ALTER USER admin PASSWORD 'admin-pw-2'";
+    pg.psql(pg.admin.0, pg.admin.1, sql).unwrap();
+    let pw = json!({"password": "admin-pw-2", "verify_connection": false});
+    p.src.write("database/config/pg", pw);
+    p.src.kv_put(
+        "escrow",
+        "database/config/pg",
+        json!({"password": "admin-pw-2"}),
+    );
+    let run = p.sync(&[ESCROW], 0);
+    assert_eq!(
+        writes(&run),
+        2,
+        "the escrow's secret and the config:\n{}",
+        run.stdout
+    );
+    login(&p.dst, &pg, "database/creds/app").unwrap();
+    p.assert_converged();
 }
 
 #[test]

@@ -96,6 +96,10 @@ impl ObjectKind for DatabaseConfig {
         }
     }
 
+    fn carries_write_only(&self) -> bool {
+        !self.0.escrowed.is_empty()
+    }
+
     async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {
         let c = target.client(&self.0.namespace);
         c.write(&self.0.api_path(AT), &body(&self.0, target.database))

@@ -65,6 +65,10 @@ impl ObjectKind for KubernetesConfig {
         }
     }
 
+    fn carries_write_only(&self) -> bool {
+        !self.0.escrowed.is_empty()
+    }
+
     async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {
         let c = target.client(&self.0.namespace);
         let body = Value::Object(self.0.escrowed.merged_into(self.0.data.clone()));

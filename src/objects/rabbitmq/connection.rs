@@ -1,7 +1,7 @@
 //! A rabbitmq engine's connection config (`<mount>config/connection`) as an object kind. The API
 //! never reads it back, so it travels only when the escrow keeps its whole body, and is otherwise
-//! reported as not copied. Nothing on the target can be compared with it: the importer writes it
-//! when its records do not show this very body applied, and leaves it alone when they do. The
+//! reported as not copied. Nothing on the target can be compared with it: an import writes it
+//! unless the last one applied this very body (`carries_write_only`). The
 //! target is written with `verify_connection=false` unless the escrowed body says otherwise (DR
 //! may not reach the broker while DC is alive).
 
@@ -22,21 +22,6 @@ use crate::objects::target::Target;
 pub struct RabbitmqConnection(pub EngineItem);
 
 const AT: &str = "config/connection";
-
-/// The decision from the importer's records alone (see `ObjectKind::unreadable`).
-pub fn decide(applied: Option<bool>) -> (Action, Option<String>) {
-    match applied {
-        Some(true) => (Action::Unchanged, None),
-        _ => (
-            Action::Update,
-            Some(
-                "write-only, cannot be compared: written since the importer has not written this \
-                 escrowed body"
-                    .into(),
-            ),
-        ),
-    }
-}
 
 impl ObjectKind for RabbitmqConnection {
     const FOLDERS: &'static [&'static str] = &["rabbitmq/connection"];
@@ -73,12 +58,13 @@ impl ObjectKind for RabbitmqConnection {
         Ok(())
     }
 
+    /// Nothing to compare: the import writes it unless the last one applied this very body.
     fn diff(&self, _: &Target, _: &()) -> Decision<()> {
-        Decision::from_pair(decide(None))
+        Decision::new(Action::Unchanged, None)
     }
 
-    fn unreadable(&self, applied: Option<bool>) -> Option<Decision<()>> {
-        Some(Decision::from_pair(decide(applied)))
+    fn carries_write_only(&self) -> bool {
+        true
     }
 
     async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {
@@ -112,17 +98,5 @@ impl ObjectKind for RabbitmqConnection {
             return Ok(());
         }
         sink.add(Object::RabbitmqConnection(Self(item)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn written_unless_the_records_show_this_very_body_applied() {
-        assert_eq!(decide(Some(true)).0, Action::Unchanged);
-        assert_eq!(decide(Some(false)).0, Action::Update);
-        assert_eq!(decide(None).0, Action::Update);
     }
 }

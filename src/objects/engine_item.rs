@@ -150,4 +150,17 @@ mod tests {
         assert_eq!(item.api_path("roles"), "db/roles/r");
         assert_eq!(item.entry("database/roles"), "database/roles/db/r");
     }
+
+    #[test]
+    fn nothing_outside_an_engines_paths_is_valid() {
+        let at = |mount: &str, name: &str| EngineItem::new("", mount, name, Map::new());
+        assert!(at("db/", "r").check("role", false).is_ok());
+        assert!(at("db/", "").check("role", false).is_err());
+        assert!(at("db/", "..").check("role", false).is_err());
+        assert!(at("db/", "a/b").check("role", false).is_err());
+        assert!(at("k8s/", "").check("config", true).is_ok());
+        assert!(at("k8s/", "x").check("config", true).is_err());
+        assert!(at("sys/", "r").check("role", false).is_err());
+        assert!(at("db", "r").check("role", false).is_err());
+    }
 }

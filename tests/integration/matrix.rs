@@ -28,6 +28,7 @@ const SHAPES: &[Shape] = &[
     engines::DATABASE,
     engines::KUBERNETES,
     engines::RABBITMQ_ROLE,
+    engines::IN_A_NAMESPACE,
 ];
 
 #[test]

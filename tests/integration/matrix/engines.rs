@@ -137,3 +137,54 @@ pub const RABBITMQ_ROLE: Shape = Shape {
     view: |b| views(b, &["m-rmq/roles/app"]),
     needs_namespaces: false,
 };
+
+pub const IN_A_NAMESPACE: Shape = Shape {
+    kind: "database and kubernetes engines in a child namespace",
+    defaults: |b| {
+        b.write("sys/namespaces/m-eng", json!({}));
+        b.write("m-eng/sys/mounts/db", json!({"type": "database"}));
+        b.write(
+            "m-eng/db/config/pg",
+            json!({"plugin_name": "postgresql-database-plugin", "connection_url": URL,
+                   "verify_connection": false, "allowed_roles": ["app"]}),
+        );
+        b.write(
+            "m-eng/db/roles/app",
+            json!({"db_name": "pg", "creation_statements": ["CREATE ROLE \"{{name}}\";"]}),
+        );
+        b.write("m-eng/sys/mounts/k8s", json!({"type": "kubernetes"}));
+        b.write(
+            "m-eng/k8s/config",
+            json!({"kubernetes_host": "https://k8s.example"}),
+        );
+    },
+    tuned: |b| {
+        (IN_A_NAMESPACE.defaults)(b);
+        b.write(
+            "m-eng/db/roles/app",
+            json!({"db_name": "pg", "creation_statements": ["CREATE ROLE \"{{name}}\";"],
+                   "default_ttl": "1h", "max_ttl": "2h"}),
+        );
+    },
+    change: |b| {
+        b.write(
+            "m-eng/db/config/pg",
+            json!({"allowed_roles": ["app", "ro"], "verify_connection": false}),
+        );
+        b.write(
+            "m-eng/k8s/config",
+            json!({"kubernetes_host": "https://k8s2.example"}),
+        );
+    },
+    view: |b| {
+        views(
+            b,
+            &[
+                "m-eng/db/config/pg",
+                "m-eng/db/roles/app",
+                "m-eng/k8s/config",
+            ],
+        )
+    },
+    needs_namespaces: true,
+};

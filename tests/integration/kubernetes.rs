@@ -74,10 +74,12 @@ fn dr_issues_tokens_with_the_escrowed_jwt_and_a_reimport_writes_nothing() {
     p.src.write(
         "k8s/roles/app",
         json!({"allowed_kubernetes_namespaces": ["app", "batch"], "service_account_name": "runner",
-               "token_default_ttl": "30m", "extra_labels": {"team": "core"}}),
+               "token_default_ttl": "30m", "extra_labels": {"team": "core"},
+               "extra_annotations": null}),
     );
     p.sync(&[ESCROW], 0);
     assert_same(&p);
+    assert!(data(&p.dst, "k8s/roles/app")["extra_annotations"].is_null());
     p.assert_converged();
 }
 

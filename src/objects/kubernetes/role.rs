@@ -1,5 +1,7 @@
 //! A kubernetes secrets engine role (`<mount>roles/<name>`) as an object kind: the fields its
-//! read returns (less its echoed `name`), written back whole.
+//! read returns (less its echoed `name`), written back whole. A write keeps what it is not sent,
+//! and an unset label, annotation or audience list reads as null (which the snapshot does not
+//! carry): one the target has and the source does not is cleared with an explicit null.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -19,6 +21,37 @@ pub struct KubernetesRole(pub EngineItem);
 
 const AT: &str = "roles";
 
+/// Fields that read as null when unset, and that a write clears only when sent null.
+const NULLABLE: &[&str] = &[
+    "extra_labels",
+    "extra_annotations",
+    "token_default_audiences",
+];
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// What differs, and the nullable fields the target holds that the source leaves unset.
+pub fn diff(want: &Map<String, Value>, cur: &Map<String, Value>) -> Decision<Vec<String>> {
+    let clear: Vec<String> = NULLABLE
+        .iter()
+        .filter(|f| !want.contains_key(**f) && cur.get(**f).is_some_and(|v| !is_empty(v)))
+        .map(|f| f.to_string())
+        .collect();
+    let mut fields = differing(want, cur);
+    fields.extend(clear.iter().cloned());
+    match fields.is_empty() {
+        true => Decision::new(Action::Unchanged, None),
+        false => Decision::with_ops(Action::Update, Some(differ_reason(&fields)), clear),
+    }
+}
+
 /// A role's read-back as a write body: the echoed `name` is the path's.
 fn written(mut read: Map<String, Value>) -> Map<String, Value> {
     read.remove("name");
@@ -29,7 +62,8 @@ impl ObjectKind for KubernetesRole {
     const FOLDERS: &'static [&'static str] = &["kubernetes/roles"];
     const STAGE: Stage = Stage::Contents;
     type Current = Option<Map<String, Value>>;
-    type Ops = ();
+    /// The fields to clear (see `NULLABLE`).
+    type Ops = Vec<String>;
 
     fn namespace(&self) -> &str {
         &self.0.namespace
@@ -59,19 +93,18 @@ impl ObjectKind for KubernetesRole {
         read(&target.client(&self.0.namespace), &self.0.api_path(AT)).await
     }
 
-    fn diff(&self, _: &Target, cur: &Self::Current) -> Decision<()> {
-        let Some(cur) = cur else {
-            return Decision::new(Action::Create, None);
-        };
-        match differing(&self.0.data, cur) {
-            d if d.is_empty() => Decision::new(Action::Unchanged, None),
-            d => Decision::new(Action::Update, Some(differ_reason(&d))),
+    fn diff(&self, _: &Target, cur: &Self::Current) -> Decision<Vec<String>> {
+        match cur {
+            None => Decision::new(Action::Create, None),
+            Some(cur) => diff(&self.0.data, cur),
         }
     }
 
-    async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {
+    async fn apply(&self, target: &Target, _: Action, clear: &Vec<String>) -> Result<()> {
         let c = target.client(&self.0.namespace);
-        let body = Value::Object(self.0.data.clone());
+        let mut body = self.0.data.clone();
+        body.extend(clear.iter().map(|f| (f.clone(), Value::Null)));
+        let body = Value::Object(body);
         c.write(&self.0.api_path(AT), &body).await.map(|_| ())
     }
 
@@ -90,5 +123,31 @@ impl ObjectKind for KubernetesRole {
             sink.add(Object::KubernetesRole(Self(item)))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    // A label dropped on the source stayed on DR: a role write keeps what it is not sent.
+    #[test]
+    fn labels_the_source_dropped_are_cleared_on_the_target() {
+        let want = map(json!({"service_account_name": "sa"}));
+        let dr = map(
+            json!({"service_account_name": "sa", "extra_labels": {"team": "x"},
+                            "token_default_audiences": []}),
+        );
+        let d = diff(&want, &dr);
+        assert_eq!(d.action, Action::Update);
+        assert_eq!(d.ops, ["extra_labels"]);
+        let same = map(json!({"service_account_name": "sa", "extra_labels": {},
+                              "token_default_audiences": []}));
+        assert_eq!(diff(&want, &same).action, Action::Unchanged);
     }
 }

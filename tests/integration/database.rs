@@ -126,8 +126,26 @@ fn without_escrow_a_config_goes_without_its_password_and_updates_keep_drs_own() 
     let pg = Postgres::start();
     let p = Pair::new();
     seed(&p.src, &pg, Some(pg.admin.1));
+    // A password inside the URL is masked when read: that config cannot go at all.
+    let embedded = format!(
+        "postgresql://admin:{}@127.0.0.1:{}/postgres",
+        pg.admin.1, pg.port
+    );
+    p.src.write(
+        "database/config/embedded",
+        json!({"plugin_name": "postgresql-database-plugin", "connection_url": embedded,
+               "verify_connection": false}),
+    );
     let run = p.sync(&[], 0);
     let out = words(&run.stdout);
+    assert!(
+        out.contains(
+            "not copied: database_config database/config/embedded: `connection_url` \
+                      embeds a password, which the server masks when read"
+        ),
+        "{out}"
+    );
+    assert!(data(&p.dst, "database/config/embedded").is_null());
     assert!(
         out.contains(
             "not copied: database_config database/config/pg: database password not \

@@ -96,7 +96,7 @@ pub fn plan(plan: &Plan) -> String {
 /// The summary as a table, then drift, failures and what was not copied, one line each.
 pub fn summary(s: &Summary) -> String {
     let mut out = format!(
-        "{:<12} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}\n",
+        "{:<20} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}\n",
         "KIND", "CREATED", "UPDATED", "DELETED", "UNCHANGED", "REFUSED", "SKIPPED", "FAILED"
     );
     for kind in Kind::ALL {
@@ -105,7 +105,7 @@ pub fn summary(s: &Summary) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<12} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}",
+            "{:<20} {:>8} {:>8} {:>8} {:>10} {:>8} {:>8} {:>7}",
             kind.as_str(),
             r.created,
             r.updated,

@@ -3,6 +3,7 @@
 
 mod integration {
     pub mod access;
+    pub mod database;
     pub mod dr_owned;
     pub mod dr_owned_aliases;
     pub mod drill;
@@ -11,12 +12,14 @@ mod integration {
     pub mod fencing;
     pub mod fixture;
     pub mod kinds;
+    pub mod kubernetes;
     pub mod listing;
     pub mod matrix;
     pub mod oidc;
     pub mod operations;
     pub mod pki;
     pub mod pruning;
+    pub mod rabbitmq;
     pub mod retries;
     pub mod roundtrip;
     pub mod safety;

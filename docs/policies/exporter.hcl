@@ -14,6 +14,9 @@
 path "+/*" {
   capabilities = ["read", "list"]
 }
+# The same rule covers database, kubernetes and rabbitmq engines' config/, roles/ and
+# static-roles/, and the escrow mount's data/ (REPLICATOR_ESCROW_MOUNT). It also lets the token
+# read <mount>creds/* and static-creds/*, which issue credentials: the tool never reads them.
 
 # The escrow (REPLICATOR_ESCROW_MOUNT, here replicator-escrow/): the write-only fields DR needs,
 # read at <escrow>/data/<namespace><object API path>. "+/*" above already covers it (and its

@@ -56,6 +56,8 @@ struct ReplicatorEnv {
     exclude: Option<String>,
     kv_history: Option<String>,
     escrow_mount: Option<String>,
+    database_verify_connection: Option<String>,
+    database_static_roles: Option<String>,
     userpass_password: Option<String>,
     prune: Option<String>,
     prune_mounts: Option<String>,
@@ -257,6 +259,7 @@ impl Settings {
                 d => d,
             },
             userpass: self.userpass_password()?,
+            database: self.database_options()?,
             full_check_every: match r.full_check_every.as_deref().map(str::trim) {
                 None | Some("") => 6,
                 Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {

@@ -9,6 +9,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use super::parse_bool;
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
+use crate::objects::database::DatabaseOptions;
 
 /// How many deletions the imports of one `REPLICATOR_MAX_DELETE_WINDOW` may make together: a
 /// count, or a percentage of the objects the importer held on the target when the window began.
@@ -39,6 +40,22 @@ impl super::Settings {
             ));
         }
         Ok(Some(format!("{mount}/")))
+    }
+
+    /// What an import may do to database engines (`REPLICATOR_DATABASE_VERIFY_CONNECTION`,
+    /// `REPLICATOR_DATABASE_STATIC_ROLES`; both off by default).
+    pub fn database_options(&self) -> Result<DatabaseOptions> {
+        let r = &self.replicator;
+        Ok(DatabaseOptions {
+            verify_connection: flag(
+                "REPLICATOR_DATABASE_VERIFY_CONNECTION",
+                r.database_verify_connection.as_deref(),
+            )?,
+            static_roles: flag(
+                "REPLICATOR_DATABASE_STATIC_ROLES",
+                r.database_static_roles.as_deref(),
+            )?,
+        })
     }
 }
 
@@ -92,6 +109,8 @@ pub struct ImportOptions {
     /// How long a lease lasts without renewal: a killed run blocks others at most this long.
     pub lease_ttl: Duration,
     pub userpass: NewUserPassword,
+    /// What an import may do to database engines.
+    pub database: DatabaseOptions,
     /// Compare every object with the target on every this many imports (1: always). In between,
     /// an object whose snapshot entry is the one the importer last applied is not read at all.
     pub full_check_every: u32,

@@ -169,7 +169,8 @@ async fn plan_and_apply(
         .is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every);
     let opts = &opts;
     tracing::info!(full_check = opts.full_check, "planning");
-    let target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
+    let mut target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
+    target.database = opts.database;
     let (deletes, tally) = match opts.prune {
         false => Default::default(),
         true => plan_prunes(&target, state, &records, snapshot, manifest, opts).await?,

@@ -221,7 +221,9 @@ async fn take<'a>(
     ));
     let known = records.get(&entry);
     let recorded = known.map(|r| r.sha == sha256);
-    let trusted = recorded == Some(true) && known.is_some_and(|r| !r.unsettled);
+    // Whether the last import applied this very entry (not left it as it found it).
+    let applied = known.map(|r| r.sha == sha256 && !r.unsettled);
+    let trusted = applied == Some(true);
     let inherited = inherited(target, &object, decisions, &opts.state_mount);
     if let Object::Mount(m) = &object {
         target.note_auth_mount(m);
@@ -229,7 +231,7 @@ async fn take<'a>(
     if let Some(p) = object.as_parent() {
         let change = match inherited {
             Some(d) => Change::decided(object, d),
-            None => plan_one(target, object, recorded, opts).await,
+            None => plan_one(target, object, (recorded, applied), opts).await,
         };
         decisions.insert(p.clone(), (change.action, change.reason.clone()));
         let done = finish(target, change, record, applying, cancel).await;
@@ -254,7 +256,7 @@ async fn take<'a>(
     Some(Box::pin(async move {
         let change = match inherited {
             Some(d) => Change::decided(object, d),
-            None => plan_one(target, object, recorded, opts).await,
+            None => plan_one(target, object, (recorded, applied), opts).await,
         };
         finish(target, change, record, applying, cancel).await
     }))
@@ -353,26 +355,29 @@ fn is_drift(change: &Change) -> bool {
 
 /// Plans one object against the target; a read failure fails this object only.
 /// `recorded` is whether the importer's record of this object matches the snapshot entry: when
-/// it does and the target still differs, the target drifted; when it does not, an object with
-/// escrowed values is written even if its readable fields match.
+/// it does and the target still differs, the target drifted. `applied`: the last import applied
+/// this very entry; unless it did, an object with escrowed (write-only) fields is written even
+/// when everything readable is equal, since no read of the target can show them change.
 async fn plan_one(
     target: &Target,
     obj: Object,
-    recorded: Option<bool>,
+    (recorded, applied): (Option<bool>, Option<bool>),
     opts: &ImportOptions,
 ) -> Change {
     let mut d = match obj.plan(target).await {
         Ok(d) => d,
         Err(e) => Decision::new(Action::Failed, Some(one_line(&e))),
     };
-    if d.action == Action::Unchanged && recorded == Some(false) && obj.has_unreadable_values() {
-        // Its readable fields match, but the entry changed since the last import: an escrowed
-        // secret may have (a rotated bind password), which no read of the target can show.
-        d.action = Action::Update;
-        d.reason = Some("changed in the snapshot since the last import (escrowed fields)".into());
-    }
     let drifted = recorded == Some(true) && matches!(d.action, Action::Create | Action::Update);
     if !drifted {
+        if d.action == Action::Unchanged && applied != Some(true) && obj.carries_write_only() {
+            d.action = Action::Update;
+            d.reason = Some(
+                "its escrowed fields cannot be compared, and the last import did not write them: \
+                 written"
+                    .into(),
+            );
+        }
         return Change::decided(obj, d);
     }
     let what = d

@@ -254,6 +254,7 @@ mod tests {
             lease_wait: Duration::ZERO,
             lease_ttl: Duration::from_secs(300),
             userpass: NewUserPassword::Random,
+            database: Default::default(),
             full_check_every: 6,
             full_check: false,
             max_delete_window: Duration::from_secs(86_400),

@@ -117,6 +117,12 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
     fn current(&self, target: &Target) -> impl Future<Output = Result<Self::Current>> + Send;
     /// Decides what to do, from the target's counterpart.
     fn diff(&self, target: &Target, current: &Self::Current) -> Decision<Self::Ops>;
+    /// Whether it carries write-only fields (from the escrow) that no read of the target shows:
+    /// then, unless the last import applied this very entry, it is written even when everything
+    /// readable is equal (the escrowed values may have changed).
+    fn carries_write_only(&self) -> bool {
+        false
+    }
     /// The decision when its parent is being created: it is new.
     fn under_new_parent(&self, _target: &Target) -> Decision<Self::Ops> {
         Decision::new(Action::Create, None)
@@ -128,11 +134,6 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
         action: Action,
         ops: &Self::Ops,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Whether it carries values the target never reads back (escrowed secrets): comparing
-    /// cannot see them change, so a change of its snapshot entry alone calls for a write.
-    fn has_unreadable_values(&self) -> bool {
-        false
-    }
     /// Parts of an applied object that were refused all the same (an entity's aliases).
     fn refused_parts(_ops: &Self::Ops) -> Vec<String> {
         Vec::new()

@@ -4,14 +4,18 @@
 //! `Ops` from it; `Target` is the cluster an import writes to.
 
 pub mod auth;
+pub mod database;
+pub mod engine_item;
 pub mod escrow;
 pub mod identity;
 pub mod kind;
+pub mod kubernetes;
 pub mod kv;
 pub mod mounts;
 pub mod namespaces;
 pub mod pki;
 pub mod policies;
+pub mod rabbitmq;
 pub mod registry;
 pub mod ssh;
 pub mod target;

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
 use super::target::Target;
-use super::{auth, identity, kv, mounts, namespaces, pki, policies, ssh, totp, transit};
+use super::{
+    auth, database, identity, kubernetes, kv, mounts, namespaces, pki, policies, rabbitmq, ssh,
+    totp, transit,
+};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 
@@ -108,11 +111,6 @@ macro_rules! registry {
                 match self { $(Object::$variant(o) => o.delete_target(),)* }
             }
 
-            /// Whether it carries values the target never reads back (escrowed secrets).
-            pub fn has_unreadable_values(&self) -> bool {
-                match self { $(Object::$variant(o) => o.has_unreadable_values(),)* }
-            }
-
             /// Reads the object's counterpart on the target and decides what to do with it.
             pub async fn plan(&self, target: &Target) -> Result<Decision<Ops>> {
                 Ok(match self {
@@ -121,6 +119,11 @@ macro_rules! registry {
                         o.diff(target, &current).map(Ops::$variant)
                     })*
                 })
+            }
+
+            /// Whether it carries write-only fields no read of the target shows.
+            pub fn carries_write_only(&self) -> bool {
+                match self { $(Object::$variant(o) => o.carries_write_only(),)* }
             }
 
             /// The decision when its parent is being created: everything inside is new.
@@ -162,6 +165,13 @@ registry! {
     PkiIssuer("pki_issuer") => pki::PkiIssuer,
     PkiConfig("pki_config") => pki::PkiConfig,
     PkiRole("pki_role") => pki::PkiRole,
+    DatabaseConfig("database_config") => database::DatabaseConfig,
+    DatabaseRole("database_role") => database::DatabaseRole,
+    DatabaseStaticRole("database_static_role") => database::DatabaseStaticRole,
+    KubernetesConfig("kubernetes_config") => kubernetes::KubernetesConfig,
+    KubernetesRole("kubernetes_role") => kubernetes::KubernetesRole,
+    RabbitmqConnection("rabbitmq_connection") => rabbitmq::RabbitmqConnection,
+    RabbitmqRole("rabbitmq_role") => rabbitmq::RabbitmqRole,
     Entity("entity") => identity::Entity,
     Group("group") => identity::Group,
 }

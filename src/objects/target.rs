@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use super::{auth, identity, kv, mounts, namespaces};
+use super::{auth, database, identity, kv, mounts, namespaces};
 use crate::error::Result;
 use crate::vault::{MountEntry, Table, VaultClient, mount_table};
 
@@ -12,6 +12,8 @@ use crate::vault::{MountEntry, Table, VaultClient, mount_table};
 pub struct Target {
     pub client: VaultClient,
     pub userpass: auth::NewUserPassword,
+    /// What an import may do to database engines (set by the import from its options).
+    pub database: database::DatabaseOptions,
     tables: HashMap<(String, Table), BTreeMap<String, MountEntry>>,
     /// What is known of the target's KV-v2 secrets without reading each.
     pub kv: kv::TargetKv,
@@ -44,6 +46,7 @@ impl Target {
         Ok(Target {
             client,
             userpass,
+            database: database::DatabaseOptions::default(),
             tables,
             kv: kv::TargetKv::default(),
             auth_mounts: Mutex::default(),

@@ -38,7 +38,19 @@ fn user(name: &str) -> Object {
 
 #[test]
 fn every_kind_names_its_entries_in_its_own_folder_and_is_tagged_by_its_name() {
-    let objects = [policy("p"), user("u")];
+    let item = |name: &str| {
+        let data = json!({"a": 1}).as_object().cloned().unwrap();
+        super::engine_item::EngineItem::new("", "engine/", name, data)
+    };
+    let objects = [
+        policy("p"),
+        user("u"),
+        Object::DatabaseConfig(super::database::DatabaseConfig(item("pg"))),
+        Object::DatabaseStaticRole(super::database::DatabaseStaticRole(item("s"))),
+        Object::KubernetesConfig(super::kubernetes::KubernetesConfig(item(""))),
+        Object::RabbitmqConnection(super::rabbitmq::RabbitmqConnection(item(""))),
+        Object::RabbitmqRole(super::rabbitmq::RabbitmqRole(item("r"))),
+    ];
     for obj in objects {
         let name = format!("{}.json", obj.entry());
         assert_eq!(Kind::of_entry(&name), Some(obj.kind()), "{name}");

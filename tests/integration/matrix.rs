@@ -4,6 +4,7 @@
 //! added later is one more entry in `SHAPES`; the runner is `support::matrix`.
 
 mod access;
+mod engines;
 mod keys;
 mod pki;
 mod ssh;
@@ -30,6 +31,10 @@ const SHAPES: &[Shape] = &[
     pki::PKI_ISSUER,
     pki::PKI_ROLE,
     pki::PKI_CONFIG,
+    engines::DATABASE,
+    engines::KUBERNETES,
+    engines::RABBITMQ_ROLE,
+    engines::IN_A_NAMESPACE,
 ];
 
 #[test]

@@ -88,7 +88,7 @@ impl ObjectKind for AuthItem {
         }
     }
 
-    fn has_unreadable_values(&self) -> bool {
+    fn carries_write_only(&self) -> bool {
         !self.escrowed.is_empty()
     }
 

@@ -1,0 +1,105 @@
+//! A kubernetes secrets engine's config (`<mount>config`) as an object kind: the fields its read
+//! returns, and `service_account_jwt` through the escrow. The write sets only the fields it is
+//! sent (the plugin keeps the rest), so an update never clears the JWT DR holds.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::is_kubernetes;
+use crate::error::Result;
+use crate::model::{Action, Decision};
+use crate::objects::engine_item::{EngineItem, differ_reason, differing, read};
+use crate::objects::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use crate::objects::mounts::Mount;
+use crate::objects::registry::{Kind, Object};
+use crate::objects::target::Target;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KubernetesConfig(pub EngineItem);
+
+const AT: &str = "config";
+const JWT: &str = "service_account_jwt";
+
+impl ObjectKind for KubernetesConfig {
+    const FOLDERS: &'static [&'static str] = &["kubernetes/config"];
+    const STAGE: Stage = Stage::Contents;
+    type Current = Option<Map<String, Value>>;
+    type Ops = ();
+
+    fn namespace(&self) -> &str {
+        &self.0.namespace
+    }
+
+    fn path(&self) -> String {
+        format!("{}{}", self.0.namespace, self.0.api_path(AT))
+    }
+
+    fn entry(&self) -> String {
+        self.0.entry(Self::FOLDERS[0])
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        self.0.check("kubernetes config", true)
+    }
+
+    fn parent(&self) -> Option<Parent> {
+        Some(Parent::secret_mount(&self.0.namespace, &self.0.mount))
+    }
+
+    fn delete_target(&self) -> Option<(String, String)> {
+        Some((self.0.namespace.clone(), self.0.api_path(AT)))
+    }
+
+    async fn current(&self, target: &Target) -> Result<Self::Current> {
+        read(&target.client(&self.0.namespace), &self.0.api_path(AT)).await
+    }
+
+    fn diff(&self, _: &Target, cur: &Self::Current) -> Decision<()> {
+        let Some(cur) = cur else {
+            return Decision::new(Action::Create, None);
+        };
+        match differing(&self.0.data, cur) {
+            d if d.is_empty() => Decision::new(Action::Unchanged, None),
+            d => Decision::new(Action::Update, Some(differ_reason(&d))),
+        }
+    }
+
+    fn carries_write_only(&self) -> bool {
+        !self.0.escrowed.is_empty()
+    }
+
+    async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {
+        let c = target.client(&self.0.namespace);
+        let body = Value::Object(self.0.escrowed.merged_into(self.0.data.clone()));
+        c.write(&self.0.api_path(AT), &body).await.map(|_| ())
+    }
+
+    fn holds(mount: &Mount) -> bool {
+        is_kubernetes(mount)
+    }
+
+    async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
+        let Scope::Mount { ns, mount } = scope else {
+            return Ok(());
+        };
+        if !Self::holds(mount) {
+            return Ok(());
+        }
+        let mut item = EngineItem::new(ns, &mount.path, "", Map::new());
+        let api = item.api_path(AT);
+        let Some(data) = read(source.client, &api).await? else {
+            return Ok(());
+        };
+        item.data = data;
+        if let Some(escrow) = &source.escrow {
+            item.escrowed = escrow.fields(ns, &api).await?;
+        }
+        if !item.escrowed.has(JWT) {
+            let why = "`service_account_jwt` is write-only and not escrowed: copied without it \
+                       (DR uses its own, or its local service account token)";
+            sink.not_copied(Kind::KubernetesConfig, format!("{ns}{api}"), why.into());
+        }
+        sink.add(Object::KubernetesConfig(Self(item)))
+    }
+}

@@ -1,0 +1,14 @@
+//! The rabbitmq secrets engine: roles (`<mount>roles/<name>`), and its connection config
+//! (`<mount>config/connection`), which the API never reads back: it travels only as a whole body
+//! kept in the escrow, and is otherwise reported as not copied.
+
+mod connection;
+mod role;
+
+pub use connection::RabbitmqConnection;
+pub use role::RabbitmqRole;
+
+/// Whether a mount is a rabbitmq secrets engine.
+fn is_rabbitmq(mount: &crate::objects::mounts::Mount) -> bool {
+    mount.table == crate::vault::Table::Secret && mount.kind == "rabbitmq"
+}

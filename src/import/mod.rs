@@ -3,6 +3,7 @@
 //! apply the plan (or print it with `--dry-run`) and record what was written.
 
 mod apply;
+mod decide;
 mod hold;
 mod holdings;
 mod inherit;

@@ -11,14 +11,14 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use super::apply;
+use super::decide::plan_one;
 use super::inherit::{ParentDecision, inherited};
 use super::plan::{Change, Plan};
 use super::summary::Summary;
 use super::{Gate, Snapshot, scan};
-use crate::config::{ImportOptions, OnDrift};
-use crate::error::one_line;
-use crate::model::{Action, Decision};
-use crate::objects::{Object, Ops, Parent, Stage, Target};
+use crate::config::ImportOptions;
+use crate::model::Action;
+use crate::objects::{Object, Parent, Stage, Target};
 use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
 use crate::state::{Record, Records};
@@ -351,59 +351,4 @@ fn is_drift(change: &Change) -> bool {
         tracing::warn!(kind = %change.kind, path = %change.path, action = ?change.action, "drift: changed on the target since the last import");
     }
     change.drift
-}
-
-/// Plans one object against the target; a read failure fails this object only.
-/// `recorded` is whether the importer's record of this object matches the snapshot entry: when
-/// it does and the target still differs, the target drifted. `applied`: the last import applied
-/// this very entry; unless it did, an object with escrowed (write-only) fields is written even
-/// when everything readable is equal, since no read of the target can show them change.
-async fn plan_one(
-    target: &Target,
-    obj: Object,
-    (recorded, applied): (Option<bool>, Option<bool>),
-    opts: &ImportOptions,
-) -> Change {
-    let mut d = match obj.plan(target).await {
-        Ok(d) => d,
-        Err(e) => Decision::new(Action::Failed, Some(one_line(&e))),
-    };
-    let drifted = recorded == Some(true) && matches!(d.action, Action::Create | Action::Update);
-    if !drifted {
-        if d.action == Action::Unchanged && applied != Some(true) && obj.carries_write_only() {
-            d.action = Action::Update;
-            d.reason = Some(
-                "its escrowed fields cannot be compared, and the last import did not write them: \
-                 written"
-                    .into(),
-            );
-        }
-        return Change::decided(obj, d);
-    }
-    let what = d
-        .reason
-        .as_deref()
-        .map(|r| format!(" ({r})"))
-        .unwrap_or_default();
-    let d = match opts.on_drift {
-        OnDrift::Overwrite => Decision {
-            reason: Some(format!(
-                "drift: changed on the target since the last import{what}; overwriting"
-            )),
-            drift: true,
-            ..d
-        },
-        OnDrift::Skip | OnDrift::Fail => Decision {
-            action: match opts.on_drift {
-                OnDrift::Skip => Action::Skipped,
-                _ => Action::Refused,
-            },
-            reason: Some(format!(
-                "drift: changed on the target since the last import{what}; left as it is"
-            )),
-            drift: true,
-            ops: Ops::None,
-        },
-    };
-    Change::decided(obj, d)
 }

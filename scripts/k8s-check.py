@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Checks the rendered kustomize overlays (one multi-document YAML file per overlay, as written by
-scripts/k8s-validate.sh) and the Secret templates under k8s/:
+"""Checks the rendered kustomize overlays and Helm chart (one multi-document YAML file per overlay or
+chart values file, as written by scripts/k8s-validate.sh) and the Secret templates under k8s/:
 
 - every object against the Kubernetes OpenAPI schemas, strict (unknown fields are errors), with
   kubernetes-validate, for each --k8s-version;
@@ -9,6 +9,9 @@ scripts/k8s-validate.sh) and the Secret templates under k8s/:
   suspend, restartPolicy Never, non-root and read-only, resources, no host access, the projected
   Vault token, the in-memory /tmp, ...);
 - every environment variable set is one the binary reads (src/config) or is about to read;
+- REPLICATOR_MAX_AGE of each scheduled CronJob exceeds its schedule's longest interval plus the
+  Job's activeDeadlineSeconds (otherwise the `status` alert fires between two healthy runs);
+- the S3 keys come from the S3 Secret, except in the IRSA renderings, which must have none;
 - every Secret and key the CronJobs use has a template, the templates hold placeholders only,
   and no overlay renders a Secret (so `kubectl apply -k` never overwrites real keys).
 
@@ -50,7 +53,8 @@ SIDES = {
     },
 }
 
-# What each overlay must render. `templates`: the Secret templates its CronJob's Secrets come from.
+# What each overlay (and chart rendering, chart-<values>) must render. `templates`: the Secret
+# templates its CronJobs' Secrets come from. `irsa`: no S3 keys (components/irsa, store.credentialsSecret "").
 OVERLAYS = {
     "dc": {
         "side": "export",
@@ -85,6 +89,24 @@ OVERLAYS = {
         "templates": ["base/secrets.template.yaml", "overlays/failback-dc-import/secrets.template.yaml"],
     },
 }
+# overlays/dr with components/irsa and components/public-s3 (rendered by k8s-validate.sh).
+OVERLAYS["dr-irsa"] = dict(OVERLAYS["dr"], irsa=True)
+# The chart (charts/vault-replicator/ci/<values>-values.yaml), against the same expectations.
+for _name in ("dc", "dr", "failback-dr-export", "failback-dc-import", "dr-irsa"):
+    OVERLAYS["chart-" + _name] = OVERLAYS[_name]
+OVERLAYS["chart-both"] = {
+    "sides": {"export": "vault-replicator-exporter", "import": "vault-replicator-importer"},
+    "suffix": "",
+    "suspend": False,
+    "store": "s3://vault-snapshots/dc",
+    "templates": ["base/secrets.template.yaml", "base/export/keys-secret.template.yaml",
+                  "base/import/keys-secret.template.yaml"],
+}
+for _exp in OVERLAYS.values():
+    _exp.setdefault("sides", {_exp.get("side"): _exp.get("role")})
+# Rendered from the repository, not directories under k8s/overlays.
+EXTRA_RENDERINGS = sorted(n for n in OVERLAYS if n == "dr-irsa" or n.startswith("chart-"))
+AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 # Read through the AWS SDK's standard chain or the standard library, not src/config.
 EXTERNAL_ENV = {"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
@@ -161,8 +183,48 @@ def check_templates(c, versions):
     return secrets
 
 
-def check_cronjob(c, where, cj, exp, config, known_env, templates):
-    side = SIDES[exp["side"]]
+def cron_field(field, lo, hi):
+    """The values a cron field (*, */n, a-b, a-b/n, lists) matches."""
+    out = set()
+    for part in field.split(","):
+        rng, _, step = part.partition("/")
+        if rng == "*":
+            a, b = lo, hi
+        elif "-" in rng:
+            a, b = (int(x) for x in rng.split("-"))
+        else:
+            a = b = int(rng)
+            if step:
+                b = hi
+        out.update(range(a, b + 1, int(step or 1)))
+    return out
+
+
+def schedule_interval_seconds(schedule):
+    """The longest gap between two runs of a 5-field cron schedule, over one week (minutes
+    precision; day of month and month must be `*`)."""
+    minute, hour, dom, month, dow = schedule.split()
+    if dom != "*" or month != "*":
+        raise ValueError(f"schedule {schedule!r}: only day-of-month and month `*` are supported here")
+    minutes, hours = cron_field(minute, 0, 59), cron_field(hour, 0, 23)
+    days = {d % 7 for d in cron_field(dow.replace("*", "0-6"), 0, 7)}
+    runs = [d * 1440 + h * 60 + m for d in sorted(days) for h in sorted(hours) for m in sorted(minutes)]
+    gaps = [b - a for a, b in zip(runs, runs[1:])] + [runs[0] + 7 * 1440 - runs[-1]]
+    return max(gaps) * 60
+
+
+def duration_seconds(text):
+    """A duration as REPLICATOR_MAX_AGE takes it: 90s, 45m, 6h, 7d, 1h30m."""
+    import re as _re
+    parts = _re.findall(r"(\d+)([smhdw])", text or "")
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"duration {text!r} not understood")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    return sum(int(n) * unit[u] for n, u in parts)
+
+
+def check_cronjob(c, where, cj, exp, side_name, config, known_env, templates):
+    side = SIDES[side_name]
     spec = cj.get("spec", {})
     job = dig(cj, "spec.jobTemplate.spec", {})
     pod = dig(job, "template.spec", {})
@@ -190,8 +252,8 @@ def check_cronjob(c, where, cj, exp, config, known_env, templates):
         e(dig(pod, "securityContext." + field) == 65532, where, f"pod {field} is not 65532")
     e(dig(pod, "securityContext.seccompProfile.type") == "RuntimeDefault", where,
       "pod seccompProfile is not RuntimeDefault")
-    e(dig(cj, "metadata.labels", {}).get("app.kubernetes.io/component") == exp["side"], where,
-      f"label app.kubernetes.io/component is not {exp['side']}")
+    e(dig(cj, "metadata.labels", {}).get("app.kubernetes.io/component") == side_name, where,
+      f"label app.kubernetes.io/component is not {side_name}")
     e(dig(job, "template.metadata.labels", {}).get("app.kubernetes.io/name") == "vault-replicator",
       where, "pod template lacks app.kubernetes.io/name: vault-replicator (the NetworkPolicy)")
 
@@ -226,6 +288,22 @@ def check_cronjob(c, where, cj, exp, config, known_env, templates):
     for name in list(env) + list(data):
         e(name in known_env or name in PENDING_ENV, cw, f"{name} is not read by vault-replicator")
     e(not set(env) & set(data), cw, f"set both in env and the ConfigMap: {sorted(set(env) & set(data))}")
+    # The `status` alert (REPLICATOR_MAX_AGE) must not fire between two healthy scheduled runs.
+    if not exp["suspend"]:
+        try:
+            interval = schedule_interval_seconds(spec.get("schedule", ""))
+            max_age = duration_seconds(data.get("REPLICATOR_MAX_AGE"))
+            limit = interval + (job.get("activeDeadlineSeconds") or 0)
+            e(max_age > limit, cw, f"REPLICATOR_MAX_AGE {data.get('REPLICATOR_MAX_AGE')} does not exceed the "
+              f"schedule's interval ({interval // 60}m) + activeDeadlineSeconds ({limit // 60}m in all)")
+        except ValueError as err:
+            e(False, cw, str(err))
+    for name in AWS_KEYS:
+        if exp.get("irsa"):
+            e(name not in env and name not in data, cw, f"{name} is set; IRSA renders no S3 keys")
+        else:
+            e(dig(env.get(name, {}), "valueFrom.secretKeyRef.key") == name, cw,
+              f"{name} does not come from the S3 Secret")
     for name in side["not_env"]:
         e(name not in env and name not in data, cw, f"{name} belongs to the other side")
     key_env, key_name = side["key_env"]
@@ -257,10 +335,8 @@ def check_cronjob(c, where, cj, exp, config, known_env, templates):
 
     # Secrets: every reference resolves to a template with that key.
     def template_keys(secret):
-        for rel in exp["templates"]:
-            if secret in templates.get(rel, {}):
-                return templates[rel][secret]
-        return None
+        found = [templates[rel][secret] for rel in exp["templates"] if secret in templates.get(rel, {})]
+        return set().union(*found) if found else None
 
     for name, v in env.items():
         ref = dig(v, "valueFrom.secretKeyRef")
@@ -301,11 +377,26 @@ def check_networkpolicy(c, where, np):
             ports.add((p.get("protocol", "TCP"), p.get("port")))
     for need in (("UDP", 53), ("TCP", 53), ("TCP", 8200)):
         e(need in ports, where, f"no egress to {need[1]}/{need[0]}")
+    # Vault's pods, as the vault and the openbao Helm charts label them.
+    selected = set()
+    for rule in spec.get("egress") or []:
+        for to in rule.get("to") or []:
+            sel = to.get("podSelector") or {}
+            if "namespaceSelector" in to:
+                continue
+            name = (sel.get("matchLabels") or {}).get("app.kubernetes.io/name")
+            if name:
+                selected.add(name)
+            for expr in sel.get("matchExpressions") or []:
+                if expr.get("key") == "app.kubernetes.io/name" and expr.get("operator") == "In":
+                    selected.update(expr.get("values") or [])
+    for name in ("vault", "openbao"):
+        e(name in selected, where, f"no egress to pods labelled app.kubernetes.io/name: {name}")
 
 
 def check_overlay(c, overlay, path, exp, versions, known_env, templates, verbose):
     objs = load_all(path)
-    where = f"overlays/{overlay}"
+    where = f"chart ci/{overlay[6:]}-values.yaml" if overlay.startswith("chart-") else f"overlays/{overlay}"
     by_kind = {}
     for obj in objs:
         by_kind.setdefault(obj.get("kind"), []).append(obj)
@@ -320,25 +411,33 @@ def check_overlay(c, overlay, path, exp, versions, known_env, templates, verbose
              f"renders {sorted(by_kind)}; expected ConfigMap, CronJob, NetworkPolicy, ServiceAccount "
              "(no Secret: `kubectl apply -k` must not overwrite real keys)")
     cronjobs = by_kind.get("CronJob", [])
-    want = f"vault-replicator-{exp['side']}{exp['suffix']}"
-    c.expect([dig(o, "metadata.name") for o in cronjobs] == [want], where,
-             f"renders CronJobs {[dig(o, 'metadata.name') for o in cronjobs]}; expected [{want}] only")
+    want = [f"vault-replicator-{side}{exp['suffix']}" for side in exp["sides"]]
+    c.expect([dig(o, "metadata.name") for o in cronjobs] == want, where,
+             f"renders CronJobs {[dig(o, 'metadata.name') for o in cronjobs]}; expected {want} only")
     for sa in by_kind.get("ServiceAccount", []):
         c.expect(sa.get("automountServiceAccountToken") is False, f"{where}: ServiceAccount",
                  "automountServiceAccountToken is not false")
-    configs = by_kind.get("ConfigMap", [])
-    if not c.expect(len(configs) == 1, where, "expected one ConfigMap"):
-        return
-    config = configs[0]
-    data = config.get("data") or {}
-    cw = f"{where}: ConfigMap {dig(config, 'metadata.name')}"
-    for var, value in (("REPLICATOR_AUTH", "kubernetes"), ("REPLICATOR_AUTH_ROLE", exp["role"]),
-                       ("REPLICATOR_STORE", exp["store"])):
-        c.expect(data.get(var) == value, cw, f"{var} is {data.get(var)!r}, expected {value!r}")
-    for var in ("VAULT_ADDR", "VAULT_CACERT", "REPLICATOR_KUBERNETES_TOKEN_FILE", "TMPDIR"):
-        c.expect(data.get(var), cw, f"{var} is not set")
+    configs = {dig(o, "metadata.name"): o for o in by_kind.get("ConfigMap", [])}
+    c.expect(len(configs) == len(exp["sides"]), where, f"expected {len(exp['sides'])} ConfigMap(s)")
+    data = {}
     for cj in cronjobs:
-        check_cronjob(c, f"{where}: CronJob {dig(cj, 'metadata.name')}", cj, exp, config, known_env, templates)
+        side_name = dig(cj, "metadata.labels", {}).get("app.kubernetes.io/component")
+        if not c.expect(side_name in exp["sides"], where, f"CronJob {dig(cj, 'metadata.name')}: unexpected side"):
+            continue
+        refs = [r.get("configMapRef", {}).get("name")
+                for r in dig(cj, "spec.jobTemplate.spec.template.spec.containers", [{}])[0].get("envFrom") or []]
+        config = configs.get(refs[0]) if refs else None
+        if not c.expect(config is not None, where, f"CronJob {dig(cj, 'metadata.name')}: its ConfigMap is not rendered"):
+            continue
+        data = config.get("data") or {}
+        cw = f"{where}: ConfigMap {dig(config, 'metadata.name')}"
+        for var, value in (("REPLICATOR_AUTH", "kubernetes"), ("REPLICATOR_AUTH_ROLE", exp["sides"][side_name]),
+                           ("REPLICATOR_STORE", exp["store"])):
+            c.expect(data.get(var) == value, cw, f"{var} is {data.get(var)!r}, expected {value!r}")
+        for var in ("VAULT_ADDR", "VAULT_CACERT", "REPLICATOR_KUBERNETES_TOKEN_FILE", "TMPDIR"):
+            c.expect(data.get(var), cw, f"{var} is not set")
+        check_cronjob(c, f"{where}: CronJob {dig(cj, 'metadata.name')}", cj, exp, side_name, config, known_env,
+                      templates)
     for np in by_kind.get("NetworkPolicy", []):
         check_networkpolicy(c, f"{where}: NetworkPolicy {dig(np, 'metadata.name')}", np)
     if verbose:
@@ -362,9 +461,9 @@ def main():
 
     overlays = sorted(d for d in os.listdir(os.path.join(ROOT, "k8s", "overlays"))
                       if os.path.isfile(os.path.join(ROOT, "k8s", "overlays", d, "kustomization.yaml")))
-    c.expect(overlays == sorted(OVERLAYS), "k8s/overlays",
+    c.expect(overlays == sorted(set(OVERLAYS) - set(EXTRA_RENDERINGS)), "k8s/overlays",
              f"overlays {overlays}; this check knows {sorted(OVERLAYS)}: add the new one to OVERLAYS")
-    for overlay in overlays:
+    for overlay in overlays + EXTRA_RENDERINGS:
         path = os.path.join(args.rendered, overlay + ".yaml")
         if c.expect(os.path.isfile(path), f"overlays/{overlay}", f"not rendered ({path})") and overlay in OVERLAYS:
             check_overlay(c, overlay, path, OVERLAYS[overlay], versions, known_env, templates, args.verbose)
@@ -377,7 +476,8 @@ def main():
     if c.errors:
         print(f"k8s-check: FAILED, {len(c.errors)} problem(s)", file=sys.stderr)
         return 1
-    print(f"k8s-check: {len(overlays)} overlays and {sum(len(v) for v in templates.values())} Secret templates "
+    print(f"k8s-check: {len(overlays)} overlays, {len(EXTRA_RENDERINGS)} more renderings ({' '.join(EXTRA_RENDERINGS)}) "
+          f"and {sum(len(v) for v in templates.values())} Secret templates "
           f"valid (strict) against Kubernetes {', '.join(versions)}; CronJob, ConfigMap, NetworkPolicy checks passed")
     return 0
 

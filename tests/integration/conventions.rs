@@ -277,3 +277,65 @@ fn the_vault_token_file_in_home_is_the_token_of_last_resort() {
         run.stderr
     );
 }
+
+#[test]
+fn status_list_and_verify_print_json_on_request() {
+    let bao = Bao::start();
+    bao.kv_put("secret", "app", json!({"password": "json-output-secret"}));
+    let store = tempfile::tempdir().unwrap();
+    let env = env_for(&bao, &file_store(store.path()), &[]);
+    replicator(&["export"], &env).assert_code(0);
+    let json_of = |args: &[&str]| -> serde_json::Value {
+        let run = replicator(args, &env);
+        run.assert_code(0);
+        assert!(!run.stdout.contains("json-output-secret"));
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    };
+
+    let list = json_of(&["list", "--output", "json"]);
+    let snaps = list["snapshots"].as_array().unwrap();
+    assert_eq!(snaps.len(), 1, "{list}");
+    let key = snaps[0]["key"].as_str().unwrap();
+    assert_eq!(list["latest"], key, "{list}");
+    assert_eq!(snaps[0]["latest"], true);
+    assert!(snaps[0]["bytes"].as_u64().unwrap() > 0);
+
+    let verified = json_of(&["verify", "--output", "json"]);
+    assert_eq!(verified["snapshot"], key, "{verified}");
+    assert_eq!(verified["encrypted"], true);
+    assert!(verified["signature"]["key_id"].is_string(), "{verified}");
+    assert_eq!(verified["source"]["address"], bao.addr);
+    assert!(
+        verified["counts"]["kv_secret"].as_u64().unwrap() >= 1,
+        "{verified}"
+    );
+
+    let status = json_of(&["status", "--output", "json"]);
+    assert_eq!(status["target"]["address"], bao.addr, "{status}");
+    assert!(status["target"]["fence"].is_null());
+    assert!(status["target"]["last_import"].is_null());
+    assert_eq!(status["store"]["latest"]["key"], key);
+    assert!(status["stale"].is_null() && status["future"].is_null());
+
+    // Text stays the default.
+    let run = replicator(&["list"], &env);
+    assert!(run.stdout.starts_with("SNAPSHOT"), "{}", run.stdout);
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line() {
+    let none: [(&str, &str); 0] = [];
+    for shell in ["bash", "zsh", "fish"] {
+        let run = replicator(&["completions", shell], &none);
+        run.assert_code(0);
+        assert!(run.stdout.contains("replicator"), "{}", run.stdout);
+        assert!(run.stdout.contains("output"), "{shell}");
+    }
+    let run = replicator(&["man"], &none);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains(".TH vault-replicator"),
+        "{}",
+        run.stdout
+    );
+}

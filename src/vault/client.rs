@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::answer::{error_message, found, gave_up, missing_capability, redirect_message};
 use super::api::VaultApi;
+use super::op::Op;
 use super::path::encode_path;
 use super::rate::Limiter;
 use super::retry::RetryPolicy;
@@ -25,45 +26,6 @@ use crate::error::{Error, Result};
 pub struct Counters {
     pub reads: AtomicU64,
     pub writes: AtomicU64,
-}
-
-/// The kinds of request the tool makes. `List` is a GET with `?list=true`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Get,
-    List,
-    Post,
-    Delete,
-}
-
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Get => "GET",
-            Op::List => "LIST",
-            Op::Post => "POST",
-            Op::Delete => "DELETE",
-        }
-    }
-    fn method(self) -> Method {
-        match self {
-            Op::Get | Op::List => Method::GET,
-            Op::Post => Method::POST,
-            Op::Delete => Method::DELETE,
-        }
-    }
-    fn is_write(self) -> bool {
-        matches!(self, Op::Post | Op::Delete)
-    }
-    /// The capability a policy must grant for this kind of request.
-    fn capability(self) -> &'static str {
-        match self {
-            Op::Get => "read",
-            Op::List => "list",
-            Op::Post => "create/update",
-            Op::Delete => "delete",
-        }
-    }
 }
 
 #[derive(Clone)]

@@ -5,6 +5,7 @@ mod answer;
 mod api;
 mod client;
 mod cluster;
+mod op;
 mod path;
 mod rate;
 mod retry;

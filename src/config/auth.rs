@@ -137,7 +137,7 @@ impl Settings {
             None => false,
             Some(s) => parse_bool(&s).ok_or_else(|| {
                 Error::config(
-                    "VAULT_SKIP_VERIFY",
+                    self.vault_var_name(|v| &v.skip_verify, "VAULT_SKIP_VERIFY"),
                     format!("expected true or false, got `{s}`"),
                 )
             })?,

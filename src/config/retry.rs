@@ -15,7 +15,7 @@ impl Settings {
             let n = v.parse::<usize>().ok().filter(|n| *n <= 1000);
             policy.max_retries = n.ok_or_else(|| {
                 Error::config(
-                    "VAULT_MAX_RETRIES",
+                    self.vault_var_name(|v| &v.max_retries, "VAULT_MAX_RETRIES"),
                     format!("expected a count from 0 to 1000, got `{v}`"),
                 )
             })?;

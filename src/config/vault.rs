@@ -60,7 +60,30 @@ pub fn parse_rate_limit(s: &str) -> Option<RateLimit> {
     Some(RateLimit { per_second, burst })
 }
 
+/// The `BAO_*` spelling of each `VAULT_*` variable an error may name.
+const BAO_SPELLING: &[(&str, &str)] = &[
+    ("VAULT_CLIENT_TIMEOUT", "BAO_CLIENT_TIMEOUT"),
+    ("VAULT_RATE_LIMIT", "BAO_RATE_LIMIT"),
+    ("VAULT_MAX_RETRIES", "BAO_MAX_RETRIES"),
+    ("VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"),
+];
+
 impl Settings {
+    /// The name of the variable `vault_var` read for `field`, for an error about its value.
+    pub(super) fn vault_var_name(
+        &self,
+        field: impl Fn(&VaultEnv) -> &Option<String>,
+        vault: &'static str,
+    ) -> &'static str {
+        match set(field(&self.bao)) {
+            Some(_) => BAO_SPELLING
+                .iter()
+                .find(|(v, _)| *v == vault)
+                .map_or(vault, |(_, b)| b),
+            None => vault,
+        }
+    }
+
     /// A `BAO_*` value, else the `VAULT_*` one (OpenBao's order).
     pub(super) fn vault_var(&self, field: impl Fn(&VaultEnv) -> &Option<String>) -> Option<String> {
         set(field(&self.bao))
@@ -88,11 +111,12 @@ impl Settings {
 
     /// The cap on requests per second, when set (`VAULT_RATE_LIMIT`).
     pub fn rate_limit(&self) -> Result<Option<RateLimit>> {
+        let var = self.vault_var_name(|v| &v.rate_limit, "VAULT_RATE_LIMIT");
         self.vault_var(|v| &v.rate_limit)
             .map(|v| {
                 parse_rate_limit(&v).ok_or_else(|| {
                     Error::config(
-                        "VAULT_RATE_LIMIT",
+                        var,
                         format!("expected rate[:burst] such as 50 or 20.5:40, got `{v}`"),
                     )
                 })

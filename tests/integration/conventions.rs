@@ -66,6 +66,7 @@ fn bao_variables_win_over_vault_ones_and_misspelt_ones_are_named() {
         ("VAULT_CLIENT_TIMEOUT", "5 parsecs"),
         ("VAULT_CLIENT_TIMEOUT", "99999999999999999d"),
         ("VAULT_RATE_LIMIT", "fast"),
+        ("BAO_RATE_LIMIT", "10:0"),
     ] {
         let mut bad = owned(&env);
         bad.push((var.to_string(), value.to_string()));

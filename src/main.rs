@@ -10,10 +10,12 @@ use vault_replicator::config::Settings;
 use vault_replicator::error::one_line;
 use vault_replicator::exit;
 
-fn init_tracing(format: LogFormat) {
+/// Logging on stderr; text logs are coloured only when stderr is a terminal.
+fn init_tracing(format: LogFormat, stderr_is_terminal: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(stderr_is_terminal)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -47,11 +49,20 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(None, &e),
     };
-    let format = match settings.log_format(std::io::stderr().is_terminal()) {
+    let terminal = std::io::stderr().is_terminal();
+    let format = match settings.log_format(terminal) {
         Ok(f) => f,
         Err(e) => return fail(None, &e),
     };
-    init_tracing(format);
+    init_tracing(format, terminal);
+    for u in settings.unknown_vars() {
+        match &u.closest {
+            Some(c) => {
+                tracing::warn!(variable = %u.name, did_you_mean = %c, "unknown variable ignored; did you mean {c}?")
+            }
+            None => tracing::warn!(variable = %u.name, "unknown variable ignored"),
+        }
+    }
     // One thread drives every Vault and S3 request: the work is waiting on servers, and the
     // archive work (compression, encryption, parsing) runs on blocking threads beside it. On a
     // small pod this costs a third less CPU than a worker pool and its cross-thread wake-ups.

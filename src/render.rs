@@ -1,11 +1,15 @@
 //! Everything the command line prints, in one place: the library's commands return values, and
-//! this turns them into text (or JSON) for stdout. Plans and summaries name objects by path and
+//! this turns them into text or JSON (`--output json`: `import`, `status`, `list`, `verify`) for
+//! stdout. Plans and summaries name objects by path and
 //! never show values.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 
+use serde::Serialize;
+
 use crate::cli::Output;
+use crate::commands::{Listing, Status, Verified, human_age, human_bytes};
 use crate::export::ExportReport;
 use crate::import::{ImportOutcome, Plan, Summary};
 use crate::model::Action;
@@ -28,6 +32,127 @@ pub fn export(r: &ExportReport) -> String {
     );
     for key in &r.pruned {
         let _ = writeln!(out, "deleted {key} (retention)");
+    }
+    out
+}
+
+/// A value as pretty JSON on its own line.
+fn json(value: &impl Serialize) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    )
+}
+
+/// `status`: the target's fence and last import, the store's latest, and any future-dated warning.
+pub fn status(s: &Status, output: Output) -> String {
+    if output == Output::Json {
+        let mut doc = serde_json::to_value(s).unwrap_or_default();
+        doc["future"] = s.future.as_ref().map(ToString::to_string).into();
+        return json(&doc);
+    }
+    let mut out = String::new();
+    if let Some(t) = &s.target {
+        match &t.fence {
+            Some(f) => {
+                let _ = writeln!(
+                    out,
+                    "{}: PROMOTED since {} by {} (imports are refused)",
+                    t.address,
+                    f.promoted_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    f.by
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{}: not fenced (imports are accepted)", t.address);
+            }
+        }
+        match &t.last_import {
+            Some(m) => {
+                let _ = writeln!(
+                    out,
+                    "last import: {} applied {} ago{}",
+                    m.last_snapshot,
+                    human_age(s.now, m.applied_at),
+                    if m.complete { "" } else { " (partial)" }
+                );
+            }
+            None => out.push_str("last import: none\n"),
+        }
+    }
+    if let Some(store) = &s.store {
+        let _ = match &store.latest {
+            Some(p) => writeln!(
+                out,
+                "store latest: {} created {} ago ({})",
+                p.key,
+                human_age(s.now, p.created_at),
+                store.location
+            ),
+            None => writeln!(out, "store latest: none at {}", store.location),
+        };
+    }
+    if let Some(e) = &s.future {
+        let _ = writeln!(out, "{e}");
+    }
+    out
+}
+
+/// `list`: one line per snapshot, newest first, `latest` marked.
+pub fn list(l: &Listing, output: Output) -> String {
+    if output == Output::Json {
+        return json(l);
+    }
+    let now = chrono::Utc::now();
+    let mut out = format!("{:<26} {:>10} {:>8}\n", "SNAPSHOT", "SIZE", "AGE");
+    for s in &l.snapshots {
+        let line = format!(
+            "{:<26} {:>10} {:>8}  {}",
+            s.key,
+            human_bytes(s.bytes),
+            human_age(now, s.created_at),
+            if s.latest { "latest" } else { "" }
+        );
+        out.push_str(line.trim_end_matches(' '));
+        out.push('\n');
+    }
+    out
+}
+
+/// `verify`: one line on the snapshot's seal and contents, then what it did not copy.
+pub fn verify(v: &Verified, output: Output) -> String {
+    if output == Output::Json {
+        return json(v);
+    }
+    let signer = v.signature.as_ref().map(|s| match (&s.cluster, &s.prefix) {
+        (Some(c), Some(p)) => format!(
+            "signed by key {} for cluster {c} under prefix `{p}`",
+            s.key_id
+        ),
+        _ => format!("signed by key {}", s.key_id),
+    });
+    let sealed = match (signer, v.encrypted) {
+        (Some(s), true) => format!("{s}, encrypted"),
+        (Some(s), false) => format!("{s}, NOT encrypted"),
+        (None, true) => "NOT signed, encrypted".to_string(),
+        (None, false) => "NOT signed, NOT encrypted".to_string(),
+    };
+    let counts: Vec<String> = v.counts.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    let mut out = format!(
+        "{} OK: {sealed}; format v{}, created {} by {} ({}), {} entries ({})\n",
+        v.snapshot,
+        v.format_version,
+        v.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
+        v.source.address,
+        v.source
+            .cluster_name
+            .as_deref()
+            .unwrap_or("unnamed cluster"),
+        v.entries,
+        counts.join(", ")
+    );
+    for nc in &v.not_copied {
+        let _ = writeln!(out, "not copied: {} {}: {}", nc.kind, nc.path, nc.reason);
     }
     out
 }

@@ -3,6 +3,7 @@
 
 mod integration {
     pub mod access;
+    pub mod conventions;
     pub mod database;
     pub mod dr_owned;
     pub mod dr_owned_aliases;

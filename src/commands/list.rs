@@ -1,20 +1,40 @@
 //! `list` and `verify`: what the store holds, and whether one snapshot would import. Neither
-//! touches a Vault cluster; both only read the store.
+//! touches a Vault cluster; both only read the store. Each returns a value that `render` prints
+//! as text or JSON.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
-use super::{human_age, human_bytes};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::import;
 use crate::seal;
 use crate::snapshot::catalog;
+use crate::snapshot::manifest::NotCopied;
 use crate::store;
+use crate::vault::ClusterInfo;
+
+/// The store's snapshots, newest first.
+#[derive(Debug, Serialize)]
+pub struct Listing {
+    pub location: String,
+    /// The snapshot `latest.json` points at.
+    pub latest: Option<String>,
+    pub snapshots: Vec<Listed>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Listed {
+    pub key: String,
+    pub bytes: u64,
+    pub created_at: DateTime<Utc>,
+    pub latest: bool,
+}
 
 /// The snapshots, newest first, with size and age; `latest` is marked.
-pub async fn list(settings: &Settings) -> Result<String> {
+pub async fn list(settings: &Settings) -> Result<Listing> {
     let store = store::open_read(&settings.store_url()?).await?;
     let snaps = catalog::list_snapshots(store.as_ref()).await?;
     if snaps.is_empty() {
@@ -28,63 +48,68 @@ pub async fn list(settings: &Settings) -> Result<String> {
         .ok()
         .flatten()
         .map(|p| p.key);
-    let now = Utc::now();
-    let mut out = format!("{:<26} {:>10} {:>8}  \n", "SNAPSHOT", "SIZE", "AGE");
-    for (at, info) in &snaps {
-        let mark = if latest.as_deref() == Some(info.key.as_str()) {
-            "latest"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "{:<26} {:>10} {:>8}  {mark}",
-            info.key,
-            human_bytes(info.size),
-            human_age(now, *at)
-        );
-    }
-    Ok(out.replace("  \n", "\n"))
+    let snapshots = snaps
+        .iter()
+        .map(|(at, info)| Listed {
+            key: info.key.clone(),
+            bytes: info.size,
+            created_at: *at,
+            latest: latest.as_deref() == Some(info.key.as_str()),
+        })
+        .collect();
+    Ok(Listing {
+        location: store.location(),
+        latest,
+        snapshots,
+    })
+}
+
+/// A snapshot that passed verification, and what it holds.
+#[derive(Debug, Serialize)]
+pub struct Verified {
+    pub snapshot: String,
+    /// Who signed it, when signed.
+    pub signature: Option<Signature>,
+    pub encrypted: bool,
+    pub format_version: u32,
+    pub created_at: DateTime<Utc>,
+    pub source: ClusterInfo,
+    pub entries: usize,
+    pub counts: BTreeMap<String, u64>,
+    pub not_copied: Vec<NotCopied>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Signature {
+    pub key_id: String,
+    /// The source cluster's name (else its ID) and the store prefix the signature names.
+    pub cluster: Option<String>,
+    pub prefix: Option<String>,
 }
 
 /// Verifies one snapshot and describes it.
-pub async fn verify(settings: &Settings, id: &str) -> Result<String> {
+pub async fn verify(settings: &Settings, id: &str) -> Result<Verified> {
     let (snapshot, m) = import::verify(settings, id).await?;
-    let counts: Vec<String> = m.counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    let signer = |s: &seal::Signed| match &s.claims.origin {
-        Some(o) => format!(
-            "signed by key {} for cluster {} under prefix `{}`",
-            s.key_id,
-            if o.source_name.is_empty() {
-                &o.source_id
-            } else {
-                &o.source_name
-            },
-            o.prefix
-        ),
-        None => format!("signed by key {}", s.key_id),
-    };
-    let sealed = match (&snapshot.signed, seal::is_encrypted(&snapshot.key)) {
-        (Some(s), true) => format!("{}, encrypted", signer(s)),
-        (Some(s), false) => format!("{}, NOT encrypted", signer(s)),
-        (None, true) => "NOT signed, encrypted".to_string(),
-        (None, false) => "NOT signed, NOT encrypted".to_string(),
-    };
-    let mut out = format!(
-        "{} OK: {sealed}; format v{}, created {} by {} ({}), {} entries ({})\n",
-        snapshot.key,
-        m.format_version,
-        m.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
-        m.source.address,
-        m.source
-            .cluster_name
-            .as_deref()
-            .unwrap_or("unnamed cluster"),
-        m.entries.len(),
-        counts.join(", ")
-    );
-    for nc in &m.not_copied {
-        let _ = writeln!(out, "not copied: {} {}: {}", nc.kind, nc.path, nc.reason);
-    }
-    Ok(out)
+    let signature = snapshot.signed.as_ref().map(|s| {
+        let origin = s.claims.origin.as_ref();
+        Signature {
+            key_id: s.key_id.clone(),
+            cluster: origin.map(|o| match o.source_name.is_empty() {
+                true => o.source_id.clone(),
+                false => o.source_name.clone(),
+            }),
+            prefix: origin.map(|o| o.prefix.clone()),
+        }
+    });
+    Ok(Verified {
+        encrypted: seal::is_encrypted(&snapshot.key),
+        snapshot: snapshot.key,
+        signature,
+        format_version: m.format_version,
+        created_at: m.created_at,
+        source: m.source,
+        entries: m.entries.len(),
+        counts: m.counts,
+        not_copied: m.not_copied,
+    })
 }

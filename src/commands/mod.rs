@@ -1,5 +1,5 @@
-//! The commands besides `export` and `import`, one module each, every one returning the text it
-//! prints: `list` and `verify` (the store, read only), `status` (the target's fence and last
+//! The commands besides `export` and `import`, one module each, returning the text it prints or
+//! (`list`, `verify`, `status`) a value `render` prints as text or JSON: `list` and `verify` (the store, read only), `status` (the target's fence and last
 //! import, the store's latest, the RPO check), `promote` and `demote` (the fence), `prune`
 //! (snapshot retention, on demand) and `keygen`. Also the sizes and ages they print.
 
@@ -18,9 +18,9 @@ use crate::vault::Session;
 
 pub use fence::{demote, promote};
 pub use keygen::keygen;
-pub use list::{list, verify};
+pub use list::{Listed, Listing, Signature, Verified, list, verify};
 pub use retention::retention;
-pub use status::{Status, status};
+pub use status::{Latest, Status, StoreLatest, Target, status};
 
 /// Runs `work` against the importer's state on the cluster at VAULT_ADDR, logged in.
 async fn with_state<T>(

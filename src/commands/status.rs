@@ -1,24 +1,52 @@
 //! `status`: the target cluster's fence and last import (when `VAULT_ADDR` is set), the store's
-//! latest snapshot (when a store is set), and the RPO check against `REPLICATOR_MAX_AGE`.
-
-use std::fmt::Write as _;
+//! latest snapshot (when a store is set), and the RPO check against `REPLICATOR_MAX_AGE`; a value
+//! that `render` prints as text or JSON.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::{human_age, with_state};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::seal;
 use crate::snapshot::catalog;
-use crate::state::ImporterState;
+use crate::state::{Fence, ImporterState, Meta};
 use crate::store;
 
 /// What `status` found, and why the data is too old when it is (`REPLICATOR_MAX_AGE`).
+#[derive(Debug, Serialize)]
 pub struct Status {
-    pub text: String,
+    /// When it was looked at: ages are counted from here.
+    pub now: DateTime<Utc>,
+    /// The cluster at VAULT_ADDR, when set.
+    pub target: Option<Target>,
+    /// The store's latest snapshot, when a store is set.
+    pub store: Option<StoreLatest>,
     pub stale: Option<String>,
     /// A snapshot dated in the future (latest, or the last import): an import refuses it (exit 4).
+    #[serde(skip)]
     pub future: Option<Error>,
+}
+
+/// The fence and last import of the cluster at VAULT_ADDR.
+#[derive(Debug, Serialize)]
+pub struct Target {
+    pub address: String,
+    /// Set when the cluster is promoted: imports are refused.
+    pub fence: Option<Fence>,
+    pub last_import: Option<Meta>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StoreLatest {
+    pub location: String,
+    pub latest: Option<Latest>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Latest {
+    pub key: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// The refusal of a snapshot `key`, which `what` names, when it is dated in the future.
@@ -42,42 +70,43 @@ fn future(what: &str, key: &str, now: DateTime<Utc>) -> Option<Error> {
 pub async fn status(settings: &Settings) -> Result<Status> {
     let max_age = settings.max_age()?;
     let now = Utc::now();
-    let mut out = String::new();
     // (what, when its data was exported)
     let mut ages: Vec<(&str, DateTime<Utc>)> = Vec::new();
     let mut future_dated = None;
+    let mut target = None;
     if settings.vault_addr_set() {
-        let (text, imported) = with_state(settings, async |state, addr| {
-            target_status(state, addr, now).await
+        let t = with_state(settings, async |state, addr| {
+            target_status(state, addr).await
         })
         .await?;
-        out.push_str(&text);
-        if let Some((key, at)) = imported {
-            future_dated = future("the last import recorded here", &key, now);
+        if let Some(m) = &t.last_import
+            && let Some(at) = catalog::parse_snapshot_key(&m.last_snapshot)
+        {
+            future_dated = future("the last import recorded here", &m.last_snapshot, now);
             ages.push(("the data last imported here", at));
         }
+        target = Some(t);
     }
     let store_url = settings.store_url().ok();
+    let mut store_latest = None;
     if let Some(url) = &store_url {
         let store = store::open_read(url).await?;
-        match catalog::read_pointer(store.as_ref()).await? {
-            Some(p) => {
-                let _ = writeln!(
-                    out,
-                    "store latest: {} created {} ago ({})",
-                    p.key,
-                    human_age(now, p.created_at),
-                    store.location()
-                );
-                ages.push(("the store's latest snapshot", p.created_at));
-                future_dated = future_dated.or_else(|| future(LATEST_WHAT, &p.key, now));
+        let latest = catalog::read_pointer(store.as_ref()).await?.map(|p| {
+            ages.push(("the store's latest snapshot", p.created_at));
+            future_dated = future_dated
+                .take()
+                .or_else(|| future(LATEST_WHAT, &p.key, now));
+            Latest {
+                key: p.key,
+                created_at: p.created_at,
             }
-            None => {
-                let _ = writeln!(out, "store latest: none at {}", store.location());
-            }
-        }
+        });
+        store_latest = Some(StoreLatest {
+            location: store.location(),
+            latest,
+        });
     }
-    if !settings.vault_addr_set() && store_url.is_none() {
+    if target.is_none() && store_url.is_none() {
         return Err(Error::config(
             "REPLICATOR_STORE",
             "status needs REPLICATOR_STORE, VAULT_ADDR, or both",
@@ -92,11 +121,10 @@ pub async fn status(settings: &Settings) -> Result<Status> {
             .find(|(_, at)| (now - *at).to_std().unwrap_or_default() > max)
             .map(|(what, at)| format!("{what} is {} old, over {limit}", human_age(now, *at)))
     });
-    if let Some(e) = &future_dated {
-        let _ = writeln!(out, "{e}");
-    }
     Ok(Status {
-        text: out,
+        now,
+        target,
+        store: store_latest,
         stale,
         future: future_dated,
     })
@@ -104,34 +132,11 @@ pub async fn status(settings: &Settings) -> Result<Status> {
 
 const LATEST_WHAT: &str = "the snapshot latest.json points at";
 
-/// The fence and last import of the cluster at VAULT_ADDR, and when that import's snapshot was made.
-async fn target_status(
-    state: &ImporterState,
-    addr: &str,
-    now: DateTime<Utc>,
-) -> Result<(String, Option<(String, DateTime<Utc>)>)> {
-    let mut out = match state.fence().await? {
-        Some(f) => format!(
-            "{addr}: PROMOTED since {} by {} (imports are refused)\n",
-            f.promoted_at.format("%Y-%m-%dT%H:%M:%SZ"),
-            f.by
-        ),
-        None => format!("{addr}: not fenced (imports are accepted)\n"),
-    };
-    let mut imported = None;
-    match state.meta().await? {
-        Some(m) => {
-            imported = catalog::parse_snapshot_key(&m.last_snapshot)
-                .map(|at| (m.last_snapshot.clone(), at));
-            let _ = writeln!(
-                out,
-                "last import: {} applied {} ago{}",
-                m.last_snapshot,
-                human_age(now, m.applied_at),
-                if m.complete { "" } else { " (partial)" }
-            );
-        }
-        None => out.push_str("last import: none\n"),
-    }
-    Ok((out, imported))
+/// The fence and last import of the cluster at VAULT_ADDR.
+async fn target_status(state: &ImporterState, addr: &str) -> Result<Target> {
+    Ok(Target {
+        address: addr.to_string(),
+        fence: state.fence().await?,
+        last_import: state.meta().await?,
+    })
 }

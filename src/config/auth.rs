@@ -1,10 +1,11 @@
 //! How the tool proves who it is to Vault and checks who Vault is: `VAULT_TOKEN` /
-//! `VAULT_TOKEN_FILE`, Kubernetes or AppRole login (`REPLICATOR_AUTH`), and TLS
-//! (`VAULT_CACERT`, `VAULT_CAPATH`, `VAULT_CLIENT_CERT`/`KEY`, `VAULT_SKIP_VERIFY`).
+//! `VAULT_TOKEN_FILE` (else `~/.vault-token`, as the `vault` CLI), Kubernetes, JWT or AppRole
+//! login (`REPLICATOR_AUTH`), and TLS (`VAULT_CACERT`, `VAULT_CAPATH`, `VAULT_CLIENT_CERT`/`KEY`,
+//! `VAULT_SKIP_VERIFY`, `VAULT_TLS_SERVER_NAME`).
 
 use std::path::PathBuf;
 
-use super::{Settings, VaultEnv, parse_bool, set};
+use super::{Settings, parse_bool, set};
 use crate::error::{Error, Result};
 use crate::vault::{Auth, Tls, Token};
 
@@ -34,12 +35,26 @@ fn secret(
     Ok(nonempty(value).map(Token::new))
 }
 
-impl Settings {
-    /// A `VAULT_*` value, else the `BAO_*` one.
-    fn vault_var(&self, field: impl Fn(&VaultEnv) -> &Option<String>) -> Option<String> {
-        nonempty(field(&self.vault)).or_else(|| nonempty(field(&self.bao)))
+/// The token the `vault` CLI's default token helper keeps in `~/.vault-token`, when there is one:
+/// the token of last resort, for ad-hoc runs by someone logged in with the CLI.
+fn home_token() -> Result<Option<Token>> {
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(home).join(".vault-token");
+    if !path.is_file() {
+        return Ok(None);
     }
+    let file = Some(path.display().to_string());
+    match secret(&None, "VAULT_TOKEN", &file) {
+        Ok(t) => Ok(t),
+        // An empty file is what `vault login` leaves after a logout: no token.
+        Err(Error::Config { message, .. }) if message.ends_with(" is empty") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
 
+impl Settings {
     pub(super) fn auth(&self) -> Result<Auth> {
         let r = &self.replicator;
         let mount = |default: &str| {
@@ -47,29 +62,46 @@ impl Settings {
                 .map(|m| m.trim_matches('/').trim_start_matches("auth/").to_string())
                 .unwrap_or_else(|| default.to_string())
         };
+        let role = |method: &str| {
+            nonempty(&r.auth_role).ok_or_else(|| {
+                Error::config(
+                    "REPLICATOR_AUTH_ROLE",
+                    format!("not set: the Vault role to log in as (REPLICATOR_AUTH={method})"),
+                )
+            })
+        };
         match nonempty(&r.auth).as_deref() {
             None | Some("token") => {
                 let file = self.vault_var(|v| &v.token_file);
                 if let Some(t) = secret(&None, "VAULT_TOKEN_FILE", &file)? {
                     return Ok(Auth::Token(t));
                 }
-                let token = self.vault_var(|v| &v.token).ok_or_else(|| {
-                    Error::config(
-                        "VAULT_TOKEN",
-                        "not set (nor VAULT_TOKEN_FILE; BAO_TOKEN is also accepted, or log in with \
-                         REPLICATOR_AUTH=kubernetes|approle)",
-                    )
-                })?;
-                Ok(Auth::Token(Token::new(token)))
+                if let Some(token) = self.vault_var(|v| &v.token) {
+                    return Ok(Auth::Token(Token::new(token)));
+                }
+                // Only when no other way to log in is configured, as an ad-hoc run's fallback.
+                if nonempty(&r.auth).is_none()
+                    && let Some(t) = home_token()?
+                {
+                    tracing::debug!("using the token in ~/.vault-token");
+                    return Ok(Auth::Token(t));
+                }
+                Err(Error::config(
+                    "VAULT_TOKEN",
+                    "not set (nor VAULT_TOKEN_FILE or ~/.vault-token; BAO_TOKEN is also accepted, \
+                     or log in with REPLICATOR_AUTH=kubernetes|jwt|approle)",
+                ))
             }
+            Some("jwt") => Ok(Auth::Jwt {
+                mount: mount("jwt"),
+                role: role("jwt")?,
+                jwt_file: nonempty(&r.jwt_file)
+                    .unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string())
+                    .into(),
+            }),
             Some("kubernetes") => Ok(Auth::Kubernetes {
                 mount: mount("kubernetes"),
-                role: nonempty(&r.auth_role).ok_or_else(|| {
-                    Error::config(
-                        "REPLICATOR_AUTH_ROLE",
-                        "not set: the Vault role to log in as (REPLICATOR_AUTH=kubernetes)",
-                    )
-                })?,
+                role: role("kubernetes")?,
                 jwt_file: nonempty(&r.kubernetes_token_file)
                     .unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string())
                     .into(),
@@ -95,7 +127,7 @@ impl Settings {
             }),
             Some(other) => Err(Error::config(
                 "REPLICATOR_AUTH",
-                format!("expected token, kubernetes or approle, got `{other}`"),
+                format!("expected token, kubernetes, jwt or approle, got `{other}`"),
             )),
         }
     }
@@ -105,7 +137,7 @@ impl Settings {
             None => false,
             Some(s) => parse_bool(&s).ok_or_else(|| {
                 Error::config(
-                    "VAULT_SKIP_VERIFY",
+                    self.vault_var_name(|v| &v.skip_verify, "VAULT_SKIP_VERIFY"),
                     format!("expected true or false, got `{s}`"),
                 )
             })?,
@@ -116,6 +148,7 @@ impl Settings {
             client_cert: self.vault_var(|v| &v.client_cert).map(PathBuf::from),
             client_key: self.vault_var(|v| &v.client_key).map(PathBuf::from),
             skip_verify,
+            server_name: self.vault_var(|v| &v.tls_server_name),
         };
         if tls.client_cert.is_some() != tls.client_key.is_some() {
             return Err(Error::config(

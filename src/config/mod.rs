@@ -13,37 +13,26 @@ mod operations;
 mod options;
 mod retry;
 mod seal;
+mod unknown;
+mod vault;
 
 use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
-pub use crate::vault::{Auth, Tls, Token, VaultConfig};
+pub use crate::vault::{Auth, RateLimit, Tls, Token, VaultConfig};
 pub use operations::Retention;
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
 use options::{duration, flag, globs};
+pub use unknown::UnknownVar;
+use vault::VaultEnv;
 
 pub const DEFAULT_CONCURRENCY: usize = 32;
 /// How long deletions count against `REPLICATOR_MAX_DELETE`.
 pub const DEFAULT_MAX_DELETE_WINDOW: std::time::Duration = std::time::Duration::from_secs(86_400);
 
-/// A duration as the settings take it (`90s`, `5m`, plain seconds), for a flag named `var`.
+/// A duration as the settings take it (`90s`, `1h30m`, `7d`, plain seconds), for a flag named `var`.
 pub fn parse_duration(var: &'static str, value: &str) -> Result<std::time::Duration> {
     duration(var, Some(value))
-}
-
-/// `VAULT_*` and `BAO_*` variables, as the `vault` and `bao` CLIs read them.
-#[derive(Deserialize, Default)]
-struct VaultEnv {
-    addr: Option<String>,
-    token: Option<String>,
-    token_file: Option<String>,
-    namespace: Option<String>,
-    cacert: Option<String>,
-    capath: Option<String>,
-    client_cert: Option<String>,
-    client_key: Option<String>,
-    skip_verify: Option<String>,
-    max_retries: Option<String>,
 }
 
 /// `REPLICATOR_*` variables.
@@ -83,6 +72,7 @@ struct ReplicatorEnv {
     auth_mount: Option<String>,
     auth_role: Option<String>,
     kubernetes_token_file: Option<String>,
+    jwt_file: Option<String>,
     approle_role_id: Option<String>,
     approle_role_id_file: Option<String>,
     approle_secret_id: Option<String>,
@@ -104,17 +94,8 @@ pub struct Settings {
     bao: VaultEnv,
     replicator: ReplicatorEnv,
     flags: GlobalArgs,
-}
-
-impl fmt::Debug for VaultEnv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VaultEnv")
-            .field("addr", &self.addr)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("token_file", &self.token_file)
-            .field("namespace", &self.namespace)
-            .finish_non_exhaustive()
-    }
+    /// Set variables that look meant for the tool but are not read (names only).
+    unknown: Vec<UnknownVar>,
 }
 
 impl fmt::Debug for ReplicatorEnv {
@@ -140,7 +121,16 @@ impl Settings {
             bao: from_env("BAO_")?,
             replicator: from_env("REPLICATOR_")?,
             flags,
+            unknown: unknown::unknown_vars(
+                std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()),
+            ),
         })
+    }
+
+    /// Set variables the tool does not read, each with the known one it was probably meant to be;
+    /// `main` logs a warning for each.
+    pub fn unknown_vars(&self) -> &[UnknownVar] {
+        &self.unknown
     }
 
     /// The log format: flag, then `REPLICATOR_LOG_FORMAT`, then json (text on a terminal).
@@ -292,50 +282,6 @@ impl Settings {
                 )
             })?;
         Ok(url.trim().to_string())
-    }
-
-    /// Whether a Vault address is configured at all (`status` then includes the cluster).
-    pub fn vault_addr_set(&self) -> bool {
-        [&self.flags.address, &self.vault.addr, &self.bao.addr]
-            .iter()
-            .any(|a| a.as_deref().is_some_and(|a| !a.trim().is_empty()))
-    }
-
-    /// Vault connection settings. `VAULT_*` wins over `BAO_*`; flags win over both.
-    pub fn vault(&self) -> Result<VaultConfig> {
-        let addr = self
-            .flags
-            .address
-            .clone()
-            .or_else(|| self.vault.addr.clone())
-            .or_else(|| self.bao.addr.clone())
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| Error::config("VAULT_ADDR", "not set (BAO_ADDR is also accepted)"))?;
-        let addr = addr.trim().trim_end_matches('/').to_string();
-        if !(addr.starts_with("http://") || addr.starts_with("https://")) {
-            return Err(Error::config(
-                "VAULT_ADDR",
-                format!("expected an http:// or https:// URL, got `{addr}`"),
-            ));
-        }
-        let auth = self.auth()?;
-        let tls = self.tls()?;
-        let namespace = self
-            .flags
-            .namespace
-            .clone()
-            .or_else(|| self.vault.namespace.clone())
-            .or_else(|| self.bao.namespace.clone())
-            .map(|n| n.trim().trim_matches('/').to_string())
-            .filter(|n| !n.is_empty());
-        Ok(VaultConfig {
-            addr,
-            auth,
-            namespace,
-            tls,
-            concurrency: self.concurrency()?,
-            retry: self.retry_policy()?,
-        })
     }
 }
 

@@ -128,32 +128,35 @@ pub(super) fn flag(var: &'static str, value: Option<&str>) -> Result<bool> {
     }
 }
 
-/// Durations such as `250ms`, `90s`, `5m`, `1h`, `7d`, or plain seconds.
+/// The longest duration any setting takes: longer is a typo, and sums with it must not overflow.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Every duration setting goes through here. The forms Vault and kubectl write (`250ms`, `90s`,
+/// `1h30m`, `7d`; also `2h 5m`, `1w`) are read by humantime; a plain number is seconds. A value
+/// over 100 years is an error, never wrapped or capped silently.
 pub(super) fn duration(var: &'static str, value: Option<&str>) -> Result<Duration> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(Duration::ZERO);
     };
-    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: u64 = num.parse().map_err(|_| {
-        Error::config(
-            var,
-            format!("expected a duration such as 90s or 5m, got `{v}`"),
-        )
-    })?;
-    let millis = match unit {
-        "ms" => n,
-        "" | "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        "d" => n * 86_400_000,
-        _ => {
-            return Err(Error::config(
+    let too_long = || Error::config(var, format!("`{v}` is longer than 100 years"));
+    let d = if v.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(v.parse::<u64>().map_err(|_| too_long())?)
+    } else {
+        humantime::parse_duration(v).map_err(|e| match e {
+            humantime::DurationError::UnknownUnit { .. } => {
+                Error::config(var, format!("unknown unit in `{v}`; use ms, s, m, h or d"))
+            }
+            humantime::DurationError::NumberOverflow => too_long(),
+            _ => Error::config(
                 var,
-                format!("unknown unit in `{v}`; use ms, s, m, h or d"),
-            ));
-        }
+                format!("expected a duration such as 90s, 1h30m or 7d, got `{v}`"),
+            ),
+        })?
     };
-    Ok(Duration::from_millis(millis))
+    if d > MAX_DURATION {
+        return Err(too_long());
+    }
+    Ok(d)
 }
 
 /// Include and exclude globs over `namespace/mount` paths (`secret/`, `team1/secret/`,
@@ -227,10 +230,38 @@ mod tests {
         assert_eq!(duration("X", Some("90s")).unwrap().as_secs(), 90);
         assert_eq!(duration("X", Some("5m")).unwrap().as_secs(), 300);
         assert_eq!(duration("X", Some("7")).unwrap().as_secs(), 7);
+        assert_eq!(duration("X", Some("1h30m")).unwrap().as_secs(), 5400);
+        assert_eq!(duration("X", Some("7d")).unwrap().as_secs(), 7 * 86_400);
+        assert_eq!(duration("X", Some("250ms")).unwrap().as_millis(), 250);
+        assert_eq!(duration("X", Some(" ")).unwrap(), Duration::ZERO);
         let err = duration("X", Some("5 parsecs")).unwrap_err();
         assert!(
             matches!(&err, Error::Config { var: "X", message } if message == "unknown unit in `5 parsecs`; use ms, s, m, h or d"),
             "{err:?}"
         );
+    }
+
+    /// Regression (#17): `99999999999999999d` wrapped around in the hand-written parser.
+    #[test]
+    fn durations_never_overflow_silently() {
+        for v in [
+            "99999999999999999d",
+            "36501d",
+            "99999999999999999999",
+            "5000000000h",
+        ] {
+            let err = duration("REPLICATOR_MAX_AGE", Some(v)).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config { var: "REPLICATOR_MAX_AGE", message } if message.contains("longer than 100 years")),
+                "{v}: {err:?}"
+            );
+        }
+        for v in ["1h30", "h", "-5m", "1.5.h"] {
+            let err = duration("X", Some(v)).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config { var: "X", .. }),
+                "{v}: {err:?}"
+            );
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! How hard the client tries one Vault request: `VAULT_MAX_RETRIES` (or `BAO_MAX_RETRIES`), as
+//! How hard the client tries one Vault request: `BAO_MAX_RETRIES` or `VAULT_MAX_RETRIES`, as
 //! the `vault` CLI reads it, and `REPLICATOR_RETRY_MAX_WAIT`, the waiting all retries may add up to.
 
 use super::options::duration;
@@ -11,11 +11,11 @@ impl Settings {
     /// `REPLICATOR_RETRY_MAX_WAIT` of waiting (default 30s).
     pub fn retry_policy(&self) -> Result<RetryPolicy> {
         let mut policy = RetryPolicy::default();
-        if let Some(v) = set(&self.vault.max_retries).or(set(&self.bao.max_retries)) {
+        if let Some(v) = self.vault_var(|v| &v.max_retries) {
             let n = v.parse::<usize>().ok().filter(|n| *n <= 1000);
             policy.max_retries = n.ok_or_else(|| {
                 Error::config(
-                    "VAULT_MAX_RETRIES",
+                    self.vault_var_name(|v| &v.max_retries, "VAULT_MAX_RETRIES"),
                     format!("expected a count from 0 to 1000, got `{v}`"),
                 )
             })?;

@@ -1,5 +1,5 @@
 //! HTTP client for the Vault/OpenBao API: token and namespace headers, path encoding, a bound on
-//! requests in flight, bounded retries with backoff (honouring `Retry-After`, see `retry`), and
+//! requests in flight and per second, a timeout, bounded retries with backoff (honouring `Retry-After`, see `retry`), and
 //! request counters. Redirects are never followed: they would carry the token to another address.
 
 use std::fmt;
@@ -8,13 +8,15 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::answer::{error_message, found, gave_up, missing_capability, redirect_message};
 use super::api::VaultApi;
+use super::op::Op;
 use super::path::encode_path;
+use super::rate::Limiter;
 use super::retry::RetryPolicy;
 use super::settings::{Token, VaultConfig};
 use crate::error::{Error, Result};
@@ -26,54 +28,18 @@ pub struct Counters {
     pub writes: AtomicU64,
 }
 
-/// The kinds of request the tool makes. `List` is a GET with `?list=true`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Get,
-    List,
-    Post,
-    Delete,
-}
-
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Get => "GET",
-            Op::List => "LIST",
-            Op::Post => "POST",
-            Op::Delete => "DELETE",
-        }
-    }
-    fn method(self) -> Method {
-        match self {
-            Op::Get | Op::List => Method::GET,
-            Op::Post => Method::POST,
-            Op::Delete => Method::DELETE,
-        }
-    }
-    fn is_write(self) -> bool {
-        matches!(self, Op::Post | Op::Delete)
-    }
-    /// The capability a policy must grant for this kind of request.
-    fn capability(self) -> &'static str {
-        match self {
-            Op::Get => "read",
-            Op::List => "list",
-            Op::Post => "create/update",
-            Op::Delete => "delete",
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct VaultClient {
     http: reqwest::Client,
     addr: String,
+    /// Where requests go: `addr`, or with `VAULT_TLS_SERVER_NAME` as its host (see `tls`).
+    base: String,
     token: Token,
     namespace: Option<String>,
     in_flight: Arc<Semaphore>,
     concurrency: usize,
     retry: RetryPolicy,
+    rate: Option<Limiter>,
     counters: Arc<Counters>,
     /// Answers requests instead of HTTP (unit tests; see `api`).
     api: Option<Arc<dyn VaultApi>>,
@@ -93,23 +59,27 @@ impl VaultClient {
     /// A client that sends `token` (none when empty, for logging in).
     pub fn new(cfg: &VaultConfig, token: Token) -> Result<Self> {
         let builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(5).min(cfg.timeout))
+            .timeout(cfg.timeout)
             .pool_max_idle_per_host(cfg.concurrency)
             // reqwest would follow a redirect with X-Vault-Token to wherever it points.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vault-replicator/", env!("CARGO_PKG_VERSION")));
-        let http = super::tls::configure(builder, &cfg.tls, &cfg.addr)?
+        let builder = super::tls::configure(builder, &cfg.tls, &cfg.addr)?;
+        let (builder, base) = super::tls::server_name(builder, &cfg.tls, &cfg.addr)?;
+        let http = builder
             .build()
             .map_err(|e| Error::config("VAULT_ADDR", format!("cannot build HTTP client: {e}")))?;
         Ok(VaultClient {
             http,
             addr: cfg.addr.clone(),
+            base,
             token,
             namespace: cfg.namespace.clone(),
             in_flight: Arc::new(Semaphore::new(cfg.concurrency)),
             concurrency: cfg.concurrency,
             retry: cfg.retry,
+            rate: cfg.rate_limit.map(Limiter::new),
             counters: Arc::new(Counters::default()),
             api: None,
         })
@@ -120,11 +90,13 @@ impl VaultClient {
         VaultClient {
             http: reqwest::Client::new(),
             addr: "memory".into(),
+            base: "memory".into(),
             token: Token::new(String::new()),
             namespace: None,
             in_flight: Arc::new(Semaphore::new(4)),
             concurrency: 4,
             retry: RetryPolicy::default(),
+            rate: None,
             counters: Arc::new(Counters::default()),
             api: Some(api),
         }
@@ -140,6 +112,13 @@ impl VaultClient {
         };
         n.fetch_add(1, Ordering::Relaxed);
         Some((api, self.namespace.as_deref().unwrap_or("")))
+    }
+
+    /// The same connections, bound, rate cap and counters, sending another token.
+    pub fn with_token(&self, token: Token) -> VaultClient {
+        let mut c = self.clone();
+        c.token = token;
+        c
     }
 
     /// The same connections and token, with its own bound and counters: for bookkeeping that
@@ -302,6 +281,9 @@ impl VaultClient {
             &self.counters.reads
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(rate) = &self.rate {
+            rate.acquire().await;
+        }
         let resp = self
             .request(op, &url, body)
             .send()
@@ -312,7 +294,7 @@ impl VaultClient {
 
     /// The URL of a request, with `list=true` for a LIST and the extra query after it.
     fn url(&self, op: Op, path: &str, query: &str) -> String {
-        let mut url = format!("{}/v1/{}", self.addr, encode_path(path));
+        let mut url = format!("{}/v1/{}", self.base, encode_path(path));
         if op == Op::List {
             url.push_str("?list=true");
         }

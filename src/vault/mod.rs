@@ -1,11 +1,13 @@
-//! Talking to Vault/OpenBao: the HTTP client, TLS, logging in, and cluster-level facts (health,
+//! Talking to Vault/OpenBao: the HTTP client, TLS, a rate cap, logging in, and cluster-level facts (health,
 //! mount tables, namespaces).
 
 mod answer;
 mod api;
 mod client;
 mod cluster;
+mod op;
 mod path;
+mod rate;
 mod retry;
 mod session;
 mod settings;
@@ -17,4 +19,4 @@ pub use cluster::{ClusterInfo, MountEntry, Table, cluster_info, mount_table, nam
 pub use path::encode_path;
 pub use retry::RetryPolicy;
 pub use session::Session;
-pub use settings::{Auth, Tls, Token, VaultConfig};
+pub use settings::{Auth, DEFAULT_CLIENT_TIMEOUT, RateLimit, Tls, Token, VaultConfig};

@@ -1,4 +1,4 @@
-//! A logged-in connection to Vault: it logs in when the settings say how (Kubernetes, AppRole),
+//! A logged-in connection to Vault: it logs in when the settings say how (Kubernetes, JWT, AppRole),
 //! renews the token in the background on long runs, and at the end revokes the token it logged
 //! in for. A token handed to the tool (`VAULT_TOKEN`) is renewed when renewable, never revoked.
 
@@ -27,9 +27,11 @@ struct Lease {
 
 impl Session {
     pub async fn open(cfg: &VaultConfig) -> Result<Session> {
+        // One client without a token: every other shares its connections and rate cap.
+        let anon = VaultClient::new(cfg, Token::new(String::new()))?;
         let (token, lease, logged_in) = match &cfg.auth {
             Auth::Token(t) => {
-                let own = VaultClient::new(cfg, t.clone())?.detached();
+                let own = anon.with_token(t.clone()).detached();
                 (t.clone(), lookup_self(&own).await, false)
             }
             Auth::Kubernetes {
@@ -37,14 +39,17 @@ impl Session {
                 role,
                 jwt_file,
             } => {
-                let jwt = std::fs::read_to_string(jwt_file).map_err(|e| {
-                    Error::config(
-                        "REPLICATOR_KUBERNETES_TOKEN_FILE",
-                        format!("{}: {e}", jwt_file.display()),
-                    )
-                })?;
-                let body = json!({"role": role, "jwt": jwt.trim()});
-                let (t, l) = login(cfg, mount, &body).await?;
+                let body = jwt_body("REPLICATOR_KUBERNETES_TOKEN_FILE", role, jwt_file)?;
+                let (t, l) = login(&anon, mount, &body).await?;
+                (t, Some(l), true)
+            }
+            Auth::Jwt {
+                mount,
+                role,
+                jwt_file,
+            } => {
+                let body = jwt_body("REPLICATOR_JWT_FILE", role, jwt_file)?;
+                let (t, l) = login(&anon, mount, &body).await?;
                 (t, Some(l), true)
             }
             Auth::AppRole {
@@ -56,11 +61,11 @@ impl Session {
                 if let Some(s) = secret_id {
                     body["secret_id"] = json!(s.expose());
                 }
-                let (t, l) = login(cfg, mount, &body).await?;
+                let (t, l) = login(&anon, mount, &body).await?;
                 (t, Some(l), true)
             }
         };
-        let client = VaultClient::new(cfg, token)?;
+        let client = anon.with_token(token);
         let own = client.detached();
         let renewer = lease
             .filter(|l| l.renewable && !l.ttl.is_zero())
@@ -104,8 +109,15 @@ impl Session {
     }
 }
 
-async fn login(cfg: &VaultConfig, mount: &str, body: &Value) -> Result<(Token, Lease)> {
-    let anon = VaultClient::new(cfg, Token::new(String::new()))?.detached();
+/// The login body of the kubernetes and jwt methods: the role and the JWT in `file` (named by `var`).
+fn jwt_body(var: &'static str, role: &str, file: &std::path::Path) -> Result<Value> {
+    let jwt = std::fs::read_to_string(file)
+        .map_err(|e| Error::config(var, format!("{}: {e}", file.display())))?;
+    Ok(json!({"role": role, "jwt": jwt.trim()}))
+}
+
+async fn login(anon: &VaultClient, mount: &str, body: &Value) -> Result<(Token, Lease)> {
+    let anon = anon.detached();
     let path = format!("auth/{mount}/login");
     let resp = anon.write(&path, body).await?;
     let missing = |what: &str| Error::VaultResponse {

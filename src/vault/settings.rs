@@ -1,9 +1,10 @@
 //! The client's own settings: where Vault is, how to log in, how to check its certificate, how
-//! many requests may be in flight and how hard to retry. `config` builds them from the
+//! many requests may be in flight, how fast they may go, how long one may take and how hard to retry. `config` builds them from the
 //! environment; nothing here reads a variable.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::RetryPolicy;
 
@@ -37,6 +38,12 @@ pub enum Auth {
         role: String,
         jwt_file: PathBuf,
     },
+    /// `auth/<mount>/login` of a `jwt` auth method with the JWT read from `jwt_file` at login.
+    Jwt {
+        mount: String,
+        role: String,
+        jwt_file: PathBuf,
+    },
     /// `auth/<mount>/login` with a role ID and (unless the role does not bind one) a secret ID.
     AppRole {
         mount: String,
@@ -53,6 +60,16 @@ pub struct Tls {
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
     pub skip_verify: bool,
+    /// The name to send as SNI and to check the certificate against, instead of the address's
+    /// host (`VAULT_TLS_SERVER_NAME`).
+    pub server_name: Option<String>,
+}
+
+/// A cap on requests per second, with the burst allowed above it (`VAULT_RATE_LIMIT`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: u32,
 }
 
 /// How to talk to one Vault cluster.
@@ -64,7 +81,13 @@ pub struct VaultConfig {
     pub tls: Tls,
     pub concurrency: usize,
     pub retry: RetryPolicy,
+    /// How long one request may take, connection included (`VAULT_CLIENT_TIMEOUT`).
+    pub timeout: Duration,
+    pub rate_limit: Option<RateLimit>,
 }
+
+/// The request timeout when `VAULT_CLIENT_TIMEOUT` is not set, as the `vault` CLI's.
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,8 @@
 //! TLS towards Vault, as the `vault` CLI configures it: `VAULT_CACERT` (a PEM bundle),
-//! `VAULT_CAPATH` (a directory of PEM files), a client certificate, and `VAULT_SKIP_VERIFY`.
+//! `VAULT_CAPATH` (a directory of PEM files), a client certificate, `VAULT_SKIP_VERIFY`, and
+//! `VAULT_TLS_SERVER_NAME` (the name sent as SNI and checked in the certificate).
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use reqwest::{Certificate, ClientBuilder, Identity};
@@ -71,4 +73,32 @@ pub fn configure(mut builder: ClientBuilder, tls: &Tls, addr: &str) -> Result<Cl
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
     Ok(builder)
+}
+
+/// With `VAULT_TLS_SERVER_NAME`, the base URL names the server by that name, so that it is sent
+/// as SNI and checked against the certificate, and the name resolves to where the address points
+/// (resolved once, here). Returns the builder and the base URL of requests.
+pub fn server_name(
+    builder: ClientBuilder,
+    tls: &Tls,
+    addr: &str,
+) -> Result<(ClientBuilder, String)> {
+    let Some(name) = tls
+        .server_name
+        .as_deref()
+        .filter(|_| addr.starts_with("https://"))
+    else {
+        return Ok((builder, addr.to_string()));
+    };
+    let bad = |e: String| Error::config("VAULT_TLS_SERVER_NAME", e);
+    let mut url = reqwest::Url::parse(addr).map_err(|e| bad(format!("{addr}: {e}")))?;
+    let targets: Vec<SocketAddr> = url
+        .socket_addrs(|| None)
+        .map_err(|e| bad(format!("cannot resolve {addr}: {e}")))?;
+    url.set_host(Some(name))
+        .map_err(|e| bad(format!("`{name}` is not a host name: {e}")))?;
+    Ok((
+        builder.resolve_to_addrs(name, &targets),
+        url.as_str().trim_end_matches('/').to_string(),
+    ))
 }

@@ -204,6 +204,8 @@ fn config(addr: &str, auth: Auth, tls: Tls) -> VaultConfig {
         tls,
         concurrency: 4,
         retry: Default::default(),
+        timeout: vault_replicator::vault::DEFAULT_CLIENT_TIMEOUT,
+        rate_limit: None,
     }
 }
 
@@ -242,7 +244,7 @@ fn a_login_token_is_renewed_on_a_long_run_and_revoked_at_the_end() {
 }
 
 /// `bao server -dev -dev-tls`, which writes its CA, certificate and key into `dir`.
-fn start_tls_bao(dir: &Path) -> (std::process::Child, String) {
+pub fn start_tls_bao(dir: &Path) -> (std::process::Child, String) {
     let port = free_ports(2);
     let child = std::process::Command::new("bao")
         .args([

@@ -120,15 +120,25 @@ impl Run {
     }
 }
 
+/// An empty directory that stands for the home of the user running the binary.
+pub fn empty_home() -> std::path::PathBuf {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("a home directory"))
+        .path()
+        .to_path_buf()
+}
+
 /// The real binary with only the given environment (plus PATH and TMPDIR).
 pub fn command<K: AsRef<str>, V: AsRef<str>>(args: &[&str], env: &[(K, V)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vault-replicator"));
     cmd.args(args).env_clear();
-    for var in ["PATH", "TMPDIR", "HOME"] {
+    for var in ["PATH", "TMPDIR"] {
         if let Ok(v) = std::env::var(var) {
             cmd.env(var, v);
         }
     }
+    // A home of its own: the developer's ~/.vault-token must not log the tool in.
+    cmd.env("HOME", empty_home());
     cmd.env("RUST_BACKTRACE", "1")
         .env("REPLICATOR_LOG_FORMAT", "text");
     for (k, v) in env {

@@ -14,7 +14,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use crate::error::{Error, Result};
 
 /// What a URI path segment may carry unencoded besides letters and digits (RFC 3986 unreserved).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The labels, besides `job`, that name a run's group on the Pushgateway.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -241,10 +245,16 @@ mod tests {
         // The URL-safe alphabet: `-` and `_` where standard base64 has `+` and `/`.
         assert_eq!(label_segment("prefix", "a/~~~"), "/prefix@base64/YS9-fn4=");
         assert_eq!(label_segment("prefix", "x/??>"), "/prefix@base64/eC8_Pz4=");
-        assert_eq!(label_segment("instance", "site a"), "/instance@base64/c2l0ZSBh");
+        assert_eq!(
+            label_segment("instance", "site a"),
+            "/instance@base64/c2l0ZSBh"
+        );
         // An empty prefix (`s3://bucket`): a single `=`, which the Pushgateway requires.
         assert_eq!(label_segment("prefix", ""), "/prefix@base64/=");
-        assert_eq!(label_segment("instance", "dc-1_a.b~"), "/instance/dc-1_a.b~");
+        assert_eq!(
+            label_segment("instance", "dc-1_a.b~"),
+            "/instance/dc-1_a.b~"
+        );
         assert_eq!(label_segment("instance", "100%"), "/instance/100%25");
     }
 }

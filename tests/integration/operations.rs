@@ -241,7 +241,10 @@ fn a_dc_export_and_a_failback_export_push_to_different_groups() {
     assert_eq!(
         paths,
         vec![
-            format!("{group}/instance/dc/prefix@base64/{}", prefix(dc_store.path())),
+            format!(
+                "{group}/instance/dc/prefix@base64/{}",
+                prefix(dc_store.path())
+            ),
             format!(
                 "{group}/instance/{}/prefix@base64/{}",
                 dr_host.replace(':', "%3A"),

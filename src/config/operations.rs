@@ -1,6 +1,7 @@
 //! Settings for running the tool as a scheduled job: retention (`REPLICATOR_KEEP_LAST`,
 //! `REPLICATOR_KEEP_WITHIN`), the RPO check (`REPLICATOR_MAX_AGE`), metrics
-//! (`REPLICATOR_PUSHGATEWAY_URL`) and progress lines (`REPLICATOR_PROGRESS_INTERVAL`).
+//! (`REPLICATOR_PUSHGATEWAY_URL`, `REPLICATOR_METRICS_INSTANCE`) and progress lines
+//! (`REPLICATOR_PROGRESS_INTERVAL`).
 
 use std::time::Duration;
 
@@ -21,6 +22,16 @@ impl Retention {
     pub fn is_set(&self) -> bool {
         self.keep_last.is_some() || self.keep_within.is_some()
     }
+}
+
+/// `host` or `host:port` of an `http(s)://` address.
+fn address_host(addr: &str) -> Option<String> {
+    let url = reqwest::Url::parse(addr).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    })
 }
 
 fn optional_duration(var: &'static str, value: Option<&str>) -> Result<Option<Duration>> {
@@ -68,6 +79,20 @@ impl Settings {
                 format!("expected an http:// or https:// URL, got `{u}`"),
             )),
         }
+    }
+
+    /// The labels the metrics are grouped by besides the command: `instance` is
+    /// `REPLICATOR_METRICS_INSTANCE`, else the Vault address's host (and port, when it names one),
+    /// else absent; `prefix` is the store prefix (`dc`, `failback`, a directory).
+    pub fn metrics_grouping(&self) -> Result<crate::metrics::Grouping> {
+        let instance = match set(&self.replicator.metrics_instance) {
+            Some(name) => Some(name.to_string()),
+            None => self.vault().ok().and_then(|v| address_host(&v.addr)),
+        };
+        Ok(crate::metrics::Grouping {
+            instance,
+            prefix: crate::store::prefix_of(&self.store_url()?),
+        })
     }
 
     /// How often long runs log a progress line (`REPLICATOR_PROGRESS_INTERVAL`, default 10s).

@@ -198,6 +198,62 @@ fn metrics_are_pushed_after_success_and_failure() {
     assert!(!pushes[2].contains("last_success"));
 }
 
+/// The pushed paths, in order, from the stand-in's log.
+fn pushed_paths(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("PATH "))
+        .map(String::from)
+        .collect()
+}
+
+fn base64url(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE.encode(s)
+}
+
+#[test]
+fn a_dc_export_and_a_failback_export_push_to_different_groups() {
+    let (dc, dr) = (Bao::start(), Bao::start());
+    dc.kv_put("secret", "app", json!({"v": "1"}));
+    dr.kv_put("secret", "app", json!({"v": "1"}));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("pushed.txt");
+    let port = free_ports(1);
+    let gw = python_stand_in(PUSHGATEWAY, port, &[log.to_str().unwrap()]);
+    let url = format!("http://127.0.0.1:{port}");
+    let (dc_store, failback_store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let named = [
+        ("REPLICATOR_PUSHGATEWAY_URL", url.as_str()),
+        ("REPLICATOR_METRICS_INSTANCE", "dc"),
+    ];
+    run(&dc, dc_store.path(), &["export"], &named).assert_code(0);
+    // No REPLICATOR_METRICS_INSTANCE: the Vault address's host and port name the deployment.
+    let unnamed = [("REPLICATOR_PUSHGATEWAY_URL", url.as_str())];
+    run(&dr, failback_store.path(), &["export"], &unnamed).assert_code(0);
+    drop(gw);
+
+    let paths = pushed_paths(&log);
+    let group = "/metrics/job/vault-replicator/command/export";
+    let prefix = |p: &Path| base64url(p.to_str().unwrap().trim_end_matches('/'));
+    let dr_host = dr.addr.trim_start_matches("http://").trim_end_matches('/');
+    assert_eq!(
+        paths,
+        vec![
+            format!(
+                "{group}/instance/dc/prefix@base64/{}",
+                prefix(dc_store.path())
+            ),
+            format!(
+                "{group}/instance/{}/prefix@base64/{}",
+                dr_host.replace(':', "%3A"),
+                prefix(failback_store.path())
+            ),
+        ]
+    );
+}
+
 #[test]
 fn long_runs_log_progress_lines() {
     let (src, dst) = (Bao::start(), Bao::start());

@@ -2,7 +2,8 @@
 """Checks deploy/grafana/vault-replicator-dashboard.json against deploy/grafana/dashboard.schema.json
 (jsonschema), that its panel ids and targets' refIds are unique, and that every PromQL expression
 in the dashboard and in deploy/prometheus/vault-replicator-rules.yaml names only metrics that
-src/metrics.rs pushes (the rules themselves are checked by promtool, in scripts/monitoring.sh).
+src/metrics.rs pushes (the rules themselves are checked by promtool, in scripts/monitoring.sh),
+and that the Prometheus Operator's PrometheusRule holds exactly the rules file's groups.
 --self-test: also checks that a dashboard with an unknown metric or a missing field is refused."""
 import copy
 import json
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "deploy/grafana/vault-replicator-dashboard.json"
 SCHEMA = ROOT / "deploy/grafana/dashboard.schema.json"
 RULES = ROOT / "deploy/prometheus/vault-replicator-rules.yaml"
+OPERATOR_RULE = ROOT / "deploy/prometheus/vault-replicator-prometheusrule.yaml"
 METRIC = re.compile(r"\bvault_replicator_[a-z_]+\b")
 
 
@@ -76,13 +78,17 @@ def main():
         print(f"monitoring: found only {sorted(known)} in src/metrics.rs", file=sys.stderr)
         return 1
     errors = problems(dashboard, rules, schema, known)
+    operator = yaml.safe_load(OPERATOR_RULE.read_text())
+    if operator.get("kind") != "PrometheusRule" or operator.get("spec") != rules:
+        errors.append(f"{OPERATOR_RULE.name}: its spec is not exactly the groups of {RULES.name}")
     if "--self-test" in sys.argv[1:]:
         errors += self_test(dashboard, rules, schema, known)
     for e in errors:
         print(f"monitoring: {e}", file=sys.stderr)
     if not errors:
         print(f"monitoring: dashboard ({len(dashboard['panels'])} panels) matches its schema; "
-              f"dashboard and rules use only the {len(known)} metrics src/metrics.rs pushes")
+              f"dashboard and rules use only the {len(known)} metrics src/metrics.rs pushes; "
+              f"the PrometheusRule holds the same groups as the rules file")
     return 1 if errors else 0
 
 

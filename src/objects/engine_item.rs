@@ -13,6 +13,32 @@ use super::kind::{check_name, check_secret_mount, one, segment};
 use crate::error::Result;
 use crate::vault::VaultClient;
 
+/// The `ObjectKind` methods that say where an engine item kind's object sits (its namespace, path,
+/// snapshot entry and parent mount), for a newtype over `EngineItem` whose API collection is `$at`.
+macro_rules! engine_item_place {
+    ($at:expr) => {
+        fn namespace(&self) -> &str {
+            &self.0.namespace
+        }
+
+        fn path(&self) -> String {
+            format!("{}{}", self.0.namespace, self.0.api_path($at))
+        }
+
+        fn entry(&self) -> String {
+            self.0.entry(Self::FOLDERS[0])
+        }
+
+        fn parent(&self) -> Option<$crate::objects::kind::Parent> {
+            Some($crate::objects::kind::Parent::secret_mount(
+                &self.0.namespace,
+                &self.0.mount,
+            ))
+        }
+    };
+}
+pub(crate) use engine_item_place;
+
 /// One object of an engine mount: its body by API write names, and its escrowed fields.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineItem {

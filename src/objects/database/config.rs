@@ -4,6 +4,7 @@
 //! without a password leaves DR's own in place, and a plugin field the source dropped cannot be
 //! unset by a write: that difference is refused, with the reason.
 
+use crate::objects::engine_item::engine_item_place;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -11,7 +12,7 @@ use super::{DatabaseOptions, fields, is_database};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::{EngineItem, differ_reason, differing, read};
-use crate::objects::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
@@ -61,24 +62,10 @@ impl ObjectKind for DatabaseConfig {
     type Current = Option<Map<String, Value>>;
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.0.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.0.namespace, self.0.api_path(AT))
-    }
-
-    fn entry(&self) -> String {
-        self.0.entry(Self::FOLDERS[0])
-    }
+    engine_item_place!(AT);
 
     fn validate(&self) -> std::result::Result<(), String> {
         self.0.check("database config", false)
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.0.namespace, &self.0.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

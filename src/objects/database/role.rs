@@ -1,6 +1,7 @@
 //! A database dynamic role (`<mount>roles/<name>`) as an object kind: every field its read
 //! returns, written back whole. Creating one touches no database.
 
+use crate::objects::engine_item::engine_item_place;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -8,7 +9,7 @@ use super::is_database;
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::{EngineItem, differ_reason, differing, export_collection, read};
-use crate::objects::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::Object;
 use crate::objects::target::Target;
@@ -25,24 +26,10 @@ impl ObjectKind for DatabaseRole {
     type Current = Option<Map<String, Value>>;
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.0.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.0.namespace, self.0.api_path(AT))
-    }
-
-    fn entry(&self) -> String {
-        self.0.entry(Self::FOLDERS[0])
-    }
+    engine_item_place!(AT);
 
     fn validate(&self) -> std::result::Result<(), String> {
         self.0.check("database role", false)
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.0.namespace, &self.0.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

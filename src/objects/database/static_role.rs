@@ -4,6 +4,7 @@
 //! written only under `REPLICATOR_DATABASE_STATIC_ROLES=true`; otherwise each is skipped with the
 //! reason. One is never pruned on its own: whether DR should keep it is the operator's call.
 
+use crate::objects::engine_item::engine_item_place;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -11,7 +12,7 @@ use super::{fields, is_database};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::{EngineItem, differ_reason, differing, export_collection, read};
-use crate::objects::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
@@ -60,24 +61,10 @@ impl ObjectKind for DatabaseStaticRole {
     type Current = Option<Map<String, Value>>;
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.0.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.0.namespace, self.0.api_path(AT))
-    }
-
-    fn entry(&self) -> String {
-        self.0.entry(Self::FOLDERS[0])
-    }
+    engine_item_place!(AT);
 
     fn validate(&self) -> std::result::Result<(), String> {
         self.0.check("database static role", false)
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.0.namespace, &self.0.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

@@ -2,6 +2,7 @@
 //! returns, and `service_account_jwt` through the escrow. The write sets only the fields it is
 //! sent (the plugin keeps the rest), so an update never clears the JWT DR holds.
 
+use crate::objects::engine_item::engine_item_place;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -9,7 +10,7 @@ use super::is_kubernetes;
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::{EngineItem, differ_reason, differing, read};
-use crate::objects::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
@@ -27,24 +28,10 @@ impl ObjectKind for KubernetesConfig {
     type Current = Option<Map<String, Value>>;
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.0.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.0.namespace, self.0.api_path(AT))
-    }
-
-    fn entry(&self) -> String {
-        self.0.entry(Self::FOLDERS[0])
-    }
+    engine_item_place!(AT);
 
     fn validate(&self) -> std::result::Result<(), String> {
         self.0.check("kubernetes config", true)
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.0.namespace, &self.0.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

@@ -5,6 +5,7 @@
 //! target is written with `verify_connection=false` unless the escrowed body says otherwise (DR
 //! may not reach the broker while DC is alive).
 
+use crate::objects::engine_item::engine_item_place;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -12,7 +13,7 @@ use super::is_rabbitmq;
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::EngineItem;
-use crate::objects::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
@@ -29,24 +30,10 @@ impl ObjectKind for RabbitmqConnection {
     type Current = ();
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.0.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.0.namespace, self.0.api_path(AT))
-    }
-
-    fn entry(&self) -> String {
-        self.0.entry(Self::FOLDERS[0])
-    }
+    engine_item_place!(AT);
 
     fn validate(&self) -> std::result::Result<(), String> {
         self.0.check("rabbitmq connection", true)
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.0.namespace, &self.0.mount))
     }
 
     /// It cannot be deleted on its own: the engine has no such endpoint.

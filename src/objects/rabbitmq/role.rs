@@ -2,6 +2,7 @@
 //! `vhost_topics` as JSON objects, while a write takes them as JSON text: the snapshot keeps the
 //! read form (which is what is compared) and the write encodes them. A write replaces the role.
 
+use crate::objects::engine_item::engine_item_place;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -9,7 +10,7 @@ use super::is_rabbitmq;
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::{EngineItem, differ_reason, differing, export_collection, read};
-use crate::objects::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::Object;
 use crate::objects::target::Target;
@@ -39,24 +40,10 @@ impl ObjectKind for RabbitmqRole {
     type Current = Option<Map<String, Value>>;
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.0.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.0.namespace, self.0.api_path(AT))
-    }
-
-    fn entry(&self) -> String {
-        self.0.entry(Self::FOLDERS[0])
-    }
+    engine_item_place!(AT);
 
     fn validate(&self) -> std::result::Result<(), String> {
         self.0.check("rabbitmq role", false)
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.0.namespace, &self.0.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::escrow::Escrowed;
 use super::kind::{check_name, check_secret_mount, one, segment};
 use crate::error::Result;
+use crate::model::{Action, Decision};
 use crate::vault::VaultClient;
 
 /// The `ObjectKind` methods that say where an engine item kind's object sits (its namespace, path,
@@ -154,6 +155,18 @@ pub fn differing(want: &Map<String, Value>, cur: &Map<String, Value>) -> Vec<Str
 /// What a diff says about the fields that differ (names only, never values).
 pub fn differ_reason(fields: &[String]) -> String {
     format!("{} differ", fields.join(", "))
+}
+
+/// The decision for a body written whole: created when the target has none, updated when a
+/// carried field differs.
+pub fn compare(want: &Map<String, Value>, cur: Option<&Map<String, Value>>) -> Decision<()> {
+    let Some(cur) = cur else {
+        return Decision::new(Action::Create, None);
+    };
+    match differing(want, cur) {
+        d if d.is_empty() => Decision::new(Action::Unchanged, None),
+        d => Decision::new(Action::Update, Some(differ_reason(&d))),
+    }
 }
 
 #[cfg(test)]

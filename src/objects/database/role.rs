@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::is_database;
 use crate::error::Result;
 use crate::model::{Action, Decision};
-use crate::objects::engine_item::{EngineItem, differ_reason, differing, export_collection, read};
+use crate::objects::engine_item::{EngineItem, compare, export_collection, read};
 use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::Object;
@@ -41,13 +41,7 @@ impl ObjectKind for DatabaseRole {
     }
 
     fn diff(&self, _: &Target, cur: &Self::Current) -> Decision<()> {
-        let Some(cur) = cur else {
-            return Decision::new(Action::Create, None);
-        };
-        match differing(&self.0.data, cur) {
-            d if d.is_empty() => Decision::new(Action::Unchanged, None),
-            d => Decision::new(Action::Update, Some(differ_reason(&d))),
-        }
+        compare(&self.0.data, cur.as_ref())
     }
 
     async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {

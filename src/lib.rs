@@ -19,6 +19,7 @@ pub mod progress;
 pub mod render;
 pub mod retention;
 pub mod seal;
+pub mod select;
 pub mod snapshot;
 pub mod state;
 pub mod store;

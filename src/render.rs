@@ -283,8 +283,8 @@ mod tests {
         p.push(Change::new(policy("a"), Action::Create, None));
         p.sort();
         let text = plan(&p);
-        assert!(text.contains("+ create  policy      a"), "{text}");
-        assert!(text.contains("! refuse  policy      z  (nope)"), "{text}");
+        assert!(text.contains("+ create  policy      sys/policies/acl/a"), "{text}");
+        assert!(text.contains("! refuse  policy      sys/policies/acl/z  (nope)"), "{text}");
         assert!(
             text.contains("Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged, 1 refused")
         );

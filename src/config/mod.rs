@@ -22,7 +22,8 @@ use crate::objects::auth::NewUserPassword;
 pub use crate::vault::{Auth, RateLimit, Tls, Token, VaultConfig};
 pub use operations::Retention;
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
-use options::{duration, flag, globs};
+pub use options::globs;
+use options::{duration, flag};
 pub use unknown::UnknownVar;
 use vault::VaultEnv;
 

@@ -176,7 +176,7 @@ impl Filter {
     }
 }
 
-pub(super) fn globs(var: &'static str, value: Option<&str>) -> Result<Option<GlobSet>> {
+pub fn globs(var: &'static str, value: Option<&str>) -> Result<Option<GlobSet>> {
     let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };

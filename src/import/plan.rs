@@ -43,7 +43,7 @@ impl Change {
         let keep = matches!(d.action, Action::Create | Action::Update);
         Change {
             kind: object.kind(),
-            path: object.path(),
+            path: crate::select::shown(&object),
             action: d.action,
             reason: d.reason,
             drift: d.drift,
@@ -119,7 +119,7 @@ pub(crate) mod tests {
         ));
         plan.push(Change::new(policy("a"), Action::Create, None));
         plan.sort();
-        assert_eq!(plan.changes[0].path, "a");
+        assert_eq!(plan.changes[0].path, "sys/policies/acl/a");
         assert!(crate::import::Summary::of_plan(&plan).is_partial());
         assert!(plan.changes[1].object.is_none());
     }

@@ -36,7 +36,7 @@ fn change(entry: &str, rec: &Record, action: Action, reason: String) -> Change {
     };
     Change {
         kind: rec.kind,
-        path: rec.path().to_string(),
+        path: crate::select::shown_path(rec.kind, rec.ns(), rec.path()),
         action,
         reason: Some(reason),
         drift: false,

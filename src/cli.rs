@@ -143,6 +143,21 @@ pub struct ImportArgs {
     /// Output format of the plan and summary
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
+    /// Restore only the objects at these paths, as plans show them: `secret/payments/*`,
+    /// `team-a/secret/x`, `sys/policies/acl/app-*`, `auth/approle/role/ci` (comma-separated
+    /// globs; `*` crosses `/`; `FOLDER/` takes everything below it). Compares every selected
+    /// object, writes over drift, prunes (when enabled) inside the selection only, and leaves
+    /// the record of the last full import as it was
+    #[arg(long, value_name = "GLOB[,GLOB...]")]
+    pub only: Option<String>,
+    /// With `--only FOLDER/*`: restore its KV secrets under this folder of the same mount
+    /// instead (`secret/app-restored/`), for inspection without overwriting
+    #[arg(long, value_name = "FOLDER", requires = "only")]
+    pub to_prefix: Option<String>,
+    /// With `--only`: restore into a promoted (fenced) cluster, e.g. to undo a deletion on the
+    /// cluster now in charge. Said loudly in the output and the log
+    #[arg(long, requires = "only")]
+    pub allow_fenced: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

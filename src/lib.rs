@@ -110,13 +110,18 @@ async fn import_command(
     args: &cli::ImportArgs,
     m: &mut metrics::RunMetrics,
 ) -> Result<u8> {
-    let out = import::run(
-        settings,
-        &args.snapshot.snapshot,
-        args.dry_run,
-        args.full_check,
-    )
-    .await?;
+    let restore = import::Restore::new(
+        args.only.as_deref(),
+        args.to_prefix.as_deref(),
+        args.allow_fenced,
+    )?;
+    let request = import::Request {
+        snapshot: args.snapshot.snapshot.clone(),
+        dry_run: args.dry_run,
+        full_check: args.full_check,
+        restore,
+    };
+    let out = import::run(settings, request).await?;
     m.snapshot_bytes = Some(out.snapshot_bytes);
     m.objects = out.summary.metrics();
     emit(&render::import(&out, args.dry_run, args.output));

@@ -163,7 +163,7 @@ pub fn import(out: &ImportOutcome, dry_run: bool, output: Output) -> String {
         Output::Json => {
             let doc = serde_json::json!({
                 "snapshot": out.snapshot, "dry_run": dry_run, "writes": out.writes,
-                "reads": out.reads,
+                "reads": out.reads, "only": out.only, "warning": out.warning,
                 "plan": out.plan, "summary": out.summary,
             });
             format!(
@@ -172,15 +172,20 @@ pub fn import(out: &ImportOutcome, dry_run: bool, output: Output) -> String {
             )
         }
         Output::Text => {
-            let head = match &out.plan {
-                Some(p) => format!(
-                    "Dry run of {}: nothing was written.\n{}",
-                    out.snapshot,
-                    plan(p)
-                ),
-                None => format!("Imported {} ({} writes).\n", out.snapshot, out.writes),
+            let what = match &out.only {
+                Some(only) => format!("{} (only {only})", out.snapshot),
+                None => out.snapshot.clone(),
             };
-            head + &summary(&out.summary)
+            let head = match (&out.plan, &out.only) {
+                (Some(p), _) => format!("Dry run of {what}: nothing was written.\n{}", plan(p)),
+                (None, Some(_)) => format!("Restored {what} ({} writes).\n", out.writes),
+                (None, None) => format!("Imported {what} ({} writes).\n", out.writes),
+            };
+            let warning = match &out.warning {
+                Some(w) => format!("WARNING: {w}\n"),
+                None => String::new(),
+            };
+            warning + &head + &summary(&out.summary)
         }
     }
 }
@@ -283,8 +288,14 @@ mod tests {
         p.push(Change::new(policy("a"), Action::Create, None));
         p.sort();
         let text = plan(&p);
-        assert!(text.contains("+ create  policy      sys/policies/acl/a"), "{text}");
-        assert!(text.contains("! refuse  policy      sys/policies/acl/z  (nope)"), "{text}");
+        assert!(
+            text.contains("+ create  policy      sys/policies/acl/a"),
+            "{text}"
+        );
+        assert!(
+            text.contains("! refuse  policy      sys/policies/acl/z  (nope)"),
+            "{text}"
+        );
         assert!(
             text.contains("Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged, 1 refused")
         );

@@ -53,6 +53,8 @@ pub(super) struct Shared {
     pub(super) confirmed: Mutex<Instant>,
     /// How old that may be for a write to start: three watch ticks, never more than the TTL.
     pub(super) fresh_for: Duration,
+    /// A selective restore into a promoted cluster (`--allow-fenced`): the fence stops nothing.
+    pub(super) fenced_ok: bool,
 }
 
 pub(super) struct Held {
@@ -115,6 +117,9 @@ impl Shared {
 
     /// Reads the fence now; a fence stops the run. True when fenced.
     pub(super) async fn check_fence(&self) -> Result<bool> {
+        if self.fenced_ok {
+            return Ok(false);
+        }
         let Some(f) = self.state.fenced().await? else {
             return Ok(false);
         };

@@ -42,7 +42,7 @@ pub struct Lease {
 
 impl Lease {
     /// Takes the lease, waiting up to `wait` for another run to finish. Refuses a fenced
-    /// cluster, before the lease is taken and again once it is held: a `promote` that fenced
+    /// cluster (unless `allow_fenced`: a selective restore told to), before the lease is taken and again once it is held: a `promote` that fenced
     /// the cluster before this run's lease write is seen here, and one after it finds the lease
     /// held and waits for this run, which its watcher stops.
     pub async fn take(
@@ -51,9 +51,14 @@ impl Lease {
         ttl: Duration,
         cancel: CancellationToken,
         addr: &str,
+        allow_fenced: bool,
     ) -> Result<Lease> {
         state.ensure_mount().await?;
-        super::check_fence(state, addr).await?;
+        let check_fence = async || match allow_fenced {
+            true => Ok(()),
+            false => super::check_fence(state, addr).await,
+        };
+        check_fence().await?;
         let holder = holder_id();
         let started = Instant::now();
         let version = loop {
@@ -71,7 +76,7 @@ impl Lease {
             }
         };
         let taken = Instant::now();
-        if let Err(e) = super::check_fence(state, addr).await {
+        if let Err(e) = check_fence().await {
             if let Err(r) = state.release(version).await {
                 tracing::warn!(error = %crate::error::one_line(&r), "could not release the import lease; it expires by itself");
             }
@@ -88,6 +93,7 @@ impl Lease {
             stopped: Mutex::new(None),
             cancel,
             confirmed: Mutex::new(taken),
+            fenced_ok: allow_fenced,
             fresh_for: watch::tick(ttl) * 3,
         });
         let stop = CancellationToken::new();

@@ -11,6 +11,7 @@ mod lease;
 pub mod plan;
 mod planner;
 mod prune;
+mod restore;
 pub mod summary;
 mod verify;
 mod watch;
@@ -24,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{OnDrift, Settings};
 use crate::error::{Error, Result};
-use crate::objects::Target;
+use crate::objects::{Parent, Target};
 use crate::snapshot::Manifest;
 use crate::snapshot::catalog;
 use crate::state::{ImporterState, Meta};
@@ -32,13 +33,29 @@ use crate::vault::{Session, VaultClient};
 
 pub use lease::{Gate, holder_id};
 pub use plan::{Change, Plan};
+pub use restore::Restore;
 pub use summary::Summary;
 pub use verify::{Snapshot, verify};
 use verify::{check_not_older, scan, verify_with};
 pub use watch::{Holder, wait_for_holder};
 
+/// What one `import` is asked to do.
+#[derive(Debug, Default)]
+pub struct Request {
+    /// A snapshot ID, or `latest`.
+    pub snapshot: String,
+    pub dry_run: bool,
+    pub full_check: bool,
+    /// `--only`: a selective restore.
+    pub restore: Option<Restore>,
+}
+
 pub struct ImportOutcome {
     pub snapshot: String,
+    /// The `--only` selection of a selective restore.
+    pub only: Option<String>,
+    /// Said loudly: a promoted cluster took this restore (`--allow-fenced`).
+    pub warning: Option<String>,
     pub snapshot_bytes: u64,
     pub plan: Option<Plan>,
     pub summary: Summary,
@@ -60,61 +77,100 @@ pub async fn check_fence(state: &ImporterState, addr: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(
-    settings: &Settings,
-    id: &str,
-    dry_run: bool,
-    full_check: bool,
-) -> Result<ImportOutcome> {
-    let by_pointer = catalog::parse_id(id)?.is_none();
+pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
+    let by_pointer = catalog::parse_id(&req.snapshot)?.is_none();
     settings.store_url()?;
     // Keys and limits are read before logging in, so that a bad one costs no Vault request.
     let opener = Arc::new(settings.opener()?);
     let limits = settings.limits()?;
     let vcfg = settings.vault()?;
     let mut opts = settings.import_options()?;
-    opts.full_check = full_check;
+    opts.full_check = req.full_check;
+    if let Some(r) = &req.restore {
+        // The operator names what to put back: compared in full and written over drift; a
+        // copy elsewhere (`--to-prefix`) prunes nothing.
+        opts.full_check = true;
+        opts.on_drift = OnDrift::Overwrite;
+        opts.prune &= !r.renames();
+    }
     Session::run(&vcfg, async |client| {
         // Bookkeeping goes through its own client, so the write count is the objects' alone.
         let state = ImporterState::new(client.detached(), &opts.state_mount);
-        check_fence(&state, client.addr()).await?;
-        let (snapshot, mut manifest) = verify_with(settings, opener, limits, id).await?;
+        let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
+        let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
+        let (snapshot, mut manifest) = verify_with(settings, opener, limits, &req.snapshot).await?;
         if !opts.prune {
             // Only a prune needs every entry name; every pass re-reads the signed manifest.
             manifest.entries = Vec::new();
         }
-        if by_pointer {
+        if by_pointer && req.restore.is_none() {
             check_not_older(&state, &snapshot.key).await?;
         }
-        import_with(client, &state, snapshot, manifest, dry_run, &opts).await
+        let needs = match &req.restore {
+            Some(r) => r.needs(&snapshot).await?,
+            None => HashSet::new(),
+        };
+        let restore = req.restore.as_ref().map(|r| (r, &needs));
+        let run = Run {
+            client,
+            state: &state,
+            opts: &opts,
+            restore,
+        };
+        let mut out = import_with(&run, snapshot, manifest, req.dry_run).await?;
+        out.only = req.restore.as_ref().map(|r| r.only.spec().to_string());
+        out.warning = warning;
+        Ok(out)
     })
     .await
 }
 
+/// Refuses a promoted target, unless a selective restore is allowed into it: then says so, loudly.
+async fn fence_warning(state: &ImporterState, addr: &str, allow: bool) -> Result<Option<String>> {
+    if !allow {
+        check_fence(state, addr).await?;
+        return Ok(None);
+    }
+    let Some(f) = state.fence().await? else {
+        return Ok(None);
+    };
+    let warning = format!(
+        "{addr} is promoted (since {} by {}); restoring into it anyway (--allow-fenced)",
+        f.promoted_at.format("%Y-%m-%dT%H:%M:%SZ"),
+        f.by
+    );
+    tracing::warn!(%warning, "restoring into a promoted cluster");
+    Ok(Some(warning))
+}
+
+/// What an import run works with, once its snapshot is verified.
+struct Run<'a> {
+    client: &'a VaultClient,
+    state: &'a ImporterState,
+    opts: &'a crate::config::ImportOptions,
+    restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
+}
+
 async fn import_with(
-    client: &VaultClient,
-    state: &ImporterState,
+    run: &Run<'_>,
     snapshot: Snapshot,
     manifest: Manifest,
     dry_run: bool,
-    opts: &crate::config::ImportOptions,
 ) -> Result<ImportOutcome> {
+    let (client, opts) = (run.client, run.opts);
     let cancel = CancellationToken::new();
     lease::cancel_on_signals(cancel.clone());
     let lease = match dry_run {
         true => None,
-        false => Some(
-            lease::Lease::take(
-                state,
-                opts.lease_wait,
-                opts.lease_ttl,
-                cancel,
-                client.addr(),
-            )
-            .await?,
-        ),
+        false => {
+            let allow_fenced = run.restore.is_some_and(|(r, _)| r.allow_fenced);
+            let (wait, ttl) = (opts.lease_wait, opts.lease_ttl);
+            let taken =
+                lease::Lease::take(run.state, wait, ttl, cancel, client.addr(), allow_fenced);
+            Some(taken.await?)
+        }
     };
-    let result = plan_and_apply(client, state, &snapshot, &manifest, opts, lease.as_ref()).await;
+    let result = plan_and_apply(run, &snapshot, &manifest, lease.as_ref()).await;
     let stopped = match lease {
         Some(lease) => lease.release().await,
         None => None,
@@ -139,6 +195,8 @@ async fn import_with(
     Ok(ImportOutcome {
         snapshot_bytes: snapshot.size,
         snapshot: snapshot.key,
+        only: None,
+        warning: None,
         plan,
         summary,
         writes,
@@ -147,24 +205,28 @@ async fn import_with(
 }
 
 async fn plan_and_apply(
-    client: &VaultClient,
-    state: &ImporterState,
+    run: &Run<'_>,
     snapshot: &Snapshot,
     manifest: &Manifest,
-    opts: &crate::config::ImportOptions,
     lease: Option<&lease::Lease>,
 ) -> Result<(Option<Plan>, Summary)> {
+    let (client, state) = (run.client, run.state);
     // Without a lease, nothing is written: a dry run.
     let dry_run = lease.is_none();
     let cancel = &lease.map(lease::Lease::gate).unwrap_or_default();
-    let concurrency = client.concurrency();
     let mut records = state.records().await?;
     let before = state.meta().await?;
-    if let Some(lease) = lease {
+    // What `meta` says while this run works: unfinished, unless this is a restore.
+    let mut stored = before.clone();
+    if let Some(lease) = lease.filter(|_| run.restore.is_none()) {
         lease.mark_incomplete(state, before.as_ref()).await?;
+        stored = stored.map(|m| Meta {
+            complete: false,
+            ..m
+        });
     }
     // Between full checks, objects the importer already applied are trusted to be as it left them.
-    let mut opts = opts.clone();
+    let mut opts = run.opts.clone();
     opts.full_check |= before
         .as_ref()
         .is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every);
@@ -174,14 +236,19 @@ async fn plan_and_apply(
     target.database = opts.database;
     let (deletes, tally) = match opts.prune {
         false => Default::default(),
-        true => plan_prunes(&target, state, &records, snapshot, manifest, opts).await?,
+        true => plan_prunes(run, &target, &records, snapshot, manifest).await?,
+    };
+    let pass = planner::Pass {
+        target: &target,
+        snapshot,
+        concurrency: client.concurrency(),
+        opts,
+        restore: run.restore,
     };
     let applied = if dry_run || opts.on_drift == OnDrift::Fail {
         // The whole plan first: to print it, or to refuse drift before anything is written. The
         // apply then carries out this very plan (which keeps what it applies until then).
-        let keep = !dry_run;
-        let mut plan =
-            planner::plan(&target, snapshot, concurrency, &mut records, opts, keep).await?;
+        let mut plan = planner::plan(&pass, &mut records, !dry_run).await?;
         if opts.on_drift == OnDrift::Fail && plan.drifted > 0 {
             return Err(Error::refused(
                 &snapshot.key,
@@ -198,25 +265,28 @@ async fn plan_and_apply(
             let summary = Summary::of_plan(&plan);
             return Ok((Some(plan), summary));
         }
-        let mut applied =
-            apply::apply_planned(&target, plan, concurrency, &mut records, deletes, cancel).await;
-        applied.interrupted |= cancel.is_cancelled();
-        Ok(applied)
-    } else {
-        planner::apply(
+        let mut applied = apply::apply_planned(
             &target,
-            snapshot,
-            concurrency,
+            plan,
+            pass.concurrency,
             &mut records,
-            opts,
             deletes,
             cancel,
         )
-        .await
+        .await;
+        applied.interrupted |= cancel.is_cancelled();
+        Ok(applied)
+    } else {
+        planner::apply(&pass, &mut records, deletes, cancel).await
     };
     let deleted = tally.settle(&mut records);
     let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());
-    let saved = save_progress(state, &mut records, snapshot, opts, before, complete, lease).await;
+    let meta = match run.restore {
+        // A restore is not an import of the snapshot: `meta` stays as the last import left it.
+        Some(_) => before,
+        None => Some(next_meta(snapshot, opts, before, complete)),
+    };
+    let saved = save_progress(state, &mut records, (meta, stored), lease).await;
     let noted = match deleted {
         0 => Ok(()),
         n => state.note_deleted(n, opts.max_delete_window).await,
@@ -228,35 +298,34 @@ async fn plan_and_apply(
 }
 
 /// The prunes this import makes, decided before anything is written; refused as a whole when
-/// they exceed `REPLICATOR_MAX_DELETE` over its window.
+/// they exceed `REPLICATOR_MAX_DELETE` over its window. A restore prunes inside its selection
+/// only.
 async fn plan_prunes(
+    run: &Run<'_>,
     target: &Target,
-    state: &ImporterState,
     records: &crate::state::Records,
     snapshot: &Snapshot,
     manifest: &Manifest,
-    opts: &crate::config::ImportOptions,
 ) -> Result<(Vec<Change>, prune::Tally)> {
     let names: HashSet<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();
-    let planned = prune::plan_deletions(target, records, |e| names.contains(e), opts).await?;
-    let recent = state.deleted_within(opts.max_delete_window).await?;
-    prune::guard(&planned, records.len() as u64, recent, opts)
+    let kept = |entry: &str, rec: &crate::state::Record| {
+        names.contains(entry) || run.restore.is_some_and(|(r, _)| !r.covers(rec))
+    };
+    let planned = prune::plan_deletions(target, records, kept, run.opts).await?;
+    let recent = run.state.deleted_within(run.opts.max_delete_window).await?;
+    prune::guard(&planned, records.len() as u64, recent, run.opts)
         .map_err(|reason| Error::refused(&snapshot.key, reason))?;
     Ok(prune::split(planned))
 }
 
-/// Saves the records and `meta` after an apply pass, whether it finished or not (the records
-/// say what was written), while the run still holds its lease.
-async fn save_progress(
-    state: &ImporterState,
-    records: &mut crate::state::Records,
+/// The `meta` an import of `snapshot` leaves.
+fn next_meta(
     snapshot: &Snapshot,
     opts: &crate::config::ImportOptions,
     before: Option<Meta>,
     complete: bool,
-    lease: Option<&lease::Lease>,
-) -> Result<()> {
-    let meta = Meta {
+) -> Meta {
+    Meta {
         last_snapshot: snapshot.key.clone(),
         applied_at: Utc::now(),
         complete,
@@ -264,21 +333,33 @@ async fn save_progress(
             true => 0,
             false => before.as_ref().map_or(0, |m| m.runs_since_full_check + 1),
         },
+    }
+}
+
+/// Saves the records and `meta` after an apply pass, whether it finished or not (the records
+/// say what was written), while the run still holds its lease. `stored` is the meta in the
+/// state now: one that differs from it only in `applied_at` is not written again.
+async fn save_progress(
+    state: &ImporterState,
+    records: &mut crate::state::Records,
+    (meta, stored): (Option<Meta>, Option<Meta>),
+    lease: Option<&lease::Lease>,
+) -> Result<()> {
+    let Some(lease) = lease else {
+        return Ok(());
     };
-    // The stored meta says `complete: false` since `mark_incomplete`.
-    let unchanged_meta = before.is_some_and(|m| {
-        m.last_snapshot == meta.last_snapshot
-            && !complete
-            && m.runs_since_full_check == meta.runs_since_full_check
+    let meta = meta.filter(|m| {
+        stored.as_ref().is_none_or(|s| {
+            (&s.last_snapshot, s.complete, s.runs_since_full_check)
+                != (&m.last_snapshot, m.complete, m.runs_since_full_check)
+        })
     });
     // Saved even when the pass failed part-way: the records say what was written.
-    match records.is_dirty() || !unchanged_meta {
+    match records.is_dirty() || meta.is_some() {
         true => {
-            let hold = async || match lease {
-                Some(lease) => lease.hold().await,
-                None => Ok(()),
-            };
-            state.save_records(records, &meta, hold).await
+            state
+                .save_records(records, meta.as_ref(), async || lease.hold().await)
+                .await
         }
         false => Ok(()),
     }

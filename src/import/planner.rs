@@ -4,7 +4,7 @@
 //! the plan; an import pass applies each change as soon as it is planned and updates the records,
 //! so memory stays flat however many objects the snapshot holds.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -14,6 +14,7 @@ use super::apply;
 use super::decide::plan_one;
 use super::inherit::{ParentDecision, inherited};
 use super::plan::{Change, Plan};
+use super::restore::{Admitted, Restore};
 use super::summary::Summary;
 use super::{Gate, Snapshot, scan};
 use crate::config::ImportOptions;
@@ -50,26 +51,13 @@ struct Done {
 /// Plans every object of the snapshot against the target, writing nothing. With `keep`, each
 /// change keeps its object and record for `apply::apply_planned` (and the records take the
 /// objects found unchanged).
-pub async fn plan(
-    target: &Target,
-    snapshot: &Snapshot,
-    concurrency: usize,
-    records: &mut Records,
-    opts: &ImportOptions,
-    keep: bool,
-) -> crate::Result<Plan> {
+pub async fn plan(pass: &Pass<'_>, records: &mut Records, keep: bool) -> crate::Result<Plan> {
     let mut plan = Plan::default();
-    let pass = Pass {
-        target,
-        snapshot,
-        concurrency,
-        opts,
-    };
     let sink = Sink::Plan {
         plan: &mut plan,
         keep,
     };
-    walk(&pass, records, &Gate::default(), sink).await?;
+    walk(pass, records, &Gate::default(), sink).await?;
     plan.sort();
     Ok(plan)
 }
@@ -78,34 +66,26 @@ pub async fn plan(
 /// updates `records` with what took effect. On an error the records still say what was done.
 /// A write starts only when `cancel` lets it.
 pub async fn apply(
-    target: &Target,
-    snapshot: &Snapshot,
-    concurrency: usize,
+    pass: &Pass<'_>,
     records: &mut Records,
-    opts: &ImportOptions,
     deletes: Vec<Change>,
     cancel: &Gate,
 ) -> crate::Result<Summary> {
     let mut summary = Summary::default();
     let mut deferred = Vec::new();
-    let progress = Progress::start("import", Some(snapshot.entries));
-    let pass = Pass {
-        target,
-        snapshot,
-        concurrency,
-        opts,
-    };
+    let progress = Progress::start("import", Some(pass.snapshot.entries));
     let sink = Sink::Apply {
         summary: &mut summary,
         deferred: &mut deferred,
         progress: &progress,
     };
-    walk(&pass, records, cancel, sink).await?;
+    walk(pass, records, cancel, sink).await?;
     let mut later = Plan::default();
     for (mut change, record) in deferred {
         change.record = record;
         later.changes.push(change);
     }
+    let (target, concurrency) = (pass.target, pass.concurrency);
     let applied = apply::apply_planned(target, later, concurrency, records, deletes, cancel).await;
     summary.merge(applied);
     summary.interrupted |= cancel.is_cancelled();
@@ -113,11 +93,13 @@ pub async fn apply(
 }
 
 /// What one pass over the snapshot works with.
-struct Pass<'a> {
-    target: &'a Target,
-    snapshot: &'a Snapshot,
-    concurrency: usize,
-    opts: &'a ImportOptions,
+pub struct Pass<'a> {
+    pub target: &'a Target,
+    pub snapshot: &'a Snapshot,
+    pub concurrency: usize,
+    pub opts: &'a ImportOptions,
+    /// A selective restore, and the containers its selection needs.
+    pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
 }
 
 async fn walk(
@@ -208,17 +190,29 @@ async fn take<'a>(
         entry,
         sha256,
     } = scanned;
+    let (object, copy, container) = match pass.restore {
+        None => (object, false, false),
+        Some((restore, needs)) => match restore.admit(object, needs) {
+            Admitted::Out(_) => return None,
+            Admitted::Selected { object, renamed } => (object, renamed, false),
+            Admitted::Container(object) => (object, false, true),
+            Admitted::Skipped(object, why) => {
+                let change = Change::new(object, Action::Skipped, Some(why));
+                settle(
+                    sink,
+                    records,
+                    finish(target, change, None, false, cancel).await,
+                );
+                return None;
+            }
+        },
+    };
     // Transit keys are never pruned one by one, but recorded all the same: a mount prune must
-    // know which keys are the importer's.
+    // know which keys are the importer's. A restore's copy elsewhere is not the importer's.
     let (ns, delete) = object.delete_target().unzip();
     let ns = ns.as_deref().unwrap_or(object.namespace());
-    let record = Some(Record::new(
-        sha256,
-        object.kind(),
-        &object.path(),
-        ns,
-        delete.as_deref(),
-    ));
+    let record =
+        (!copy).then(|| Record::new(sha256, object.kind(), &object.path(), ns, delete.as_deref()));
     let known = records.get(&entry);
     let recorded = known.map(|r| r.sha == sha256);
     // Whether the last import applied this very entry (not left it as it found it).
@@ -232,6 +226,10 @@ async fn take<'a>(
         let change = match inherited {
             Some(d) => Change::decided(object, d),
             None => plan_one(target, object, (recorded, applied), opts).await,
+        };
+        let change = match container {
+            true => super::restore::hold_container(change),
+            false => change,
         };
         decisions.insert(p.clone(), (change.action, change.reason.clone()));
         let done = finish(target, change, record, applying, cancel).await;

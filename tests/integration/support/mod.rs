@@ -1,4 +1,5 @@
-//! The test rig, shared by every test file: real OpenBao dev servers (one per test, `bao`) and
+//! The test rig, shared by every test file: real OpenBao dev servers (one per test, `bao`), real
+//! non-dev ones initialised and unsealed with their own keys (`real`), and
 //! one real Garage (per test binary, `garage`), all on 127.0.0.1; a runner for the real
 //! `vault-replicator` binary; the source/target `Pair` and the Vault-answering proxy in front of
 //! it; and the seeds, views and stand-ins several test files use. Test files import from here
@@ -16,6 +17,7 @@ mod pair;
 mod postgres;
 mod proxy;
 mod rabbit;
+mod real;
 pub mod sealed;
 mod seed;
 mod ssh;
@@ -39,6 +41,7 @@ pub use pair::{Pair, writes};
 pub use postgres::Postgres;
 pub use proxy::VaultProxy;
 pub use rabbit::RabbitApi;
+pub use real::Storage;
 pub use seed::{accessor, data, group_view, id_of, seed, words};
 pub use ssh::ssh_ca_role_tuned;
 pub use trust::{STAMP, VALUE, aws, latest, latest_key, owned, repoint, run, s3_env};

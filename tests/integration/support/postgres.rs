@@ -95,6 +95,14 @@ impl Postgres {
         )
     }
 
+    /// A URL with the superuser's credentials, for OpenBao's `postgresql` storage backend.
+    pub fn storage_url(&self) -> String {
+        format!(
+            "postgresql://{}:{}@127.0.0.1:{}/postgres?sslmode=disable",
+            self.admin.0, self.admin.1, self.port
+        )
+    }
+
     /// Runs `sql` as `user` with `password` over TCP: `Ok(output)` when the login and query work.
     pub fn psql(&self, user: &str, password: &str, sql: &str) -> Result<String, String> {
         let out = Command::new("psql")

@@ -22,6 +22,7 @@ mod integration {
     pub mod pki;
     pub mod pruning;
     pub mod rabbitmq;
+    pub mod restore;
     pub mod retries;
     pub mod roundtrip;
     pub mod safety;

@@ -181,9 +181,9 @@ fn namespace_not_created(extra: &[(&str, &str)]) {
     for child in [
         "blocked/inner/",
         "blocked/inner/app",
-        "blocked/inner-read",
+        "blocked/sys/policies/acl/inner-read",
         "blocked/sub/",
-        "blocked/sub/deep",
+        "blocked/sub/sys/policies/acl/deep",
     ] {
         let line = run
             .stdout

@@ -107,31 +107,46 @@ impl Restore {
     }
 
     /// The namespaces and mounts the selected objects live in, parents of parents included: one
-    /// pass over the (already verified) snapshot.
+    /// pass over the (already verified) snapshot. A selection that takes nothing is an error:
+    /// a typo must not pass for a restore.
     pub(super) async fn needs(&self, snapshot: &Snapshot) -> Result<HashSet<Parent>> {
-        let found = Arc::new(Mutex::new((HashSet::new(), HashMap::new())));
+        let found = Arc::new(Mutex::new(Found::default()));
         let (me, into) = (self.clone(), found.clone());
         scan(snapshot, move |s| {
             let Ok(mut found) = into.lock() else {
                 return false;
             };
-            let (direct, up) = &mut *found;
             if let (Some(p), Some(above)) = (s.object.as_parent(), s.object.parent()) {
-                up.insert(p, above);
+                found.up.insert(p, above);
             }
-            if let Admitted::Selected { object, .. } = me.select(s.object)
-                && let Some(p) = object.parent()
-            {
-                direct.insert(p);
+            match me.select(s.object) {
+                Admitted::Out(_) => {}
+                Admitted::Selected { object, .. } | Admitted::Skipped(object, _) => {
+                    found.selected += 1;
+                    found.direct.extend(object.parent());
+                }
+                Admitted::Container(_) => {}
             }
             true
         })
         .await?;
-        let (direct, up) = std::mem::take(&mut *found.lock().map_err(|_| poisoned())?);
+        let found = std::mem::take(&mut *found.lock().map_err(|_| poisoned())?);
+        if found.selected == 0 {
+            return Err(Error::config(
+                "--only",
+                format!(
+                    "no object of {} is at `{}` (paths as plans show them: secret/app/db, \
+                     sys/policies/acl/NAME, auth/approle/role/NAME; `verify --contents` lists them)",
+                    snapshot.key,
+                    self.only.spec()
+                ),
+            ));
+        }
+        tracing::info!(only = %self.only.spec(), objects = found.selected, "selective restore");
         let mut needs = HashSet::new();
-        for mut p in direct {
+        for mut p in found.direct {
             while needs.insert(p.clone()) {
-                match up.get(&p) {
+                match found.up.get(&p) {
                     Some(above) => p = above.clone(),
                     None => break,
                 }
@@ -139,6 +154,15 @@ impl Restore {
         }
         Ok(needs)
     }
+}
+
+/// What the first pass of a restore finds: the parents of the selected objects, each
+/// container's own parent, and how many objects the selection takes.
+#[derive(Default)]
+struct Found {
+    direct: HashSet<Parent>,
+    up: HashMap<Parent, Parent>,
+    selected: u64,
 }
 
 /// A container a restore needs but did not select: created when missing, otherwise left as it

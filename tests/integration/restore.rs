@@ -103,6 +103,14 @@ fn a_deleted_subtree_is_restored_into_the_source_from_an_older_snapshot() {
     let again = p.run_on(src, &args, &[]);
     again.assert_code(0);
     assert_eq!(writes(&again), 0, "{}", again.stdout);
+    // A typo restores nothing, and says so.
+    let typo = p.run_on(src, &["import", "--only", "secret/paymnts/*"], &[]);
+    typo.assert_code(2);
+    let line = typo.last_error_line();
+    assert!(
+        line.contains("no object of") && line.contains("secret/paymnts/*"),
+        "{line}"
+    );
 }
 
 #[test]

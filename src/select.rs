@@ -88,10 +88,7 @@ mod tests {
 
     #[test]
     fn policies_and_identity_are_shown_at_their_api_paths_namespace_first() {
-        assert_eq!(
-            shown_path(Kind::Policy, "", "app"),
-            "sys/policies/acl/app"
-        );
+        assert_eq!(shown_path(Kind::Policy, "", "app"), "sys/policies/acl/app");
         assert_eq!(
             shown_path(Kind::Policy, "team-a/", "team-a/password/pw"),
             "team-a/sys/policies/password/pw"

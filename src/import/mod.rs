@@ -33,7 +33,7 @@ use crate::vault::{Session, VaultClient};
 pub use lease::{Gate, holder_id};
 pub use plan::{Change, Plan};
 pub use summary::Summary;
-pub use verify::{Snapshot, verify};
+pub use verify::{Snapshot, verify, verify_each};
 use verify::{check_not_older, scan, verify_with};
 pub use watch::{Holder, wait_for_holder};
 

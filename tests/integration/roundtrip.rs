@@ -102,7 +102,10 @@ fn full_round_trip_with_awkward_names_then_a_zero_write_reimport() {
     let list = replicator(&["list"], &s3_env(&src, &bucket));
     list.assert_code(0);
     assert!(
-        list.stdout.lines().nth(1).unwrap_or("").ends_with("latest"),
+        list.stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().any(|w| w == "latest")),
         "{}",
         list.stdout
     );
@@ -172,7 +175,10 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         plan.contains("+ create kv_secret secret/hash#tag"),
         "{plan}"
     );
-    assert!(plan.contains("+ create policy sys/policies/acl/app-read"), "{plan}");
+    assert!(
+        plan.contains("+ create policy sys/policies/acl/app-read"),
+        "{plan}"
+    );
     assert_no_secrets_in(&run, &[]);
     assert!(dst.kv_keys("secret").is_empty());
     let table = dst.read("sys/mounts").unwrap();

@@ -54,10 +54,13 @@ pub enum Command {
     Export,
     /// Verify a snapshot, then replay it into the cluster at VAULT_ADDR
     Import(ImportArgs),
-    /// List the snapshots in the store, newest first
-    List(OutputArg),
+    /// List the snapshots in the store, newest first, with their object counts
+    List(ListArgs),
     /// Download a snapshot and check it, without touching any Vault
     Verify(VerifyArgs),
+    /// Show which objects differ between two snapshots, or a snapshot and the cluster at
+    /// VAULT_ADDR (added, removed, and changed with the names of the fields; never values)
+    Diff(DiffArgs),
     /// Show whether the cluster at VAULT_ADDR is fenced, what it last imported, and the store's latest
     Status(OutputArg),
     /// Mark the cluster at VAULT_ADDR as promoted: every import into it is refused from now on,
@@ -86,6 +89,37 @@ pub struct OutputArg {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub snapshot: SnapshotArg,
+    /// Then list the objects it holds: kind and path, and for KV secrets their versions and
+    /// metadata (never a value)
+    #[arg(long)]
+    pub contents: bool,
+    /// With --contents, list only the objects at these paths (GLOB[,GLOB...], as plans show them)
+    #[arg(long, value_name = "GLOB", requires = "contents")]
+    pub only: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Verify each snapshot fully (downloads all of them); exit code 4 if any is refused
+    #[arg(long)]
+    pub verify: bool,
+    #[command(flatten)]
+    pub output: OutputArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older side: a snapshot ID such as 20261120T214500Z, `latest`, or `cluster`
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The newer side: a snapshot ID, `latest`, or `cluster` (the live cluster at VAULT_ADDR)
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Compare only the objects at these paths (GLOB[,GLOB...], as plans show them)
+    #[arg(long, value_name = "GLOB")]
+    pub only: Option<String>,
     #[command(flatten)]
     pub output: OutputArg,
 }

@@ -11,7 +11,7 @@ use crate::config::{Filter, Settings};
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
 use crate::objects::escrow::Escrow;
-use crate::objects::{Kind, Scope, Source, mounts};
+use crate::objects::{Kind, Scope, Sink, Source, mounts};
 use crate::progress::Progress;
 use crate::retention;
 use crate::seal::{self, Claims, Origin, Sealer};
@@ -113,7 +113,10 @@ async fn export_with(
         "export started"
     );
     let mut writer = SnapshotWriter::new()?;
+    let progress = Progress::start("export", None);
+    writer.count_into(progress.counter());
     walk(settings, client, &mut writer).await?;
+    drop(progress);
     let key = catalog::snapshot_key(created_at, sealer.encrypts());
     let origin = Origin::new(
         source.cluster_id.as_deref().unwrap_or_default(),
@@ -177,13 +180,10 @@ fn log_finished(report: &ExportReport) {
     );
 }
 
-/// Walks the whole source into `writer`: what only the cluster has (its child namespaces), then
-/// each namespace, the configured one first.
-async fn walk(
-    settings: &Settings,
-    client: &VaultClient,
-    writer: &mut SnapshotWriter,
-) -> Result<()> {
+/// Walks the whole source into `sink` (the snapshot writer, or `diff`'s in-memory view of the
+/// live cluster): what only the cluster has (its child namespaces), then each namespace, the
+/// configured one first.
+pub async fn walk(settings: &Settings, client: &VaultClient, sink: &mut dyn Sink) -> Result<()> {
     let opts = Options {
         concurrency: client.concurrency(),
         history: settings.kv_history()?,
@@ -191,19 +191,17 @@ async fn walk(
         state_mount: settings.import_options()?.state_mount,
         escrow: settings.escrow_mount()?.map(|m| (m, client.clone())),
     };
-    let progress = Progress::start("export", None);
-    writer.count_into(progress.counter());
     let children = namespaces(client).await?;
     let everything = |_: &str| true;
     let scope = Scope::Cluster {
         namespaces: &children,
     };
     for kind in Kind::ALL {
-        kind.export(&opts.source(client, &everything), &scope, writer)
+        kind.export(&opts.source(client, &everything), &scope, sink)
             .await?;
     }
     for ns in std::iter::once(String::new()).chain(children) {
-        export_namespace(&client.in_namespace(&ns), &ns, &opts, writer).await?;
+        export_namespace(&client.in_namespace(&ns), &ns, &opts, sink).await?;
     }
     Ok(())
 }
@@ -306,11 +304,11 @@ async fn export_namespace(
     client: &VaultClient,
     ns: &str,
     opts: &Options,
-    writer: &mut SnapshotWriter,
+    sink: &mut dyn Sink,
 ) -> Result<()> {
     let allows = |shown: &str| opts.filter.allows(shown);
     let source = opts.source(client, &allows);
-    let mounts = mounts::listed(&source, ns, writer).await?;
+    let mounts = mounts::listed(&source, ns, sink).await?;
     for mount in &mounts {
         let holders: Vec<Kind> = Kind::ALL
             .iter()
@@ -318,7 +316,7 @@ async fn export_namespace(
             .filter(|k| k.holds(mount))
             .collect();
         if holders.is_empty() && !mounts::is_builtin(mount.table, &mount.path) {
-            writer.not_copied(
+            sink.not_copied(
                 Kind::Mount,
                 format!("{ns}{}", mount.path),
                 format!(
@@ -329,7 +327,7 @@ async fn export_namespace(
         }
         let scope = Scope::Mount { ns, mount };
         for kind in holders {
-            kind.export(&source, &scope, writer).await?;
+            kind.export(&source, &scope, sink).await?;
         }
     }
     let scope = Scope::Namespace {
@@ -337,7 +335,7 @@ async fn export_namespace(
         mounts: &mounts,
     };
     for kind in Kind::ALL {
-        kind.export(&source, &scope, writer).await?;
+        kind.export(&source, &scope, sink).await?;
     }
     Ok(())
 }

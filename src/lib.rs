@@ -77,11 +77,16 @@ async fn dispatch(
         Command::Status(o) => return status_command(settings, o.output).await,
         Command::Promote(args) => commands::promote(settings, args.timeout.as_deref()).await?,
         Command::Demote => commands::demote(settings).await?,
-        Command::List(o) => render::list(&commands::list(settings).await?, o.output),
+        Command::List(args) => return list_command(settings, &args).await,
         Command::Prune(args) => commands::retention(settings, args.dry_run).await?,
         Command::Keygen(args) => commands::keygen(&args.dir, args.force)?,
-        Command::Verify(arg) => render::verify(
-            &commands::verify(settings, &arg.snapshot.snapshot).await?,
+        Command::Verify(arg) => {
+            let (id, only) = (&arg.snapshot.snapshot, arg.only.as_deref());
+            let verified = commands::verify(settings, id, arg.contents, only).await?;
+            render::verify(&verified, arg.output.output)
+        }
+        Command::Diff(arg) => render::diff(
+            &commands::diff(settings, &arg.a, &arg.b, arg.only.as_deref()).await?,
             arg.output.output,
         ),
         Command::Completions(arg) => cli::completions(arg.shell),
@@ -129,6 +134,16 @@ async fn import_command(
         exit::PARTIAL
     } else {
         exit::OK
+    })
+}
+
+/// `list`: prints the snapshots; with `--verify`, exit code 4 when any of them was refused.
+async fn list_command(settings: &Settings, args: &cli::ListArgs) -> Result<u8> {
+    let listing = commands::list(settings, args.verify).await?;
+    emit(&render::list(&listing, args.output.output));
+    Ok(match listing.any_refused() {
+        true => exit::REFUSED,
+        false => exit::OK,
     })
 }
 

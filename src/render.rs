@@ -1,7 +1,9 @@
 //! Everything the command line prints, in one place: the library's commands return values, and
-//! this turns them into text or JSON (`--output json`: `import`, `status`, `list`, `verify`) for
-//! stdout. Plans and summaries name objects by path and
-//! never show values.
+//! this turns them into text or JSON (`--output json`: `import`, `status`, `list`, `verify`,
+//! `diff`) for stdout; `render/diff.rs` spells the lines of `diff` and `verify --contents`. Plans,
+//! summaries, diffs and contents name objects by path and never show values.
+
+mod diff;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -9,7 +11,7 @@ use std::io::Write as _;
 use serde::Serialize;
 
 use crate::cli::Output;
-use crate::commands::{Listing, Status, Verified, human_age, human_bytes};
+use crate::commands::{Check, Listing, Status, Verified, human_age, human_bytes};
 use crate::export::ExportReport;
 use crate::import::{ImportOutcome, Plan, Summary};
 use crate::model::Action;
@@ -98,25 +100,58 @@ pub fn status(s: &Status, output: Output) -> String {
     out
 }
 
-/// `list`: one line per snapshot, newest first, `latest` marked.
+/// `list`: one line per snapshot, newest first: size, age, objects, whether it was verified,
+/// `latest`, and the counts per kind; then why any was refused or has no counts.
 pub fn list(l: &Listing, output: Output) -> String {
     if output == Output::Json {
         return json(l);
     }
     let now = chrono::Utc::now();
-    let mut out = format!("{:<26} {:>10} {:>8}\n", "SNAPSHOT", "SIZE", "AGE");
+    let mut out = format!(
+        "{:<28} {:>10} {:>5} {:>8}  {:<10}  {:<6}  KINDS\n",
+        "SNAPSHOT", "SIZE", "AGE", "OBJECTS", "VERIFIED", "LATEST"
+    );
+    let mut notes = String::new();
     for s in &l.snapshots {
+        let (objects, kinds) = match &s.counts {
+            Some(c) => (c.values().sum::<u64>().to_string(), kind_counts(c)),
+            None => ("?".to_string(), String::new()),
+        };
+        let check = match s.check {
+            Check::Unverified => "unverified",
+            Check::Verified => "verified",
+            Check::Refused => "REFUSED",
+        };
         let line = format!(
-            "{:<26} {:>10} {:>8}  {}",
+            "{:<28} {:>10} {:>5} {:>8}  {:<10}  {:<6}  {kinds}",
             s.key,
             human_bytes(s.bytes),
             human_age(now, s.created_at),
-            if s.latest { "latest" } else { "" }
+            objects,
+            check,
+            if s.latest { "latest" } else { "" },
         );
         out.push_str(line.trim_end_matches(' '));
         out.push('\n');
+        if let Some(reason) = &s.reason {
+            let what = match s.check {
+                Check::Refused => "refused",
+                _ => "counts unknown",
+            };
+            let _ = writeln!(notes, "{what}: {}: {reason}", s.key);
+        }
     }
-    out
+    out + &notes
+}
+
+/// Counts per kind, as `kv_secret 10, mount 3`.
+fn kind_counts(counts: &std::collections::BTreeMap<String, u64>) -> String {
+    let counted: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    counted.join(", ")
 }
 
 /// `verify`: one line on the snapshot's seal and contents, then what it did not copy.
@@ -154,7 +189,19 @@ pub fn verify(v: &Verified, output: Output) -> String {
     for nc in &v.not_copied {
         let _ = writeln!(out, "not copied: {} {}: {}", nc.kind, nc.path, nc.reason);
     }
+    if let Some(contents) = &v.contents {
+        out.push_str(&diff::contents(contents));
+    }
     out
+}
+
+/// `diff`: one line per object added, removed or changed (with the fields that changed), then a
+/// count line.
+pub fn diff(d: &crate::commands::Diff, output: Output) -> String {
+    match output {
+        Output::Json => json(d),
+        Output::Text => diff::text(d),
+    }
 }
 
 /// The plan (dry run) or the writes, then the summary, as text or JSON.

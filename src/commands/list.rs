@@ -3,17 +3,21 @@
 //! as text or JSON.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
 use serde::Serialize;
 
+use super::contents::Content;
 use crate::config::Settings;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line};
 use crate::import;
-use crate::seal;
-use crate::snapshot::catalog;
+use crate::seal::{self, Opener};
+use crate::select::Selection;
 use crate::snapshot::manifest::NotCopied;
-use crate::store;
+use crate::snapshot::{Limits, catalog, reader};
+use crate::store::{self, RangeReader, ReadStore, Stat, StreamFailure};
 use crate::vault::ClusterInfo;
 
 /// The store's snapshots, newest first.
@@ -25,17 +29,45 @@ pub struct Listing {
     pub snapshots: Vec<Listed>,
 }
 
+impl Listing {
+    /// Whether `list --verify` refused any snapshot.
+    pub fn any_refused(&self) -> bool {
+        self.snapshots.iter().any(|s| s.check == Check::Refused)
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Listed {
     pub key: String,
     pub bytes: u64,
     pub created_at: DateTime<Utc>,
     pub latest: bool,
+    /// Objects per kind, as its manifest says; `None` when it could not be read.
+    pub counts: Option<BTreeMap<String, u64>>,
+    /// Whether it was verified (`list --verify`); without, the counts are the unverified head's.
+    #[serde(rename = "verification")]
+    pub check: Check,
+    /// Why it was refused, or why its counts could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
-/// The snapshots, newest first, with size and age; `latest` is marked.
-pub async fn list(settings: &Settings) -> Result<Listing> {
-    let store = store::open_read(&settings.store_url()?).await?;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    Unverified,
+    Verified,
+    Refused,
+}
+
+/// How many snapshots' heads are read at once.
+const HEADS_AT_ONCE: usize = 4;
+
+/// The snapshots, newest first, with size, age and object counts; `latest` is marked. With
+/// `verify`, each is verified in full (a refused one is listed as such, and the rest still are);
+/// without, only the head of each is read, up to its manifest.
+pub async fn list(settings: &Settings, verify: bool) -> Result<Listing> {
+    let store: Arc<dyn ReadStore> = store::open_read(&settings.store_url()?).await?.into();
     let snaps = catalog::list_snapshots(store.as_ref()).await?;
     if snaps.is_empty() {
         return Err(Error::NotFound {
@@ -48,20 +80,95 @@ pub async fn list(settings: &Settings) -> Result<Listing> {
         .ok()
         .flatten()
         .map(|p| p.key);
-    let snapshots = snaps
+    let mut snapshots: Vec<Listed> = snaps
         .iter()
         .map(|(at, info)| Listed {
             key: info.key.clone(),
             bytes: info.size,
             created_at: *at,
             latest: latest.as_deref() == Some(info.key.as_str()),
+            counts: None,
+            check: Check::Unverified,
+            reason: None,
         })
         .collect();
+    match verify {
+        true => verify_each(settings, &mut snapshots).await?,
+        false => read_heads(settings, &store, &mut snapshots).await?,
+    }
     Ok(Listing {
         location: store.location(),
         latest,
         snapshots,
     })
+}
+
+/// Verifies every snapshot in full; a refusal is the snapshot's, any other error the run's.
+async fn verify_each(settings: &Settings, snapshots: &mut [Listed]) -> Result<()> {
+    for s in snapshots {
+        match import::verify(settings, &s.key).await {
+            Ok((_, manifest)) => {
+                s.counts = Some(manifest.counts);
+                s.check = Check::Verified;
+            }
+            Err(Error::Refused { reason, .. }) => {
+                s.check = Check::Refused;
+                s.reason = Some(reason);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads the manifest at the head of each snapshot, a few at a time; one that cannot be read
+/// keeps no counts and says why.
+async fn read_heads(
+    settings: &Settings,
+    store: &Arc<dyn ReadStore>,
+    snapshots: &mut [Listed],
+) -> Result<()> {
+    let limits = settings.limits()?;
+    let opener = settings.opener().map(Arc::new).map_err(|e| one_line(&e));
+    let heads: Vec<_> = stream::iter(snapshots.iter())
+        .map(|s| {
+            let stat = Stat {
+                size: s.bytes,
+                etag: None,
+            };
+            head_counts(store.clone(), opener.clone(), limits, s.key.clone(), stat)
+        })
+        .buffered(HEADS_AT_ONCE)
+        .collect()
+        .await;
+    for (s, head) in snapshots.iter_mut().zip(heads) {
+        match head {
+            Ok(counts) => s.counts = Some(counts),
+            Err(reason) => s.reason = Some(reason),
+        }
+    }
+    Ok(())
+}
+
+/// The counts in the manifest of snapshot `key`: decrypts and inflates only up to it.
+async fn head_counts(
+    store: Arc<dyn ReadStore>,
+    opener: std::result::Result<Arc<Opener>, String>,
+    limits: Limits,
+    key: String,
+    stat: Stat,
+) -> std::result::Result<BTreeMap<String, u64>, String> {
+    let opener = opener?;
+    let failure = StreamFailure::default();
+    let data = RangeReader::new(store, &key, stat, failure.clone());
+    let read = tokio::task::spawn_blocking(move || {
+        let input = opener.open(&key, data).map_err(|e| one_line(&e))?;
+        reader::read_head(input, limits).map(|m| m.counts)
+    })
+    .await
+    .map_err(|e| format!("reader crashed: {e}"))?;
+    // A store that failed mid-read is the store's error, not a fault of the snapshot.
+    read.map_err(|e| failure.take().map_or(e, |f| one_line(&f)))
 }
 
 /// A snapshot that passed verification, and what it holds.
@@ -77,6 +184,9 @@ pub struct Verified {
     pub entries: usize,
     pub counts: BTreeMap<String, u64>,
     pub not_copied: Vec<NotCopied>,
+    /// With `--contents`: the objects it holds (those `--only` selects), in snapshot order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contents: Option<Vec<Content>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,9 +197,29 @@ pub struct Signature {
     pub prefix: Option<String>,
 }
 
-/// Verifies one snapshot and describes it.
-pub async fn verify(settings: &Settings, id: &str) -> Result<Verified> {
-    let (snapshot, m) = import::verify(settings, id).await?;
+/// Verifies one snapshot and describes it; with `contents`, lists the objects it holds (those
+/// `only` selects).
+pub async fn verify(
+    settings: &Settings,
+    id: &str,
+    contents: bool,
+    only: Option<&str>,
+) -> Result<Verified> {
+    let only = only.map(|s| Selection::parse("--only", s)).transpose()?;
+    let listed = Arc::new(Mutex::new(Vec::new()));
+    let into = listed.clone();
+    let (snapshot, m) = import::verify_each(settings, id, move |s| {
+        if contents && only.as_ref().is_none_or(|o| o.matches(&s.object)) {
+            let mut listed = into.lock().unwrap_or_else(|e| e.into_inner());
+            listed.push(Content::of(&s.object));
+        }
+        true
+    })
+    .await?;
+    let contents = contents.then(|| {
+        let mut listed = listed.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *listed)
+    });
     let signature = snapshot.signed.as_ref().map(|s| {
         let origin = s.claims.origin.as_ref();
         Signature {
@@ -111,5 +241,6 @@ pub async fn verify(settings: &Settings, id: &str) -> Result<Verified> {
         entries: m.entries.len(),
         counts: m.counts,
         not_copied: m.not_copied,
+        contents,
     })
 }

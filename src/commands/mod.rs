@@ -1,9 +1,15 @@
 //! The commands besides `export` and `import`, one module each, returning the text it prints or
-//! (`list`, `verify`, `status`) a value `render` prints as text or JSON: `list` and `verify` (the store, read only), `status` (the target's fence and last
-//! import, the store's latest, the RPO check), `promote` and `demote` (the fence), `prune`
-//! (snapshot retention, on demand) and `keygen`. Also the sizes and ages they print.
+//! (`list`, `verify`, `diff`, `status`) a value `render` prints as text or JSON: `list` and
+//! `verify` (the store, read only; `contents` describes what a snapshot holds), `diff` (two
+//! snapshots, or one and the live cluster, compared by `fingerprint`), `status` (the target's
+//! fence and last import, the store's latest, the RPO check), `promote` and `demote` (the
+//! fence), `prune` (snapshot retention, on demand) and `keygen`. Also the sizes and ages they
+//! print.
 
+mod contents;
+mod diff;
 mod fence;
+mod fingerprint;
 mod keygen;
 mod list;
 mod retention;
@@ -16,9 +22,11 @@ use crate::error::Result;
 use crate::state::ImporterState;
 use crate::vault::Session;
 
+pub use contents::{Content, KvContent, VersionInfo};
+pub use diff::{CLUSTER, Changed, Diff, Item, diff};
 pub use fence::{demote, promote};
 pub use keygen::keygen;
-pub use list::{Listed, Listing, Signature, Verified, list, verify};
+pub use list::{Check, Listed, Listing, Signature, Verified, list, verify};
 pub use retention::retention;
 pub use status::{Latest, Status, StoreLatest, Target, status};
 

@@ -35,7 +35,7 @@ pub use lease::{Gate, holder_id};
 pub use plan::{Change, Plan};
 pub use restore::Restore;
 pub use summary::Summary;
-pub use verify::{Snapshot, verify};
+pub use verify::{Snapshot, verify, verify_each};
 use verify::{check_not_older, scan, verify_with};
 pub use watch::{Holder, wait_for_holder};
 

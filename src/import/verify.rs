@@ -46,6 +46,28 @@ pub(super) async fn verify_with(
     limits: Limits,
     id: &str,
 ) -> Result<(Snapshot, Manifest)> {
+    verify_scanning(settings, opener, limits, id, |_| true).await
+}
+
+/// Verifies a snapshot as `verify` does, handing each object to `on_object` as the verifying pass
+/// meets it (after its entry's digest is checked). The snapshot is only verified once this
+/// returns `Ok`: whoever collects the objects must not use them before.
+pub async fn verify_each(
+    settings: &Settings,
+    id: &str,
+    on_object: impl FnMut(Scanned) -> bool + Send + 'static,
+) -> Result<(Snapshot, Manifest)> {
+    let opener = Arc::new(settings.opener()?);
+    verify_scanning(settings, opener, settings.limits()?, id, on_object).await
+}
+
+async fn verify_scanning(
+    settings: &Settings,
+    opener: Arc<Opener>,
+    limits: Limits,
+    id: &str,
+    on_object: impl FnMut(Scanned) -> bool + Send + 'static,
+) -> Result<(Snapshot, Manifest)> {
     let store: Arc<dyn Store> = store::open(&settings.store_url()?).await?.into();
     let located = catalog::locate(store.as_ref(), id, limits.max_total_bytes).await?;
     // The signature is checked over the object as it streams by, and its digest compared with
@@ -95,7 +117,7 @@ pub(super) async fn verify_with(
         opener,
         limits,
     };
-    let manifest = scan(&snapshot, |_| true).await?;
+    let manifest = scan(&snapshot, on_object).await?;
     let source = &manifest.source;
     let named = (
         source.cluster_name.as_deref().unwrap_or_default(),

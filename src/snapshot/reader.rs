@@ -114,6 +114,19 @@ pub fn scan(
     Ok(end)
 }
 
+/// The manifest alone, from the head of the archive: gunzips only until its first entry is read,
+/// and checks nothing but its shape. What it says is unverified (`list` shows it as such).
+pub fn read_head(input: impl Read, limits: Limits) -> Result<Manifest, Refusal> {
+    let mut archive = tar::Archive::new(GzDecoder::new(input));
+    let mut entries = archive.entries().map_err(corrupt)?;
+    let mut first = entries.next().ok_or("archive is empty")?.map_err(corrupt)?;
+    if entry_path(&first)? != MANIFEST_NAME {
+        return Err(format!("first entry is not {MANIFEST_NAME}"));
+    }
+    let (manifest, _, _) = read_manifest(&mut first, limits.max_manifest_bytes)?;
+    Ok(manifest)
+}
+
 /// Refuses a manifest that is not the signed one, of another format version, or that lists a
 /// name twice.
 fn check_manifest(

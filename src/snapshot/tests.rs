@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::format::entry_name;
 use super::manifest::{EntryDigest, Manifest};
-use super::reader::{Limits, scan};
+use super::reader::{Limits, read_head, scan};
 use super::writer::SnapshotWriter;
 use crate::objects::kv::{Secret, State};
 use crate::objects::mounts::Mount;
@@ -153,6 +153,31 @@ fn round_trip_keeps_every_object_in_kind_then_name_order() {
     let mut expected = sample();
     expected.sort_by_key(|o| (o.kind(), entry_name(o)));
     assert_eq!(seen, expected);
+}
+
+#[test]
+fn the_head_of_an_archive_is_its_manifest_read_without_the_rest() {
+    // Enough entries that the archive is many times the reader's buffers.
+    let noise = |i: u64| -> Vec<String> {
+        (0..16u64)
+            .map(|j| hex::encode(Sha256::digest((i * 100 + j).to_le_bytes())))
+            .collect()
+    };
+    let many: Vec<Object> = (0..400u64)
+        .map(|i| secret("secret/", &format!("s{i}"), json!({ "pad": noise(i) })))
+        .collect();
+    let bytes = write(&many);
+    let full = scan_bytes(&bytes, Limits::default()).unwrap().0;
+    // Counts the bytes the head read takes: it stops after the manifest's entry.
+    let mut input = crate::hashing::Hashing::new(bytes.as_slice());
+    let head = read_head(&mut input, Limits::default()).unwrap();
+    assert_eq!(head, full);
+    let (_, _, read) = input.finish();
+    assert!(read < bytes.len() as u64 / 2, "{read} of {}", bytes.len());
+    assert_eq!(
+        read_head(&bytes[..20], Limits::default()).unwrap_err(),
+        "archive is corrupt or truncated: incomplete deflate stream"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! What a transit key backup says about its key: the key material of each version (to tell
-//! whether two keys are the same key) and the settings `keys/<name>/config` takes. Key material
-//! stays in memory only, is compared and never shown: nothing here derives `Debug`.
+//! whether two keys are the same key) and the settings `keys/<name>/config` takes; and the backup
+//! less the time it was taken, for `diff`. Key material stays in memory only, is compared and
+//! never shown: nothing here derives `Debug`.
 
 use std::collections::BTreeMap;
 
@@ -114,6 +115,22 @@ impl KeyConfig {
     }
 }
 
+/// A backup as JSON, less when it was taken: Vault stamps `backup_info` (time and version of the
+/// backup) into the key's policy on every backup, so two backups of an unchanged key differ there
+/// and nowhere else. `diff` compares what is left; `None` when it is not a backup.
+pub fn without_backup_time(backup: &str) -> Option<Value> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(backup.trim())
+        .ok()?;
+    let mut doc: Value = serde_json::from_slice(&bytes).ok()?;
+    let top = doc.as_object_mut()?;
+    top.remove("backup_info");
+    if let Some(policy) = top.get_mut("policy").and_then(Value::as_object_mut) {
+        policy.remove("backup_info");
+    }
+    Some(doc)
+}
+
 /// A decoded backup: latest version, settings, and each version's material.
 pub struct Decoded {
     pub latest_version: u64,
@@ -223,6 +240,21 @@ mod tests {
 
     fn decoded(latest: u64, keys: &[(u64, &str)]) -> Decoded {
         Decoded::from_backup(&backup(latest, keys, &[])).unwrap()
+    }
+
+    #[test]
+    fn two_backups_of_the_same_key_compare_equal_without_their_time() {
+        let at = |time: &str| {
+            let doc = json!({"policy": {"latest_version": 1, "keys": {"1": {"key": "k"}},
+                                        "backup_info": {"time": time, "version": 1}},
+                             "backup_info": {"time": time}});
+            base64::engine::general_purpose::STANDARD.encode(doc.to_string())
+        };
+        let (a, b) = (at("2026-01-01T00:00:00Z"), at("2026-01-02T00:00:00Z"));
+        assert_ne!(a, b);
+        assert_eq!(without_backup_time(&a), without_backup_time(&b));
+        assert!(without_backup_time(&a).is_some());
+        assert!(without_backup_time("not base64").is_none());
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-pub use backup::KeyConfig;
 use backup::{Compared, Decoded};
+pub use backup::{KeyConfig, without_backup_time};
 
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};

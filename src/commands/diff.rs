@@ -1,0 +1,205 @@
+//! `diff A B`: which objects two snapshots, or a snapshot and the live cluster, hold differently.
+//! A snapshot side is verified as `verify` verifies it (a refusal is exit code 4); the `cluster`
+//! side is the export's walk of VAULT_ADDR into memory, nothing written anywhere. Each side keeps
+//! a `Fingerprint` per object (digests, never values), matched by snapshot entry name.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::fingerprint::Fingerprint;
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::export;
+use crate::import;
+use crate::objects::{Kind, Object, Sink};
+use crate::select::Selection;
+use crate::snapshot::catalog;
+use crate::snapshot::format::entry_name;
+use crate::vault::Session;
+
+/// The live cluster at VAULT_ADDR, as a side of `diff`.
+pub const CLUSTER: &str = "cluster";
+
+/// What differs from `a` to `b`. Objects both hold alike are only counted.
+#[derive(Debug, Serialize)]
+pub struct Diff {
+    /// The snapshot key, or the address of the cluster.
+    pub a: String,
+    pub b: String,
+    /// The `--only` patterns both sides were restricted to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only: Option<String>,
+    pub added: Vec<Item>,
+    pub removed: Vec<Item>,
+    pub changed: Vec<Changed>,
+    pub unchanged: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Item {
+    pub kind: Kind,
+    pub path: String,
+}
+
+/// A changed object and the paths of its fields that differ (`data.password`, `policy`).
+#[derive(Debug, Serialize)]
+pub struct Changed {
+    pub kind: Kind,
+    pub path: String,
+    pub fields: Vec<String>,
+}
+
+/// Fingerprints by snapshot entry name.
+type Side = BTreeMap<String, Fingerprint>;
+
+/// Compares `a` with `b` (each a snapshot ID, `latest` or `cluster`), restricted to `only`.
+pub async fn diff(settings: &Settings, a: &str, b: &str, only: Option<&str>) -> Result<Diff> {
+    let only = only.map(|s| Selection::parse("--only", s)).transpose()?;
+    for side in [a, b] {
+        check_side(side)?;
+    }
+    let (a_name, a_side) = load(settings, a, only.as_ref()).await?;
+    let (b_name, b_side) = load(settings, b, only.as_ref()).await?;
+    let mut out = compare(a_side, b_side);
+    out.a = a_name;
+    out.b = b_name;
+    out.only = only.map(|s| s.spec().to_string());
+    Ok(out)
+}
+
+/// A usage error for a side that is neither `cluster` nor a snapshot ID.
+fn check_side(side: &str) -> Result<()> {
+    if side == CLUSTER || catalog::parse_id(side).is_ok() {
+        return Ok(());
+    }
+    Err(Error::config(
+        "diff",
+        format!(
+            "`{side}` is not a snapshot ID such as 20261120T214500Z, `latest`, nor `{CLUSTER}`"
+        ),
+    ))
+}
+
+/// One side's name and fingerprints.
+async fn load(settings: &Settings, side: &str, only: Option<&Selection>) -> Result<(String, Side)> {
+    if side == CLUSTER {
+        let vcfg = settings.vault()?;
+        return Session::run(&vcfg, async |client| {
+            let mut sink = Collect {
+                only: only.cloned(),
+                seen: Side::new(),
+            };
+            export::walk(settings, client, &mut sink).await?;
+            Ok((client.addr().to_string(), sink.seen))
+        })
+        .await;
+    }
+    let seen = Arc::new(Mutex::new(Side::new()));
+    let (into, only) = (seen.clone(), only.cloned());
+    let (snapshot, _) = import::verify_each(settings, side, move |s| {
+        if only.as_ref().is_none_or(|o| o.matches(&s.object)) {
+            let mut seen = into.lock().unwrap_or_else(|e| e.into_inner());
+            seen.insert(s.entry, Fingerprint::of(&s.object));
+        }
+        true
+    })
+    .await?;
+    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    Ok((snapshot.key, std::mem::take(&mut *seen)))
+}
+
+/// The live cluster's objects, as the export's walk finds them.
+struct Collect {
+    only: Option<Selection>,
+    seen: Side,
+}
+
+impl Sink for Collect {
+    fn add(&mut self, obj: Object) -> Result<()> {
+        if self.only.as_ref().is_none_or(|o| o.matches(&obj)) {
+            self.seen.insert(entry_name(&obj), Fingerprint::of(&obj));
+        }
+        Ok(())
+    }
+
+    /// What an export could not copy is not in a snapshot either: nothing to compare.
+    fn not_copied(&mut self, _: Kind, _: String, _: String) {}
+}
+
+/// Objects only `b` holds are added, only `a` removed; those both hold changed when a field differs.
+fn compare(a: Side, mut b: Side) -> Diff {
+    let mut out = Diff {
+        a: String::new(),
+        b: String::new(),
+        only: None,
+        added: Vec::new(),
+        removed: Vec::new(),
+        changed: Vec::new(),
+        unchanged: 0,
+    };
+    let item = |f: Fingerprint| Item {
+        kind: f.kind,
+        path: f.path,
+    };
+    for (entry, old) in a {
+        let Some(new) = b.remove(&entry) else {
+            out.removed.push(item(old));
+            continue;
+        };
+        let fields = old.changed(&new);
+        match fields.is_empty() {
+            true => out.unchanged += 1,
+            false => out.changed.push(Changed {
+                kind: new.kind,
+                path: new.path,
+                fields,
+            }),
+        }
+    }
+    out.added = b.into_values().map(item).collect();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::policies::{Policy, PolicyType};
+
+    fn policy(name: &str, text: &str) -> (String, Fingerprint) {
+        let o = Object::Policy(Policy {
+            namespace: String::new(),
+            policy_type: PolicyType::Acl,
+            name: name.into(),
+            policy: text.into(),
+        });
+        (entry_name(&o), Fingerprint::of(&o))
+    }
+
+    #[test]
+    fn objects_are_added_removed_changed_or_counted() {
+        let a = Side::from([policy("old", "x"), policy("same", "y"), policy("edit", "1")]);
+        let b = Side::from([policy("new", "x"), policy("same", "y"), policy("edit", "2")]);
+        let d = compare(a, b);
+        let paths = |items: &[Item]| items.iter().map(|i| i.path.clone()).collect::<Vec<_>>();
+        assert_eq!(paths(&d.added), ["sys/policies/acl/new"]);
+        assert_eq!(paths(&d.removed), ["sys/policies/acl/old"]);
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(d.changed[0].path, "sys/policies/acl/edit");
+        assert_eq!(d.changed[0].fields, ["policy"]);
+        assert_eq!(d.unchanged, 1);
+    }
+
+    #[test]
+    fn a_side_is_a_snapshot_id_latest_or_cluster() {
+        for ok in ["latest", "cluster", "20261120T214500Z"] {
+            check_side(ok).unwrap();
+        }
+        let e = check_side("yesterday").unwrap_err();
+        assert!(
+            e.to_string().contains("`yesterday` is not a snapshot ID"),
+            "{e}"
+        );
+    }
+}

@@ -126,6 +126,13 @@ class Checker:
         return cond
 
 
+def quantity(q):
+    """Bytes in a Kubernetes quantity with a binary suffix (`2Gi`), or 0 when it has none."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    q = str(q)
+    return int(q[:-2]) * units[q[-2:]] if q[-2:] in units and q[:-2].isdigit() else 0
+
+
 def dig(obj, path, default=None):
     for part in path.split("."):
         if not isinstance(obj, dict) or part not in obj:
@@ -327,11 +334,19 @@ def check_cronjob(c, where, cj, exp, side_name, config, known_env, templates):
         e(sat[0].get("expirationSeconds") == 600, cw, "the Vault token's expirationSeconds is not 600")
         e(sat[0].get("path") == base, cw, "the Vault token's path does not match REPLICATOR_KUBERNETES_TOKEN_FILE")
         e(m.get("readOnly") is True, cw, "the Vault token is not mounted read-only")
-    # Scratch space: in memory, at TMPDIR.
+    # Scratch space at TMPDIR: the export's sealed spool on the node's disk, big enough for
+    # 1,000,000 secrets (about 1.1 GB, issue #19); the import's in memory (it writes nothing).
     m = mounts.get(data.get("TMPDIR"))
     vol = volumes.get(m.get("name")) if m else None
-    e(dig(vol or {}, "emptyDir.medium") == "Memory", cw, "TMPDIR is not an emptyDir with medium Memory")
+    e(dig(vol or {}, "emptyDir") is not None, cw, "TMPDIR is not an emptyDir")
     e(dig(vol or {}, "emptyDir.sizeLimit") is not None, cw, "the TMPDIR emptyDir has no sizeLimit")
+    memory = dig(vol or {}, "emptyDir.medium") == "Memory"
+    if side["args"] == ["export"]:
+        e(not memory, cw, "the export's TMPDIR is in memory: its spool would count against the memory limit")
+        e(quantity(dig(vol or {}, "emptyDir.sizeLimit", "0")) >= 2 * 2**30, cw,
+          "the export's TMPDIR sizeLimit is under 2Gi (the spool of 1,000,000 secrets)")
+    else:
+        e(memory, cw, "the import's TMPDIR is not in memory")
 
     # Secrets: every reference resolves to a template with that key.
     def template_keys(secret):

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod format;
 pub mod manifest;
 pub mod reader;
+pub mod spool;
 pub mod writer;
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
-//! Builds a snapshot without holding it in memory: objects are serialised into a spool file as the
-//! walk finds them, then written out as a tar.gz in the format's deterministic order, manifest first.
+//! Builds a snapshot without holding it in memory: objects are serialised into a sealed spool file
+//! (`spool`) as the walk finds them, then written out as a tar.gz in the format's deterministic
+//! order, manifest first.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, validate};
 use super::manifest::{EntryDigest, Manifest, NotCopied};
+use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
 use crate::objects::{Kind, Object, Sink};
@@ -27,8 +28,7 @@ struct Indexed {
 }
 
 pub struct SnapshotWriter {
-    spool: BufWriter<File>,
-    spool_len: u64,
+    spool: Spool,
     index: Vec<Indexed>,
     namespaces: Vec<String>,
     not_copied: Vec<NotCopied>,
@@ -41,12 +41,10 @@ fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 impl SnapshotWriter {
-    /// A writer spooling into an anonymous file in the temp directory (`TMPDIR`).
+    /// A writer spooling into an anonymous, sealed file in the temp directory (`TMPDIR`).
     pub fn new() -> Result<Self> {
-        let spool = tempfile::tempfile().map_err(io("create spool file in TMPDIR"))?;
         Ok(SnapshotWriter {
-            spool: BufWriter::new(spool),
-            spool_len: 0,
+            spool: Spool::new()?,
             index: Vec::new(),
             namespaces: Vec::new(),
             not_copied: Vec::new(),
@@ -70,19 +68,16 @@ impl SnapshotWriter {
             path: obj.path(),
             reason: format!("cannot serialise: {e}"),
         })?;
-        self.spool
-            .write_all(&bytes)
-            .map_err(io("write spool file"))?;
+        let offset = self.spool.put(&bytes)?;
         self.index.push(Indexed {
             kind: obj.kind(),
-            offset: self.spool_len,
+            offset,
             digest: EntryDigest {
                 name: entry_name(obj),
                 size: bytes.len() as u64,
                 sha256: Sha256::digest(&bytes).into(),
             },
         });
-        self.spool_len += bytes.len() as u64;
         if let Some(c) = &self.added {
             c.fetch_add(1, Ordering::Relaxed);
         }
@@ -144,34 +139,29 @@ impl SnapshotWriter {
             not_copied: self.not_copied,
             entries,
         };
-        let mut hashed = Hashing::new(&mut self.spool);
+        let mut hashed = Hashing::new(self.spool.chunked());
         serde_json::to_writer_pretty(&mut hashed, &manifest).map_err(|e| Error::Object {
             kind: "manifest",
             path: MANIFEST_NAME.into(),
             reason: format!("cannot serialise: {e}"),
         })?;
-        let (_, manifest_sha256, manifest_len) = hashed.finish();
-
-        let mut spool = self
-            .spool
-            .into_inner()
-            .map_err(|e| Error::io("flush spool file", e.into_error()))?;
+        let (chunked, manifest_sha256, manifest_len) = hashed.finish();
+        let chunks = chunked.finish()?;
+        let spooled = self.spool.len();
+        tracing::info!(spool_bytes = spooled, "snapshot spooled");
+        let mut spool = self.spool.into_reader()?;
         let mut tar = tar::Builder::new(GzEncoder::new(out, Compression::default()));
-        let mut copy = |tar: &mut tar::Builder<_>, name: &str, offset, len, mtime| {
-            spool
-                .seek(SeekFrom::Start(offset))
-                .map_err(io("read spool file"))?;
-            append(tar, name, (&mut spool).take(len), len, mtime)
-        };
-        copy(
+        let mtime = created_at.timestamp();
+        append(
             &mut tar,
             MANIFEST_NAME,
-            self.spool_len,
+            spool.chunks(chunks),
             manifest_len,
-            created_at.timestamp(),
+            mtime,
         )?;
         for (e, offset) in manifest.entries.iter().zip(offsets) {
-            copy(&mut tar, &e.name, offset, e.size, 0)?;
+            let bytes = spool.get(offset, e.size)?;
+            append(&mut tar, &e.name, bytes.as_slice(), e.size, 0)?;
         }
         let gz = tar.into_inner().map_err(io("write snapshot archive"))?;
         let mut out = gz.finish().map_err(io("write snapshot archive"))?;

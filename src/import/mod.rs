@@ -2,6 +2,7 @@
 //! anything is written, take the import lease, plan against the target (drift, prune, guard), then
 //! apply the plan (or print it with `--dry-run`) and record what was written.
 
+mod applied;
 mod apply;
 mod decide;
 mod hold;
@@ -25,12 +26,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{OnDrift, Settings};
 use crate::error::{Error, Result};
+use crate::model::Action;
 use crate::objects::{Parent, Target};
 use crate::snapshot::Manifest;
 use crate::snapshot::catalog;
 use crate::state::{ImporterState, Meta};
 use crate::vault::{Session, VaultClient};
 
+use applied::Applied;
 pub use lease::{Gate, holder_id};
 pub use plan::{Change, Plan};
 pub use restore::Restore;
@@ -99,6 +102,10 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
         let (snapshot, mut manifest) = verify_with(settings, opener, limits, &req.snapshot).await?;
+        let applied = match opts.full_check {
+            false => Applied::of(&manifest.entries),
+            true => Applied::default(),
+        };
         if !opts.prune {
             // Only a prune needs every entry name; every pass re-reads the signed manifest.
             manifest.entries = Vec::new();
@@ -116,6 +123,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
             state: &state,
             opts: &opts,
             restore,
+            applied,
         };
         let mut out = import_with(&run, snapshot, manifest, req.dry_run).await?;
         out.only = req.restore.as_ref().map(|r| r.only.spec().to_string());
@@ -149,6 +157,8 @@ struct Run<'a> {
     state: &'a ImporterState,
     opts: &'a crate::config::ImportOptions,
     restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
+    /// What the snapshot holds, to tell whether the last import applied all of it.
+    applied: Applied,
 }
 
 async fn import_with(
@@ -231,7 +241,15 @@ async fn plan_and_apply(
         .as_ref()
         .is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every);
     let opts = &opts;
-    tracing::info!(full_check = opts.full_check, "planning");
+    // Every entry is one the last import applied: only namespaces and mounts are planned.
+    let heads_only =
+        !opts.full_check && !opts.prune && run.restore.is_none() && run.applied.all_in(&records);
+    if heads_only {
+        tracing::info!(
+            "every entry is as the last import applied it: only namespaces and mounts are planned"
+        );
+    }
+    tracing::info!(full_check = opts.full_check, heads_only, "planning");
     let mut target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
     target.database = opts.database;
     let (deletes, tally) = match opts.prune {
@@ -244,6 +262,7 @@ async fn plan_and_apply(
         concurrency: client.concurrency(),
         opts,
         restore: run.restore,
+        heads_only,
     };
     let applied = if dry_run || opts.on_drift == OnDrift::Fail {
         // The whole plan first: to print it, or to refuse drift before anything is written. The
@@ -258,6 +277,11 @@ async fn plan_and_apply(
                     plan.drifted
                 ),
             ));
+        }
+        if heads_only {
+            for (kind, n) in applied::beyond_heads(&manifest.counts) {
+                *plan.unchanged.entry(kind).or_default() += n;
+            }
         }
         if dry_run {
             plan.changes.extend(deletes);
@@ -277,7 +301,14 @@ async fn plan_and_apply(
         applied.interrupted |= cancel.is_cancelled();
         Ok(applied)
     } else {
-        planner::apply(&pass, &mut records, deletes, cancel).await
+        planner::apply(&pass, &mut records, deletes, cancel)
+            .await
+            .map(|mut summary| {
+                for (kind, n) in applied::beyond_heads(&manifest.counts).filter(|_| heads_only) {
+                    summary.count(kind, Action::Unchanged, n);
+                }
+                summary
+            })
     };
     let deleted = tally.settle(&mut records);
     let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());

@@ -5,6 +5,8 @@
 //! so memory stays flat however many objects the snapshot holds.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -100,6 +102,9 @@ pub struct Pass<'a> {
     pub opts: &'a ImportOptions,
     /// A selective restore, and the containers its selection needs.
     pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
+    /// Only namespaces and mounts are planned: every other entry is one the last import applied
+    /// (`applied`), and the pass stops where they end.
+    pub heads_only: bool,
 }
 
 async fn walk(
@@ -117,7 +122,18 @@ async fn walk(
     // What an earlier pass (a dry plan before this one) found is not trusted here.
     target.kv.forget();
     let (tx, rx) = mpsc::channel::<Scanned>(concurrency * 4);
-    let reading = scan(snapshot, move |s| tx.blocking_send(s).is_ok());
+    // Namespaces and mounts come first in a snapshot: a pass over them alone stops at the first
+    // entry of another kind.
+    let heads_only = pass.heads_only;
+    let stopped_early = Arc::new(AtomicBool::new(false));
+    let stopped = stopped_early.clone();
+    let reading = scan(snapshot, move |s| {
+        if heads_only && s.object.as_parent().is_none() {
+            stopped.store(true, Ordering::Relaxed);
+            return false;
+        }
+        tx.blocking_send(s).is_ok()
+    });
     let walking = async move {
         let mut rx = rx;
         let mut decisions: HashMap<Parent, ParentDecision> = HashMap::new();
@@ -166,7 +182,7 @@ async fn walk(
     };
     let (read, ()) = tokio::join!(reading, walking);
     match read {
-        Err(_) if cancel.is_cancelled() => Ok(()),
+        Err(_) if cancel.is_cancelled() || stopped_early.load(Ordering::Relaxed) => Ok(()),
         Err(e) => Err(e),
         Ok(_) => Ok(()),
     }

@@ -308,3 +308,54 @@ fn an_import_after_a_few_changes_reads_only_what_changed_until_a_full_check() {
         "--full-check compares everything: {again} reads"
     );
 }
+
+/// #19: an import of a snapshot whose every entry the last import applied plans only its mounts
+/// (the pass stops at the head of the archive; no object inside is read, nothing is written),
+/// until a full check or a change in the source.
+#[test]
+fn a_no_op_import_reads_no_object_until_the_source_changes_or_a_full_check_is_due() {
+    let p = Pair::new();
+    for i in 0..50 {
+        p.src.kv_put("secret", &format!("s{i}"), json!({"v": i}));
+    }
+    p.sync(&[], 0);
+    let import = |extra: &[(&str, &str)]| {
+        let run = p.import_args(&["import", "--output", "json"], extra);
+        run.assert_code(0);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let reads = doc["reads"].as_u64().unwrap();
+        let unchanged = doc["summary"]["kinds"]["kv_secret"]["unchanged"].clone();
+        (
+            reads,
+            doc["writes"].as_u64().unwrap(),
+            unchanged,
+            run.stderr,
+        )
+    };
+    let (reads, writes, unchanged, log) = import(&[]);
+    // Planning `secret/` reads the mount tables; no object inside it is read (50 secrets).
+    assert!(
+        reads < 10 && writes == 0,
+        "{reads} reads, {writes} writes\n{log}"
+    );
+    assert_eq!(unchanged, json!(50), "{log}");
+    assert!(
+        log.contains("only namespaces and mounts are planned"),
+        "{log}"
+    );
+
+    p.src.kv_put("secret", "s1", json!({"v": "changed"}));
+    p.export();
+    let (reads, writes, _, log) = import(&[]);
+    assert_eq!(writes, 1, "{log}");
+    assert!(
+        reads > 0 && !log.contains("only namespaces and mounts are planned"),
+        "{log}"
+    );
+
+    let (reads, _, _, log) = import(&[("REPLICATOR_FULL_CHECK_EVERY", "1")]);
+    assert!(
+        reads >= 50 && !log.contains("only namespaces and mounts are planned"),
+        "{reads} reads\n{log}"
+    );
+}

@@ -1,0 +1,102 @@
+//! The no-op shortcut. Between full checks an import trusts what the last import applied: an
+//! entry whose name and digest match a settled record is settled without a read. When every
+//! entry of the verified snapshot is such an entry, the planning pass plans only the namespaces
+//! and mounts (which it always plans) and stops reading where they end, at the head of the
+//! archive, instead of streaming every object a second time.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use crate::objects::{Kind, Stage};
+use crate::snapshot::manifest::EntryDigest;
+use crate::state::Records;
+
+/// Each entry of a snapshot as (hash of its name, first 8 bytes of its sha256), sorted: 16 bytes
+/// an entry, kept after the manifest's list is dropped.
+#[derive(Debug, Default)]
+pub struct Applied(Vec<(u64, u64)>);
+
+fn key(name: &str, sha: &[u8; 32]) -> (u64, u64) {
+    let mut h = DefaultHasher::new();
+    name.hash(&mut h);
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&sha[..8]);
+    (h.finish(), u64::from_le_bytes(prefix))
+}
+
+impl Applied {
+    pub fn of(entries: &[EntryDigest]) -> Applied {
+        let mut keys: Vec<(u64, u64)> = entries.iter().map(|e| key(&e.name, &e.sha256)).collect();
+        keys.sort_unstable();
+        Applied(keys)
+    }
+
+    /// Whether the last import applied every entry, as it is in this snapshot, and left none
+    /// unsettled. A hash collision can only make this false (and the import compare as usual)
+    /// unless two different digests of the same name share their first 64 bits.
+    pub fn all_in(&self, records: &Records) -> bool {
+        if self.0.is_empty() || records.len() < self.0.len() {
+            return false;
+        }
+        let mut settled: Vec<(u64, u64)> = records
+            .iter()
+            .filter(|(_, r)| !r.unsettled)
+            .map(|(e, r)| key(e, &r.sha))
+            .collect();
+        settled.sort_unstable();
+        self.0.iter().all(|k| settled.binary_search(k).is_ok())
+    }
+}
+
+/// The kinds and counts a pass over namespaces and mounts alone leaves out: every other object
+/// of the snapshot, found as the last import left it.
+pub fn beyond_heads(counts: &BTreeMap<String, u64>) -> impl Iterator<Item = (Kind, u64)> + '_ {
+    Kind::ALL
+        .iter()
+        .filter(|k| k.stage() != Stage::Containers)
+        .filter_map(|k| Some((*k, *counts.get(k.as_str()).filter(|n| **n > 0)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Record;
+
+    fn entry(name: &str, sha: u8) -> EntryDigest {
+        EntryDigest {
+            name: name.into(),
+            size: 1,
+            sha256: [sha; 32],
+        }
+    }
+
+    fn records(list: &[(&str, u8, bool)]) -> Records {
+        let mut r = Records::new();
+        for (name, sha, unsettled) in list {
+            let mut rec = Record::new([*sha; 32], Kind::KvSecret, name, "", None);
+            rec.unsettled = *unsettled;
+            r.set(*name, rec);
+        }
+        r
+    }
+
+    #[test]
+    fn only_a_snapshot_the_last_import_applied_whole_is_a_no_op() {
+        let snap = Applied::of(&[entry("a", 1), entry("b", 2)]);
+        assert!(snap.all_in(&records(&[
+            ("a", 1, false),
+            ("b", 2, false),
+            ("old", 3, false)
+        ])));
+        assert!(
+            !snap.all_in(&records(&[("a", 1, false), ("b", 9, false)])),
+            "changed"
+        );
+        assert!(!snap.all_in(&records(&[("a", 1, false)])), "new entry");
+        assert!(
+            !snap.all_in(&records(&[("a", 1, false), ("b", 2, true)])),
+            "unsettled"
+        );
+        assert!(!Applied::default().all_in(&records(&[])), "empty snapshot");
+    }
+}

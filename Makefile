@@ -60,8 +60,9 @@ completions:
 	cargo run --locked --quiet -- completions zsh > target/completions/_vault-replicator
 	cargo run --locked --quiet -- completions fish > target/completions/vault-replicator.fish
 
-## Benchmark against real OpenBao dev servers and Garage: BENCH_SECRETS (default 10000) secrets,
-## export, import, no-op and 1%-changed imports, each against the server's raw ceiling.
+## Benchmark against real OpenBao dev servers and Garage: BENCH_SECRETS (default 10000) secrets
+## laid out by BENCH_SHAPE (docs/performance.md), export, import, no-op and 1%-changed imports,
+## each against the server's raw ceiling, with the tool's and the servers' CPU-seconds.
 bench: deps
 	cargo build --release --locked --bin vault-replicator --example ceiling
 	python3 scripts/bench.py

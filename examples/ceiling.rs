@@ -4,8 +4,14 @@
 //!
 //!   ceiling get  ADDR TOKEN SECONDS CONCURRENCY      prints requests per second
 //!   ceiling put  ADDR TOKEN SECONDS CONCURRENCY
-//!   ceiling seed ADDR TOKEN COUNT STEP VALUE         writes secret/f{i/10}/s{i} for i in 0..COUNT by STEP
+//!   ceiling seed ADDR TOKEN VALUE NOTE_MIN NOTE_MAX  reads lines `I PATH` on stdin and writes
+//!                                                    {"user": "u<I>", "password": "<VALUE>-<I>"}
+//!                                                    to /v1/<PATH> (a KV-v2 data path, a namespace
+//!                                                    as its prefix), with a `note` of NOTE_MIN to
+//!                                                    NOTE_MAX characters (chosen by I) unless
+//!                                                    NOTE_MAX is 0
 
+use std::io::BufRead;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +20,7 @@ use serde_json::json;
 
 fn arg(n: usize) -> String {
     std::env::args().nth(n).unwrap_or_else(|| {
-        eprintln!("usage: ceiling get|put ADDR TOKEN SECONDS CONCURRENCY | seed ADDR TOKEN COUNT STEP VALUE");
+        eprintln!("usage: ceiling get|put ADDR TOKEN SECONDS CONCURRENCY | seed ADDR TOKEN VALUE NOTE_MIN NOTE_MAX");
         std::process::exit(2)
     })
 }
@@ -76,24 +82,32 @@ async fn main() {
             println!("{rate:.0}");
         }
         "seed" => {
-            let count: usize = arg(4).parse().unwrap();
-            let step: usize = arg(5).parse().unwrap();
-            let value = arg(6);
+            let value = arg(4);
+            let note: (u64, u64) = (arg(5).parse().unwrap(), arg(6).parse().unwrap());
             let sem = Arc::new(tokio::sync::Semaphore::new(64));
-            let mut tasks = Vec::new();
-            for i in (0..count).step_by(step.max(1)) {
+            let mut tasks = tokio::task::JoinSet::new();
+            for line in std::io::stdin().lock().lines() {
+                let line = line.expect("stdin");
+                let (i, path) = line.split_once(' ').expect("a line `I PATH`");
+                let i: u64 = i.parse().expect("I");
                 let permit = sem.clone().acquire_owned().await.unwrap();
                 let (http, token) = (http.clone(), token.clone());
-                let url = format!("{addr}/v1/secret/data/f{:04}/s{i:06}", i / 10);
-                let body =
-                    json!({"data": {"user": format!("u{i}"), "password": format!("{value}-{i}")}});
-                tasks.push(tokio::spawn(async move {
-                    send(&http, true, &url, &token, &body).await;
+                let url = format!("{addr}/v1/{path}");
+                let mut data = json!({"user": format!("u{i}"), "password": format!("{value}-{i}")});
+                if note.1 > 0 {
+                    data["note"] = json!(filler(i, note));
+                }
+                tasks.spawn(async move {
+                    send(&http, true, &url, &token, &json!({ "data": data })).await;
                     drop(permit);
-                }));
+                });
+                // Reaped as they finish, so that a million tasks do not stay allocated.
+                while let Some(done) = tasks.try_join_next() {
+                    done.unwrap();
+                }
             }
-            for t in tasks {
-                t.await.unwrap();
+            while let Some(done) = tasks.join_next().await {
+                done.unwrap();
             }
         }
         other => {
@@ -101,4 +115,25 @@ async fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// NOTE_MIN..=NOTE_MAX pseudo-random base64 characters, the same for the same `i`: incompressible
+/// (each secret's stream starts at a scrambled point), so that the snapshot's size is a real one.
+fn filler(i: u64, (min, max): (u64, u64)) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // splitmix64
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut state = mix(i.wrapping_add(0x5EED));
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        mix(state)
+    };
+    let len = min + next() % (max.max(min) - min + 1);
+    (0..len)
+        .map(|_| CHARS[(next() % 64) as usize] as char)
+        .collect()
 }

@@ -206,22 +206,13 @@ async fn take<'a>(
         entry,
         sha256,
     } = scanned;
-    let (object, copy, container) = match pass.restore {
-        None => (object, false, false),
-        Some((restore, needs)) => match restore.admit(object, needs) {
-            Admitted::Out(_) => return None,
-            Admitted::Selected { object, renamed } => (object, renamed, false),
-            Admitted::Container(object) => (object, false, true),
-            Admitted::Skipped(object, why) => {
-                let change = Change::new(object, Action::Skipped, Some(why));
-                settle(
-                    sink,
-                    records,
-                    finish(target, change, None, false, cancel).await,
-                );
-                return None;
-            }
-        },
+    let (object, copy, container) = match admit(pass, object)? {
+        Ok(taken) => taken,
+        Err(skipped) => {
+            let done = finish(target, skipped, None, false, cancel).await;
+            settle(sink, records, done);
+            return None;
+        }
     };
     // Transit keys are never pruned one by one, but recorded all the same: a mount prune must
     // know which keys are the importer's. A restore's copy elsewhere is not the importer's.
@@ -274,6 +265,21 @@ async fn take<'a>(
         };
         finish(target, change, record, applying, cancel).await
     }))
+}
+
+/// How a selective restore takes an object: `None` when it is not part of it; the object, whether
+/// it is a copy elsewhere (`--to-prefix`) and whether it is only a container the selection needs;
+/// or the change that skips it.
+fn admit(pass: &Pass<'_>, object: Object) -> Option<Result<(Object, bool, bool), Change>> {
+    let Some((restore, needs)) = pass.restore else {
+        return Some(Ok((object, false, false)));
+    };
+    Some(match restore.admit(object, needs) {
+        Admitted::Out(_) => return None,
+        Admitted::Selected { object, renamed } => Ok((object, renamed, false)),
+        Admitted::Container(object) => Ok((object, false, true)),
+        Admitted::Skipped(object, why) => Err(Change::new(object, Action::Skipped, Some(why))),
+    })
 }
 
 /// Applies a planned create or update when importing, unless the run was stopped while it was

@@ -75,6 +75,17 @@ pub enum Scope<'a> {
     Mount { ns: &'a str, mount: &'a Mount },
 }
 
+impl<'a> Scope<'a> {
+    /// The namespace and mount of a one-mount scope whose engine a kind carries (`holds`);
+    /// `None` for any other scope, which such a kind has nothing to export from.
+    pub fn mount_holding(&self, holds: fn(&Mount) -> bool) -> Option<(&'a str, &'a Mount)> {
+        match self {
+            Scope::Mount { ns, mount } if holds(mount) => Some((ns, mount)),
+            _ => None,
+        }
+    }
+}
+
 /// Where an export puts what it finds: objects, and what it could not copy (never silent).
 pub trait Sink: Send {
     fn add(&mut self, obj: Object) -> Result<()>;

@@ -79,12 +79,9 @@ impl ObjectKind for TotpKey {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         for name in source.client.list(&format!("{}keys", mount.path)).await? {
             let key = TotpKey {
                 namespace: ns.to_string(),

@@ -109,12 +109,9 @@ impl ObjectKind for AuthItem {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         let at = (mount.path.as_str(), mount.kind.as_str());
         let found = export(source.client, source.escrow, ns, at).await?;
         for item in found.items {

@@ -99,12 +99,9 @@ impl ObjectKind for DatabaseConfig {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         let c = source.client;
         for name in c.list(&format!("{}{AT}", mount.path)).await? {
             let mut item = EngineItem::new(ns, &mount.path, &name, Map::new());

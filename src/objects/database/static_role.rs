@@ -95,12 +95,9 @@ impl ObjectKind for DatabaseStaticRole {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         let found =
             export_collection(source.client, ns, &mount.path, AT, fields::static_written).await?;
         for item in found {

@@ -61,12 +61,9 @@ impl ObjectKind for KubernetesConfig {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         let mut item = EngineItem::new(ns, &mount.path, "", Map::new());
         let api = item.api_path(AT);
         let Some(data) = read(source.client, &api).await? else {

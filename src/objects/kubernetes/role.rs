@@ -100,12 +100,9 @@ impl ObjectKind for KubernetesRole {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         for item in export_collection(source.client, ns, &mount.path, AT, written).await? {
             sink.add(Object::KubernetesRole(Self(item)))?;
         }

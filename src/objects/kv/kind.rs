@@ -75,10 +75,10 @@ impl ObjectKind for Secret {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        let (true, Some(kv_version)) = (Self::holds(mount), mount.kv_version()) else {
+        let Some(kv_version) = mount.kv_version() else {
             return Ok(());
         };
         let walk = Walk {

@@ -182,12 +182,9 @@ impl ObjectKind for PkiConfig {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         let (client, m) = (source.client, &mount.path);
         let issuers = Issuers::read(client, m).await?;
         let new = |item: &str, fields, default| PkiConfig {

@@ -150,12 +150,9 @@ impl ObjectKind for PkiRole {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         let client = source.client;
         let names = client.list(&format!("{}roles", mount.path)).await?;
         if names.is_empty() {

@@ -220,12 +220,9 @@ impl ObjectKind for SshCa {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         let path = &mount.path;
         for issuer in other_issuers(source.client, path).await? {
             sink.not_copied(

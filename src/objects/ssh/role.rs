@@ -116,12 +116,9 @@ impl ObjectKind for SshRole {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         for name in source.client.list(&format!("{}roles", mount.path)).await? {
             let mut role = SshRole {
                 namespace: ns.to_string(),

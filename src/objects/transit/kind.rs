@@ -61,12 +61,9 @@ impl ObjectKind for TransitKey {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         let (keys, not_copied) = export(source.client, ns, &mount.path).await?;
         for k in keys {
             sink.add(Object::TransitKey(k))?;

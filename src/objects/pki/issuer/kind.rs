@@ -69,12 +69,9 @@ impl ObjectKind for PkiIssuer {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Scope::Mount { ns, mount } = scope else {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
             return Ok(());
         };
-        if !Self::holds(mount) {
-            return Ok(());
-        }
         let escrow = source.escrow.as_ref();
         let (issuers, not_copied) = export(source.client, escrow, ns, &mount.path).await?;
         for i in issuers {

@@ -23,6 +23,7 @@ mod integration {
     pub mod pki;
     pub mod pruning;
     pub mod rabbitmq;
+    pub mod records;
     pub mod restore;
     pub mod retries;
     pub mod roundtrip;

@@ -85,6 +85,7 @@ struct ReplicatorEnv {
     metrics_instance: Option<String>,
     progress_interval: Option<String>,
     full_check_every: Option<String>,
+    records_batch: Option<String>,
     retry_max_wait: Option<String>,
     max_delete_window: Option<String>,
 }
@@ -262,6 +263,15 @@ impl Settings {
                 })?,
             },
             full_check: false,
+            records_batch: match r.records_batch.as_deref().map(str::trim) {
+                None | Some("") => crate::state::FLUSH_AT,
+                Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    Error::config(
+                        "REPLICATOR_RECORDS_BATCH",
+                        format!("expected a count of at least 1, got `{v}`"),
+                    )
+                })?,
+            },
             max_delete_window: match set(&r.max_delete_window) {
                 None => DEFAULT_MAX_DELETE_WINDOW,
                 Some(v) => duration("REPLICATOR_MAX_DELETE_WINDOW", Some(v))?,

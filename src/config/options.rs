@@ -116,6 +116,9 @@ pub struct ImportOptions {
     pub full_check_every: u32,
     /// This run compares every object (`--full-check`, or decided from the state).
     pub full_check: bool,
+    /// Records an import holds in memory before it saves them to the state mount as a delta
+    /// (`REPLICATOR_RECORDS_BATCH`, default 32,768: about 8 MiB).
+    pub records_batch: usize,
     /// `REPLICATOR_MAX_DELETE` holds over this long (default 24h; 0: each run on its own).
     pub max_delete_window: Duration,
 }

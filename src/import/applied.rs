@@ -5,10 +5,9 @@
 //! archive, instead of streaming every object a second time.
 
 use std::collections::BTreeMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::objects::{Kind, Stage};
-use crate::snapshot::manifest::EntryDigest;
+use crate::snapshot::entries::Entries;
 use crate::state::Records;
 
 /// Each entry of a snapshot as (hash of its name, first 8 bytes of its sha256), sorted: 16 bytes
@@ -16,17 +15,15 @@ use crate::state::Records;
 #[derive(Debug, Default)]
 pub struct Applied(Vec<(u64, u64)>);
 
-fn key(name: &str, sha: &[u8; 32]) -> (u64, u64) {
-    let mut h = DefaultHasher::new();
-    name.hash(&mut h);
+fn key(name: u64, sha: &[u8; 16]) -> (u64, u64) {
     let mut prefix = [0u8; 8];
     prefix.copy_from_slice(&sha[..8]);
-    (h.finish(), u64::from_le_bytes(prefix))
+    (name, u64::from_le_bytes(prefix))
 }
 
 impl Applied {
-    pub fn of(entries: &[EntryDigest]) -> Applied {
-        let mut keys: Vec<(u64, u64)> = entries.iter().map(|e| key(&e.name, &e.sha256)).collect();
+    pub fn of(entries: &Entries) -> Applied {
+        let mut keys: Vec<(u64, u64)> = entries.iter().map(|e| key(e.name, &e.sha)).collect();
         keys.sort_unstable();
         Applied(keys)
     }
@@ -39,7 +36,7 @@ impl Applied {
             return false;
         }
         let mut settled: Vec<(u64, u64)> = records
-            .iter()
+            .seen()
             .filter(|(_, r)| !r.unsettled)
             .map(|(e, r)| key(e, &r.sha))
             .collect();
@@ -60,6 +57,7 @@ pub fn beyond_heads(counts: &BTreeMap<String, u64>) -> impl Iterator<Item = (Kin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::manifest::EntryDigest;
     use crate::state::Record;
 
     fn entry(name: &str, sha: u8) -> EntryDigest {
@@ -68,6 +66,10 @@ mod tests {
             size: 1,
             sha256: [sha; 32],
         }
+    }
+
+    fn entries(list: &[EntryDigest]) -> Entries {
+        list.iter().collect()
     }
 
     fn records(list: &[(&str, u8, bool)]) -> Records {
@@ -82,7 +84,7 @@ mod tests {
 
     #[test]
     fn only_a_snapshot_the_last_import_applied_whole_is_a_no_op() {
-        let snap = Applied::of(&[entry("a", 1), entry("b", 2)]);
+        let snap = Applied::of(&entries(&[entry("a", 1), entry("b", 2)]));
         assert!(snap.all_in(&records(&[
             ("a", 1, false),
             ("b", 2, false),

@@ -107,7 +107,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         };
         if !opts.prune {
             // Only a prune needs every entry name; every pass re-reads the signed manifest.
-            manifest.entries = Vec::new();
+            manifest.entries = Default::default();
         }
         if by_pointer && req.restore.is_none() {
             check_not_older(&state, &snapshot.key).await?;
@@ -122,7 +122,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
             state: &state,
             opts: &opts,
             restore,
-            applied,
+            applied: std::sync::Mutex::new(applied),
         };
         let mut out = import_with(&run, snapshot, manifest, req.dry_run).await?;
         out.only = req.restore.as_ref().map(|r| r.only.spec().to_string());

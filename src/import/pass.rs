@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::Action;
 use crate::objects::{Parent, Target};
 use crate::snapshot::Manifest;
+use crate::snapshot::entries::name_key;
 use crate::state::{ImporterState, Meta, Records};
 use crate::vault::VaultClient;
 
@@ -25,8 +26,9 @@ pub(super) struct Run<'a> {
     pub state: &'a ImporterState,
     pub opts: &'a crate::config::ImportOptions,
     pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
-    /// What the snapshot holds, to tell whether the last import applied all of it.
-    pub applied: Applied,
+    /// What the snapshot holds, to tell whether the last import applied all of it: taken (and
+    /// dropped) once the records are read.
+    pub applied: std::sync::Mutex<Applied>,
 }
 
 pub(super) async fn plan_and_apply(
@@ -39,7 +41,10 @@ pub(super) async fn plan_and_apply(
     // Without a lease, nothing is written: a dry run.
     let dry_run = lease.is_none();
     let cancel = &lease.map(lease::Lease::gate).unwrap_or_default();
-    let mut records = state.records().await?;
+    let mut records = match run.opts.prune {
+        false => state.records().await?,
+        true => state.records_keeping(gone(run, manifest)).await?,
+    };
     let (before, stored) = read_meta(run, lease).await?;
     // Between full checks, objects the importer already applied are trusted to be as it left them.
     let mut opts = run.opts.clone();
@@ -48,8 +53,10 @@ pub(super) async fn plan_and_apply(
         .is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every);
     let opts = &opts;
     // Every entry is one the last import applied: only namespaces and mounts are planned.
+    let applied = std::mem::take(&mut *run.applied.lock().unwrap_or_else(|p| p.into_inner()));
     let heads_only =
-        !opts.full_check && !opts.prune && run.restore.is_none() && run.applied.all_in(&records);
+        !opts.full_check && !opts.prune && run.restore.is_none() && applied.all_in(&records);
+    drop(applied);
     if heads_only {
         tracing::info!(
             "every entry is as the last import applied it: only namespaces and mounts are planned"
@@ -60,7 +67,7 @@ pub(super) async fn plan_and_apply(
     target.database = opts.database;
     let (deletes, tally) = match opts.prune {
         false => Default::default(),
-        true => plan_prunes(run, &target, &records, snapshot, manifest).await?,
+        true => plan_prunes(run, &target, &records, snapshot).await?,
     };
     let pass = planner::Pass {
         target: &target,
@@ -69,6 +76,7 @@ pub(super) async fn plan_and_apply(
         opts,
         restore: run.restore,
         heads_only,
+        saver: lease.map(|lease| planner::Saver { state, lease }),
     };
     // Namespaces and mounts alone leave every other object out: found as last applied.
     let rest = applied::beyond_heads(&manifest.counts).filter(|_| heads_only);
@@ -110,6 +118,19 @@ pub(super) async fn plan_and_apply(
     Ok((None, summary))
 }
 
+/// Which records a prune looks at: those of entries gone from the snapshot (inside a restore's
+/// selection). A name hash shared by chance can only keep a record.
+fn gone<'a>(
+    run: &'a Run<'_>,
+    manifest: &Manifest,
+) -> impl Fn(&str, &crate::state::Record) -> bool + 'a {
+    let names = manifest.entries.sorted_names();
+    move |entry, rec| {
+        names.binary_search(&name_key(entry)).is_err()
+            && run.restore.is_none_or(|(r, _)| r.covers(rec))
+    }
+}
+
 /// The prunes this import makes, decided before anything is written; refused as a whole when
 /// they exceed `REPLICATOR_MAX_DELETE` over its window. A restore prunes inside its selection
 /// only.
@@ -118,13 +139,8 @@ async fn plan_prunes(
     target: &Target,
     records: &crate::state::Records,
     snapshot: &Snapshot,
-    manifest: &Manifest,
 ) -> Result<(Vec<Change>, prune::Tally)> {
-    let names: HashSet<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();
-    let kept = |entry: &str, rec: &crate::state::Record| {
-        names.contains(entry) || run.restore.is_some_and(|(r, _)| !r.covers(rec))
-    };
-    let planned = prune::plan_deletions(target, records, kept, run.opts).await?;
+    let planned = prune::plan_deletions(target, records.kept(), run.opts).await?;
     let recent = run.state.deleted_within(run.opts.max_delete_window).await?;
     prune::guard(&planned, records.len() as u64, recent, run.opts)
         .map_err(|reason| Error::refused(&snapshot.key, reason))?;

@@ -24,7 +24,7 @@ use crate::model::Action;
 use crate::objects::{Object, Parent, Stage, Target};
 use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
-use crate::state::{Record, Records};
+use crate::state::{ImporterState, Record, Records};
 
 /// Where a pass's changes go.
 enum Sink<'a> {
@@ -105,6 +105,25 @@ pub struct Pass<'a> {
     /// Only namespaces and mounts are planned: every other entry is one the last import applied
     /// (`applied`), and the pass stops where they end.
     pub heads_only: bool,
+    /// Where records are saved on the way (an import run holding its lease), every
+    /// `REPLICATOR_RECORDS_BATCH` records.
+    pub saver: Option<Saver<'a>>,
+}
+
+/// Saves the records a long pass has set so far, under the run's lease.
+#[derive(Clone, Copy)]
+pub struct Saver<'a> {
+    pub state: &'a ImporterState,
+    pub lease: &'a super::lease::Lease,
+}
+
+impl Saver<'_> {
+    async fn flush(&self, records: &mut Records) -> crate::Result<()> {
+        let lease = self.lease;
+        self.state
+            .flush_records(records, async || lease.hold().await)
+            .await
+    }
 }
 
 async fn walk(
@@ -143,9 +162,10 @@ async fn walk(
         // before children, once the last one is in.
         let mut namespaces: Vec<Scanned> = Vec::new();
         let mut queue: VecDeque<Scanned> = VecDeque::new();
+        let mut failed = None;
         loop {
             while running.len() < concurrency {
-                if cancel.is_cancelled() {
+                if cancel.is_cancelled() || failed.is_some() {
                     // Stops the reader; the changes in flight finish.
                     rx.close();
                     input_open = false;
@@ -178,9 +198,22 @@ async fn walk(
                 None if !input_open && queue.is_empty() => break,
                 None => {}
             }
+            if let Some(saver) = pass
+                .saver
+                .filter(|_| records.pending() >= pass.opts.records_batch)
+                && failed.is_none()
+                && let Err(e) = saver.flush(records).await
+            {
+                // Nothing more starts; what is running finishes and is settled.
+                failed = Some(e);
+            }
         }
+        failed
     };
-    let (read, ()) = tokio::join!(reading, walking);
+    let (read, failed) = tokio::join!(reading, walking);
+    if let Some(e) = failed {
+        return Err(e);
+    }
     match read {
         Err(_) if cancel.is_cancelled() || stopped_early.load(Ordering::Relaxed) => Ok(()),
         Err(e) => Err(e),
@@ -221,9 +254,9 @@ async fn take<'a>(
     let record =
         (!copy).then(|| Record::new(sha256, object.kind(), &object.path(), ns, delete.as_deref()));
     let known = records.get(&entry);
-    let recorded = known.map(|r| r.sha == sha256);
+    let recorded = known.map(|r| r.is(&sha256));
     // Whether the last import applied this very entry (not left it as it found it).
-    let applied = known.map(|r| r.sha == sha256 && !r.unsettled);
+    let applied = known.map(|r| r.is(&sha256) && !r.unsettled);
     let trusted = applied == Some(true);
     let inherited = inherited(target, &object, decisions, &opts.state_mount);
     if let Object::Mount(m) = &object {

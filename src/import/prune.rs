@@ -47,29 +47,25 @@ fn change(entry: &str, rec: &Record, action: Action, reason: String) -> Change {
     }
 }
 
-/// The deletions, decided before anything is written, from the records (those `kept` says stay:
-/// in the snapshot, or outside a restore's selection) and (for mounts and namespaces) what the
-/// target holds. Unsafe container deletions come
-/// back refused, with the reason.
+/// The deletions, decided before anything is written, from the records of objects `gone` from
+/// the snapshot (inside a restore's selection) and (for mounts and namespaces) what the target
+/// holds. Unsafe container deletions come back refused, with the reason.
 pub async fn plan_deletions(
     target: &Target,
-    records: &Records,
-    kept: impl Fn(&str, &Record) -> bool,
+    gone: &[(Box<str>, Record)],
     opts: &ImportOptions,
 ) -> crate::Result<Vec<Deletion>> {
     let gone: Vec<(&str, &Record)> = match opts.prune {
-        true => records.iter().filter(|(e, r)| !kept(e, r)).collect(),
+        true => gone.iter().map(|(e, r)| (&**e, r)).collect(),
         false => Vec::new(),
     };
     let (mut out, containers) = candidates(&gone, opts);
-    let entry_of: HashMap<Key, &str> = gone.iter().map(|(e, r)| (holdings::key(r), *e)).collect();
+    let entry_of: HashMap<Key, (&str, &Record)> = gone
+        .iter()
+        .map(|(e, r)| (holdings::key(r), (*e, *r)))
+        .collect();
     let keys: HashSet<Key> = entry_of.keys().cloned().collect();
-    let own = |k: &Key| {
-        entry_of
-            .get(k)
-            .and_then(|e| records.get(e)?.delete())
-            .is_some()
-    };
+    let own = |k: &Key| entry_of.get(k).is_some_and(|(_, r)| r.delete().is_some());
     let mut leaving: HashSet<Key> = HashSet::new();
     for (entry, rec) in containers {
         let inside = match rec.created {
@@ -105,7 +101,7 @@ pub async fn plan_deletions(
             change: change(entry, rec, Action::Delete, "gone from the snapshot".into()),
             weight: (inside.gone.len() as u64).max(1) - counted,
             along: along
-                .filter_map(|k| entry_of.get(k).map(|e| e.to_string()))
+                .filter_map(|k| entry_of.get(k).map(|(e, _)| e.to_string()))
                 .collect(),
         });
     }
@@ -258,22 +254,26 @@ mod tests {
             database: Default::default(),
             full_check_every: 6,
             full_check: false,
+            records_batch: 100,
             max_delete_window: Duration::from_secs(86_400),
         }
     }
 
-    fn records(entries: &[(&str, Kind)]) -> Records {
+    fn records(entries: &[(&str, Kind)]) -> Vec<(Box<str>, Record)> {
         entries
             .iter()
             .map(|(e, k)| {
                 let rec = Record::new([0; 32], *k, e, "", Some(&format!("del/{e}")));
-                (e.to_string(), rec)
+                (Box::from(*e), rec)
             })
             .collect()
     }
 
-    fn gone<'a>(r: &'a Records, kept: &[&str]) -> Vec<(&'a str, &'a Record)> {
-        r.iter().filter(|(e, _)| !kept.contains(e)).collect()
+    fn gone<'a>(r: &'a [(Box<str>, Record)], kept: &[&str]) -> Vec<(&'a str, &'a Record)> {
+        r.iter()
+            .map(|(e, r)| (&**e, r))
+            .filter(|(e, _)| !kept.contains(e))
+            .collect()
     }
 
     fn deleting(n: u64) -> Vec<Deletion> {

@@ -1,11 +1,13 @@
 //! The manifest, a snapshot's first entry: who made it, when, what it holds, what could not be
-//! copied, and the sha256 of every other entry.
+//! copied, and the sha256 of every other entry. Read back, its entries are kept as `Entries`
+//! (24 bytes each); the writer writes them from its own list.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::entries::Entries;
 use crate::vault::ClusterInfo;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,5 +40,8 @@ pub struct Manifest {
     pub namespaces: Vec<String>,
     #[serde(default)]
     pub not_copied: Vec<NotCopied>,
-    pub entries: Vec<EntryDigest>,
+    /// Never serialised from here: a manifest is written by the writer, which lists its entries
+    /// in full (`EntryDigest`); what a reader keeps of them has no names.
+    #[serde(skip_serializing)]
+    pub entries: Entries,
 }

@@ -2,6 +2,7 @@
 //! and the store layout (`<timestamp>.tar.gz` plus the `latest.json` pointer).
 
 pub mod catalog;
+pub mod entries;
 pub mod format;
 pub mod manifest;
 pub mod reader;

@@ -2,15 +2,16 @@
 //! regular entries with safe names, no duplicates, every size within limits, every sha256 as the
 //! manifest says, every object allowed by the format and stored under its own name.
 //!
-//! `scan` is synchronous and streams: it holds one entry at a time, plus the manifest. Entries
-//! must follow in the manifest's order.
+//! `scan` is synchronous and streams: it holds one entry at a time, plus the manifest with 24 bytes
+//! an entry (`Entries`). Entries must follow in the manifest's order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
+use super::entries::{name_key, sha_key};
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, kind_of, validate};
 use super::manifest::Manifest;
 use crate::hashing::Hashing;
@@ -56,10 +57,8 @@ fn read_manifest<R: Read>(
         ));
     }
     let mut input = Hashing::new(std::io::BufReader::new(entry.take(size)));
-    let mut manifest = serde_json::from_reader::<_, Manifest>(&mut input)
+    let manifest = serde_json::from_reader::<_, Manifest>(&mut input)
         .map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))?;
-    // The list grew by doubling; up to half of it would be slack for the rest of the import.
-    manifest.entries.shrink_to_fit();
     std::io::copy(&mut input, &mut std::io::sink()).map_err(corrupt)?;
     let (_, sha256, len) = input.finish();
     if len != size {
@@ -96,7 +95,7 @@ pub fn scan(
         let (manifest, manifest_sha256, manifest_size) =
             read_manifest(&mut first, limits.max_manifest_bytes)?;
         check_manifest(&manifest, &manifest_sha256, signed_manifest)?;
-        let mut tally = Tally::new(manifest_size);
+        let mut tally = Tally::new(manifest_size, manifest.entries.listed_twice());
         for entry in entries {
             let scanned = tally.check(&manifest, &mut entry.map_err(corrupt)?, limits)?;
             if !on_object(scanned) {
@@ -127,8 +126,8 @@ pub fn read_head(input: impl Read, limits: Limits) -> Result<Manifest, Refusal> 
     Ok(manifest)
 }
 
-/// Refuses a manifest that is not the signed one, of another format version, or that lists a
-/// name twice.
+/// Refuses a manifest that is not the signed one, or of another format version. (A name listed
+/// twice is refused where the archive holds it the second time: the manifest keeps no names.)
 fn check_manifest(
     manifest: &Manifest,
     sha256: &str,
@@ -143,9 +142,6 @@ fn check_manifest(
             manifest.format_version
         ));
     }
-    if let Some(name) = listed_twice(manifest) {
-        return Err(format!("{MANIFEST_NAME} lists entry {name} twice"));
-    }
     Ok(())
 }
 
@@ -157,15 +153,18 @@ struct Tally {
     namespaces: Vec<String>,
     total: u64,
     counts: HashMap<&'static str, u64>,
+    /// Name hashes the manifest lists more than once, and the names met so far that have one.
+    twice: (Vec<u64>, HashSet<String>),
 }
 
 impl Tally {
-    fn new(manifest_size: u64) -> Self {
+    fn new(manifest_size: u64, twice: Vec<u64>) -> Self {
         Tally {
             next: 0,
             namespaces: Vec::new(),
             total: manifest_size,
             counts: HashMap::new(),
+            twice: (twice, HashSet::new()),
         }
     }
 
@@ -178,16 +177,14 @@ impl Tally {
     ) -> Result<Scanned, Refusal> {
         let name = entry_path(entry)?;
         let i = self.next;
-        let Some(exp) = manifest.entries.get(i).filter(|e| e.name == name) else {
+        let key = name_key(&name);
+        let Some(exp) = manifest.entries.get(i).filter(|e| e.name == key) else {
             return Err(misplaced(manifest, i, &name));
         };
         self.next += 1;
-        if entry.size() != exp.size {
-            return Err(format!(
-                "entry {name} has {} bytes, {MANIFEST_NAME} says {}",
-                entry.size(),
-                exp.size
-            ));
+        let (twice, met) = &mut self.twice;
+        if twice.binary_search(&key).is_ok() && !met.insert(name.clone()) {
+            return Err(format!("{MANIFEST_NAME} lists entry {name} twice"));
         }
         let data = read_entry(entry, &name, limits.max_entry_bytes)?;
         self.total += data.len() as u64;
@@ -198,7 +195,7 @@ impl Tally {
             ));
         }
         let sha256: [u8; 32] = Sha256::digest(&data).into();
-        if sha256 != exp.sha256 {
+        if sha_key(&sha256) != exp.sha {
             return Err(format!("entry {name} does not match its sha256"));
         }
         let object = parse_object(&name, &data)?;
@@ -216,10 +213,11 @@ impl Tally {
     /// Refuses an archive that lacks an entry, or whose namespaces or counts are not the
     /// manifest's.
     fn finish(mut self, manifest: &Manifest) -> Result<(), Refusal> {
-        if let Some(missing) = manifest.entries.get(self.next) {
-            let name = &missing.name;
+        if self.next < manifest.entries.len() {
             return Err(format!(
-                "entry {name} is in {MANIFEST_NAME} but not in the archive"
+                "{MANIFEST_NAME} lists {} entries, the archive holds {}",
+                manifest.entries.len(),
+                self.next
             ));
         }
         self.namespaces.sort();
@@ -257,19 +255,9 @@ fn parse_object(name: &str, data: &[u8]) -> Result<Object, Refusal> {
     Ok(obj)
 }
 
-/// A name the manifest lists more than once.
-fn listed_twice(manifest: &Manifest) -> Option<String> {
-    let mut names: Vec<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();
-    names.sort_unstable();
-    names
-        .windows(2)
-        .find(|w| w[0] == w[1])
-        .map(|w| w[0].to_string())
-}
-
 /// Why entry `name` cannot be the manifest's entry `i`.
 fn misplaced(manifest: &Manifest, i: usize, name: &str) -> Refusal {
-    let at = manifest.entries.iter().position(|e| e.name == name);
+    let at = manifest.entries.position(name);
     match at {
         Some(j) if j < i => format!("entry {name} appears twice"),
         Some(_) => format!("entry {name} is not where {MANIFEST_NAME} lists it"),

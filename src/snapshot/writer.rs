@@ -137,10 +137,14 @@ impl SnapshotWriter {
             counts,
             namespaces: self.namespaces,
             not_copied: self.not_copied,
-            entries,
+            entries: entries.iter().collect(),
         };
         let mut hashed = Hashing::new(self.spool.chunked());
-        serde_json::to_writer_pretty(&mut hashed, &manifest).map_err(|e| Error::Object {
+        let out_manifest = ManifestOut {
+            head: &manifest,
+            entries: &entries,
+        };
+        serde_json::to_writer_pretty(&mut hashed, &out_manifest).map_err(|e| Error::Object {
             kind: "manifest",
             path: MANIFEST_NAME.into(),
             reason: format!("cannot serialise: {e}"),
@@ -159,7 +163,7 @@ impl SnapshotWriter {
             manifest_len,
             mtime,
         )?;
-        for (e, offset) in manifest.entries.iter().zip(offsets) {
+        for (e, offset) in entries.iter().zip(offsets) {
             let bytes = spool.get(offset, e.size)?;
             append(&mut tar, &e.name, bytes.as_slice(), e.size, 0)?;
         }
@@ -168,6 +172,14 @@ impl SnapshotWriter {
         out.flush().map_err(io("write snapshot archive"))?;
         Ok((manifest, manifest_sha256))
     }
+}
+
+/// The manifest as written: its fields, then every entry in full.
+#[derive(serde::Serialize)]
+struct ManifestOut<'a> {
+    #[serde(flatten)]
+    head: &'a Manifest,
+    entries: &'a [EntryDigest],
 }
 
 fn append<W: Write>(

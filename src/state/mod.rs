@@ -22,10 +22,11 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::vault::{Table, VaultClient, mount_table};
 
+mod record;
 mod records;
+mod shards;
 
-pub use records::{Record, Records};
-use records::{SHARDS, pack, unpack};
+pub use records::{FLUSH_AT, Record, Records, Seen};
 
 pub const DEFAULT_MOUNT: &str = "vault-replicator/";
 
@@ -230,65 +231,6 @@ impl ImporterState {
             expires_at: Utc::now(),
         };
         self.put("lease", &lease, Some(cas)).await
-    }
-
-    /// Every record, from all shards.
-    pub async fn records(&self) -> Result<Records> {
-        let mut out = Records::new();
-        if !self.mount_exists().await? {
-            return Ok(out);
-        }
-        for shard in self
-            .client
-            .list(&format!("{}metadata/written", self.mount))
-            .await?
-        {
-            let (data, _) = self.get(&format!("written/{shard}")).await?;
-            let packed = data
-                .as_ref()
-                .and_then(|d| d.get("records"))
-                .and_then(Value::as_str);
-            let Some(packed) = packed else { continue };
-            let part = unpack(packed).map_err(|message| Error::VaultResponse {
-                method: "GET",
-                path: format!("{}data/written/{shard}", self.mount),
-                message: format!("state shard is not readable: {message}"),
-            })?;
-            for (entry, record) in part {
-                out.set(entry, record);
-            }
-        }
-        out.clean();
-        Ok(out)
-    }
-
-    /// Saves the shards that changed since the records were loaded, then `meta` (when given). `hold` runs
-    /// before each write and fails when the run no longer holds the import lease, so that a run
-    /// that lost it never saves over the bookkeeping of the run that took it.
-    pub async fn save_records(
-        &self,
-        records: &mut Records,
-        meta: Option<&Meta>,
-        mut hold: impl AsyncFnMut() -> Result<()>,
-    ) -> Result<()> {
-        self.ensure_mount().await?;
-        for i in 0..SHARDS {
-            if records.dirty[i] {
-                hold().await?;
-                let packed =
-                    pack(&records.shards[i]).map_err(|e| Error::io("pack state shard", e))?;
-                let body = json!({ "records": packed });
-                self.put(&format!("written/{i:02x}"), &body, None).await?;
-                records.dirty[i] = false;
-            }
-        }
-        match meta {
-            Some(meta) => {
-                hold().await?;
-                self.put("meta", meta, None).await
-            }
-            None => Ok(()),
-        }
     }
 
     /// The prunes logged in `deleted`, oldest first.

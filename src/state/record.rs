@@ -1,0 +1,135 @@
+//! One record in full, as the state mount saves it: the digest of the entry applied, the kind,
+//! and the path, namespace and API path that delete the object, in one allocation.
+
+use serde::{Deserialize, Serialize};
+
+use crate::objects::Kind;
+
+/// What the importer knows about one object it brought to this cluster. In memory the three
+/// strings share one allocation (a target holds one record per object it was given); in the shard
+/// they are the fields of `RecordJson`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// sha256 of the snapshot entry that was applied.
+    pub sha: [u8; 32],
+    pub kind: Kind,
+    /// The last import left the object as it found it (skipped, failed, or not reached), so the
+    /// target may differ from `sha`: the next import compares it in full.
+    pub unsettled: bool,
+    /// The importer created the object (rather than finding it there already, equal or not).
+    /// Only such mounts and namespaces may ever be pruned; records from before this flag existed
+    /// say `false`.
+    pub created: bool,
+    has_delete: bool,
+    /// Where `path` ends and `ns` ends in `text`; `delete` is the rest.
+    ends: [u32; 2],
+    text: Box<str>,
+}
+
+impl Record {
+    /// `path` as plans show it; `ns` and `delete` are the namespace and API path that delete the
+    /// object, `None` for kinds that are never pruned.
+    pub fn new(sha: [u8; 32], kind: Kind, path: &str, ns: &str, delete: Option<&str>) -> Self {
+        let text = [path, ns, delete.unwrap_or_default()].concat();
+        // Paths are far below 4 GiB; saturating keeps the accessors in bounds regardless.
+        let end = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Record {
+            sha,
+            kind,
+            unsettled: false,
+            created: false,
+            has_delete: delete.is_some(),
+            ends: [end(path.len()), end(path.len() + ns.len())],
+            text: text.into_boxed_str(),
+        }
+    }
+
+    fn part(&self, from: usize, to: usize) -> &str {
+        self.text
+            .get(from..to.min(self.text.len()))
+            .unwrap_or_default()
+    }
+
+    pub fn path(&self) -> &str {
+        self.part(0, self.ends[0] as usize)
+    }
+
+    pub fn ns(&self) -> &str {
+        self.part(self.ends[0] as usize, self.ends[1] as usize)
+    }
+
+    pub fn delete(&self) -> Option<&str> {
+        self.has_delete
+            .then(|| self.part(self.ends[1] as usize, self.text.len()))
+    }
+}
+
+/// A record as a shard stores it.
+#[derive(Serialize, Deserialize)]
+struct RecordJson<'a> {
+    /// 64 hex digits.
+    #[serde(with = "hex::serde")]
+    sha: [u8; 32],
+    kind: Kind,
+    #[serde(borrow)]
+    path: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    ns: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    delete: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    unsettled: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    created: bool,
+}
+
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RecordJson {
+            sha: self.sha,
+            kind: self.kind,
+            path: self.path().into(),
+            ns: self.ns().into(),
+            delete: self.delete().map(Into::into),
+            unsettled: self.unsettled,
+            created: self.created,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let j = RecordJson::deserialize(d)?;
+        let mut r = Record::new(j.sha, j.kind, &j.path, &j.ns, j.delete.as_deref());
+        r.unsettled = j.unsettled;
+        r.created = j.created;
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_keeps_its_three_strings_and_its_json_fields() {
+        let old = r#"{"sha":"0101010101010101010101010101010101010101010101010101010101010101","kind":"kv_secret","path":"secret/ü/a","ns":"team1/","delete":"secret/metadata/ü/a"}"#;
+        let r: Record = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (r.path(), r.ns(), r.delete(), r.unsettled),
+            ("secret/ü/a", "team1/", Some("secret/metadata/ü/a"), false)
+        );
+        assert_eq!(serde_json::to_string(&r).unwrap(), old);
+        let none = Record::new([0; 32], Kind::Policy, "acl/app", "", None);
+        assert_eq!(
+            (none.path(), none.ns(), none.delete()),
+            ("acl/app", "", None)
+        );
+        let json = serde_json::to_string(&none).unwrap();
+        assert!(json.contains(r#""delete":null"#), "{json}");
+        assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), none);
+        let empty = Record::new([0; 32], Kind::Policy, "p", "", Some(""));
+        assert_eq!(empty.delete(), Some(""));
+    }
+}

@@ -23,6 +23,8 @@ BENCH_SHAPE is a comma-separated list of KEY=VALUE, each optional:
 The secrets are split evenly over namespaces x mounts. The default, folders=10,mounts=1,
 namespaces=1,value=0, is the layout of earlier runs: secret/data/fNNNN/sNNNNNN in folders of 10,
 each secret {"user", "password"} only.
+
+BENCH_PERF=DIR runs each step under `perf record -g` into DIR/<step>.data, for `perf report`.
 """
 import itertools
 import json
@@ -224,6 +226,18 @@ def measure(args, env):
     return seconds, usage.ru_utime + usage.ru_stime, out, err
 
 
+def profiled(step):
+    """With BENCH_PERF=DIR, each step runs under `perf record` into DIR/<step>.data (its CPU and
+    time columns then include perf's own)."""
+    out = os.environ.get("BENCH_PERF")
+    if not out:
+        return []
+    os.makedirs(out, exist_ok=True)
+    name = "-".join(step.replace("%", "").split())
+    graph = os.environ.get("BENCH_PERF_CALL_GRAPH", "fp")
+    return ["perf", "record", "-F", "499", "--call-graph", graph, "-q", "-o", os.path.join(out, name + ".data"), "--"]
+
+
 def log_field(stderr, message, field):
     for line in stderr.splitlines():
         try:
@@ -292,7 +306,7 @@ def run(work, shape):
 
     def step(name, env, args, reads_writes):
         before = server_cpu()
-        seconds, cpu, out, err = measure([BIN] + args, env)
+        seconds, cpu, out, err = measure(profiled(name) + [BIN] + args, env)
         after = server_cpu()
         reads, writes = reads_writes(out, err)
         # The tool's own VmHWM: rusage would also count this Python process from before exec.

@@ -282,8 +282,11 @@ pub(super) fn apply_ops<'a>(saved: &mut Saved, ops: impl Iterator<Item = &'a (Bo
 
 /// A shard as one string (gzip'd JSON, base64): Vault limits how many strings a request may hold.
 pub(super) fn pack<T: Serialize>(records: &T) -> std::io::Result<String> {
+    use std::io::Write;
+    // One write: flate2 zero-fills its output's spare room on every write it takes.
+    let json = serde_json::to_vec(records)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    serde_json::to_writer(&mut gz, records)?;
+    gz.write_all(&json)?;
     Ok(BASE64.encode(gz.finish()?))
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::objects::{Kind, Stage};
 use crate::snapshot::entries::Entries;
-use crate::state::Records;
+use crate::state::{Records, Seen};
 
 /// Each entry of a snapshot as (hash of its name, first 8 bytes of its sha256), sorted: 16 bytes
 /// an entry, kept after the manifest's list is dropped.
@@ -35,13 +35,18 @@ impl Applied {
         if self.0.is_empty() || records.len() < self.0.len() {
             return false;
         }
-        let mut settled: Vec<(u64, u64)> = records
-            .seen()
-            .filter(|(_, r)| !r.unsettled)
-            .map(|(e, r)| key(e, &r.sha))
-            .collect();
-        settled.sort_unstable();
-        self.0.iter().all(|k| settled.binary_search(k).is_ok())
+        let settled = |(e, r): (u64, Seen)| (!r.unsettled).then(|| key(e, &r.sha));
+        let Some(saved) = records.saved_in_order() else {
+            let mut all: Vec<(u64, u64)> = records.seen().filter_map(settled).collect();
+            all.sort_unstable();
+            return self.0.iter().all(|k| all.binary_search(k).is_ok());
+        };
+        // Both in order: a merge.
+        let mut saved = saved.filter_map(settled).peekable();
+        self.0.iter().all(|k| {
+            while saved.next_if(|s| s < k).is_some() {}
+            saved.next_if_eq(k).is_some()
+        })
     }
 }
 
@@ -82,23 +87,38 @@ mod tests {
         r
     }
 
+    /// The same records held, and as loaded once saved: both must answer alike.
+    fn both(list: &[(&str, u8, bool)]) -> [Records; 2] {
+        let held = records(list);
+        let saved = held.as_saved();
+        [held, saved]
+    }
+
+    fn all(snap: &Applied, records: &[Records; 2]) -> bool {
+        let answers = records.each_ref().map(|r| snap.all_in(r));
+        assert_eq!(
+            answers[0], answers[1],
+            "held and saved records answer alike"
+        );
+        answers[0]
+    }
+
     #[test]
     fn only_a_snapshot_the_last_import_applied_whole_is_a_no_op() {
         let snap = Applied::of(&entries(&[entry("a", 1), entry("b", 2)]));
-        assert!(snap.all_in(&records(&[
-            ("a", 1, false),
-            ("b", 2, false),
-            ("old", 3, false)
-        ])));
+        assert!(all(
+            &snap,
+            &both(&[("a", 1, false), ("b", 2, false), ("old", 3, false)])
+        ));
         assert!(
-            !snap.all_in(&records(&[("a", 1, false), ("b", 9, false)])),
+            !all(&snap, &both(&[("a", 1, false), ("b", 9, false)])),
             "changed"
         );
-        assert!(!snap.all_in(&records(&[("a", 1, false)])), "new entry");
+        assert!(!all(&snap, &both(&[("a", 1, false)])), "new entry");
         assert!(
-            !snap.all_in(&records(&[("a", 1, false), ("b", 2, true)])),
+            !all(&snap, &both(&[("a", 1, false), ("b", 2, true)])),
             "unsettled"
         );
-        assert!(!Applied::default().all_in(&records(&[])), "empty snapshot");
+        assert!(!all(&Applied::default(), &both(&[])), "empty snapshot");
     }
 }

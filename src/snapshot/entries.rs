@@ -68,14 +68,13 @@ impl Entries {
 
     /// The name hashes the manifest lists more than once (sorted; empty in a sound manifest).
     pub fn listed_twice(&self) -> Vec<u64> {
-        let mut names = self.sorted_names();
+        let names = self.sorted_names();
         let mut twice: Vec<u64> = names
             .windows(2)
             .filter(|w| w[0] == w[1])
             .map(|w| w[0])
             .collect();
         twice.dedup();
-        names.clear();
         twice
     }
 

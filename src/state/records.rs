@@ -4,7 +4,8 @@
 //! (`Seen`, by a hash of the entry name) and the changes since the last save; the text of a
 //! record is read back only when its shard is saved, or when a prune needs it.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -114,6 +115,25 @@ impl Shard {
         self.load(out);
     }
 
+    /// Folds every change held into the saved records, once they are saved.
+    pub(super) fn fold_held(&mut self) {
+        let done: Vec<(u64, Option<Seen>)> = std::mem::take(&mut self.ops)
+            .into_iter()
+            .map(|(k, (_, op))| match op {
+                Op::Set(r) => (k, Some(Seen::of(&r))),
+                Op::Remove => (k, None),
+                Op::Unsettle => (
+                    k,
+                    self.saved(k).map(|s| Seen {
+                        unsettled: true,
+                        ..s
+                    }),
+                ),
+            })
+            .collect();
+        self.fold(done);
+    }
+
     pub(super) fn len(&self) -> usize {
         let added = self
             .ops
@@ -190,6 +210,28 @@ impl Records {
         self.shards.iter().flat_map(Shard::seen)
     }
 
+    /// The saved records in name-hash order (a merge of the shards, nothing collected), when no
+    /// change is held; `None` when one is.
+    pub fn saved_in_order(&self) -> Option<impl Iterator<Item = (u64, Seen)> + '_> {
+        if self.shards.iter().any(|s| !s.ops.is_empty()) {
+            return None;
+        }
+        let mut heads: BinaryHeap<Reverse<(u64, usize, usize)>> = self
+            .shards
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some(Reverse((*s.names.first()?, i, 0))))
+            .collect();
+        Some(std::iter::from_fn(move || {
+            let Reverse((name, shard, at)) = heads.pop()?;
+            let s = &self.shards[shard];
+            if let Some(next) = s.names.get(at + 1) {
+                heads.push(Reverse((*next, shard, at + 1)));
+            }
+            Some((name, s.seen[at]))
+        }))
+    }
+
     /// The records kept in full as they were loaded (see `ImporterState::records_keeping`).
     pub fn kept(&self) -> &[(Box<str>, Record)] {
         &self.kept
@@ -245,6 +287,17 @@ impl Records {
                 self.pending -= 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+impl Records {
+    /// These records as a load would find them once saved.
+    pub fn as_saved(&self) -> Records {
+        let mut out = self.clone();
+        out.shards.iter_mut().for_each(Shard::fold_held);
+        out.pending = 0;
+        out
     }
 }
 

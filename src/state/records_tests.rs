@@ -13,26 +13,7 @@ fn rec(i: u32) -> Record {
 }
 
 fn saved(r: &Records) -> Records {
-    let mut out = r.clone();
-    for shard in &mut out.shards {
-        let done: Vec<(u64, Option<Seen>)> = std::mem::take(&mut shard.ops)
-            .into_iter()
-            .map(|(k, (_, op))| match op {
-                Op::Set(r) => (k, Some(Seen::of(&r))),
-                Op::Remove => (k, None),
-                Op::Unsettle => (
-                    k,
-                    shard.saved(k).map(|s| Seen {
-                        unsettled: true,
-                        ..s
-                    }),
-                ),
-            })
-            .collect();
-        shard.fold(done);
-    }
-    out.pending = 0;
-    out
+    r.as_saved()
 }
 
 #[test]
@@ -123,4 +104,16 @@ fn only_real_changes_mark_a_shard_dirty() {
     let mut r = saved(&r);
     r.remove("a");
     assert!(r.is_dirty() && r.is_empty());
+}
+
+#[test]
+fn saved_records_come_in_name_hash_order_only_when_nothing_is_held() {
+    let held: Records = (0..500)
+        .map(|i| (format!("kv/secret/{i}.json"), rec(i)))
+        .collect();
+    assert!(held.saved_in_order().is_none());
+    let r = saved(&held);
+    let names: Vec<u64> = r.saved_in_order().unwrap().map(|(k, _)| k).collect();
+    assert_eq!(names.len(), 500);
+    assert!(names.windows(2).all(|w| w[0] < w[1]));
 }

@@ -174,11 +174,7 @@ impl ImporterState {
                 let path = format!("{}metadata/written/{delta}", self.mount);
                 self.client.delete(&path).await?;
             }
-            let folded: Vec<(u64, Option<Seen>)> = std::mem::take(&mut shard.ops)
-                .into_iter()
-                .map(|(k, (_, op))| (k, folded(shard.saved(k), op)))
-                .collect();
-            shard.fold(folded);
+            shard.fold_held();
         }
         records.pending = 0;
         match meta {
@@ -188,18 +184,6 @@ impl ImporterState {
             }
             None => Ok(()),
         }
-    }
-}
-
-/// What memory holds of a record once its change is saved.
-fn folded(before: Option<Seen>, op: Op) -> Option<Seen> {
-    match op {
-        Op::Set(r) => Some(Seen::of(&r)),
-        Op::Remove => None,
-        Op::Unsettle => before.map(|s| Seen {
-            unsettled: true,
-            ..s
-        }),
     }
 }
 

@@ -8,8 +8,8 @@
 //! - `lease`: who is importing right now, until when (check-and-set, so two runs cannot both win;
 //!   the bookkeeping is saved only while the run still holds it);
 //! - `written/<shard>` (see `records`): for each object the importer wrote (or found already
-//!   equal), the sha256 of its snapshot entry and how to delete it. Prune and drift detection
-//!   read these.
+//!   equal), the sha256 of its snapshot entry and how to delete it, plus `written/<shard>-<n>`,
+//!   the deltas a long run saves on its way (see `shards`). Prune and drift detection read these.
 //! - `deleted`: how many objects each prune of the last `REPLICATOR_MAX_DELETE_WINDOW` deleted,
 //!   so that the delete guard holds over the window, not per run.
 

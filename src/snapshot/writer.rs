@@ -16,7 +16,7 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, validate};
-use super::manifest::{EntryDigest, Manifest, NotCopied};
+use super::manifest::{Manifest, NotCopied};
 use super::runs::{Merge, Record, Runs};
 use super::spool::Spool;
 use crate::error::{Error, Result};
@@ -144,7 +144,7 @@ impl SnapshotWriter {
             counts,
             namespaces,
             not_copied,
-            entries: Vec::new(),
+            entries: Default::default(),
         };
         let mut sorted = runs.finish()?;
         // First walk of the sorted index: the manifest's list of entries.
@@ -220,6 +220,15 @@ impl<'a> ManifestOut<'a> {
     }
 }
 
+/// One line of the manifest's `entries`, as `EntryDigest` serialises.
+#[derive(Serialize)]
+struct EntryOut {
+    name: String,
+    size: u64,
+    #[serde(with = "hex::serde")]
+    sha256: [u8; 32],
+}
+
 /// The manifest's `entries`, serialised straight from the merge (once).
 struct Entries<'a> {
     len: u64,
@@ -236,7 +245,7 @@ impl Serialize for Entries<'_> {
         let mut seq = s.serialize_seq(usize::try_from(self.len).ok())?;
         loop {
             match merge.next() {
-                Ok(Some(r)) => seq.serialize_element(&EntryDigest {
+                Ok(Some(r)) => seq.serialize_element(&EntryOut {
                     name: r.name,
                     size: r.size,
                     sha256: r.sha256,

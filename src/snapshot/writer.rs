@@ -24,8 +24,10 @@ use crate::hashing::Hashing;
 use crate::objects::{Kind, Object, Sink};
 use crate::vault::ClusterInfo;
 
-/// The gzip level of the archive (the format does not pin one).
-pub(super) const COMPRESSION: Compression = Compression::new(6);
+/// The gzip level of the archive (the format does not pin one). Level 1: deflate at level 6 was
+/// 42 % of the export's CPU at 100k secrets of 0.1-3 KB random text, which the higher levels
+/// compress barely better.
+pub(super) const COMPRESSION: Compression = Compression::fast();
 
 /// Index records held before a sorted run is spilled: about 30,000 entries, so a million
 /// secrets make some 35 runs, merged with one 64 KiB record of each in memory.

@@ -6,9 +6,12 @@ pub mod entries;
 pub mod format;
 pub mod manifest;
 pub mod reader;
+mod runs;
 pub mod spool;
 pub mod writer;
 
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod tests;
 

@@ -1,5 +1,6 @@
-//! The export's scratch file (in `TMPDIR`): every serialised object, and the manifest in chunks,
-//! sealed with ChaCha20-Poly1305 under a key that exists only in this process's memory. A spool
+//! The export's scratch files (in `TMPDIR`): every serialised object and the manifest in chunks,
+//! and in a second one the sorted runs of the writer's index (`runs`), each sealed with
+//! ChaCha20-Poly1305 under a key that exists only in this process's memory. A spool
 //! on the node's disk therefore never holds a plaintext secret, and one altered under a running
 //! export fails it instead of reaching the snapshot.
 

@@ -31,7 +31,7 @@ fn secret(mount: &str, path: &str, v: serde_json::Value) -> Object {
 
 /// Numbers that deflate poorly.
 fn pad() -> Vec<u64> {
-    (0..20u64).map(|i| (i * 7919 + 13) % 100_003).collect()
+    (0..14u64).map(|i| (i * 7919 + 13) % 100_003).collect()
 }
 
 fn sample() -> Vec<Object> {
@@ -40,7 +40,8 @@ fn sample() -> Vec<Object> {
         secret("secret/", "a", json!({"k": 1})),
         // Padded so that the middle of the archive falls where `a_bit_flip_is_refused` and
         // `a_truncated_archive_is_refused` expect it; the manifest grows with every kind the
-        // registry lists, so a new kind may need the padding resized.
+        // registry lists, so a new kind (or another gzip level: 14 numbers since level 1) may need
+        // the padding resized.
         secret(
             "secret/",
             "a/b",
@@ -200,19 +201,22 @@ fn a_bit_flip_is_refused() {
         b[at] ^= 0x40;
         scan_bytes(&b, Limits::default()).unwrap_err()
     };
-    // In the compressed stream: inflate fails, or inflates into bytes that are not the entry's.
-    assert_eq!(
-        flipped(30),
-        "archive is corrupt or truncated: corrupt deflate stream"
+    // In the compressed stream: inflate fails, or inflates into bytes that are not the entry's
+    // (which of the two depends on the deflate backend and level).
+    let early = flipped(30);
+    assert!(
+        early.starts_with("archive is corrupt or truncated: "),
+        "{early}"
     );
     // Where a flip lands in the inflated bytes moves as the manifest grows (one count per kind):
     // the first flip from the middle on that changes an entry's bytes is refused by its digest.
     let entry = (bytes.len() / 2..bytes.len() - 8)
         .map(flipped)
         .find(|e| e.starts_with("entry ") && e.ends_with("sha256"));
-    assert_eq!(
-        entry.as_deref(),
-        Some("entry kv/secret/a/b.json does not match its sha256")
+    let entry = entry.expect("a flip in the second half reaches an entry's bytes");
+    assert!(
+        entry.starts_with("entry kv/secret/") && entry.ends_with(".json does not match its sha256"),
+        "{entry}"
     );
     // In gzip's trailer: the CRC no longer matches what was inflated.
     assert_eq!(

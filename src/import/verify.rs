@@ -76,12 +76,6 @@ async fn verify_scanning(
     // (the object's name, origin and date, its archive's and manifest's digests) is known first.
     let verifying = opener.check(&located.key, located.signature.as_deref())?;
     let (expected, now) = (settings.expected_origin()?, Utc::now());
-    if let Some(v) = &verifying {
-        expected.check(&located.key, v.claims(), now)?;
-    }
-    if let Some(at) = catalog::parse_snapshot_key(&located.key) {
-        seal::check_not_future(&located.key, "name's", at, now)?;
-    }
     let mut snapshot = Snapshot {
         key: located.key.clone(),
         size: located.stat.size,
@@ -92,8 +86,17 @@ async fn verify_scanning(
         opener,
         limits,
     };
-    let (signed, manifest) = stream(&snapshot, &located, verifying, on_object).await?;
+    let (signed, scanned) = stream(&snapshot, &located, verifying, on_object).await?;
+    // What the signature vouches for: the prefix, the source and a date not ahead of the clock;
+    // checked once the object is, so that an altered one is refused as such.
+    if let Some(s) = &signed {
+        expected.check(&located.key, &s.claims, now)?;
+    }
+    if let Some(at) = catalog::parse_snapshot_key(&located.key) {
+        seal::check_not_future(&located.key, "name's", at, now)?;
+    }
     snapshot.signed = signed;
+    let manifest = scanned?;
     let source = &manifest.source;
     let named = (
         source.cluster_name.as_deref().unwrap_or_default(),
@@ -115,14 +118,15 @@ async fn verify_scanning(
 
 /// Streams the object once: one thread reads it from the store, hashes it for the pointer and
 /// feeds it to the signature check, while another decrypts and scans what it reads. Nothing of it
-/// counts as verified until both are done; a refusal is the store's error first, then the
-/// pointer's, then the signature's, and only then what the scan found, as when they ran in turn.
+/// counts as verified until both are done. A refusal is the store's error first, then the
+/// pointer's, then the signature's; what the scan found comes back for the caller to weigh after
+/// what the signature vouches for, as when they ran in turn.
 async fn stream(
     snapshot: &Snapshot,
     located: &catalog::Located,
     verifying: Option<seal::Verifying>,
     on_object: impl FnMut(Scanned) -> bool + Send + 'static,
-) -> Result<(Option<Signed>, Manifest)> {
+) -> Result<(Option<Signed>, Result<Manifest>)> {
     let claims = verifying.as_ref().map(|v| v.claims().clone());
     let failure = StreamFailure::default();
     let reader = RangeReader::new(
@@ -143,7 +147,7 @@ async fn stream(
     drained.map_err(|e| Error::io(format!("read {}", located.key), e))?;
     located.check_pointer(&sha256)?;
     let signed = verifying.map(seal::Verifying::finish).transpose()?;
-    Ok((signed, scanned?))
+    Ok((signed, scanned))
 }
 
 /// Ranges of the object between the thread that reads it and the one that scans it.

@@ -269,3 +269,46 @@ impl Drop for PipeWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MemoryStore, Store};
+
+    #[test]
+    fn chunks_end_only_at_their_end_and_fail_with_their_producer() {
+        let (tx, mut rx) = chunks(2);
+        tx.send(Chunk::Data(b"ab".to_vec())).unwrap();
+        tx.send(Chunk::Data(b"c".to_vec())).unwrap();
+        let sending = std::thread::spawn(move || tx.send(Chunk::End).unwrap());
+        let mut got = Vec::new();
+        rx.read_to_end(&mut got).unwrap();
+        sending.join().unwrap();
+        assert_eq!(got, b"abc");
+        // A producer gone without `End` (a crash) is an error, not a short object.
+        let (tx, mut rx) = chunks(2);
+        tx.send(Chunk::Data(b"ab".to_vec())).unwrap();
+        drop(tx);
+        assert!(rx.read_to_end(&mut Vec::new()).is_err());
+        let (tx, mut rx) = chunks(2);
+        tx.send(Chunk::Failed(std::io::Error::other("store down")))
+            .unwrap();
+        let err = rx.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(err.to_string(), "store down");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_range_reader_reads_ahead_in_order_and_stops_at_the_end() {
+        let store = Arc::new(MemoryStore::default());
+        let data: Vec<u8> = (0..(5 * RANGE + 7)).map(|i| (i % 251) as u8).collect();
+        store.put("obj", data.clone()).await.unwrap();
+        let stat = store.stat("obj").await.unwrap();
+        let reader = RangeReader::new(store, "obj", stat, StreamFailure::default());
+        let read = tokio::task::spawn_blocking(move || {
+            let mut reader = reader;
+            let mut out = Vec::new();
+            reader.read_to_end(&mut out).map(|_| out)
+        });
+        assert_eq!(read.await.unwrap().unwrap(), data);
+    }
+}

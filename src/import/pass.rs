@@ -27,6 +27,8 @@ pub(super) struct Run<'a> {
     pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
     /// What the snapshot holds, to tell whether the last import applied all of it.
     pub applied: Applied,
+    /// The namespaces and mounts at the snapshot's head, kept by the verifying pass.
+    pub heads: std::sync::Mutex<Option<Vec<crate::snapshot::reader::Scanned>>>,
 }
 
 pub(super) async fn plan_and_apply(
@@ -69,6 +71,11 @@ pub(super) async fn plan_and_apply(
         opts,
         restore: run.restore,
         heads_only,
+        // Planning the heads alone needs no second read of the snapshot.
+        heads: std::sync::Mutex::new(match heads_only {
+            true => run.heads.lock().ok().and_then(|mut h| h.take()),
+            false => None,
+        }),
     };
     // Namespaces and mounts alone leave every other object out: found as last applied.
     let rest = applied::beyond_heads(&manifest.counts).filter(|_| heads_only);

@@ -5,7 +5,7 @@
 //! Also the rule that `latest.json` never takes a target back to an older snapshot.
 
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
@@ -39,16 +39,36 @@ pub struct Snapshot {
 /// snapshot is `Error::Refused`; nothing has been written to any Vault yet.
 pub async fn verify(settings: &Settings, id: &str) -> Result<(Snapshot, Manifest)> {
     let opener = Arc::new(settings.opener()?);
-    verify_with(settings, opener, settings.limits()?, id).await
+    verify_scanning(settings, opener, settings.limits()?, id, |_| true).await
 }
 
-pub(super) async fn verify_with(
+/// Verifies a snapshot as `verify` does, keeping the namespaces and mounts at its head (a few
+/// objects), so that a pass that plans only those needs no second read. Like every object of the
+/// verifying pass, they may be used only once this returns `Ok`.
+pub(super) async fn verify_keeping_heads(
     settings: &Settings,
     opener: Arc<Opener>,
     limits: Limits,
     id: &str,
-) -> Result<(Snapshot, Manifest)> {
-    verify_scanning(settings, opener, limits, id, |_| true).await
+) -> Result<(Snapshot, Manifest, Vec<Scanned>)> {
+    let heads = Arc::new(Mutex::new((Vec::new(), false)));
+    let into = heads.clone();
+    let keep = move |s: Scanned| {
+        if let Ok(mut kept) = into.lock() {
+            let (heads, past) = &mut *kept;
+            *past |= s.object.as_parent().is_none();
+            if !*past {
+                heads.push(s);
+            }
+        }
+        true
+    };
+    let (snapshot, manifest) = verify_scanning(settings, opener, limits, id, keep).await?;
+    let heads = match heads.lock() {
+        Ok(mut kept) => std::mem::take(&mut kept.0),
+        Err(_) => return Err(Error::refused(&snapshot.key, "reader crashed")),
+    };
+    Ok((snapshot, manifest, heads))
 }
 
 /// Verifies a snapshot as `verify` does, handing each object to `on_object` as the verifying pass

@@ -38,7 +38,7 @@ pub use plan::{Change, Plan};
 pub use restore::Restore;
 pub use summary::Summary;
 pub use verify::{Snapshot, verify, verify_each};
-use verify::{check_not_older, scan, verify_with};
+use verify::{check_not_older, scan, verify_keeping_heads};
 pub use watch::{Holder, wait_for_holder};
 
 /// What one `import` is asked to do.
@@ -100,7 +100,8 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         let state = ImporterState::new(client.detached(), &opts.state_mount);
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
-        let (snapshot, mut manifest) = verify_with(settings, opener, limits, &req.snapshot).await?;
+        let (snapshot, mut manifest, heads) =
+            verify_keeping_heads(settings, opener, limits, &req.snapshot).await?;
         let applied = match opts.full_check {
             false => Applied::of(&manifest.entries),
             true => Applied::default(),
@@ -123,6 +124,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
             opts: &opts,
             restore,
             applied: std::sync::Mutex::new(applied),
+            heads: std::sync::Mutex::new(Some(heads)),
         };
         let mut out = import_with(&run, snapshot, manifest, req.dry_run).await?;
         out.only = req.restore.as_ref().map(|r| r.only.spec().to_string());

@@ -29,6 +29,8 @@ pub(super) struct Run<'a> {
     /// What the snapshot holds, to tell whether the last import applied all of it: taken (and
     /// dropped) once the records are read.
     pub applied: std::sync::Mutex<Applied>,
+    /// The namespaces and mounts at the snapshot's head, kept by the verifying pass.
+    pub heads: std::sync::Mutex<Option<Vec<crate::snapshot::reader::Scanned>>>,
 }
 
 pub(super) async fn plan_and_apply(
@@ -77,6 +79,11 @@ pub(super) async fn plan_and_apply(
         restore: run.restore,
         heads_only,
         saver: lease.map(|lease| planner::Saver { state, lease }),
+        // Planning the heads alone needs no second read of the snapshot.
+        heads: std::sync::Mutex::new(match heads_only {
+            true => run.heads.lock().ok().and_then(|mut h| h.take()),
+            false => None,
+        }),
     };
     // Namespaces and mounts alone leave every other object out: found as last applied.
     let rest = applied::beyond_heads(&manifest.counts).filter(|_| heads_only);

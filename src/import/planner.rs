@@ -108,6 +108,9 @@ pub struct Pass<'a> {
     /// Where records are saved on the way (an import run holding its lease), every
     /// `REPLICATOR_RECORDS_BATCH` records.
     pub saver: Option<Saver<'a>>,
+    /// Those namespaces and mounts, as the verifying pass met them: taken instead of reading the
+    /// snapshot's head again.
+    pub heads: std::sync::Mutex<Option<Vec<Scanned>>>,
 }
 
 /// Saves the records a long pass has set so far, under the run's lease.
@@ -146,13 +149,18 @@ async fn walk(
     let heads_only = pass.heads_only;
     let stopped_early = Arc::new(AtomicBool::new(false));
     let stopped = stopped_early.clone();
-    let reading = scan(snapshot, move |s| {
+    let feed = move |s: Scanned| {
         if heads_only && s.object.as_parent().is_none() {
             stopped.store(true, Ordering::Relaxed);
             return false;
         }
         tx.blocking_send(s).is_ok()
-    });
+    };
+    let kept = pass.heads.lock().ok().and_then(|mut h| h.take());
+    let reading: BoxFuture<'_, crate::Result<()>> = match kept {
+        Some(heads) => Box::pin(replay(snapshot, heads, feed)),
+        None => Box::pin(async move { scan(snapshot, feed).await.map(drop) }),
+    };
     let walking = async move {
         let mut rx = rx;
         let mut decisions: HashMap<Parent, ParentDecision> = HashMap::new();
@@ -218,6 +226,23 @@ async fn walk(
         Err(_) if cancel.is_cancelled() || stopped_early.load(Ordering::Relaxed) => Ok(()),
         Err(e) => Err(e),
         Ok(_) => Ok(()),
+    }
+}
+
+/// Hands the verified objects `heads` to `feed` in their order, as a pass over the snapshot would.
+async fn replay(
+    snapshot: &Snapshot,
+    heads: Vec<Scanned>,
+    mut feed: impl FnMut(Scanned) -> bool + Send + 'static,
+) -> crate::Result<()> {
+    let fed = tokio::task::spawn_blocking(move || heads.into_iter().all(&mut feed)).await;
+    match fed {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(crate::Error::refused(&snapshot.key, "import stopped")),
+        Err(e) => Err(crate::Error::refused(
+            &snapshot.key,
+            format!("reader crashed: {e}"),
+        )),
     }
 }
 

@@ -1,21 +1,23 @@
-//! Verifying a snapshot before anything is written: locate it (pointer or name), check its
-//! signature and its origin and date over the bytes as they stream from the store, then stream
-//! and check every entry against the signed manifest; `scan` streams it again for each later pass.
+//! Verifying a snapshot before anything is written: locate it (pointer or name), check what its
+//! signature vouches for (the object's name, origin and date, its archive's and manifest's
+//! digests), then stream it once, checking the signature over its bytes while every entry is
+//! checked against the signed manifest; `scan` streams it again for each later pass.
 //! Also the rule that `latest.json` never takes a target back to an older snapshot.
 
-use std::sync::Arc;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
+use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::hashing::Hashing;
-use crate::seal::{self, HashReader, Opener, Signed};
+use crate::seal::{self, Claims, HashReader, Opener, Signed};
 use crate::snapshot::catalog;
 use crate::snapshot::reader::Scanned;
 use crate::snapshot::{Limits, Manifest, reader};
 use crate::state::ImporterState;
-use crate::store::{self, RangeReader, Stat, Store, StreamFailure};
+use crate::store::{self, Chunk, RangeReader, Stat, Store, StreamFailure};
 
 /// A snapshot in the store whose signature has been checked. Every pass streams it from the
 /// store again (pinned to the version that was checked), decrypts it and checks it against what
@@ -37,16 +39,36 @@ pub struct Snapshot {
 /// snapshot is `Error::Refused`; nothing has been written to any Vault yet.
 pub async fn verify(settings: &Settings, id: &str) -> Result<(Snapshot, Manifest)> {
     let opener = Arc::new(settings.opener()?);
-    verify_with(settings, opener, settings.limits()?, id).await
+    verify_scanning(settings, opener, settings.limits()?, id, |_| true).await
 }
 
-pub(super) async fn verify_with(
+/// Verifies a snapshot as `verify` does, keeping the namespaces and mounts at its head (a few
+/// objects), so that a pass that plans only those needs no second read. Like every object of the
+/// verifying pass, they may be used only once this returns `Ok`.
+pub(super) async fn verify_keeping_heads(
     settings: &Settings,
     opener: Arc<Opener>,
     limits: Limits,
     id: &str,
-) -> Result<(Snapshot, Manifest)> {
-    verify_scanning(settings, opener, limits, id, |_| true).await
+) -> Result<(Snapshot, Manifest, Vec<Scanned>)> {
+    let heads = Arc::new(Mutex::new((Vec::new(), false)));
+    let into = heads.clone();
+    let keep = move |s: Scanned| {
+        if let Ok(mut kept) = into.lock() {
+            let (heads, past) = &mut *kept;
+            *past |= s.object.as_parent().is_none();
+            if !*past {
+                heads.push(s);
+            }
+        }
+        true
+    };
+    let (snapshot, manifest) = verify_scanning(settings, opener, limits, id, keep).await?;
+    let heads = match heads.lock() {
+        Ok(mut kept) => std::mem::take(&mut kept.0),
+        Err(_) => return Err(Error::refused(&snapshot.key, "reader crashed")),
+    };
+    Ok((snapshot, manifest, heads))
 }
 
 /// Verifies a snapshot as `verify` does, handing each object to `on_object` as the verifying pass
@@ -70,54 +92,31 @@ async fn verify_scanning(
 ) -> Result<(Snapshot, Manifest)> {
     let store: Arc<dyn Store> = store::open(&settings.store_url()?).await?.into();
     let located = catalog::locate(store.as_ref(), id, limits.max_total_bytes).await?;
-    // The signature is checked over the object as it streams by, and its digest compared with
-    // the pointer's on the way, before anything parses it.
-    let failure = StreamFailure::default();
-    let reader = RangeReader::new(
-        store.clone(),
-        &located.key,
-        located.stat.clone(),
-        failure.clone(),
-    );
-    let (checker, key, sig) = (
-        opener.clone(),
-        located.key.clone(),
-        located.signature.clone(),
-    );
-    let (signed, drained, sha256) = tokio::task::spawn_blocking(move || {
-        let mut hashed = Hashing::new(reader);
-        let signed = checker.check(&key, &mut hashed, sig.as_deref());
-        let drained = std::io::copy(&mut hashed, &mut std::io::sink());
-        let (_, sha256, _) = hashed.finish();
-        (signed, drained, sha256)
-    })
-    .await
-    .map_err(|e| Error::refused(&located.key, format!("reader crashed: {e}")))?;
-    if let Some(e) = failure.take() {
-        return Err(e);
-    }
-    drained.map_err(|e| Error::io(format!("read {}", located.key), e))?;
-    located.check_pointer(&sha256)?;
-    let signed = signed?;
-    // What the signature vouches for: the prefix, the source and a date not ahead of the clock.
+    // The signature's trusted comment is checked before the object is read: what it vouches for
+    // (the object's name, origin and date, its archive's and manifest's digests) is known first.
+    let verifying = opener.check(&located.key, located.signature.as_deref())?;
     let (expected, now) = (settings.expected_origin()?, Utc::now());
+    let mut snapshot = Snapshot {
+        key: located.key.clone(),
+        size: located.stat.size,
+        signed: None,
+        entries: 0,
+        store,
+        stat: located.stat.clone(),
+        opener,
+        limits,
+    };
+    let (signed, scanned) = stream(&snapshot, &located, verifying, on_object).await?;
+    // What the signature vouches for: the prefix, the source and a date not ahead of the clock;
+    // checked once the object is, so that an altered one is refused as such.
     if let Some(s) = &signed {
         expected.check(&located.key, &s.claims, now)?;
     }
     if let Some(at) = catalog::parse_snapshot_key(&located.key) {
         seal::check_not_future(&located.key, "name's", at, now)?;
     }
-    let mut snapshot = Snapshot {
-        key: located.key,
-        size: located.stat.size,
-        signed,
-        entries: 0,
-        store,
-        stat: located.stat,
-        opener,
-        limits,
-    };
-    let manifest = scan(&snapshot, on_object).await?;
+    snapshot.signed = signed;
+    let manifest = scanned?;
     let source = &manifest.source;
     let named = (
         source.cluster_name.as_deref().unwrap_or_default(),
@@ -137,39 +136,126 @@ async fn verify_scanning(
     Ok((snapshot, manifest))
 }
 
+/// Streams the object once: one thread reads it from the store, hashes it for the pointer and
+/// feeds it to the signature check, while another decrypts and scans what it reads. Nothing of it
+/// counts as verified until both are done. A refusal is the store's error first, then the
+/// pointer's, then the signature's; what the scan found comes back for the caller to weigh after
+/// what the signature vouches for, as when they ran in turn.
+async fn stream(
+    snapshot: &Snapshot,
+    located: &catalog::Located,
+    verifying: Option<seal::Verifying>,
+    on_object: impl FnMut(Scanned) -> bool + Send + 'static,
+) -> Result<(Option<Signed>, Result<Manifest>)> {
+    let claims = verifying.as_ref().map(|v| v.claims().clone());
+    let failure = StreamFailure::default();
+    let reader = RangeReader::new(
+        snapshot.store.clone(),
+        &snapshot.key,
+        snapshot.stat.clone(),
+        failure.clone(),
+    );
+    let (tx, piped) = store::chunks(PIPE_DEPTH);
+    let raw = tokio::task::spawn_blocking(move || read_raw(reader, verifying, tx));
+    let scanned = scan_from(snapshot, claims, piped, on_object);
+    let (raw, scanned) = tokio::join!(raw, scanned);
+    let crashed = |e| Error::refused(&located.key, format!("reader crashed: {e}"));
+    let (drained, sha256, verifying) = raw.map_err(crashed)?;
+    if let Some(e) = failure.take() {
+        return Err(e);
+    }
+    drained.map_err(|e| Error::io(format!("read {}", located.key), e))?;
+    located.check_pointer(&sha256)?;
+    let signed = verifying.map(seal::Verifying::finish).transpose()?;
+    Ok((signed, scanned))
+}
+
+/// Ranges of the object between the thread that reads it and the one that scans it.
+const PIPE_DEPTH: usize = 4;
+
+/// Reads the whole object, hashing it (sha256, for the pointer) and feeding it to the signature
+/// check, and hands each range to the scanning thread. When the scan stops early the rest is
+/// still read: a refusal then names the altered bytes, not what they broke.
+fn read_raw(
+    mut reader: RangeReader,
+    mut verifying: Option<seal::Verifying>,
+    tx: store::ChunkSender,
+) -> (std::io::Result<u64>, String, Option<seal::Verifying>) {
+    let (mut sha256, mut len, mut scanning) = (Sha256::new(), 0u64, true);
+    let drained = loop {
+        match reader.next_range() {
+            Ok(Some(bytes)) => {
+                sha256.update(&bytes);
+                len += bytes.len() as u64;
+                if let Some(v) = &mut verifying {
+                    v.update(&bytes);
+                }
+                scanning = scanning && tx.send(Chunk::Data(bytes)).is_ok();
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    let end = match &drained {
+        Ok(()) => Chunk::End,
+        Err(e) => Chunk::Failed(std::io::Error::new(e.kind(), e.to_string())),
+    };
+    let _ = tx.send(end);
+    let sha256 = hex::encode(sha256.finalize());
+    (drained.map(|()| len), sha256, verifying)
+}
+
 /// Trailing bytes tolerated after the gzip stream of an unsigned snapshot.
 const MAX_TRAILER: u64 = 64 << 10;
 
+/// Streams the verified snapshot again for a later pass, checking it as the first pass did.
 pub(super) async fn scan(
     snap: &Snapshot,
     on_object: impl FnMut(Scanned) -> bool + Send + 'static,
 ) -> Result<Manifest> {
-    let key = snap.key.clone();
-    let (opener, limits, signed) = (snap.opener.clone(), snap.limits, snap.signed.clone());
     let failure = StreamFailure::default();
-    let data = RangeReader::new(snap.store.clone(), &key, snap.stat.clone(), failure.clone());
-    let scanned = tokio::task::spawn_blocking(move || {
+    let data = RangeReader::new(
+        snap.store.clone(),
+        &snap.key,
+        snap.stat.clone(),
+        failure.clone(),
+    );
+    let claims = snap.signed.as_ref().map(|s| s.claims.clone());
+    let scanned = scan_from(snap, claims, data, on_object).await;
+    // A store that failed mid-read is the store's error, not a fault of the snapshot.
+    scanned.map_err(|e| failure.take().unwrap_or(e))
+}
+
+/// Decrypts the object read from `data` and checks every entry of it, and the archive and its
+/// manifest against what the signature vouches for (`claims`).
+async fn scan_from(
+    snap: &Snapshot,
+    claims: Option<Claims>,
+    data: impl Read + Send + 'static,
+    on_object: impl FnMut(Scanned) -> bool + Send + 'static,
+) -> Result<Manifest> {
+    let key = snap.key.clone();
+    let (opener, limits) = (snap.opener.clone(), snap.limits);
+    tokio::task::spawn_blocking(move || {
         let refuse = |reason: String| Error::refused(&key, reason);
-        let signed_manifest = signed.as_ref().map(|s| s.claims.manifest_sha256.as_str());
+        let signed_manifest = claims.as_ref().map(|c| c.manifest_sha256.as_str());
         let mut input = HashReader::new(opener.open(&key, data)?);
         let end = reader::scan(&mut input, limits, signed_manifest, on_object).map_err(refuse)?;
         let archive_sha256 = input
             .finish(MAX_TRAILER)
             .map_err(|e| refuse(format!("archive is corrupt or truncated: {e}")))?;
-        if let Some(s) = signed {
-            if s.claims.archive_sha256 != archive_sha256 {
+        if let Some(c) = claims {
+            if c.archive_sha256 != archive_sha256 {
                 return Err(refuse("its archive is not the one that was signed".into()));
             }
-            if s.claims.manifest_sha256 != end.manifest_sha256 {
+            if c.manifest_sha256 != end.manifest_sha256 {
                 return Err(refuse("its manifest is not the one that was signed".into()));
             }
         }
         Ok(end.manifest)
     })
     .await
-    .map_err(|e| Error::refused(&snap.key, format!("reader crashed: {e}")))?;
-    // A store that failed mid-read is the store's error, not a fault of the snapshot.
-    scanned.map_err(|e| failure.take().unwrap_or(e))
+    .map_err(|e| Error::refused(&snap.key, format!("reader crashed: {e}")))?
 }
 
 /// Refuses to follow `latest.json` back to a snapshot older than the one this target last

@@ -132,6 +132,35 @@ pub struct Signed {
     pub key_id: String,
 }
 
+/// A signature whose trusted comment checked out: what it vouches for is known, and the object's
+/// bytes are checked against it as they go through `update`. Only `finish` says the object is
+/// the one that was signed.
+pub struct Verifying {
+    pending: sign::Pending,
+    key: String,
+}
+
+impl Verifying {
+    /// What the signature vouches for, before the object itself is checked.
+    pub fn claims(&self) -> &Claims {
+        self.pending.claims()
+    }
+
+    /// The object's next bytes, as stored.
+    pub fn update(&mut self, data: &[u8]) {
+        self.pending.update(data);
+    }
+
+    /// Checks the signature over all the bytes given to `update`.
+    pub fn finish(self) -> Result<Signed> {
+        let (claims, key_id) = self
+            .pending
+            .finish()
+            .map_err(|reason| Error::refused(&self.key, reason))?;
+        Ok(Signed { claims, key_id })
+    }
+}
+
 /// What the importer accepts: snapshots signed by a trusted key, decrypted with its identity.
 #[derive(Debug)]
 pub struct Opener {
@@ -170,14 +199,10 @@ impl Opener {
         })
     }
 
-    /// Checks the object `key`, read from `data`, against its signature before anything parses
-    /// it. Returns what the signature vouches for (`None` when unsigned and that is allowed).
-    pub fn check(
-        &self,
-        key: &str,
-        data: impl Read,
-        signature: Option<&[u8]>,
-    ) -> Result<Option<Signed>> {
+    /// Checks the object `key`'s signature before any of the object is read: by a trusted key,
+    /// over a trusted comment made for this object. Returns what it vouches for, to be checked
+    /// over the object's bytes as they stream by (`None` when unsigned and that is allowed).
+    pub fn check(&self, key: &str, signature: Option<&[u8]>) -> Result<Option<Verifying>> {
         let refuse = |reason: String| Error::refused(key, reason);
         if !is_encrypted(key) && !self.allow_plaintext {
             return Err(refuse(
@@ -210,14 +235,17 @@ impl Opener {
         }
         let text =
             std::str::from_utf8(sig).map_err(|_| refuse("its signature is not text".into()))?;
-        let (claims, key_id) = sign::verify(&self.verify_keys, data, text).map_err(refuse)?;
-        if claims.file != key {
+        let pending = sign::authenticate(&self.verify_keys, text).map_err(refuse)?;
+        if pending.claims().file != key {
             return Err(refuse(format!(
                 "its signature was made for {}, not for this object",
-                claims.file
+                pending.claims().file
             )));
         }
-        Ok(Some(Signed { claims, key_id }))
+        Ok(Some(Verifying {
+            pending,
+            key: key.to_string(),
+        }))
     }
 
     /// Opens the object read from `data`: decrypted when it is an age file. Errors are refusals.

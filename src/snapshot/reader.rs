@@ -56,11 +56,12 @@ fn read_manifest<R: Read>(
             "entry {MANIFEST_NAME} has {size} bytes, over the limit of {max}"
         ));
     }
-    let mut input = Hashing::new(std::io::BufReader::new(entry.take(size)));
+    // Buffered outside the hash: the parser reads a byte at a time.
+    let mut input = std::io::BufReader::with_capacity(1 << 16, Hashing::new(entry.take(size)));
     let manifest = serde_json::from_reader::<_, Manifest>(&mut input)
         .map_err(|e| format!("{MANIFEST_NAME} is not valid: {e}"))?;
     std::io::copy(&mut input, &mut std::io::sink()).map_err(corrupt)?;
-    let (_, sha256, len) = input.finish();
+    let (_, sha256, len) = input.into_inner().finish();
     if len != size {
         return Err(format!("entry {MANIFEST_NAME} is truncated"));
     }

@@ -17,7 +17,10 @@ use crate::error::{Error, Result};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 pub use s3::S3Store;
-pub use stream::{PART_SIZE, PipeReader, PipeWriter, RangeReader, StreamFailure, pipe};
+pub use stream::{
+    Chunk, ChunkReader, ChunkSender, PART_SIZE, PipeReader, PipeWriter, RangeReader, StreamFailure,
+    chunks, pipe,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectInfo {

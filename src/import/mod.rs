@@ -8,6 +8,7 @@ mod decide;
 mod hold;
 mod holdings;
 mod inherit;
+mod input;
 mod lease;
 mod pass;
 pub mod plan;

@@ -54,16 +54,7 @@ pub(super) async fn plan_and_apply(
         .as_ref()
         .is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every);
     let opts = &opts;
-    // Every entry is one the last import applied: only namespaces and mounts are planned.
-    let applied = std::mem::take(&mut *run.applied.lock().unwrap_or_else(|p| p.into_inner()));
-    let heads_only =
-        !opts.full_check && !opts.prune && run.restore.is_none() && applied.all_in(&records);
-    drop(applied);
-    if heads_only {
-        tracing::info!(
-            "every entry is as the last import applied it: only namespaces and mounts are planned"
-        );
-    }
+    let heads_only = heads_only(run, opts, &records);
     tracing::info!(full_check = opts.full_check, heads_only, "planning");
     let mut target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
     target.database = opts.database;
@@ -123,6 +114,20 @@ pub(super) async fn plan_and_apply(
     saved?;
     noted?;
     Ok((None, summary))
+}
+
+/// Whether every entry is one the last import applied: then only namespaces and mounts are
+/// planned. What the snapshot holds (`Run::applied`) is dropped once told.
+fn heads_only(run: &Run<'_>, opts: &crate::config::ImportOptions, records: &Records) -> bool {
+    let applied = std::mem::take(&mut *run.applied.lock().unwrap_or_else(|p| p.into_inner()));
+    let heads_only =
+        !opts.full_check && !opts.prune && run.restore.is_none() && applied.all_in(records);
+    if heads_only {
+        tracing::info!(
+            "every entry is as the last import applied it: only namespaces and mounts are planned"
+        );
+    }
+    heads_only
 }
 
 /// Which records a prune looks at: those of entries gone from the snapshot (inside a restore's

@@ -4,7 +4,7 @@
 //! the plan; an import pass applies each change as soon as it is planned and updates the records,
 //! so memory stays flat however many objects the snapshot holds.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::apply;
 use super::decide::plan_one;
 use super::inherit::{ParentDecision, inherited};
+use super::input::{Input, replay};
 use super::plan::{Change, Plan};
 use super::restore::{Admitted, Restore};
 use super::summary::Summary;
@@ -162,48 +163,26 @@ async fn walk(
         None => Box::pin(async move { scan(snapshot, feed).await.map(drop) }),
     };
     let walking = async move {
-        let mut rx = rx;
+        let mut input = Input::new(rx);
         let mut decisions: HashMap<Parent, ParentDecision> = HashMap::new();
         let mut running: FuturesUnordered<BoxFuture<'_, Done>> = FuturesUnordered::new();
-        let mut input_open = true;
-        // Namespaces arrive first, in entry-name order; they are taken in path order, parents
-        // before children, once the last one is in.
-        let mut namespaces: Vec<Scanned> = Vec::new();
-        let mut queue: VecDeque<Scanned> = VecDeque::new();
         let mut failed = None;
         loop {
             while running.len() < concurrency {
                 if cancel.is_cancelled() || failed.is_some() {
                     // Stops the reader; the changes in flight finish.
-                    rx.close();
-                    input_open = false;
-                    queue.clear();
-                    namespaces.clear();
+                    input.close();
                     break;
                 }
-                let Some(scanned) = queue.pop_front() else {
-                    if !input_open {
-                        break;
-                    }
-                    let next = rx.recv().await;
-                    if let Some(s) = next.as_ref()
-                        && matches!(s.object, Object::Namespace(_))
-                    {
-                        namespaces.extend(next);
-                        continue;
-                    }
-                    namespaces.sort_by_key(|a| a.object.path());
-                    queue.extend(namespaces.drain(..));
-                    input_open = next.is_some();
-                    queue.extend(next);
-                    continue;
+                let Some(scanned) = input.next().await else {
+                    break;
                 };
                 let work = take(pass, scanned, records, &mut decisions, &mut sink, cancel).await;
                 running.extend(work);
             }
             match running.next().await {
                 Some(done) => settle(&mut sink, records, done),
-                None if !input_open && queue.is_empty() => break,
+                None if input.is_done() => break,
                 None => {}
             }
             if let Some(saver) = pass
@@ -226,23 +205,6 @@ async fn walk(
         Err(_) if cancel.is_cancelled() || stopped_early.load(Ordering::Relaxed) => Ok(()),
         Err(e) => Err(e),
         Ok(_) => Ok(()),
-    }
-}
-
-/// Hands the verified objects `heads` to `feed` in their order, as a pass over the snapshot would.
-async fn replay(
-    snapshot: &Snapshot,
-    heads: Vec<Scanned>,
-    mut feed: impl FnMut(Scanned) -> bool + Send + 'static,
-) -> crate::Result<()> {
-    let fed = tokio::task::spawn_blocking(move || heads.into_iter().all(&mut feed)).await;
-    match fed {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(crate::Error::refused(&snapshot.key, "import stopped")),
-        Err(e) => Err(crate::Error::refused(
-            &snapshot.key,
-            format!("reader crashed: {e}"),
-        )),
     }
 }
 

@@ -12,25 +12,12 @@ use sha2::{Digest, Sha256};
 
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name};
 use super::manifest::NotCopied;
+use super::tests::secret_in as secret;
 use super::writer::{self, SnapshotWriter};
-use crate::objects::kv::{Secret, State};
 use crate::objects::namespaces::Namespace;
 use crate::objects::policies::{Policy, PolicyType};
 use crate::objects::{Kind, Object};
 use crate::vault::ClusterInfo;
-
-fn secret(ns: &str, mount: &str, path: &str, v: serde_json::Value) -> Object {
-    Object::KvSecret(Secret {
-        namespace: ns.into(),
-        mount: mount.into(),
-        path: path.into(),
-        kv_version: 2,
-        data: v.as_object().cloned(),
-        state: State::Live,
-        metadata: None,
-        history: None,
-    })
-}
 
 /// A few thousand objects of several kinds and namespaces, in a scrambled order.
 fn objects() -> Vec<Object> {

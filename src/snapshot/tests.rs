@@ -17,8 +17,13 @@ use crate::objects::{Kind, Object};
 use crate::vault::{ClusterInfo, MountEntry, Table};
 
 fn secret(mount: &str, path: &str, v: serde_json::Value) -> Object {
+    secret_in("", mount, path, v)
+}
+
+/// A live KV-v2 secret in namespace `ns` holding `v`.
+pub(super) fn secret_in(ns: &str, mount: &str, path: &str, v: serde_json::Value) -> Object {
     Object::KvSecret(Secret {
-        namespace: String::new(),
+        namespace: ns.into(),
         mount: mount.into(),
         path: path.into(),
         kv_version: 2,

@@ -90,6 +90,17 @@ impl ImporterState {
             })
     }
 
+    /// Writes records as `written/<key>`, packed.
+    async fn write_shard(&self, key: &str, records: &impl serde::Serialize) -> Result<()> {
+        let packed = pack(records).map_err(|e| Error::io("pack state shard", e))?;
+        self.put(
+            &format!("written/{key}"),
+            &json!({ "records": packed }),
+            None,
+        )
+        .await
+    }
+
     /// Saves the records set since the last save as one delta per shard, so that memory holds
     /// no more than `FLUSH_AT` of them. `hold` runs before each write (see `save_records`).
     pub async fn flush_records(
@@ -119,14 +130,8 @@ impl ImporterState {
                 .unwrap_or(0)
                 + 1;
             let key = delta_key(i, n);
-            let packed = pack(&set).map_err(|e| Error::io("pack state shard", e))?;
             hold().await?;
-            self.put(
-                &format!("written/{key}"),
-                &json!({ "records": packed }),
-                None,
-            )
-            .await?;
+            self.write_shard(&key, &set).await?;
             shard.deltas.push(key);
             let folded: Vec<(u64, Option<Seen>)> = set
                 .iter()
@@ -160,15 +165,9 @@ impl ImporterState {
                 saved.extend(self.read_shard(delta).await?.unwrap_or_default());
             }
             apply_ops(&mut saved, shard.ops.values());
-            let packed = pack(&saved).map_err(|e| Error::io("pack state shard", e))?;
-            drop(saved);
             hold().await?;
-            self.put(
-                &format!("written/{base}"),
-                &json!({ "records": packed }),
-                None,
-            )
-            .await?;
+            self.write_shard(&base, &saved).await?;
+            drop(saved);
             for delta in std::mem::take(&mut shard.deltas) {
                 hold().await?;
                 let path = format!("{}metadata/written/{delta}", self.mount);

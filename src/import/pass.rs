@@ -43,10 +43,7 @@ pub(super) async fn plan_and_apply(
     // Without a lease, nothing is written: a dry run.
     let dry_run = lease.is_none();
     let cancel = &lease.map(lease::Lease::gate).unwrap_or_default();
-    let mut records = match run.opts.prune {
-        false => state.records().await?,
-        true => state.records_keeping(gone(run, manifest)).await?,
-    };
+    let mut records = load_records(run, manifest).await?;
     let (before, stored) = read_meta(run, lease).await?;
     // Between full checks, objects the importer already applied are trusted to be as it left them.
     let mut opts = run.opts.clone();
@@ -128,6 +125,14 @@ fn heads_only(run: &Run<'_>, opts: &crate::config::ImportOptions, records: &Reco
         );
     }
     heads_only
+}
+
+/// The importer's records; with prune on, those of entries gone from the snapshot in full.
+async fn load_records(run: &Run<'_>, manifest: &Manifest) -> Result<Records> {
+    match run.opts.prune {
+        false => run.state.records().await,
+        true => run.state.records_keeping(gone(run, manifest)).await,
+    }
 }
 
 /// Which records a prune looks at: those of entries gone from the snapshot (inside a restore's

@@ -46,6 +46,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A request the client did not complete: never sent (the run was stopped, or its path has a
+    /// `.` or `..` segment), or given up when its budget ran out.
+    #[error("Vault {method} {path}: {message}")]
+    VaultNotDone {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
+
     /// The snapshot store failed (unreachable, missing bucket, denied, ...).
     #[error("store {location}: {message}")]
     Store { location: String, message: String },
@@ -135,6 +144,11 @@ impl Error {
     /// Whether Vault refused the request for the token's policies.
     pub fn is_forbidden(&self) -> bool {
         matches!(self, Error::Vault { status: 403, .. })
+    }
+
+    /// Whether a check-and-set write was refused because the version moved on.
+    pub fn is_cas_mismatch(&self) -> bool {
+        matches!(self, Error::Vault { status: 400, message, .. } if message.contains("check-and-set"))
     }
 
     /// Whether Vault said the object does not exist.

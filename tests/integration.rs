@@ -11,6 +11,7 @@ mod integration {
     pub mod drill;
     pub mod errors;
     pub mod escrow;
+    pub mod faults;
     pub mod fencing;
     pub mod fixture;
     pub mod kinds;

@@ -105,6 +105,15 @@ impl Lease {
         })
     }
 
+    /// The most one request of this run may take, its retries included: a third of the TTL. A
+    /// write is sent only within three watch ticks of a confirmation that the lease was held
+    /// (with at least two thirds of its TTL left), so with a TTL of 10 s or more every request
+    /// ends before the lease could have expired, and `promote`, which waits for that, never
+    /// returns while one of this run's writes is still on its way.
+    pub fn request_budget(ttl: Duration) -> Duration {
+        ttl / 3
+    }
+
     /// What the run's writes wait for.
     pub fn gate(&self) -> Gate {
         Gate {
@@ -201,6 +210,13 @@ impl Gate {
         {
             tracing::warn!(error = %crate::error::one_line(&e), "could not read the fence");
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::vault::WriteGate for Gate {
+    async fn ready(&self) -> bool {
+        Gate::ready(self).await
     }
 }
 

@@ -98,7 +98,9 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
     }
     Session::run(&vcfg, async |client| {
         // Bookkeeping goes through its own client, so the write count is the objects' alone.
-        let state = ImporterState::new(client.detached(), &opts.state_mount);
+        // Its requests end within the lease's request budget, as the objects' do (`pass`).
+        let budget = lease::Lease::request_budget(opts.lease_ttl);
+        let state = ImporterState::new(client.detached().with_budget(budget), &opts.state_mount);
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
         let (snapshot, mut manifest, heads) =
@@ -112,7 +114,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
             manifest.entries = Default::default();
         }
         if by_pointer && req.restore.is_none() {
-            check_not_older(&state, &snapshot.key).await?;
+            check_not_older(&state, &snapshot, &settings.expected_origin()?).await?;
         }
         let needs = match &req.restore {
             Some(r) => r.needs(&snapshot).await?,

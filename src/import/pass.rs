@@ -39,10 +39,17 @@ pub(super) async fn plan_and_apply(
     manifest: &Manifest,
     lease: Option<&lease::Lease>,
 ) -> Result<(Option<Plan>, Summary)> {
-    let (client, state) = (run.client, run.state);
+    let state = run.state;
     // Without a lease, nothing is written: a dry run.
     let dry_run = lease.is_none();
     let cancel = &lease.map(lease::Lease::gate).unwrap_or_default();
+    // Every attempt of every write asks the gate, and no request outlives the lease.
+    let gated = lease.map(|_| {
+        let budget = lease::Lease::request_budget(run.opts.lease_ttl);
+        let gate: std::sync::Arc<dyn crate::vault::WriteGate> = std::sync::Arc::new(cancel.clone());
+        run.client.with_budget(budget).gated(gate)
+    });
+    let client = gated.as_ref().unwrap_or(run.client);
     let mut records = load_records(run, manifest).await?;
     let (before, stored) = read_meta(run, lease).await?;
     // Between full checks, objects the importer already applied are trusted to be as it left them.

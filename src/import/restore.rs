@@ -197,6 +197,12 @@ impl Rename {
             ));
         }
         let to = format!("{}/", to.trim().trim_end_matches('/'));
+        if let Some(seg) = crate::vault::dot_segment(&to) {
+            return Err(Error::config(
+                "--to-prefix",
+                format!("`{to}` has a `{seg}` segment: name the folder as it is"),
+            ));
+        }
         if to == "/" || !plain(&to) || to == from {
             return Err(Error::config(
                 "--to-prefix",
@@ -221,9 +227,14 @@ impl Rename {
         match moved.as_deref().and_then(|m| m.strip_prefix(&home)) {
             Some(path) if !path.is_empty() => {
                 s.path = path.to_string();
-                Admitted::Selected {
-                    object: Object::KvSecret(s),
-                    renamed: true,
+                // Renamed, it is a new object: checked as one read from a snapshot would be.
+                let object = Object::KvSecret(s);
+                match crate::snapshot::format::validate(&object) {
+                    Ok(()) => Admitted::Selected {
+                        object,
+                        renamed: true,
+                    },
+                    Err(why) => Admitted::Skipped(object, format!("renamed, {why}")),
                 }
             }
             _ => {

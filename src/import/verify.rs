@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::seal::{self, Claims, HashReader, Opener, Signed};
+use crate::seal::{self, Claims, Expected, HashReader, Opener, Signed};
 use crate::snapshot::catalog;
 use crate::snapshot::reader::Scanned;
 use crate::snapshot::{Limits, Manifest, reader};
@@ -258,37 +258,85 @@ async fn scan_from(
     .map_err(|e| Error::refused(&snap.key, format!("reader crashed: {e}")))?
 }
 
-/// Refuses to follow `latest.json` back to a snapshot older than the one this target last
-/// imported: an attacker who can write the pointer must not be able to roll DR back. An older
-/// snapshot can still be imported by naming it with `--snapshot`.
-pub(super) async fn check_not_older(state: &ImporterState, key: &str) -> Result<()> {
-    let Some(last) = state.meta().await? else {
+/// Refuses to take the target back through `latest.json`: to a snapshot older than the one it
+/// last imported (`meta`), or, on a fresh target too, older than the newest snapshot in the store
+/// whose signature vouches for it. Going back is for `--snapshot`, named by the operator.
+pub(super) async fn check_not_older(
+    state: &ImporterState,
+    snapshot: &Snapshot,
+    expected: &Expected,
+) -> Result<()> {
+    let key = &snapshot.key;
+    let Some(this_at) = catalog::parse_snapshot_key(key) else {
         return Ok(());
     };
-    let (Some(this_at), Some(last_at)) = (
-        catalog::parse_snapshot_key(key),
-        catalog::parse_snapshot_key(&last.last_snapshot),
-    ) else {
-        return Ok(());
-    };
-    // A future-dated snapshot recorded by an older release must not block every later one.
-    if seal::future_dated(last_at, Utc::now()) {
-        tracing::warn!(
-            last_snapshot = %last.last_snapshot,
-            "the last import recorded here is dated in the future; not comparing with it"
-        );
-        return Ok(());
+    if let Some(last) = state.meta().await?
+        && let Some(last_at) = catalog::parse_snapshot_key(&last.last_snapshot)
+    {
+        // A future-dated snapshot recorded by an older release must not block every later one.
+        if seal::future_dated(last_at, Utc::now()) {
+            tracing::warn!(
+                last_snapshot = %last.last_snapshot,
+                "the last import recorded here is dated in the future; not comparing with it"
+            );
+        } else if this_at < last_at {
+            return Err(back(
+                key,
+                "this cluster already imported the newer",
+                &last.last_snapshot,
+            ));
+        }
     }
-    if this_at < last_at {
-        return Err(Error::refused(
+    match newest_vouched(snapshot, expected).await? {
+        Some((newer, at)) if at > this_at => Err(back(
             key,
-            format!(
-                "{} points at it, but this cluster already imported the newer {}; import it \
-                 with --snapshot if going back is intended",
-                catalog::LATEST,
-                last.last_snapshot
-            ),
-        ));
+            "the store holds the newer, signed",
+            &format!("{newer} (or an export is publishing it right now: then retry)"),
+        )),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// The refusal of a pointer that points back.
+fn back(key: &str, why: &str, newer: &str) -> Error {
+    Error::refused(
+        key,
+        format!(
+            "{} points at it, but {why} {newer}; import it with --snapshot if going back is \
+             intended",
+            catalog::LATEST
+        ),
+    )
+}
+
+/// How many of the newest snapshots in the store are tried for one whose signature vouches
+/// for it: names alone prove nothing, and a store may hold a few unsigned or foreign objects.
+const NEWEST_TRIED: usize = 8;
+
+/// The newest snapshot in the store (and its date) whose signature is by a trusted key, made
+/// for it, with the expected origin and not dated ahead of the clock; `None` when there is none
+/// among the newest few, or signatures are not checked (`REPLICATOR_ALLOW_UNSIGNED`).
+async fn newest_vouched(
+    snapshot: &Snapshot,
+    expected: &Expected,
+) -> Result<Option<(String, chrono::DateTime<Utc>)>> {
+    let now = Utc::now();
+    let listed = catalog::list_snapshots(snapshot.store.as_ref()).await?;
+    for (at, info) in listed.into_iter().take(NEWEST_TRIED) {
+        if seal::future_dated(at, now) {
+            continue;
+        }
+        let Some(sig) = snapshot.store.get(&seal::signature_key(&info.key)).await? else {
+            continue;
+        };
+        let vouched = match snapshot.opener.check(&info.key, Some(&sig)) {
+            Ok(Some(v)) => expected.check(&info.key, v.claims(), now).is_ok(),
+            Ok(None) => return Ok(None),
+            Err(_) => false,
+        };
+        if vouched {
+            return Ok(Some((info.key, at)));
+        }
+    }
+    Ok(None)
 }

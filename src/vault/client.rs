@@ -1,6 +1,9 @@
 //! HTTP client for the Vault/OpenBao API: token and namespace headers, path encoding, a bound on
-//! requests in flight and per second, a timeout, bounded retries with backoff (honouring `Retry-After`, see `retry`), and
-//! request counters. Redirects are never followed: they would carry the token to another address.
+//! requests in flight and per second, a timeout, bounded retries with backoff (honouring
+//! `Retry-After`, see `retry`), and request counters. A client may carry a budget (the most one
+//! request may take, all its attempts and waits included) and a `WriteGate` asked before every
+//! attempt of a write: an import's requests thus end before its lease could expire. Redirects are
+//! never followed: they would carry the token to another address.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,8 +17,9 @@ use tokio::sync::Semaphore;
 
 use super::answer::{error_message, found, gave_up, missing_capability, redirect_message};
 use super::api::VaultApi;
+use super::gate::WriteGate;
 use super::op::Op;
-use super::path::encode_path;
+use super::path::{dot_segment, encode_path};
 use super::rate::Limiter;
 use super::retry::RetryPolicy;
 use super::settings::{Token, VaultConfig};
@@ -41,6 +45,10 @@ pub struct VaultClient {
     retry: RetryPolicy,
     rate: Option<Limiter>,
     counters: Arc<Counters>,
+    /// The most one request may take, its attempts and the waits between them included.
+    budget: Option<Duration>,
+    /// Asked before every attempt of a write.
+    gate: Option<Arc<dyn WriteGate>>,
     /// Answers requests instead of HTTP (unit tests; see `api`).
     api: Option<Arc<dyn VaultApi>>,
 }
@@ -81,6 +89,8 @@ impl VaultClient {
             retry: cfg.retry,
             rate: cfg.rate_limit.map(Limiter::new),
             counters: Arc::new(Counters::default()),
+            budget: None,
+            gate: None,
             api: None,
         })
     }
@@ -98,6 +108,8 @@ impl VaultClient {
             retry: RetryPolicy::default(),
             rate: None,
             counters: Arc::new(Counters::default()),
+            budget: None,
+            gate: None,
             api: Some(api),
         }
     }
@@ -127,6 +139,22 @@ impl VaultClient {
         let mut c = self.clone();
         c.in_flight = Arc::new(Semaphore::new(self.concurrency.min(4)));
         c.counters = Arc::new(Counters::default());
+        c
+    }
+
+    /// The same client, each of whose requests ends within `budget`, retries included: when the
+    /// budget runs out, the attempt in flight is dropped (its connection closed) and the request
+    /// fails.
+    pub fn with_budget(&self, budget: Duration) -> VaultClient {
+        let mut c = self.clone();
+        c.budget = Some(budget);
+        c
+    }
+
+    /// The same client, whose writes ask `gate` before every attempt (retries included).
+    pub fn gated(&self, gate: Arc<dyn WriteGate>) -> VaultClient {
+        let mut c = self.clone();
+        c.gate = Some(gate);
         c
     }
 
@@ -226,7 +254,42 @@ impl VaultClient {
         }
     }
 
+    /// A request within the client's budget, if it has one. A path with a `.` or `..` segment is
+    /// never sent: the URL would be collapsed to another path.
     async fn send(&self, op: Op, path: &str, body: Option<&Value>, query: &str) -> Result<Value> {
+        if let Some(seg) = dot_segment(path) {
+            return Err(Error::VaultNotDone {
+                method: op.name(),
+                path: self.shown(path),
+                message: format!("refused: a `{seg}` segment would send the request elsewhere"),
+            });
+        }
+        let retrying = self.send_retrying(op, path, body, query);
+        let Some(budget) = self.budget else {
+            return retrying.await;
+        };
+        match tokio::time::timeout(budget, retrying).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::VaultNotDone {
+                method: op.name(),
+                path: self.shown(path),
+                message: format!(
+                    "no answer within {:.1}s, the most one request may take (a third of \
+                     REPLICATOR_LEASE_TTL); given up so that nothing sent outlives the lease",
+                    budget.as_secs_f64()
+                ),
+            }),
+        }
+    }
+
+    /// A request with its retries.
+    async fn send_retrying(
+        &self,
+        op: Op,
+        path: &str,
+        body: Option<&Value>,
+        query: &str,
+    ) -> Result<Value> {
         let attempt = || self.send_once(op, path, body, query);
         let (retries, waited_ms) = (AtomicUsize::new(0), AtomicU64::new(0));
         let result = attempt
@@ -257,7 +320,8 @@ impl VaultClient {
         })
     }
 
-    /// One attempt at a request: waits for a slot, sends, and reads the answer.
+    /// One attempt at a request: waits for a slot (and the rate cap), asks the gate (a write),
+    /// sends, and reads the answer.
     async fn send_once(
         &self,
         op: Op,
@@ -275,15 +339,20 @@ impl VaultClient {
                 path: self.shown(path),
                 message: "client closed".into(),
             })?;
+        if let Some(rate) = &self.rate {
+            rate.acquire().await;
+        }
+        if let Some(gate) = self.gate.as_deref().filter(|_| op.is_write())
+            && !gate.ready().await
+        {
+            return Err(self.stopped(op, path));
+        }
         let counter = if op.is_write() {
             &self.counters.writes
         } else {
             &self.counters.reads
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if let Some(rate) = &self.rate {
-            rate.acquire().await;
-        }
         let resp = self
             .request(op, &url, body)
             .send()
@@ -321,6 +390,15 @@ impl VaultClient {
             req = req.json(b);
         }
         req
+    }
+
+    /// A write not sent: the run was stopped (promoted, lease lost, signal) before this attempt.
+    fn stopped(&self, op: Op, path: &str) -> Error {
+        Error::VaultNotDone {
+            method: op.name(),
+            path: self.shown(path),
+            message: "not sent: the run was stopped".into(),
+        }
     }
 
     fn unreachable(&self, source: reqwest::Error) -> Error {

@@ -239,6 +239,36 @@ fn to_prefix_restores_copies_next_to_the_originals() {
     );
 }
 
+/// Issue #25 item 5: `--to-prefix` with `..` segments was accepted, and the URL parser collapsed
+/// them on the wire: the secret left its mount and landed in another (`kv2/`).
+#[test]
+fn to_prefix_with_dot_dot_segments_is_refused_and_writes_nothing() {
+    let p = Pair::new();
+    p.src.kv_put("secret", "app/db", json!({"pw": "old-0451"}));
+    p.src.mount_kv2("kv2");
+    p.export();
+    let args = [
+        "import",
+        "--only",
+        "secret/app/*",
+        "--to-prefix",
+        "secret/app/../../../kv2/data/app",
+    ];
+    let run = p.run_on(&p.src, &args, &[]);
+    assert_eq!(
+        p.src.kv_keys("kv2"),
+        Vec::<String>::new(),
+        "the restore left its mount: {}",
+        run.stdout
+    );
+    run.assert_code(2);
+    assert!(
+        run.last_error_line().contains("--to-prefix") && run.last_error_line().contains(".."),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn a_restore_into_an_empty_cluster_creates_only_the_containers_its_selection_needs() {
     let p = Pair::new();

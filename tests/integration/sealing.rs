@@ -251,6 +251,42 @@ fn latest_json_cannot_roll_the_target_back() {
     assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
 }
 
+/// Issue #25 item 9: the rule above needed a `meta` record, so a fresh DR (the migration
+/// recipe) followed `latest.json` back to any retained signed snapshot.
+#[test]
+fn latest_json_cannot_roll_a_fresh_target_back() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    let exp = Exported::new(&src);
+    let older = exp.key.clone();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    src.kv_put("secret", "app", json!({"pw": "newer"}));
+    let store = file_store(exp.dir.path());
+    replicator(&["export"], &env_for(&src, &store, &[])).assert_code(0);
+
+    repoint(exp.dir.path(), &older);
+    for args in [&["import"][..], &["import", "--dry-run"][..]] {
+        let run = replicator(args, &env_for(&dst, &store, &[]));
+        run.assert_code(4);
+        assert!(
+            run.last_error_line()
+                .contains("the store holds the newer, signed"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(dst.kv_get("secret", "app"), None);
+
+    // Named, the older one is imported; the pointer at the newest is followed.
+    let id = older.trim_end_matches(".tar.gz.age");
+    let env = env_for(&dst, &store, &[]);
+    replicator(&["import", "--snapshot", id], &env).assert_code(0);
+    assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
+    let fresh = Bao::start();
+    replicator(&["export"], &env_for(&src, &store, &[])).assert_code(0);
+    replicator(&["import"], &env_for(&fresh, &store, &[])).assert_code(0);
+    assert_eq!(fresh.kv_get("secret", "app"), Some(json!({"pw": "newer"})));
+}
+
 #[test]
 fn hostile_archives_signed_by_the_trusted_key_are_refused_before_any_write() {
     let (src, dst) = (Bao::start(), Bao::start());

@@ -179,11 +179,24 @@ async fn write_version(
     data: Map<String, Value>,
     cas: u64,
 ) -> Result<()> {
+    let path = format!("{}data/{}", s.mount, s.path);
     let body = json!({ "data": data, "options": { "cas": cas } });
-    client
-        .write(&format!("{}data/{}", s.mount, s.path), &body)
-        .await
-        .map(|_| ())
+    match client.write(&path, &body).await {
+        Ok(_) => Ok(()),
+        // An earlier attempt of this very write may have landed with its answer lost, and the
+        // retry found the version moved on: the version after `cas` holding this data is it.
+        Err(e) if e.is_cas_mismatch() && holds(client, &path, cas + 1, &data).await => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `version` of the secret at `path` (its `data/` path) holds exactly `data`.
+async fn holds(client: &VaultClient, path: &str, version: u64, data: &Map<String, Value>) -> bool {
+    let read = client.read_query(path, &format!("version={version}")).await;
+    read.ok()
+        .flatten()
+        .and_then(|r| r.pointer("/data/data").cloned())
+        .is_some_and(|d| d.as_object() == Some(data))
 }
 
 async fn end_version(client: &VaultClient, s: &Secret, state: State, version: u64) -> Result<()> {

@@ -8,6 +8,7 @@
 mod auth;
 mod bao;
 pub mod ca;
+mod fault;
 mod garage;
 mod kube;
 mod kube_tokens;
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 
 pub use auth::{assert_same_auth, auth_defaults, auth_tuned, auth_view, some_cert};
 pub use bao::Bao;
+pub use fault::{Fault, FaultProxy};
 pub use garage::garage;
 pub use kube::{KubeApi, role, shipped_policy};
 pub use kube_tokens::KubeTokens;

@@ -105,6 +105,36 @@ fn a_write_stalled_past_the_lease_never_lands_after_promote() {
     assert_eq!(bulk_on(&p.dst), at_promote);
 }
 
+/// Issue #25 fault tests: a stall shorter than a request's budget (a third of the lease TTL)
+/// only slows the import down: the held bytes go through when it heals, the run completes, and
+/// DR equals DC.
+#[test]
+fn a_short_stall_only_slows_the_import_down() {
+    let p = Pair::new();
+    seed_many(&p.src, 400);
+    p.export();
+    let proxy = FaultProxy::start(&p.dst.addr);
+    let import = import_through(
+        &p,
+        &proxy,
+        &[
+            ("REPLICATOR_CONCURRENCY", "1"),
+            ("REPLICATOR_LEASE_TTL", "30s"),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bulk_on(&p.dst) < 20 {
+        assert!(Instant::now() < deadline, "the import never got going");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    proxy.set(Fault::Stall);
+    std::thread::sleep(Duration::from_secs(4));
+    proxy.set(Fault::Pass);
+    let import = finish(import.wait_with_output().unwrap());
+    import.assert_code(0);
+    assert_bulk_equal(&p.src, &p.dst);
+}
+
 /// Issue #25 fault tests: a target that answers 503, drops connections, and loses answers after
 /// the write landed. The import retries its way through, DR ends equal to DC, and the next
 /// import writes nothing. It used to end partial (exit 3): a KV write whose answer was lost was

@@ -191,3 +191,45 @@ fn an_export_from_a_flaky_source_is_whole() {
     p.import(&[]).assert_code(0);
     assert_bulk_equal(&p.src, &p.dst);
 }
+
+/// Issue #25 fault tests: an import killed (SIGKILL) mid-write while the target is flaky; the
+/// next run, still through the faults, completes, and DR equals DC without a version too many.
+#[test]
+fn an_import_killed_mid_write_on_a_flaky_target_converges() {
+    let p = Pair::new();
+    seed_many(&p.src, 600);
+    p.export();
+    let proxy = FaultProxy::start(&p.dst.addr);
+    proxy.set(Fault::Flaky);
+    let extra = [
+        ("REPLICATOR_CONCURRENCY", "4"),
+        ("VAULT_MAX_RETRIES", "8"),
+        ("REPLICATOR_LEASE_TTL", "10s"),
+    ];
+    let mut import = import_through(&p, &proxy, &extra);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bulk_on(&p.dst) < 50 {
+        assert!(Instant::now() < deadline, "the import never got going");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    import.kill().unwrap();
+    assert_eq!(finish(import.wait_with_output().unwrap()).code, -1);
+
+    // The killed run's lease is still held: the next one waits it out.
+    let wait = [("REPLICATOR_LEASE_WAIT", "1m")];
+    let next = finish(
+        import_through(&p, &proxy, &[extra[0], extra[1], extra[2], wait[0]])
+            .wait_with_output()
+            .unwrap(),
+    );
+    next.assert_code(0);
+    assert!(proxy.injected() > 0);
+    assert_bulk_equal(&p.src, &p.dst);
+    for k in ["bulk/0000", "bulk/0599"] {
+        assert_eq!(p.dst.kv_version("secret", k), 1, "{k}");
+    }
+    proxy.set(Fault::Pass);
+    let again = finish(import_through(&p, &proxy, &[]).wait_with_output().unwrap());
+    again.assert_code(0);
+    assert!(again.stdout.contains("(0 writes)"), "{}", again.stdout);
+}

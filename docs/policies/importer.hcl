@@ -17,12 +17,20 @@ path "+/*" {
 
 # SSH engines (here ssh/; "+/*" above already covers them): roles written and (with
 # REPLICATOR_PRUNE) deleted; the CA written with its escrowed key where DR has none, and read to
-# compare (a CA DR holds is never replaced).
+# compare (a CA DR holds is never replaced). Once written, DR proves it signs with the CA's key:
+# a temporary role (roles/vault-replicator-check-*) signs a throwaway key (sign/*) and is deleted;
+# a CA that fails the proof is removed again (issuer/<id> on OpenBao, config/ca on Vault).
 path "ssh/roles/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }
+path "ssh/sign/*" {
+  capabilities = ["update"]
+}
 path "ssh/config/ca" {
-  capabilities = ["create", "read", "update"]
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "ssh/issuer/*" {
+  capabilities = ["delete"]
 }
 
 path "sys/*" {

@@ -56,6 +56,20 @@ impl Escrowed {
         self.0.contains_key(field)
     }
 
+    /// Whether every field the entry holds is one of `allowed`, the write-only fields of the
+    /// object's kind; why not otherwise, naming the first other field (never a value). An escrow
+    /// entry sets nothing the API can read: that stays with the object's readable fields.
+    pub fn only(&self, allowed: &[&str]) -> std::result::Result<(), String> {
+        match self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(field) => Err(format!(
+                "the escrow entry holds `{field}`, which is not a write-only field of this object \
+                 (the escrow carries only `{}`)",
+                allowed.join("`, `")
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// `body` with the escrowed fields added (they win over what `body` holds).
     pub fn merged_into(&self, mut body: Map<String, Value>) -> Map<String, Value> {
         for (k, v) in &self.0 {
@@ -86,5 +100,20 @@ mod tests {
             Value::Object(merged),
             json!({"username": "u", "password": "s3cret"})
         );
+    }
+
+    #[test]
+    fn an_entry_may_hold_only_the_write_only_fields_and_the_reason_names_no_value() {
+        let e = Escrowed(json!({"password": "s3cret"}).as_object().cloned().unwrap());
+        assert!(e.only(&["password", "private_key"]).is_ok());
+        let extra = json!({"password": "s3cret", "connection_url": "postgres://x:y@h"});
+        let e = Escrowed(extra.as_object().cloned().unwrap());
+        let why = e.only(&["password"]).unwrap_err();
+        assert!(why.contains("`connection_url`"), "{why}");
+        assert!(
+            !why.contains("s3cret") && !why.contains("postgres://"),
+            "{why}"
+        );
+        assert!(Escrowed::default().only(&[]).is_ok());
     }
 }

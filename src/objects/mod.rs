@@ -8,6 +8,7 @@ pub mod database;
 pub mod engine_item;
 pub mod escrow;
 pub mod identity;
+pub mod keypair;
 pub mod kind;
 pub mod kubernetes;
 pub mod kv;

@@ -287,3 +287,90 @@ fn a_dr_issuer_of_the_same_name_with_another_certificate_is_drift_and_left_alone
         "nothing imported beside it"
     );
 }
+
+/// The body line of a PEM text (its second line), to check it was never printed.
+fn secret_line(pem: &str) -> &str {
+    pem.lines().nth(1).unwrap()
+}
+
+// Issue 25: the escrowed bundle was imported whole, so a chain file's certificates became issuers
+// on DR and a root key left in it became a key there, never pruned. Only the issuer's certificate
+// and its own key cross; another key refuses the entry at export.
+#[test]
+fn only_the_issuers_certificate_and_key_cross_from_an_escrowed_chain_file() {
+    let p = Pair::new();
+    let rootca = root("DC Root");
+    let int = intermediate("DC Intermediate", &rootca);
+    p.src.mount_kv2("escrow");
+    mount_pki(&p.src, "pki");
+    import_issuer(&p.src, "pki", "bundle", &int.bundle(), "int");
+    let chain = format!("{}{}", int.bundle(), rootca.cert);
+    p.src
+        .kv_put("escrow", "pki/issuer/int", json!({ "pem_bundle": chain }));
+
+    let run = p.sync(ESCROW, 0);
+    assert!(
+        !run.stdout.contains("not copied: pki_issuer"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        p.dst.list("pki/issuers").len(),
+        1,
+        "the chain's root became an issuer"
+    );
+    assert_eq!(p.dst.list("pki/keys").len(), 1);
+    assert!(
+        issuer(&p.dst, "pki", "int")["key_id"] != "",
+        "int has its key"
+    );
+    p.assert_converged();
+
+    // The root's key left in the file: the entry is refused, nothing more reaches DR.
+    let leaky = format!("{chain}{}", rootca.key);
+    p.src
+        .kv_put("escrow", "pki/issuer/int", json!({ "pem_bundle": leaky }));
+    let run = p.sync(ESCROW, 0);
+    assert!(
+        !run.all().contains(secret_line(&rootca.key)),
+        "the root key was printed"
+    );
+    let line = "not copied: pki_issuer pki/issuer/int: escrowed pem_bundle not taken: block 4 is \
+                a private key (`PRIVATE KEY`) that is not this issuer's";
+    assert!(run.stdout.contains(line), "{}", run.stdout);
+    assert_eq!(p.dst.list("pki/issuers").len(), 1);
+    assert_eq!(p.dst.list("pki/keys").len(), 1);
+}
+
+// Issue 25: a key that is not the issuer's passed the export and failed every import, leaving a
+// stray key in `pki/keys` each time. It is refused at export; the issuer crosses without it.
+#[test]
+fn an_escrowed_key_that_is_not_the_issuers_is_refused_at_export_and_no_key_reaches_dr() {
+    let p = Pair::new();
+    let (ca, other) = (root("DC CA"), root("Other CA"));
+    p.src.mount_kv2("escrow");
+    mount_pki(&p.src, "pki");
+    import_issuer(&p.src, "pki", "bundle", &ca.bundle(), "ca");
+    let wrong = format!("{}{}", ca.cert, other.key);
+    p.src
+        .kv_put("escrow", "pki/issuer/ca", json!({ "pem_bundle": wrong }));
+
+    let run = p.sync(ESCROW, 0);
+    assert!(
+        !run.all().contains(secret_line(&other.key)),
+        "the key was printed"
+    );
+    let line = "not copied: pki_issuer pki/issuer/ca: escrowed pem_bundle not taken: block 2 is a \
+                private key (`PRIVATE KEY`) that is not this issuer's";
+    assert!(run.stdout.contains(line), "{}", run.stdout);
+    let keys = "not copied: pki_config pki/config/keys: the default key is the key of an issuer \
+                that is not escrowed";
+    assert!(run.stdout.contains(keys), "{}", run.stdout);
+    assert_eq!(
+        p.dst.list("pki/keys"),
+        Vec::<String>::new(),
+        "a stray key on DR"
+    );
+    assert_eq!(issuer(&p.dst, "pki", "ca")["key_id"], "");
+    p.assert_converged();
+}

@@ -13,9 +13,16 @@ const ESCROW: &[(&str, &str)] = &[("REPLICATOR_ESCROW_MOUNT", "replicator-escrow
 
 /// A fresh ed25519 key pair made by `ssh-keygen` in `dir`: (private key, public key).
 fn keypair(dir: &Path, name: &str) -> (String, String) {
+    keypair_of(dir, name, &["-t", "ed25519"])
+}
+
+/// A fresh key pair made by `ssh-keygen` in `dir` with `args` (type, format).
+fn keypair_of(dir: &Path, name: &str, args: &[&str]) -> (String, String) {
     let file = dir.join(name);
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .args(["-q", "-N", "", "-C", name])
+        .args(args)
+        .arg("-f")
         .arg(&file)
         .output()
         .expect("ssh-keygen");
@@ -80,6 +87,33 @@ fn ca_public_key(b: &Bao) -> Option<String> {
     })
 }
 
+/// Has `b` sign a fresh user key with role `user` and returns the `Signing CA:` line
+/// `ssh-keygen -L` shows for the certificate.
+fn dr_signing_ca(b: &Bao, dir: &Path) -> String {
+    let user = keypair(dir, &super::support::unique("user"));
+    let signed = b.write(
+        "ssh/sign/user",
+        json!({"public_key": user.1, "valid_principals": "alice"}),
+    )["data"]["signed_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cert = dir.join(super::support::unique("cert"));
+    std::fs::write(&cert, signed).unwrap();
+    let shown = keygen(&["-L", "-f"], &cert);
+    shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("Signing CA:"))
+        .unwrap_or_else(|| panic!("{shown}"))
+        .to_string()
+}
+
+/// The SHA256 fingerprint of the public key in `dir`/`name`.pub.
+fn fingerprint(dir: &Path, name: &str) -> String {
+    let out = keygen(&["-l", "-f"], &dir.join(format!("{name}.pub")));
+    out.split_whitespace().nth(1).unwrap().to_string()
+}
+
 fn same_key(a: &str, b: &str) -> bool {
     fn two(k: &str) -> Vec<&str> {
         k.split_whitespace().take(2).collect()
@@ -133,7 +167,69 @@ fn an_escrowed_ssh_ca_signs_on_dr_with_dcs_key_and_the_certificate_verifies_agai
         "{signing_ca} / {dc_fingerprint}"
     );
     assert!(shown.contains("alice"), "{shown}");
+    // The proof that DR signs with the CA's key left no role behind.
+    assert_eq!(p.dst.list("ssh/roles"), ["user"]);
 
+    p.assert_converged();
+}
+
+// The CA's key pair in PEM (as `bao write ssh/config/ca generate_signing_key=true` makes an RSA
+// or ECDSA CA, and as many operators keep theirs) crosses like an OpenSSH one.
+#[test]
+fn an_escrowed_pem_ca_key_crosses_and_dr_signs_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Pair::new();
+    ssh_mount(&p.src);
+    let ca = keypair_of(
+        dir.path(),
+        "dc-ca",
+        &["-t", "ecdsa", "-b", "384", "-m", "PEM"],
+    );
+    assert!(ca.0.starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    set_ca(&p.src, &ca, true);
+    let run = p.sync(ESCROW, 0);
+    assert!(!run.stdout.contains("not copied: ssh_ca"), "{}", run.stdout);
+    let signing = dr_signing_ca(&p.dst, dir.path());
+    assert!(
+        signing.contains(&fingerprint(dir.path(), "dc-ca")),
+        "{signing}"
+    );
+    p.assert_converged();
+}
+
+// Issue 25: a stale PEM private key escrowed next to the CA's current public key was taken
+// ("0 not copied"): DR advertised DC's CA but signed with the stale key, so after a failover
+// hosts rejected every certificate DR issued. The key now has to derive the CA's public key.
+#[test]
+fn an_escrowed_key_that_is_not_the_cas_is_refused_at_export_though_its_public_key_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Pair::new();
+    ssh_mount(&p.src);
+    let ca = keypair_of(dir.path(), "dc-ca", &["-t", "ecdsa", "-m", "PEM"]);
+    set_ca(&p.src, &ca, false);
+    let stale = keypair_of(dir.path(), "stale", &["-t", "ecdsa", "-m", "PEM"]);
+    p.src.mount_kv2("replicator-escrow");
+    let entry = json!({"private_key": stale.0, "public_key": ca.1});
+    p.src.kv_put("replicator-escrow", "ssh/config/ca", entry);
+    p.dst.write("sys/mounts/ssh", json!({"type": "ssh"}));
+
+    let run = p.sync(ESCROW, 0);
+    assert!(
+        !run.all().contains(stale.0.lines().nth(1).unwrap()),
+        "the key was printed"
+    );
+    if ca_public_key(&p.dst).is_some() {
+        let signing = dr_signing_ca(&p.dst, dir.path());
+        let (dc, stale) = (
+            fingerprint(dir.path(), "dc-ca"),
+            fingerprint(dir.path(), "stale"),
+        );
+        panic!("DR got DC's CA ({dc}) but signs with: {signing} (the stale key is {stale})");
+    }
+    let line = "not copied: ssh_ca ssh/config/ca: SSH CA private key not escrowed: DR cannot sign \
+                with the DC's CA (the escrowed `private_key` is not the CA's key (the public key \
+                it derives differs)";
+    assert!(run.stdout.contains(line), "{}", run.stdout);
     p.assert_converged();
 }
 

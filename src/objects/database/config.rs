@@ -1,6 +1,7 @@
 //! A database connection config (`<mount>config/<name>`) as an object kind: every field its read
-//! returns, the plugin's own ones included, and the password through the escrow. A config write
-//! keeps what it is not sent (OpenBao 2.7 merges it into the stored config), so an update
+//! returns, the plugin's own ones included, and the password through the escrow (only the
+//! write-only fields, and a `connection_url` the read masks: `fields::escrow_allowed`). A config
+//! write keeps what it is not sent (OpenBao 2.7 merges it into the stored config), so an update
 //! without a password leaves DR's own in place, and a plugin field the source dropped cannot be
 //! unset by a write: that difference is refused, with the reason.
 
@@ -12,6 +13,7 @@ use super::{DatabaseOptions, fields, is_database};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::{EngineItem, differ_reason, differing, read};
+use crate::objects::escrow::Escrowed;
 use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
@@ -65,7 +67,8 @@ impl ObjectKind for DatabaseConfig {
     engine_item_place!(AT);
 
     fn validate(&self) -> std::result::Result<(), String> {
-        self.0.check("database config", false)
+        self.0.check("database config", false)?;
+        fields::escrow_allowed(&self.0.data, &self.0.escrowed)
     }
 
     fn delete_target(&self) -> Option<(String, String)> {
@@ -114,20 +117,17 @@ impl ObjectKind for DatabaseConfig {
                 sink.not_copied(Kind::DatabaseConfig, shown.clone(), why);
             }
             item.data = fields::config_written(data);
-            if let Some(escrow) = &source.escrow {
-                item.escrowed = escrow.fields(ns, &api).await?;
+            let entry = match &source.escrow {
+                Some(escrow) => escrow.fields(ns, &api).await?,
+                None => Escrowed::default(),
+            };
+            let (escrowed, why, copied) = fields::take_escrow(&item.data, entry);
+            item.escrowed = escrowed;
+            if let Some(why) = why {
+                sink.not_copied(Kind::DatabaseConfig, shown, why);
             }
-            if fields::masked_url(&item.data) && !item.escrowed.has("connection_url") {
-                let why = "`connection_url` embeds a password, which the server masks when read: \
-                           not copied (use a templated URL and escrow `password`, or escrow \
-                           `connection_url`)";
-                sink.not_copied(Kind::DatabaseConfig, shown, why.into());
+            if !copied {
                 continue;
-            }
-            if !fields::WRITE_ONLY.iter().any(|f| item.escrowed.has(f)) {
-                let why = "database password not escrowed: DR cannot connect until it is set \
-                           (copied without it; a password set on DR is kept)";
-                sink.not_copied(Kind::DatabaseConfig, shown, why.into());
             }
             sink.add(Object::DatabaseConfig(Self(item)))?;
         }
@@ -138,7 +138,6 @@ impl ObjectKind for DatabaseConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::escrow::Escrowed;
     use serde_json::json;
 
     fn map(v: Value) -> Map<String, Value> {

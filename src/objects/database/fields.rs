@@ -6,8 +6,11 @@
 
 use serde_json::{Map, Value};
 
-/// Write-only fields of a config: never returned by a read, kept in the escrow.
-pub const WRITE_ONLY: &[&str] = &["password", "private_key"];
+use crate::objects::escrow::Escrowed;
+
+/// Write-only fields of a config: never returned by a read (the read deletes them from the
+/// plugin's fields), kept in the escrow.
+pub const WRITE_ONLY: &[&str] = &["password", "private_key", "service_account_json"];
 
 /// Reported on reads, never taken on write.
 const CONFIG_READ_ONLY: &[&str] = &["verify_connection"];
@@ -62,6 +65,61 @@ pub fn masked_url(body: &Map<String, Value>) -> bool {
     body.get("connection_url")
         .and_then(Value::as_str)
         .is_some_and(|u| u.contains(MASK))
+}
+
+/// Whether an escrow entry holds only what it may for a config whose readable body is `body`:
+/// the write-only fields, and `connection_url` only when the read masks the password it embeds
+/// (every other field crosses as read, and one from the escrow would differ from it forever).
+pub fn escrow_allowed(body: &Map<String, Value>, entry: &Escrowed) -> Result<(), String> {
+    let mut allowed = WRITE_ONLY.to_vec();
+    if masked_url(body) {
+        allowed.push("connection_url");
+    }
+    entry.only(&allowed).map_err(
+        |why| match entry.has("connection_url") && !masked_url(body) {
+            true => format!("{why}; `connection_url` is escrowed only when it embeds a password"),
+            false => why,
+        },
+    )
+}
+
+/// What of a config's escrow entry crosses, why not all it needs (a not-copied reason), and
+/// whether the config crosses at all. An entry with another field is not taken: the config then
+/// crosses as it would without one.
+pub fn take_escrow(body: &Map<String, Value>, entry: Escrowed) -> (Escrowed, Option<String>, bool) {
+    let (entry, refused) = match escrow_allowed(body, &entry) {
+        Ok(()) => (entry, None),
+        Err(why) => (
+            Escrowed::default(),
+            Some(format!("escrow entry not taken: {why}")),
+        ),
+    };
+    let with = |why: &str| {
+        Some(
+            refused
+                .clone()
+                .map_or(why.to_string(), |r| format!("{r}; {why}")),
+        )
+    };
+    if masked_url(body) && !entry.has("connection_url") {
+        let why = with(
+            "`connection_url` embeds a password, which the server masks when read: not copied \
+             (use a templated URL and escrow `password`, or escrow `connection_url`)",
+        );
+        return (entry, why, false);
+    }
+    if !WRITE_ONLY
+        .iter()
+        .chain(["connection_url"].iter())
+        .any(|f| entry.has(f))
+    {
+        let why = with(
+            "database password not escrowed: DR cannot connect until it is set (copied without \
+             it; a password set on DR is kept)",
+        );
+        return (entry, why, true);
+    }
+    (entry, refused, true)
 }
 
 /// Why a config's automated root rotation is not copied, when the source has it on.
@@ -134,6 +192,40 @@ mod tests {
         assert!(rotation_not_copied(&off).is_none());
         let disabled = map(json!({"rotation_period": 60, "disable_automated_rotation": true}));
         assert!(rotation_not_copied(&disabled).is_none());
+    }
+
+    // Issue 25: an escrow entry set any field (`connection_url`, `allowed_roles`), which the plan
+    // then showed as differing forever, without naming the escrow.
+    #[test]
+    fn an_escrow_entry_sets_only_write_only_fields_and_a_masked_url() {
+        let entry = |v: Value| Escrowed(map(v));
+        let templated = map(json!({"connection_url": "postgresql://{{username}}@h/db"}));
+        let masked = map(json!({"connection_url": "postgresql://admin:xxxxx@h/db"}));
+        assert!(escrow_allowed(&templated, &entry(json!({"password": "p"}))).is_ok());
+        let roles = entry(json!({"password": "p", "allowed_roles": ["*"]}));
+        let why = escrow_allowed(&templated, &roles).unwrap_err();
+        assert!(
+            why.contains("`allowed_roles`") && !why.contains('*'),
+            "{why}"
+        );
+        let url = entry(json!({"connection_url": "postgresql://admin:s3cret@evil/db"}));
+        assert!(escrow_allowed(&masked, &url).is_ok());
+        let why = escrow_allowed(&templated, &url).unwrap_err();
+        assert!(why.contains("only when it embeds a password"), "{why}");
+        assert!(!why.contains("s3cret") && !why.contains("evil"), "{why}");
+
+        let (kept, why, copied) = take_escrow(&templated, roles);
+        assert!(kept.is_empty() && copied);
+        let why = why.unwrap_or_default();
+        assert!(why.starts_with("escrow entry not taken: "), "{why}");
+        assert!(why.contains("database password not escrowed"), "{why}");
+        let (kept, why, copied) = take_escrow(&masked, entry(json!({"password": "p", "x": 1})));
+        assert!(kept.is_empty() && !copied);
+        assert!(why.unwrap_or_default().contains("`x`"));
+        let (kept, why, copied) = take_escrow(&masked, url);
+        assert!(kept.has("connection_url") && why.is_none() && copied);
+        let (kept, why, copied) = take_escrow(&templated, entry(json!({"private_key": "k"})));
+        assert!(kept.has("private_key") && why.is_none() && copied);
     }
 
     #[test]

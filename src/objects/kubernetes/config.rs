@@ -1,6 +1,7 @@
 //! A kubernetes secrets engine's config (`<mount>config`) as an object kind: the fields its read
-//! returns, and `service_account_jwt` through the escrow. The write sets only the fields it is
-//! sent (the plugin keeps the rest), so an update never clears the JWT DR holds.
+//! returns, and `service_account_jwt` through the escrow (nothing else: an entry with another
+//! field is not taken). The write sets only the fields it is sent (the plugin keeps the rest), so
+//! an update never clears the JWT DR holds.
 
 use crate::objects::engine_item::engine_item_place;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use super::is_kubernetes;
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::{EngineItem, compare, read};
+use crate::objects::escrow::Escrowed;
 use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
@@ -22,6 +24,10 @@ pub struct KubernetesConfig(pub EngineItem);
 const AT: &str = "config";
 const JWT: &str = "service_account_jwt";
 
+/// The fields an escrow entry may hold for the config: the write-only one (the others are
+/// readable and cross as read; `kubernetes_host` from an escrow would differ from it forever).
+const ESCROWED: &[&str] = &[JWT];
+
 impl ObjectKind for KubernetesConfig {
     const FOLDERS: &'static [&'static str] = &["kubernetes/config"];
     const STAGE: Stage = Stage::Contents;
@@ -31,7 +37,8 @@ impl ObjectKind for KubernetesConfig {
     engine_item_place!(AT);
 
     fn validate(&self) -> std::result::Result<(), String> {
-        self.0.check("kubernetes config", true)
+        self.0.check("kubernetes config", true)?;
+        self.0.escrowed.only(ESCROWED)
     }
 
     fn delete_target(&self) -> Option<(String, String)> {
@@ -70,13 +77,22 @@ impl ObjectKind for KubernetesConfig {
             return Ok(());
         };
         item.data = data;
-        if let Some(escrow) = &source.escrow {
-            item.escrowed = escrow.fields(ns, &api).await?;
+        let entry = match &source.escrow {
+            Some(escrow) => escrow.fields(ns, &api).await?,
+            None => Escrowed::default(),
+        };
+        let refused = entry.only(ESCROWED).err();
+        if refused.is_none() {
+            item.escrowed = entry;
         }
         if !item.escrowed.has(JWT) {
             let why = "`service_account_jwt` is write-only and not escrowed: copied without it \
                        (DR uses its own, or its local service account token)";
-            sink.not_copied(Kind::KubernetesConfig, format!("{ns}{api}"), why.into());
+            let why = match refused {
+                Some(r) => format!("escrow entry not taken: {r}; {why}"),
+                None => why.to_string(),
+            };
+            sink.not_copied(Kind::KubernetesConfig, format!("{ns}{api}"), why);
         }
         sink.add(Object::KubernetesConfig(Self(item)))
     }

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Found, IssuerRef, Issuers, is_pki, shown, str_of};
+use super::{Found, IssuerRef, Issuers, bundle, is_pki, shown, str_of};
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
 use crate::objects::kind::{
@@ -238,14 +238,16 @@ impl ObjectKind for PkiConfig {
     }
 }
 
-/// Whether the key of the source's issuer `f` is escrowed.
+/// Whether the key of the source's issuer `f` crosses: its escrow entry is one the issuer's
+/// export takes (`bundle::escrowed_for`), so that DR will hold the key.
 async fn escrowed(source: &Source<'_>, ns: &str, m: &str, f: &Found) -> Result<bool> {
     let Some(escrow) = &source.escrow else {
         return Ok(false);
     };
     let key = if f.name.is_empty() { &f.id } else { &f.name };
     let fields = escrow.fields(ns, &format!("{m}issuer/{key}")).await?;
-    Ok(fields.has("pem_bundle"))
+    let certificate = str_of(&f.data, "certificate");
+    Ok(!fields.is_empty() && bundle::escrowed_for(&fields, &certificate).is_ok())
 }
 
 /// `config/cluster` is each cluster's own: reported when set on the source, never copied.

@@ -12,7 +12,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Found, IssuerRef, Issuers, cert_key, certs, str_of};
+use super::bundle::{self, BUNDLE};
+use super::{Found, IssuerRef, Issuers, cert_key, str_of};
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
 use crate::objects::escrow::{Escrow, Escrowed};
@@ -30,9 +31,6 @@ const SETTINGS: &[&str] = &[
     "delta_crl_distribution_points",
     "enable_aia_url_templating",
 ];
-
-/// The escrowed field of an issuer: its certificate and private key, PEM.
-const BUNDLE: &str = "pem_bundle";
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct PkiIssuer {
@@ -222,8 +220,16 @@ pub async fn apply(client: &VaultClient, desired: &PkiIssuer, ops: &IssuerOps) -
     };
     let creating = ops.id.is_none();
     if creating || ops.add_key {
+        // The bundle again cut down to the issuer's certificate and key: a snapshot made before
+        // the export did so may carry a whole chain file, and nothing else may become an issuer
+        // or a key on DR.
         let (path, pem) = match desired.escrowed.0.get(BUNDLE) {
-            Some(bundle) => ("issuers/import/bundle", bundle.clone()),
+            Some(b) => {
+                let pair =
+                    bundle::issuer_pair(b.as_str().unwrap_or_default(), &desired.certificate)
+                        .map_err(|why| fail(format!("escrowed pem_bundle not imported: {why}")))?;
+                ("issuers/import/bundle", json!(pair))
+            }
             None => ("issuers/import/cert", json!(desired.certificate)),
         };
         let body = json!({ "pem_bundle": pem });
@@ -285,27 +291,22 @@ pub async fn export(
     for f in &issuers.0 {
         let mut issuer = from_found(ns, mount, f, &issuers);
         if !f.key_id.is_empty() {
-            let escrowed = match escrow {
+            let entry = match escrow {
                 Some(e) => e.fields(ns, &issuer.api_path()).await?,
                 None => Escrowed::default(),
             };
-            match escrowed.0.get(BUNDLE).and_then(Value::as_str) {
-                Some(b) if certs(b).contains(&f.cert) => {
-                    let kept = escrowed.0.get(BUNDLE).cloned().unwrap_or_default();
-                    issuer.escrowed.0.insert(BUNDLE.into(), kept);
-                }
-                Some(_) => not_copied.push((
+            let why = match entry.is_empty() {
+                true => Some("issuer key not escrowed".to_string()),
+                false => bundle::escrowed_for(&entry, &issuer.certificate)
+                    .map(|kept| issuer.escrowed = kept)
+                    .map_err(|why| format!("escrowed pem_bundle not taken: {why}"))
+                    .err(),
+            };
+            if let Some(why) = why {
+                not_copied.push((
                     format!("{ns}{}", issuer.api_path()),
-                    "escrowed pem_bundle does not hold this issuer's certificate: imported \
-                     without its key, DR cannot issue from it"
-                        .into(),
-                )),
-                None => not_copied.push((
-                    format!("{ns}{}", issuer.api_path()),
-                    "issuer key not escrowed: imported as a certificate only, DR cannot issue \
-                     from it"
-                        .into(),
-                )),
+                    format!("{why}: imported as a certificate only, DR cannot issue from it"),
+                ));
             }
         }
         out.push(issuer);

@@ -4,6 +4,7 @@
 //! config that names an issuer carries it by name (or, for an unnamed issuer, by certificate) and
 //! is resolved to the target's issuer ID when applied.
 
+mod bundle;
 mod config;
 mod issuer;
 mod role;

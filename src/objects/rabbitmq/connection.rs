@@ -1,9 +1,9 @@
 //! A rabbitmq engine's connection config (`<mount>config/connection`) as an object kind. The API
-//! never reads it back, so it travels only when the escrow keeps its whole body, and is otherwise
-//! reported as not copied. Nothing on the target can be compared with it: an import writes it
-//! unless the last one applied this very body (`carries_write_only`). The
-//! target is written with `verify_connection=false` unless the escrowed body says otherwise (DR
-//! may not reach the broker while DC is alive).
+//! never reads it back, so it travels only when the escrow keeps its whole body (the endpoint's
+//! own fields, nothing else), and is otherwise reported as not copied. Nothing on the target can
+//! be compared with it: an import writes it unless the last one applied this very body
+//! (`carries_write_only`). The target is written with `verify_connection=false` unless the
+//! escrowed body says otherwise (DR may not reach the broker while DC is alive).
 
 use crate::objects::engine_item::engine_item_place;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,17 @@ pub struct RabbitmqConnection(pub EngineItem);
 
 const AT: &str = "config/connection";
 
+/// The fields of `config/connection` (all write-only: the engine has no read of it), the only
+/// ones its escrow entry may hold.
+const ESCROWED: &[&str] = &[
+    "connection_uri",
+    "username",
+    "password",
+    "verify_connection",
+    "password_policy",
+    "username_template",
+];
+
 impl ObjectKind for RabbitmqConnection {
     const FOLDERS: &'static [&'static str] = &["rabbitmq/connection"];
     const STAGE: Stage = Stage::Contents;
@@ -33,7 +44,8 @@ impl ObjectKind for RabbitmqConnection {
     engine_item_place!(AT);
 
     fn validate(&self) -> std::result::Result<(), String> {
-        self.0.check("rabbitmq connection", true)
+        self.0.check("rabbitmq connection", true)?;
+        self.0.escrowed.only(ESCROWED)
     }
 
     /// It cannot be deleted on its own: the engine has no such endpoint.
@@ -75,10 +87,17 @@ impl ObjectKind for RabbitmqConnection {
         if let Some(escrow) = &source.escrow {
             item.escrowed = escrow.fields(ns, &api).await?;
         }
-        if item.escrowed.is_empty() {
-            let why = "the connection config is write-only and not escrowed: not copied, DR \
-                       cannot issue credentials until it is set";
-            sink.not_copied(Kind::RabbitmqConnection, format!("{ns}{api}"), why.into());
+        let why = match item.escrowed.only(ESCROWED) {
+            _ if item.escrowed.is_empty() => Some(
+                "the connection config is write-only and not escrowed: not copied, DR cannot \
+                 issue credentials until it is set"
+                    .to_string(),
+            ),
+            Err(why) => Some(format!("escrow entry not taken: {why}; not copied")),
+            Ok(()) => None,
+        };
+        if let Some(why) = why {
+            sink.not_copied(Kind::RabbitmqConnection, format!("{ns}{api}"), why);
             return Ok(());
         }
         sink.add(Object::RabbitmqConnection(Self(item)))

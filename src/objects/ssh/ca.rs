@@ -2,12 +2,14 @@
 //! private key, which only the escrow holds (`<escrow>/data/<ns><mount>config/ca`, fields
 //! `private_key` and `public_key`). DR gets the CA only when the key is escrowed, and only when it
 //! has none: a CA DR already holds is never replaced (another key is drift when the snapshot
-//! carries one), and never deleted by a prune.
+//! carries one), and never deleted by a prune. The escrowed key must derive the CA's public key
+//! (checked at export and again when a snapshot is read), and once written DR must prove it signs
+//! with it (`proof`), or the CA is removed again and the object fails.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{is_ssh, keys};
+use super::{is_ssh, keys, proof};
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
 use crate::objects::escrow::Escrowed;
@@ -124,40 +126,58 @@ pub fn diff(desired: &SshCa, current: &Current) -> Decision<()> {
     }
 }
 
-/// Writes the CA with its escrowed key, unless the target got one since it was planned.
+/// Writes the CA with its escrowed key, unless the target got one since it was planned, then
+/// proves that the target signs with it (`proof`); a CA the proof fails for, or that cannot be
+/// proven, is removed again, and the next import tries again.
 pub async fn apply(client: &VaultClient, desired: &SshCa, action: Action) -> Result<()> {
-    let refuse = |reason: &str| Error::Object {
+    let refuse = |reason: String| Error::Object {
         kind: "ssh CA",
         path: desired.api_path(),
-        reason: reason.into(),
+        reason,
     };
     if action != Action::Create || desired.escrowed.is_empty() {
-        return Err(refuse("no write was planned for this CA"));
+        return Err(refuse("no write was planned for this CA".into()));
     }
     if read_ca(client, &desired.mount).await?.is_some() {
         return Err(refuse(
-            "the target got an SSH CA during the import; not replaced",
+            "the target got an SSH CA during the import; not replaced".into(),
         ));
     }
-    let private = Escrowed(
-        desired
-            .escrowed
-            .0
-            .iter()
-            .filter(|(k, _)| k.as_str() == "private_key")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    );
     let mut body = Map::new();
     body.insert("public_key".into(), desired.public_key.clone().into());
-    let body = Value::Object(private.merged_into(body));
-    client.write(&desired.api_path(), &body).await?;
-    match read_ca(client, &desired.mount).await? {
-        Some(k) if keys::same_key(&k, &desired.public_key) => Ok(()),
-        _ => Err(refuse(
-            "written, but the target does not read back the CA's public key",
-        )),
+    if let Some(private) = desired.escrowed.0.get("private_key") {
+        body.insert("private_key".into(), private.clone());
     }
+    let written = client
+        .write(&desired.api_path(), &Value::Object(body))
+        .await?;
+    match read_ca(client, &desired.mount).await? {
+        Some(k) if keys::same_key(&k, &desired.public_key) => {}
+        _ => {
+            return Err(refuse(
+                "written, but the target does not read back the CA's public key".into(),
+            ));
+        }
+    }
+    // A CA is kept only proven: one left unproven would read back equal at every later import,
+    // and never be proven.
+    let why = match proof::signs_with(client, &desired.mount, &desired.public_key).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(why)) => why,
+        Err(e) => format!("the target could not be asked to sign: {e}"),
+    };
+    // Only what this write made: the issuer it created (OpenBao), or the CA (Vault's only one).
+    let made = match written.pointer("/data/issuer_id").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => format!("{}issuer/{id}", desired.mount),
+        _ => desired.api_path(),
+    };
+    let removed = match client.delete(&made).await {
+        Ok(()) => "the CA was removed again",
+        Err(_) => "removing the CA again failed too: remove it by hand",
+    };
+    Err(refuse(format!(
+        "written, but the proof failed: {why}; {removed} (escrow the CA's key pair again)"
+    )))
 }
 
 impl ObjectKind for SshCa {

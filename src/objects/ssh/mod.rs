@@ -1,10 +1,13 @@
 //! The SSH secrets engine: its roles (`ssh_role`, every readable field, `ca` and `otp` roles
 //! alike) and its CA (`ssh_ca`: the default issuer's public key, plus its private key when the
 //! escrow holds it). The private key cannot be read through the API: without escrow the CA is
-//! reported as not copied and never written, and a CA DR already has is never replaced.
+//! reported as not copied and never written, and a CA DR already has is never replaced. An
+//! escrowed key is taken only when it derives the CA's public key, and DR proves it signs with it
+//! once it is written.
 
 mod ca;
 mod keys;
+mod proof;
 mod role;
 
 pub use ca::SshCa;
@@ -16,3 +19,6 @@ use crate::vault::Table;
 pub fn is_ssh(mount: &crate::objects::mounts::Mount) -> bool {
     mount.table == Table::Secret && mount.kind == "ssh"
 }
+
+#[cfg(test)]
+mod tests;

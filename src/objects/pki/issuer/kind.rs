@@ -37,7 +37,7 @@ impl ObjectKind for PkiIssuer {
         if cert_key(&self.certificate).is_empty() {
             return Err(format!("pki issuer `{}` has no certificate", self.key()));
         }
-        Ok(())
+        self.escrowed.only(&[super::BUNDLE])
     }
 
     fn parent(&self) -> Option<Parent> {

@@ -24,6 +24,8 @@ pub mod totp;
 pub mod transit;
 
 #[cfg(test)]
+mod test_tools;
+#[cfg(test)]
 mod tests;
 
 pub use kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};

@@ -31,6 +31,15 @@ fn bulk_on(bao: &Bao) -> usize {
     bao.list("secret/metadata/bulk").len()
 }
 
+/// Waits until the running import has written at least `n` of the bulk secrets.
+fn wait_for_bulk(dst: &Bao, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while bulk_on(dst) < n {
+        assert!(Instant::now() < deadline, "the import never got going");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Every secret under `secret/bulk/` of the source, with the same value on the target.
 fn assert_bulk_equal(src: &Bao, dst: &Bao) {
     let keys = src.list("secret/metadata/bulk");
@@ -64,11 +73,7 @@ fn a_write_stalled_past_the_lease_never_lands_after_promote() {
             ("VAULT_CLIENT_TIMEOUT", "10s"),
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while bulk_on(&p.dst) < 20 {
-        assert!(Instant::now() < deadline, "the import never got going");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_bulk(&p.dst, 20);
     proxy.set(Fault::Stall);
     // The lease was renewed at most a third of its TTL before the stall: expired after 20 s.
     std::thread::sleep(Duration::from_secs(21));
@@ -122,11 +127,7 @@ fn a_short_stall_only_slows_the_import_down() {
             ("REPLICATOR_LEASE_TTL", "30s"),
         ],
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while bulk_on(&p.dst) < 20 {
-        assert!(Instant::now() < deadline, "the import never got going");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_bulk(&p.dst, 20);
     proxy.set(Fault::Stall);
     std::thread::sleep(Duration::from_secs(4));
     proxy.set(Fault::Pass);
@@ -207,11 +208,7 @@ fn an_import_killed_mid_write_on_a_flaky_target_converges() {
         ("REPLICATOR_LEASE_TTL", "10s"),
     ];
     let mut import = import_through(&p, &proxy, &extra);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while bulk_on(&p.dst) < 50 {
-        assert!(Instant::now() < deadline, "the import never got going");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_bulk(&p.dst, 50);
     import.kill().unwrap();
     assert_eq!(finish(import.wait_with_output().unwrap()).code, -1);
 

@@ -2,22 +2,9 @@
 //! every format OpenBao takes: what this module derives must be what those tools say.
 
 use std::path::Path;
-use std::process::Command;
 
 use super::*;
-
-fn tool(dir: &Path, program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::objects::test_tools::tool;
 
 fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap()

@@ -58,7 +58,8 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::path::Path;
-    use std::process::Command;
+
+    use crate::objects::test_tools::ssh_keypair;
 
     const PUBLIC: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHliyoBttRIkrqyDuCTRAb/BwiNOLtyXf066TEOQpfp";
@@ -69,21 +70,8 @@ mod tests {
         Escrowed(v.as_object().cloned().unwrap())
     }
 
-    /// A key pair `ssh-keygen` makes in `dir` (`-m PEM` when asked): (private, public).
     fn keypair(dir: &Path, name: &str, args: &[&str]) -> (String, String) {
-        let out = Command::new("ssh-keygen")
-            .current_dir(dir)
-            .args(["-q", "-N", "", "-f", name])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-        (read(name), read(&format!("{name}.pub")))
+        ssh_keypair(dir, name, args)
     }
 
     #[test]

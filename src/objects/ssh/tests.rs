@@ -3,7 +3,6 @@
 //! snapshot the export's check never saw, or a server that kept another key).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -15,6 +14,7 @@ use super::proof::ROLE_PREFIX;
 use crate::error::{Error, Result};
 use crate::model::Action;
 use crate::objects::escrow::Escrowed;
+use crate::objects::test_tools::{ssh_keypair, tool};
 use crate::vault::{VaultApi, VaultClient};
 
 /// A DR whose SSH engine at `ssh/` signs with the private key in `signer`, whatever public key
@@ -61,9 +61,11 @@ impl VaultApi for Dr {
         if path.starts_with("ssh/sign/") {
             let user = self.dir.join("throwaway.pub");
             std::fs::write(&user, body["public_key"].as_str().unwrap()).unwrap();
-            keygen(
+            tool(
                 &self.dir,
+                "ssh-keygen",
                 &[
+                    "-q",
                     "-s",
                     self.signer.to_str().unwrap(),
                     "-I",
@@ -87,25 +89,9 @@ impl VaultApi for Dr {
     }
 }
 
-fn keygen(dir: &Path, args: &[&str]) {
-    let out = Command::new("ssh-keygen")
-        .current_dir(dir)
-        .arg("-q")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A key pair `ssh-keygen` makes in `dir`: (private, public).
 fn pair(dir: &Path, name: &str) -> (String, String) {
-    keygen(dir, &["-N", "", "-t", "ed25519", "-f", name]);
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-    (read(name), read(&format!("{name}.pub")))
+    ssh_keypair(dir, name, &["-t", "ed25519"])
 }
 
 fn ca((private, public): &(String, String)) -> SshCa {

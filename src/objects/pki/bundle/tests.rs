@@ -2,23 +2,14 @@
 //! chain file, a root key left in it, a key that is not the issuer's.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::json;
 
 use super::*;
+use crate::objects::test_tools::tool;
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tool(dir, "openssl", args);
 }
 
 /// A self-signed CA `name` in `dir`: (certificate, PKCS#8 key, traditional SEC1 key), PEM.

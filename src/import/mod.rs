@@ -113,6 +113,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         }
         if by_pointer && req.restore.is_none() {
             check_not_older(&state, &snapshot.key).await?;
+            check_still_bound(&state, &snapshot).await?;
         }
         let needs = match &req.restore {
             Some(r) => r.needs(&snapshot).await?,
@@ -133,6 +134,22 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         Ok(out)
     })
     .await
+}
+
+/// Refuses, through `latest.json`, a snapshot whose signature names its store prefix but not its
+/// bucket (an exporter before #25) once this target has imported one that names both: that is
+/// what a snapshot of another deployment sharing the keys, copied from the same prefix of its own
+/// bucket, looks like. Named with `--snapshot`, it is the operator's choice.
+async fn check_still_bound(state: &ImporterState, snapshot: &Snapshot) -> Result<()> {
+    if !snapshot.names_only_its_prefix() || !state.meta().await?.is_some_and(|m| m.store_bound) {
+        return Ok(());
+    }
+    Err(Error::refused(
+        &snapshot.key,
+        "its signature names the store prefix but not the bucket (an exporter older than this \
+         importer made it), and this cluster already imported snapshots signed with both: \
+         upgrade that exporter, or import it with --snapshot if it is intended",
+    ))
 }
 
 /// Refuses a promoted target, unless a selective restore is allowed into it: then says so, loudly.

@@ -179,6 +179,7 @@ fn next_meta(
             true => 0,
             false => before.as_ref().map_or(0, |m| m.runs_since_full_check + 1),
         },
+        store_bound: before.as_ref().is_some_and(|m| m.store_bound) || snapshot.names_its_store(),
     }
 }
 
@@ -196,8 +197,17 @@ async fn save_progress(
     };
     let meta = meta.filter(|m| {
         stored.as_ref().is_none_or(|s| {
-            (&s.last_snapshot, s.complete, s.runs_since_full_check)
-                != (&m.last_snapshot, m.complete, m.runs_since_full_check)
+            (
+                &s.last_snapshot,
+                s.complete,
+                s.runs_since_full_check,
+                s.store_bound,
+            ) != (
+                &m.last_snapshot,
+                m.complete,
+                m.runs_since_full_check,
+                m.store_bound,
+            )
         })
     });
     // Saved even when the pass failed part-way: the records say what was written.

@@ -35,6 +35,22 @@ pub struct Snapshot {
     limits: Limits,
 }
 
+impl Snapshot {
+    /// Whether its signature names the store it was published at.
+    pub fn names_its_store(&self) -> bool {
+        self.origin().is_some_and(|o| o.store.is_some())
+    }
+
+    /// Whether its signature names only the store's prefix (an exporter before #25).
+    pub fn names_only_its_prefix(&self) -> bool {
+        self.origin().is_some_and(|o| o.store.is_none())
+    }
+
+    fn origin(&self) -> Option<&seal::Origin> {
+        self.signed.as_ref()?.claims.origin.as_ref()
+    }
+}
+
 /// Downloads a snapshot, checks its signature, and verifies all of it. Any problem with the
 /// snapshot is `Error::Refused`; nothing has been written to any Vault yet.
 pub async fn verify(settings: &Settings, id: &str) -> Result<(Snapshot, Manifest)> {

@@ -38,6 +38,11 @@ pub struct Meta {
     /// Imports since the last one that compared every object with the target.
     #[serde(default)]
     pub runs_since_full_check: u32,
+    /// An import here has applied a snapshot whose signature names the store it was published
+    /// at: from then on, one whose signature names only its prefix (an exporter before #25) is
+    /// refused when `latest.json` leads to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store_bound: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

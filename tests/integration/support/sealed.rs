@@ -159,7 +159,7 @@ pub fn reseal(dir: &Path, key: &str, entries: &[(String, Vec<u8>)]) {
     let obj = dir.join(key);
     let sealed = tool(Command::new("age").args(["-r", &k.recipient]), &targz);
     std::fs::write(&obj, sealed).unwrap();
-    // The export's own claims (source, time), with this store's prefix and the new digests.
+    // The export's own claims (source, time), with this store and the new digests.
     let sig = std::fs::read_to_string(dir.join(format!("{key}.minisig"))).unwrap();
     let kept: Vec<&str> = sig
         .lines()
@@ -167,16 +167,17 @@ pub fn reseal(dir: &Path, key: &str, entries: &[(String, Vec<u8>)]) {
         .unwrap()
         .split('\t')
         .filter(|f| {
-            !["archive_sha256:", "manifest_sha256:", "prefix:"]
+            !["archive_sha256:", "manifest_sha256:", "prefix:", "store:"]
                 .iter()
                 .any(|p| f.starts_with(p))
         })
         .collect();
     let comment = format!(
-        "{}\tarchive_sha256:{}\tmanifest_sha256:{}\tprefix:{}",
+        "{}\tarchive_sha256:{}\tmanifest_sha256:{}\tprefix:{}\tstore:file://{}",
         kept.join("\t"),
         hex::encode(Sha256::digest(&targz)),
         hex::encode(Sha256::digest(&entries[0].1)),
+        dir.display(),
         dir.display(),
     );
     sign_with(&k.dir.join("signing.key"), &obj, &comment);

@@ -10,6 +10,7 @@ use super::{Settings, set};
 use crate::error::{Error, Result};
 use crate::seal::{self, Expected, Opener, Sealer};
 use crate::snapshot::Limits;
+use crate::state::RecordKey;
 use crate::store;
 
 fn path(value: &Option<String>) -> Option<PathBuf> {
@@ -134,6 +135,23 @@ impl Settings {
             flag("REPLICATOR_ALLOW_PLAINTEXT", r.allow_plaintext.as_deref())?,
             flag("REPLICATOR_ALLOW_UNSIGNED", r.allow_unsigned.as_deref())?,
         )
+    }
+
+    /// What the importer's records digest snapshot entries with: a key derived from the first
+    /// identity of `REPLICATOR_AGE_IDENTITY_FILE`, which readers of the target's state mount do
+    /// not hold. Without an identity (plaintext snapshots only), plain sha256 digests, as the
+    /// snapshots themselves are plain.
+    pub fn record_key(&self) -> Result<RecordKey> {
+        let Some(file) = path(&self.replicator.age_identity_file) else {
+            tracing::warn!(
+                "no REPLICATOR_AGE_IDENTITY_FILE: the importer's records hold plain sha256 \
+                 digests of the snapshot entries, which let a reader of the state mount test \
+                 guesses of a value offline (as plaintext snapshots let a reader of the bucket)"
+            );
+            return Ok(RecordKey::Plain);
+        };
+        let secret = seal::identity_secret(&file, "vault-replicator records v1")?;
+        Ok(RecordKey::keyed(&secret))
     }
 
     /// The origin an import requires: the store it reads (or the one `REPLICATOR_SOURCE_STORE`

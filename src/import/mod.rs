@@ -85,6 +85,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
     settings.store_url()?;
     // Keys and limits are read before logging in, so that a bad one costs no Vault request.
     let opener = Arc::new(settings.opener()?);
+    let record_key = settings.record_key()?;
     let limits = settings.limits()?;
     let vcfg = settings.vault()?;
     let mut opts = settings.import_options()?;
@@ -104,7 +105,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         let (snapshot, mut manifest, heads) =
             verify_keeping_heads(settings, opener, limits, &req.snapshot).await?;
         let applied = match opts.full_check {
-            false => Applied::of(&manifest.entries),
+            false => Applied::of(&manifest.entries, &record_key),
             true => Applied::default(),
         };
         if !opts.prune {
@@ -125,6 +126,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
             state: &state,
             opts: &opts,
             restore,
+            record_key,
             applied: std::sync::Mutex::new(applied),
             heads: std::sync::Mutex::new(Some(heads)),
         };

@@ -26,6 +26,8 @@ pub(super) struct Run<'a> {
     pub state: &'a ImporterState,
     pub opts: &'a crate::config::ImportOptions,
     pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
+    /// What the records digest entries with.
+    pub record_key: crate::state::RecordKey,
     /// What the snapshot holds, to tell whether the last import applied all of it: taken (and
     /// dropped) once the records are read.
     pub applied: std::sync::Mutex<Applied>,
@@ -130,8 +132,11 @@ fn heads_only(run: &Run<'_>, opts: &crate::config::ImportOptions, records: &Reco
 /// The importer's records; with prune on, those of entries gone from the snapshot in full.
 async fn load_records(run: &Run<'_>, manifest: &Manifest) -> Result<Records> {
     match run.opts.prune {
-        false => run.state.records().await,
-        true => run.state.records_keeping(gone(run, manifest)).await,
+        false => run.state.records(run.record_key.clone()).await,
+        true => {
+            let key = run.record_key.clone();
+            run.state.records_keeping(key, gone(run, manifest)).await
+        }
     }
 }
 

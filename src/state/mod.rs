@@ -8,7 +8,8 @@
 //! - `lease`: who is importing right now, until when (check-and-set, so two runs cannot both win;
 //!   the bookkeeping is saved only while the run still holds it);
 //! - `written/<shard>` (see `records`): for each object the importer wrote (or found already
-//!   equal), the sha256 of its snapshot entry and how to delete it, plus `written/<shard>-<n>`,
+//!   equal), a keyed digest of its snapshot entry (`digest`) and how to delete it, plus
+//!   `written/<shard>-<n>`,
 //!   the deltas a long run saves on its way (see `shards`). Prune and drift detection read these.
 //! - `deleted`: how many objects each prune of the last `REPLICATOR_MAX_DELETE_WINDOW` deleted,
 //!   so that the delete guard holds over the window, not per run.
@@ -22,11 +23,12 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::vault::{Table, VaultClient, mount_table};
 
+mod digest;
 mod record;
 mod records;
 mod shards;
 
-pub use records::{FLUSH_AT, Record, Records, Seen};
+pub use records::{Digest, FLUSH_AT, Record, RecordKey, Records, Seen};
 
 pub const DEFAULT_MOUNT: &str = "vault-replicator/";
 

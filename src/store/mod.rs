@@ -18,8 +18,7 @@ pub use file::FileStore;
 pub use memory::MemoryStore;
 pub use s3::S3Store;
 pub use stream::{
-    Chunk, ChunkReader, ChunkSender, PART_SIZE, PipeReader, PipeWriter, RangeReader, StreamFailure,
-    chunks, pipe,
+    PART_SIZE, PipeReader, PipeWriter, RangeDigests, RangeReader, StreamFailure, pipe,
 };
 
 #[derive(Debug, Clone, PartialEq)]

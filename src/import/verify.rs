@@ -159,6 +159,7 @@ async fn verify_scanning(
 
 /// Reads the object's raw bytes once, parsing none of them: hashes them for the pointer, checks
 /// the signature over them, and notes each range's digest for the passes that parse them later.
+/// A crash of either hashing thread is an error, never a signature taken as checked.
 /// A refusal is the store's error first, then the pointer's, then the signature's.
 async fn authenticate(
     snapshot: &Snapshot,
@@ -171,7 +172,8 @@ async fn authenticate(
         &snapshot.key,
         snapshot.stat.clone(),
         failure.clone(),
-    );
+    )
+    .reading_ahead(RAW_AHEAD);
     let raw = tokio::task::spawn_blocking(move || read_raw(reader, verifying)).await;
     let crashed = |e| Error::refused(&located.key, format!("reader crashed: {e}"));
     let Raw {
@@ -189,6 +191,11 @@ async fn authenticate(
     Ok((signed, ranges))
 }
 
+/// Ranges (MiB) the read that only hashes the object fetches ahead (the scanning reads fetch 3):
+/// with nothing but hashing to wait for, it keeps the store busier. At most twice as many MiB
+/// are held, between the fetches and the signature's thread.
+const RAW_AHEAD: usize = 6;
+
 /// What reading the raw object found.
 struct Raw {
     drained: std::io::Result<()>,
@@ -198,29 +205,48 @@ struct Raw {
     ranges: RangeDigests,
 }
 
-/// Reads the whole object, hashing it (sha256, for the pointer), feeding it to the signature
-/// check and noting each range's digest.
-fn read_raw(mut reader: RangeReader, mut verifying: Option<seal::Verifying>) -> Raw {
-    let (mut sha256, mut ranges) = (Sha256::new(), RangeDigests::default());
-    let drained = loop {
-        match reader.next_range() {
-            Ok(Some(bytes)) => {
-                sha256.update(&bytes);
+/// Reads the whole object, hashing it (sha256, for the pointer) and noting each range's digest,
+/// while a second thread feeds it to the signature check (BLAKE2b, about as long as both sha256).
+fn read_raw(mut reader: RangeReader, verifying: Option<seal::Verifying>) -> Raw {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(RAW_AHEAD);
+        let signed = verifying.is_some();
+        let signature = scope.spawn(move || {
+            let mut verifying = verifying;
+            for range in rx {
                 if let Some(v) = &mut verifying {
-                    v.update(&bytes);
+                    v.update(&range);
                 }
-                ranges.note(&bytes);
             }
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
+            verifying
+        });
+        let (mut sha256, mut ranges) = (Sha256::new(), RangeDigests::default());
+        let mut drained = loop {
+            match reader.next_range() {
+                Ok(Some(bytes)) => {
+                    let bytes = Arc::new(bytes);
+                    if signed && tx.send(bytes.clone()).is_err() {
+                        break Err(std::io::Error::other("the signature check stopped"));
+                    }
+                    sha256.update(&*bytes);
+                    ranges.note(&bytes);
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        drop(tx);
+        let verifying = signature.join().unwrap_or_else(|_| {
+            drained = Err(std::io::Error::other("the signature check crashed"));
+            None
+        });
+        Raw {
+            drained,
+            sha256: hex::encode(sha256.finalize()),
+            verifying,
+            ranges,
         }
-    };
-    Raw {
-        drained,
-        sha256: hex::encode(sha256.finalize()),
-        verifying,
-        ranges,
-    }
+    })
 }
 
 /// Trailing bytes tolerated after the gzip stream of an unsigned snapshot.

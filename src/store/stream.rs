@@ -53,7 +53,8 @@ impl RangeDigests {
 }
 
 /// A blocking reader over one version of a stored object. Use it off the async runtime
-/// (`spawn_blocking`); each range is fetched on `handle`, the next `AHEAD` while this one is read.
+/// (`spawn_blocking`); each range is fetched on `handle`, the next few (`AHEAD`, or as
+/// `reading_ahead` says) while this one is read.
 pub struct RangeReader {
     store: Arc<dyn ReadStore>,
     key: String,
@@ -66,8 +67,10 @@ pub struct RangeReader {
     at: usize,
     handle: Handle,
     failure: StreamFailure,
-    /// What each range must hash to, and the number of the next one handed on.
-    checked: Option<(Arc<RangeDigests>, usize)>,
+    /// What each range must hash to.
+    checked: Option<Arc<RangeDigests>>,
+    /// How many ranges are fetched ahead.
+    depth: usize,
 }
 
 /// One range being fetched.
@@ -90,45 +93,39 @@ impl RangeReader {
             handle: Handle::current(),
             failure,
             checked: None,
+            depth: AHEAD,
         }
     }
 
-    /// Hands on only the bytes an earlier read found (`digests`): a range that differs is a
-    /// refusal of the object, whatever the store says of its version.
-    pub fn checked_against(mut self, digests: Arc<RangeDigests>) -> Self {
-        self.checked = Some((digests, 0));
+    /// Fetches `ranges` ahead instead of `AHEAD`: a reader that only hashes what it reads keeps
+    /// more requests in flight (and at most that many MiB more in memory).
+    pub fn reading_ahead(mut self, ranges: usize) -> Self {
+        self.depth = ranges.max(1);
         self
     }
 
-    /// Refuses a range that is not the one the earlier read found at its place.
-    fn check(&mut self, start: u64, bytes: &[u8]) -> Result<()> {
-        let Some((digests, next)) = &mut self.checked else {
-            return Ok(());
-        };
-        let expected = digests.0.get(*next);
-        *next += 1;
-        if expected.is_some_and(|d| *d == <[u8; 32]>::from(Sha256::digest(bytes))) {
-            return Ok(());
-        }
-        Err(Error::refused(
-            &self.key,
-            format!(
-                "its {} bytes at offset {start} are not the ones its signature was checked over \
-                 (it changed while being imported)",
-                bytes.len()
-            ),
-        ))
+    /// Hands on only the bytes an earlier read found (`digests`): a range that differs is a
+    /// refusal of the object, whatever the store says of its version. Each range is checked as it
+    /// arrives, on the runtime, not on the reading thread.
+    pub fn checked_against(mut self, digests: Arc<RangeDigests>) -> Self {
+        self.checked = Some(digests);
+        self
     }
 
-    /// Starts fetching ranges until `AHEAD` are under way or the object is all requested.
+    /// Starts fetching ranges until `depth` are under way or the object is all requested.
     fn fetch_ahead(&mut self) {
-        while self.ahead.len() < AHEAD && self.pos < self.stat.size {
+        while self.ahead.len() < self.depth && self.pos < self.stat.size {
             let len = RANGE.min(self.stat.size - self.pos);
             let (store, key, etag) = (self.store.clone(), self.key.clone(), self.stat.etag.clone());
             let start = self.pos;
-            let fetch = self
-                .handle
-                .spawn(async move { store.get_range(&key, start, len, etag.as_deref()).await });
+            let noted = (self.checked.as_ref()).map(|d| d.0.get((start / RANGE) as usize).copied());
+            let fetch = self.handle.spawn(async move {
+                let bytes = store.get_range(&key, start, len, etag.as_deref()).await?;
+                match noted {
+                    Some(digest) if bytes.len() as u64 == len => check(&key, start, bytes, digest),
+                    _ => Ok(bytes),
+                }
+            });
             self.ahead.push_back((start, len, fetch));
             self.pos += len;
         }
@@ -148,10 +145,7 @@ impl RangeReader {
         });
         self.fetch_ahead();
         let e = match got {
-            Ok(bytes) if bytes.len() as u64 == len => match self.check(start, &bytes) {
-                Ok(()) => return Ok(Some(bytes)),
-                Err(e) => e,
-            },
+            Ok(bytes) if bytes.len() as u64 == len => return Ok(Some(bytes)),
             Ok(bytes) => Error::Store {
                 location: self.store.location(),
                 message: format!(
@@ -167,6 +161,21 @@ impl RangeReader {
         self.failure.set(e);
         Err(std::io::Error::other(message))
     }
+}
+
+/// The range of `key` at `start`, if its sha256 is the one noted for it.
+fn check(key: &str, start: u64, bytes: Vec<u8>, noted: Option<[u8; 32]>) -> Result<Vec<u8>> {
+    if noted.is_some_and(|d| d == <[u8; 32]>::from(Sha256::digest(&bytes))) {
+        return Ok(bytes);
+    }
+    Err(Error::refused(
+        key,
+        format!(
+            "its {} bytes at offset {start} are not the ones its signature was checked over (it \
+             changed while being imported)",
+            bytes.len()
+        ),
+    ))
 }
 
 impl Drop for RangeReader {

@@ -122,6 +122,7 @@ async fn export_with(
         source.cluster_id.as_deref().unwrap_or_default(),
         source.cluster_name.as_deref().unwrap_or_default(),
         &store::prefix_of(&settings.store_url()?),
+        &store::published_at(&settings.store_url()?),
     );
     let written = upload(store, &key, sealer, writer, source, created_at).await?;
     let (sha256, size) = (written.sha256, written.size);

@@ -159,13 +159,20 @@ pub fn verify(v: &Verified, output: Output) -> String {
     if output == Output::Json {
         return json(v);
     }
-    let signer = v.signature.as_ref().map(|s| match (&s.cluster, &s.prefix) {
-        (Some(c), Some(p)) => format!(
-            "signed by key {} for cluster {c} under prefix `{p}`",
-            s.key_id
-        ),
-        _ => format!("signed by key {}", s.key_id),
-    });
+    let signer = v
+        .signature
+        .as_ref()
+        .map(|s| match (&s.cluster, &s.store, &s.prefix) {
+            (Some(c), Some(store), _) => format!(
+                "signed by key {} for cluster {c} under store `{store}`",
+                s.key_id
+            ),
+            (Some(c), None, Some(p)) => format!(
+                "signed by key {} for cluster {c} under prefix `{p}`",
+                s.key_id
+            ),
+            _ => format!("signed by key {}", s.key_id),
+        });
     let sealed = match (signer, v.encrypted) {
         (Some(s), true) => format!("{s}, encrypted"),
         (Some(s), false) => format!("{s}, NOT encrypted"),

@@ -37,5 +37,6 @@ mod integration {
     pub mod totp;
     pub mod trust;
     pub mod trust_store;
+    pub mod unverified;
     pub mod vault_shaped;
 }

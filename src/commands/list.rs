@@ -195,6 +195,9 @@ pub struct Signature {
     /// The source cluster's name (else its ID) and the store prefix the signature names.
     pub cluster: Option<String>,
     pub prefix: Option<String>,
+    /// The store it names (`s3://BUCKET/PREFIX`), unless made before signatures named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 /// Verifies one snapshot and describes it; with `contents`, lists the objects it holds (those
@@ -229,6 +232,7 @@ pub async fn verify(
                 false => o.source_name.clone(),
             }),
             prefix: origin.map(|o| o.prefix.clone()),
+            store: origin.and_then(|o| o.store.clone()),
         }
     });
     Ok(Verified {

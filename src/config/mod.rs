@@ -66,6 +66,7 @@ struct ReplicatorEnv {
     verify_key: Option<String>,
     source_cluster: Option<String>,
     source_prefix: Option<String>,
+    source_store: Option<String>,
     allow_unsigned: Option<String>,
     max_entry_size: Option<String>,
     max_archive_size: Option<String>,

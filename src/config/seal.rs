@@ -1,6 +1,7 @@
 //! The keys and limits that guard snapshots: `REPLICATOR_AGE_*`, `REPLICATOR_SIGNING_KEY_*`,
 //! `REPLICATOR_VERIFY_KEY`, `REPLICATOR_ALLOW_*`, `REPLICATOR_MAX_*_SIZE` and what an import
-//! expects a snapshot's signature to name (`REPLICATOR_SOURCE_CLUSTER`, `REPLICATOR_SOURCE_PREFIX`).
+//! expects a snapshot's signature to name (`REPLICATOR_SOURCE_CLUSTER`, `REPLICATOR_SOURCE_STORE`
+//! and its older form `REPLICATOR_SOURCE_PREFIX`).
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,8 @@ use super::{Settings, set};
 use crate::error::{Error, Result};
 use crate::seal::{self, Expected, Opener, Sealer};
 use crate::snapshot::Limits;
+use crate::state::RecordKey;
+use crate::store;
 
 fn path(value: &Option<String>) -> Option<PathBuf> {
     set(value).map(PathBuf::from)
@@ -29,6 +32,45 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => return None,
     };
     n.checked_mul(mult).filter(|v| *v > 0)
+}
+
+/// The store a snapshot must be published at, read from `own` (`REPLICATOR_STORE`), and the
+/// setting that named another: `REPLICATOR_SOURCE_STORE`, or `REPLICATOR_SOURCE_PREFIX` (a store
+/// URL, or a prefix of `own`'s bucket).
+fn expected_store(
+    own: &str,
+    (source_store, source_prefix): (Option<&str>, Option<&str>),
+) -> Result<(String, Option<&'static str>)> {
+    Ok(match (source_store, source_prefix) {
+        (Some(_), Some(_)) => {
+            return Err(Error::config(
+                "REPLICATOR_SOURCE_STORE",
+                "set together with REPLICATOR_SOURCE_PREFIX; set only REPLICATOR_SOURCE_STORE \
+                 (s3://BUCKET/PREFIX or file:///DIR)",
+            ));
+        }
+        (Some(url), None) => (source_store_url(url)?, Some("REPLICATOR_SOURCE_STORE")),
+        (None, Some(p)) if p.contains("://") => {
+            (store::published_at(p), Some("REPLICATOR_SOURCE_PREFIX"))
+        }
+        (None, Some(p)) => (store::with_prefix(own, p), Some("REPLICATOR_SOURCE_PREFIX")),
+        (None, None) => (store::published_at(own), None),
+    })
+}
+
+/// `REPLICATOR_SOURCE_STORE` as signatures name a store.
+fn source_store_url(url: &str) -> Result<String> {
+    let bucket = url
+        .strip_prefix("s3://")
+        .map(|r| r.split('/').next().unwrap_or(""));
+    match (bucket, url.starts_with("file:///")) {
+        (Some(b), _) if !b.is_empty() => Ok(store::published_at(url)),
+        (None, true) => Ok(store::published_at(url)),
+        _ => Err(Error::config(
+            "REPLICATOR_SOURCE_STORE",
+            format!("`{url}` is not a store URL; expected s3://BUCKET/PREFIX or file:///DIR"),
+        )),
+    }
 }
 
 fn size(var: &'static str, value: Option<&str>, default: u64) -> Result<u64> {
@@ -95,22 +137,35 @@ impl Settings {
         )
     }
 
-    /// The origin an import requires: the store prefix it reads (or `REPLICATOR_SOURCE_PREFIX`,
-    /// to restore from a copy published elsewhere) and, when pinned, the source cluster's name or
-    /// ID (`REPLICATOR_SOURCE_CLUSTER`).
+    /// What the importer's records digest snapshot entries with: a key derived from the first
+    /// identity of `REPLICATOR_AGE_IDENTITY_FILE`, which readers of the target's state mount do
+    /// not hold. Without an identity (plaintext snapshots only), plain sha256 digests, as the
+    /// snapshots themselves are plain.
+    pub fn record_key(&self) -> Result<RecordKey> {
+        let Some(file) = path(&self.replicator.age_identity_file) else {
+            tracing::warn!(
+                "no REPLICATOR_AGE_IDENTITY_FILE: the importer's records hold plain sha256 \
+                 digests of the snapshot entries, which let a reader of the state mount test \
+                 guesses of a value offline (as plaintext snapshots let a reader of the bucket)"
+            );
+            return Ok(RecordKey::Plain);
+        };
+        let secret = seal::identity_secret(&file, "vault-replicator records v1")?;
+        Ok(RecordKey::keyed(&secret))
+    }
+
+    /// The origin an import requires: the store it reads (or the one `REPLICATOR_SOURCE_STORE`
+    /// names, for a copy or a migrated bucket; `REPLICATOR_SOURCE_PREFIX`, its older form, names
+    /// a prefix of this bucket or a store URL) and, when pinned, the source cluster's name or ID
+    /// (`REPLICATOR_SOURCE_CLUSTER`).
     pub fn expected_origin(&self) -> Result<Expected> {
         let r = &self.replicator;
-        // A store URL, or the prefix as a signature names it (`dc`, `/srv/snapshots`).
-        let pinned = set(&r.source_prefix).map(|p| match p.contains("://") {
-            true => crate::store::prefix_of(p),
-            false => p.trim_end_matches('/').to_string(),
-        });
+        let pins = (set(&r.source_store), set(&r.source_prefix));
+        let (store, pinned_by) = expected_store(&self.store_url()?, pins)?;
         Ok(Expected {
-            prefix_pinned: pinned.is_some(),
-            prefix: match pinned {
-                Some(p) => p,
-                None => crate::store::prefix_of(&self.store_url()?),
-            },
+            prefix: store::prefix_of(&store),
+            store,
+            pinned_by,
             source: set(&r.source_cluster).map(String::from),
         })
     }
@@ -137,7 +192,39 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{expected_store, parse_size};
+
+    #[test]
+    fn the_expected_store_is_the_own_one_unless_a_setting_names_another() {
+        let own = "s3://prod/dc/";
+        let store = |pins| expected_store(own, pins).map_err(|e| e.to_string());
+        assert_eq!(store((None, None)), Ok(("s3://prod/dc".into(), None)));
+        let pinned = Some("REPLICATOR_SOURCE_STORE");
+        assert_eq!(
+            store((Some("s3://staging/dc"), None)),
+            Ok(("s3://staging/dc".into(), pinned))
+        );
+        assert_eq!(
+            store((Some("file:///srv/x/"), None)),
+            Ok(("file:///srv/x".into(), pinned))
+        );
+        let by_prefix = Some("REPLICATOR_SOURCE_PREFIX");
+        // A prefix names one of this bucket; a URL names a whole store, bucket included.
+        assert_eq!(
+            store((None, Some("dr"))),
+            Ok(("s3://prod/dr".into(), by_prefix))
+        );
+        assert_eq!(
+            store((None, Some("s3://old/dc"))),
+            Ok(("s3://old/dc".into(), by_prefix))
+        );
+        for bad in ["dc", "s3:///dc", "http://x/dc", "file://relative"] {
+            let e = store((Some(bad), None)).unwrap_err();
+            assert!(e.contains("REPLICATOR_SOURCE_STORE"), "{bad}: {e}");
+        }
+        let e = store((Some("s3://a/b"), Some("b"))).unwrap_err();
+        assert!(e.contains("set only REPLICATOR_SOURCE_STORE"), "{e}");
+    }
 
     #[test]
     fn sizes_take_binary_units() {

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use crate::objects::{Kind, Stage};
 use crate::snapshot::entries::Entries;
-use crate::state::{Records, Seen};
+use crate::state::{RecordKey, Records, Seen};
 
-/// Each entry of a snapshot as (hash of its name, first 8 bytes of its sha256), sorted: 16 bytes
-/// an entry, kept after the manifest's list is dropped.
+/// Each entry of a snapshot as (hash of its name, first 8 bytes of the records' digest of it),
+/// sorted: 16 bytes an entry, kept after the manifest's list is dropped.
 #[derive(Debug, Default)]
 pub struct Applied(Vec<(u64, u64)>);
 
@@ -22,8 +22,12 @@ fn key(name: u64, sha: &[u8; 16]) -> (u64, u64) {
 }
 
 impl Applied {
-    pub fn of(entries: &Entries) -> Applied {
-        let mut keys: Vec<(u64, u64)> = entries.iter().map(|e| key(e.name, &e.sha)).collect();
+    /// The entries, digested as records made with `with` are (`RecordKey::short`).
+    pub fn of(entries: &Entries, with: &RecordKey) -> Applied {
+        let mut keys: Vec<(u64, u64)> = entries
+            .iter()
+            .map(|e| key(e.name, &with.short(&e.sha)))
+            .collect();
         keys.sort_unstable();
         Applied(keys)
     }
@@ -78,7 +82,7 @@ mod tests {
     }
 
     fn records(list: &[(&str, u8, bool)]) -> Records {
-        let mut r = Records::new();
+        let mut r = Records::new(RecordKey::Plain);
         for (name, sha, unsettled) in list {
             let mut rec = Record::new([*sha; 32], Kind::KvSecret, name, "", None);
             rec.unsettled = *unsettled;
@@ -105,7 +109,7 @@ mod tests {
 
     #[test]
     fn only_a_snapshot_the_last_import_applied_whole_is_a_no_op() {
-        let snap = Applied::of(&entries(&[entry("a", 1), entry("b", 2)]));
+        let snap = Applied::of(&entries(&[entry("a", 1), entry("b", 2)]), &RecordKey::Plain);
         assert!(all(
             &snap,
             &both(&[("a", 1, false), ("b", 2, false), ("old", 3, false)])
@@ -120,5 +124,24 @@ mod tests {
             "unsettled"
         );
         assert!(!all(&Applied::default(), &both(&[])), "empty snapshot");
+    }
+
+    // #25 (7): records hold keyed digests; the snapshot's entries are digested alike to match.
+    #[test]
+    fn a_snapshot_matches_records_digested_with_the_same_key_only() {
+        let list = [entry("a", 1), entry("b", 2)];
+        let (k, other) = (RecordKey::keyed(&[1; 32]), RecordKey::keyed(&[2; 32]));
+        let mut recs = Records::new(k.clone());
+        for e in &list {
+            let rec = Record::new(k.digest(&e.sha256), Kind::KvSecret, &e.name, "", None);
+            recs.set(&*e.name, rec.made_with(k.id()));
+        }
+        let held = [recs.clone(), recs.as_saved()];
+        assert!(all(&Applied::of(&entries(&list), &k), &held));
+        assert!(!all(&Applied::of(&entries(&list), &other), &held));
+        assert!(!all(
+            &Applied::of(&entries(&list), &RecordKey::Plain),
+            &held
+        ));
     }
 }

@@ -85,6 +85,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
     settings.store_url()?;
     // Keys and limits are read before logging in, so that a bad one costs no Vault request.
     let opener = Arc::new(settings.opener()?);
+    let record_key = settings.record_key()?;
     let limits = settings.limits()?;
     let vcfg = settings.vault()?;
     let mut opts = settings.import_options()?;
@@ -106,7 +107,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         let (snapshot, mut manifest, heads) =
             verify_keeping_heads(settings, opener, limits, &req.snapshot).await?;
         let applied = match opts.full_check {
-            false => Applied::of(&manifest.entries),
+            false => Applied::of(&manifest.entries, &record_key),
             true => Applied::default(),
         };
         if !opts.prune {
@@ -115,6 +116,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         }
         if by_pointer && req.restore.is_none() {
             check_not_older(&state, &snapshot, &settings.expected_origin()?).await?;
+            check_still_bound(&state, &snapshot).await?;
         }
         let needs = match &req.restore {
             Some(r) => r.needs(&snapshot).await?,
@@ -126,6 +128,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
             state: &state,
             opts: &opts,
             restore,
+            record_key,
             applied: std::sync::Mutex::new(applied),
             heads: std::sync::Mutex::new(Some(heads)),
         };
@@ -135,6 +138,22 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         Ok(out)
     })
     .await
+}
+
+/// Refuses, through `latest.json`, a snapshot whose signature names its store prefix but not its
+/// bucket (an exporter before #25) once this target has imported one that names both: that is
+/// what a snapshot of another deployment sharing the keys, copied from the same prefix of its own
+/// bucket, looks like. Named with `--snapshot`, it is the operator's choice.
+async fn check_still_bound(state: &ImporterState, snapshot: &Snapshot) -> Result<()> {
+    if !snapshot.names_only_its_prefix() || !state.meta().await?.is_some_and(|m| m.store_bound) {
+        return Ok(());
+    }
+    Err(Error::refused(
+        &snapshot.key,
+        "its signature names the store prefix but not the bucket (an exporter older than this \
+         importer made it), and this cluster already imported snapshots signed with both: \
+         upgrade that exporter, or import it with --snapshot if it is intended",
+    ))
 }
 
 /// Refuses a promoted target, unless a selective restore is allowed into it: then says so, loudly.

@@ -26,6 +26,8 @@ pub(super) struct Run<'a> {
     pub state: &'a ImporterState,
     pub opts: &'a crate::config::ImportOptions,
     pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
+    /// What the records digest entries with.
+    pub record_key: crate::state::RecordKey,
     /// What the snapshot holds, to tell whether the last import applied all of it: taken (and
     /// dropped) once the records are read.
     pub applied: std::sync::Mutex<Applied>,
@@ -137,8 +139,11 @@ fn heads_only(run: &Run<'_>, opts: &crate::config::ImportOptions, records: &Reco
 /// The importer's records; with prune on, those of entries gone from the snapshot in full.
 async fn load_records(run: &Run<'_>, manifest: &Manifest) -> Result<Records> {
     match run.opts.prune {
-        false => run.state.records().await,
-        true => run.state.records_keeping(gone(run, manifest)).await,
+        false => run.state.records(run.record_key.clone()).await,
+        true => {
+            let key = run.record_key.clone();
+            run.state.records_keeping(key, gone(run, manifest)).await
+        }
     }
 }
 
@@ -186,6 +191,7 @@ fn next_meta(
             true => 0,
             false => before.as_ref().map_or(0, |m| m.runs_since_full_check + 1),
         },
+        store_bound: before.as_ref().is_some_and(|m| m.store_bound) || snapshot.names_its_store(),
     }
 }
 
@@ -203,8 +209,17 @@ async fn save_progress(
     };
     let meta = meta.filter(|m| {
         stored.as_ref().is_none_or(|s| {
-            (&s.last_snapshot, s.complete, s.runs_since_full_check)
-                != (&m.last_snapshot, m.complete, m.runs_since_full_check)
+            (
+                &s.last_snapshot,
+                s.complete,
+                s.runs_since_full_check,
+                s.store_bound,
+            ) != (
+                &m.last_snapshot,
+                m.complete,
+                m.runs_since_full_check,
+                m.store_bound,
+            )
         })
     });
     // Saved even when the pass failed part-way: the records say what was written.

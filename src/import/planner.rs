@@ -238,12 +238,14 @@ async fn take<'a>(
     // know which keys are the importer's. A restore's copy elsewhere is not the importer's.
     let (ns, delete) = object.delete_target().unzip();
     let ns = ns.as_deref().unwrap_or(object.namespace());
-    let record =
-        (!copy).then(|| Record::new(sha256, object.kind(), &object.path(), ns, delete.as_deref()));
+    let (key, digest) = (records.key().id(), records.key().digest(&sha256));
+    let record = (!copy).then(|| {
+        Record::new(digest, object.kind(), &object.path(), ns, delete.as_deref()).made_with(key)
+    });
     let known = records.get(&entry);
-    let recorded = known.map(|r| r.is(&sha256));
+    let recorded = known.map(|r| r.is(&digest));
     // Whether the last import applied this very entry (not left it as it found it).
-    let applied = known.map(|r| r.is(&sha256) && !r.unsettled);
+    let applied = known.map(|r| r.is(&digest) && !r.unsettled);
     let trusted = applied == Some(true);
     let inherited = inherited(target, &object, decisions, &opts.state_mount);
     if let Object::Mount(m) = &object {

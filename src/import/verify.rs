@@ -1,7 +1,8 @@
 //! Verifying a snapshot before anything is written: locate it (pointer or name), check what its
 //! signature vouches for (the object's name, origin and date, its archive's and manifest's
-//! digests), then stream it once, checking the signature over its bytes while every entry is
-//! checked against the signed manifest; `scan` streams it again for each later pass.
+//! digests), then read the object's raw bytes once to check the signature over them, before any
+//! of it is decrypted or parsed; then stream it again, held to those bytes, checking every entry
+//! against the signed manifest. `scan` streams it again, so held, for each later pass.
 //! Also the rule that `latest.json` never takes a target back to an older snapshot.
 
 use std::io::Read;
@@ -17,11 +18,12 @@ use crate::snapshot::catalog;
 use crate::snapshot::reader::Scanned;
 use crate::snapshot::{Limits, Manifest, reader};
 use crate::state::ImporterState;
-use crate::store::{self, Chunk, RangeReader, Stat, Store, StreamFailure};
+use crate::store::{self, RangeDigests, RangeReader, Stat, Store, StreamFailure};
 
 /// A snapshot in the store whose signature has been checked. Every pass streams it from the
-/// store again (pinned to the version that was checked), decrypts it and checks it against what
-/// the signature vouches for; nothing of it lands on disk, and it is never held whole.
+/// store again (pinned to the version that was checked, and held to the bytes the signature was
+/// checked over), decrypts it and checks it against what the signature vouches for; nothing of it
+/// lands on disk, and it is never held whole.
 pub struct Snapshot {
     pub key: String,
     /// Bytes of the object as stored (encrypted).
@@ -33,6 +35,24 @@ pub struct Snapshot {
     stat: Stat,
     opener: Arc<Opener>,
     limits: Limits,
+    /// The bytes the signature was checked over, range by range.
+    ranges: Arc<RangeDigests>,
+}
+
+impl Snapshot {
+    /// Whether its signature names the store it was published at.
+    pub fn names_its_store(&self) -> bool {
+        self.origin().is_some_and(|o| o.store.is_some())
+    }
+
+    /// Whether its signature names only the store's prefix (an exporter before #25).
+    pub fn names_only_its_prefix(&self) -> bool {
+        self.origin().is_some_and(|o| o.store.is_none())
+    }
+
+    fn origin(&self) -> Option<&seal::Origin> {
+        self.signed.as_ref()?.claims.origin.as_ref()
+    }
 }
 
 /// Downloads a snapshot, checks its signature, and verifies all of it. Any problem with the
@@ -105,18 +125,19 @@ async fn verify_scanning(
         stat: located.stat.clone(),
         opener,
         limits,
+        ranges: Arc::default(),
     };
-    let (signed, scanned) = stream(&snapshot, &located, verifying, on_object).await?;
-    // What the signature vouches for: the prefix, the source and a date not ahead of the clock;
-    // checked once the object is, so that an altered one is refused as such.
+    // Nothing of the object is decrypted or parsed before the signature verifies over all of it:
+    // whoever can write to the bucket can encrypt anything to this importer's recipient.
+    let (signed, ranges) = authenticate(&snapshot, &located, verifying).await?;
     if let Some(s) = &signed {
         expected.check(&located.key, &s.claims, now)?;
     }
     if let Some(at) = catalog::parse_snapshot_key(&located.key) {
         seal::check_not_future(&located.key, "name's", at, now)?;
     }
-    snapshot.signed = signed;
-    let manifest = scanned?;
+    (snapshot.signed, snapshot.ranges) = (signed, Arc::new(ranges));
+    let manifest = scan(&snapshot, on_object).await?;
     let source = &manifest.source;
     let named = (
         source.cluster_name.as_deref().unwrap_or_default(),
@@ -136,79 +157,103 @@ async fn verify_scanning(
     Ok((snapshot, manifest))
 }
 
-/// Streams the object once: one thread reads it from the store, hashes it for the pointer and
-/// feeds it to the signature check, while another decrypts and scans what it reads. Nothing of it
-/// counts as verified until both are done. A refusal is the store's error first, then the
-/// pointer's, then the signature's; what the scan found comes back for the caller to weigh after
-/// what the signature vouches for, as when they ran in turn.
-async fn stream(
+/// Reads the object's raw bytes once, parsing none of them: hashes them for the pointer, checks
+/// the signature over them, and notes each range's digest for the passes that parse them later.
+/// A crash of either hashing thread is an error, never a signature taken as checked.
+/// A refusal is the store's error first, then the pointer's, then the signature's.
+async fn authenticate(
     snapshot: &Snapshot,
     located: &catalog::Located,
     verifying: Option<seal::Verifying>,
-    on_object: impl FnMut(Scanned) -> bool + Send + 'static,
-) -> Result<(Option<Signed>, Result<Manifest>)> {
-    let claims = verifying.as_ref().map(|v| v.claims().clone());
+) -> Result<(Option<Signed>, RangeDigests)> {
     let failure = StreamFailure::default();
     let reader = RangeReader::new(
         snapshot.store.clone(),
         &snapshot.key,
         snapshot.stat.clone(),
         failure.clone(),
-    );
-    let (tx, piped) = store::chunks(PIPE_DEPTH);
-    let raw = tokio::task::spawn_blocking(move || read_raw(reader, verifying, tx));
-    let scanned = scan_from(snapshot, claims, piped, on_object);
-    let (raw, scanned) = tokio::join!(raw, scanned);
+    )
+    .reading_ahead(RAW_AHEAD);
+    let raw = tokio::task::spawn_blocking(move || read_raw(reader, verifying)).await;
     let crashed = |e| Error::refused(&located.key, format!("reader crashed: {e}"));
-    let (drained, sha256, verifying) = raw.map_err(crashed)?;
+    let Raw {
+        drained,
+        sha256,
+        verifying,
+        ranges,
+    } = raw.map_err(crashed)?;
     if let Some(e) = failure.take() {
         return Err(e);
     }
     drained.map_err(|e| Error::io(format!("read {}", located.key), e))?;
     located.check_pointer(&sha256)?;
     let signed = verifying.map(seal::Verifying::finish).transpose()?;
-    Ok((signed, scanned))
+    Ok((signed, ranges))
 }
 
-/// Ranges of the object between the thread that reads it and the one that scans it.
-const PIPE_DEPTH: usize = 4;
+/// Ranges (MiB) the read that only hashes the object fetches ahead (the scanning reads fetch 3):
+/// with nothing but hashing to wait for, it keeps the store busier. At most twice as many MiB
+/// are held, between the fetches and the signature's thread.
+const RAW_AHEAD: usize = 6;
 
-/// Reads the whole object, hashing it (sha256, for the pointer) and feeding it to the signature
-/// check, and hands each range to the scanning thread. When the scan stops early the rest is
-/// still read: a refusal then names the altered bytes, not what they broke.
-fn read_raw(
-    mut reader: RangeReader,
-    mut verifying: Option<seal::Verifying>,
-    tx: store::ChunkSender,
-) -> (std::io::Result<u64>, String, Option<seal::Verifying>) {
-    let (mut sha256, mut len, mut scanning) = (Sha256::new(), 0u64, true);
-    let drained = loop {
-        match reader.next_range() {
-            Ok(Some(bytes)) => {
-                sha256.update(&bytes);
-                len += bytes.len() as u64;
+/// What reading the raw object found.
+struct Raw {
+    drained: std::io::Result<()>,
+    /// sha256 of the object (hex), for the pointer.
+    sha256: String,
+    verifying: Option<seal::Verifying>,
+    ranges: RangeDigests,
+}
+
+/// Reads the whole object, hashing it (sha256, for the pointer) and noting each range's digest,
+/// while a second thread feeds it to the signature check (BLAKE2b, about as long as both sha256).
+fn read_raw(mut reader: RangeReader, verifying: Option<seal::Verifying>) -> Raw {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(RAW_AHEAD);
+        let signed = verifying.is_some();
+        let signature = scope.spawn(move || {
+            let mut verifying = verifying;
+            for range in rx {
                 if let Some(v) = &mut verifying {
-                    v.update(&bytes);
+                    v.update(&range);
                 }
-                scanning = scanning && tx.send(Chunk::Data(bytes)).is_ok();
             }
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
+            verifying
+        });
+        let (mut sha256, mut ranges) = (Sha256::new(), RangeDigests::default());
+        let mut drained = loop {
+            match reader.next_range() {
+                Ok(Some(bytes)) => {
+                    let bytes = Arc::new(bytes);
+                    if signed && tx.send(bytes.clone()).is_err() {
+                        break Err(std::io::Error::other("the signature check stopped"));
+                    }
+                    sha256.update(&*bytes);
+                    ranges.note(&bytes);
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        drop(tx);
+        let verifying = signature.join().unwrap_or_else(|_| {
+            drained = Err(std::io::Error::other("the signature check crashed"));
+            None
+        });
+        Raw {
+            drained,
+            sha256: hex::encode(sha256.finalize()),
+            verifying,
+            ranges,
         }
-    };
-    let end = match &drained {
-        Ok(()) => Chunk::End,
-        Err(e) => Chunk::Failed(std::io::Error::new(e.kind(), e.to_string())),
-    };
-    let _ = tx.send(end);
-    let sha256 = hex::encode(sha256.finalize());
-    (drained.map(|()| len), sha256, verifying)
+    })
 }
 
 /// Trailing bytes tolerated after the gzip stream of an unsigned snapshot.
 const MAX_TRAILER: u64 = 64 << 10;
 
-/// Streams the verified snapshot again for a later pass, checking it as the first pass did.
+/// Streams the snapshot, held to the bytes its signature was checked over, and checks every entry
+/// (the verifying pass, then each later pass).
 pub(super) async fn scan(
     snap: &Snapshot,
     on_object: impl FnMut(Scanned) -> bool + Send + 'static,
@@ -219,7 +264,8 @@ pub(super) async fn scan(
         &snap.key,
         snap.stat.clone(),
         failure.clone(),
-    );
+    )
+    .checked_against(snap.ranges.clone());
     let claims = snap.signed.as_ref().map(|s| s.claims.clone());
     let scanned = scan_from(snap, claims, data, on_object).await;
     // A store that failed mid-read is the store's error, not a fault of the snapshot.

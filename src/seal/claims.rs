@@ -1,7 +1,8 @@
 //! What a snapshot's signature vouches for (its signed trusted comment), and what an importer
 //! expects of it: the object's name and digests, when it was made, the source cluster it was made
-//! from and the store prefix it was published under. A signature from one deployment thus cannot
-//! be replayed in another that shares its keys, nor a future-dated one stall later imports.
+//! from and the store (bucket and prefix) it was published at. A signature from one deployment
+//! thus cannot be replayed in another that shares its keys, nor a future-dated one stall later
+//! imports.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -27,22 +28,27 @@ pub struct Claims {
     pub origin: Option<Origin>,
 }
 
-/// The source cluster (as `sys/seal-status` names it; empty when it does not) and the store
-/// prefix (`s3://BUCKET/PREFIX`: `PREFIX`; `file:///DIR`: `/DIR`) a snapshot was exported to.
+/// The source cluster (as `sys/seal-status` names it; empty when it does not) and the store a
+/// snapshot was exported to: its prefix (`s3://BUCKET/PREFIX`: `PREFIX`; `file:///DIR`: `/DIR`),
+/// and the store itself (`store::published_at`: `s3://BUCKET/PREFIX`, `file:///DIR`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Origin {
     pub source_id: String,
     pub source_name: String,
     pub prefix: String,
+    /// `None` when signed by an exporter that named the prefix alone (before #25).
+    pub store: Option<String>,
 }
 
 impl Origin {
-    /// The source cluster's `cluster_id` and `cluster_name` (empty when it has none).
-    pub fn new(source_id: &str, source_name: &str, prefix: &str) -> Self {
+    /// The source cluster's `cluster_id` and `cluster_name` (empty when it has none), and where
+    /// the snapshot is published.
+    pub fn new(source_id: &str, source_name: &str, prefix: &str, store: &str) -> Self {
         Origin {
             source_id: source_id.to_string(),
             source_name: source_name.to_string(),
             prefix: prefix.to_string(),
+            store: Some(store.to_string()),
         }
     }
 }
@@ -76,6 +82,9 @@ impl Claims {
                 escape(&o.source_name),
                 escape(&o.prefix)
             ));
+            if let Some(store) = &o.store {
+                out.push_str(&format!("\tstore:{}", escape(store)));
+            }
         }
         out
     }
@@ -96,6 +105,7 @@ impl Claims {
                 source_id: unescape(&id),
                 source_name: unescape(&name),
                 prefix: unescape(&prefix),
+                store: field("store").map(|s| unescape(&s)),
             }),
             _ => None,
         };
@@ -109,21 +119,24 @@ impl Claims {
     }
 }
 
-/// What an importer requires of a snapshot's origin: the store prefix it was published under
-/// (its own, or `REPLICATOR_SOURCE_PREFIX`) and, when pinned, the source cluster's name or ID
+/// What an importer requires of a snapshot's origin: the store it was published at (its own, or
+/// the one `REPLICATOR_SOURCE_STORE` names) and, when pinned, the source cluster's name or ID
 /// (`REPLICATOR_SOURCE_CLUSTER`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expected {
+    /// As `store::published_at` names it: `s3://BUCKET/PREFIX`, `file:///DIR`.
+    pub store: String,
+    /// The store's prefix: all that signatures made before they named the store say of it.
     pub prefix: String,
-    /// Whether the prefix was set explicitly (`REPLICATOR_SOURCE_PREFIX`) rather than taken from
-    /// the store the importer reads.
-    pub prefix_pinned: bool,
+    /// The setting that named the store, when it is not the one the importer reads.
+    pub pinned_by: Option<&'static str>,
     pub source: Option<String>,
 }
 
 impl Expected {
-    /// Refuses signed claims that lack an origin, name another prefix or another source than the
-    /// pinned one, or are dated too far ahead of `now`.
+    /// Refuses signed claims that lack an origin, name another store (or, made before signatures
+    /// named the store, another prefix) or another source than the pinned one, or are dated too
+    /// far ahead of `now`.
     pub fn check(&self, key: &str, claims: &Claims, now: DateTime<Utc>) -> Result<()> {
         let refuse = |reason: String| Err(Error::refused(key, reason));
         let Some(origin) = &claims.origin else {
@@ -134,19 +147,7 @@ impl Expected {
                     .into(),
             );
         };
-        if origin.prefix != self.prefix {
-            let how = match self.prefix_pinned {
-                true => "REPLICATOR_SOURCE_PREFIX".to_string(),
-                false => format!(
-                    "this store's; to restore from a copy, set REPLICATOR_SOURCE_PREFIX={}",
-                    origin.prefix
-                ),
-            };
-            return refuse(format!(
-                "it was published under prefix `{}`, not `{}` ({how})",
-                origin.prefix, self.prefix
-            ));
-        }
+        self.check_store(key, origin)?;
         self.check_source(key, &origin.source_name, &origin.source_id)?;
         match DateTime::from_timestamp(claims.timestamp, 0) {
             Some(at) => check_not_future(key, "signed", at, now),
@@ -155,6 +156,41 @@ impl Expected {
                 claims.timestamp
             )),
         }
+    }
+
+    /// Refuses a snapshot published at another store than the expected one. A signature that
+    /// names only the prefix (an exporter before #25) is held to the prefix alone.
+    fn check_store(&self, key: &str, origin: &Origin) -> Result<()> {
+        let (published, expected) = match &origin.store {
+            Some(store) => (store, &self.store),
+            None => (&origin.prefix, &self.prefix),
+        };
+        if published == expected {
+            if origin.store.is_none() {
+                tracing::warn!(
+                    snapshot = %key,
+                    "its signature names the store prefix but not the bucket (an exporter older \
+                     than this importer made it): upgrade the exporter (docs/runbook.md, \
+                     \"Upgrades\")"
+                );
+            }
+            return Ok(());
+        }
+        let (what, var) = match origin.store {
+            Some(_) => ("store", "REPLICATOR_SOURCE_STORE"),
+            None => ("prefix", "REPLICATOR_SOURCE_PREFIX"),
+        };
+        let how = match self.pinned_by {
+            Some(setting) => setting.to_string(),
+            None => format!(
+                "this store's; if it was published there and moved or copied here, set \
+                 {var}={published}"
+            ),
+        };
+        Err(Error::refused(
+            key,
+            format!("it was published under {what} `{published}`, not `{expected}` ({how})"),
+        ))
     }
 
     /// Refuses a snapshot whose source is not the pinned one (`REPLICATOR_SOURCE_CLUSTER`).
@@ -217,18 +253,15 @@ mod tests {
             archive_sha256: "a".repeat(64),
             manifest_sha256: "b".repeat(64),
             timestamp: 1,
-            origin: Some(Origin {
-                source_id: "6300991a".into(),
-                source_name: "dc\tone%".into(),
-                prefix: "prod".into(),
-            }),
+            origin: Some(Origin::new("6300991a", "dc\tone%", "prod", "s3://b/prod")),
         }
     }
 
     fn expected(prefix: &str, source: Option<&str>) -> Expected {
         Expected {
+            store: format!("s3://b/{prefix}"),
             prefix: prefix.into(),
-            prefix_pinned: false,
+            pinned_by: None,
             source: source.map(String::from),
         }
     }
@@ -254,7 +287,8 @@ mod tests {
         assert!(expected("prod", Some("dc\tone%")).check(k, &c, now).is_ok());
         let e = expected("staging", None).check(k, &c, now).unwrap_err();
         assert!(
-            e.to_string().contains("prefix `prod`, not `staging`"),
+            e.to_string()
+                .contains("store `s3://b/prod`, not `s3://b/staging`"),
             "{e}"
         );
         let e = expected("prod", Some("dr")).check(k, &c, now).unwrap_err();
@@ -276,5 +310,41 @@ mod tests {
             ..claims()
         };
         assert!(expected("prod", None).check(k, &skewed, now).is_ok());
+    }
+
+    // #25 (6): `s3://staging/dc` and `s3://prod/dc` both signed the prefix `dc` alone.
+    #[test]
+    fn the_bucket_is_checked_and_a_prefix_only_signature_is_held_to_its_prefix() {
+        let (now, k) = (Utc::now(), "k");
+        let other_bucket = Expected {
+            store: "s3://other/prod".into(),
+            ..expected("prod", None)
+        };
+        let e = other_bucket.check(k, &claims(), now).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("store `s3://b/prod`, not `s3://other/prod`")
+                && e.contains("set REPLICATOR_SOURCE_STORE=s3://b/prod"),
+            "{e}"
+        );
+        let pinned = Expected {
+            pinned_by: Some("REPLICATOR_SOURCE_STORE"),
+            ..other_bucket.clone()
+        };
+        let e = pinned.check(k, &claims(), now).unwrap_err().to_string();
+        assert!(e.ends_with("(REPLICATOR_SOURCE_STORE)"), "{e}");
+
+        // Signed by the exporter before: its prefix is all it says, and all that is checked.
+        let mut old = claims();
+        old.origin.as_mut().unwrap().store = None;
+        assert_eq!(Claims::parse(&old.to_comment()), Some(old.clone()));
+        assert!(!old.to_comment().contains("store:"));
+        assert!(other_bucket.check(k, &old, now).is_ok());
+        let e = expected("staging", None).check(k, &old, now).unwrap_err();
+        assert!(
+            e.to_string().contains("prefix `prod`, not `staging`")
+                && e.to_string().contains("REPLICATOR_SOURCE_PREFIX=prod"),
+            "{e}"
+        );
     }
 }

@@ -107,6 +107,30 @@ pub fn identities(path: &Path) -> Result<Identities> {
     Ok(Identities(ids))
 }
 
+/// A 32-byte secret for `purpose` that only a holder of the identity file can make: HMAC-SHA256
+/// keyed by the file's first identity. Identities added below it leave it as it is.
+pub fn identity_secret(path: &Path, purpose: &str) -> Result<[u8; 32]> {
+    use hmac::{Hmac, KeyInit, Mac};
+    const VAR: &str = "REPLICATOR_AGE_IDENTITY_FILE";
+    let bad = |e: &str| Error::config(VAR, format!("{}: {e}", path.display()));
+    let text = read(VAR, path)?;
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| bad("holds no identity"))?;
+    let identity = x25519::Identity::from_str(first)
+        .map_err(|_| bad("its first identity is not an age X25519 identity"))?;
+    let secret = identity.to_string();
+    let mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.expose_secret().as_bytes())
+        .map_err(|_| bad("unusable identity"))?;
+    Ok(mac
+        .chain_update(purpose.as_bytes())
+        .finalize()
+        .into_bytes()
+        .into())
+}
+
 /// A minisign secret key file, unencrypted (`minisign -G -W`) or encrypted with `password`.
 pub fn signing_key(path: &Path, password: Option<String>) -> Result<SigningKey> {
     const VAR: &str = "REPLICATOR_SIGNING_KEY_FILE";

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 pub use claims::{Claims, Expected, MAX_CLOCK_SKEW, Origin, check_not_future, future_dated};
 pub use keys::{
     Generated, IDENTITY_FILE, Identities, RECIPIENT_FILE, SIGNING_FILE, SigningKey, VERIFY_FILE,
-    VerifyKey, identities, keygen, recipients, signing_key, verify_keys,
+    VerifyKey, identities, identity_secret, keygen, recipients, signing_key, verify_keys,
 };
 pub use stream::{HashReader, SealWriter};
 

@@ -8,7 +8,8 @@
 //! - `lease`: who is importing right now, until when (check-and-set, so two runs cannot both win;
 //!   the bookkeeping is saved only while the run still holds it);
 //! - `written/<shard>` (see `records`): for each object the importer wrote (or found already
-//!   equal), the sha256 of its snapshot entry and how to delete it, plus `written/<shard>-<n>`,
+//!   equal), a keyed digest of its snapshot entry (`digest`) and how to delete it, plus
+//!   `written/<shard>-<n>`,
 //!   the deltas a long run saves on its way (see `shards`). Prune and drift detection read these.
 //! - `deleted`: how many objects each prune of the last `REPLICATOR_MAX_DELETE_WINDOW` deleted,
 //!   so that the delete guard holds over the window, not per run.
@@ -22,11 +23,12 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::vault::{Table, VaultClient, mount_table};
 
+mod digest;
 mod record;
 mod records;
 mod shards;
 
-pub use records::{FLUSH_AT, Record, Records, Seen};
+pub use records::{Digest, FLUSH_AT, Record, RecordKey, Records, Seen};
 
 pub const DEFAULT_MOUNT: &str = "vault-replicator/";
 
@@ -38,6 +40,11 @@ pub struct Meta {
     /// Imports since the last one that compared every object with the target.
     #[serde(default)]
     pub runs_since_full_check: u32,
+    /// An import here has applied a snapshot whose signature names the store it was published
+    /// at: from then on, one whose signature names only its prefix (an exporter before #25) is
+    /// refused when `latest.json` leads to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store_bound: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

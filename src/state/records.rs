@@ -1,4 +1,4 @@
-//! The importer's records. The state mount keeps each in full (`Record`: digest, kind, path,
+//! The importer's records. The state mount keeps each in full (`Record`: keyed digest, kind, path,
 //! namespace, how to delete it) in 64 shards (`written/<shard>`, packed as one string each, plus
 //! the deltas a long run saves on its way, `written/<shard>-<n>`). Memory keeps 27 bytes a record
 //! (`Seen`, by a hash of the entry name) and the changes since the last save; the text of a
@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::objects::Kind;
 use crate::snapshot::entries::{name_key, sha_key};
@@ -20,12 +20,13 @@ pub(super) const SHARDS: usize = 64;
 /// Changes held before they are saved as a delta: about 250 bytes each in memory.
 pub const FLUSH_AT: usize = 32 << 10;
 
+pub use super::digest::{Digest, RecordKey};
 pub use super::record::Record;
 
 /// What memory holds of a record: enough to tell whether an entry is the one applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Seen {
-    /// The first 16 bytes of the sha256 of the entry that was applied.
+    /// The first 16 bytes of the record's digest of the entry that was applied.
     pub sha: [u8; 16],
     pub kind: Kind,
     pub unsettled: bool,
@@ -42,9 +43,9 @@ impl Seen {
         }
     }
 
-    /// Whether the record is of the entry with this sha256.
-    pub fn is(&self, sha256: &[u8; 32]) -> bool {
-        self.sha == sha_key(sha256)
+    /// Whether the record is of the entry with this digest (`RecordKey::digest`).
+    pub fn is(&self, digest: &Digest) -> bool {
+        self.sha == sha_key(digest)
     }
 }
 
@@ -66,6 +67,8 @@ pub(super) struct Shard {
     pub(super) ops: BTreeMap<u64, (Box<str>, Op)>,
     /// Deltas saved for this shard and not folded into it yet.
     pub(super) deltas: Vec<String>,
+    /// Records of it were loaded with plain digests and keyed: it is saved again.
+    pub(super) rekeyed: bool,
 }
 
 impl Shard {
@@ -168,16 +171,8 @@ pub struct Records {
     pub(super) kept: Vec<(Box<str>, Record)>,
     /// Records set and not saved yet.
     pub(super) pending: usize,
-}
-
-impl Default for Records {
-    fn default() -> Self {
-        Records {
-            shards: vec![Shard::default(); SHARDS],
-            kept: Vec::new(),
-            pending: 0,
-        }
-    }
+    /// What records made now digest entries with.
+    key: RecordKey,
 }
 
 pub(super) fn shard_of(entry: &str) -> usize {
@@ -185,8 +180,18 @@ pub(super) fn shard_of(entry: &str) -> usize {
 }
 
 impl Records {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(key: RecordKey) -> Self {
+        Records {
+            shards: vec![Shard::default(); SHARDS],
+            kept: Vec::new(),
+            pending: 0,
+            key,
+        }
+    }
+
+    /// What records made now digest entries with.
+    pub fn key(&self) -> &RecordKey {
+        &self.key
     }
 
     pub fn get(&self, entry: &str) -> Option<Seen> {
@@ -241,7 +246,7 @@ impl Records {
     pub fn is_dirty(&self) -> bool {
         self.shards
             .iter()
-            .any(|s| !s.ops.is_empty() || !s.deltas.is_empty())
+            .any(|s| !s.ops.is_empty() || !s.deltas.is_empty() || s.rekeyed)
     }
 
     /// Records set and not yet saved: when they reach `FLUSH_AT`, a run saves them as deltas.
@@ -301,9 +306,10 @@ impl Records {
     }
 }
 
+#[cfg(test)]
 impl<K: Into<Box<str>>> FromIterator<(K, Record)> for Records {
     fn from_iter<I: IntoIterator<Item = (K, Record)>>(iter: I) -> Self {
-        let mut out = Records::new();
+        let mut out = Records::new(RecordKey::Plain);
         for (entry, record) in iter {
             out.set(entry, record);
         }

@@ -78,7 +78,7 @@ fn created_is_kept_once_set_and_older_records_were_not_created() {
     assert!(json.contains(r#""created":true"#), "{json}");
     assert!(serde_json::from_str::<Record>(&json).unwrap().created);
 
-    let mut records = Records::new();
+    let mut records = Records::new(RecordKey::Plain);
     records.set("m", made);
     let mut records = saved(&records);
     // Found equal by a later import: still the importer's creation.

@@ -1,14 +1,17 @@
 //! Reading and saving the importer's records in the state mount: `written/<shard>` holds a
 //! shard's records, `written/<shard>-<n>` the deltas a long run saved on its way (every
 //! `FLUSH_AT` records set), folded into the shard when the run saves at its end. Loading reads a
-//! shard and its deltas in order, one shard at a time, and keeps 27 bytes a record.
+//! shard and its deltas in order, one shard at a time, and keeps 27 bytes a record. Plain digests
+//! (records saved before they were keyed) are keyed as they are read, and saved so.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use super::ImporterState;
-use super::records::{Op, Record, Records, SHARDS, Saved, Seen, apply_ops, pack, unpack};
+use super::records::{
+    Op, Record, RecordKey, Records, SHARDS, Saved, Seen, apply_ops, pack, unpack,
+};
 use crate::error::{Error, Result};
 use crate::snapshot::entries::name_key;
 
@@ -27,14 +30,19 @@ fn delta_key(shard: usize, n: u32) -> String {
 }
 
 impl ImporterState {
-    /// Every record, as memory keeps it.
-    pub async fn records(&self) -> Result<Records> {
-        self.records_keeping(|_, _| false).await
+    /// Every record, as memory keeps it, with digests under `key`.
+    pub async fn records(&self, key: RecordKey) -> Result<Records> {
+        self.records_keeping(key, |_, _| false).await
     }
 
-    /// Every record, as memory keeps it; those `keep` takes are kept in full too (`Records::kept`).
-    pub async fn records_keeping(&self, keep: impl Fn(&str, &Record) -> bool) -> Result<Records> {
-        let mut out = Records::new();
+    /// Every record, as memory keeps it, with digests under `key`; those `keep` takes are kept in
+    /// full too (`Records::kept`).
+    pub async fn records_keeping(
+        &self,
+        key: RecordKey,
+        keep: impl Fn(&str, &Record) -> bool,
+    ) -> Result<Records> {
+        let mut out = Records::new(key);
         if !self.mount_exists().await? {
             return Ok(out);
         }
@@ -48,12 +56,16 @@ impl ImporterState {
             .collect();
         keys.sort();
         let mut kept: BTreeMap<Box<str>, Record> = BTreeMap::new();
+        let mut foreign = 0;
         for shard in 0..SHARDS {
             let mut seen: BTreeMap<u64, Seen> = BTreeMap::new();
             for (_, delta, key) in keys.iter().filter(|(s, _, _)| *s == shard) {
-                let Some(saved) = self.read_shard(key).await? else {
+                let Some(mut saved) = self.read_shard(key).await? else {
                     continue;
                 };
+                let (rekeyed, other) = rekey(out.key(), &mut saved);
+                out.shards[shard].rekeyed |= rekeyed;
+                foreign += other;
                 if *delta > 0 {
                     out.shards[shard].deltas.push(key.clone());
                 }
@@ -66,6 +78,13 @@ impl ImporterState {
                 }
             }
             out.shards[shard].load(seen.into_iter().collect());
+        }
+        if foreign > 0 {
+            tracing::warn!(
+                records = foreign,
+                "records made with another key (REPLICATOR_AGE_IDENTITY_FILE changed): their \
+                 objects are compared in full once, and drift on them cannot be told this time"
+            );
         }
         out.kept = kept.into_iter().collect();
         Ok(out)
@@ -155,8 +174,9 @@ impl ImporterState {
         mut hold: impl AsyncFnMut() -> Result<()>,
     ) -> Result<()> {
         self.ensure_mount().await?;
+        let records_key = records.key().clone();
         for (i, shard) in records.shards.iter_mut().enumerate() {
-            if shard.ops.is_empty() && shard.deltas.is_empty() {
+            if shard.ops.is_empty() && shard.deltas.is_empty() && !shard.rekeyed {
                 continue;
             }
             let base = format!("{i:02x}");
@@ -164,6 +184,7 @@ impl ImporterState {
             for delta in &shard.deltas {
                 saved.extend(self.read_shard(delta).await?.unwrap_or_default());
             }
+            rekey(&records_key, &mut saved);
             apply_ops(&mut saved, shard.ops.values());
             hold().await?;
             self.write_shard(&base, &saved).await?;
@@ -174,6 +195,7 @@ impl ImporterState {
                 self.client.delete(&path).await?;
             }
             shard.fold_held();
+            shard.rekeyed = false;
         }
         records.pending = 0;
         match meta {
@@ -184,6 +206,25 @@ impl ImporterState {
             None => Ok(()),
         }
     }
+}
+
+/// Keys the plain digests of `saved` (records of a release before keyed digests). Returns
+/// whether any was, and how many records were made with another key (left as they are: no entry
+/// matches them, so their objects are compared in full once and recorded anew).
+fn rekey(key: &RecordKey, saved: &mut Saved) -> (bool, usize) {
+    let (mut rekeyed, mut foreign) = (false, 0);
+    for record in saved.values_mut() {
+        match key.rekey(&record.sha, record.key) {
+            Some(digest) if record.key != key.id() => {
+                record.sha = digest;
+                record.key = key.id();
+                rekeyed = true;
+            }
+            Some(_) => {}
+            None => foreign += 1,
+        }
+    }
+    (rekeyed, foreign)
 }
 
 #[cfg(test)]

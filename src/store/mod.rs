@@ -18,8 +18,7 @@ pub use file::FileStore;
 pub use memory::MemoryStore;
 pub use s3::S3Store;
 pub use stream::{
-    Chunk, ChunkReader, ChunkSender, PART_SIZE, PipeReader, PipeWriter, RangeReader, StreamFailure,
-    chunks, pipe,
+    PART_SIZE, PipeReader, PipeWriter, RangeDigests, RangeReader, StreamFailure, pipe,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,9 +120,8 @@ pub async fn open_read(url: &str) -> Result<Box<dyn ReadStore>> {
     Ok(open(url).await?)
 }
 
-/// The prefix a store URL publishes under, as a snapshot's signature names it: `PREFIX` of
-/// `s3://BUCKET/PREFIX` (not the bucket, so that a bucket replicated under another name still
-/// reads), the directory of `file:///DIR`.
+/// The prefix a store URL publishes under: `PREFIX` of `s3://BUCKET/PREFIX`, the directory of
+/// `file:///DIR`. Signatures made before they named the whole store (`published_at`) name this.
 pub fn prefix_of(url: &str) -> String {
     let url = url.trim();
     if let Some(rest) = url.strip_prefix("s3://") {
@@ -134,6 +132,30 @@ pub fn prefix_of(url: &str) -> String {
     match dir.trim_end_matches('/') {
         "" => "/".to_string(),
         d => d.to_string(),
+    }
+}
+
+/// The store a URL publishes at, as a snapshot's signature names it: `s3://BUCKET/PREFIX` (no
+/// surrounding slashes; `s3://BUCKET` at a bucket's root) or `file:///DIR`. That is all a store
+/// URL holds here: credentials, region and endpoint come from the environment, and may differ
+/// between the side that writes and the side that reads.
+pub fn published_at(url: &str) -> String {
+    let url = url.trim();
+    match url.strip_prefix("s3://") {
+        Some(rest) => with_prefix(url, rest.split_once('/').map_or("", |(_, p)| p)),
+        None => format!("file://{}", prefix_of(url)),
+    }
+}
+
+/// `published_at(url)` with another prefix (`dc`; a directory for a `file://` store).
+pub fn with_prefix(url: &str, prefix: &str) -> String {
+    let Some(rest) = url.trim().strip_prefix("s3://") else {
+        return published_at(&format!("file://{prefix}"));
+    };
+    let bucket = rest.split_once('/').map_or(rest, |(b, _)| b);
+    match prefix.trim_matches('/') {
+        "" => format!("s3://{bucket}"),
+        p => format!("s3://{bucket}/{p}"),
     }
 }
 
@@ -158,6 +180,22 @@ mod tests {
             let err = open(url).await.err().map(|e| e.exit_code());
             assert_eq!(err, Some(crate::exit::USAGE), "{url}");
         }
+    }
+
+    #[test]
+    fn the_published_store_names_the_bucket_and_prefix_only() {
+        assert_eq!(published_at("s3://bucket/prod/"), "s3://bucket/prod");
+        assert_eq!(published_at(" s3://bucket//a/b/ "), "s3://bucket/a/b");
+        assert_eq!(published_at("s3://bucket"), "s3://bucket");
+        assert_eq!(published_at("s3://bucket/"), "s3://bucket");
+        assert_eq!(
+            published_at("file:///srv/snapshots/"),
+            "file:///srv/snapshots"
+        );
+        assert_eq!(published_at("file:///"), "file:///");
+        assert_eq!(with_prefix("s3://bucket/prod", "/dc/"), "s3://bucket/dc");
+        assert_eq!(with_prefix("s3://bucket/prod", ""), "s3://bucket");
+        assert_eq!(with_prefix("file:///a", "/srv/x/"), "file:///srv/x");
     }
 
     #[test]

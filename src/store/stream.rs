@@ -1,8 +1,9 @@
 //! Objects as streams. `RangeReader` reads a stored object in ranges of 1 MiB as a synchronous
 //! consumer needs them (a few fetched ahead), pinned to the version it started with, so a slow
-//! consumer (an import applying as it reads) never holds a download open, nor the whole object.
-//! `chunks` hands what one blocking thread reads to another. `pipe` feeds an archive written on a
-//! blocking thread into `Store::put_stream` as it is produced.
+//! consumer (an import applying as it reads) never holds a download open, nor the whole object;
+//! and, given the `RangeDigests` a first read noted, hands on only those very bytes whatever the
+//! store does meanwhile. `pipe` feeds an archive written on a blocking thread into
+//! `Store::put_stream` as it is produced.
 
 use std::collections::VecDeque;
 use std::io::{Cursor, ErrorKind, Read, Write};
@@ -10,6 +11,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use futures::Stream;
+use sha2::{Digest, Sha256};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -38,8 +40,21 @@ impl StreamFailure {
     }
 }
 
+/// The sha256 of each range of an object, as one read found them: later reads of it are held to
+/// these bytes (`RangeReader::checked_against`). 32 bytes a MiB.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RangeDigests(Vec<[u8; 32]>);
+
+impl RangeDigests {
+    /// Notes the object's next range, as `RangeReader::next_range` returned it.
+    pub fn note(&mut self, range: &[u8]) {
+        self.0.push(Sha256::digest(range).into());
+    }
+}
+
 /// A blocking reader over one version of a stored object. Use it off the async runtime
-/// (`spawn_blocking`); each range is fetched on `handle`, the next `AHEAD` while this one is read.
+/// (`spawn_blocking`); each range is fetched on `handle`, the next few (`AHEAD`, or as
+/// `reading_ahead` says) while this one is read.
 pub struct RangeReader {
     store: Arc<dyn ReadStore>,
     key: String,
@@ -52,6 +67,10 @@ pub struct RangeReader {
     at: usize,
     handle: Handle,
     failure: StreamFailure,
+    /// What each range must hash to.
+    checked: Option<Arc<RangeDigests>>,
+    /// How many ranges are fetched ahead.
+    depth: usize,
 }
 
 /// One range being fetched.
@@ -73,18 +92,40 @@ impl RangeReader {
             at: 0,
             handle: Handle::current(),
             failure,
+            checked: None,
+            depth: AHEAD,
         }
     }
 
-    /// Starts fetching ranges until `AHEAD` are under way or the object is all requested.
+    /// Fetches `ranges` ahead instead of `AHEAD`: a reader that only hashes what it reads keeps
+    /// more requests in flight (and at most that many MiB more in memory).
+    pub fn reading_ahead(mut self, ranges: usize) -> Self {
+        self.depth = ranges.max(1);
+        self
+    }
+
+    /// Hands on only the bytes an earlier read found (`digests`): a range that differs is a
+    /// refusal of the object, whatever the store says of its version. Each range is checked as it
+    /// arrives, on the runtime, not on the reading thread.
+    pub fn checked_against(mut self, digests: Arc<RangeDigests>) -> Self {
+        self.checked = Some(digests);
+        self
+    }
+
+    /// Starts fetching ranges until `depth` are under way or the object is all requested.
     fn fetch_ahead(&mut self) {
-        while self.ahead.len() < AHEAD && self.pos < self.stat.size {
+        while self.ahead.len() < self.depth && self.pos < self.stat.size {
             let len = RANGE.min(self.stat.size - self.pos);
             let (store, key, etag) = (self.store.clone(), self.key.clone(), self.stat.etag.clone());
             let start = self.pos;
-            let fetch = self
-                .handle
-                .spawn(async move { store.get_range(&key, start, len, etag.as_deref()).await });
+            let noted = (self.checked.as_ref()).map(|d| d.0.get((start / RANGE) as usize).copied());
+            let fetch = self.handle.spawn(async move {
+                let bytes = store.get_range(&key, start, len, etag.as_deref()).await?;
+                match noted {
+                    Some(digest) if bytes.len() as u64 == len => check(&key, start, bytes, digest),
+                    _ => Ok(bytes),
+                }
+            });
             self.ahead.push_back((start, len, fetch));
             self.pos += len;
         }
@@ -122,6 +163,21 @@ impl RangeReader {
     }
 }
 
+/// The range of `key` at `start`, if its sha256 is the one noted for it.
+fn check(key: &str, start: u64, bytes: Vec<u8>, noted: Option<[u8; 32]>) -> Result<Vec<u8>> {
+    if noted.is_some_and(|d| d == <[u8; 32]>::from(Sha256::digest(&bytes))) {
+        return Ok(bytes);
+    }
+    Err(Error::refused(
+        key,
+        format!(
+            "its {} bytes at offset {start} are not the ones its signature was checked over (it \
+             changed while being imported)",
+            bytes.len()
+        ),
+    ))
+}
+
 impl Drop for RangeReader {
     fn drop(&mut self) {
         for (_, _, fetch) in &self.ahead {
@@ -139,59 +195,6 @@ impl Read for RangeReader {
             match self.next_range()? {
                 Some(bytes) => (self.buf, self.at) = (bytes, 0),
                 None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.buf.len() - self.at);
-        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-/// The sending end of `chunks`: chunks of bytes in order, then `Chunk::End`.
-pub type ChunkSender = std::sync::mpsc::SyncSender<Chunk>;
-
-/// What goes through `chunks`.
-pub enum Chunk {
-    Data(Vec<u8>),
-    /// The producer failed: the reader fails with this.
-    Failed(std::io::Error),
-    /// Every byte has been sent.
-    End,
-}
-
-/// A bounded pipe between two blocking threads: what one thread reads (from a `RangeReader`) is
-/// read again by the other, with at most `depth` chunks in between.
-pub fn chunks(depth: usize) -> (ChunkSender, ChunkReader) {
-    let (tx, rx) = std::sync::mpsc::sync_channel(depth);
-    let reader = ChunkReader {
-        rx,
-        buf: Vec::new(),
-        at: 0,
-        ended: false,
-    };
-    (tx, reader)
-}
-
-/// The reading end of `chunks`. A producer that goes away without `Chunk::End` is an error.
-pub struct ChunkReader {
-    rx: std::sync::mpsc::Receiver<Chunk>,
-    buf: Vec<u8>,
-    at: usize,
-    ended: bool,
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.buf.len() {
-            if self.ended || out.is_empty() {
-                return Ok(0);
-            }
-            match self.rx.recv() {
-                Ok(Chunk::Data(bytes)) => (self.buf, self.at) = (bytes, 0),
-                Ok(Chunk::Failed(e)) => return Err(e),
-                Ok(Chunk::End) => self.ended = true,
-                Err(_) => return Err(std::io::Error::other("the object stopped streaming")),
             }
         }
         let n = out.len().min(self.buf.len() - self.at);
@@ -275,28 +278,6 @@ mod tests {
     use super::*;
     use crate::store::{MemoryStore, Store};
 
-    #[test]
-    fn chunks_end_only_at_their_end_and_fail_with_their_producer() {
-        let (tx, mut rx) = chunks(2);
-        tx.send(Chunk::Data(b"ab".to_vec())).unwrap();
-        tx.send(Chunk::Data(b"c".to_vec())).unwrap();
-        let sending = std::thread::spawn(move || tx.send(Chunk::End).unwrap());
-        let mut got = Vec::new();
-        rx.read_to_end(&mut got).unwrap();
-        sending.join().unwrap();
-        assert_eq!(got, b"abc");
-        // A producer gone without `End` (a crash) is an error, not a short object.
-        let (tx, mut rx) = chunks(2);
-        tx.send(Chunk::Data(b"ab".to_vec())).unwrap();
-        drop(tx);
-        assert!(rx.read_to_end(&mut Vec::new()).is_err());
-        let (tx, mut rx) = chunks(2);
-        tx.send(Chunk::Failed(std::io::Error::other("store down")))
-            .unwrap();
-        let err = rx.read_to_end(&mut Vec::new()).unwrap_err();
-        assert_eq!(err.to_string(), "store down");
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_range_reader_reads_ahead_in_order_and_stops_at_the_end() {
         let store = Arc::new(MemoryStore::default());
@@ -310,5 +291,41 @@ mod tests {
             reader.read_to_end(&mut out).map(|_| out)
         });
         assert_eq!(read.await.unwrap().unwrap(), data);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_checked_range_reader_hands_on_only_the_bytes_noted_before() {
+        let store = Arc::new(MemoryStore::default());
+        let data: Vec<u8> = (0..(2 * RANGE + 7)).map(|i| (i % 251) as u8).collect();
+        store.put("obj", data.clone()).await.unwrap();
+        let stat = store.stat("obj").await.unwrap();
+        let mut noted = RangeDigests::default();
+        for range in data.chunks(RANGE as usize) {
+            noted.note(range);
+        }
+        let noted = Arc::new(noted);
+        let read = |stat: Stat, failure: StreamFailure| {
+            let reader = RangeReader::new(store.clone(), "obj", stat, failure)
+                .checked_against(noted.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut reader = reader;
+                let mut out = Vec::new();
+                reader.read_to_end(&mut out).map(|_| out)
+            })
+        };
+        let ok = read(stat.clone(), StreamFailure::default());
+        assert_eq!(ok.await.unwrap().unwrap(), data);
+
+        // Another object of the same size under the same tag (a store that does not notice).
+        let mut swapped = data.clone();
+        swapped[RANGE as usize + 1] ^= 1;
+        store.put("obj", swapped).await.unwrap();
+        let failure = StreamFailure::default();
+        let untagged = Stat { etag: None, ..stat };
+        let got = read(untagged, failure.clone()).await.unwrap();
+        assert!(got.is_err());
+        let e = failure.take().unwrap();
+        assert_eq!(e.exit_code(), crate::exit::REFUSED);
+        assert!(e.to_string().contains(&format!("offset {RANGE}")), "{e}");
     }
 }

@@ -95,7 +95,11 @@ fn a_signed_snapshot_copied_to_another_prefix_of_the_bucket_is_refused() {
     ]);
 
     let into_prod = replicator(&["import"], &env_for(&dst, &prod, &s3_env(&[])));
-    assert_refused(&into_prod, &dst, "published under prefix `staging`");
+    assert_refused(
+        &into_prod,
+        &dst,
+        &format!("published under store `{staging}`, not `{prod}`"),
+    );
     let verify = replicator(&["verify"], &env_for(&dst, &prod, &s3_env(&[])));
     verify.assert_code(4);
 
@@ -104,9 +108,42 @@ fn a_signed_snapshot_copied_to_another_prefix_of_the_bucket_is_refused() {
     let verified = replicator(&["verify"], &env_for(&dst, &prod, &pinned));
     verified.assert_code(0);
     let (name, _) = identity(&src);
-    let signed_for = format!("for cluster {name} under prefix `staging`");
+    let signed_for = format!("for cluster {name} under store `{staging}`");
     assert!(verified.stdout.contains(&signed_for), "{}", verified.stdout);
     replicator(&["import"], &env_for(&dst, &staging, &s3_env(&[]))).assert_code(0);
+    assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
+}
+
+// #25 (6): two deployments sharing keys, the same prefix in two buckets (`s3://staging/dc`,
+// `s3://prod/dc`): a snapshot copied from one bucket into the other must not import.
+#[test]
+fn a_signed_snapshot_copied_to_another_bucket_under_the_same_prefix_is_refused() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    src.kv_put("secret", "app", json!({"pw": VALUE}));
+    let (staging, prod) = (garage().bucket(), garage().bucket());
+    let published = format!("s3://{staging}/dc");
+    let copy = format!("s3://{prod}/dc");
+    replicator(&["export"], &env_for(&src, &published, &s3_env(&[]))).assert_code(0);
+    aws(&["s3", "sync", &format!("{published}/"), &format!("{copy}/")]);
+
+    let into_prod = replicator(&["import"], &env_for(&dst, &copy, &s3_env(&[])));
+    assert_refused(
+        &into_prod,
+        &dst,
+        &format!("published under store `{published}`, not `{copy}`"),
+    );
+    replicator(&["verify"], &env_for(&dst, &copy, &s3_env(&[]))).assert_code(4);
+    // The prefix alone does not vouch for the bucket.
+    let by_prefix = s3_env(&[("REPLICATOR_SOURCE_PREFIX", "dc")]);
+    replicator(&["import"], &env_for(&dst, &copy, &by_prefix)).assert_code(4);
+
+    // A bucket migrated to a new one: the operator names the store they were published under.
+    let migrated = s3_env(&[("REPLICATOR_SOURCE_STORE", published.as_str())]);
+    let verified = replicator(&["verify"], &env_for(&dst, &copy, &migrated));
+    verified.assert_code(0);
+    let signed_for = format!("under store `{published}`");
+    assert!(verified.stdout.contains(&signed_for), "{}", verified.stdout);
+    replicator(&["import"], &env_for(&dst, &copy, &migrated)).assert_code(0);
     assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
 }
 
@@ -172,6 +209,52 @@ fn a_snapshot_signed_without_source_and_prefix_claims_is_refused_with_an_upgrade
     sign(dir.path(), &key, &old_comment.join("\t"));
     let r = run(&["import"], &dst, &store, &[]);
     assert_refused(&r, &dst, "upgrade the exporter");
+}
+
+// #25 (6): snapshots of the exporters before the store claim name the prefix alone. They still
+// import, until the target has imported one that names its store: from then on, one without is
+// what another deployment's snapshot under the same prefix of another bucket looks like.
+#[test]
+fn a_snapshot_signed_without_the_store_imports_until_one_with_it_has() {
+    let (src, dst, fresh) = (Bao::start(), Bao::start(), Bao::start());
+    src.kv_put("secret", "app", json!({"pw": VALUE}));
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path());
+    run(&["export"], &src, &store, &[]).assert_code(0);
+    let bound = trusted_comment(dir.path(), &latest_key(dir.path()));
+    assert!(bound.contains(&format!("\tstore:{store}")), "{bound}");
+    run(&["import"], &dst, &store, &[]).assert_code(0);
+
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    src.kv_put("secret", "app", json!({"pw": "later"}));
+    run(&["export"], &src, &store, &[]).assert_code(0);
+    let key = latest_key(dir.path());
+    let comment = trusted_comment(dir.path(), &key);
+    let unbound: Vec<&str> = comment
+        .split('\t')
+        .filter(|f| !f.starts_with("store:"))
+        .collect();
+    sign(dir.path(), &key, &unbound.join("\t"));
+
+    // A target that never imported a snapshot naming its store takes it, with a warning.
+    let first = run(&["import"], &fresh, &store, &[]);
+    first.assert_code(0);
+    assert!(first.stderr.contains("not the bucket"), "{}", first.stderr);
+    assert_eq!(fresh.kv_get("secret", "app"), Some(json!({"pw": "later"})));
+
+    let r = run(&["import"], &dst, &store, &[]);
+    r.assert_code(4);
+    assert!(
+        r.last_error_line()
+            .contains("already imported snapshots signed with both"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": VALUE})));
+    // Named, it is the operator's choice.
+    let id = key.trim_end_matches(".tar.gz.age");
+    run(&["import", "--snapshot", id], &dst, &store, &[]).assert_code(0);
+    assert_eq!(dst.kv_get("secret", "app"), Some(json!({"pw": "later"})));
 }
 
 // A snapshot dated ahead of the clock would otherwise become "the newest ever imported" and make

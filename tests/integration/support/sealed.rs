@@ -159,7 +159,7 @@ pub fn reseal(dir: &Path, key: &str, entries: &[(String, Vec<u8>)]) {
     let obj = dir.join(key);
     let sealed = tool(Command::new("age").args(["-r", &k.recipient]), &targz);
     std::fs::write(&obj, sealed).unwrap();
-    // The export's own claims (source, time), with this store's prefix and the new digests.
+    // The export's own claims (source, time), with this store and the new digests.
     let sig = std::fs::read_to_string(dir.join(format!("{key}.minisig"))).unwrap();
     let kept: Vec<&str> = sig
         .lines()
@@ -167,16 +167,17 @@ pub fn reseal(dir: &Path, key: &str, entries: &[(String, Vec<u8>)]) {
         .unwrap()
         .split('\t')
         .filter(|f| {
-            !["archive_sha256:", "manifest_sha256:", "prefix:"]
+            !["archive_sha256:", "manifest_sha256:", "prefix:", "store:"]
                 .iter()
                 .any(|p| f.starts_with(p))
         })
         .collect();
     let comment = format!(
-        "{}\tarchive_sha256:{}\tmanifest_sha256:{}\tprefix:{}",
+        "{}\tarchive_sha256:{}\tmanifest_sha256:{}\tprefix:{}\tstore:file://{}",
         kept.join("\t"),
         hex::encode(Sha256::digest(&targz)),
         hex::encode(Sha256::digest(&entries[0].1)),
+        dir.display(),
         dir.display(),
     );
     sign_with(&k.dir.join("signing.key"), &obj, &comment);
@@ -193,4 +194,91 @@ pub fn sign_with(secret_key: &Path, obj: &Path, comment: &str) {
             .args(["-t", comment]),
         b"",
     );
+}
+
+/// Replaces the snapshot `key` in `dir` with the tar stream `tar` writes, gzipped by the stock
+/// `gzip` and encrypted by the stock `age` to DR's recipient, as anyone who can write to the
+/// bucket can (age does not say who encrypted). Its signature is left as it was; `latest.json`
+/// is repointed at the new bytes.
+pub fn plant(dir: &Path, key: &str, tar: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+    let obj = dir.join(key);
+    let script = format!(
+        "gzip -1 | age -r {} -o '{}'",
+        keys().recipient,
+        obj.display()
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("gzip | age");
+    let mut input = child.stdin.take().unwrap();
+    tar(&mut input).expect("write the hostile archive");
+    drop(input);
+    assert!(child.wait().unwrap().success(), "gzip | age failed");
+    repoint(dir, key);
+}
+
+/// A 512-byte tar header: GNU format, `kind`, `name`, `size` bytes of content.
+pub fn tar_header(kind: tar::EntryType, name: &str, size: u64) -> [u8; 512] {
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_size(size);
+    h.set_mode(0o600);
+    h.set_entry_type(kind);
+    h.set_cksum();
+    *h.as_bytes()
+}
+
+/// Writes `n` bytes of `fill`.
+pub fn fill(out: &mut dyn Write, n: u64, fill: u8) -> std::io::Result<()> {
+    let block = vec![fill; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let now = left.min(block.len() as u64) as usize;
+        out.write_all(&block[..now])?;
+        left -= now as u64;
+    }
+    Ok(())
+}
+
+/// The zeros that pad `n` bytes of content to a tar block.
+pub fn pad(out: &mut dyn Write, n: u64) -> std::io::Result<()> {
+    out.write_all(&vec![0u8; ((512 - n % 512) % 512) as usize])
+}
+
+/// Runs the real binary to the end, and its peak resident memory in KiB (the kernel's
+/// `ru_maxrss` for that process alone).
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which also reports its rusage"
+)]
+pub fn replicator_peak(args: &[&str], env: &[(String, String)]) -> (Run, u64) {
+    let mut child = super::command(args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vault-replicator");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            r.read_to_end(&mut s).map(|_| s)
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: waits for our own child, into locals; `child` is not waited for again.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4");
+    let code = match libc::WIFEXITED(status) {
+        true => libc::WEXITSTATUS(status),
+        false => -1,
+    };
+    let run = Run {
+        code,
+        stdout: String::from_utf8_lossy(&out.join().unwrap().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap().unwrap()).into_owned(),
+    };
+    (run, usage.ru_maxrss as u64)
 }

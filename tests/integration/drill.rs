@@ -41,6 +41,9 @@ struct Cluster<'a> {
     bao: &'a Bao,
     secrets: Secrets,
     scratch: tempfile::TempDir,
+    /// The `cluster_name` of the cluster this side imports from, which the operator writes into
+    /// `REPLICATOR_SOURCE_CLUSTER` in place of the overlay's placeholder (runbook).
+    source: Option<String>,
 }
 
 impl Cluster<'_> {
@@ -139,6 +142,10 @@ impl Cluster<'_> {
             // The dev servers speak plain HTTP; TLS is tested on its own (access.rs).
             "VAULT_CACERT" => return None,
             "AWS_ENDPOINT_URL" | "AWS_REGION" => return from_garage(key),
+            "REPLICATOR_SOURCE_CLUSTER" => {
+                let source = self.source.clone();
+                return Some(source.expect("an importing side knows its source (importing_from)"));
+            }
             "REPLICATOR_STORE" => {
                 let prefix = value
                     .strip_prefix("s3://vault-snapshots/")
@@ -214,6 +221,17 @@ fn side<'a>(
         bao,
         secrets: secrets(keys, exporter, suffix),
         scratch: tempfile::tempdir().unwrap(),
+        source: None,
+    }
+}
+
+impl Cluster<'_> {
+    /// The side that imports from `source`: its `REPLICATOR_SOURCE_CLUSTER` set as the runbook
+    /// says (`bao read -field=cluster_name sys/seal-status` against the source).
+    fn importing_from(mut self, source: &Bao) -> Self {
+        let status = source.read("sys/seal-status").expect("seal status");
+        self.source = Some(status["cluster_name"].as_str().unwrap().to_string());
+        self
     }
 }
 
@@ -250,7 +268,7 @@ fn dr_drill_promotion_and_failback_run_the_cronjobs_exactly() {
         json!({"policy": "path \"secret/data/app/*\" { capabilities = [\"read\"] }"}),
     );
     let forward = Keys::generate();
-    let dr_side = side("dr", &dr, &forward, false, "");
+    let dr_side = side("dr", &dr, &forward, false, "").importing_from(&dc);
 
     // Normal operation: the hourly export on DC, the import on DR.
     side("dc", &dc, &forward, true, "")
@@ -291,7 +309,7 @@ fn dr_drill_promotion_and_failback_run_the_cronjobs_exactly() {
     install_vault(&dc2, &api);
     let reverse = Keys::generate();
     let dr_failback = side("dr", &dr, &reverse, true, "-failback");
-    let dc2_failback = side("dc", &dc2, &reverse, false, "-failback");
+    let dc2_failback = side("dc", &dc2, &reverse, false, "-failback").importing_from(&dr);
     dr_failback
         .run(
             "failback-dr-export",
@@ -321,6 +339,8 @@ fn dr_drill_promotion_and_failback_run_the_cronjobs_exactly() {
     side("dc", &dc2, &forward, true, "")
         .run("dc", "vault-replicator-export", None)
         .assert_code(0);
+    // The new DC is another cluster: DR's pin names it now (runbook, failback).
+    let dr_side = side("dr", &dr, &forward, false, "").importing_from(&dc2);
     let back = dr_side.run("dr", "vault-replicator-import", None);
     back.assert_code(0);
     assert_eq!(

@@ -247,38 +247,41 @@ pub fn pad(out: &mut dyn Write, n: u64) -> std::io::Result<()> {
     out.write_all(&vec![0u8; ((512 - n % 512) % 512) as usize])
 }
 
-/// Runs the real binary to the end, and its peak resident memory in KiB (the kernel's
-/// `ru_maxrss` for that process alone).
-#[expect(
-    clippy::zombie_processes,
-    reason = "reaped by wait4, which also reports its rusage"
-)]
+/// Runs the real binary to the end, and its peak resident memory in KiB: the highest `VmHWM`
+/// its own image showed while it ran, read every few milliseconds. Not the kernel's `ru_maxrss`:
+/// that counts the test process's memory too, which the child shared between fork and exec.
 pub fn replicator_peak(args: &[&str], env: &[(String, String)]) -> (Run, u64) {
-    let mut child = super::command(args, env)
+    let child = super::command(args, env)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run vault-replicator");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            r.read_to_end(&mut s).map(|_| s)
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-    // SAFETY: waits for our own child, into locals; `child` is not waited for again.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32, "wait4");
-    let code = match libc::WIFEXITED(status) {
-        true => libc::WEXITSTATUS(status),
-        false => -1,
-    };
-    let run = Run {
-        code,
-        stdout: String::from_utf8_lossy(&out.join().unwrap().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap().unwrap()).into_owned(),
-    };
-    (run, usage.ru_maxrss as u64)
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watching = done.clone();
+    let watcher = std::thread::spawn(move || {
+        let mut peak = 0;
+        while !watching.load(std::sync::atomic::Ordering::SeqCst) {
+            peak = peak.max(own_hwm_kib(pid).unwrap_or(0));
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        peak
+    });
+    let run = super::finish(child.wait_with_output().expect("run vault-replicator"));
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    (run, watcher.join().unwrap())
+}
+
+/// `VmHWM` of process `pid` once it runs the tool's own image (before exec it is a copy of the
+/// test process).
+fn own_hwm_kib(pid: u32) -> Option<u64> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    if !comm.starts_with("vault-replicat") {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

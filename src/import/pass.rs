@@ -45,12 +45,7 @@ pub(super) async fn plan_and_apply(
     // Without a lease, nothing is written: a dry run.
     let dry_run = lease.is_none();
     let cancel = &lease.map(lease::Lease::gate).unwrap_or_default();
-    // Every attempt of every write asks the gate, and no request outlives the lease.
-    let gated = lease.map(|_| {
-        let budget = lease::Lease::request_budget(run.opts.lease_ttl);
-        let gate: std::sync::Arc<dyn crate::vault::WriteGate> = std::sync::Arc::new(cancel.clone());
-        run.client.with_budget(budget).gated(gate)
-    });
+    let gated = lease.map(|_| gated(run, cancel));
     let client = gated.as_ref().unwrap_or(run.client);
     let mut records = load_records(run, manifest).await?;
     let (before, stored) = read_meta(run, lease).await?;
@@ -120,6 +115,14 @@ pub(super) async fn plan_and_apply(
     saved?;
     noted?;
     Ok((None, summary))
+}
+
+/// The client a run that holds the lease reads and writes its objects through: every attempt of
+/// every write asks `gate`, and no request outlives a third of the lease (`request_budget`).
+fn gated(run: &Run<'_>, gate: &lease::Gate) -> VaultClient {
+    let budget = lease::Lease::request_budget(run.opts.lease_ttl);
+    let gate: std::sync::Arc<dyn crate::vault::WriteGate> = std::sync::Arc::new(gate.clone());
+    run.client.with_budget(budget).gated(gate)
 }
 
 /// Whether every entry is one the last import applied: then only namespaces and mounts are

@@ -1,6 +1,8 @@
 //! The stock `openssl` and `ssh-keygen`, run for the unit tests that need real keys and
 //! certificates (what the tool derives must be what those tools say).
 
+#![cfg(test)]
+
 use std::path::Path;
 use std::process::Command;
 
@@ -24,6 +26,7 @@ pub fn ssh_keypair(dir: &Path, name: &str, args: &[&str]) -> (String, String) {
     let mut all = vec!["-q", "-N", "", "-f", name];
     all.extend_from_slice(args);
     tool(dir, "ssh-keygen", &all);
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let read =
+        |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("read {f}: {e}"));
     (read(name), read(&format!("{name}.pub")))
 }

@@ -1,4 +1,4 @@
-//! Reading Vault's answers: a 404 as "not there", an error body as one line, a redirect as the
+//! Reading Vault's answers (`read_answer`): the JSON body, a 404 as "not there", an error body as one line, a redirect as the
 //! address the operator should have given, a 403 as the capability the token lacks, and a
 //! transient error that outlived its retries as such.
 
@@ -7,7 +7,65 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use super::op::Op;
 use crate::error::{Error, Result};
+
+/// The answer to a request (`op` on `path`, shown as `shown` with its namespace, sent to `url`
+/// of the server at `addr`): its JSON body (`Null` when empty), or the error it stands for.
+pub(super) async fn read_answer(
+    op: Op,
+    (path, shown): (&str, &str),
+    url: &str,
+    addr: &str,
+    resp: reqwest::Response,
+) -> Result<Value> {
+    let status = resp.status();
+    let retry_after = header(&resp, reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let location = header(&resp, reqwest::header::LOCATION);
+    let bytes = resp.bytes().await.map_err(|e| unreachable(addr, e))?;
+    if status.is_success() {
+        if bytes.is_empty() || status == StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        return serde_json::from_slice(&bytes).map_err(|e| Error::VaultResponse {
+            method: op.name(),
+            path: shown.to_string(),
+            message: format!("invalid JSON: {e}"),
+        });
+    }
+    let mut message = match status.is_redirection() {
+        true => redirect_message(url, location.as_deref()),
+        false => error_message(status, &bytes),
+    };
+    if status == StatusCode::FORBIDDEN && !path.ends_with("/login") {
+        message.push_str(&missing_capability(op.capability(), path));
+    }
+    Err(Error::Vault {
+        method: op.name(),
+        path: shown.to_string(),
+        status: status.as_u16(),
+        message,
+        retry_after,
+    })
+}
+
+/// The server at `addr` could not be reached, or its answer not read (the URL left out).
+pub(super) fn unreachable(addr: &str, source: reqwest::Error) -> Error {
+    Error::VaultUnreachable {
+        addr: addr.to_string(),
+        source: source.without_url(),
+    }
+}
+
+/// A header of the answer, when it is text.
+fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
 
 /// An answer, or `None` for Vault's 404.
 pub(super) fn found(answer: Result<Value>) -> Result<Option<Value>> {

@@ -7,21 +7,19 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
-use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::answer::{error_message, found, gave_up, missing_capability, redirect_message};
+use super::answer::{found, read_answer, unreachable};
 use super::api::VaultApi;
 use super::gate::WriteGate;
 use super::op::Op;
 use super::path::{dot_segment, encode_path};
 use super::rate::Limiter;
-use super::retry::RetryPolicy;
+use super::retry::{RetryPolicy, retrying};
 use super::settings::{Token, VaultConfig};
 use crate::error::{Error, Result};
 
@@ -282,7 +280,7 @@ impl VaultClient {
         }
     }
 
-    /// A request with its retries.
+    /// A request with its retries (`retry::retrying`).
     async fn send_retrying(
         &self,
         op: Op,
@@ -290,34 +288,7 @@ impl VaultClient {
         body: Option<&Value>,
         query: &str,
     ) -> Result<Value> {
-        let attempt = || self.send_once(op, path, body, query);
-        let (retries, waited_ms) = (AtomicUsize::new(0), AtomicU64::new(0));
-        let result = attempt
-            .retry(
-                ExponentialBuilder::default()
-                    .with_min_delay(Duration::from_millis(100))
-                    .with_max_delay(Duration::from_secs(5))
-                    .with_max_times(self.retry.max_retries)
-                    .with_jitter(),
-            )
-            .when(Error::is_transient)
-            .adjust(|e, dur| {
-                let waited = Duration::from_millis(waited_ms.load(Ordering::Relaxed));
-                let next = self.retry.next_wait(waited, dur, e.retry_after());
-                if let Some(d) = next {
-                    retries.fetch_add(1, Ordering::Relaxed);
-                    waited_ms.fetch_add(d.as_millis() as u64, Ordering::Relaxed);
-                }
-                next
-            })
-            .notify(|e, dur| {
-                tracing::warn!(error = %crate::error::one_line(e), retry_in_ms = dur.as_millis() as u64, "retrying Vault request");
-            })
-            .await;
-        result.map_err(|e| {
-            let waited = Duration::from_millis(waited_ms.load(Ordering::Relaxed));
-            gave_up(e, retries.load(Ordering::Relaxed), waited)
-        })
+        retrying(self.retry, || self.send_once(op, path, body, query)).await
     }
 
     /// One attempt at a request: waits for a slot (and the rate cap), asks the gate (a write),
@@ -358,7 +329,8 @@ impl VaultClient {
             .send()
             .await
             .map_err(|source| self.unreachable(source))?;
-        self.answer(op, path, &url, resp).await
+        let shown = self.shown(path);
+        read_answer(op, (path, &shown), &url, &self.addr, resp).await
     }
 
     /// The URL of a request, with `list=true` for a LIST and the extra query after it.
@@ -402,57 +374,6 @@ impl VaultClient {
     }
 
     fn unreachable(&self, source: reqwest::Error) -> Error {
-        Error::VaultUnreachable {
-            addr: self.addr.clone(),
-            source: source.without_url(),
-        }
+        unreachable(&self.addr, source)
     }
-
-    /// The answer's JSON body (`Null` when empty), or the error it stands for.
-    async fn answer(
-        &self,
-        op: Op,
-        path: &str,
-        url: &str,
-        resp: reqwest::Response,
-    ) -> Result<Value> {
-        let status = resp.status();
-        let retry_after = header(&resp, reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let location = header(&resp, reqwest::header::LOCATION);
-        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
-        if status.is_success() {
-            if bytes.is_empty() || status == StatusCode::NO_CONTENT {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_slice(&bytes).map_err(|e| Error::VaultResponse {
-                method: op.name(),
-                path: self.shown(path),
-                message: format!("invalid JSON: {e}"),
-            });
-        }
-        let mut message = match status.is_redirection() {
-            true => redirect_message(url, location.as_deref()),
-            false => error_message(status, &bytes),
-        };
-        if status == StatusCode::FORBIDDEN && !path.ends_with("/login") {
-            message.push_str(&missing_capability(op.capability(), path));
-        }
-        Err(Error::Vault {
-            method: op.name(),
-            path: self.shown(path),
-            status: status.as_u16(),
-            message,
-            retry_after,
-        })
-    }
-}
-
-/// A header of the answer, when it is text.
-fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }

@@ -1,9 +1,16 @@
-//! How the client retries one request: at most `VAULT_MAX_RETRIES` times and at most
+//! How the client retries one request (`retrying`): at most `VAULT_MAX_RETRIES` times and at most
 //! `REPLICATOR_RETRY_MAX_WAIT` of waiting in all, honouring the server's `Retry-After` within what
 //! is left of that budget. A server that answers 429 or 503 for ever ends the run, it does not hold
 //! it.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+
+use super::answer::gave_up;
+use crate::error::{Error, Result};
 
 /// Retries of one request, as the client bounds them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +51,42 @@ impl RetryPolicy {
         }
         Some(retry_after.unwrap_or(backoff).min(left))
     }
+}
+
+/// Runs `attempt` until it succeeds, fails with an error that is not transient, or `policy` says
+/// to give up (exponential backoff with jitter, 100 ms to 5 s, `Retry-After` honoured); each retry
+/// is logged as a warning, and the error given up on says how many retries and how long it waited.
+pub(super) async fn retrying<T, Fut>(policy: RetryPolicy, attempt: impl FnMut() -> Fut) -> Result<T>
+where
+    Fut: Future<Output = Result<T>>,
+{
+    let (retries, waited_ms) = (AtomicUsize::new(0), AtomicU64::new(0));
+    let result = attempt
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(100))
+                .with_max_delay(Duration::from_secs(5))
+                .with_max_times(policy.max_retries)
+                .with_jitter(),
+        )
+        .when(Error::is_transient)
+        .adjust(|e, dur| {
+            let waited = Duration::from_millis(waited_ms.load(Ordering::Relaxed));
+            let next = policy.next_wait(waited, dur, e.retry_after());
+            if let Some(d) = next {
+                retries.fetch_add(1, Ordering::Relaxed);
+                waited_ms.fetch_add(d.as_millis() as u64, Ordering::Relaxed);
+            }
+            next
+        })
+        .notify(|e, dur| {
+            tracing::warn!(error = %crate::error::one_line(e), retry_in_ms = dur.as_millis() as u64, "retrying Vault request");
+        })
+        .await;
+    result.map_err(|e| {
+        let waited = Duration::from_millis(waited_ms.load(Ordering::Relaxed));
+        gave_up(e, retries.load(Ordering::Relaxed), waited)
+    })
 }
 
 #[cfg(test)]

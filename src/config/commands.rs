@@ -310,3 +310,124 @@ fn shared<T>(slot: &mut Option<Arc<T>>, resolve: impl FnOnce() -> Result<T>) -> 
     }
     Ok(Arc::clone(slot.insert(Arc::new(resolve()?))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::ReplicatorEnv;
+    use super::super::vault::VaultEnv;
+    use super::*;
+
+    /// Settings as a run with these `REPLICATOR_*` variables and this Vault would read them.
+    fn settings(replicator: ReplicatorEnv, vault: Option<&str>) -> Settings {
+        Settings {
+            vault: VaultEnv {
+                addr: vault.map(String::from),
+                token: vault.map(|_| "t".to_string()),
+                ..VaultEnv::default()
+            },
+            bao: VaultEnv::default(),
+            replicator,
+            flags: super::super::Flags::default(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// A store and no keys, snapshots being plaintext and unsigned.
+    fn plain() -> ReplicatorEnv {
+        ReplicatorEnv {
+            store: Some("file:///tmp/x".into()),
+            allow_plaintext: Some("true".into()),
+            allow_unsigned: Some("true".into()),
+            ..ReplicatorEnv::default()
+        }
+    }
+
+    fn var_of<T>(resolved: Result<T>) -> &'static str {
+        match resolved {
+            Err(Error::Config { var, .. }) => var,
+            Err(e) => panic!("not a configuration error: {e}"),
+            Ok(_) => panic!("resolved"),
+        }
+    }
+
+    #[test]
+    fn list_and_verify_need_no_vault_and_list_no_keys() {
+        let store_only = ReplicatorEnv {
+            store: Some("file:///tmp/x".into()),
+            ..ReplicatorEnv::default()
+        };
+        let listed = settings(store_only, None).list(false).unwrap();
+        match listed.check {
+            ListCheck::Heads { opener: Err(e), .. } => {
+                assert!(e.contains("REPLICATOR_AGE_IDENTITY_FILE"), "{e}")
+            }
+            _ => panic!("a listing without keys still lists"),
+        }
+        settings(plain(), None).verify().unwrap();
+        let verifying = settings(plain(), None).list(true).unwrap();
+        assert!(matches!(verifying.check, ListCheck::Verify(_)));
+    }
+
+    #[test]
+    fn a_setting_of_another_command_fails_none_of_these() {
+        // Read only by export (the walk, retention), status and the metrics of a run.
+        let others = ReplicatorEnv {
+            kv_history: Some("every".into()),
+            include: Some("[".into()),
+            escrow_mount: Some("a/../b".into()),
+            keep_last: Some("0".into()),
+            max_age: Some("soon".into()),
+            pushgateway_url: Some("ftp://x".into()),
+            ..plain()
+        };
+        let s = settings(others, Some("http://127.0.0.1:1"));
+        s.import().unwrap();
+        s.verify().unwrap();
+        s.list(false).unwrap();
+        s.state().unwrap();
+        s.diff([false, false]).unwrap();
+        s.run(false).unwrap();
+        assert_eq!(var_of(s.export()), "REPLICATOR_KEEP_LAST");
+        assert_eq!(var_of(s.status()), "REPLICATOR_MAX_AGE");
+        assert_eq!(var_of(s.prune()), "REPLICATOR_KEEP_LAST");
+        assert_eq!(var_of(s.run(true)), "REPLICATOR_PUSHGATEWAY_URL");
+        assert_eq!(var_of(s.diff([false, true])), "REPLICATOR_KV_HISTORY");
+    }
+
+    #[test]
+    fn settings_are_checked_in_the_order_each_command_always_checked_them() {
+        let empty = settings(ReplicatorEnv::default(), None);
+        assert_eq!(var_of(empty.export()), "VAULT_ADDR");
+        assert_eq!(var_of(empty.import()), "REPLICATOR_STORE");
+        assert_eq!(var_of(empty.verify()), "REPLICATOR_AGE_IDENTITY_FILE");
+        assert_eq!(var_of(empty.status()), "REPLICATOR_STORE");
+        assert_eq!(var_of(empty.prune()), "REPLICATOR_KEEP_LAST");
+        assert_eq!(var_of(empty.promote(Some("soon"))), "--timeout");
+        let no_vault = settings(plain(), None);
+        assert_eq!(var_of(no_vault.import()), "VAULT_ADDR");
+        assert_eq!(var_of(no_vault.diff([false, true])), "VAULT_ADDR");
+    }
+
+    #[test]
+    fn diff_resolves_what_its_sides_share_once() {
+        let s = settings(plain(), Some("http://127.0.0.1:1"));
+        let [DiffSide::Snapshot(a), DiffSide::Snapshot(b)] = s.diff([false, false]).unwrap() else {
+            panic!("two snapshot sides");
+        };
+        assert!(Arc::ptr_eq(&a, &b));
+        let [DiffSide::Cluster(_), DiffSide::Snapshot(_)] = s.diff([true, false]).unwrap() else {
+            panic!("the cluster, then a snapshot");
+        };
+    }
+
+    #[test]
+    fn status_needs_a_store_or_a_cluster_and_promote_waits_a_lease_and_a_minute() {
+        let cluster_only = settings(ReplicatorEnv::default(), Some("http://127.0.0.1:1"));
+        let status = cluster_only.status().unwrap();
+        assert!(status.target.is_some() && status.store_url.is_none());
+        let promote = cluster_only.promote(None).unwrap();
+        assert_eq!(promote.timeout, Duration::from_secs(360));
+        let promote = cluster_only.promote(Some("90s")).unwrap();
+        assert_eq!(promote.timeout, Duration::from_secs(90));
+    }
+}

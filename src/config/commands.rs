@@ -291,16 +291,6 @@ impl Settings {
             store_url: self.store_url()?,
         })
     }
-
-    /// The importer's state mount. Read with the rest of the import's options, as it always was,
-    /// so that a command reading the state fails on a malformed import option as it did before.
-    fn state_mount(&self) -> Result<String> {
-        Ok(self.import_options()?.state_mount)
-    }
-
-    fn lease_ttl(&self) -> Result<Duration> {
-        Ok(self.import_options()?.lease_ttl)
-    }
 }
 
 /// The value in `slot`, resolved the first time it is asked for.
@@ -370,7 +360,8 @@ mod tests {
 
     #[test]
     fn a_setting_of_another_command_fails_none_of_these() {
-        // Read only by export (the walk, retention), status and the metrics of a run.
+        // Read only by export (the walk, retention), status and the metrics of a run, or only
+        // by import (which reads the state mount and the lease TTL as the others do).
         let others = ReplicatorEnv {
             kv_history: Some("every".into()),
             include: Some("[".into()),
@@ -382,6 +373,20 @@ mod tests {
         };
         let s = settings(others, Some("http://127.0.0.1:1"));
         s.import().unwrap();
+        let imports_only = ReplicatorEnv {
+            max_delete: Some("lots".into()),
+            on_drift: Some("sometimes".into()),
+            userpass_password: Some("always".into()),
+            records_batch: Some("0".into()),
+            ..plain()
+        };
+        let i = settings(imports_only, Some("http://127.0.0.1:1"));
+        i.export().unwrap();
+        i.state().unwrap();
+        i.promote(None).unwrap();
+        i.status().unwrap();
+        i.diff([true, true]).unwrap();
+        assert_eq!(var_of(i.import()), "REPLICATOR_MAX_DELETE");
         s.verify().unwrap();
         s.list(false).unwrap();
         s.state().unwrap();

@@ -256,21 +256,9 @@ impl Settings {
                     ));
                 }
             },
-            state_mount: match r.state_mount.as_deref().map(|m| m.trim().trim_matches('/')) {
-                None | Some("") => crate::state::DEFAULT_MOUNT.to_string(),
-                Some(m) if m.contains("..") || m.starts_with("sys") => {
-                    return Err(Error::config(
-                        "REPLICATOR_STATE_MOUNT",
-                        format!("`{m}` cannot hold the importer's state"),
-                    ));
-                }
-                Some(m) => format!("{m}/"),
-            },
+            state_mount: self.state_mount()?,
             lease_wait: duration("REPLICATOR_LEASE_WAIT", r.lease_wait.as_deref())?,
-            lease_ttl: match duration("REPLICATOR_LEASE_TTL", r.lease_ttl.as_deref())? {
-                d if d.is_zero() => std::time::Duration::from_secs(300),
-                d => d,
-            },
+            lease_ttl: self.lease_ttl()?,
             userpass: self.userpass_password()?,
             database: self.database_options()?,
             full_check_every: match r.full_check_every.as_deref().map(str::trim) {
@@ -297,6 +285,28 @@ impl Settings {
                 Some(v) => duration("REPLICATOR_MAX_DELETE_WINDOW", Some(v))?,
             },
         })
+    }
+
+    /// The mount that keeps the importer's state on a target (`REPLICATOR_STATE_MOUNT`), with its
+    /// trailing slash.
+    pub(super) fn state_mount(&self) -> Result<String> {
+        let mount = self.replicator.state_mount.as_deref();
+        match mount.map(|m| m.trim().trim_matches('/')) {
+            None | Some("") => Ok(crate::state::DEFAULT_MOUNT.to_string()),
+            Some(m) if m.contains("..") || m.starts_with("sys") => Err(Error::config(
+                "REPLICATOR_STATE_MOUNT",
+                format!("`{m}` cannot hold the importer's state"),
+            )),
+            Some(m) => Ok(format!("{m}/")),
+        }
+    }
+
+    /// How long an import's lease lasts without renewal (`REPLICATOR_LEASE_TTL`, default 5m).
+    pub(super) fn lease_ttl(&self) -> Result<std::time::Duration> {
+        match duration("REPLICATOR_LEASE_TTL", self.replicator.lease_ttl.as_deref())? {
+            d if d.is_zero() => Ok(std::time::Duration::from_secs(300)),
+            d => Ok(d),
+        }
     }
 
     /// The store URL (`REPLICATOR_STORE` or `--store`).

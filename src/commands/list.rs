@@ -64,7 +64,7 @@ pub enum Check {
 const HEADS_AT_ONCE: usize = 4;
 
 /// The snapshots, newest first, with size, age and object counts; `latest` is marked. With
-/// `verify`, each is verified in full (a refused one is listed as such, and the rest still are);
+/// `--verify` (`ListCheck::Verify`), each is verified in full (a refused one is listed as such, and the rest still are);
 /// without, only the head of each is read, up to its manifest.
 pub async fn list(config: &ListConfig) -> Result<Listing> {
     let store: Arc<dyn ReadStore> = store::open_read(&config.store_url).await?.into();

@@ -1,7 +1,10 @@
-//! Command-line flags (clap). Flags override the environment contract in `config`. Shell
-//! completions and the man page are generated from the same definitions.
+//! Command-line flags (clap). The global flags override the environment contract: they reach
+//! `config` as plain values (`config::Flags`). Shell completions and the man page are generated
+//! from the same definitions.
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::config;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +49,21 @@ pub struct GlobalArgs {
 pub enum LogFormat {
     Json,
     Text,
+}
+
+impl From<GlobalArgs> for config::Flags {
+    fn from(args: GlobalArgs) -> Self {
+        config::Flags {
+            address: args.address,
+            namespace: args.namespace,
+            store: args.store,
+            concurrency: args.concurrency,
+            log_format: args.log_format.map(|f| match f {
+                LogFormat::Json => config::LogFormat::Json,
+                LogFormat::Text => config::LogFormat::Text,
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use chrono::{DurationRound, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::{Filter, Settings};
+use crate::config::{ExportConfig, Filter, WalkConfig};
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
 use crate::objects::escrow::Escrow;
@@ -67,15 +67,14 @@ pub struct ExportReport {
     pub newer_latest: Option<String>,
 }
 
-pub async fn run(settings: &Settings) -> Result<ExportReport> {
+pub async fn run(config: ExportConfig) -> Result<ExportReport> {
     let started = Instant::now();
-    let vcfg = settings.vault()?;
-    let store_url = settings.store_url()?;
-    let sealer = Arc::new(settings.sealer()?);
-    let retention = settings.retention()?;
-    let store: Arc<dyn store::Store> = store::open(&store_url).await?.into();
-    let mut report = Session::run(&vcfg, async |client| {
-        export_with(settings, client, &store, &sealer, started).await
+    let retention = config.retention;
+    let sealer = Arc::new(config.sealer);
+    let store: Arc<dyn store::Store> = store::open(&config.store_url).await?.into();
+    let (store_url, walk) = (&config.store_url, &config.walk);
+    let mut report = Session::run(&config.vault, async |client| {
+        export_with(store_url, walk, client, &store, &sealer, started).await
     })
     .await?;
     if retention.is_set() {
@@ -95,7 +94,8 @@ pub async fn run(settings: &Settings) -> Result<ExportReport> {
 }
 
 async fn export_with(
-    settings: &Settings,
+    store_url: &str,
+    walk_config: &WalkConfig,
     client: &VaultClient,
     store: &Arc<dyn store::Store>,
     sealer: &Arc<Sealer>,
@@ -115,14 +115,14 @@ async fn export_with(
     let mut writer = SnapshotWriter::new()?;
     let progress = Progress::start("export", None);
     writer.count_into(progress.counter());
-    walk(settings, client, &mut writer).await?;
+    walk(walk_config, client, &mut writer).await?;
     drop(progress);
     let key = catalog::snapshot_key(created_at, sealer.encrypts());
     let origin = Origin::new(
         source.cluster_id.as_deref().unwrap_or_default(),
         source.cluster_name.as_deref().unwrap_or_default(),
-        &store::prefix_of(&settings.store_url()?),
-        &store::published_at(&settings.store_url()?),
+        &store::prefix_of(store_url),
+        &store::published_at(store_url),
     );
     let written = upload(store, &key, sealer, writer, source, created_at).await?;
     let (sha256, size) = (written.sha256, written.size);
@@ -184,13 +184,13 @@ fn log_finished(report: &ExportReport) {
 /// Walks the whole source into `sink` (the snapshot writer, or `diff`'s in-memory view of the
 /// live cluster): what only the cluster has (its child namespaces), then each namespace, the
 /// configured one first.
-pub async fn walk(settings: &Settings, client: &VaultClient, sink: &mut dyn Sink) -> Result<()> {
+pub async fn walk(config: &WalkConfig, client: &VaultClient, sink: &mut dyn Sink) -> Result<()> {
     let opts = Options {
         concurrency: client.concurrency(),
-        history: settings.kv_history()?,
-        filter: settings.filter()?,
-        state_mount: settings.import_options()?.state_mount,
-        escrow: settings.escrow_mount()?.map(|m| (m, client.clone())),
+        history: config.kv_history,
+        filter: config.filter.clone(),
+        state_mount: config.state_mount.clone(),
+        escrow: config.escrow_mount.clone().map(|m| (m, client.clone())),
     };
     let children = namespaces(client).await?;
     let everything = |_: &str| true;

@@ -30,9 +30,10 @@ use config::Settings;
 pub use error::{Error, Result};
 use render::emit;
 
-/// Runs one command and returns its exit code. Exports, imports and prunes push their metrics
-/// when `REPLICATOR_PUSHGATEWAY_URL` is set, whatever their outcome, grouped by command, instance
-/// and store prefix (`metrics::push_url`).
+/// Runs one command and returns its exit code. Each command's configuration is resolved from
+/// `settings` here, once, and handed down as typed values. Exports, imports and prunes push their
+/// metrics when `REPLICATOR_PUSHGATEWAY_URL` is set, whatever their outcome (a configuration
+/// error included), grouped by command, instance and store prefix (`metrics::push_url`).
 pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
     let name = match &command {
         Command::Export => Some("export"),
@@ -40,23 +41,20 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
         Command::Prune(_) => Some("prune"),
         _ => None,
     };
-    let pushgateway = match name {
-        Some(_) => settings.pushgateway_url()?,
-        None => None,
-    };
-    progress::set_interval(settings.progress_interval()?);
+    let run = settings.run(name.is_some())?;
+    progress::set_interval(run.progress_interval);
     let started = std::time::Instant::now();
     let mut m = metrics::RunMetrics::default();
     let result = dispatch(command, settings, &mut m).await;
-    if let (Some(url), Some(command)) = (pushgateway, name) {
+    if let (Some(push), Some(command)) = (run.metrics, name) {
         m.command = command;
         m.exit_code = match &result {
             Ok(code) => *code,
             Err(e) => e.exit_code(),
         };
         m.seconds = started.elapsed().as_secs_f64();
-        let pushed = match settings.metrics_grouping() {
-            Ok(grouping) => metrics::push(&url, &grouping, &m).await,
+        let pushed = match push.grouping {
+            Ok(grouping) => metrics::push(&push.url, &grouping, &m).await,
             Err(e) => Err(e),
         };
         if let Err(e) = pushed {
@@ -75,20 +73,23 @@ async fn dispatch(
         Command::Export => return export_command(settings, m).await,
         Command::Import(args) => return import_command(settings, &args, m).await,
         Command::Status(o) => return status_command(settings, o.output).await,
-        Command::Promote(args) => commands::promote(settings, args.timeout.as_deref()).await?,
-        Command::Demote => commands::demote(settings).await?,
+        Command::Promote(args) => {
+            commands::promote(&settings.promote(args.timeout.as_deref())?).await?
+        }
+        Command::Demote => commands::demote(&settings.state()?).await?,
         Command::List(args) => return list_command(settings, &args).await,
-        Command::Prune(args) => commands::retention(settings, args.dry_run).await?,
+        Command::Prune(args) => commands::retention(&settings.prune()?, args.dry_run).await?,
         Command::Keygen(args) => commands::keygen(&args.dir, args.force)?,
         Command::Verify(arg) => {
-            let (id, only) = (&arg.snapshot.snapshot, arg.only.as_deref());
-            let verified = commands::verify(settings, id, arg.contents, only).await?;
+            let only = arg.only.as_deref();
+            let only = only
+                .map(|s| select::Selection::parse("--only", s))
+                .transpose()?;
+            let (config, id) = (settings.verify()?, &arg.snapshot.snapshot);
+            let verified = commands::verify(&config, id, arg.contents, only).await?;
             render::verify(&verified, arg.output.output)
         }
-        Command::Diff(arg) => render::diff(
-            &commands::diff(settings, &arg.a, &arg.b, arg.only.as_deref()).await?,
-            arg.output.output,
-        ),
+        Command::Diff(arg) => render::diff(&diff_command(settings, &arg).await?, arg.output.output),
         Command::Completions(arg) => cli::completions(arg.shell),
         Command::Man => cli::man_page(),
     };
@@ -98,7 +99,7 @@ async fn dispatch(
 
 /// `export`: one snapshot, then retention; prints where it went and what retention deleted.
 async fn export_command(settings: &Settings, m: &mut metrics::RunMetrics) -> Result<u8> {
-    let r = export::run(settings).await?;
+    let r = export::run(settings.export()?).await?;
     m.snapshot_bytes = Some(r.size);
     m.objects = r
         .counts
@@ -109,7 +110,8 @@ async fn export_command(settings: &Settings, m: &mut metrics::RunMetrics) -> Res
     Ok(exit::OK)
 }
 
-/// `import`: prints the plan (dry run) or the writes, then the summary, as text or JSON.
+/// `import`: prints the plan (dry run) or the writes, then the summary, as text or JSON. The
+/// flags are checked before the settings.
 async fn import_command(
     settings: &Settings,
     args: &cli::ImportArgs,
@@ -120,13 +122,13 @@ async fn import_command(
         args.to_prefix.as_deref(),
         args.allow_fenced,
     )?;
-    let request = import::Request {
-        snapshot: args.snapshot.snapshot.clone(),
-        dry_run: args.dry_run,
-        full_check: args.full_check,
+    let request = import::Request::new(
+        args.snapshot.snapshot.clone(),
+        args.dry_run,
+        args.full_check,
         restore,
-    };
-    let out = import::run(settings, request).await?;
+    )?;
+    let out = import::run(settings.import()?, request).await?;
     m.snapshot_bytes = Some(out.snapshot_bytes);
     m.objects = out.summary.metrics();
     emit(&render::import(&out, args.dry_run, args.output));
@@ -137,9 +139,16 @@ async fn import_command(
     })
 }
 
+/// `diff`: the flags are checked before the settings, which each side reads as it needs.
+async fn diff_command(settings: &Settings, arg: &cli::DiffArgs) -> Result<commands::Diff> {
+    let request = commands::DiffRequest::new(&arg.a, &arg.b, arg.only.as_deref())?;
+    let sides = settings.diff(request.cluster_sides())?;
+    commands::diff(request, sides).await
+}
+
 /// `list`: prints the snapshots; with `--verify`, exit code 4 when any of them was refused.
 async fn list_command(settings: &Settings, args: &cli::ListArgs) -> Result<u8> {
-    let listing = commands::list(settings, args.verify).await?;
+    let listing = commands::list(&settings.list(args.verify)?).await?;
     emit(&render::list(&listing, args.output.output));
     Ok(match listing.any_refused() {
         true => exit::REFUSED,
@@ -149,7 +158,7 @@ async fn list_command(settings: &Settings, args: &cli::ListArgs) -> Result<u8> {
 
 /// `status`: prints it, then fails when the data is future-dated or older than allowed.
 async fn status_command(settings: &Settings, output: cli::Output) -> Result<u8> {
-    let status = commands::status(settings).await?;
+    let status = commands::status(&settings.status()?).await?;
     emit(&render::status(&status, output));
     if let Some(e) = status.future {
         return Err(e);

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use vault_replicator::cli::{Cli, LogFormat};
-use vault_replicator::config::Settings;
+use vault_replicator::cli::Cli;
+use vault_replicator::config::{LogFormat, Settings};
 use vault_replicator::error::one_line;
 use vault_replicator::exit;
 
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         eprintln!("error: internal error (please report it): {info}");
     }));
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.global) {
+    let settings = match Settings::load(cli.global.into()) {
         Ok(s) => s,
         Err(e) => return fail(None, &e),
     };

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use super::fingerprint::Fingerprint;
-use crate::config::Settings;
+use crate::config::{ClusterConfig, DiffSide, VerifyConfig};
 use crate::error::{Error, Result};
 use crate::export;
 use crate::import;
@@ -54,14 +54,39 @@ pub struct Changed {
 /// Fingerprints by snapshot entry name.
 type Side = BTreeMap<String, Fingerprint>;
 
-/// Compares `a` with `b` (each a snapshot ID, `latest` or `cluster`), restricted to `only`.
-pub async fn diff(settings: &Settings, a: &str, b: &str, only: Option<&str>) -> Result<Diff> {
-    let only = only.map(|s| Selection::parse("--only", s)).transpose()?;
-    for side in [a, b] {
-        check_side(side)?;
+/// What `diff` is asked to compare: two sides (each a snapshot ID, `latest` or `cluster`),
+/// restricted to the `--only` selection.
+pub struct DiffRequest<'a> {
+    sides: [&'a str; 2],
+    only: Option<Selection>,
+}
+
+impl<'a> DiffRequest<'a> {
+    /// Checks the `--only` selection and both sides.
+    pub fn new(a: &'a str, b: &'a str, only: Option<&str>) -> Result<Self> {
+        let only = only.map(|s| Selection::parse("--only", s)).transpose()?;
+        for side in [a, b] {
+            check_side(side)?;
+        }
+        Ok(DiffRequest {
+            sides: [a, b],
+            only,
+        })
     }
-    let (a_name, a_side) = load(settings, a, only.as_ref()).await?;
-    let (b_name, b_side) = load(settings, b, only.as_ref()).await?;
+
+    /// Which sides are the live cluster.
+    pub fn cluster_sides(&self) -> [bool; 2] {
+        self.sides.map(|side| side == CLUSTER)
+    }
+}
+
+/// Compares the request's `a` with its `b`, each read as its configuration (`sides`) says.
+pub async fn diff(request: DiffRequest<'_>, sides: [DiffSide; 2]) -> Result<Diff> {
+    let only = request.only;
+    let [a, b] = request.sides;
+    let [a_config, b_config] = sides;
+    let (a_name, a_side) = load(&a_config, a, only.as_ref()).await?;
+    let (b_name, b_side) = load(&b_config, b, only.as_ref()).await?;
     let mut out = compare(a_side, b_side);
     out.a = a_name;
     out.b = b_name;
@@ -83,22 +108,35 @@ fn check_side(side: &str) -> Result<()> {
 }
 
 /// One side's name and fingerprints.
-async fn load(settings: &Settings, side: &str, only: Option<&Selection>) -> Result<(String, Side)> {
-    if side == CLUSTER {
-        let vcfg = settings.vault()?;
-        return Session::run(&vcfg, async |client| {
-            let mut sink = Collect {
-                only: only.cloned(),
-                seen: Side::new(),
-            };
-            export::walk(settings, client, &mut sink).await?;
-            Ok((client.addr().to_string(), sink.seen))
-        })
-        .await;
+async fn load(config: &DiffSide, side: &str, only: Option<&Selection>) -> Result<(String, Side)> {
+    match config {
+        DiffSide::Cluster(cluster) => load_cluster(cluster, only).await,
+        DiffSide::Snapshot(verify) => load_snapshot(verify, side, only).await,
     }
+}
+
+/// The live cluster's name (its address) and fingerprints.
+async fn load_cluster(config: &ClusterConfig, only: Option<&Selection>) -> Result<(String, Side)> {
+    Session::run(&config.vault, async |client| {
+        let mut sink = Collect {
+            only: only.cloned(),
+            seen: Side::new(),
+        };
+        export::walk(&config.walk, client, &mut sink).await?;
+        Ok((client.addr().to_string(), sink.seen))
+    })
+    .await
+}
+
+/// Snapshot `id`'s key and fingerprints, verified as `verify` verifies it.
+async fn load_snapshot(
+    config: &VerifyConfig,
+    id: &str,
+    only: Option<&Selection>,
+) -> Result<(String, Side)> {
     let seen = Arc::new(Mutex::new(Side::new()));
     let (into, only) = (seen.clone(), only.cloned());
-    let (snapshot, _) = import::verify_each(settings, side, move |s| {
+    let (snapshot, _) = import::verify_each(config, id, move |s| {
         if only.as_ref().is_none_or(|o| o.matches(&s.object)) {
             let mut seen = into.lock().unwrap_or_else(|e| e.into_inner());
             seen.insert(s.entry, Fingerprint::of(&s.object));

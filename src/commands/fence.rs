@@ -4,19 +4,17 @@
 use chrono::Utc;
 
 use super::with_state;
-use crate::config::Settings;
+use crate::config::{PromoteConfig, StateConfig};
 use crate::error::Result;
 use crate::import;
 use crate::state::Fence;
 
-/// Fences the cluster, then waits up to `timeout` (default: the lease TTL and a minute) until
-/// the import running into it, if any, has stopped or its lease has expired, and says which.
-pub async fn promote(settings: &Settings, timeout: Option<&str>) -> Result<String> {
-    let timeout = match timeout {
-        Some(t) => crate::config::parse_duration("--timeout", t)?,
-        None => settings.import_options()?.lease_ttl + std::time::Duration::from_secs(60),
-    };
-    with_state(settings, async |state, addr| {
+/// Fences the cluster, then waits up to the configured timeout (default: the lease TTL and a
+/// minute) until the import running into it, if any, has stopped or its lease has expired, and
+/// says which.
+pub async fn promote(config: &PromoteConfig) -> Result<String> {
+    let timeout = config.timeout;
+    with_state(&config.state, async |state, addr| {
         let fence = Fence {
             promoted_at: Utc::now(),
             by: import::holder_id(),
@@ -33,8 +31,8 @@ pub async fn promote(settings: &Settings, timeout: Option<&str>) -> Result<Strin
 }
 
 /// Clears the fence: imports into the cluster are accepted again.
-pub async fn demote(settings: &Settings) -> Result<String> {
-    with_state(settings, async |state, addr| {
+pub async fn demote(config: &StateConfig) -> Result<String> {
+    with_state(config, async |state, addr| {
         state.clear_fence().await?;
         tracing::warn!(target_addr = %addr, "cluster demoted: imports into it are accepted again");
         Ok(format!(

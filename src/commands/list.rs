@@ -10,7 +10,7 @@ use futures::{StreamExt, stream};
 use serde::Serialize;
 
 use super::contents::Content;
-use crate::config::Settings;
+use crate::config::{ListCheck, ListConfig, VerifyConfig};
 use crate::error::{Error, Result, one_line};
 use crate::import;
 use crate::seal::{self, Opener};
@@ -64,10 +64,10 @@ pub enum Check {
 const HEADS_AT_ONCE: usize = 4;
 
 /// The snapshots, newest first, with size, age and object counts; `latest` is marked. With
-/// `verify`, each is verified in full (a refused one is listed as such, and the rest still are);
+/// `--verify` (`ListCheck::Verify`), each is verified in full (a refused one is listed as such, and the rest still are);
 /// without, only the head of each is read, up to its manifest.
-pub async fn list(settings: &Settings, verify: bool) -> Result<Listing> {
-    let store: Arc<dyn ReadStore> = store::open_read(&settings.store_url()?).await?.into();
+pub async fn list(config: &ListConfig) -> Result<Listing> {
+    let store: Arc<dyn ReadStore> = store::open_read(&config.store_url).await?.into();
     let snaps = catalog::list_snapshots(store.as_ref()).await?;
     if snaps.is_empty() {
         return Err(Error::NotFound {
@@ -92,9 +92,11 @@ pub async fn list(settings: &Settings, verify: bool) -> Result<Listing> {
             reason: None,
         })
         .collect();
-    match verify {
-        true => verify_each(settings, &mut snapshots).await?,
-        false => read_heads(settings, &store, &mut snapshots).await?,
+    match &config.check {
+        ListCheck::Verify(verify) => verify_each(verify, &mut snapshots).await?,
+        ListCheck::Heads { limits, opener } => {
+            read_heads(*limits, opener, &store, &mut snapshots).await
+        }
     }
     Ok(Listing {
         location: store.location(),
@@ -104,9 +106,9 @@ pub async fn list(settings: &Settings, verify: bool) -> Result<Listing> {
 }
 
 /// Verifies every snapshot in full; a refusal is the snapshot's, any other error the run's.
-async fn verify_each(settings: &Settings, snapshots: &mut [Listed]) -> Result<()> {
+async fn verify_each(config: &VerifyConfig, snapshots: &mut [Listed]) -> Result<()> {
     for s in snapshots {
-        match import::verify(settings, &s.key).await {
+        match import::verify(config, &s.key).await {
             Ok((_, manifest)) => {
                 s.counts = Some(manifest.counts);
                 s.check = Check::Verified;
@@ -122,14 +124,13 @@ async fn verify_each(settings: &Settings, snapshots: &mut [Listed]) -> Result<()
 }
 
 /// Reads the manifest at the head of each snapshot, a few at a time; one that cannot be read
-/// keeps no counts and says why.
+/// keeps no counts and says why (all of them do, without an `opener`).
 async fn read_heads(
-    settings: &Settings,
+    limits: Limits,
+    opener: &std::result::Result<Arc<Opener>, String>,
     store: &Arc<dyn ReadStore>,
     snapshots: &mut [Listed],
-) -> Result<()> {
-    let limits = settings.limits()?;
-    let opener = settings.opener().map(Arc::new).map_err(|e| one_line(&e));
+) {
     let heads: Vec<_> = stream::iter(snapshots.iter())
         .map(|s| {
             let stat = Stat {
@@ -147,7 +148,6 @@ async fn read_heads(
             Err(reason) => s.reason = Some(reason),
         }
     }
-    Ok(())
 }
 
 /// The counts in the manifest of snapshot `key`: decrypts and inflates only up to it.
@@ -203,15 +203,14 @@ pub struct Signature {
 /// Verifies one snapshot and describes it; with `contents`, lists the objects it holds (those
 /// `only` selects).
 pub async fn verify(
-    settings: &Settings,
+    config: &VerifyConfig,
     id: &str,
     contents: bool,
-    only: Option<&str>,
+    only: Option<Selection>,
 ) -> Result<Verified> {
-    let only = only.map(|s| Selection::parse("--only", s)).transpose()?;
     let listed = Arc::new(Mutex::new(Vec::new()));
     let into = listed.clone();
-    let (snapshot, m) = import::verify_each(settings, id, move |s| {
+    let (snapshot, m) = import::verify_each(config, id, move |s| {
         if contents && only.as_ref().is_none_or(|o| o.matches(&s.object)) {
             let mut listed = into.lock().unwrap_or_else(|e| e.into_inner());
             listed.push(Content::of(&s.object));

@@ -17,13 +17,13 @@ mod status;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Settings;
+use crate::config::StateConfig;
 use crate::error::Result;
 use crate::state::ImporterState;
 use crate::vault::Session;
 
 pub use contents::{Content, KvContent, VersionInfo};
-pub use diff::{CLUSTER, Changed, Diff, Item, diff};
+pub use diff::{CLUSTER, Changed, Diff, DiffRequest, Item, diff};
 pub use fence::{demote, promote};
 pub use keygen::keygen;
 pub use list::{Check, Listed, Listing, Signature, Verified, list, verify};
@@ -32,13 +32,11 @@ pub use status::{Latest, Status, StoreLatest, Target, status};
 
 /// Runs `work` against the importer's state on the cluster at VAULT_ADDR, logged in.
 async fn with_state<T>(
-    settings: &Settings,
+    config: &StateConfig,
     work: impl AsyncFnOnce(&ImporterState, &str) -> Result<T>,
 ) -> Result<T> {
-    let vcfg = settings.vault()?;
-    let opts = settings.import_options()?;
-    Session::run(&vcfg, async |client| {
-        let state = ImporterState::new(client.clone(), &opts.state_mount);
+    Session::run(&config.vault, async |client| {
+        let state = ImporterState::new(client.clone(), &config.state_mount);
         work(&state, client.addr()).await
     })
     .await

@@ -4,22 +4,15 @@
 
 use std::fmt::Write as _;
 
-use crate::config::Settings;
-use crate::error::{Error, Result};
+use crate::config::PruneConfig;
+use crate::error::Result;
 use crate::retention;
 use crate::store;
 
 /// `prune`: applies the retention rules to the store on demand.
-pub async fn retention(settings: &Settings, dry_run: bool) -> Result<String> {
-    let rule = settings.retention()?;
-    if !rule.is_set() {
-        return Err(Error::config(
-            "REPLICATOR_KEEP_LAST",
-            "neither REPLICATOR_KEEP_LAST nor REPLICATOR_KEEP_WITHIN is set: nothing to prune by",
-        ));
-    }
-    let store = store::open(&settings.store_url()?).await?;
-    let selection = retention::apply(store.as_ref(), rule, dry_run).await?;
+pub async fn retention(config: &PruneConfig, dry_run: bool) -> Result<String> {
+    let store = store::open(&config.store_url).await?;
+    let selection = retention::apply(store.as_ref(), config.retention, dry_run).await?;
     let verb = if dry_run { "would delete" } else { "deleted" };
     let mut out = String::new();
     for key in &selection.deleted {

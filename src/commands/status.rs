@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{human_age, with_state};
-use crate::config::Settings;
+use crate::config::StatusConfig;
 use crate::error::{Error, Result};
 use crate::seal;
 use crate::snapshot::catalog;
@@ -67,15 +67,15 @@ fn future(what: &str, key: &str, now: DateTime<Utc>) -> Option<Error> {
 
 /// The cluster's fence and last import (when VAULT_ADDR is set), the store's latest (when a store
 /// is configured), and the RPO check: how old the newest data is against `REPLICATOR_MAX_AGE`.
-pub async fn status(settings: &Settings) -> Result<Status> {
-    let max_age = settings.max_age()?;
+pub async fn status(config: &StatusConfig) -> Result<Status> {
+    let max_age = config.max_age;
     let now = Utc::now();
     // (what, when its data was exported)
     let mut ages: Vec<(&str, DateTime<Utc>)> = Vec::new();
     let mut future_dated = None;
     let mut target = None;
-    if settings.vault_addr_set() {
-        let t = with_state(settings, async |state, addr| {
+    if let Some(state_config) = &config.target {
+        let t = with_state(state_config, async |state, addr| {
             target_status(state, addr).await
         })
         .await?;
@@ -87,9 +87,8 @@ pub async fn status(settings: &Settings) -> Result<Status> {
         }
         target = Some(t);
     }
-    let store_url = settings.store_url().ok();
     let mut store_latest = None;
-    if let Some(url) = &store_url {
+    if let Some(url) = &config.store_url {
         let store = store::open_read(url).await?;
         let latest = catalog::read_pointer(store.as_ref()).await?.map(|p| {
             ages.push(("the store's latest snapshot", p.created_at));
@@ -105,12 +104,6 @@ pub async fn status(settings: &Settings) -> Result<Status> {
             location: store.location(),
             latest,
         });
-    }
-    if target.is_none() && store_url.is_none() {
-        return Err(Error::config(
-            "REPLICATOR_STORE",
-            "status needs REPLICATOR_STORE, VAULT_ADDR, or both",
-        ));
     }
     let stale = max_age.and_then(|max| {
         let limit = format!("REPLICATOR_MAX_AGE={}", human_age(now, now - max));

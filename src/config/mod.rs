@@ -1,7 +1,9 @@
 //! The environment contract (read with envy) merged with command-line flags.
 //!
-//! The CronJob sets environment variables; flags override them for ad-hoc runs. Each setting is
-//! checked when a command needs it, so `list` works without a Vault token. A bad setting is a
+//! The CronJob sets environment variables; flags override them for ad-hoc runs (`cli` hands them
+//! over as plain `Flags`). `Settings` holds both, raw; each command's configuration is resolved
+//! from it once, at the edge (`commands.rs`: `ExportConfig`, `ImportConfig`, ...), reading only
+//! the settings that command uses, so `list` works without a Vault token. A bad setting is an
 //! `Error::Config` naming the variable (exit code 2).
 
 use std::fmt;
@@ -9,6 +11,7 @@ use std::fmt;
 use serde::Deserialize;
 
 mod auth;
+mod commands;
 mod operations;
 mod options;
 mod retry;
@@ -16,10 +19,13 @@ mod seal;
 mod unknown;
 mod vault;
 
-use crate::cli::{GlobalArgs, LogFormat};
 use crate::error::{Error, Result};
 use crate::objects::auth::NewUserPassword;
 pub use crate::vault::{Auth, RateLimit, Tls, Token, VaultConfig};
+pub use commands::{
+    ClusterConfig, DiffSide, ExportConfig, ImportConfig, ListCheck, ListConfig, MetricsConfig,
+    PromoteConfig, PruneConfig, RunConfig, StateConfig, StatusConfig, VerifyConfig, WalkConfig,
+};
 pub use operations::Retention;
 pub use options::globs;
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
@@ -30,11 +36,6 @@ use vault::VaultEnv;
 pub const DEFAULT_CONCURRENCY: usize = 32;
 /// How long deletions count against `REPLICATOR_MAX_DELETE`.
 pub const DEFAULT_MAX_DELETE_WINDOW: std::time::Duration = std::time::Duration::from_secs(86_400);
-
-/// A duration as the settings take it (`90s`, `1h30m`, `7d`, plain seconds), for a flag named `var`.
-pub fn parse_duration(var: &'static str, value: &str) -> Result<std::time::Duration> {
-    duration(var, Some(value))
-}
 
 /// `REPLICATOR_*` variables.
 #[derive(Deserialize, Default)]
@@ -91,13 +92,31 @@ struct ReplicatorEnv {
     max_delete_window: Option<String>,
 }
 
-/// All settings, read once at start.
+/// The command line's global flags, as plain values; each overrides its variable.
+#[derive(Debug, Default)]
+pub struct Flags {
+    pub address: Option<String>,
+    pub namespace: Option<String>,
+    pub store: Option<String>,
+    pub concurrency: Option<usize>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines on stderr are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// All settings, read once at start, raw: each command resolves its configuration from them
+/// (`commands.rs`).
 #[derive(Debug)]
 pub struct Settings {
     vault: VaultEnv,
     bao: VaultEnv,
     replicator: ReplicatorEnv,
-    flags: GlobalArgs,
+    flags: Flags,
     /// Set variables that look meant for the tool but are not read (names only).
     unknown: Vec<UnknownVar>,
 }
@@ -119,7 +138,7 @@ fn from_env<T: for<'de> Deserialize<'de> + Default>(prefix: &str) -> Result<T> {
 }
 
 impl Settings {
-    pub fn load(flags: GlobalArgs) -> Result<Self> {
+    pub fn load(flags: Flags) -> Result<Self> {
         Ok(Settings {
             vault: from_env("VAULT_")?,
             bao: from_env("BAO_")?,
@@ -157,7 +176,7 @@ impl Settings {
         }
     }
 
-    pub fn concurrency(&self) -> Result<usize> {
+    pub(super) fn concurrency(&self) -> Result<usize> {
         let n = match (self.flags.concurrency, &self.replicator.concurrency) {
             (Some(n), _) => n,
             (None, Some(s)) => s.trim().parse::<usize>().map_err(|_| {
@@ -178,7 +197,7 @@ impl Settings {
     }
 
     /// Which mounts to replicate (`REPLICATOR_INCLUDE` / `REPLICATOR_EXCLUDE`).
-    pub fn filter(&self) -> Result<Filter> {
+    pub(super) fn filter(&self) -> Result<Filter> {
         Ok(Filter {
             include: globs("REPLICATOR_INCLUDE", self.replicator.include.as_deref())?,
             exclude: globs("REPLICATOR_EXCLUDE", self.replicator.exclude.as_deref())?,
@@ -186,7 +205,7 @@ impl Settings {
     }
 
     /// Whether to export every KV-v2 version (`REPLICATOR_KV_HISTORY=all`) or the latest only.
-    pub fn kv_history(&self) -> Result<bool> {
+    pub(super) fn kv_history(&self) -> Result<bool> {
         match self.replicator.kv_history.as_deref().map(str::trim) {
             None | Some("") | Some("latest") => Ok(false),
             Some("all") => Ok(true),
@@ -198,7 +217,7 @@ impl Settings {
     }
 
     /// What a new userpass user gets on the target (`REPLICATOR_USERPASS_PASSWORD`).
-    pub fn userpass_password(&self) -> Result<NewUserPassword> {
+    pub(super) fn userpass_password(&self) -> Result<NewUserPassword> {
         match self.replicator.userpass_password.as_deref().map(str::trim) {
             None | Some("") | Some("random") => Ok(NewUserPassword::Random),
             Some("skip") => Ok(NewUserPassword::Skip),
@@ -210,7 +229,7 @@ impl Settings {
     }
 
     /// Everything the importer's safety rails need.
-    pub fn import_options(&self) -> Result<ImportOptions> {
+    pub(super) fn import_options(&self) -> Result<ImportOptions> {
         let r = &self.replicator;
         Ok(ImportOptions {
             prune: flag("REPLICATOR_PRUNE", r.prune.as_deref())?,
@@ -237,21 +256,9 @@ impl Settings {
                     ));
                 }
             },
-            state_mount: match r.state_mount.as_deref().map(|m| m.trim().trim_matches('/')) {
-                None | Some("") => crate::state::DEFAULT_MOUNT.to_string(),
-                Some(m) if m.contains("..") || m.starts_with("sys") => {
-                    return Err(Error::config(
-                        "REPLICATOR_STATE_MOUNT",
-                        format!("`{m}` cannot hold the importer's state"),
-                    ));
-                }
-                Some(m) => format!("{m}/"),
-            },
+            state_mount: self.state_mount()?,
             lease_wait: duration("REPLICATOR_LEASE_WAIT", r.lease_wait.as_deref())?,
-            lease_ttl: match duration("REPLICATOR_LEASE_TTL", r.lease_ttl.as_deref())? {
-                d if d.is_zero() => std::time::Duration::from_secs(300),
-                d => d,
-            },
+            lease_ttl: self.lease_ttl()?,
             userpass: self.userpass_password()?,
             database: self.database_options()?,
             full_check_every: match r.full_check_every.as_deref().map(str::trim) {
@@ -280,8 +287,30 @@ impl Settings {
         })
     }
 
+    /// The mount that keeps the importer's state on a target (`REPLICATOR_STATE_MOUNT`), with its
+    /// trailing slash.
+    pub(super) fn state_mount(&self) -> Result<String> {
+        let mount = self.replicator.state_mount.as_deref();
+        match mount.map(|m| m.trim().trim_matches('/')) {
+            None | Some("") => Ok(crate::state::DEFAULT_MOUNT.to_string()),
+            Some(m) if m.contains("..") || m.starts_with("sys") => Err(Error::config(
+                "REPLICATOR_STATE_MOUNT",
+                format!("`{m}` cannot hold the importer's state"),
+            )),
+            Some(m) => Ok(format!("{m}/")),
+        }
+    }
+
+    /// How long an import's lease lasts without renewal (`REPLICATOR_LEASE_TTL`, default 5m).
+    pub(super) fn lease_ttl(&self) -> Result<std::time::Duration> {
+        match duration("REPLICATOR_LEASE_TTL", self.replicator.lease_ttl.as_deref())? {
+            d if d.is_zero() => Ok(std::time::Duration::from_secs(300)),
+            d => Ok(d),
+        }
+    }
+
     /// The store URL (`REPLICATOR_STORE` or `--store`).
-    pub fn store_url(&self) -> Result<String> {
+    pub(super) fn store_url(&self) -> Result<String> {
         let url = self
             .flags
             .store

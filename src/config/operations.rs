@@ -45,7 +45,7 @@ fn optional_duration(var: &'static str, value: Option<&str>) -> Result<Option<Du
 }
 
 impl Settings {
-    pub fn retention(&self) -> Result<Retention> {
+    pub(super) fn retention(&self) -> Result<Retention> {
         let r = &self.replicator;
         let keep_last = match set(&r.keep_last) {
             None => None,
@@ -63,12 +63,12 @@ impl Settings {
     }
 
     /// The oldest `latest` may be before `status` fails (`REPLICATOR_MAX_AGE`).
-    pub fn max_age(&self) -> Result<Option<Duration>> {
+    pub(super) fn max_age(&self) -> Result<Option<Duration>> {
         optional_duration("REPLICATOR_MAX_AGE", self.replicator.max_age.as_deref())
     }
 
     /// Where to push metrics, when set (`REPLICATOR_PUSHGATEWAY_URL`).
-    pub fn pushgateway_url(&self) -> Result<Option<String>> {
+    pub(super) fn pushgateway_url(&self) -> Result<Option<String>> {
         match set(&self.replicator.pushgateway_url) {
             None => Ok(None),
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
@@ -84,7 +84,7 @@ impl Settings {
     /// The labels the metrics are grouped by besides the command: `instance` is
     /// `REPLICATOR_METRICS_INSTANCE`, else the Vault address's host (and port, when it names one),
     /// else absent; `prefix` is the store prefix (`dc`, `failback`, a directory).
-    pub fn metrics_grouping(&self) -> Result<crate::metrics::Grouping> {
+    pub(super) fn metrics_grouping(&self) -> Result<crate::metrics::Grouping> {
         let instance = match set(&self.replicator.metrics_instance) {
             Some(name) => Some(name.to_string()),
             None => self.vault().ok().and_then(|v| address_host(&v.addr)),
@@ -96,7 +96,7 @@ impl Settings {
     }
 
     /// How often long runs log a progress line (`REPLICATOR_PROGRESS_INTERVAL`, default 10s).
-    pub fn progress_interval(&self) -> Result<Duration> {
+    pub(super) fn progress_interval(&self) -> Result<Duration> {
         Ok(optional_duration(
             "REPLICATOR_PROGRESS_INTERVAL",
             self.replicator.progress_interval.as_deref(),

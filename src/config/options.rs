@@ -22,7 +22,7 @@ pub enum MaxDelete {
 impl super::Settings {
     /// The KV-v2 mount that keeps write-only fields (`REPLICATOR_ESCROW_MOUNT`), with its
     /// trailing slash; `None` when unset.
-    pub fn escrow_mount(&self) -> Result<Option<String>> {
+    pub(super) fn escrow_mount(&self) -> Result<Option<String>> {
         let Some(raw) = self.replicator.escrow_mount.as_deref().map(str::trim) else {
             return Ok(None);
         };
@@ -44,7 +44,7 @@ impl super::Settings {
 
     /// What an import may do to database engines (`REPLICATOR_DATABASE_VERIFY_CONNECTION`,
     /// `REPLICATOR_DATABASE_STATIC_ROLES`; both off by default).
-    pub fn database_options(&self) -> Result<DatabaseOptions> {
+    pub(super) fn database_options(&self) -> Result<DatabaseOptions> {
         let r = &self.replicator;
         Ok(DatabaseOptions {
             verify_connection: flag(

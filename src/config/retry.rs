@@ -9,7 +9,7 @@ use crate::vault::RetryPolicy;
 impl Settings {
     /// Retries of one request: `VAULT_MAX_RETRIES` (default 5, 0 for none) within
     /// `REPLICATOR_RETRY_MAX_WAIT` of waiting (default 30s).
-    pub fn retry_policy(&self) -> Result<RetryPolicy> {
+    pub(super) fn retry_policy(&self) -> Result<RetryPolicy> {
         let mut policy = RetryPolicy::default();
         if let Some(v) = self.vault_var(|v| &v.max_retries) {
             let n = v.parse::<usize>().ok().filter(|n| *n <= 1000);

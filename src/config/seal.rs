@@ -87,7 +87,7 @@ fn size(var: &'static str, value: Option<&str>, default: u64) -> Result<u64> {
 
 impl Settings {
     /// What export encrypts and signs with.
-    pub fn sealer(&self) -> Result<Sealer> {
+    pub(super) fn sealer(&self) -> Result<Sealer> {
         let r = &self.replicator;
         let recipients = seal::recipients(
             r.age_recipients.as_deref(),
@@ -120,7 +120,7 @@ impl Settings {
     }
 
     /// What import decrypts with and which signatures it trusts.
-    pub fn opener(&self) -> Result<Opener> {
+    pub(super) fn opener(&self) -> Result<Opener> {
         let r = &self.replicator;
         let identities = path(&r.age_identity_file)
             .map(|p| seal::identities(Path::new(&p)))
@@ -141,7 +141,7 @@ impl Settings {
     /// identity of `REPLICATOR_AGE_IDENTITY_FILE`, which readers of the target's state mount do
     /// not hold. Without an identity (plaintext snapshots only), plain sha256 digests, as the
     /// snapshots themselves are plain.
-    pub fn record_key(&self) -> Result<RecordKey> {
+    pub(super) fn record_key(&self) -> Result<RecordKey> {
         let Some(file) = path(&self.replicator.age_identity_file) else {
             tracing::warn!(
                 "no REPLICATOR_AGE_IDENTITY_FILE: the importer's records hold plain sha256 \
@@ -154,14 +154,14 @@ impl Settings {
         Ok(RecordKey::keyed(&secret))
     }
 
-    /// The origin an import requires: the store it reads (or the one `REPLICATOR_SOURCE_STORE`
-    /// names, for a copy or a migrated bucket; `REPLICATOR_SOURCE_PREFIX`, its older form, names
-    /// a prefix of this bucket or a store URL) and, when pinned, the source cluster's name or ID
-    /// (`REPLICATOR_SOURCE_CLUSTER`).
-    pub fn expected_origin(&self) -> Result<Expected> {
+    /// The origin an import requires: the store it reads (`store_url`, or the one
+    /// `REPLICATOR_SOURCE_STORE` names, for a copy or a migrated bucket;
+    /// `REPLICATOR_SOURCE_PREFIX`, its older form, names a prefix of this bucket or a store URL)
+    /// and, when pinned, the source cluster's name or ID (`REPLICATOR_SOURCE_CLUSTER`).
+    pub(super) fn expected_origin(&self, store_url: &str) -> Result<Expected> {
         let r = &self.replicator;
         let pins = (set(&r.source_store), set(&r.source_prefix));
-        let (store, pinned_by) = expected_store(&self.store_url()?, pins)?;
+        let (store, pinned_by) = expected_store(store_url, pins)?;
         Ok(Expected {
             prefix: store::prefix_of(&store),
             store,
@@ -171,7 +171,7 @@ impl Settings {
     }
 
     /// How large a snapshot may expand (`REPLICATOR_MAX_ENTRY_SIZE`, `REPLICATOR_MAX_ARCHIVE_SIZE`).
-    pub fn limits(&self) -> Result<Limits> {
+    pub(super) fn limits(&self) -> Result<Limits> {
         let r = &self.replicator;
         let d = Limits::default();
         Ok(Limits {

@@ -92,12 +92,12 @@ impl Settings {
     }
 
     /// Whether a Vault address is configured at all (`status` then includes the cluster).
-    pub fn vault_addr_set(&self) -> bool {
+    pub(super) fn vault_addr_set(&self) -> bool {
         set(&self.flags.address).is_some() || self.vault_var(|v| &v.addr).is_some()
     }
 
     /// How long one request may take (`VAULT_CLIENT_TIMEOUT`, default 60s).
-    pub fn client_timeout(&self) -> Result<Duration> {
+    pub(super) fn client_timeout(&self) -> Result<Duration> {
         match self.vault_var(|v| &v.client_timeout) {
             None => Ok(DEFAULT_CLIENT_TIMEOUT),
             Some(v) => match duration("VAULT_CLIENT_TIMEOUT", Some(&v))? {
@@ -110,7 +110,7 @@ impl Settings {
     }
 
     /// The cap on requests per second, when set (`VAULT_RATE_LIMIT`).
-    pub fn rate_limit(&self) -> Result<Option<RateLimit>> {
+    pub(super) fn rate_limit(&self) -> Result<Option<RateLimit>> {
         let var = self.vault_var_name(|v| &v.rate_limit, "VAULT_RATE_LIMIT");
         self.vault_var(|v| &v.rate_limit)
             .map(|v| {
@@ -125,7 +125,7 @@ impl Settings {
     }
 
     /// Vault connection settings.
-    pub fn vault(&self) -> Result<VaultConfig> {
+    pub(super) fn vault(&self) -> Result<VaultConfig> {
         let addr = set(&self.flags.address)
             .map(str::to_string)
             .or_else(|| self.vault_var(|v| &v.addr))

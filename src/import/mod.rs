@@ -20,12 +20,11 @@ mod verify;
 mod watch;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{OnDrift, Settings};
+use crate::config::{ImportConfig, OnDrift};
 use crate::error::{Error, Result};
 use crate::snapshot::Manifest;
 use crate::snapshot::catalog;
@@ -51,6 +50,24 @@ pub struct Request {
     pub full_check: bool,
     /// `--only`: a selective restore.
     pub restore: Option<Restore>,
+}
+
+impl Request {
+    /// A request for snapshot `snapshot` (an ID, or `latest`), refused when it is neither.
+    pub fn new(
+        snapshot: String,
+        dry_run: bool,
+        full_check: bool,
+        restore: Option<Restore>,
+    ) -> Result<Self> {
+        catalog::parse_id(&snapshot)?;
+        Ok(Request {
+            snapshot,
+            dry_run,
+            full_check,
+            restore,
+        })
+    }
 }
 
 pub struct ImportOutcome {
@@ -80,15 +97,14 @@ pub async fn check_fence(state: &ImporterState, addr: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
+pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
     let by_pointer = catalog::parse_id(&req.snapshot)?.is_none();
-    settings.store_url()?;
-    // Keys and limits are read before logging in, so that a bad one costs no Vault request.
-    let opener = Arc::new(settings.opener()?);
-    let record_key = settings.record_key()?;
-    let limits = settings.limits()?;
-    let vcfg = settings.vault()?;
-    let mut opts = settings.import_options()?;
+    let ImportConfig {
+        verify,
+        record_key,
+        vault: vcfg,
+        options: mut opts,
+    } = config;
     opts.full_check = req.full_check;
     if let Some(r) = &req.restore {
         // The operator names what to put back: compared in full and written over drift; a
@@ -104,8 +120,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
         let state = ImporterState::new(client.detached().with_budget(budget), &opts.state_mount);
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
-        let (snapshot, mut manifest, heads) =
-            verify_keeping_heads(settings, opener, limits, &req.snapshot).await?;
+        let (snapshot, mut manifest, heads) = verify_keeping_heads(&verify, &req.snapshot).await?;
         let applied = match opts.full_check {
             false => Applied::of(&manifest.entries, &record_key),
             true => Applied::default(),
@@ -115,7 +130,7 @@ pub async fn run(settings: &Settings, req: Request) -> Result<ImportOutcome> {
             manifest.entries = Default::default();
         }
         if by_pointer && req.restore.is_none() {
-            check_not_older(&state, &snapshot, &settings.expected_origin()?).await?;
+            check_not_older(&state, &snapshot, &verify.expected).await?;
             check_still_bound(&state, &snapshot).await?;
         }
         let needs = match &req.restore {

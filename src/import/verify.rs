@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use crate::config::Settings;
+use crate::config::VerifyConfig;
 use crate::error::{Error, Result};
 use crate::seal::{self, Claims, Expected, HashReader, Opener, Signed};
 use crate::snapshot::catalog;
@@ -57,18 +57,15 @@ impl Snapshot {
 
 /// Downloads a snapshot, checks its signature, and verifies all of it. Any problem with the
 /// snapshot is `Error::Refused`; nothing has been written to any Vault yet.
-pub async fn verify(settings: &Settings, id: &str) -> Result<(Snapshot, Manifest)> {
-    let opener = Arc::new(settings.opener()?);
-    verify_scanning(settings, opener, settings.limits()?, id, |_| true).await
+pub async fn verify(config: &VerifyConfig, id: &str) -> Result<(Snapshot, Manifest)> {
+    verify_scanning(config, id, |_| true).await
 }
 
 /// Verifies a snapshot as `verify` does, keeping the namespaces and mounts at its head (a few
 /// objects), so that a pass that plans only those needs no second read. Like every object of the
 /// verifying pass, they may be used only once this returns `Ok`.
 pub(super) async fn verify_keeping_heads(
-    settings: &Settings,
-    opener: Arc<Opener>,
-    limits: Limits,
+    config: &VerifyConfig,
     id: &str,
 ) -> Result<(Snapshot, Manifest, Vec<Scanned>)> {
     let heads = Arc::new(Mutex::new((Vec::new(), false)));
@@ -83,7 +80,7 @@ pub(super) async fn verify_keeping_heads(
         }
         true
     };
-    let (snapshot, manifest) = verify_scanning(settings, opener, limits, id, keep).await?;
+    let (snapshot, manifest) = verify_scanning(config, id, keep).await?;
     let heads = match heads.lock() {
         Ok(mut kept) => std::mem::take(&mut kept.0),
         Err(_) => return Err(Error::refused(&snapshot.key, "reader crashed")),
@@ -95,27 +92,25 @@ pub(super) async fn verify_keeping_heads(
 /// meets it (after its entry's digest is checked). The snapshot is only verified once this
 /// returns `Ok`: whoever collects the objects must not use them before.
 pub async fn verify_each(
-    settings: &Settings,
+    config: &VerifyConfig,
     id: &str,
     on_object: impl FnMut(Scanned) -> bool + Send + 'static,
 ) -> Result<(Snapshot, Manifest)> {
-    let opener = Arc::new(settings.opener()?);
-    verify_scanning(settings, opener, settings.limits()?, id, on_object).await
+    verify_scanning(config, id, on_object).await
 }
 
 async fn verify_scanning(
-    settings: &Settings,
-    opener: Arc<Opener>,
-    limits: Limits,
+    config: &VerifyConfig,
     id: &str,
     on_object: impl FnMut(Scanned) -> bool + Send + 'static,
 ) -> Result<(Snapshot, Manifest)> {
-    let store: Arc<dyn Store> = store::open(&settings.store_url()?).await?.into();
+    let (opener, limits) = (config.opener.clone(), config.limits);
+    let store: Arc<dyn Store> = store::open(&config.store_url).await?.into();
     let located = catalog::locate(store.as_ref(), id, limits.max_total_bytes).await?;
     // The signature's trusted comment is checked before the object is read: what it vouches for
     // (the object's name, origin and date, its archive's and manifest's digests) is known first.
     let verifying = opener.check(&located.key, located.signature.as_deref())?;
-    let (expected, now) = (settings.expected_origin()?, Utc::now());
+    let (expected, now) = (&config.expected, Utc::now());
     let mut snapshot = Snapshot {
         key: located.key.clone(),
         size: located.stat.size,

@@ -28,20 +28,51 @@ pub struct Found<'a> {
     pub read: &'a Map<String, Value>,
 }
 
-/// One "one body at one path" kind. Only the constants are required; the hooks default to what
-/// most such kinds do.
-pub trait BodySpec: Send + Sync + 'static {
-    /// Its folders in a snapshot (the first is where it is written).
-    const FOLDERS: &'static [&'static str];
+/// Where a "one body at one path" kind sits: `body_kind!` declares it in one line.
+pub trait Place {
+    /// The type of the secrets engine mount that holds it (`database`).
+    const ENGINE: &'static str;
+    /// Whether it is a singleton (no name), rather than one of a collection.
+    const SINGLETON: bool;
     /// Its API collection (`roles`) or, for a singleton, its path (`config`) below the mount.
     const AT: &'static str;
     /// What it is called in errors (`database role`).
     const WHAT: &'static str;
-    /// Whether it is a singleton (no name), rather than one of a collection.
-    const SINGLETON: bool = false;
+    /// Its folders in a snapshot (the first is where it is written).
+    const FOLDERS: &'static [&'static str];
+}
+
+/// Declares a "one body at one path" kind: the type `$name` (a `Body` over the spec `Spec` this
+/// declares) and where it sits (`Place`). Its `BodySpec` impl (rules and hooks) follows by hand.
+macro_rules! body_kind {
+    ($name:ident, engine $engine:literal, $shape:ident $at:literal, $what:literal, folder $folder:literal) => {
+        pub type $name = $crate::objects::body::Body<Spec>;
+
+        /// The kind's spec: where it sits, its field rules and hooks.
+        pub struct Spec;
+
+        impl $crate::objects::body::Place for Spec {
+            const ENGINE: &'static str = $engine;
+            const SINGLETON: bool = $crate::objects::body::body_kind!(@singleton $shape);
+            const AT: &'static str = $at;
+            const WHAT: &'static str = $what;
+            const FOLDERS: &'static [&'static str] = &[$folder];
+        }
+    };
+    (@singleton singleton) => {
+        true
+    };
+    (@singleton collection) => {
+        false
+    };
+}
+pub(crate) use body_kind;
+
+/// One "one body at one path" kind. Only its `Place` is required; the rules and hooks default to
+/// what most such kinds do.
+pub trait BodySpec: Place + Send + Sync + 'static {
+    /// When an import applies it.
     const STAGE: Stage = Stage::Contents;
-    /// The type of the secrets engine mount that holds it (`database`).
-    const ENGINE: &'static str;
     /// Its field rules; its `WriteOnly` fields are what its escrow entry may hold.
     const RULES: &'static Rules = &[];
     /// Whether a read shows it (when not, it is written at every import unless the last one
@@ -59,15 +90,11 @@ pub trait BodySpec: Send + Sync + 'static {
     /// does not cross. By default the escrow entry (when it may hold one) is taken when it holds
     /// only write-only fields.
     fn taken(found: Found<'_>, report: &mut dyn FnMut(String)) -> Option<EngineItem> {
-        let Found {
-            mut item, entry, ..
-        } = found;
-        match Self::check_escrow(&EngineItem {
-            escrowed: entry.clone(),
-            ..item.clone()
-        }) {
-            Ok(()) => item.escrowed = entry,
-            Err(why) => report(format!("escrow entry not taken: {why}")),
+        let mut item = found.item;
+        item.escrowed = found.entry;
+        if let Err(why) = Self::check_escrow(&item) {
+            report(format!("escrow entry not taken: {why}"));
+            item.escrowed = Escrowed::default();
         }
         Some(item)
     }

@@ -10,20 +10,14 @@ use serde_json::{Map, Value};
 use super::DatabaseOptions;
 use super::fields::{self, CONFIG};
 use crate::model::{Action, Decision};
-use crate::objects::body::{Body, BodySpec, Found};
+use crate::objects::body::{BodySpec, Found, body_kind};
 use crate::objects::engine_item::EngineItem;
 use crate::objects::fields::{Rules, carried, differ_reason, differing};
 use crate::objects::target::Target;
 
-pub type DatabaseConfig = Body<Spec>;
-
-pub struct Spec;
+body_kind!(DatabaseConfig, engine "database", collection "config", "database config", folder "database/config");
 
 impl BodySpec for Spec {
-    const FOLDERS: &'static [&'static str] = &["database/config"];
-    const AT: &'static str = "config";
-    const WHAT: &'static str = "database config";
-    const ENGINE: &'static str = "database";
     const RULES: &'static Rules = CONFIG;
 
     fn check_escrow(item: &EngineItem) -> std::result::Result<(), String> {

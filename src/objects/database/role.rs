@@ -1,15 +1,8 @@
 //! A database dynamic role (`<mount>roles/<name>`) as an object kind: every field its read
 //! returns, written back whole. Creating one touches no database.
 
-use crate::objects::body::{Body, BodySpec};
+use crate::objects::body::{BodySpec, body_kind};
 
-pub type DatabaseRole = Body<Spec>;
+body_kind!(DatabaseRole, engine "database", collection "roles", "database role", folder "database/roles");
 
-pub struct Spec;
-
-impl BodySpec for Spec {
-    const FOLDERS: &'static [&'static str] = &["database/roles"];
-    const AT: &'static str = "roles";
-    const WHAT: &'static str = "database role";
-    const ENGINE: &'static str = "database";
-}
+impl BodySpec for Spec {}

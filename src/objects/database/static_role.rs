@@ -8,20 +8,14 @@ use serde_json::{Map, Value};
 
 use super::fields::STATIC;
 use crate::model::{Action, Decision};
-use crate::objects::body::{Body, BodySpec, Found};
+use crate::objects::body::{BodySpec, Found, body_kind};
 use crate::objects::engine_item::EngineItem;
 use crate::objects::fields::{Rules, carried, differ_reason, differing};
 use crate::objects::target::Target;
 
-pub type DatabaseStaticRole = Body<Spec>;
-
-pub struct Spec;
+body_kind!(DatabaseStaticRole, engine "database", collection "static-roles", "database static role", folder "database/static-roles");
 
 impl BodySpec for Spec {
-    const FOLDERS: &'static [&'static str] = &["database/static-roles"];
-    const AT: &'static str = "static-roles";
-    const WHAT: &'static str = "database static role";
-    const ENGINE: &'static str = "database";
     const RULES: &'static Rules = STATIC;
     /// Whether DR should keep one is the operator's call.
     const PRUNED: bool = false;

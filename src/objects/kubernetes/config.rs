@@ -3,22 +3,15 @@
 //! field is not taken). The write sets only the fields it is sent (the plugin keeps the rest), so
 //! an update never clears the JWT DR holds.
 
-use crate::objects::body::{Body, BodySpec, Found};
+use crate::objects::body::{BodySpec, Found, body_kind};
 use crate::objects::engine_item::EngineItem;
 use crate::objects::fields::{Rule, Rules};
 
-pub type KubernetesConfig = Body<Spec>;
-
-pub struct Spec;
+body_kind!(KubernetesConfig, engine "kubernetes", singleton "config", "kubernetes config", folder "kubernetes/config");
 
 const JWT: &str = "service_account_jwt";
 
 impl BodySpec for Spec {
-    const FOLDERS: &'static [&'static str] = &["kubernetes/config"];
-    const AT: &'static str = "config";
-    const WHAT: &'static str = "kubernetes config";
-    const SINGLETON: bool = true;
-    const ENGINE: &'static str = "kubernetes";
     /// The only field an escrow entry may hold (the others are readable and cross as read;
     /// `kubernetes_host` from an escrow would differ from it forever).
     const RULES: &'static Rules = &[(JWT, Rule::WriteOnly(None))];

@@ -3,18 +3,12 @@
 //! and an unset label, annotation or audience list reads as null (which the snapshot does not
 //! carry): one the target has and the source does not is cleared with an explicit null.
 
-use crate::objects::body::{Body, BodySpec};
+use crate::objects::body::{BodySpec, body_kind};
 use crate::objects::fields::{Rule, Rules};
 
-pub type KubernetesRole = Body<Spec>;
-
-pub struct Spec;
+body_kind!(KubernetesRole, engine "kubernetes", collection "roles", "kubernetes role", folder "kubernetes/roles");
 
 impl BodySpec for Spec {
-    const FOLDERS: &'static [&'static str] = &["kubernetes/roles"];
-    const AT: &'static str = "roles";
-    const WHAT: &'static str = "kubernetes role";
-    const ENGINE: &'static str = "kubernetes";
     const RULES: &'static Rules = &[
         // The echoed `name` is the path's.
         ("name", Rule::ReadOnly),

@@ -7,21 +7,14 @@
 
 use serde_json::{Map, Value};
 
-use crate::objects::body::{Body, BodySpec, Found};
+use crate::objects::body::{BodySpec, Found, body_kind};
 use crate::objects::engine_item::EngineItem;
 use crate::objects::fields::{Rule, Rules};
 use crate::objects::target::Target;
 
-pub type RabbitmqConnection = Body<Spec>;
-
-pub struct Spec;
+body_kind!(RabbitmqConnection, engine "rabbitmq", singleton "config/connection", "rabbitmq connection", folder "rabbitmq/connection");
 
 impl BodySpec for Spec {
-    const FOLDERS: &'static [&'static str] = &["rabbitmq/connection"];
-    const AT: &'static str = "config/connection";
-    const WHAT: &'static str = "rabbitmq connection";
-    const SINGLETON: bool = true;
-    const ENGINE: &'static str = "rabbitmq";
     const READABLE: bool = false;
     const PRUNED: bool = false;
     /// Every field of `config/connection` (the engine has no read of it).

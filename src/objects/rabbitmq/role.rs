@@ -2,18 +2,12 @@
 //! `vhost_topics` as JSON objects, while a write takes them as JSON text: the snapshot keeps the
 //! read form (which is what is compared) and the write encodes them. A write replaces the role.
 
-use crate::objects::body::{Body, BodySpec};
+use crate::objects::body::{BodySpec, body_kind};
 use crate::objects::fields::{Rule, Rules};
 
-pub type RabbitmqRole = Body<Spec>;
-
-pub struct Spec;
+body_kind!(RabbitmqRole, engine "rabbitmq", collection "roles", "rabbitmq role", folder "rabbitmq/roles");
 
 impl BodySpec for Spec {
-    const FOLDERS: &'static [&'static str] = &["rabbitmq/roles"];
-    const AT: &'static str = "roles";
-    const WHAT: &'static str = "rabbitmq role";
-    const ENGINE: &'static str = "rabbitmq";
     /// OpenBao refuses a vhosts object on write ("expected type 'string'").
     const RULES: &'static Rules = &[("vhosts", Rule::AsText), ("vhost_topics", Rule::AsText)];
 }

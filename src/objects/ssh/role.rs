@@ -2,18 +2,11 @@
 //! back is written back as read (the engine takes its own read-back), and compared field by field
 //! with the target's (a newer target may report more fields).
 
-use crate::objects::body::{Body, BodySpec};
+use crate::objects::body::{BodySpec, body_kind};
 
-pub type SshRole = Body<Spec>;
+body_kind!(SshRole, engine "ssh", collection "roles", "ssh role", folder "ssh/roles");
 
-pub struct Spec;
-
-impl BodySpec for Spec {
-    const FOLDERS: &'static [&'static str] = &["ssh/roles"];
-    const AT: &'static str = "roles";
-    const WHAT: &'static str = "ssh role";
-    const ENGINE: &'static str = "ssh";
-}
+impl BodySpec for Spec {}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,29 @@ use super::kind::{check_name, check_secret_mount, one, segment};
 use crate::error::Result;
 use crate::vault::VaultClient;
 
+/// The `ObjectKind` methods of a kind whose object lives in a secrets engine mount, for a struct
+/// with `namespace` and `mount` fields and an `api_path()` method: its namespace, its shown path
+/// (namespace and API path) and its parent (the mount).
+macro_rules! in_secret_mount {
+    () => {
+        fn namespace(&self) -> &str {
+            &self.namespace
+        }
+
+        fn path(&self) -> String {
+            format!("{}{}", self.namespace, self.api_path())
+        }
+
+        fn parent(&self) -> Option<$crate::objects::kind::Parent> {
+            Some($crate::objects::kind::Parent::secret_mount(
+                &self.namespace,
+                &self.mount,
+            ))
+        }
+    };
+}
+pub(crate) use in_secret_mount;
+
 /// One object of an engine mount: its body by API write names, and its escrowed fields.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineItem {

@@ -27,6 +27,9 @@ impl Sentinel {
 /// How one field is treated.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rule {
+    /// Taken on write as read: a row only to say the field is known (where an unknown field is
+    /// reported).
+    AsRead,
     /// Reported by the server, never taken on write: not carried.
     ReadOnly,
     /// Not carried when it holds the server's "unset" value, which a write refuses.
@@ -55,6 +58,8 @@ pub enum Rule {
     Nested,
     /// Read under this name, written under another.
     WrittenAs(&'static str),
+    /// Never copied, for this reason (reported at export whenever it holds a value).
+    NotCopied(&'static str),
 }
 
 /// A kind's field rules: (field, rule).
@@ -92,7 +97,7 @@ pub fn carried(rules: &Rules, read: Map<String, Value>) -> Map<String, Value> {
     for (k, v) in read {
         match (rule(rules, &k), v) {
             (_, Value::Null) => {}
-            (Some(Rule::ReadOnly | Rule::Deprecated | Rule::Rotation), _) => {}
+            (Some(Rule::ReadOnly | Rule::Deprecated | Rule::Rotation | Rule::NotCopied(_)), _) => {}
             (Some(Rule::Unset(s)), v) if s.is(&v) => {}
             (Some(Rule::Nested), Value::Object(inner)) => {
                 body.extend(inner.into_iter().filter(|(_, v)| !v.is_null()));

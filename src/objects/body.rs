@@ -327,9 +327,61 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::objects::database::DatabaseRole;
+    use std::sync::Arc;
+
     use serde_json::json;
+
+    use super::*;
+    use crate::objects::auth::NewUserPassword;
+    use crate::objects::database::DatabaseRole;
+    use crate::objects::kind::Scope;
+    use crate::objects::kubernetes::{KubernetesConfig, KubernetesRole};
+    use crate::objects::registry::Kind;
+    use crate::vault::{MemoryVault, MountEntry, VaultClient};
+
+    #[derive(Default)]
+    struct Found(Vec<Object>, Vec<(Kind, String, String)>);
+
+    impl Sink for Found {
+        fn add(&mut self, obj: Object) -> Result<()> {
+            self.0.push(obj);
+            Ok(())
+        }
+
+        fn not_copied(&mut self, kind: Kind, path: String, reason: String) {
+            self.1.push((kind, path, reason));
+        }
+    }
+
+    /// What `K` exports from the kubernetes mount `k8s/` of a cluster holding `answers`.
+    async fn export<K: ObjectKind>(answers: &[(&str, Value)]) -> Found {
+        let api = Arc::new(MemoryVault::new());
+        for (path, answer) in answers {
+            api.put("", path, answer.clone());
+        }
+        let client = VaultClient::with_api(api);
+        let entry = MountEntry {
+            path: "k8s/".into(),
+            kind: "kubernetes".into(),
+            ..Default::default()
+        };
+        let mount = Mount::from_entry("", Table::Secret, &entry);
+        let source = Source {
+            client: &client,
+            concurrency: 1,
+            kv_history: false,
+            filter: &|_| true,
+            state_mount: "replicator/",
+            escrow: None,
+        };
+        let mut found = Found::default();
+        let scope = Scope::Mount {
+            ns: "",
+            mount: &mount,
+        };
+        K::export(&source, &scope, &mut found).await.unwrap();
+        found
+    }
 
     #[test]
     fn a_body_is_serialized_as_its_item() {
@@ -341,5 +393,48 @@ mod tests {
         assert_eq!(serde_json::from_str::<DatabaseRole>(&text).unwrap(), role);
         assert_eq!(role.entry(), "database/roles/db/r");
         assert_eq!(role.path(), "db/roles/r");
+    }
+
+    // The spec's rules at work end to end: the echoed `name` is not carried, and a label only the
+    // target has is cleared with an explicit null.
+    #[tokio::test]
+    async fn a_body_kind_is_exported_planned_and_applied_by_its_rules() {
+        let role =
+            json!({"data": {"name": "r", "service_account_name": "sa", "extra_labels": null}});
+        let found = export::<KubernetesRole>(&[("k8s/roles/r", role)]).await;
+        assert!(found.1.is_empty());
+        let [obj] = &found.0[..] else {
+            panic!("{:?}", found.0)
+        };
+        assert_eq!(obj.entry(), "kubernetes/roles/k8s/r");
+        let api = Arc::new(MemoryVault::new());
+        let dr = json!({"data": {"service_account_name": "sa", "extra_labels": {"team": "x"}}});
+        api.put("", "k8s/roles/r", dr);
+        let client = VaultClient::with_api(api.clone());
+        let target = Target::load(client, &[], NewUserPassword::Random)
+            .await
+            .unwrap();
+        let d = obj.plan(&target).await.unwrap();
+        assert_eq!(d.action, Action::Update);
+        assert_eq!(d.reason.as_deref(), Some("extra_labels differ"));
+        obj.apply(&target, d.action, &d.ops).await.unwrap();
+        let written = json!({"service_account_name": "sa", "extra_labels": null});
+        assert_eq!(api.writes(), [("".into(), "k8s/roles/r".into(), written)]);
+    }
+
+    #[tokio::test]
+    async fn a_singleton_without_its_escrowed_field_is_reported_and_copied() {
+        let config = json!({"data": {"kubernetes_host": "https://k"}});
+        let found = export::<KubernetesConfig>(&[("k8s/config", config)]).await;
+        assert_eq!(found.0.len(), 1);
+        let [(kind, path, why)] = &found.1[..] else {
+            panic!("{:?}", found.1)
+        };
+        assert_eq!(
+            (*kind, path.as_str()),
+            (Kind::KubernetesConfig, "k8s/config")
+        );
+        assert!(why.starts_with("`service_account_jwt` is write-only and not escrowed"));
+        assert!(export::<KubernetesConfig>(&[]).await.0.is_empty());
     }
 }

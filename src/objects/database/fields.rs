@@ -19,7 +19,7 @@ pub const CONFIG: &Rules = &[
         "root_credentials_rotate_statements",
         Rule::WrittenAs("root_rotation_statements"),
     ),
-    // An unpinned plugin reads `""`, which a write takes as a version to look for.
+    // An unpinned plugin reads `""`: not carried, as the source left it unset.
     ("plugin_version", Rule::Unset(Sentinel::Text(""))),
     ("verify_connection", Rule::ReadOnly),
     // Never returned by a read (it deletes them from the plugin's fields): kept in the escrow.

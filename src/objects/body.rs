@@ -334,8 +334,10 @@ mod tests {
     use super::*;
     use crate::objects::auth::NewUserPassword;
     use crate::objects::database::DatabaseRole;
+    use crate::objects::escrow::Escrow;
     use crate::objects::kind::Scope;
     use crate::objects::kubernetes::{KubernetesConfig, KubernetesRole};
+    use crate::objects::rabbitmq::RabbitmqConnection;
     use crate::objects::registry::Kind;
     use crate::vault::{MemoryVault, MountEntry, VaultClient};
 
@@ -353,26 +355,31 @@ mod tests {
         }
     }
 
-    /// What `K` exports from the kubernetes mount `k8s/` of a cluster holding `answers`.
-    async fn export<K: ObjectKind>(answers: &[(&str, Value)]) -> Found {
+    /// What `K` exports from the mount `<engine>/` of a cluster holding `answers`, with the
+    /// escrow mount `escrow/` of the same cluster.
+    async fn export<K: ObjectKind>(engine: &str, answers: &[(&str, Value)]) -> Found {
         let api = Arc::new(MemoryVault::new());
         for (path, answer) in answers {
             api.put("", path, answer.clone());
         }
         let client = VaultClient::with_api(api);
         let entry = MountEntry {
-            path: "k8s/".into(),
-            kind: "kubernetes".into(),
+            path: format!("{engine}/"),
+            kind: engine.into(),
             ..Default::default()
         };
         let mount = Mount::from_entry("", Table::Secret, &entry);
+        let escrow = Escrow {
+            client: &client,
+            mount: "escrow/",
+        };
         let source = Source {
             client: &client,
             concurrency: 1,
             kv_history: false,
             filter: &|_| true,
             state_mount: "replicator/",
-            escrow: None,
+            escrow: Some(escrow),
         };
         let mut found = Found::default();
         let scope = Scope::Mount {
@@ -381,6 +388,13 @@ mod tests {
         };
         K::export(&source, &scope, &mut found).await.unwrap();
         found
+    }
+
+    async fn target() -> (Arc<MemoryVault>, Target) {
+        let api = Arc::new(MemoryVault::new());
+        let client = VaultClient::with_api(api.clone());
+        let target = Target::load(client, &[], NewUserPassword::Random).await;
+        (api, target.unwrap())
     }
 
     #[test]
@@ -401,40 +415,76 @@ mod tests {
     async fn a_body_kind_is_exported_planned_and_applied_by_its_rules() {
         let role =
             json!({"data": {"name": "r", "service_account_name": "sa", "extra_labels": null}});
-        let found = export::<KubernetesRole>(&[("k8s/roles/r", role)]).await;
+        let found = export::<KubernetesRole>("kubernetes", &[("kubernetes/roles/r", role)]).await;
         assert!(found.1.is_empty());
         let [obj] = &found.0[..] else {
             panic!("{:?}", found.0)
         };
-        assert_eq!(obj.entry(), "kubernetes/roles/k8s/r");
-        let api = Arc::new(MemoryVault::new());
+        assert_eq!(obj.entry(), "kubernetes/roles/kubernetes/r");
+        let (api, target) = target().await;
         let dr = json!({"data": {"service_account_name": "sa", "extra_labels": {"team": "x"}}});
-        api.put("", "k8s/roles/r", dr);
-        let client = VaultClient::with_api(api.clone());
-        let target = Target::load(client, &[], NewUserPassword::Random)
-            .await
-            .unwrap();
+        api.put("", "kubernetes/roles/r", dr);
         let d = obj.plan(&target).await.unwrap();
         assert_eq!(d.action, Action::Update);
         assert_eq!(d.reason.as_deref(), Some("extra_labels differ"));
         obj.apply(&target, d.action, &d.ops).await.unwrap();
         let written = json!({"service_account_name": "sa", "extra_labels": null});
-        assert_eq!(api.writes(), [("".into(), "k8s/roles/r".into(), written)]);
+        assert_eq!(
+            api.writes(),
+            [("".into(), "kubernetes/roles/r".into(), written)]
+        );
     }
 
     #[tokio::test]
     async fn a_singleton_without_its_escrowed_field_is_reported_and_copied() {
         let config = json!({"data": {"kubernetes_host": "https://k"}});
-        let found = export::<KubernetesConfig>(&[("k8s/config", config)]).await;
+        let found =
+            export::<KubernetesConfig>("kubernetes", &[("kubernetes/config", config)]).await;
         assert_eq!(found.0.len(), 1);
         let [(kind, path, why)] = &found.1[..] else {
             panic!("{:?}", found.1)
         };
         assert_eq!(
             (*kind, path.as_str()),
-            (Kind::KubernetesConfig, "k8s/config")
+            (Kind::KubernetesConfig, "kubernetes/config")
         );
         assert!(why.starts_with("`service_account_jwt` is write-only and not escrowed"));
-        assert!(export::<KubernetesConfig>(&[]).await.0.is_empty());
+        assert!(
+            export::<KubernetesConfig>("kubernetes", &[])
+                .await
+                .0
+                .is_empty()
+        );
+    }
+
+    // The API never reads it back: it crosses only as the whole body its escrow entry keeps, and
+    // is written at every import (with `verify_connection=false` unless the entry says otherwise).
+    #[tokio::test]
+    async fn an_unreadable_body_crosses_only_through_the_escrow_and_is_always_written() {
+        let found = export::<RabbitmqConnection>("rabbitmq", &[]).await;
+        assert!(found.0.is_empty());
+        assert!(
+            found.1[0]
+                .2
+                .contains("write-only and not escrowed: not copied")
+        );
+        let entry = json!({"data": {"data": {"connection_uri": "http://r", "password": "p"}}});
+        let path = "escrow/data/rabbitmq/config/connection";
+        let found = export::<RabbitmqConnection>("rabbitmq", &[(path, entry)]).await;
+        assert!(found.1.is_empty());
+        let [obj] = &found.0[..] else {
+            panic!("{:?}", found.0)
+        };
+        assert!(obj.carries_write_only() && !format!("{obj:?}").contains("\"p\""));
+        let (api, target) = target().await;
+        let d = obj.plan(&target).await.unwrap();
+        assert_eq!(d.action, Action::Unchanged);
+        assert_eq!(obj.under_new_parent(&target).action, Action::Create);
+        obj.apply(&target, Action::Update, &d.ops).await.unwrap();
+        let written =
+            json!({"connection_uri": "http://r", "password": "p", "verify_connection": false});
+        let at = "rabbitmq/config/connection".to_string();
+        assert_eq!(api.writes(), [("".into(), at, written)]);
+        assert_eq!(obj.delete_target(), None);
     }
 }

@@ -12,8 +12,21 @@ impl BodySpec for Spec {}
 mod tests {
     use super::*;
     use crate::model::Action;
+    use crate::objects::ObjectKind;
     use crate::objects::body::compare;
+    use crate::objects::engine_item::EngineItem;
     use serde_json::json;
+
+    // SSH roles were their own struct before `Body`: the snapshot entry is byte for byte the same.
+    #[test]
+    fn a_role_is_the_entry_it_always_was() {
+        let data = json!({"port": 22}).as_object().cloned().unwrap();
+        let role = SshRole::from(EngineItem::new("", "ssh/", "r", data));
+        let text = r#"{"mount":"ssh/","name":"r","data":{"port":22}}"#;
+        assert_eq!(serde_json::to_string(&role).unwrap(), text);
+        assert_eq!(serde_json::from_str::<SshRole>(text).unwrap(), role);
+        assert_eq!(role.entry(), "ssh/roles/ssh/r");
+    }
 
     #[test]
     fn a_role_differs_by_the_fields_it_carries_and_a_newer_targets_extras_do_not_count() {

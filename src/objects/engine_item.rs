@@ -1,7 +1,7 @@
-//! What the database, kubernetes and rabbitmq kinds share: an object inside a secrets engine
+//! What every "one body at one path" kind (`body`) holds: an object inside a secrets engine
 //! mount that is read and written as one JSON body at one API path (`<mount><collection>/<name>`
 //! or a singleton such as `<mount>config`), with the write-only fields the escrow kept for it, and
-//! the reading, listing and field-by-field comparison every such kind does.
+//! how such a body is read.
 
 use std::fmt;
 
@@ -11,34 +11,30 @@ use serde_json::{Map, Value};
 use super::escrow::Escrowed;
 use super::kind::{check_name, check_secret_mount, one, segment};
 use crate::error::Result;
-use crate::model::{Action, Decision};
 use crate::vault::VaultClient;
 
-/// The `ObjectKind` methods that say where an engine item kind's object sits (its namespace, path,
-/// snapshot entry and parent mount), for a newtype over `EngineItem` whose API collection is `$at`.
-macro_rules! engine_item_place {
-    ($at:expr) => {
+/// The `ObjectKind` methods of a kind whose object lives in a secrets engine mount, for a struct
+/// with `namespace` and `mount` fields and an `api_path()` method: its namespace, its shown path
+/// (namespace and API path) and its parent (the mount).
+macro_rules! in_secret_mount {
+    () => {
         fn namespace(&self) -> &str {
-            &self.0.namespace
+            &self.namespace
         }
 
         fn path(&self) -> String {
-            format!("{}{}", self.0.namespace, self.0.api_path($at))
-        }
-
-        fn entry(&self) -> String {
-            self.0.entry(Self::FOLDERS[0])
+            format!("{}{}", self.namespace, self.api_path())
         }
 
         fn parent(&self) -> Option<$crate::objects::kind::Parent> {
             Some($crate::objects::kind::Parent::secret_mount(
-                &self.0.namespace,
-                &self.0.mount,
+                &self.namespace,
+                &self.mount,
             ))
         }
     };
 }
-pub(crate) use engine_item_place;
+pub(crate) use in_secret_mount;
 
 /// One object of an engine mount: its body by API write names, and its escrowed fields.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -123,62 +119,14 @@ pub async fn read(client: &VaultClient, path: &str) -> Result<Option<Map<String,
     }))
 }
 
-/// Every item of the collection `<mount><at>` in namespace `ns`, each read and turned into its
-/// write body by `written`.
-pub async fn export_collection(
-    client: &VaultClient,
-    ns: &str,
-    mount: &str,
-    at: &str,
-    written: fn(Map<String, Value>) -> Map<String, Value>,
-) -> Result<Vec<EngineItem>> {
-    let mut items = Vec::new();
-    for name in client.list(&format!("{mount}{at}")).await? {
-        let mut item = EngineItem::new(ns, mount, &name, Map::new());
-        if let Some(data) = read(client, &item.api_path(at)).await? {
-            item.data = written(data);
-            items.push(item);
-        }
-    }
-    Ok(items)
-}
-
-/// The fields of `want` that the target does not hold as they are (a newer target may return
-/// more fields, which are not compared).
-pub fn differing(want: &Map<String, Value>, cur: &Map<String, Value>) -> Vec<String> {
-    want.iter()
-        .filter(|(k, v)| cur.get(*k) != Some(v))
-        .map(|(k, _)| k.clone())
-        .collect()
-}
-
-/// What a diff says about the fields that differ (names only, never values).
-pub fn differ_reason(fields: &[String]) -> String {
-    format!("{} differ", fields.join(", "))
-}
-
-/// The decision for a body written whole: created when the target has none, updated when a
-/// carried field differs.
-pub fn compare(want: &Map<String, Value>, cur: Option<&Map<String, Value>>) -> Decision<()> {
-    let Some(cur) = cur else {
-        return Decision::new(Action::Create, None);
-    };
-    match differing(want, cur) {
-        d if d.is_empty() => Decision::new(Action::Unchanged, None),
-        d => Decision::new(Action::Update, Some(differ_reason(&d))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     #[test]
-    fn only_the_fields_carried_are_compared_and_values_never_print() {
+    fn values_never_print() {
         let want = json!({"a": 1, "b": [1]}).as_object().cloned().unwrap();
-        let cur = json!({"a": 1, "b": [2], "c": true});
-        assert_eq!(differing(&want, cur.as_object().unwrap()), ["b"]);
         let mut item = EngineItem::new("", "db/", "r", want);
         item.escrowed = Escrowed(json!({"password": "s3cret"}).as_object().cloned().unwrap());
         let shown = format!("{item:?}");

@@ -4,9 +4,11 @@
 //! `Ops` from it; `Target` is the cluster an import writes to.
 
 pub mod auth;
+pub mod body;
 pub mod database;
 pub mod engine_item;
 pub mod escrow;
+pub mod fields;
 pub mod identity;
 pub mod keypair;
 pub mod kind;

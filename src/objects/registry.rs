@@ -149,7 +149,24 @@ macro_rules! registry {
                 }
             }
         }
+
+        $(
+            impl From<$ty> for Object {
+                fn from(o: $ty) -> Object {
+                    Object::$variant(o)
+                }
+            }
+
+            impl KindOf for $ty {
+                const KIND: Kind = Kind::$variant;
+            }
+        )*
     };
+}
+
+/// The registry line of a kind's type (generated for every line).
+pub trait KindOf {
+    const KIND: Kind;
 }
 
 registry! {

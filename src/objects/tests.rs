@@ -45,11 +45,11 @@ fn every_kind_names_its_entries_in_its_own_folder_and_is_tagged_by_its_name() {
     let objects = [
         policy("p"),
         user("u"),
-        Object::DatabaseConfig(super::database::DatabaseConfig(item("pg"))),
-        Object::DatabaseStaticRole(super::database::DatabaseStaticRole(item("s"))),
-        Object::KubernetesConfig(super::kubernetes::KubernetesConfig(item(""))),
-        Object::RabbitmqConnection(super::rabbitmq::RabbitmqConnection(item(""))),
-        Object::RabbitmqRole(super::rabbitmq::RabbitmqRole(item("r"))),
+        Object::DatabaseConfig(super::database::DatabaseConfig::from(item("pg"))),
+        Object::DatabaseStaticRole(super::database::DatabaseStaticRole::from(item("s"))),
+        Object::KubernetesConfig(super::kubernetes::KubernetesConfig::from(item(""))),
+        Object::RabbitmqConnection(super::rabbitmq::RabbitmqConnection::from(item(""))),
+        Object::RabbitmqRole(super::rabbitmq::RabbitmqRole::from(item("r"))),
     ];
     for obj in objects {
         let name = format!("{}.json", obj.entry());

@@ -8,29 +8,19 @@
 use serde_json::{Map, Value};
 
 use crate::objects::escrow::Escrowed;
-
-/// How one field is treated.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Rule {
-    /// Reported by the server, never taken on write: not carried.
-    ReadOnly,
-    /// Not carried when it holds the server's "unset" value, which a write refuses.
-    Unset(i64),
-    /// An older name the server echoes next to the newer field that holds the value in force,
-    /// and ignores on write when both are given: not carried.
-    Deprecated,
-    /// Taken only when the item is created: left out of updates; a difference is reported.
-    CreateOnly,
-    /// Written only together with this write-only field, which no snapshot carries (the server
-    /// refuses an `oidc_client_id` without its `oidc_client_secret`): kept in the snapshot, never
-    /// written or compared. The target keeps its own, set there by hand.
-    WithSecret(&'static str),
-}
+pub(super) use crate::objects::fields::is_set;
+use crate::objects::fields::{self as vocabulary, ROTATION, Rule, Sentinel};
 
 /// (method, item prefix, field, rule). An item prefix ending in `/` matches a collection.
+/// `ROTATION` applies to every item.
 const RULES: &[(&str, &str, &str, Rule)] = &[
     // `invalid cache size, must be >= 2`: an untouched cert config reads 0.
-    ("cert", "config", "ocsp_cache_size", Rule::Unset(0)),
+    (
+        "cert",
+        "config",
+        "ocsp_cache_size",
+        Rule::Unset(Sentinel::Int(0)),
+    ),
     (
         "kubernetes",
         "config",
@@ -39,6 +29,7 @@ const RULES: &[(&str, &str, &str, Rule)] = &[
     ),
     ("jwt", "config", "status", Rule::ReadOnly),
     ("oidc", "config", "status", Rule::ReadOnly),
+    // The server refuses an `oidc_client_id` without its `oidc_client_secret`.
     (
         "jwt",
         "config",
@@ -56,32 +47,33 @@ const RULES: &[(&str, &str, &str, Rule)] = &[
     ("token", "roles/", "explicit_max_ttl", Rule::Deprecated),
     // `local_secret_ids can only be modified during role creation`, even to the same value.
     ("approle", "role/", "local_secret_ids", Rule::CreateOnly),
-];
-
-/// Fields a method accepts but never returns: (method, item prefix, field, reported only when
-/// this other field is set).
-pub const WRITE_ONLY: &[(&str, &str, &str, Option<&str>)] = &[
-    ("userpass", "users/", "password", None),
-    ("approle", "role/", "secret_id", None),
+    // Accepted, never returned: reported as not copied (when the other field is set).
+    ("userpass", "users/", "password", Rule::WriteOnly(None)),
+    ("approle", "role/", "secret_id", Rule::WriteOnly(None)),
     (
         "kubernetes",
         "config",
         "token_reviewer_jwt",
-        Some("token_reviewer_jwt_set"),
+        Rule::WriteOnly(Some("token_reviewer_jwt_set")),
     ),
     (
         "jwt",
         "config",
         "oidc_client_secret",
-        Some("oidc_client_id"),
+        Rule::WriteOnly(Some("oidc_client_id")),
     ),
     (
         "oidc",
         "config",
         "oidc_client_secret",
-        Some("oidc_client_id"),
+        Rule::WriteOnly(Some("oidc_client_id")),
     ),
-    ("ldap", "config", "bindpass", Some("binddn")),
+    (
+        "ldap",
+        "config",
+        "bindpass",
+        Rule::WriteOnly(Some("binddn")),
+    ),
 ];
 
 /// Write-only secrets that a write of the item clears when it leaves them out (the write replaces
@@ -98,24 +90,10 @@ pub(super) const CLEARED_BY_A_WRITE: &[(&str, &str, &str, &str)] = &[
     ("oidc", "config", "oidc_client_secret", "oidc_client_id"),
 ];
 
-/// Vault Enterprise 1.19's automated root rotation of a method's own credential (the LDAP bind
-/// password, a cloud key), on any auth config: never carried, since a rotation on DR would change
-/// the credential the source uses too. Reported as not copied when the source has it on.
-const ROTATION: &[&str] = &[
-    "rotation_period",
-    "rotation_schedule",
-    "rotation_window",
-    "disable_automated_rotation",
-];
-
-/// Why an item's automated root rotation is not copied, when the source has it on.
+/// Why an item's automated root rotation (Vault Enterprise 1.19, of a method's own credential:
+/// the LDAP bind password, a cloud key) is not copied, when the source has it on.
 pub fn rotation_not_copied(data: &Map<String, Value>) -> Option<String> {
-    let on = ["rotation_period", "rotation_schedule"].iter().any(|f| {
-        data.get(*f)
-            .is_some_and(|v| is_set(v) && v != &Value::from(0))
-    });
-    let disabled = data.get("disable_automated_rotation") == Some(&Value::Bool(true));
-    (on && !disabled).then(|| {
+    vocabulary::rotation_on(data).then(|| {
         "automated root rotation (`rotation_period` / `rotation_schedule`) is not copied: a \
          rotation on DR would change the credential the source uses; set it on DR after \
          promotion"
@@ -132,29 +110,24 @@ pub(super) fn applies(method: &str, item: &str, (m, prefix): (&str, &str)) -> bo
         }
 }
 
-fn rules<'a>(method: &'a str, item: &'a str) -> impl Iterator<Item = (&'static str, Rule)> + 'a {
+/// The rules of an item: its rows, and `ROTATION`.
+fn rules(method: &str, item: &str) -> Vec<(&'static str, Rule)> {
     RULES
         .iter()
-        .filter(move |(m, p, _, _)| applies(method, item, (m, p)))
+        .filter(|(m, p, _, _)| applies(method, item, (m, p)))
         .map(|(_, _, field, rule)| (*field, *rule))
+        .chain(ROTATION.iter().copied())
+        .collect()
 }
 
 /// The write-only fields of this item that it holds on the source (judged from its read-back).
 pub fn write_only(method: &str, item: &str, data: &Map<String, Value>) -> Vec<&'static str> {
-    WRITE_ONLY
-        .iter()
-        .filter(|(m, p, _, _)| applies(method, item, (m, p)))
-        .filter(|(_, _, _, only_if)| only_if.is_none_or(|f| data.get(f).is_some_and(is_set)))
-        .map(|(_, _, field, _)| *field)
-        .collect()
+    vocabulary::write_only(&rules(method, item), data)
 }
 
 /// Why a write-only field the source holds is not copied, naming the fields that go with it.
 pub fn not_copied_reason(method: &str, item: &str, field: &str) -> String {
-    let with: Vec<&str> = rules(method, item)
-        .filter(|(_, rule)| matches!(rule, Rule::WithSecret(s) if *s == field))
-        .map(|(f, _)| f)
-        .collect();
+    let with: Vec<&str> = vocabulary::with_secret(&rules(method, item), field).collect();
     let mut why = format!("`{field}` is write-only and cannot be read through the API");
     if !with.is_empty() {
         let with = with.join("` and `");
@@ -195,31 +168,10 @@ pub fn held_secret(
     }
 }
 
-pub(super) fn is_set(v: &Value) -> bool {
-    match v {
-        Value::Null | Value::Bool(false) => false,
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-        _ => true,
-    }
-}
-
 /// What of a read-back is carried: without read-only fields, deprecated echoes, and values that
 /// are the server's "unset". Applied on export, and again on import to older snapshots.
-pub fn carried(method: &str, item: &str, mut data: Map<String, Value>) -> Map<String, Value> {
-    data.retain(|k, v| !v.is_null() && !ROTATION.contains(&k.as_str()));
-    for (field, rule) in rules(method, item) {
-        let drop = match rule {
-            Rule::ReadOnly | Rule::Deprecated => true,
-            Rule::Unset(unset) => data.get(field).and_then(Value::as_i64) == Some(unset),
-            Rule::CreateOnly | Rule::WithSecret(_) => false,
-        };
-        if drop {
-            data.remove(field);
-        }
-    }
-    data
+pub fn carried(method: &str, item: &str, data: Map<String, Value>) -> Map<String, Value> {
+    vocabulary::carried(&rules(method, item), data)
 }
 
 /// What of a snapshot's item is written, and compared with the target: what is carried, less
@@ -230,20 +182,14 @@ pub fn written(
     data: Map<String, Value>,
     escrowed: &Escrowed,
 ) -> Map<String, Value> {
-    let mut data = carried(method, item, data);
-    for (field, rule) in rules(method, item) {
-        if matches!(rule, Rule::WithSecret(s) if !escrowed.has(s)) {
-            data.remove(field);
-        }
-    }
-    data
+    let rules = rules(method, item);
+    vocabulary::written(&rules, vocabulary::carried(&rules, data), escrowed)
 }
 
 /// The create-only fields, which an update must leave out.
-pub fn create_only<'a>(method: &'a str, item: &'a str) -> impl Iterator<Item = &'static str> + 'a {
-    rules(method, item)
-        .filter(|(_, rule)| *rule == Rule::CreateOnly)
-        .map(|(field, _)| field)
+pub fn create_only(method: &str, item: &str) -> impl Iterator<Item = &'static str> {
+    let fields: Vec<&str> = vocabulary::create_only(&rules(method, item)).collect();
+    fields.into_iter()
 }
 
 #[cfg(test)]

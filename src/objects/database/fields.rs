@@ -1,56 +1,46 @@
-//! The fields of the database engine's read-backs that cannot be written back as they are, each
-//! handled on purpose: a config's `connection_details` (the plugin's own fields, written at the top
-//! level), `root_credentials_rotate_statements` (written as `root_rotation_statements`), an unset
-//! `plugin_version`, a password embedded in `connection_url` (which the read masks), automated root
-//! rotation (never carried), and what a static role's read only reports.
+//! The fields of the database engine's read-backs that cannot be written back as they are, as
+//! field rules (`objects::fields`): a config's `connection_details` (the plugin's own fields,
+//! written at the top level), `root_credentials_rotate_statements` (written as
+//! `root_rotation_statements`), an unset `plugin_version`, its write-only credentials, automated
+//! root rotation (never carried), and what a static role's read only reports; and what the rules
+//! cannot say: a password embedded in `connection_url` (which the read masks).
 
 use serde_json::{Map, Value};
 
 use crate::objects::escrow::Escrowed;
+use crate::objects::fields::{ROTATION, Rule, Rules, Sentinel, rotation_on, write_only_fields};
 
-/// Write-only fields of a config: never returned by a read (the read deletes them from the
-/// plugin's fields), kept in the escrow.
-pub const WRITE_ONLY: &[&str] = &["password", "private_key", "service_account_json"];
-
-/// Reported on reads, never taken on write.
-const CONFIG_READ_ONLY: &[&str] = &["verify_connection"];
-
-/// Automated root rotation (Vault Enterprise): a rotation on DR would change the password DC uses.
-const ROTATION: &[&str] = &[
-    "rotation_period",
-    "rotation_schedule",
-    "rotation_window",
-    "disable_automated_rotation",
+/// A config's fields (`ROTATION` follows: automated root rotation is Vault Enterprise's, and a
+/// rotation on DR would change the password DC uses).
+pub const CONFIG: &Rules = &[
+    // The plugin's own fields, read nested, written at the top level.
+    ("connection_details", Rule::Nested),
+    (
+        "root_credentials_rotate_statements",
+        Rule::WrittenAs("root_rotation_statements"),
+    ),
+    // An unpinned plugin reads `""`: not carried, as the source left it unset.
+    ("plugin_version", Rule::Unset(Sentinel::Text(""))),
+    ("verify_connection", Rule::ReadOnly),
+    // Never returned by a read (it deletes them from the plugin's fields): kept in the escrow.
+    ("password", Rule::WriteOnly(None)),
+    ("private_key", Rule::WriteOnly(None)),
+    ("service_account_json", Rule::WriteOnly(None)),
+    ROTATION[0],
+    ROTATION[1],
+    ROTATION[2],
+    ROTATION[3],
 ];
 
-/// What a static role's read reports about its last and next rotation.
-const STATIC_READ_ONLY: &[&str] = &["last_vault_rotation", "next_vault_rotation", "ttl"];
+/// What a static role's read reports about its last and next rotation, never taken on write.
+pub const STATIC: &Rules = &[
+    ("last_vault_rotation", Rule::ReadOnly),
+    ("next_vault_rotation", Rule::ReadOnly),
+    ("ttl", Rule::ReadOnly),
+];
 
 /// How the server masks a password embedded in `connection_url` when read.
 const MASK: &str = ":xxxxx@";
-
-/// A config's read-back as a write body: `connection_details` flattened, renamed and unset
-/// fields taken care of. Applied on export and to the target's read before comparing.
-pub fn config_written(read: Map<String, Value>) -> Map<String, Value> {
-    let mut body = Map::new();
-    for (k, v) in read {
-        match (k.as_str(), v) {
-            (_, Value::Null) => {}
-            ("connection_details", Value::Object(details)) => {
-                body.extend(details.into_iter().filter(|(_, v)| !v.is_null()));
-            }
-            ("root_credentials_rotate_statements", v) => {
-                body.insert("root_rotation_statements".into(), v);
-            }
-            ("plugin_version", Value::String(s)) if s.is_empty() => {}
-            (k, _) if ROTATION.contains(&k) || CONFIG_READ_ONLY.contains(&k) => {}
-            (_, v) => {
-                body.insert(k, v);
-            }
-        }
-    }
-    body
-}
 
 /// The plugin's own fields of a config's read (its `connection_details`), by name.
 pub fn plugin_fields(read: &Map<String, Value>) -> Vec<String> {
@@ -71,7 +61,7 @@ pub fn masked_url(body: &Map<String, Value>) -> bool {
 /// the write-only fields, and `connection_url` only when the read masks the password it embeds
 /// (every other field crosses as read, and one from the escrow would differ from it forever).
 pub fn escrow_allowed(body: &Map<String, Value>, entry: &Escrowed) -> Result<(), String> {
-    let mut allowed = WRITE_ONLY.to_vec();
+    let mut allowed = write_only_fields(CONFIG);
     if masked_url(body) {
         allowed.push("connection_url");
     }
@@ -108,7 +98,7 @@ pub fn take_escrow(body: &Map<String, Value>, entry: Escrowed) -> (Escrowed, Opt
         );
         return (entry, why, false);
     }
-    if !WRITE_ONLY
+    if !write_only_fields(CONFIG)
         .iter()
         .chain(["connection_url"].iter())
         .any(|f| entry.has(f))
@@ -124,31 +114,22 @@ pub fn take_escrow(body: &Map<String, Value>, entry: Escrowed) -> (Escrowed, Opt
 
 /// Why a config's automated root rotation is not copied, when the source has it on.
 pub fn rotation_not_copied(read: &Map<String, Value>) -> Option<String> {
-    let on = ["rotation_period", "rotation_schedule"].iter().any(|f| {
-        read.get(*f).is_some_and(|v| match v {
-            Value::String(s) => !s.is_empty() && s != "0",
-            Value::Number(n) => n.as_f64() != Some(0.0),
-            _ => false,
-        })
-    });
-    let disabled = read.get("disable_automated_rotation") == Some(&Value::Bool(true));
-    (on && !disabled).then(|| {
+    rotation_on(read).then(|| {
         "automated root rotation is not copied: a rotation on DR would change the password the \
          source uses; set it on DR after promotion"
             .to_string()
     })
 }
 
-/// A static role's read-back as a write body.
-pub fn static_written(mut read: Map<String, Value>) -> Map<String, Value> {
-    read.retain(|k, v| !v.is_null() && !STATIC_READ_ONLY.contains(&k.as_str()));
-    read
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objects::fields::carried;
     use serde_json::json;
+
+    fn config_written(read: Map<String, Value>) -> Map<String, Value> {
+        carried(CONFIG, read)
+    }
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
@@ -233,7 +214,7 @@ mod tests {
         let read = map(json!({"username": "app", "rotation_period": 86400,
                               "last_vault_rotation": "2026-01-01T00:00:00Z", "ttl": 5}));
         assert_eq!(
-            Value::Object(static_written(read)),
+            Value::Object(carried(STATIC, read)),
             json!({"username": "app", "rotation_period": 86400})
         );
     }

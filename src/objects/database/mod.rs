@@ -23,8 +23,3 @@ pub struct DatabaseOptions {
     /// Static roles are created and updated (`REPLICATOR_DATABASE_STATIC_ROLES`).
     pub static_roles: bool,
 }
-
-/// Whether a mount is a database secrets engine.
-fn is_database(mount: &crate::objects::mounts::Mount) -> bool {
-    mount.table == crate::vault::Table::Secret && mount.kind == "database"
-}

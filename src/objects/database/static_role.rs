@@ -4,24 +4,36 @@
 //! written only under `REPLICATOR_DATABASE_STATIC_ROLES=true`; otherwise each is skipped with the
 //! reason. One is never pruned on its own: whether DR should keep it is the operator's call.
 
-use crate::objects::engine_item::engine_item_place;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{fields, is_database};
-use crate::error::Result;
+use super::fields::STATIC;
 use crate::model::{Action, Decision};
-use crate::objects::engine_item::{EngineItem, differ_reason, differing, export_collection, read};
-use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage};
-use crate::objects::mounts::Mount;
-use crate::objects::registry::{Kind, Object};
+use crate::objects::body::{BodySpec, Found, body_kind};
+use crate::objects::engine_item::EngineItem;
+use crate::objects::fields::{Rules, carried, differ_reason, differing};
 use crate::objects::target::Target;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DatabaseStaticRole(pub EngineItem);
+body_kind!(DatabaseStaticRole, engine "database", collection "static-roles", "database static role", folder "database/static-roles");
 
-const AT: &str = "static-roles";
+impl BodySpec for Spec {
+    const RULES: &'static Rules = STATIC;
+    /// Whether DR should keep one is the operator's call.
+    const PRUNED: bool = false;
+
+    /// Listed in every import's report, since an import may skip it (see `GATED`).
+    fn taken(found: Found<'_>, report: &mut dyn FnMut(String)) -> Option<EngineItem> {
+        report(LISTED.into());
+        Some(found.item)
+    }
+
+    fn decide(
+        item: &EngineItem,
+        target: &Target,
+        cur: Option<&Map<String, Value>>,
+    ) -> Decision<Vec<String>> {
+        Decision::from_pair(decide(&item.data, cur, target.database.static_roles))
+    }
+}
 
 /// Why a static role is not written.
 pub const GATED: &str = "static role not created: creating it rotates the database password, \
@@ -38,7 +50,7 @@ pub fn decide(
     cur: Option<&Map<String, Value>>,
     allowed: bool,
 ) -> (Action, Option<String>) {
-    let differ = cur.map(|c| differing(want, &fields::static_written(c.clone())));
+    let differ = cur.map(|c| differing(want, &carried(STATIC, c.clone())));
     match (differ, allowed) {
         (Some(d), _) if d.is_empty() => (Action::Unchanged, None),
         (None, true) => (Action::Create, None),
@@ -52,61 +64,6 @@ pub fn decide(
                 differ_reason(&d)
             )),
         ),
-    }
-}
-
-impl ObjectKind for DatabaseStaticRole {
-    const FOLDERS: &'static [&'static str] = &["database/static-roles"];
-    const STAGE: Stage = Stage::Contents;
-    type Current = Option<Map<String, Value>>;
-    type Ops = ();
-
-    engine_item_place!(AT);
-
-    fn validate(&self) -> std::result::Result<(), String> {
-        self.0.check("database static role", false)
-    }
-
-    fn delete_target(&self) -> Option<(String, String)> {
-        None
-    }
-
-    async fn current(&self, target: &Target) -> Result<Self::Current> {
-        read(&target.client(&self.0.namespace), &self.0.api_path(AT)).await
-    }
-
-    fn diff(&self, target: &Target, cur: &Self::Current) -> Decision<()> {
-        let allowed = target.database.static_roles;
-        Decision::from_pair(decide(&self.0.data, cur.as_ref(), allowed))
-    }
-
-    fn under_new_parent(&self, target: &Target) -> Decision<()> {
-        Decision::from_pair(decide(&self.0.data, None, target.database.static_roles))
-    }
-
-    async fn apply(&self, target: &Target, _: Action, _: &()) -> Result<()> {
-        let c = target.client(&self.0.namespace);
-        let body = Value::Object(self.0.data.clone());
-        c.write(&self.0.api_path(AT), &body).await.map(|_| ())
-    }
-
-    fn holds(mount: &Mount) -> bool {
-        is_database(mount)
-    }
-
-    async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
-            return Ok(());
-        };
-        let found =
-            export_collection(source.client, ns, &mount.path, AT, fields::static_written).await?;
-        for item in found {
-            // Listed in every import's report, since an import may skip it (see `GATED`).
-            let path = format!("{ns}{}", item.api_path(AT));
-            sink.not_copied(Kind::DatabaseStaticRole, path, LISTED.into());
-            sink.add(Object::DatabaseStaticRole(Self(item)))?;
-        }
-        Ok(())
     }
 }
 

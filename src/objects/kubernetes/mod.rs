@@ -8,8 +8,3 @@ mod role;
 
 pub use config::KubernetesConfig;
 pub use role::KubernetesRole;
-
-/// Whether a mount is a kubernetes secrets engine.
-fn is_kubernetes(mount: &crate::objects::mounts::Mount) -> bool {
-    mount.table == crate::vault::Table::Secret && mount.kind == "kubernetes"
-}

@@ -1,44 +1,31 @@
-//! How each field of a mount's read-back `config` is carried, declared as data: set by a tune,
-//! taken only when the mount is enabled (a tune ignores it), or never copied, with the reason. A
-//! field the table does not know (a newer server's, or Vault Enterprise's) is reported as not
-//! copied whenever it holds a value: nothing is dropped silently.
+//! How each field of a mount's read-back `config` is carried, declared as data (rows of the field
+//! rules of `objects::fields`): set by a tune, taken only when the mount is enabled (a tune ignores
+//! it), or never copied, with the reason. A field the table does not know (a newer server's, or
+//! Vault Enterprise's) is reported as not copied whenever it holds a value: nothing is dropped
+//! silently.
 
 use serde_json::Value;
 
 use super::{Mount, MountConfig};
+use crate::objects::fields::{Rule, Rules, rule};
 use crate::vault::MountEntry;
 
-/// How one field is treated.
-#[derive(Clone, Copy)]
-enum Rule {
-    /// Carried in `MountConfig`; enabling the mount and a tune both set it.
-    Tuned,
-    /// Carried, but taken only when the mount is enabled: on a mount that already exists on the
-    /// target, a difference is left as the target has it and reported, never an update.
-    EnableOnly(Field),
-    /// Never copied, for this reason (reported at export whenever it holds a value).
-    NotCopied(&'static str),
-}
-
-/// Where an enable-only setting is in a mount's config.
-type Field = fn(&mut MountConfig) -> &mut bool;
-
 /// Every `config` field of a mount table row the tool knows. `token_type` and
-/// `user_lockout_config` are an auth method's.
-const CONFIG: &[(&str, Rule)] = &[
-    ("default_lease_ttl", Rule::Tuned),
-    ("max_lease_ttl", Rule::Tuned),
-    ("listing_visibility", Rule::Tuned),
-    ("audit_non_hmac_request_keys", Rule::Tuned),
-    ("audit_non_hmac_response_keys", Rule::Tuned),
-    ("passthrough_request_headers", Rule::Tuned),
-    ("allowed_response_headers", Rule::Tuned),
-    ("token_type", Rule::Tuned),
-    ("user_lockout_config", Rule::Tuned),
-    (
-        "force_no_cache",
-        Rule::EnableOnly(|c| &mut c.force_no_cache),
-    ),
+/// `user_lockout_config` are an auth method's. `AsRead`: carried in `MountConfig`, and enabling
+/// the mount and a tune both set it; `CreateOnly`: carried, but taken only when the mount is
+/// enabled (a tune ignores it), so on a mount that already exists on the target a difference is
+/// left as the target has it and reported, never an update (where it is: `ENABLE_ONLY`).
+const CONFIG: &Rules = &[
+    ("default_lease_ttl", Rule::AsRead),
+    ("max_lease_ttl", Rule::AsRead),
+    ("listing_visibility", Rule::AsRead),
+    ("audit_non_hmac_request_keys", Rule::AsRead),
+    ("audit_non_hmac_response_keys", Rule::AsRead),
+    ("passthrough_request_headers", Rule::AsRead),
+    ("allowed_response_headers", Rule::AsRead),
+    ("token_type", Rule::AsRead),
+    ("user_lockout_config", Rule::AsRead),
+    ("force_no_cache", Rule::CreateOnly),
     (
         "allowed_managed_keys",
         Rule::NotCopied(
@@ -47,6 +34,12 @@ const CONFIG: &[(&str, Rule)] = &[
     ),
 ];
 
+/// Where an enable-only setting is in a mount's config.
+type Field = fn(&mut MountConfig) -> &mut bool;
+
+/// The `CreateOnly` settings of `CONFIG`, where each is in `MountConfig`.
+const ENABLE_ONLY: &[(&str, Field)] = &[("force_no_cache", |c| &mut c.force_no_cache)];
+
 const UNKNOWN: &str = "a mount setting this tool does not carry; not copied";
 
 /// Settings of a source mount that are not copied, each with the reason.
@@ -54,16 +47,12 @@ pub fn not_copied(e: &MountEntry) -> Vec<(String, &'static str)> {
     e.config
         .iter()
         .filter(|(_, v)| holds_a_value(v))
-        .filter_map(|(name, _)| match rule(name) {
+        .filter_map(|(name, _)| match rule(CONFIG, name) {
             Some(Rule::NotCopied(why)) => Some((name.clone(), why)),
             Some(_) => None,
             None => Some((name.clone(), UNKNOWN)),
         })
         .collect()
-}
-
-fn rule(name: &str) -> Option<Rule> {
-    CONFIG.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
 }
 
 /// Whether a read-back value is more than the server's empty default.
@@ -100,10 +89,7 @@ pub fn enable_only(
 ) -> Option<String> {
     let mut want_config = desired.config.clone();
     let mut differ = Vec::new();
-    for (name, rule) in CONFIG {
-        let Rule::EnableOnly(field) = rule else {
-            continue;
-        };
+    for (name, field) in ENABLE_ONLY {
         let (want, have) = (*field(&mut want_config), field(config));
         if *have != want {
             differ.push(format!("{name} (target {have}, snapshot {want})"));
@@ -155,6 +141,9 @@ mod tests {
             .map(|(n, _)| *n)
             .collect();
         assert_eq!(carried, named);
+        let enable_only: Vec<&str> = ENABLE_ONLY.iter().map(|(n, _)| *n).collect();
+        let create_only: Vec<&str> = crate::objects::fields::create_only(CONFIG).collect();
+        assert_eq!(enable_only, create_only);
     }
 
     #[test]

@@ -7,12 +7,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Found, IssuerRef, Issuers, bundle, is_pki, shown, str_of};
+use super::{Found, IssuerRef, Issuers, bundle, compared, data_of, is_pki, shown, str_of};
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
-use crate::objects::kind::{
-    ObjectKind, Parent, Scope, Sink, Source, Stage, check_secret_mount, one,
-};
+use crate::objects::engine_item::in_secret_mount;
+use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage, check_secret_mount, one};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
@@ -51,12 +50,7 @@ async fn read_data(client: &VaultClient, path: &str) -> Result<Option<Map<String
         }) => return Ok(None),
         r => r?,
     };
-    Ok(read
-        .and_then(|mut v| v.get_mut("data").map(Value::take))
-        .and_then(|v| match v {
-            Value::Object(m) => Some(m),
-            _ => None,
-        }))
+    Ok(data_of(read))
 }
 
 /// The target's config, and its issuers when the config names one.
@@ -67,12 +61,7 @@ pub fn diff(desired: &PkiConfig, (theirs, on): &Current) -> Decision<()> {
     let Some(theirs) = theirs else {
         return Decision::new(Action::Create, None);
     };
-    let mut what: Vec<String> = desired
-        .fields
-        .iter()
-        .filter(|(k, v)| theirs.get(*k).is_some_and(|t| t != *v))
-        .map(|(k, _)| k.clone())
-        .collect();
+    let mut default = None;
     if let Some(r) = &desired.default {
         let their_default = str_of(theirs, "default");
         let same = match desired.item.as_str() {
@@ -84,17 +73,9 @@ pub fn diff(desired: &PkiConfig, (theirs, on): &Current) -> Decision<()> {
             },
             _ => on.same(r, &their_default),
         };
-        if !same {
-            what.push("default".into());
-        }
+        default = (!same).then(|| "default".to_string());
     }
-    match what.is_empty() {
-        true => Decision::new(Action::Unchanged, None),
-        false => Decision::new(
-            Action::Update,
-            Some(format!("differs: {}", what.join(", "))),
-        ),
-    }
+    compared(&desired.fields, theirs, default)
 }
 
 impl ObjectKind for PkiConfig {
@@ -103,12 +84,10 @@ impl ObjectKind for PkiConfig {
     type Current = Current;
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
+    in_secret_mount!();
 
-    fn path(&self) -> String {
-        format!("{}{}", self.namespace, self.api_path())
+    fn holds(mount: &Mount) -> bool {
+        is_pki(mount)
     }
 
     fn entry(&self) -> String {
@@ -124,10 +103,6 @@ impl ObjectKind for PkiConfig {
             ));
         }
         Ok(())
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.namespace, &self.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {
@@ -173,12 +148,10 @@ impl ObjectKind for PkiConfig {
             };
             body.insert("default".into(), json!(id));
         }
-        client.write(&self.api_path(), &Value::Object(body)).await?;
-        Ok(())
-    }
-
-    fn holds(mount: &Mount) -> bool {
-        is_pki(mount)
+        client
+            .write(&self.api_path(), &Value::Object(body))
+            .await
+            .map(|_| ())
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {

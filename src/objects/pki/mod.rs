@@ -17,6 +17,7 @@ pub use issuer::PkiIssuer;
 pub use role::PkiRole;
 
 use crate::error::Result;
+use crate::model::{Action, Decision};
 use crate::objects::mounts::Mount;
 use crate::vault::{Table, VaultClient};
 
@@ -119,6 +120,36 @@ impl Issuers {
                 _ => false,
             },
         }
+    }
+}
+
+/// The `data` of a read, as it is; `None` when there is nothing.
+pub(crate) fn data_of(read: Option<Value>) -> Option<Map<String, Value>> {
+    match read?.get_mut("data").map(Value::take) {
+        Some(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// The fields of `ours` the target reports otherwise (fields it does not report are not
+/// compared), and `more` that differ too: the decision for a body written whole.
+pub(crate) fn compared(
+    ours: &Map<String, Value>,
+    theirs: &Map<String, Value>,
+    more: impl IntoIterator<Item = String>,
+) -> Decision<()> {
+    let what: Vec<String> = ours
+        .iter()
+        .filter(|(k, v)| theirs.get(*k).is_some_and(|t| t != *v))
+        .map(|(k, _)| k.clone())
+        .chain(more)
+        .collect();
+    match what.is_empty() {
+        true => Decision::new(Action::Unchanged, None),
+        false => Decision::new(
+            Action::Update,
+            Some(format!("differs: {}", what.join(", "))),
+        ),
     }
 }
 

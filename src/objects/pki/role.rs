@@ -7,11 +7,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{IssuerRef, Issuers, is_pki};
+use super::{IssuerRef, Issuers, compared, data_of, is_pki};
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
+use crate::objects::engine_item::in_secret_mount;
 use crate::objects::kind::{
-    ObjectKind, Parent, Scope, Sink, Source, Stage, check_name, check_secret_mount, one, segment,
+    ObjectKind, Scope, Sink, Source, Stage, check_name, check_secret_mount, one, segment,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::registry::Object;
@@ -39,32 +40,17 @@ impl PkiRole {
 }
 
 async fn read_role(client: &VaultClient, path: &str) -> Result<Option<Map<String, Value>>> {
-    Ok(client
-        .read(path)
-        .await?
-        .and_then(|mut v| v.get_mut("data").map(Value::take))
-        .and_then(|v| match v {
-            Value::Object(m) => Some(m),
-            _ => None,
-        }))
+    Ok(data_of(client.read(path).await?))
 }
 
 /// Which fields of the role differ on the target (fields it does not report are not compared).
-pub fn differences(desired: &PkiRole, theirs: &Map<String, Value>, on: &Issuers) -> Vec<String> {
-    let mut out: Vec<String> = desired
-        .fields
-        .iter()
-        .filter(|(k, v)| theirs.get(*k).is_some_and(|t| t != *v))
-        .map(|(k, _)| k.clone())
-        .collect();
+pub fn diff(desired: &PkiRole, theirs: &Map<String, Value>, on: &Issuers) -> Decision<()> {
     let their_ref = theirs
         .get("issuer_ref")
         .and_then(Value::as_str)
         .unwrap_or("default");
-    if !on.same(&desired.issuer, their_ref) {
-        out.push("issuer_ref".into());
-    }
-    out
+    let issuer = (!on.same(&desired.issuer, their_ref)).then(|| "issuer_ref".to_string());
+    compared(&desired.fields, theirs, issuer)
 }
 
 impl ObjectKind for PkiRole {
@@ -74,13 +60,7 @@ impl ObjectKind for PkiRole {
     type Current = Current;
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.namespace, self.api_path())
-    }
+    in_secret_mount!();
 
     fn entry(&self) -> String {
         format!("pki/roles/{}/{}", one(&self.mount), segment(&self.name))
@@ -89,10 +69,6 @@ impl ObjectKind for PkiRole {
     fn validate(&self) -> std::result::Result<(), String> {
         check_secret_mount(&self.mount)?;
         check_name("pki role", &self.name)
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.namespace, &self.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {
@@ -112,16 +88,9 @@ impl ObjectKind for PkiRole {
     }
 
     fn diff(&self, _: &Target, cur: &Current) -> Decision<()> {
-        let Some((theirs, on)) = cur else {
-            return Decision::new(Action::Create, None);
-        };
-        let what = differences(self, theirs, on);
-        match what.is_empty() {
-            true => Decision::new(Action::Unchanged, None),
-            false => Decision::new(
-                Action::Update,
-                Some(format!("differs: {}", what.join(", "))),
-            ),
+        match cur {
+            None => Decision::new(Action::Create, None),
+            Some((theirs, on)) => diff(self, theirs, on),
         }
     }
 
@@ -141,8 +110,10 @@ impl ObjectKind for PkiRole {
         };
         let mut body = self.fields.clone();
         body.insert("issuer_ref".into(), json!(issuer_ref));
-        client.write(&self.api_path(), &Value::Object(body)).await?;
-        Ok(())
+        client
+            .write(&self.api_path(), &Value::Object(body))
+            .await
+            .map(|_| ())
     }
 
     fn holds(mount: &Mount) -> bool {

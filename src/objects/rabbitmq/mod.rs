@@ -7,8 +7,3 @@ mod role;
 
 pub use connection::RabbitmqConnection;
 pub use role::RabbitmqRole;
-
-/// Whether a mount is a rabbitmq secrets engine.
-fn is_rabbitmq(mount: &crate::objects::mounts::Mount) -> bool {
-    mount.table == crate::vault::Table::Secret && mount.kind == "rabbitmq"
-}

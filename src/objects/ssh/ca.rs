@@ -12,10 +12,9 @@ use serde_json::{Map, Value};
 use super::{is_ssh, keys, proof};
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
+use crate::objects::engine_item::in_secret_mount;
 use crate::objects::escrow::Escrowed;
-use crate::objects::kind::{
-    ObjectKind, Parent, Scope, Sink, Source, Stage, check_secret_mount, one,
-};
+use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage, check_secret_mount, one};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
@@ -186,13 +185,7 @@ impl ObjectKind for SshCa {
     type Current = Current;
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.namespace, self.api_path())
-    }
+    in_secret_mount!();
 
     fn entry(&self) -> String {
         format!("ssh/ca/{}", one(&self.mount))
@@ -207,10 +200,6 @@ impl ObjectKind for SshCa {
             true => Ok(()),
             false => keys::escrow_matches(&self.escrowed, &self.public_key),
         }
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.namespace, &self.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

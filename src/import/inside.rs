@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use crate::error::Result;
-use crate::objects::mounts::{Mount, is_builtin};
+use crate::objects::mounts::Mount;
 use crate::objects::{Inventory, Kind, ObjectKind, Scope, Source, Target};
 use crate::state::Record;
 use crate::vault::{Table, VaultClient, mount_table};
@@ -127,7 +127,7 @@ pub async fn of_mount(
 }
 
 /// Lists what the namespace of the record `r` holds: what every kind finds in it (its child
-/// namespaces and mounts among them), and what its built-in mounts hold (token roles).
+/// namespaces and mounts among them; what a mount holds was checked with the mount).
 pub async fn of_namespace(target: &Target, r: &Record, known: &Known<'_>) -> Result<Inside> {
     let ns = r.path();
     let c = target.client(ns);
@@ -145,12 +145,6 @@ pub async fn of_namespace(target: &Target, r: &Record, known: &Known<'_>) -> Res
     };
     for kind in Kind::ALL {
         kind.found(&source, &scope, &mut found).await?;
-    }
-    for mount in mounts.iter().filter(|m| is_builtin(m.table, &m.path)) {
-        let scope = Scope::Mount { ns, mount };
-        for kind in Kind::ALL.iter().filter(|k| k.holds(mount)) {
-            kind.found(&source, &scope, &mut found).await?;
-        }
     }
     Ok(known.sort(found))
 }

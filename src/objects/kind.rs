@@ -1,6 +1,7 @@
 //! The one trait every object kind implements, and what it works with: where an object sits
 //! (`Parent`), when an import applies it (`Stage`), where an export puts what it finds (`Sink`,
-//! `Scope`, `Source`), and the checks and name encoding every kind's entry names share.
+//! `Scope`, `Source`), what a prune finds in a container (`Inventory`), what `--to-prefix` makes
+//! of an object (`Moved`), and the checks and name encoding every kind's entry names share.
 
 use std::future::Future;
 

@@ -481,4 +481,51 @@ mod tests {
         assert_eq!(action("ssh/"), Action::Delete);
         assert_eq!(action("had/"), Action::Refused);
     }
+
+    /// A namespace `team/` the importer created, with its mount `apps/` and policy `p`; DR's own
+    /// policy `dr-pol` in it when asked.
+    #[tokio::test]
+    async fn a_namespace_goes_only_with_nothing_but_what_the_importer_wrote() {
+        for with_dr in [true, false] {
+            let api = Arc::new(MemoryVault::new());
+            let kv2 = json!({"type": "kv", "options": {"version": "2"}});
+            // The client names namespace `team/` as `team`.
+            api.put("team", "sys/mounts", json!({"data": {"apps/": kv2}}));
+            api.put("team", "sys/auth", json!({"data": {}}));
+            for name in ["p"].into_iter().chain(with_dr.then_some("dr-pol")) {
+                let at = format!("sys/policies/acl/{name}");
+                api.put("team", &at, json!({"data": {"policy": "path \"x\" {}"}}));
+            }
+            let rec = |kind, path: &str, ns: &str, delete: &str| {
+                let mut r = Record::new([0; 32], kind, path, ns, Some(delete));
+                r.created = true;
+                (Box::from(path), r)
+            };
+            let left = vec![
+                rec(Kind::Namespace, "team/", "", "sys/namespaces/team"),
+                rec(Kind::Mount, "team/apps/", "team/", "sys/mounts/apps"),
+                rec(Kind::Policy, "team/p", "team/", "sys/policies/acl/p"),
+            ];
+            let client = VaultClient::with_api(api.clone());
+            let target = Target::load(client, &[], NewUserPassword::Random)
+                .await
+                .unwrap();
+            let o = opts(true, true, MaxDelete::Percent(100));
+            let planned = plan_deletions(&target, &left, &o).await.unwrap();
+            let of = |path: &str| {
+                let d = planned.iter().find(|d| d.change.entry == path).unwrap();
+                (d.change.action, d.change.reason.clone().unwrap())
+            };
+            assert_eq!(of("team/apps/").0, Action::Delete);
+            assert_eq!(of("team/p").0, Action::Delete);
+            let expected = match with_dr {
+                true => (
+                    Action::Refused,
+                    "not deleted: it holds policy dr-pol, which the importer did not write".into(),
+                ),
+                false => (Action::Delete, "gone from the snapshot".into()),
+            };
+            assert_eq!(of("team/"), expected);
+        }
+    }
 }

@@ -8,21 +8,11 @@ use globset::GlobSet;
 use crate::error::Result;
 use crate::objects::{Kind, Object};
 
-/// The path an object of `kind` is shown at in plans, diffs and listings, and selected by:
-/// its API path, namespace first. `path` is the kind's own (`ObjectKind::path`), which for
-/// policies and identity objects is the bare name inside `ns`.
+/// The path an object of `kind` is shown at in plans, diffs and listings, and selected by: its
+/// API path, namespace first, as its kind shows it (`ObjectKind::shown_path`). `path` is the
+/// kind's own (`ObjectKind::path`).
 pub fn shown_path(kind: Kind, ns: &str, path: &str) -> String {
-    let rest = path.strip_prefix(ns).unwrap_or(path);
-    let api = match kind {
-        Kind::Policy => match rest.strip_prefix("password/") {
-            Some(name) => format!("sys/policies/password/{name}"),
-            None => format!("sys/policies/acl/{rest}"),
-        },
-        Kind::Entity => format!("identity/entity/name/{rest}"),
-        Kind::Group => format!("identity/group/name/{rest}"),
-        _ => return path.to_string(),
-    };
-    format!("{ns}{api}")
+    kind.shown_path(ns, path)
 }
 
 /// The path `object` is shown and selected at.

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::objects::kv::{Metadata, State};
+pub use crate::objects::kv::{KvContent, VersionInfo};
 use crate::objects::{Kind, Object};
 use crate::select;
 
@@ -16,48 +16,12 @@ pub struct Content {
     pub kv: Option<KvContent>,
 }
 
-/// A KV secret without its data.
-#[derive(Debug, Clone, Serialize)]
-pub struct KvContent {
-    pub kv_version: u8,
-    /// Its latest version's state.
-    pub state: State,
-    /// Every version the snapshot carries (exported with `REPLICATOR_KV_HISTORY=all`), oldest
-    /// first; without history only the latest version's state is known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub versions: Option<Vec<VersionInfo>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Metadata>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct VersionInfo {
-    pub version: u64,
-    pub state: State,
-}
-
 impl Content {
     pub fn of(object: &Object) -> Content {
-        let kv = match object {
-            Object::KvSecret(s) => Some(KvContent {
-                kv_version: s.kv_version,
-                state: s.state,
-                versions: s.history.as_ref().map(|h| {
-                    h.iter()
-                        .map(|v| VersionInfo {
-                            version: v.version,
-                            state: v.state,
-                        })
-                        .collect()
-                }),
-                metadata: s.metadata.clone(),
-            }),
-            _ => None,
-        };
         Content {
             kind: object.kind(),
             path: select::shown(object),
-            kv,
+            kv: object.summary(),
         }
     }
 }
@@ -65,6 +29,7 @@ impl Content {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objects::kv::{Metadata, State};
     use crate::objects::kv::{Secret, Version};
     use serde_json::json;
 

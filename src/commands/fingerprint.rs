@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::objects::{Kind, Object, transit};
+use crate::objects::{Kind, Object};
 use crate::select;
 
 /// How deep field paths go below a top-level field (a mount's `config.default_lease_ttl`, an
@@ -29,22 +29,9 @@ impl Fingerprint {
         let mut fields = BTreeMap::new();
         if let Ok(Value::Object(mut top)) = serde_json::to_value(object) {
             top.remove("kind");
-            match object {
-                Object::KvSecret(_) => versions_by_number(&mut top),
-                // A transit key's backup carries the time it was taken: compared without it.
-                Object::TransitKey(k) => {
-                    if let Some(backup) = transit::without_backup_time(&k.backup) {
-                        top.insert("backup".into(), backup);
-                    }
-                }
-                _ => {}
-            }
+            object.fingerprinted(&mut top);
             for (name, value) in &top {
-                // A KV secret's data keys and versions are fields; what is inside them is a value.
-                let depth = match (kind, name.as_str()) {
-                    (Kind::KvSecret, "data" | "versions") => 1,
-                    _ => DEPTH,
-                };
+                let depth = kind.field_depth(name).unwrap_or(DEPTH);
                 flatten(name, value, depth, &mut fields);
             }
         }
@@ -66,25 +53,6 @@ impl Fingerprint {
             .cloned()
             .collect()
     }
-}
-
-/// A KV secret's `history` (a list, oldest first) as `versions`, keyed by version number, so that
-/// one version added or removed changes that version's field only.
-fn versions_by_number(top: &mut Map<String, Value>) {
-    let Some(Value::Array(history)) = top.remove("history") else {
-        return;
-    };
-    let versions = history
-        .into_iter()
-        .map(|mut v| {
-            let number = v
-                .as_object_mut()
-                .and_then(|o| o.remove("version"))
-                .map_or_else(|| "?".to_string(), |n| n.to_string());
-            (number, v)
-        })
-        .collect();
-    top.insert("versions".into(), Value::Object(versions));
 }
 
 /// Records `value` under `path`: an object field by field, `depth` levels down (an empty one adds

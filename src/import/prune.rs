@@ -1,19 +1,20 @@
 //! Prune: objects this importer brought to the target that have left the snapshot are deleted,
 //! when `REPLICATOR_PRUNE=true` (mounts and namespaces only with `REPLICATOR_PRUNE_MOUNTS=true`,
-//! only those the importer created, and only when they hold nothing else; see `holdings`).
+//! only those the importer created, and only when they hold nothing else; see `inside`).
 //! Objects the importer never wrote are never touched, and `REPLICATOR_MAX_DELETE` refuses a plan
 //! that would delete too much over `REPLICATOR_MAX_DELETE_WINDOW`, so neither an empty or
 //! truncated source nor one shrinking a little at every run can wipe DR.
 
+use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use super::holdings::{self, Inside, Key};
+use super::inside::{self, Inside, Key, Known};
 use super::plan::Change;
 use crate::config::ImportOptions;
 use crate::error::one_line;
 use crate::model::Action;
-use crate::objects::{Kind, Ops, Target};
+use crate::objects::{Ops, Target};
 use crate::state::{Record, Records};
 
 /// One planned deletion (or a refused one), and what the guard counts it as.
@@ -31,8 +32,8 @@ pub struct Deletion {
 
 fn change(entry: &str, rec: &Record, action: Action, reason: String) -> Change {
     let ops = match (action, rec.delete()) {
-        (Action::Delete, Some(d)) => Ops::Delete(rec.ns().to_string(), d.to_string()),
-        _ => Ops::None,
+        (Action::Delete, Some(d)) => Ops::delete(rec.ns(), d),
+        _ => Ops::default(),
     };
     Change {
         kind: rec.kind,
@@ -62,17 +63,23 @@ pub async fn plan_deletions(
     let (mut out, containers) = candidates(&gone, opts);
     let entry_of: HashMap<Key, (&str, &Record)> = gone
         .iter()
-        .map(|(e, r)| (holdings::key(r), (*e, *r)))
+        .map(|(e, r)| (inside::key(r), (*e, *r)))
         .collect();
     let keys: HashSet<Key> = entry_of.keys().cloned().collect();
     let own = |k: &Key| entry_of.get(k).is_some_and(|(_, r)| r.delete().is_some());
     let mut leaving: HashSet<Key> = HashSet::new();
     for (entry, rec) in containers {
+        let mount = inside::mount_of(rec);
+        let known = Known {
+            gone: &keys,
+            leaving: &leaving,
+            state_mount: &opts.state_mount,
+        };
         let inside = match rec.created {
             false => Err("the importer did not create it (it was on this cluster already)".into()),
-            true => match rec.kind {
-                Kind::Mount => holdings::of_mount(target, rec, &keys).await,
-                _ => holdings::of_namespace(target, rec, &keys, &leaving).await,
+            true => match mount.clone() {
+                Some(at) => inside::of_mount(target, rec, at, &known).await,
+                None => inside::of_namespace(target, rec, &known).await,
             }
             .map_err(|e| format!("what it holds could not be listed: {}", one_line(&e)))
             .and_then(safe),
@@ -80,9 +87,9 @@ pub async fn plan_deletions(
         let inside = match inside {
             Ok(inside) => inside,
             Err(why) => {
-                let verb = match rec.kind {
-                    Kind::Mount => "not disabled",
-                    _ => "not deleted",
+                let verb = match mount {
+                    Some(_) => "not disabled",
+                    None => "not deleted",
                 };
                 let reason = format!("{verb}: {why}");
                 tracing::warn!(kind = %rec.kind, path = %rec.path(), %reason, "prune refused");
@@ -94,7 +101,7 @@ pub async fn plan_deletions(
                 continue;
             }
         };
-        leaving.insert(holdings::key(rec));
+        leaving.insert(inside::key(rec));
         let counted = inside.gone.iter().filter(|k| own(k)).count() as u64;
         let along = inside.gone.iter().filter(|k| !own(k));
         out.push(Deletion {
@@ -119,17 +126,19 @@ fn candidates<'a>(
         if rec.delete().is_none() {
             continue;
         }
-        match rec.kind {
-            Kind::Mount | Kind::Namespace if opts.prune_mounts => containers.push((*entry, *rec)),
-            Kind::Mount | Kind::Namespace => {}
-            _ => plain.push(Deletion {
+        match rec.kind.is_container() {
+            true if opts.prune_mounts => containers.push((*entry, *rec)),
+            true => {}
+            false => plain.push(Deletion {
                 change: change(entry, rec, Action::Delete, "gone from the snapshot".into()),
                 weight: 1,
                 along: Vec::new(),
             }),
         }
     }
-    containers.sort_by_key(|(_, r)| (r.kind == Kind::Namespace, usize::MAX - r.path().len()));
+    // The registry lists what holds before what it holds (namespaces, then mounts): reversed, a
+    // container comes after what it holds; and deeper paths first.
+    containers.sort_by_key(|(_, r)| (Reverse(r.kind), Reverse(r.path().len())));
     (plain, containers)
 }
 
@@ -239,7 +248,11 @@ pub fn show(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::config::{MaxDelete, OnDrift};
+    use crate::objects::Kind;
     use crate::objects::auth::NewUserPassword;
+    use crate::vault::{MemoryVault, VaultClient};
+    use serde_json::json;
+    use std::sync::Arc;
 
     fn opts(prune: bool, prune_mounts: bool, max: MaxDelete) -> ImportOptions {
         ImportOptions {
@@ -357,7 +370,7 @@ mod tests {
     #[test]
     fn a_refusal_names_what_the_container_holds() {
         let one = Inside {
-            foreign: vec![("key", "dr/own".into())],
+            foreign: vec![("key".into(), "dr/own".into())],
             ..Inside::default()
         };
         assert_eq!(
@@ -365,7 +378,7 @@ mod tests {
             "it holds key dr/own, which the importer did not write"
         );
         let many = Inside {
-            foreign: (0..5).map(|i| ("key", format!("k{i}"))).collect(),
+            foreign: (0..5).map(|i| ("key".into(), format!("k{i}"))).collect(),
             ..Inside::default()
         };
         assert_eq!(
@@ -380,5 +393,139 @@ mod tests {
         assert!(safe(Inside::default()).is_ok());
         assert_eq!(show(Duration::from_secs(86_400)), "24h");
         assert_eq!(show(Duration::from_secs(90)), "90s");
+    }
+
+    /// A target with a KV-v2 mount `temp/` and an SSH mount `ssh/` (both the importer's), each
+    /// holding the importer's `dc` and DR's own `dr`, and a mount `had/` DR already had.
+    fn cluster(with_dr: bool) -> Arc<MemoryVault> {
+        let api = Arc::new(MemoryVault::new());
+        let kv2 = json!({"type": "kv", "options": {"version": "2"}});
+        let mounts = json!({"data": {"temp/": kv2, "had/": kv2, "ssh/": {"type": "ssh"}}});
+        api.put("", "sys/mounts", mounts);
+        let role = json!({"data": {"key_type": "ca", "allow_user_certificates": true}});
+        for name in ["dc"].into_iter().chain(with_dr.then_some("dr")) {
+            api.put("", &format!("temp/metadata/{name}"), json!({"data": {}}));
+            api.put("", &format!("ssh/roles/{name}"), role.clone());
+        }
+        api
+    }
+
+    /// The records of what left the snapshot: both mounts and what the importer wrote in them.
+    fn left() -> Vec<(Box<str>, Record)> {
+        let rec = |kind, path: &str, delete: Option<&str>, created| {
+            let mut r = Record::new([0; 32], kind, path, "", delete);
+            r.created = created;
+            (Box::from(path), r)
+        };
+        vec![
+            rec(Kind::Mount, "temp/", Some("sys/mounts/temp"), true),
+            rec(Kind::Mount, "ssh/", Some("sys/mounts/ssh"), true),
+            rec(Kind::Mount, "had/", Some("sys/mounts/had"), false),
+            rec(Kind::KvSecret, "temp/dc", Some("temp/metadata/dc"), false),
+            rec(Kind::SshRole, "ssh/roles/dc", Some("ssh/roles/dc"), false),
+        ]
+    }
+
+    async fn planned(api: &Arc<MemoryVault>) -> Vec<(String, Action, String)> {
+        let client = VaultClient::with_api(api.clone());
+        let target = Target::load(client, &[], NewUserPassword::Random)
+            .await
+            .unwrap();
+        let o = opts(true, true, MaxDelete::Percent(100));
+        let planned = plan_deletions(&target, &left(), &o).await.unwrap();
+        let mut out: Vec<_> = planned
+            .into_iter()
+            .map(|d| (d.change.path, d.change.action, d.change.reason.unwrap()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[tokio::test]
+    async fn prune_never_deletes_what_the_importer_did_not_create() {
+        let api = cluster(true);
+        let planned = planned(&api).await;
+        let deleted: Vec<&str> = planned
+            .iter()
+            .filter(|(_, a, _)| *a == Action::Delete)
+            .map(|(p, _, _)| p.as_str())
+            .collect();
+        // Only the importer's own objects: neither DR's nor the mounts that hold them.
+        assert_eq!(deleted, ["ssh/roles/dc", "temp/dc"]);
+        let refused = |path: &str| {
+            let (_, action, why) = planned.iter().find(|(p, _, _)| p == path).unwrap();
+            assert_eq!(*action, Action::Refused, "{path}");
+            why.clone()
+        };
+        assert_eq!(
+            refused("had/"),
+            "not disabled: the importer did not create it (it was on this cluster already)"
+        );
+        assert_eq!(
+            refused("temp/"),
+            "not disabled: it holds key dr, which the importer did not write"
+        );
+        // An SSH mount is listed by its kinds' own export.
+        assert_eq!(
+            refused("ssh/"),
+            "not disabled: it holds ssh role roles/dr, which the importer did not write"
+        );
+        assert!(api.writes().is_empty(), "planning writes nothing");
+    }
+
+    #[tokio::test]
+    async fn a_container_holding_only_what_the_importer_wrote_goes() {
+        let planned = planned(&cluster(false)).await;
+        let action = |path: &str| planned.iter().find(|(p, _, _)| p == path).unwrap().1;
+        assert_eq!(action("temp/"), Action::Delete);
+        assert_eq!(action("ssh/"), Action::Delete);
+        assert_eq!(action("had/"), Action::Refused);
+    }
+
+    /// A namespace `team/` the importer created, with its mount `apps/` and policy `p`; DR's own
+    /// policy `dr-pol` in it when asked.
+    #[tokio::test]
+    async fn a_namespace_goes_only_with_nothing_but_what_the_importer_wrote() {
+        for with_dr in [true, false] {
+            let api = Arc::new(MemoryVault::new());
+            let kv2 = json!({"type": "kv", "options": {"version": "2"}});
+            // The client names namespace `team/` as `team`.
+            api.put("team", "sys/mounts", json!({"data": {"apps/": kv2}}));
+            api.put("team", "sys/auth", json!({"data": {}}));
+            for name in ["p"].into_iter().chain(with_dr.then_some("dr-pol")) {
+                let at = format!("sys/policies/acl/{name}");
+                api.put("team", &at, json!({"data": {"policy": "path \"x\" {}"}}));
+            }
+            let rec = |kind, path: &str, ns: &str, delete: &str| {
+                let mut r = Record::new([0; 32], kind, path, ns, Some(delete));
+                r.created = true;
+                (Box::from(path), r)
+            };
+            let left = vec![
+                rec(Kind::Namespace, "team/", "", "sys/namespaces/team"),
+                rec(Kind::Mount, "team/apps/", "team/", "sys/mounts/apps"),
+                rec(Kind::Policy, "team/p", "team/", "sys/policies/acl/p"),
+            ];
+            let client = VaultClient::with_api(api.clone());
+            let target = Target::load(client, &[], NewUserPassword::Random)
+                .await
+                .unwrap();
+            let o = opts(true, true, MaxDelete::Percent(100));
+            let planned = plan_deletions(&target, &left, &o).await.unwrap();
+            let of = |path: &str| {
+                let d = planned.iter().find(|d| d.change.entry == path).unwrap();
+                (d.change.action, d.change.reason.clone().unwrap())
+            };
+            assert_eq!(of("team/apps/").0, Action::Delete);
+            assert_eq!(of("team/p").0, Action::Delete);
+            let expected = match with_dr {
+                true => (
+                    Action::Refused,
+                    "not deleted: it holds policy dr-pol, which the importer did not write".into(),
+                ),
+                false => (Action::Delete, "gone from the snapshot".into()),
+            };
+            assert_eq!(of("team/"), expected);
+        }
     }
 }

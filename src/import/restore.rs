@@ -10,7 +10,7 @@ use super::plan::Change;
 use super::{Snapshot, scan};
 use crate::error::{Error, Result};
 use crate::model::Action;
-use crate::objects::{Object, Parent};
+use crate::objects::{Moved, Object, Parent};
 use crate::select::Selection;
 use crate::state::Record;
 
@@ -212,35 +212,22 @@ impl Rename {
         Ok(Rename { from, to })
     }
 
-    /// The KV secret moved from `from` to `to` inside its own mount; anything else is skipped
-    /// with the reason.
+    /// The object moved from `from` to `to` (a KV secret, inside its own mount); anything else
+    /// is skipped with the reason.
     fn apply(&self, object: Object) -> Admitted {
-        let Object::KvSecret(mut s) = object else {
-            let why = "--to-prefix copies KV secrets only".to_string();
-            return Admitted::Skipped(object, why);
-        };
-        let home = format!("{}{}", s.namespace, s.mount);
-        let moved = s
-            .full_path()
-            .strip_prefix(&self.from)
-            .map(|rest| format!("{}{rest}", self.to));
-        match moved.as_deref().and_then(|m| m.strip_prefix(&home)) {
-            Some(path) if !path.is_empty() => {
-                s.path = path.to_string();
-                // Renamed, it is a new object: checked as one read from a snapshot would be.
-                let object = Object::KvSecret(s);
-                match crate::snapshot::format::validate(&object) {
-                    Ok(()) => Admitted::Selected {
-                        object,
-                        renamed: true,
-                    },
-                    Err(why) => Admitted::Skipped(object, format!("renamed, {why}")),
-                }
+        match object.moved(&self.from, &self.to) {
+            // Renamed, it is a new object: checked as one read from a snapshot would be.
+            Moved::To(object) => match crate::snapshot::format::validate(&object) {
+                Ok(()) => Admitted::Selected {
+                    object,
+                    renamed: true,
+                },
+                Err(why) => Admitted::Skipped(object, format!("renamed, {why}")),
+            },
+            Moved::Unmovable(object) => {
+                Admitted::Skipped(object, "--to-prefix copies KV secrets only".into())
             }
-            _ => {
-                let why = format!("--to-prefix {} is outside its mount {home}", self.to);
-                Admitted::Skipped(Object::KvSecret(s), why)
-            }
+            Moved::Outside(object, why) => Admitted::Skipped(object, why),
         }
     }
 }

@@ -1,12 +1,15 @@
 //! The one trait every object kind implements, and what it works with: where an object sits
 //! (`Parent`), when an import applies it (`Stage`), where an export puts what it finds (`Sink`,
-//! `Scope`, `Source`), and the checks and name encoding every kind's entry names share.
+//! `Scope`, `Source`), what a prune finds in a container (`Inventory`), what `--to-prefix` makes
+//! of an object (`Moved`), and the checks and name encoding every kind's entry names share.
 
 use std::future::Future;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Map, Value};
 
 use super::escrow::Escrow;
+use super::kv::KvContent;
 use super::mounts::Mount;
 use super::registry::{Kind, Object};
 use super::target::Target;
@@ -92,6 +95,82 @@ pub trait Sink: Send {
     fn not_copied(&mut self, kind: Kind, path: String, reason: String);
 }
 
+/// What a prune found in a scope of the target: each object, and each path an export could not
+/// copy; or why it cannot know.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// What names are shown relative to (the scope's path: `ns/secret/`).
+    prefix: String,
+    pub found: Vec<Held>,
+    /// Why what the scope holds cannot be listed (an engine no kind can list).
+    pub unknown: Option<String>,
+}
+
+/// One thing found: its kind and path (`ObjectKind::path`), and how a refusal names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Held {
+    pub kind: Kind,
+    pub path: String,
+    /// What it is (`key`, `policy`) and its name inside the scope.
+    pub what: String,
+    pub name: String,
+}
+
+impl Inventory {
+    /// An inventory of the scope at `prefix` (names are shown relative to it).
+    pub fn new(prefix: &str) -> Self {
+        Inventory {
+            prefix: prefix.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// One thing found at `path`, called `what` (`key`, `item`).
+    pub fn found(&mut self, kind: Kind, path: String, what: &str) {
+        let name = path.strip_prefix(&self.prefix).unwrap_or(&path).to_string();
+        let what = what.to_string();
+        self.found.push(Held {
+            kind,
+            path,
+            what,
+            name,
+        });
+    }
+}
+
+impl Sink for Inventory {
+    fn add(&mut self, obj: Object) -> Result<()> {
+        let kind = obj.kind();
+        self.found(kind, obj.path(), &kind.as_str().replace('_', " "));
+        Ok(())
+    }
+
+    fn not_copied(&mut self, kind: Kind, path: String, _reason: String) {
+        self.found(kind, path, &kind.as_str().replace('_', " "));
+    }
+}
+
+/// What `--to-prefix` made of an object.
+#[derive(Debug)]
+pub enum Moved<T> {
+    /// Moved: the same object at its new path.
+    To(T),
+    /// Its kind is never moved.
+    Unmovable(T),
+    /// The new path is outside what holds it (its mount): why.
+    Outside(T, String),
+}
+
+impl<T> Moved<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Moved<U> {
+        match self {
+            Moved::To(t) => Moved::To(f(t)),
+            Moved::Unmovable(t) => Moved::Unmovable(f(t)),
+            Moved::Outside(t, why) => Moved::Outside(f(t), why),
+        }
+    }
+}
+
 /// One kind of Vault object. A kind is its module (which implements this) plus one line in the
 /// registry (`objects/registry.rs`), which gives it its name and generates `Kind`, `Object` and
 /// `Ops` with every dispatch over them.
@@ -123,6 +202,45 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
     }
     /// Where a prune deletes it: (namespace, API path); `None` for kinds never pruned alone.
     fn delete_target(&self) -> Option<(String, String)>;
+    /// Whether deleting it takes what it holds along (a mount, a namespace): a prune deletes one
+    /// only with `REPLICATOR_PRUNE_MOUNTS`, once what it holds is proven to be the importer's.
+    fn is_container() -> bool {
+        false
+    }
+    /// The path an object of this kind at `path` (its `path()`) in namespace `ns` is shown at in
+    /// plans, diffs and listings, and selected by with `--only`: its API path, namespace first.
+    fn shown_path(_ns: &str, path: &str) -> String {
+        path.to_string()
+    }
+    /// Its snapshot JSON (`top`, without `kind`) made into what `diff` fingerprints.
+    fn fingerprinted(&self, _top: &mut Map<String, Value>) {}
+    /// How deep the top-level field `field` splits into field paths for `diff` (`None`: the
+    /// default depth).
+    fn field_depth(_field: &str) -> Option<usize> {
+        None
+    }
+    /// How `diff` names the top-level field `field` when it groups changed field paths.
+    fn field_group(field: &str) -> &str {
+        field
+    }
+    /// What `verify --contents` shows of it beyond kind and path (never a value).
+    fn summary(&self) -> Option<KvContent> {
+        None
+    }
+    /// Moves it from the folder `from` to `to` (`--to-prefix`, full paths, namespace first).
+    fn moved(self, _from: &str, _to: &str) -> Moved<Self> {
+        Moved::Unmovable(self)
+    }
+    /// What of this kind the target holds in `scope`, for a prune to prove a container holds
+    /// only the importer's objects. By default its own export, so that what the export skips
+    /// (what an engine holds by itself) is skipped here the same way; what it cannot copy counts.
+    fn found(
+        source: &Source<'_>,
+        scope: &Scope<'_>,
+        found: &mut Inventory,
+    ) -> impl Future<Output = Result<()>> + Send {
+        Self::export(source, scope, found)
+    }
 
     /// Reads its counterpart on the target.
     fn current(&self, target: &Target) -> impl Future<Output = Result<Self::Current>> + Send;

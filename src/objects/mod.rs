@@ -30,6 +30,6 @@ mod test_tools;
 #[cfg(test)]
 mod tests;
 
-pub use kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+pub use kind::{Held, Inventory, Moved, ObjectKind, Parent, Scope, Sink, Source, Stage};
 pub use registry::{Kind, Object, Ops};
 pub use target::Target;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage, check_dir_path, one};
-use super::registry::Object;
+use super::kind::{Inventory, ObjectKind, Parent, Scope, Sink, Source, Stage, check_dir_path, one};
+use super::registry::{Kind, Object};
 use super::target::Target;
 use crate::error::Result;
 use crate::model::{Action, Decision};
@@ -78,6 +78,10 @@ impl ObjectKind for Namespace {
         Some((parent.to_string(), format!("sys/namespaces/{name}")))
     }
 
+    fn is_container() -> bool {
+        true
+    }
+
     async fn current(&self, target: &Target) -> Result<Option<Namespace>> {
         current(&target.client, &self.path).await
     }
@@ -99,6 +103,18 @@ impl ObjectKind for Namespace {
             sink.add(Object::Namespace(
                 found.unwrap_or_else(|| Namespace::new(ns)),
             ))?;
+        }
+        Ok(())
+    }
+
+    /// In a namespace: its child namespaces (each holds the rest of what is below it).
+    async fn found(source: &Source<'_>, scope: &Scope<'_>, found: &mut Inventory) -> Result<()> {
+        let Scope::Namespace { ns, .. } = scope else {
+            return Ok(());
+        };
+        for child in source.client.list("sys/namespaces").await? {
+            let child = format!("{ns}{}/", child.trim_end_matches('/'));
+            found.found(Kind::Namespace, child, "namespace");
         }
         Ok(())
     }

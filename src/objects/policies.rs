@@ -126,6 +126,15 @@ impl ObjectKind for Policy {
         ))
     }
 
+    /// `sys/policies/acl/<name>` or `sys/policies/password/<name>`.
+    fn shown_path(ns: &str, path: &str) -> String {
+        let rest = path.strip_prefix(ns).unwrap_or(path);
+        match rest.strip_prefix("password/") {
+            Some(name) => format!("{ns}{}", api_path(PolicyType::Password, name)),
+            None => format!("{ns}{}", api_path(PolicyType::Acl, rest)),
+        }
+    }
+
     async fn current(&self, target: &Target) -> Result<Option<String>> {
         current(
             &target.client(&self.namespace),

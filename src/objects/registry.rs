@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use super::kind::{Inventory, Moved, ObjectKind, Parent, Scope, Sink, Source, Stage};
+use super::kv::KvContent;
 use super::target::Target;
 use super::{
     auth, database, identity, kubernetes, kv, mounts, namespaces, pki, policies, rabbitmq, ssh,
@@ -61,6 +62,36 @@ macro_rules! registry {
                 match self { $(Kind::$variant => <$ty as ObjectKind>::holds(m),)* }
             }
 
+            /// Whether deleting one takes what it holds along (a mount, a namespace).
+            pub fn is_container(self) -> bool {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::is_container(),)* }
+            }
+
+            /// The path an object of this kind at `path` in namespace `ns` is shown and selected at.
+            pub fn shown_path(self, ns: &str, path: &str) -> String {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::shown_path(ns, path),)* }
+            }
+
+            /// How deep the top-level field `field` splits into field paths for `diff`.
+            pub fn field_depth(self, field: &str) -> Option<usize> {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::field_depth(field),)* }
+            }
+
+            /// How `diff` names the top-level field `field` when it groups changed field paths.
+            pub fn field_group(self, field: &str) -> &str {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::field_group(field),)* }
+            }
+
+            /// What of this kind the target holds in `scope`, into `found`.
+            pub async fn found(
+                self,
+                source: &Source<'_>,
+                scope: &Scope<'_>,
+                found: &mut Inventory,
+            ) -> Result<()> {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::found(source, scope, found).await,)* }
+            }
+
             /// Exports this kind's objects in `scope` into `sink`.
             pub async fn export(
                 self,
@@ -109,6 +140,21 @@ macro_rules! registry {
             /// Where a prune deletes it: (namespace, API path).
             pub fn delete_target(&self) -> Option<(String, String)> {
                 match self { $(Object::$variant(o) => o.delete_target(),)* }
+            }
+
+            /// Its snapshot JSON (`top`, without `kind`) made into what `diff` fingerprints.
+            pub fn fingerprinted(&self, top: &mut serde_json::Map<String, serde_json::Value>) {
+                match self { $(Object::$variant(o) => o.fingerprinted(top),)* }
+            }
+
+            /// What `verify --contents` shows of it beyond kind and path (never a value).
+            pub fn summary(&self) -> Option<KvContent> {
+                match self { $(Object::$variant(o) => o.summary(),)* }
+            }
+
+            /// Moves it from the folder `from` to `to` (`--to-prefix`).
+            pub fn moved(self, from: &str, to: &str) -> Moved<Object> {
+                match self { $(Object::$variant(o) => o.moved(from, to).map(Object::$variant),)* }
             }
 
             /// Reads the object's counterpart on the target and decides what to do with it.
@@ -196,6 +242,13 @@ registry! {
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Ops {
+    /// A prune's deletion at (namespace, API path).
+    pub fn delete(ns: &str, path: &str) -> Ops {
+        Ops::Delete(ns.to_string(), path.to_string())
     }
 }
 

@@ -51,8 +51,7 @@ fn fields(kind: Kind, paths: &[String]) -> String {
     let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
     for path in paths {
         let (group, name) = match path.split_once('.') {
-            Some(("data", key)) if kind == Kind::KvSecret => ("keys", key),
-            Some((group, rest)) => (group, rest),
+            Some((group, rest)) => (kind.field_group(group), rest),
             None => ("fields", path.as_str()),
         };
         match groups.iter_mut().find(|(g, _)| *g == group) {

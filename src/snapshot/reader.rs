@@ -15,7 +15,7 @@ use super::entries::{name_key, sha_key};
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, kind_of, validate};
 use super::manifest::Manifest;
 use crate::hashing::Hashing;
-use crate::objects::Object;
+use crate::objects::{Object, Parent};
 
 /// Size limits that keep a hostile archive (a gzip or tar bomb) from exhausting the importer.
 #[derive(Debug, Clone, Copy)]
@@ -201,8 +201,8 @@ impl Tally {
         }
         let object = parse_object(&name, &data)?;
         *self.counts.entry(object.kind().as_str()).or_default() += 1;
-        if let Object::Namespace(n) = &object {
-            self.namespaces.push(n.path.clone());
+        if let Some(Parent::Namespace(path)) = object.as_parent() {
+            self.namespaces.push(path);
         }
         Ok(Scanned {
             object,

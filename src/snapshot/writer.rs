@@ -21,7 +21,7 @@ use super::runs::{Merge, Record, Runs};
 use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
-use crate::objects::{Kind, Object, Sink};
+use crate::objects::{Kind, Object, Parent, Sink};
 use crate::vault::ClusterInfo;
 
 /// The gzip level of the archive (the format does not pin one). Level 1: deflate at level 6 was
@@ -104,8 +104,8 @@ impl SnapshotWriter {
         if let Some(c) = &self.added {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        if let Object::Namespace(n) = obj {
-            self.namespaces.push(n.path.clone());
+        if let Some(Parent::Namespace(path)) = obj.as_parent() {
+            self.namespaces.push(path);
         }
         Ok(())
     }

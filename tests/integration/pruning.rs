@@ -176,6 +176,53 @@ fn an_importer_created_auth_method_goes_only_without_users_of_dr() {
     );
 }
 
+/// SSH and PKI mounts the importer created go once they left the snapshot, when they hold only
+/// what the importer wrote (their kinds list them); ones where DR made a role of its own stay.
+#[test]
+fn importer_created_ssh_and_pki_mounts_go_only_without_roles_of_dr() {
+    let p = Pair::new();
+    let role = |engine: &str| match engine {
+        "ssh" => json!({"key_type": "ca", "allow_user_certificates": true}),
+        _ => json!({"allow_any_name": true}),
+    };
+    for (mount, engine) in [
+        ("ssh-a", "ssh"),
+        ("ssh-b", "ssh"),
+        ("pki-a", "pki"),
+        ("pki-b", "pki"),
+    ] {
+        p.src
+            .write(&format!("sys/mounts/{mount}"), json!({"type": engine}));
+        p.src.write(&format!("{mount}/roles/dc"), role(engine));
+    }
+    p.export();
+    p.import(&[]).assert_code(0);
+    assert!(p.dst.read("ssh-a/roles/dc").is_some());
+    assert!(p.dst.read("pki-a/roles/dc").is_some());
+    p.dst.write("ssh-b/roles/dr", role("ssh"));
+    p.dst.write("pki-b/roles/dr", role("pki"));
+
+    for mount in ["ssh-a", "ssh-b", "pki-a", "pki-b"] {
+        p.src.delete(&format!("sys/mounts/{mount}"));
+    }
+    p.export();
+    let run = p.import(&PRUNE_ALL);
+    run.assert_code(3);
+    assert!(!p.has_mount("ssh-a"), "{}", run.stdout);
+    assert!(!p.has_mount("pki-a"), "{}", run.stdout);
+    assert!(
+        p.has_mount("ssh-b") && p.has_mount("pki-b"),
+        "{}",
+        run.stdout
+    );
+    assert!(p.dst.read("ssh-b/roles/dr").is_some());
+    assert!(p.dst.read("pki-b/roles/dr").is_some());
+    for (mount, kind) in [("ssh-b", "ssh role"), ("pki-b", "pki role")] {
+        let why = format!("mount {mount}/: not disabled: it holds {kind} roles/dr, which");
+        assert!(run.stdout.contains(&why), "{why}\n{}", run.stdout);
+    }
+}
+
 /// A mount's deletion counts as the secrets that go with it: five secrets count five.
 #[test]
 fn the_delete_guard_counts_a_mount_as_the_secrets_inside_it() {

@@ -5,7 +5,8 @@ use super::{AuthItem, NewUserPassword, current, diff, export, layout, needs_pass
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::kind::{
-    ObjectKind, Parent, Scope, Sink, Source, Stage, check_dir_path, check_name, one, segments,
+    Inventory, ObjectKind, Parent, Scope, Sink, Source, Stage, check_dir_path, check_name, one,
+    segments,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
@@ -119,6 +120,34 @@ impl ObjectKind for AuthItem {
         }
         for (path, reason) in found.not_copied {
             sink.not_copied(Kind::AuthItem, path, reason);
+        }
+        Ok(())
+    }
+
+    /// Its items by its method's layout: each set singleton, each listed collection member (no
+    /// escrow is read). A method without a layout cannot be listed.
+    async fn found(source: &Source<'_>, scope: &Scope<'_>, found: &mut Inventory) -> Result<()> {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+            return Ok(());
+        };
+        let (c, at, method) = (source.client, &mount.path, mount.kind.as_str());
+        let Some((singletons, collections)) = layout(method) else {
+            found.unknown = Some(format!("the importer cannot list a `{method}` auth method"));
+            return Ok(());
+        };
+        for item in singletons {
+            if current(c, at, method, item).await?.is_some() {
+                found.found(Kind::AuthItem, format!("{ns}auth/{at}{item}"), "item");
+            }
+        }
+        for coll in collections {
+            for name in c.list(&format!("auth/{at}{coll}")).await? {
+                found.found(
+                    Kind::AuthItem,
+                    format!("{ns}auth/{at}{coll}/{name}"),
+                    "item",
+                );
+            }
         }
         Ok(())
     }

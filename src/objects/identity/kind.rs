@@ -52,6 +52,11 @@ impl ObjectKind for Entity {
         Some((self.namespace.clone(), at))
     }
 
+    fn shown_path(ns: &str, path: &str) -> String {
+        let name = path.strip_prefix(ns).unwrap_or(path);
+        format!("{ns}identity/entity/name/{name}")
+    }
+
     async fn current(&self, target: &Target) -> Result<Option<Entity>> {
         let c = target.client(&self.namespace);
         current_entity(&c, &self.namespace, &self.name).await
@@ -132,6 +137,11 @@ impl ObjectKind for Group {
     fn delete_target(&self) -> Option<(String, String)> {
         let at = format!("identity/group/name/{}", self.name);
         Some((self.namespace.clone(), at))
+    }
+
+    fn shown_path(ns: &str, path: &str) -> String {
+        let name = path.strip_prefix(ns).unwrap_or(path);
+        format!("{ns}identity/group/name/{name}")
     }
 
     async fn current(&self, target: &Target) -> Result<Option<Group>> {

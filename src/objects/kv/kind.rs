@@ -1,11 +1,16 @@
 //! KV secrets as an object kind: where they sit in a snapshot and on a target, and the export's
 //! walk of each KV mount.
 
-use super::{Current, Found, KvOps, Secret, Walk, apply, current, diff, export_mount};
+use serde_json::{Map, Value};
+
+use super::{
+    Current, Found, KvContent, KvOps, Secret, Walk, apply, current, diff, export_mount, views,
+};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::kind::{
-    ObjectKind, Parent, Scope, Sink, Source, Stage, bad_segment, check_secret_mount, one, segments,
+    Inventory, Moved, ObjectKind, Parent, Scope, Sink, Source, Stage, bad_segment,
+    check_secret_mount, one, segments,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
@@ -48,6 +53,48 @@ impl ObjectKind for Secret {
             _ => format!("{}{}", self.mount, self.path),
         };
         Some((self.namespace.clone(), at))
+    }
+
+    /// Its history by version number.
+    fn fingerprinted(&self, top: &mut Map<String, Value>) {
+        views::versions_by_number(top);
+    }
+
+    /// Its data keys and versions are fields; what is inside them is a value.
+    fn field_depth(field: &str) -> Option<usize> {
+        matches!(field, "data" | "versions").then_some(1)
+    }
+
+    /// Its data's fields are its keys.
+    fn field_group(field: &str) -> &str {
+        match field {
+            "data" => "keys",
+            _ => field,
+        }
+    }
+
+    fn summary(&self) -> Option<KvContent> {
+        Some(KvContent::of(self))
+    }
+
+    fn moved(self, from: &str, to: &str) -> Moved<Self> {
+        views::moved(self, from, to)
+    }
+
+    /// Its keys, listed in every folder of the mount (no secret is read).
+    async fn found(source: &Source<'_>, scope: &Scope<'_>, found: &mut Inventory) -> Result<()> {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+            return Ok(());
+        };
+        let at = &mount.path;
+        let folder = match mount.kv_version() {
+            Some(2) => format!("{at}metadata/"),
+            _ => at.clone(),
+        };
+        for name in views::list_all(source.client, &folder).await? {
+            found.found(Kind::KvSecret, format!("{ns}{at}{name}"), "key");
+        }
+        Ok(())
     }
 
     async fn current(&self, target: &Target) -> Result<Current> {

@@ -9,6 +9,7 @@ mod kind;
 mod known;
 mod listing;
 mod meta;
+mod views;
 mod walk;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use serde_json::{Map, Value};
 pub use apply::{Current, KvOps, apply, current, diff};
 pub use known::{Known, TargetKv};
 pub use meta::MetaInfo;
+pub use views::{KvContent, VersionInfo};
 pub use walk::{Found, Walk, export_mount};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -57,6 +57,10 @@ impl ObjectKind for Mount {
         Some((self.namespace.clone(), at))
     }
 
+    fn is_container() -> bool {
+        true
+    }
+
     async fn current(&self, target: &Target) -> Result<Self::Current> {
         let cur = target
             .mount(&self.namespace, self.table, &self.path)

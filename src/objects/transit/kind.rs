@@ -4,8 +4,12 @@
 use super::{Current, TransitKey, Write, apply, current, diff, export};
 use crate::error::Result;
 use crate::model::{Action, Decision};
+use serde_json::{Map, Value};
+
+use super::without_backup_time;
 use crate::objects::kind::{
-    ObjectKind, Parent, Scope, Sink, Source, Stage, check_name, check_secret_mount, one, segment,
+    Held, Inventory, ObjectKind, Parent, Scope, Sink, Source, Stage, check_name,
+    check_secret_mount, one, segment,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
@@ -56,8 +60,32 @@ impl ObjectKind for TransitKey {
         apply(&target.client(&self.namespace), self, action, ops.as_ref()).await
     }
 
+    /// A backup carries the time it was taken: compared without it.
+    fn fingerprinted(&self, top: &mut Map<String, Value>) {
+        if let Some(backup) = without_backup_time(&self.backup) {
+            top.insert("backup".into(), backup);
+        }
+    }
+
     fn holds(mount: &Mount) -> bool {
         mount.table == Table::Secret && mount.kind == "transit"
+    }
+
+    /// Its keys, listed (none is backed up).
+    async fn found(source: &Source<'_>, scope: &Scope<'_>, found: &mut Inventory) -> Result<()> {
+        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+            return Ok(());
+        };
+        let at = &mount.path;
+        for name in source.client.list(&format!("{at}keys")).await? {
+            found.found.push(Held {
+                kind: Kind::TransitKey,
+                path: format!("{ns}{at}keys/{name}"),
+                what: "key".into(),
+                name,
+            });
+        }
+        Ok(())
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {

@@ -13,7 +13,8 @@ path "+/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }
 # The same rule covers database, kubernetes and rabbitmq engines' config/, roles/ and
-# static-roles/ (rabbitmq's config/connection is written, never read).
+# static-roles/ (rabbitmq's config/connection is written, never read; its config/lease is read
+# and written).
 
 # SSH engines (here ssh/; "+/*" above already covers them): roles written and (with
 # REPLICATOR_PRUNE) deleted; the CA written with its escrowed key where DR has none, and read to

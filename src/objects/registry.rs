@@ -235,6 +235,7 @@ registry! {
     KubernetesRole("kubernetes_role") => kubernetes::KubernetesRole,
     RabbitmqConnection("rabbitmq_connection") => rabbitmq::RabbitmqConnection,
     RabbitmqRole("rabbitmq_role") => rabbitmq::RabbitmqRole,
+    RabbitmqLease("rabbitmq_lease") => rabbitmq::RabbitmqLease,
     Entity("entity") => identity::Entity,
     Group("group") => identity::Group,
 }

@@ -50,6 +50,7 @@ fn every_kind_names_its_entries_in_its_own_folder_and_is_tagged_by_its_name() {
         Object::KubernetesConfig(super::kubernetes::KubernetesConfig::from(item(""))),
         Object::RabbitmqConnection(super::rabbitmq::RabbitmqConnection::from(item(""))),
         Object::RabbitmqRole(super::rabbitmq::RabbitmqRole::from(item("r"))),
+        Object::RabbitmqLease(super::rabbitmq::RabbitmqLease::from(item(""))),
     ];
     for obj in objects {
         let name = format!("{}.json", obj.entry());

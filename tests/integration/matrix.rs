@@ -34,6 +34,7 @@ const SHAPES: &[Shape] = &[
     engines::DATABASE,
     engines::KUBERNETES,
     engines::RABBITMQ_ROLE,
+    engines::RABBITMQ_LEASE,
     engines::IN_A_NAMESPACE,
 ];
 

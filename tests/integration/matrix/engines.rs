@@ -138,6 +138,22 @@ pub const RABBITMQ_ROLE: Shape = Shape {
     needs_namespaces: false,
 };
 
+pub const RABBITMQ_LEASE: Shape = Shape {
+    kind: "rabbitmq lease config",
+    defaults: |b| mount(b, "m-rmq-lease", "rabbitmq"),
+    tuned: |b| {
+        mount(b, "m-rmq-lease", "rabbitmq");
+        b.write(
+            "m-rmq-lease/config/lease",
+            json!({"ttl": "1h", "max_ttl": "24h"}),
+        );
+    },
+    // A write replaces both: `max_ttl` left out goes back to 0.
+    change: |b| b.write("m-rmq-lease/config/lease", json!({"ttl": 600})),
+    view: |b| views(b, &["m-rmq-lease/config/lease"]),
+    needs_namespaces: false,
+};
+
 pub const IN_A_NAMESPACE: Shape = Shape {
     kind: "database and kubernetes engines in a child namespace",
     defaults: |b| {

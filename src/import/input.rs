@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use tokio::sync::mpsc;
 
 use super::Snapshot;
-use crate::objects::Object;
+use crate::objects::Parent;
 use crate::snapshot::reader::Scanned;
 
 pub(super) struct Input {
@@ -38,7 +38,7 @@ impl Input {
             }
             let next = self.rx.recv().await;
             if let Some(s) = next.as_ref()
-                && matches!(s.object, Object::Namespace(_))
+                && matches!(s.object.as_parent(), Some(Parent::Namespace(_)))
             {
                 self.namespaces.extend(next);
                 continue;

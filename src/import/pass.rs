@@ -75,7 +75,8 @@ pub(super) async fn plan_and_apply(
             concurrency: client.concurrency(),
             gate: &gate,
         },
-        snapshot,
+        key: &snapshot.key,
+        entries: snapshot.entries,
         opts,
         restore: run.restore,
         saver: lease.map(|lease| planner::Saver {
@@ -87,10 +88,10 @@ pub(super) async fn plan_and_apply(
     // object out: found as last applied.
     let (reading, rest) = match heads_only {
         true => (
-            Reading::Heads(once.heads),
+            Reading::Kept(once.heads),
             applied::beyond_heads(&manifest.counts).collect(),
         ),
-        false => (Reading::Snapshot, Vec::new()),
+        false => (Reading::Snapshot(snapshot), Vec::new()),
     };
     let applied = match run.mode {
         Mode::DryRun => return dry_run(&pass, reading, &mut records, deletes, rest).await,
@@ -105,6 +106,29 @@ pub(super) async fn plan_and_apply(
                 summary
             }),
     };
+    let summary = conclude(
+        run,
+        lease,
+        (snapshot, opts),
+        records,
+        applied,
+        tally,
+        (before, stored),
+    );
+    Ok((None, summary.await?))
+}
+
+/// What a run that writes leaves, whether its pass finished or not: the prunes' records settled,
+/// `meta`, and the records saved under the lease; then the pass's own outcome.
+async fn conclude(
+    run: &Run<'_>,
+    lease: Option<&lease::Lease>,
+    (snapshot, opts): (&Snapshot, &crate::config::ImportOptions),
+    mut records: Records,
+    applied: Result<Summary>,
+    tally: prune::Tally,
+    (before, stored): (Option<Meta>, Option<Meta>),
+) -> Result<Summary> {
     let deleted = tally.settle(&mut records);
     let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());
     let meta = match run.restore {
@@ -120,7 +144,7 @@ pub(super) async fn plan_and_apply(
     let summary = applied?;
     saved?;
     noted?;
-    Ok((None, summary))
+    Ok(summary)
 }
 
 /// The options of this run: between full checks, objects the importer already applied are
@@ -139,7 +163,7 @@ fn this_run(
 /// The plan a dry run prints, prunes included, and its summary.
 async fn dry_run(
     pass: &planner::Pass<'_>,
-    reading: Reading,
+    reading: Reading<'_>,
     records: &mut Records,
     deletes: Vec<Change>,
     rest: Vec<(Kind, u64)>,
@@ -158,7 +182,7 @@ async fn dry_run(
 /// drifted, before anything is written; otherwise exactly this plan is carried out.
 async fn plan_then_apply(
     pass: &planner::Pass<'_>,
-    reading: Reading,
+    reading: Reading<'_>,
     records: &mut Records,
     deletes: Vec<Change>,
     rest: Vec<(Kind, u64)>,
@@ -169,7 +193,7 @@ async fn plan_then_apply(
     }
     if plan.drifted > 0 {
         return Err(Error::refused(
-            &pass.snapshot.key,
+            pass.key,
             format!(
                 "{} objects changed on the target since the last import \
                  (REPLICATOR_ON_DRIFT=fail); nothing was written",

@@ -26,11 +26,12 @@ use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
 use crate::state::{ImporterState, Record, Records};
 
-/// What a pass reads: the whole snapshot, or only its namespaces and mounts as the verifying
-/// pass kept them (every other entry is one the last import applied; see `applied`).
-pub enum Reading {
-    Snapshot,
-    Heads(Vec<Scanned>),
+/// What a pass reads: the whole verified snapshot, or objects already read (the namespaces and
+/// mounts the verifying pass kept, when every other entry is one the last import applied; see
+/// `applied`).
+pub enum Reading<'a> {
+    Snapshot(&'a Snapshot),
+    Kept(Vec<Scanned>),
 }
 
 /// Where a pass's changes go.
@@ -60,7 +61,10 @@ struct Done {
 pub struct Pass<'a> {
     pub mode: Mode,
     pub exec: Executor<'a>,
-    pub snapshot: &'a Snapshot,
+    /// The snapshot's key, as errors name it.
+    pub key: &'a str,
+    /// How many entries it holds (for the progress).
+    pub entries: u64,
     pub opts: &'a ImportOptions,
     /// A selective restore, and the containers its selection needs.
     pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
@@ -72,7 +76,11 @@ pub struct Pass<'a> {
 /// Plans every object of the snapshot against the target, writing nothing. When the mode
 /// applies the plan afterwards, each change keeps its object and record for `Executor::run`
 /// (and the records take the objects found unchanged).
-pub async fn plan(pass: &Pass<'_>, reading: Reading, records: &mut Records) -> crate::Result<Plan> {
+pub async fn plan(
+    pass: &Pass<'_>,
+    reading: Reading<'_>,
+    records: &mut Records,
+) -> crate::Result<Plan> {
     let mut plan = Plan::default();
     let keep = pass.mode != Mode::DryRun;
     walk(
@@ -93,13 +101,13 @@ pub async fn plan(pass: &Pass<'_>, reading: Reading, records: &mut Records) -> c
 /// and updates `records` with what took effect. On an error the records still say what was done.
 pub async fn apply(
     pass: &Pass<'_>,
-    reading: Reading,
+    reading: Reading<'_>,
     records: &mut Records,
     deletes: Vec<Change>,
 ) -> crate::Result<Summary> {
     let mut summary = Summary::default();
     let mut deferred = Plan::default();
-    let progress = Progress::start("import", Some(pass.snapshot.entries));
+    let progress = Progress::start("import", Some(pass.entries));
     let sink = Sink::Apply {
         summary: &mut summary,
         deferred: &mut deferred,
@@ -129,18 +137,20 @@ impl Saver<'_> {
 
 async fn walk(
     pass: &Pass<'_>,
-    reading: Reading,
+    reading: Reading<'_>,
     records: &mut Records,
     mut sink: Sink<'_>,
 ) -> crate::Result<()> {
-    let (snapshot, concurrency, cancel) = (pass.snapshot, pass.exec.concurrency, pass.exec.gate);
+    let (concurrency, cancel) = (pass.exec.concurrency, pass.exec.gate);
     // What an earlier pass (a dry plan before this one) found is not trusted here.
     pass.exec.target.kv.forget();
     let (tx, rx) = mpsc::channel::<Scanned>(concurrency * 4);
     let feed = move |s: Scanned| tx.blocking_send(s).is_ok();
     let reading: BoxFuture<'_, crate::Result<()>> = match reading {
-        Reading::Heads(heads) => Box::pin(replay(snapshot, heads, feed)),
-        Reading::Snapshot => Box::pin(async move { scan(snapshot, feed).await.map(drop) }),
+        Reading::Kept(objects) => Box::pin(replay(pass.key, objects, feed)),
+        Reading::Snapshot(snapshot) => {
+            Box::pin(async move { scan(snapshot, feed).await.map(drop) })
+        }
     };
     let walking = async move {
         let mut input = Input::new(rx);

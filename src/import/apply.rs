@@ -244,3 +244,57 @@ pub(super) fn record(summary: &mut Summary, change: &Change, result: Result<(), 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn change(v: serde_json::Value, action: Action) -> Change {
+        Change::new(serde_json::from_value(v).unwrap(), action, None)
+    }
+
+    fn group(ns: &str, name: &str, members: &[&str]) -> Change {
+        let v = json!({"kind": "group", "namespace": ns, "name": name, "type": "internal",
+            "policies": [], "metadata": {}, "member_entities": [], "member_groups": members});
+        change(v, Action::Create)
+    }
+
+    #[test]
+    fn groups_run_after_the_groups_they_hold_per_namespace_and_unplanned_ones_last() {
+        let refused = change(
+            json!({"kind": "group", "name": "r", "type": "internal"}),
+            Action::Refused,
+        );
+        let changes = vec![
+            refused,
+            group("", "a", &["c"]),
+            group("", "b", &[]),
+            group("t/", "x", &["y"]),
+            group("", "c", &["b"]),
+            group("t/", "y", &[]),
+        ];
+        let step = Step::of(&changes[1]);
+        assert_eq!(step, Step::Write(Stage::Groups));
+        assert!(step.one_by_one());
+        let order: Vec<String> = in_order(step, changes)
+            .into_iter()
+            .map(|c| c.path.replace("identity/group/name/", ""))
+            .collect();
+        assert_eq!(order, ["b", "c", "a", "t/y", "t/x", "r"]);
+    }
+
+    #[test]
+    fn steps_follow_the_stages_then_prunes_with_containers_last() {
+        let policy = json!({"kind": "policy", "type": "acl", "name": "p", "policy": ""});
+        let ns = json!({"kind": "namespace", "path": "team1/"});
+        let write = Step::of(&change(policy.clone(), Action::Create));
+        let prune = Step::of(&change(policy, Action::Delete));
+        let prune_ns = Step::of(&change(ns.clone(), Action::Delete));
+        let create_ns = Step::of(&change(ns, Action::Create));
+        assert!(create_ns < write && write < prune && prune < prune_ns);
+        assert!(create_ns.one_by_one() && !write.one_by_one() && !prune.one_by_one());
+        assert!(prune_ns.one_by_one());
+    }
+}

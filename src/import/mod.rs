@@ -16,6 +16,8 @@ mod planner;
 mod prune;
 mod restore;
 pub mod summary;
+#[cfg(test)]
+mod tests;
 mod verify;
 mod watch;
 

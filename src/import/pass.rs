@@ -93,18 +93,9 @@ pub(super) async fn plan_and_apply(
         ),
         false => (Reading::Snapshot(snapshot), Vec::new()),
     };
-    let applied = match run.mode {
-        Mode::DryRun => return dry_run(&pass, reading, &mut records, deletes, rest).await,
-        Mode::PlanThenApply => {
-            Ok(plan_then_apply(&pass, reading, &mut records, deletes, rest).await?)
-        }
-        Mode::Streamed => planner::apply(&pass, reading, &mut records, deletes)
-            .await
-            .map(|mut summary| {
-                rest.into_iter()
-                    .for_each(|(kind, n)| summary.count(kind, Action::Unchanged, n));
-                summary
-            }),
+    let applied = match carry_out(&pass, reading, &mut records, deletes, rest).await? {
+        Done::Planned(plan, summary) => return Ok((Some(plan), summary)),
+        Done::Applied(applied) => applied,
     };
     let summary = conclude(
         run,
@@ -160,6 +151,44 @@ fn this_run(
     opts
 }
 
+/// What a pass came to.
+pub(super) enum Done {
+    /// The plan a dry run prints, and its summary.
+    Planned(Plan, Summary),
+    /// What applying did; an error here comes after some writes, whose records are then saved.
+    Applied(Result<Summary>),
+}
+
+/// Plans and applies the snapshot as the pass's mode says: a dry run plans (prunes included); an
+/// import with REPLICATOR_ON_DRIFT=fail plans, then applies exactly that plan; any other applies
+/// as it plans. An error returned here comes before anything was written.
+pub(super) async fn carry_out(
+    pass: &planner::Pass<'_>,
+    reading: Reading<'_>,
+    records: &mut Records,
+    deletes: Vec<Change>,
+    rest: Vec<(Kind, u64)>,
+) -> Result<Done> {
+    Ok(match pass.mode {
+        Mode::DryRun => {
+            let (plan, summary) = dry_run(pass, reading, records, deletes, rest).await?;
+            Done::Planned(plan, summary)
+        }
+        Mode::PlanThenApply => Done::Applied(Ok(plan_then_apply(
+            pass, reading, records, deletes, rest,
+        )
+        .await?)),
+        Mode::Streamed => Done::Applied(planner::apply(pass, reading, records, deletes).await.map(
+            |mut summary| {
+                for (kind, n) in rest {
+                    summary.count(kind, Action::Unchanged, n);
+                }
+                summary
+            },
+        )),
+    })
+}
+
 /// The plan a dry run prints, prunes included, and its summary.
 async fn dry_run(
     pass: &planner::Pass<'_>,
@@ -167,7 +196,7 @@ async fn dry_run(
     records: &mut Records,
     deletes: Vec<Change>,
     rest: Vec<(Kind, u64)>,
-) -> Result<(Option<Plan>, Summary)> {
+) -> Result<(Plan, Summary)> {
     let mut plan = planner::plan(pass, reading, records).await?;
     for (kind, n) in rest {
         *plan.unchanged.entry(kind).or_default() += n;
@@ -175,7 +204,7 @@ async fn dry_run(
     plan.changes.extend(deletes);
     plan.sort();
     let summary = Summary::of_plan(&plan);
-    Ok((Some(plan), summary))
+    Ok((plan, summary))
 }
 
 /// Plans the whole snapshot, then applies it (REPLICATOR_ON_DRIFT=fail): refused when anything

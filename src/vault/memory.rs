@@ -20,6 +20,8 @@ pub struct MemoryVault {
     answers: Mutex<BTreeMap<Key, Value>>,
     writes: Mutex<Vec<(String, String, Value)>>,
     deletes: Mutex<Vec<(String, String)>>,
+    /// Paths whose writes fail (prefixes).
+    refused: Mutex<Vec<String>>,
 }
 
 impl MemoryVault {
@@ -40,6 +42,12 @@ impl MemoryVault {
     pub fn put(&self, ns: &str, path: &str, answer: Value) {
         let mut a = self.answers.lock().unwrap_or_else(|e| e.into_inner());
         a.insert((ns.to_string(), path.to_string()), answer);
+    }
+
+    /// Makes every write to a path starting with `prefix` fail, as a server that refuses it.
+    pub fn refuse_writes(&self, prefix: &str) {
+        let mut r = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        r.push(prefix.to_string());
     }
 
     /// Every write so far: (namespace, path, body).
@@ -113,6 +121,17 @@ impl Stub for MemoryVault {
     }
 
     async fn write(&self, ns: &str, path: &str, body: &Value) -> Result<Value> {
+        let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        if refused.iter().any(|r| path.starts_with(r.as_str())) {
+            return Err(Error::Vault {
+                method: "POST",
+                path: path.to_string(),
+                status: 400,
+                message: "refused by the test".into(),
+                retry_after: None,
+            });
+        }
+        drop(refused);
         self.put(ns, path, json!({ "data": body }));
         let mut w = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         w.push((ns.to_string(), path.to_string(), body.clone()));

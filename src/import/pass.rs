@@ -161,7 +161,8 @@ pub(super) enum Done {
 
 /// Plans and applies the snapshot as the pass's mode says: a dry run plans (prunes included); an
 /// import with REPLICATOR_ON_DRIFT=fail plans, then applies exactly that plan; any other applies
-/// as it plans. An error returned here comes before anything was written.
+/// as it plans. An error returned here comes before anything was written. `rest`: the objects a
+/// pass over the heads alone leaves out, found as the last import left them.
 pub(super) async fn carry_out(
     pass: &planner::Pass<'_>,
     reading: Reading<'_>,
@@ -169,57 +170,38 @@ pub(super) async fn carry_out(
     deletes: Vec<Change>,
     rest: Vec<(Kind, u64)>,
 ) -> Result<Done> {
-    Ok(match pass.mode {
-        Mode::DryRun => {
-            let (plan, summary) = dry_run(pass, reading, records, deletes, rest).await?;
-            Done::Planned(plan, summary)
-        }
-        Mode::PlanThenApply => Done::Applied(Ok(plan_then_apply(
-            pass, reading, records, deletes, rest,
-        )
-        .await?)),
-        Mode::Streamed => Done::Applied(planner::apply(pass, reading, records, deletes).await.map(
-            |mut summary| {
-                for (kind, n) in rest {
-                    summary.count(kind, Action::Unchanged, n);
-                }
-                summary
-            },
-        )),
-    })
-}
-
-/// The plan a dry run prints, prunes included, and its summary.
-async fn dry_run(
-    pass: &planner::Pass<'_>,
-    reading: Reading<'_>,
-    records: &mut Records,
-    deletes: Vec<Change>,
-    rest: Vec<(Kind, u64)>,
-) -> Result<(Plan, Summary)> {
+    if pass.mode == Mode::Streamed {
+        let applied = planner::apply(pass, reading, records, deletes).await;
+        return Ok(Done::Applied(applied.map(|mut summary| {
+            for (kind, n) in rest {
+                summary.count(kind, Action::Unchanged, n);
+            }
+            summary
+        })));
+    }
     let mut plan = planner::plan(pass, reading, records).await?;
     for (kind, n) in rest {
         *plan.unchanged.entry(kind).or_default() += n;
     }
-    plan.changes.extend(deletes);
-    plan.sort();
-    let summary = Summary::of_plan(&plan);
-    Ok((plan, summary))
+    if pass.mode == Mode::DryRun {
+        plan.changes.extend(deletes);
+        plan.sort();
+        let summary = Summary::of_plan(&plan);
+        return Ok(Done::Planned(plan, summary));
+    }
+    Ok(Done::Applied(Ok(
+        apply_whole(pass, plan, records, deletes).await?
+    )))
 }
 
-/// Plans the whole snapshot, then applies it (REPLICATOR_ON_DRIFT=fail): refused when anything
-/// drifted, before anything is written; otherwise exactly this plan is carried out.
-async fn plan_then_apply(
+/// Applies a plan made whole first (REPLICATOR_ON_DRIFT=fail): refused when anything drifted,
+/// before anything is written; otherwise exactly this plan is carried out.
+async fn apply_whole(
     pass: &planner::Pass<'_>,
-    reading: Reading<'_>,
+    plan: Plan,
     records: &mut Records,
     deletes: Vec<Change>,
-    rest: Vec<(Kind, u64)>,
 ) -> Result<Summary> {
-    let mut plan = planner::plan(pass, reading, records).await?;
-    for (kind, n) in rest {
-        *plan.unchanged.entry(kind).or_default() += n;
-    }
     if plan.drifted > 0 {
         return Err(Error::refused(
             pass.key,

@@ -120,6 +120,20 @@ async fn run(
     carry_out(&pass, reading, records, Vec::new(), Vec::new()).await
 }
 
+/// A streamed run of `objects` (the default mode), which must not fail as a whole.
+async fn streamed(
+    api: &Arc<MemoryVault>,
+    on_drift: OnDrift,
+    objects: &[Object],
+    records: &mut Records,
+) -> Summary {
+    summary(
+        run(api, Mode::Streamed, &options(on_drift), objects, records)
+            .await
+            .unwrap(),
+    )
+}
+
 fn summary(done: Done) -> Summary {
     match done {
         Done::Applied(s) => s.unwrap(),
@@ -134,91 +148,70 @@ fn plan(done: Done) -> Plan {
     }
 }
 
-/// One object of each kind, as a snapshot carries it, inside containers a run creates first.
+/// The secret engines `CONTENTS` live in, each mounted at its name (KV at `secret/`).
+const ENGINES: &[&str] = &[
+    "kv",
+    "transit",
+    "ssh",
+    "totp",
+    "pki",
+    "database",
+    "kubernetes",
+    "rabbitmq",
+];
+
+/// One object of every kind but the containers, as a snapshot's entries carry them.
+const CONTENTS: &[&str] = &[
+    r#"{"kind": "policy", "type": "acl", "name": "app", "policy": "path \"x\" {}"}"#,
+    r#"{"kind": "auth_item", "mount": "userpass/", "method": "userpass", "item": "users/alice",
+        "data": {"token_ttl": 60}}"#,
+    r#"{"kind": "kv_secret", "mount": "secret/", "path": "app", "kv_version": 2,
+        "data": {"k": "v"}}"#,
+    r#"{"kind": "transit_key", "mount": "transit/", "name": "k", "type": "aes256-gcm96",
+        "latest_version": 1, "backup": "YmFja3Vw"}"#,
+    r#"{"kind": "ssh_ca", "mount": "ssh/", "public_key":
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}"#,
+    r#"{"kind": "ssh_role", "mount": "ssh/", "name": "user", "data": {"key_type": "ca"}}"#,
+    r#"{"kind": "totp_key", "mount": "totp/", "name": "k"}"#,
+    r#"{"kind": "pki_issuer", "mount": "pki/", "name": "root", "source_id": "s1",
+        "certificate": "-----BEGIN CERTIFICATE-----\nAB\n-----END CERTIFICATE-----\n",
+        "settings": {"usage": "read-only"}}"#,
+    r#"{"kind": "pki_config", "mount": "pki/", "item": "urls",
+        "fields": {"issuing_certificates": ["http://x"]}}"#,
+    r#"{"kind": "pki_role", "mount": "pki/", "name": "web", "fields": {"ttl": 60},
+        "issuer": {"name": "root"}}"#,
+    r#"{"kind": "database_config", "mount": "database/", "name": "pg",
+        "data": {"plugin_name": "postgresql-database-plugin"}}"#,
+    r#"{"kind": "database_role", "mount": "database/", "name": "ro", "data": {"db_name": "pg"}}"#,
+    r#"{"kind": "database_static_role", "mount": "database/", "name": "st",
+        "data": {"db_name": "pg", "username": "u"}}"#,
+    r#"{"kind": "kubernetes_config", "mount": "kubernetes/",
+        "data": {"kubernetes_host": "https://k"}}"#,
+    r#"{"kind": "kubernetes_role", "mount": "kubernetes/", "name": "r",
+        "data": {"allowed_kubernetes_namespaces": ["a"]}}"#,
+    r#"{"kind": "rabbitmq_connection", "mount": "rabbitmq/",
+        "data": {"connection_uri": "http://r"}}"#,
+    r#"{"kind": "rabbitmq_role", "mount": "rabbitmq/", "name": "r", "data": {"vhosts": "{}"}}"#,
+    r#"{"kind": "entity", "name": "alice", "policies": ["app"], "metadata": {},
+        "disabled": false, "aliases": []}"#,
+    r#"{"kind": "group", "name": "g", "type": "internal", "policies": [], "metadata": {},
+        "member_entities": [], "member_groups": []}"#,
+];
+
+/// One object of each kind, inside containers a run creates first.
 fn every_kind() -> Vec<Object> {
-    let ssh_key =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
-    let item = |kind: &str, mount: &str, name: &str, data: Value| {
-        object(json!({"kind": kind, "mount": mount, "name": name, "data": data}))
-    };
-    vec![
-        object(json!({"kind": "namespace", "path": "team1/"})),
-        mount("secret", "secret/", "kv"),
-        mount("auth", "userpass/", "userpass"),
-        mount("secret", "transit/", "transit"),
-        mount("secret", "ssh/", "ssh"),
-        mount("secret", "totp/", "totp"),
-        mount("secret", "pki/", "pki"),
-        mount("secret", "database/", "database"),
-        mount("secret", "kubernetes/", "kubernetes"),
-        mount("secret", "rabbitmq/", "rabbitmq"),
-        policy("path \"x\" {}"),
-        object(
-            json!({"kind": "auth_item", "mount": "userpass/", "method": "userpass",
-            "item": "users/alice", "data": {"token_ttl": 60}}),
-        ),
-        kv("secret/", "app"),
-        object(
-            json!({"kind": "transit_key", "mount": "transit/", "name": "k",
-            "type": "aes256-gcm96", "latest_version": 1, "backup": "YmFja3Vw"}),
-        ),
-        object(json!({"kind": "ssh_ca", "mount": "ssh/", "public_key": ssh_key})),
-        item("ssh_role", "ssh/", "user", json!({"key_type": "ca"})),
-        object(json!({"kind": "totp_key", "mount": "totp/", "name": "k"})),
-        object(
-            json!({"kind": "pki_issuer", "mount": "pki/", "name": "root", "source_id": "s1",
-            "certificate": "-----BEGIN CERTIFICATE-----\nAB\n-----END CERTIFICATE-----\n",
-            "settings": {"usage": "read-only"}}),
-        ),
-        object(
-            json!({"kind": "pki_config", "mount": "pki/", "item": "urls",
-            "fields": {"issuing_certificates": ["http://x"]}}),
-        ),
-        object(
-            json!({"kind": "pki_role", "mount": "pki/", "name": "web", "fields": {"ttl": 60},
-            "issuer": {"name": "root"}}),
-        ),
-        item(
-            "database_config",
-            "database/",
-            "pg",
-            json!({"plugin_name": "postgresql-database-plugin"}),
-        ),
-        item("database_role", "database/", "ro", json!({"db_name": "pg"})),
-        item(
-            "database_static_role",
-            "database/",
-            "st",
-            json!({"db_name": "pg", "username": "u"}),
-        ),
-        item(
-            "kubernetes_config",
-            "kubernetes/",
-            "",
-            json!({"kubernetes_host": "https://k"}),
-        ),
-        item(
-            "kubernetes_role",
-            "kubernetes/",
-            "r",
-            json!({"allowed_kubernetes_namespaces": ["a"]}),
-        ),
-        item(
-            "rabbitmq_connection",
-            "rabbitmq/",
-            "",
-            json!({"connection_uri": "http://r"}),
-        ),
-        item("rabbitmq_role", "rabbitmq/", "r", json!({"vhosts": "{}"})),
-        object(
-            json!({"kind": "entity", "name": "alice", "policies": ["app"], "metadata": {},
-            "disabled": false, "aliases": []}),
-        ),
-        object(
-            json!({"kind": "group", "name": "g", "type": "internal", "policies": [],
-            "metadata": {}, "member_entities": [], "member_groups": []}),
-        ),
-    ]
+    let mut all = vec![object(json!({"kind": "namespace", "path": "team1/"}))];
+    all.push(mount("auth", "userpass/", "userpass"));
+    for engine in ENGINES {
+        let path = match *engine {
+            "kv" => "secret/".to_string(),
+            e => format!("{e}/"),
+        };
+        all.push(mount("secret", &path, engine));
+    }
+    let contents = CONTENTS.iter().map(|s| serde_json::from_str(s).unwrap());
+    all.extend(contents);
+    all
 }
 
 /// What each kind comes to when created into an empty cluster: applied, or deliberately not.
@@ -401,17 +394,7 @@ async fn the_state_mount_is_never_written_from_a_snapshot() {
     let api = cluster();
     let objects = [mount("secret", "replicator/", "kv"), kv("replicator/", "x")];
     let mut records = Records::new(RecordKey::Plain);
-    let s = summary(
-        run(
-            &api,
-            Mode::Streamed,
-            &options(OnDrift::Overwrite),
-            &objects,
-            &mut records,
-        )
-        .await
-        .unwrap(),
-    );
+    let s = streamed(&api, OnDrift::Overwrite, &objects, &mut records).await;
     assert_eq!(
         (
             s.kinds[&Kind::Mount].refused,
@@ -451,17 +434,7 @@ fn written(api: &MemoryVault) -> Vec<String> {
 #[tokio::test]
 async fn drift_is_overwritten_when_so_configured() {
     let (api, objects, mut records) = drifted();
-    let s = summary(
-        run(
-            &api,
-            Mode::Streamed,
-            &options(OnDrift::Overwrite),
-            &objects,
-            &mut records,
-        )
-        .await
-        .unwrap(),
-    );
+    let s = streamed(&api, OnDrift::Overwrite, &objects, &mut records).await;
     assert_eq!((s.drifted, s.kinds[&Kind::Policy].updated), (1, 1));
     assert_eq!(
         written(&api),
@@ -472,17 +445,7 @@ async fn drift_is_overwritten_when_so_configured() {
 #[tokio::test]
 async fn drift_is_left_as_it_is_when_so_configured() {
     let (api, objects, mut records) = drifted();
-    let s = summary(
-        run(
-            &api,
-            Mode::Streamed,
-            &options(OnDrift::Skip),
-            &objects,
-            &mut records,
-        )
-        .await
-        .unwrap(),
-    );
+    let s = streamed(&api, OnDrift::Skip, &objects, &mut records).await;
     assert_eq!((s.drifted, s.kinds[&Kind::Policy].skipped), (1, 1));
     assert_eq!(s.left_alone.len(), 1);
     assert!(!s.is_partial());

@@ -14,7 +14,7 @@ use crate::error::Result;
 
 /// One request as the client sends it. `ns` is the full namespace (`""` for none); paths have no
 /// leading slash; a LIST takes a folder with its trailing slash.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     pub op: Op,
     pub token: &'a Token,
@@ -23,6 +23,17 @@ pub struct Request<'a> {
     /// Extra query parameters (`version=3`, `limit=1000`), or `""`.
     pub query: &'a str,
     pub body: Option<&'a Value>,
+}
+
+/// The request without its token or body (which may carry secret values).
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("op", &self.op)
+            .field("ns", &self.ns)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Request<'_> {

@@ -477,3 +477,38 @@ async fn drift_with_on_drift_fail_refuses_the_run_before_anything_is_written() {
     );
     assert_eq!(fresh.len(), 2);
 }
+
+#[tokio::test]
+async fn escrowed_fields_are_written_unless_the_last_import_applied_this_very_entry() {
+    let api = cluster();
+    api.put(
+        "",
+        "sys/auth",
+        json!({"data": {"approle/": {"type": "approle"}}}),
+    );
+    api.put(
+        "",
+        "auth/approle/role/ci",
+        json!({"data": {"token_ttl": 60}}),
+    );
+    let role = object(
+        json!({"kind": "auth_item", "mount": "approle/", "method": "approle",
+        "item": "role/ci", "data": {"token_ttl": 60}, "escrowed": {"secret_id": "s"}}),
+    );
+    let opts = options(OnDrift::Overwrite);
+    let target = Target::load(api.client(), &[], opts.userpass)
+        .await
+        .unwrap();
+    let plain = object(
+        json!({"kind": "auth_item", "mount": "approle/", "method": "approle",
+        "item": "role/ci", "data": {"token_ttl": 60}}),
+    );
+    let decide = async |o: &Object, applied| {
+        super::decide::plan_one(&target, o.clone(), (applied, applied), &opts).await
+    };
+    assert_eq!(decide(&plain, None).await.action, Action::Unchanged);
+    let c = decide(&role, None).await;
+    assert_eq!(c.action, Action::Update);
+    assert!(c.reason.unwrap_or_default().contains("escrowed fields"));
+    assert_eq!(decide(&role, Some(true)).await.action, Action::Unchanged);
+}

@@ -58,7 +58,7 @@ pub(super) async fn plan_one(
                 "drift: changed on the target since the last import{what}; left as it is"
             )),
             drift: true,
-            ops: Ops::None,
+            ops: Ops::default(),
         },
     };
     Change::decided(obj, d)

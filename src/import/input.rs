@@ -6,8 +6,7 @@ use std::collections::VecDeque;
 
 use tokio::sync::mpsc;
 
-use super::Snapshot;
-use crate::objects::Object;
+use crate::objects::Parent;
 use crate::snapshot::reader::Scanned;
 
 pub(super) struct Input {
@@ -38,7 +37,7 @@ impl Input {
             }
             let next = self.rx.recv().await;
             if let Some(s) = next.as_ref()
-                && matches!(s.object, Object::Namespace(_))
+                && matches!(s.object.as_parent(), Some(Parent::Namespace(_)))
             {
                 self.namespaces.extend(next);
                 continue;
@@ -64,19 +63,17 @@ impl Input {
     }
 }
 
-/// Hands the verified objects `heads` to `feed` in their order, as a pass over the snapshot would.
+/// Hands the verified objects `heads` to `feed` in their order, as a pass over the snapshot `key`
+/// would.
 pub(super) async fn replay(
-    snapshot: &Snapshot,
+    key: &str,
     heads: Vec<Scanned>,
     mut feed: impl FnMut(Scanned) -> bool + Send + 'static,
 ) -> crate::Result<()> {
     let fed = tokio::task::spawn_blocking(move || heads.into_iter().all(&mut feed)).await;
     match fed {
         Ok(true) => Ok(()),
-        Ok(false) => Err(crate::Error::refused(&snapshot.key, "import stopped")),
-        Err(e) => Err(crate::Error::refused(
-            &snapshot.key,
-            format!("reader crashed: {e}"),
-        )),
+        Ok(false) => Err(crate::Error::refused(key, "import stopped")),
+        Err(e) => Err(crate::Error::refused(key, format!("reader crashed: {e}"))),
     }
 }

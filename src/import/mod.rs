@@ -16,6 +16,8 @@ mod planner;
 mod prune;
 mod restore;
 pub mod summary;
+#[cfg(test)]
+mod tests;
 mod verify;
 mod watch;
 
@@ -33,7 +35,8 @@ use crate::vault::Session;
 
 use applied::Applied;
 pub use lease::{Gate, holder_id};
-use pass::{Run, plan_and_apply};
+use pass::{Once, Run, plan_and_apply};
+use plan::Mode;
 pub use plan::{Change, Plan};
 pub use restore::Restore;
 pub use summary::Summary;
@@ -117,7 +120,13 @@ pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
         // Bookkeeping goes through its own client, so the write count is the objects' alone.
         // Its requests end within the lease's request budget, as the objects' do (`pass`).
         let budget = lease::Lease::request_budget(opts.lease_ttl);
-        let state = ImporterState::new(client.detached().with_budget(budget), &opts.state_mount);
+        let bookkeeping = client.detached().with_budget(budget);
+        // A dry run's bookkeeping cannot write either.
+        let bookkeeping = match req.dry_run {
+            true => bookkeeping.read_only(),
+            false => bookkeeping,
+        };
+        let state = ImporterState::new(bookkeeping, &opts.state_mount);
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
         let (snapshot, mut manifest, heads) = verify_keeping_heads(&verify, &req.snapshot).await?;
@@ -142,12 +151,12 @@ pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
             client,
             state: &state,
             opts: &opts,
+            mode: Mode::of(req.dry_run, opts.on_drift),
             restore,
             record_key,
-            applied: std::sync::Mutex::new(applied),
-            heads: std::sync::Mutex::new(Some(heads)),
         };
-        let mut out = import_with(&run, snapshot, manifest, req.dry_run).await?;
+        let once = Once { applied, heads };
+        let mut out = import_with(&run, once, snapshot, manifest).await?;
         out.only = req.restore.as_ref().map(|r| r.only.spec().to_string());
         out.warning = warning;
         Ok(out)
@@ -191,13 +200,14 @@ async fn fence_warning(state: &ImporterState, addr: &str, allow: bool) -> Result
 
 async fn import_with(
     run: &Run<'_>,
+    once: Once,
     snapshot: Snapshot,
     manifest: Manifest,
-    dry_run: bool,
 ) -> Result<ImportOutcome> {
     let (client, opts) = (run.client, run.opts);
     let cancel = CancellationToken::new();
     lease::cancel_on_signals(cancel.clone());
+    let dry_run = run.mode == Mode::DryRun;
     let lease = match dry_run {
         true => None,
         false => {
@@ -208,7 +218,7 @@ async fn import_with(
             Some(taken.await?)
         }
     };
-    let result = plan_and_apply(run, &snapshot, &manifest, lease.as_ref()).await;
+    let result = plan_and_apply(run, once, (&snapshot, &manifest), lease.as_ref()).await;
     let stopped = match lease {
         Some(lease) => lease.release().await,
         None => None,

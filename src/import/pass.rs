@@ -1,22 +1,26 @@
-//! One import pass against the target, once its snapshot is verified: read the bookkeeping
-//! (records, meta), decide whether this run compares everything, plan the prunes, then plan and
-//! apply the snapshot (or print the plan) and save what was written under the lease.
+//! One import pass against the target, once its snapshot is verified: the run's `Mode` (decided
+//! once, from the options), the bookkeeping (records, meta), whether this run compares
+//! everything, the prunes, then the snapshot planned and applied as the mode says (or the plan
+//! printed), and what was written saved under the lease.
 
 use std::collections::HashSet;
 
 use chrono::Utc;
 
 use super::applied::{self, Applied};
-use super::plan::{Change, Plan};
+use super::apply::Executor;
+use super::inherit::Parents;
+use super::plan::{Change, Mode, Plan};
+use super::planner::Reading;
 use super::restore::Restore;
 use super::summary::Summary;
-use super::{Snapshot, apply, lease, planner, prune};
-use crate::config::OnDrift;
+use super::{Snapshot, lease, planner, prune};
 use crate::error::{Error, Result};
 use crate::model::Action;
-use crate::objects::{Parent, Target};
+use crate::objects::{Kind, Parent, Target};
 use crate::snapshot::Manifest;
 use crate::snapshot::entries::name_key;
+use crate::snapshot::reader::Scanned;
 use crate::state::{ImporterState, Meta, Records};
 use crate::vault::VaultClient;
 
@@ -25,37 +29,36 @@ pub(super) struct Run<'a> {
     pub client: &'a VaultClient,
     pub state: &'a ImporterState,
     pub opts: &'a crate::config::ImportOptions,
+    pub mode: Mode,
     pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
     /// What the records digest entries with.
     pub record_key: crate::state::RecordKey,
-    /// What the snapshot holds, to tell whether the last import applied all of it: taken (and
-    /// dropped) once the records are read.
-    pub applied: std::sync::Mutex<Applied>,
-    /// The namespaces and mounts at the snapshot's head, kept by the verifying pass.
-    pub heads: std::sync::Mutex<Option<Vec<crate::snapshot::reader::Scanned>>>,
+}
+
+/// What the verifying pass hands a run, used once.
+pub(super) struct Once {
+    /// What the snapshot holds, to tell whether the last import applied all of it.
+    pub applied: Applied,
+    /// The namespaces and mounts at the snapshot's head, as the verifying pass met them.
+    pub heads: Vec<Scanned>,
 }
 
 pub(super) async fn plan_and_apply(
     run: &Run<'_>,
-    snapshot: &Snapshot,
-    manifest: &Manifest,
+    once: Once,
+    (snapshot, manifest): (&Snapshot, &Manifest),
     lease: Option<&lease::Lease>,
 ) -> Result<(Option<Plan>, Summary)> {
-    let state = run.state;
-    // Without a lease, nothing is written: a dry run.
-    let dry_run = lease.is_none();
-    let cancel = &lease.map(lease::Lease::gate).unwrap_or_default();
-    let gated = lease.map(|_| gated(run, cancel));
-    let client = gated.as_ref().unwrap_or(run.client);
+    let gate = lease.map(lease::Lease::gate).unwrap_or_default();
+    // What a dry run talks through cannot write; an import's writes ask its lease first.
+    let client = match run.mode {
+        Mode::DryRun => run.client.read_only(),
+        Mode::PlanThenApply | Mode::Streamed => gated(run, &gate),
+    };
     let mut records = load_records(run, manifest).await?;
     let (before, stored) = read_meta(run, lease).await?;
-    // Between full checks, objects the importer already applied are trusted to be as it left them.
-    let mut opts = run.opts.clone();
-    opts.full_check |= before
-        .as_ref()
-        .is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every);
-    let opts = &opts;
-    let heads_only = heads_only(run, opts, &records);
+    let opts = &this_run(run.opts, before.as_ref());
+    let heads_only = heads_only(run, opts, &records, once.applied);
     tracing::info!(full_check = opts.full_check, heads_only, "planning");
     let mut target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
     target.database = opts.database;
@@ -63,42 +66,60 @@ pub(super) async fn plan_and_apply(
         false => Default::default(),
         true => plan_prunes(run, &target, &records, snapshot).await?,
     };
+    let parents = Parents::default();
     let pass = planner::Pass {
-        target: &target,
-        snapshot,
-        concurrency: client.concurrency(),
+        mode: run.mode,
+        exec: Executor {
+            target: &target,
+            parents: &parents,
+            concurrency: client.concurrency(),
+            gate: &gate,
+        },
+        key: &snapshot.key,
+        entries: snapshot.entries,
         opts,
         restore: run.restore,
-        heads_only,
-        saver: lease.map(|lease| planner::Saver { state, lease }),
-        // Planning the heads alone needs no second read of the snapshot.
-        heads: std::sync::Mutex::new(match heads_only {
-            true => run.heads.lock().ok().and_then(|mut h| h.take()),
-            false => None,
+        saver: lease.map(|lease| planner::Saver {
+            state: run.state,
+            lease,
         }),
     };
-    // Namespaces and mounts alone leave every other object out: found as last applied.
-    let rest = applied::beyond_heads(&manifest.counts).filter(|_| heads_only);
-    let applied = if dry_run || opts.on_drift == OnDrift::Fail {
-        let mut plan = planner::plan(&pass, &mut records, !dry_run).await?;
-        for (kind, n) in rest {
-            *plan.unchanged.entry(kind).or_default() += n;
-        }
-        if dry_run {
-            plan.changes.extend(deletes);
-            plan.sort();
-            let summary = Summary::of_plan(&plan);
-            return Ok((Some(plan), summary));
-        }
-        Ok(apply_plan(&pass, plan, &mut records, deletes, cancel).await?)
-    } else {
-        planner::apply(&pass, &mut records, deletes, cancel)
-            .await
-            .map(|mut summary| {
-                rest.for_each(|(kind, n)| summary.count(kind, Action::Unchanged, n));
-                summary
-            })
+    // Planning the heads alone needs no second read of the snapshot, and leaves every other
+    // object out: found as last applied.
+    let (reading, rest) = match heads_only {
+        true => (
+            Reading::Kept(once.heads),
+            applied::beyond_heads(&manifest.counts).collect(),
+        ),
+        false => (Reading::Snapshot(snapshot), Vec::new()),
     };
+    let applied = match carry_out(&pass, reading, &mut records, deletes, rest).await? {
+        Done::Planned(plan, summary) => return Ok((Some(plan), summary)),
+        Done::Applied(applied) => applied,
+    };
+    let summary = conclude(
+        run,
+        lease,
+        (snapshot, opts),
+        records,
+        applied,
+        tally,
+        (before, stored),
+    );
+    Ok((None, summary.await?))
+}
+
+/// What a run that writes leaves, whether its pass finished or not: the prunes' records settled,
+/// `meta`, and the records saved under the lease; then the pass's own outcome.
+async fn conclude(
+    run: &Run<'_>,
+    lease: Option<&lease::Lease>,
+    (snapshot, opts): (&Snapshot, &crate::config::ImportOptions),
+    mut records: Records,
+    applied: Result<Summary>,
+    tally: prune::Tally,
+    (before, stored): (Option<Meta>, Option<Meta>),
+) -> Result<Summary> {
     let deleted = tally.settle(&mut records);
     let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());
     let meta = match run.restore {
@@ -106,15 +127,94 @@ pub(super) async fn plan_and_apply(
         Some(_) => before,
         None => Some(next_meta(snapshot, opts, before, complete)),
     };
-    let saved = save_progress(state, &mut records, (meta, stored), lease).await;
+    let saved = save_progress(run.state, &mut records, (meta, stored), lease).await;
     let noted = match deleted {
         0 => Ok(()),
-        n => state.note_deleted(n, opts.max_delete_window).await,
+        n => run.state.note_deleted(n, opts.max_delete_window).await,
     };
     let summary = applied?;
     saved?;
     noted?;
-    Ok((None, summary))
+    Ok(summary)
+}
+
+/// The options of this run: between full checks, objects the importer already applied are
+/// trusted to be as it left them; a full check every `REPLICATOR_FULL_CHECK_EVERY` runs, and
+/// after a run that did not finish.
+fn this_run(
+    opts: &crate::config::ImportOptions,
+    before: Option<&Meta>,
+) -> crate::config::ImportOptions {
+    let mut opts = opts.clone();
+    opts.full_check |=
+        before.is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every);
+    opts
+}
+
+/// What a pass came to.
+pub(super) enum Done {
+    /// The plan a dry run prints, and its summary.
+    Planned(Plan, Summary),
+    /// What applying did; an error here comes after some writes, whose records are then saved.
+    Applied(Result<Summary>),
+}
+
+/// Plans and applies the snapshot as the pass's mode says: a dry run plans (prunes included); an
+/// import with REPLICATOR_ON_DRIFT=fail plans, then applies exactly that plan; any other applies
+/// as it plans. An error returned here comes before anything was written. `rest`: the objects a
+/// pass over the heads alone leaves out, found as the last import left them.
+pub(super) async fn carry_out(
+    pass: &planner::Pass<'_>,
+    reading: Reading<'_>,
+    records: &mut Records,
+    deletes: Vec<Change>,
+    rest: Vec<(Kind, u64)>,
+) -> Result<Done> {
+    if pass.mode == Mode::Streamed {
+        let applied = planner::apply(pass, reading, records, deletes).await;
+        return Ok(Done::Applied(applied.map(|mut summary| {
+            for (kind, n) in rest {
+                summary.count(kind, Action::Unchanged, n);
+            }
+            summary
+        })));
+    }
+    let mut plan = planner::plan(pass, reading, records).await?;
+    for (kind, n) in rest {
+        *plan.unchanged.entry(kind).or_default() += n;
+    }
+    if pass.mode == Mode::DryRun {
+        plan.changes.extend(deletes);
+        plan.sort();
+        let summary = Summary::of_plan(&plan);
+        return Ok(Done::Planned(plan, summary));
+    }
+    Ok(Done::Applied(Ok(
+        apply_whole(pass, plan, records, deletes).await?
+    )))
+}
+
+/// Applies a plan made whole first (REPLICATOR_ON_DRIFT=fail): refused when anything drifted,
+/// before anything is written; otherwise exactly this plan is carried out.
+async fn apply_whole(
+    pass: &planner::Pass<'_>,
+    plan: Plan,
+    records: &mut Records,
+    deletes: Vec<Change>,
+) -> Result<Summary> {
+    if plan.drifted > 0 {
+        return Err(Error::refused(
+            pass.key,
+            format!(
+                "{} objects changed on the target since the last import \
+                 (REPLICATOR_ON_DRIFT=fail); nothing was written",
+                plan.drifted
+            ),
+        ));
+    }
+    let mut applied = pass.exec.run(plan, records, deletes).await;
+    applied.interrupted |= pass.exec.gate.is_cancelled();
+    Ok(applied)
 }
 
 /// The client a run that holds the lease reads and writes its objects through: every attempt of
@@ -126,9 +226,13 @@ fn gated(run: &Run<'_>, gate: &lease::Gate) -> VaultClient {
 }
 
 /// Whether every entry is one the last import applied: then only namespaces and mounts are
-/// planned. What the snapshot holds (`Run::applied`) is dropped once told.
-fn heads_only(run: &Run<'_>, opts: &crate::config::ImportOptions, records: &Records) -> bool {
-    let applied = std::mem::take(&mut *run.applied.lock().unwrap_or_else(|p| p.into_inner()));
+/// planned. What the snapshot holds (`applied`) is dropped once told.
+fn heads_only(
+    run: &Run<'_>,
+    opts: &crate::config::ImportOptions,
+    records: &Records,
+    applied: Applied,
+) -> bool {
     let heads_only =
         !opts.full_check && !opts.prune && run.restore.is_none() && applied.all_in(records);
     if heads_only {
@@ -252,30 +356,4 @@ async fn read_meta(
         });
     }
     Ok((before, stored))
-}
-
-/// Applies a plan made whole first (REPLICATOR_ON_DRIFT=fail): refused when anything drifted,
-/// before anything is written; otherwise exactly this plan is carried out.
-async fn apply_plan(
-    pass: &planner::Pass<'_>,
-    plan: Plan,
-    records: &mut Records,
-    deletes: Vec<Change>,
-    cancel: &lease::Gate,
-) -> Result<Summary> {
-    if plan.drifted > 0 {
-        return Err(Error::refused(
-            &pass.snapshot.key,
-            format!(
-                "{} objects changed on the target since the last import \
-                 (REPLICATOR_ON_DRIFT=fail); nothing was written",
-                plan.drifted
-            ),
-        ));
-    }
-    let (target, concurrency) = (pass.target, pass.concurrency);
-    let mut applied =
-        apply::apply_planned(target, plan, concurrency, records, deletes, cancel).await;
-    applied.interrupted |= cancel.is_cancelled();
-    Ok(applied)
 }

@@ -1,14 +1,39 @@
-//! Plan, then apply: what an import will do to each object, with the reason. Plans name objects
-//! by path and never show values; `render` is for people, `to_json` for `--output json`.
+//! Plan, then apply: how a run carries out its plan (`Mode`), and what an import will do to each
+//! object, with the reason. Plans name objects by path and never show values; `render` is for
+//! people, `to_json` for `--output json`.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::config::OnDrift;
 use crate::model::{Action, Decision};
 use crate::objects::{Kind, Object, Ops};
 use crate::snapshot::format::entry_name;
 use crate::state::Record;
+
+/// How a run carries out its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `--dry-run`: planned through a read-only client and printed; no lease, nothing written.
+    DryRun,
+    /// REPLICATOR_ON_DRIFT=fail: the whole snapshot planned first, refused before anything is
+    /// written when something drifted, otherwise exactly that plan applied.
+    PlanThenApply,
+    /// Containers and contents applied as they are planned, later stages and prunes after.
+    Streamed,
+}
+
+impl Mode {
+    /// The mode an import's options ask for.
+    pub fn of(dry_run: bool, on_drift: OnDrift) -> Mode {
+        match (dry_run, on_drift) {
+            (true, _) => Mode::DryRun,
+            (false, OnDrift::Fail) => Mode::PlanThenApply,
+            (false, OnDrift::Overwrite | OnDrift::Skip) => Mode::Streamed,
+        }
+    }
+}
 
 /// What the import will do to one object. `object` is kept only for creates and updates.
 #[derive(Debug, Serialize)]

@@ -1,47 +1,53 @@
 //! One pass over the verified snapshot as it streams by: each object is planned against the
 //! target (namespaces and mounts first, so that the objects inside them know whether their parent
-//! is new or refused), with drift flagged from the importer's records. A `--dry-run` pass collects
-//! the plan; an import pass applies each change as soon as it is planned and updates the records,
-//! so memory stays flat however many objects the snapshot holds.
+//! is new or refused), with drift flagged from the importer's records. What the pass does with
+//! each change is the run's `Mode`: a dry run and REPLICATOR_ON_DRIFT=fail collect the plan; a
+//! streamed import applies each container and content as soon as it is planned (through the
+//! executor) and updates the records, so memory stays flat however many objects the snapshot
+//! holds, and hands the executor the rest.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashSet;
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
-use super::apply;
+use super::apply::{self, Executor};
 use super::decide::plan_one;
-use super::inherit::{ParentDecision, inherited};
 use super::input::{Input, replay};
-use super::plan::{Change, Plan};
+use super::plan::{Change, Mode, Plan};
 use super::restore::{Admitted, Restore};
 use super::summary::Summary;
-use super::{Gate, Snapshot, scan};
+use super::{Snapshot, scan};
 use crate::config::ImportOptions;
 use crate::model::Action;
-use crate::objects::{Object, Parent, Stage, Target};
+use crate::objects::{Object, Parent, Stage};
 use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
 use crate::state::{ImporterState, Record, Records};
 
+/// What a pass reads: the whole verified snapshot, or objects already read (the namespaces and
+/// mounts the verifying pass kept, when every other entry is one the last import applied; see
+/// `applied`).
+pub enum Reading<'a> {
+    Snapshot(&'a Snapshot),
+    Kept(Vec<Scanned>),
+}
+
 /// Where a pass's changes go.
 enum Sink<'a> {
-    /// Collected: without values for `--dry-run`; with each object and its record (`keep`) for
+    /// Collected: without values for a dry run; with each object and its record (`keep`) for
     /// REPLICATOR_ON_DRIFT=fail, whose apply then carries out exactly this plan.
     Plan { plan: &'a mut Plan, keep: bool },
-    /// Applied as they come; what names other contents (PKI configs and roles), entities and groups wait
-    /// for everything else.
+    /// Applied as they come; later stages wait for everything else (`deferred`).
     Apply {
         summary: &'a mut Summary,
-        deferred: &'a mut Vec<(Change, Option<Record>)>,
+        deferred: &'a mut Plan,
         progress: &'a Progress,
     },
 }
 
-/// One planned (and, when importing, applied) object.
+/// One planned (and, when streamed, applied) object.
 struct Done {
     change: Change,
     /// The record the object gets once applied (kinds that can be pruned only).
@@ -51,67 +57,66 @@ struct Done {
     stopped: bool,
 }
 
-/// Plans every object of the snapshot against the target, writing nothing. With `keep`, each
-/// change keeps its object and record for `apply::apply_planned` (and the records take the
-/// objects found unchanged).
-pub async fn plan(pass: &Pass<'_>, records: &mut Records, keep: bool) -> crate::Result<Plan> {
+/// What one pass over the snapshot works with.
+pub struct Pass<'a> {
+    pub mode: Mode,
+    pub exec: Executor<'a>,
+    /// The snapshot's key, as errors name it.
+    pub key: &'a str,
+    /// How many entries it holds (for the progress).
+    pub entries: u64,
+    pub opts: &'a ImportOptions,
+    /// A selective restore, and the containers its selection needs.
+    pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
+    /// Where records are saved on the way (an import run holding its lease), every
+    /// `REPLICATOR_RECORDS_BATCH` records.
+    pub saver: Option<Saver<'a>>,
+}
+
+/// Plans every object of the snapshot against the target, writing nothing. When the mode
+/// applies the plan afterwards, each change keeps its object and record for `Executor::run`
+/// (and the records take the objects found unchanged).
+pub async fn plan(
+    pass: &Pass<'_>,
+    reading: Reading<'_>,
+    records: &mut Records,
+) -> crate::Result<Plan> {
     let mut plan = Plan::default();
-    let sink = Sink::Plan {
-        plan: &mut plan,
-        keep,
-    };
-    walk(pass, records, &Gate::default(), sink).await?;
+    let keep = pass.mode != Mode::DryRun;
+    walk(
+        pass,
+        reading,
+        records,
+        Sink::Plan {
+            plan: &mut plan,
+            keep,
+        },
+    )
+    .await?;
     plan.sort();
     Ok(plan)
 }
 
-/// Plans and applies every object of the snapshot, then the entities, groups and `deletes`, and
-/// updates `records` with what took effect. On an error the records still say what was done.
-/// A write starts only when `cancel` lets it.
+/// Plans and applies every object of the snapshot, then what later stages hold and `deletes`,
+/// and updates `records` with what took effect. On an error the records still say what was done.
 pub async fn apply(
     pass: &Pass<'_>,
+    reading: Reading<'_>,
     records: &mut Records,
     deletes: Vec<Change>,
-    cancel: &Gate,
 ) -> crate::Result<Summary> {
     let mut summary = Summary::default();
-    let mut deferred = Vec::new();
-    let progress = Progress::start("import", Some(pass.snapshot.entries));
+    let mut deferred = Plan::default();
+    let progress = Progress::start("import", Some(pass.entries));
     let sink = Sink::Apply {
         summary: &mut summary,
         deferred: &mut deferred,
         progress: &progress,
     };
-    walk(pass, records, cancel, sink).await?;
-    let mut later = Plan::default();
-    for (mut change, record) in deferred {
-        change.record = record;
-        later.changes.push(change);
-    }
-    let (target, concurrency) = (pass.target, pass.concurrency);
-    let applied = apply::apply_planned(target, later, concurrency, records, deletes, cancel).await;
-    summary.merge(applied);
-    summary.interrupted |= cancel.is_cancelled();
+    walk(pass, reading, records, sink).await?;
+    summary.merge(pass.exec.run(deferred, records, deletes).await);
+    summary.interrupted |= pass.exec.gate.is_cancelled();
     Ok(summary)
-}
-
-/// What one pass over the snapshot works with.
-pub struct Pass<'a> {
-    pub target: &'a Target,
-    pub snapshot: &'a Snapshot,
-    pub concurrency: usize,
-    pub opts: &'a ImportOptions,
-    /// A selective restore, and the containers its selection needs.
-    pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
-    /// Only namespaces and mounts are planned: every other entry is one the last import applied
-    /// (`applied`), and the pass stops where they end.
-    pub heads_only: bool,
-    /// Where records are saved on the way (an import run holding its lease), every
-    /// `REPLICATOR_RECORDS_BATCH` records.
-    pub saver: Option<Saver<'a>>,
-    /// Those namespaces and mounts, as the verifying pass met them: taken instead of reading the
-    /// snapshot's head again.
-    pub heads: std::sync::Mutex<Option<Vec<Scanned>>>,
 }
 
 /// Saves the records a long pass has set so far, under the run's lease.
@@ -132,39 +137,23 @@ impl Saver<'_> {
 
 async fn walk(
     pass: &Pass<'_>,
+    reading: Reading<'_>,
     records: &mut Records,
-    cancel: &Gate,
     mut sink: Sink<'_>,
 ) -> crate::Result<()> {
-    let Pass {
-        target,
-        snapshot,
-        concurrency,
-        ..
-    } = *pass;
+    let (concurrency, cancel) = (pass.exec.concurrency, pass.exec.gate);
     // What an earlier pass (a dry plan before this one) found is not trusted here.
-    target.kv.forget();
+    pass.exec.target.kv.forget();
     let (tx, rx) = mpsc::channel::<Scanned>(concurrency * 4);
-    // Namespaces and mounts come first in a snapshot: a pass over them alone stops at the first
-    // entry of another kind.
-    let heads_only = pass.heads_only;
-    let stopped_early = Arc::new(AtomicBool::new(false));
-    let stopped = stopped_early.clone();
-    let feed = move |s: Scanned| {
-        if heads_only && s.object.as_parent().is_none() {
-            stopped.store(true, Ordering::Relaxed);
-            return false;
+    let feed = move |s: Scanned| tx.blocking_send(s).is_ok();
+    let reading: BoxFuture<'_, crate::Result<()>> = match reading {
+        Reading::Kept(objects) => Box::pin(replay(pass.key, objects, feed)),
+        Reading::Snapshot(snapshot) => {
+            Box::pin(async move { scan(snapshot, feed).await.map(drop) })
         }
-        tx.blocking_send(s).is_ok()
-    };
-    let kept = pass.heads.lock().ok().and_then(|mut h| h.take());
-    let reading: BoxFuture<'_, crate::Result<()>> = match kept {
-        Some(heads) => Box::pin(replay(snapshot, heads, feed)),
-        None => Box::pin(async move { scan(snapshot, feed).await.map(drop) }),
     };
     let walking = async move {
         let mut input = Input::new(rx);
-        let mut decisions: HashMap<Parent, ParentDecision> = HashMap::new();
         let mut running: FuturesUnordered<BoxFuture<'_, Done>> = FuturesUnordered::new();
         let mut failed = None;
         loop {
@@ -177,8 +166,7 @@ async fn walk(
                 let Some(scanned) = input.next().await else {
                     break;
                 };
-                let work = take(pass, scanned, records, &mut decisions, &mut sink, cancel).await;
-                running.extend(work);
+                running.extend(take(pass, scanned, records, &mut sink).await);
             }
             match running.next().await {
                 Some(done) => settle(&mut sink, records, done),
@@ -202,25 +190,21 @@ async fn walk(
         return Err(e);
     }
     match read {
-        Err(_) if cancel.is_cancelled() || stopped_early.load(Ordering::Relaxed) => Ok(()),
-        Err(e) => Err(e),
-        Ok(_) => Ok(()),
+        Err(_) if cancel.is_cancelled() => Ok(()),
+        read => read,
     }
 }
 
-/// Takes one object off the snapshot: a parent is planned (and, when importing, applied) at once,
+/// Takes one object off the snapshot: a parent is planned (and, when streamed, applied) at once,
 /// before its children arrive; one the records vouch for is settled unread; anything else comes
 /// back as work to run concurrently.
 async fn take<'a>(
-    pass: &Pass<'a>,
+    pass: &'a Pass<'a>,
     scanned: Scanned,
     records: &mut Records,
-    decisions: &mut HashMap<Parent, ParentDecision>,
     sink: &mut Sink<'_>,
-    cancel: &'a Gate,
 ) -> Option<BoxFuture<'a, Done>> {
-    let (target, opts) = (pass.target, pass.opts);
-    let applying = matches!(sink, Sink::Apply { .. });
+    let (target, opts) = (pass.exec.target, pass.opts);
     let Scanned {
         object,
         entry,
@@ -229,7 +213,7 @@ async fn take<'a>(
     let (object, copy, container) = match admit(pass, object)? {
         Ok(taken) => taken,
         Err(skipped) => {
-            let done = finish(target, skipped, None, false, cancel).await;
+            let done = finish(pass, skipped, None).await;
             settle(sink, records, done);
             return None;
         }
@@ -246,11 +230,11 @@ async fn take<'a>(
     let recorded = known.map(|r| r.is(&digest));
     // Whether the last import applied this very entry (not left it as it found it).
     let applied = known.map(|r| r.is(&digest) && !r.unsettled);
-    let trusted = applied == Some(true);
-    let inherited = inherited(target, &object, decisions, &opts.state_mount);
-    if let Object::Mount(m) = &object {
-        target.note_auth_mount(m);
-    }
+    let inherited = pass
+        .exec
+        .parents
+        .inherited(target, &object, &opts.state_mount);
+    target.note(&object);
     if let Some(p) = object.as_parent() {
         let change = match inherited {
             Some(d) => Change::decided(object, d),
@@ -260,24 +244,15 @@ async fn take<'a>(
             true => super::restore::hold_container(change),
             false => change,
         };
-        decisions.insert(p.clone(), (change.action, change.reason.clone()));
-        let done = finish(target, change, record, applying, cancel).await;
-        if let (Action::Create, Err(why)) = (done.change.action, &done.result) {
-            // Not created: what it would hold goes nowhere (not to the root namespace of a
-            // server that ignores the namespace header).
-            decisions.insert(p, (Action::Failed, Some(why.clone())));
-        }
+        pass.exec.parents.planned(p, &change);
+        let done = finish(pass, change, record).await;
         settle(sink, records, done);
         return None;
     }
-    if inherited.is_none() && trusted && !opts.full_check {
+    if inherited.is_none() && applied == Some(true) && !opts.full_check {
         // Applied by an earlier import and unchanged in the source since: not read.
         let change = Change::new(object, Action::Unchanged, None);
-        settle(
-            sink,
-            records,
-            finish(target, change, record, false, cancel).await,
-        );
+        settle(sink, records, finish(pass, change, record).await);
         return None;
     }
     Some(Box::pin(async move {
@@ -285,7 +260,7 @@ async fn take<'a>(
             Some(d) => Change::decided(object, d),
             None => plan_one(target, object, (recorded, applied), opts).await,
         };
-        finish(target, change, record, applying, cancel).await
+        finish(pass, change, record).await
     }))
 }
 
@@ -304,32 +279,24 @@ fn admit(pass: &Pass<'_>, object: Object) -> Option<Result<(Object, bool, bool),
     })
 }
 
-/// Applies a planned create or update when importing, unless the run was stopped while it was
-/// being planned; entities and groups are left for later.
-async fn finish(
-    target: &Target,
-    change: Change,
-    record: Option<Record>,
-    applying: bool,
-    cancel: &Gate,
-) -> Done {
-    let now = applying
+/// Applies a planned create or update of a container or content when the mode streams, unless
+/// the run was stopped while it was being planned.
+async fn finish(pass: &Pass<'_>, change: Change, record: Option<Record>) -> Done {
+    let now = pass.mode == Mode::Streamed
         && matches!(change.action, Action::Create | Action::Update)
         && change.kind.stage() <= Stage::Contents;
-    if !now || !cancel.ready().await {
-        return Done {
-            change,
-            record,
-            result: Ok(()),
-            stopped: now,
-        };
-    }
-    let (change, result) = apply::apply_one(target, change).await;
+    let (change, result, stopped) = match now {
+        false => (change, Ok(()), false),
+        true => match pass.exec.apply_one(change).await {
+            Ok((change, result)) => (change, result, false),
+            Err(change) => (change, Ok(()), true),
+        },
+    };
     Done {
         change,
         record,
         result,
-        stopped: false,
+        stopped,
     }
 }
 
@@ -372,7 +339,8 @@ fn settle(sink: &mut Sink<'_>, records: &mut Records, done: Done) {
             if change.kind.stage() > Stage::Contents
                 && matches!(change.action, Action::Create | Action::Update)
             {
-                deferred.push((change, record));
+                change.record = record;
+                deferred.changes.push(change);
                 return;
             }
             progress.add(1);

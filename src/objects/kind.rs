@@ -278,6 +278,12 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
         scope: &Scope<'_>,
         sink: &mut dyn Sink,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The order in which an import writes these objects within their stage, as indices into
+    /// `objects` (each once): as given, unless the kind's objects name one another (groups).
+    fn apply_order(objects: &[&Self]) -> Vec<usize> {
+        (0..objects.len()).collect()
+    }
 }
 
 /// Left as they are in an entry-name segment; everything else is percent-encoded.

@@ -184,6 +184,27 @@ macro_rules! registry {
                     $((Object::$variant(o), _) => o.apply(target, action, &Default::default()).await,)*
                 }
             }
+
+            /// The order in which an import writes `objects`, all of kind `kind`, within their
+            /// stage (indices into `objects`); as given when they are not all of that kind.
+            pub fn apply_order(kind: Kind, objects: &[&Object]) -> Vec<usize> {
+                match kind {
+                    $(Kind::$variant => {
+                        let typed: Option<Vec<&$ty>> = objects
+                            .iter()
+                            .map(|o| match o {
+                                Object::$variant(o) => Some(o),
+                                #[allow(unreachable_patterns)]
+                                _ => None,
+                            })
+                            .collect();
+                        match typed {
+                            Some(typed) => <$ty as ObjectKind>::apply_order(&typed),
+                            None => (0..objects.len()).collect(),
+                        }
+                    })*
+                }
+            }
         }
 
         impl Ops {
@@ -192,6 +213,14 @@ macro_rules! registry {
                 match self {
                     $(Ops::$variant(ops) => <$ty as ObjectKind>::refused_parts(ops),)*
                     _ => Vec::new(),
+                }
+            }
+
+            /// Where a prune deletes: (namespace, API path).
+            pub fn deletes(&self) -> Option<(&str, &str)> {
+                match self {
+                    Ops::Delete(ns, path) => Some((ns, path)),
+                    _ => None,
                 }
             }
         }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use super::{auth, database, identity, kv, mounts, namespaces};
+use super::{Object, auth, database, identity, kv, namespaces};
 use crate::error::Result;
 use crate::vault::{MountEntry, Table, VaultClient, mount_table};
 
@@ -61,9 +61,12 @@ impl Target {
         self.tables.get(&(ns.to_string(), table))?.get(path)
     }
 
-    /// Notes an auth mount of the snapshot (see `auth_mounts`).
-    pub fn note_auth_mount(&self, m: &mounts::Mount) {
-        if m.table == Table::Auth {
+    /// Notes what the target must know of an object of the snapshot as it streams by: an auth
+    /// mount (see `auth_mounts`).
+    pub fn note(&self, obj: &Object) {
+        if let Object::Mount(m) = obj
+            && m.table == Table::Auth
+        {
             let mut known = self.auth_mounts.lock().unwrap_or_else(|e| e.into_inner());
             known.insert((m.namespace.clone(), m.path.clone()), m.kind.clone());
         }

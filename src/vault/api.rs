@@ -1,98 +1,55 @@
-//! The seam under every object kind: the four requests they make (read, list, write, delete) as
-//! one small trait. `VaultClient` sends them over HTTP; a client made `with_api` hands them to an
-//! implementation instead, such as `MemoryVault`, so that planning and each kind's
-//! current / diff / apply get unit tests without a server (as kube-rs controllers test their
-//! reconcilers against a stubbed API). Integration tests always talk to real OpenBao.
-
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+//! The seam every request goes through: one request (`Request`: token, namespace, operation,
+//! path, query, body) and the trait that answers it (`VaultApi`). The HTTP transport (`http`) is
+//! one implementation; retries, the rate cap, counting, the write gate, the budget and the
+//! read-only guard of a dry run are layers over it (`layers`); unit tests put `MemoryVault` where
+//! the transport goes (as kube-rs controllers test their reconcilers against a stubbed API).
+//! Integration tests always talk to real OpenBao.
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::op::Op;
+use super::settings::Token;
 use crate::error::Result;
 
-/// What an object kind asks of a cluster. `ns` is the namespace relative to the configured one
-/// (`""` for it); paths have no leading slash; `list` takes a folder with its trailing slash.
+/// One request as the client sends it. `ns` is the full namespace (`""` for none); paths have no
+/// leading slash; a LIST takes a folder with its trailing slash.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    pub op: Op,
+    pub token: &'a Token,
+    pub ns: &'a str,
+    pub path: &'a str,
+    /// Extra query parameters (`version=3`, `limit=1000`), or `""`.
+    pub query: &'a str,
+    pub body: Option<&'a Value>,
+}
+
+/// The request without its token or body (which may carry secret values).
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("op", &self.op)
+            .field("ns", &self.ns)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Request<'_> {
+    /// The path as error messages show it: with the namespace in front, as Vault accepts it too.
+    pub fn shown(&self) -> String {
+        match self.ns {
+            "" => self.path.to_string(),
+            ns => format!("{ns}/{}", self.path),
+        }
+    }
+}
+
+/// What answers a request: the transport, or a layer over another `VaultApi`.
 #[async_trait]
 pub trait VaultApi: Send + Sync {
-    /// The answer's body, `None` when there is nothing at `path`.
-    async fn read(&self, ns: &str, path: &str, query: &str) -> Result<Option<Value>>;
-    /// The list answer (`{"data": {"keys": [...]}}`), `None` when the folder is empty.
-    async fn list(&self, ns: &str, folder: &str, query: &str) -> Result<Option<Value>>;
-    /// The answer's body (`Null` when there is none).
-    async fn write(&self, ns: &str, path: &str, body: &Value) -> Result<Value>;
-    async fn delete(&self, ns: &str, path: &str) -> Result<()>;
-}
-
-/// A cluster in memory for unit tests: answers what a test put there, stores each write's body
-/// as `{"data": body}` at its path (no engine's semantics), and keeps every write in order.
-#[derive(Default)]
-pub struct MemoryVault {
-    answers: Mutex<BTreeMap<(String, String), Value>>,
-    writes: Mutex<Vec<(String, String, Value)>>,
-}
-
-impl MemoryVault {
-    /// A cluster with empty mount tables.
-    pub fn new() -> Self {
-        let v = MemoryVault::default();
-        v.put("", "sys/mounts", json!({"data": {}}));
-        v.put("", "sys/auth", json!({"data": {}}));
-        v
-    }
-
-    /// Sets the answer a read of `path` in `ns` gets.
-    pub fn put(&self, ns: &str, path: &str, answer: Value) {
-        if let Ok(mut a) = self.answers.lock() {
-            a.insert((ns.to_string(), path.to_string()), answer);
-        }
-    }
-
-    /// Every write so far: (namespace, path, body).
-    pub fn writes(&self) -> Vec<(String, String, Value)> {
-        self.writes.lock().map(|w| w.clone()).unwrap_or_default()
-    }
-}
-
-#[async_trait]
-impl VaultApi for MemoryVault {
-    async fn read(&self, ns: &str, path: &str, _query: &str) -> Result<Option<Value>> {
-        let a = self.answers.lock().map_err(poisoned)?;
-        Ok(a.get(&(ns.to_string(), path.to_string())).cloned())
-    }
-
-    async fn list(&self, ns: &str, folder: &str, _query: &str) -> Result<Option<Value>> {
-        let a = self.answers.lock().map_err(poisoned)?;
-        let mut keys: Vec<String> = a
-            .keys()
-            .filter(|(n, _)| n == ns)
-            .filter_map(|(_, p)| p.strip_prefix(folder))
-            .map(|rest| match rest.split_once('/') {
-                Some((dir, _)) => format!("{dir}/"),
-                None => rest.to_string(),
-            })
-            .filter(|k| !k.is_empty())
-            .collect();
-        keys.dedup();
-        Ok((!keys.is_empty()).then(|| json!({"data": {"keys": keys}})))
-    }
-
-    async fn write(&self, ns: &str, path: &str, body: &Value) -> Result<Value> {
-        self.put(ns, path, json!({ "data": body }));
-        if let Ok(mut w) = self.writes.lock() {
-            w.push((ns.to_string(), path.to_string(), body.clone()));
-        }
-        Ok(Value::Null)
-    }
-
-    async fn delete(&self, ns: &str, path: &str) -> Result<()> {
-        let mut a = self.answers.lock().map_err(poisoned)?;
-        a.remove(&(ns.to_string(), path.to_string()));
-        Ok(())
-    }
-}
-
-fn poisoned<T>(_: T) -> crate::error::Error {
-    crate::error::Error::io("memory vault", std::io::Error::other("lock poisoned"))
+    /// The answer's body (`Null` when it has none); "nothing there" is an error with status 404
+    /// (`Error::is_not_found`), which the client reads as `None` or, for a delete, as done.
+    async fn send(&self, req: Request<'_>) -> Result<Value>;
 }

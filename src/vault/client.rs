@@ -1,25 +1,27 @@
-//! HTTP client for the Vault/OpenBao API: token and namespace headers, path encoding, a bound on
-//! requests in flight and per second, a timeout, bounded retries with backoff (honouring
-//! `Retry-After`, see `retry`), and request counters. A client may carry a budget (the most one
-//! request may take, all its attempts and waits included) and a `WriteGate` asked before every
-//! attempt of a write: an import's requests thus end before its lease could expire. Redirects are
-//! never followed: they would carry the token to another address.
+//! The Vault/OpenBao client an object kind talks through: read, list, write and delete in a
+//! namespace, over a stack of layers built on a transport (`http`, or a test stub): a bound on
+//! requests in flight and per second, bounded retries with backoff (honouring `Retry-After`, see
+//! `retry`), request counters, and optionally a budget (the most one request may take, all its
+//! attempts and waits included), a `WriteGate` asked before every attempt of a write (an
+//! import's requests thus end before its lease could expire), and a read-only guard (a dry run).
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::answer::{found, read_answer, unreachable};
-use super::api::VaultApi;
+use super::answer::found;
+use super::api::{Request, VaultApi};
 use super::gate::WriteGate;
+use super::http::Http;
+use super::layers::{Budgeted, Counting, Gated, Limited, ReadOnly, Retrying};
 use super::op::Op;
-use super::path::{dot_segment, encode_path};
+use super::path::dot_segment;
 use super::rate::Limiter;
-use super::retry::{RetryPolicy, retrying};
+use super::retry::RetryPolicy;
 use super::settings::{Token, VaultConfig};
 use crate::error::{Error, Result};
 
@@ -30,25 +32,53 @@ pub struct Counters {
     pub writes: AtomicU64,
 }
 
+/// What a client's stack is built from; each `with_…` changes one part and builds it again.
+#[derive(Clone)]
+struct Layers {
+    transport: Arc<dyn VaultApi>,
+    in_flight: Arc<Semaphore>,
+    rate: Option<Limiter>,
+    retry: RetryPolicy,
+    counters: Arc<Counters>,
+    budget: Option<Duration>,
+    gate: Option<Arc<dyn WriteGate>>,
+    read_only: bool,
+}
+
+impl Layers {
+    /// The transport with every layer it has around it (see `layers`).
+    fn build(&self) -> Arc<dyn VaultApi> {
+        let mut api: Arc<dyn VaultApi> =
+            Arc::new(Counting(self.transport.clone(), self.counters.clone()));
+        if let Some(gate) = &self.gate {
+            api = Arc::new(Gated(api, gate.clone()));
+        }
+        let (in_flight, rate) = (self.in_flight.clone(), self.rate.clone());
+        api = Arc::new(Limited {
+            inner: api,
+            in_flight,
+            rate,
+        });
+        api = Arc::new(Retrying(api, self.retry));
+        if let Some(budget) = self.budget {
+            api = Arc::new(Budgeted(api, budget));
+        }
+        if self.read_only {
+            api = Arc::new(ReadOnly(api));
+        }
+        api
+    }
+}
+
 #[derive(Clone)]
 pub struct VaultClient {
-    http: reqwest::Client,
     addr: String,
-    /// Where requests go: `addr`, or with `VAULT_TLS_SERVER_NAME` as its host (see `tls`).
-    base: String,
     token: Token,
     namespace: Option<String>,
-    in_flight: Arc<Semaphore>,
     concurrency: usize,
-    retry: RetryPolicy,
-    rate: Option<Limiter>,
-    counters: Arc<Counters>,
-    /// The most one request may take, its attempts and the waits between them included.
-    budget: Option<Duration>,
-    /// Asked before every attempt of a write.
-    gate: Option<Arc<dyn WriteGate>>,
-    /// Answers requests instead of HTTP (unit tests; see `api`).
-    api: Option<Arc<dyn VaultApi>>,
+    layers: Layers,
+    /// `layers`, built.
+    api: Arc<dyn VaultApi>,
 }
 
 impl fmt::Debug for VaultClient {
@@ -62,7 +92,7 @@ impl fmt::Debug for VaultClient {
 }
 
 impl VaultClient {
-    /// A client that sends `token` (none when empty, for logging in).
+    /// A client that sends `token` (none when empty, for logging in) over HTTP.
     pub fn new(cfg: &VaultConfig, token: Token) -> Result<Self> {
         let builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5).min(cfg.timeout))
@@ -76,52 +106,56 @@ impl VaultClient {
         let http = builder
             .build()
             .map_err(|e| Error::config("VAULT_ADDR", format!("cannot build HTTP client: {e}")))?;
-        Ok(VaultClient {
+        let addr = cfg.addr.clone();
+        let transport = Arc::new(Http {
             http,
-            addr: cfg.addr.clone(),
+            addr: addr.clone(),
             base,
-            token,
-            namespace: cfg.namespace.clone(),
-            in_flight: Arc::new(Semaphore::new(cfg.concurrency)),
-            concurrency: cfg.concurrency,
-            retry: cfg.retry,
-            rate: cfg.rate_limit.map(Limiter::new),
-            counters: Arc::new(Counters::default()),
-            budget: None,
-            gate: None,
-            api: None,
-        })
+        });
+        let mut c = Self::over(transport, addr, cfg.concurrency, cfg.retry);
+        c.token = token;
+        c.namespace = cfg.namespace.clone();
+        c.layers.rate = cfg.rate_limit.map(Limiter::new);
+        Ok(c.rebuilt())
     }
 
-    /// A client whose requests `api` answers instead of a server (unit tests).
-    pub fn with_api(api: Arc<dyn VaultApi>) -> Self {
-        VaultClient {
-            http: reqwest::Client::new(),
-            addr: "memory".into(),
-            base: "memory".into(),
-            token: Token::new(String::new()),
-            namespace: None,
-            in_flight: Arc::new(Semaphore::new(4)),
-            concurrency: 4,
-            retry: RetryPolicy::default(),
+    /// A client over any transport, with the default layers.
+    fn over(
+        transport: Arc<dyn VaultApi>,
+        addr: String,
+        concurrency: usize,
+        retry: RetryPolicy,
+    ) -> Self {
+        let layers = Layers {
+            transport,
+            in_flight: Arc::new(Semaphore::new(concurrency)),
             rate: None,
+            retry,
             counters: Arc::new(Counters::default()),
             budget: None,
             gate: None,
-            api: Some(api),
+            read_only: false,
+        };
+        VaultClient {
+            addr,
+            token: Token::new(String::new()),
+            namespace: None,
+            concurrency,
+            api: layers.build(),
+            layers,
         }
     }
 
-    /// The API that answers instead of HTTP, with the namespace to ask in, counting the request.
-    fn api(&self, write: bool) -> Option<(&dyn VaultApi, &str)> {
-        let api = self.api.as_deref()?;
-        let n = if write {
-            &self.counters.writes
-        } else {
-            &self.counters.reads
-        };
-        n.fetch_add(1, Ordering::Relaxed);
-        Some((api, self.namespace.as_deref().unwrap_or("")))
+    /// A client whose requests `api` answers instead of a server (unit tests).
+    #[cfg(test)]
+    pub fn with_api(api: Arc<dyn VaultApi>) -> Self {
+        Self::over(api, "memory".into(), 4, RetryPolicy::default())
+    }
+
+    /// The same client with its stack built again from `layers`.
+    fn rebuilt(mut self) -> Self {
+        self.api = self.layers.build();
+        self
     }
 
     /// The same connections, bound, rate cap and counters, sending another token.
@@ -135,25 +169,30 @@ impl VaultClient {
     /// must neither wait behind object requests nor count among them.
     pub fn detached(&self) -> VaultClient {
         let mut c = self.clone();
-        c.in_flight = Arc::new(Semaphore::new(self.concurrency.min(4)));
-        c.counters = Arc::new(Counters::default());
-        c
+        c.layers.in_flight = Arc::new(Semaphore::new(self.concurrency.min(4)));
+        c.layers.counters = Arc::new(Counters::default());
+        c.rebuilt()
     }
 
-    /// The same client, each of whose requests ends within `budget`, retries included: when the
-    /// budget runs out, the attempt in flight is dropped (its connection closed) and the request
-    /// fails.
+    /// The same client, each of whose requests ends within `budget`, retries included.
     pub fn with_budget(&self, budget: Duration) -> VaultClient {
         let mut c = self.clone();
-        c.budget = Some(budget);
-        c
+        c.layers.budget = Some(budget);
+        c.rebuilt()
     }
 
     /// The same client, whose writes ask `gate` before every attempt (retries included).
     pub fn gated(&self, gate: Arc<dyn WriteGate>) -> VaultClient {
         let mut c = self.clone();
-        c.gate = Some(gate);
-        c
+        c.layers.gate = Some(gate);
+        c.rebuilt()
+    }
+
+    /// The same client, through which a write is an error and never a request (a dry run).
+    pub fn read_only(&self) -> VaultClient {
+        let mut c = self.clone();
+        c.layers.read_only = true;
+        c.rebuilt()
     }
 
     pub fn addr(&self) -> &str {
@@ -179,15 +218,7 @@ impl VaultClient {
     }
 
     pub fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    /// A path as error messages show it: with the namespace in front, as Vault accepts it too.
-    fn shown(&self, path: &str) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{ns}/{path}"),
-            None => path.to_string(),
-        }
+        &self.layers.counters
     }
 
     /// GET a path; `None` when Vault answers 404.
@@ -197,9 +228,6 @@ impl VaultClient {
 
     /// GET a path with a query string such as `version=3`; `None` when Vault answers 404.
     pub async fn read_query(&self, path: &str, query: &str) -> Result<Option<Value>> {
-        if let Some((api, ns)) = self.api(false) {
-            return api.read(ns, path, query).await;
-        }
         found(self.send(Op::Get, path, None, query).await)
     }
 
@@ -226,25 +254,16 @@ impl VaultClient {
     /// LIST a folder (path with its trailing slash) with extra query parameters such as
     /// `limit=1000`; the whole answer, or `None` when Vault answers 404.
     pub async fn list_query(&self, folder: &str, query: &str) -> Result<Option<Value>> {
-        if let Some((api, ns)) = self.api(false) {
-            return api.list(ns, folder, query).await;
-        }
         found(self.send(Op::List, folder, None, query).await)
     }
 
     /// POST a JSON body; returns the answer's body (`Null` for 204).
     pub async fn write(&self, path: &str, body: &Value) -> Result<Value> {
-        if let Some((api, ns)) = self.api(true) {
-            return api.write(ns, path, body).await;
-        }
         self.send(Op::Post, path, Some(body), "").await
     }
 
     /// DELETE a path; a 404 counts as done.
     pub async fn delete(&self, path: &str) -> Result<()> {
-        if let Some((api, ns)) = self.api(true) {
-            return api.delete(ns, path).await;
-        }
         match self.send(Op::Delete, path, None, "").await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
@@ -252,128 +271,24 @@ impl VaultClient {
         }
     }
 
-    /// A request within the client's budget, if it has one. A path with a `.` or `..` segment is
-    /// never sent: the URL would be collapsed to another path.
+    /// A request through the stack. A path with a `.` or `..` segment is never sent: the URL
+    /// would be collapsed to another path.
     async fn send(&self, op: Op, path: &str, body: Option<&Value>, query: &str) -> Result<Value> {
+        let req = Request {
+            op,
+            token: &self.token,
+            ns: self.namespace.as_deref().unwrap_or(""),
+            path,
+            query,
+            body,
+        };
         if let Some(seg) = dot_segment(path) {
             return Err(Error::VaultNotDone {
                 method: op.name(),
-                path: self.shown(path),
+                path: req.shown(),
                 message: format!("refused: a `{seg}` segment would send the request elsewhere"),
             });
         }
-        let retrying = self.send_retrying(op, path, body, query);
-        let Some(budget) = self.budget else {
-            return retrying.await;
-        };
-        match tokio::time::timeout(budget, retrying).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::VaultNotDone {
-                method: op.name(),
-                path: self.shown(path),
-                message: format!(
-                    "no answer within {:.1}s, the most one request may take (a third of \
-                     REPLICATOR_LEASE_TTL); given up so that nothing sent outlives the lease",
-                    budget.as_secs_f64()
-                ),
-            }),
-        }
-    }
-
-    /// A request with its retries (`retry::retrying`).
-    async fn send_retrying(
-        &self,
-        op: Op,
-        path: &str,
-        body: Option<&Value>,
-        query: &str,
-    ) -> Result<Value> {
-        retrying(self.retry, || self.send_once(op, path, body, query)).await
-    }
-
-    /// One attempt at a request: waits for a slot (and the rate cap), asks the gate (a write),
-    /// sends, and reads the answer.
-    async fn send_once(
-        &self,
-        op: Op,
-        path: &str,
-        body: Option<&Value>,
-        query: &str,
-    ) -> Result<Value> {
-        let url = self.url(op, path, query);
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| Error::VaultResponse {
-                method: op.name(),
-                path: self.shown(path),
-                message: "client closed".into(),
-            })?;
-        if let Some(rate) = &self.rate {
-            rate.acquire().await;
-        }
-        if let Some(gate) = self.gate.as_deref().filter(|_| op.is_write())
-            && !gate.ready().await
-        {
-            return Err(self.stopped(op, path));
-        }
-        let counter = if op.is_write() {
-            &self.counters.writes
-        } else {
-            &self.counters.reads
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        let resp = self
-            .request(op, &url, body)
-            .send()
-            .await
-            .map_err(|source| self.unreachable(source))?;
-        let shown = self.shown(path);
-        read_answer(op, (path, &shown), &url, &self.addr, resp).await
-    }
-
-    /// The URL of a request, with `list=true` for a LIST and the extra query after it.
-    fn url(&self, op: Op, path: &str, query: &str) -> String {
-        let mut url = format!("{}/v1/{}", self.base, encode_path(path));
-        if op == Op::List {
-            url.push_str("?list=true");
-        }
-        if !query.is_empty() {
-            url.push(if op == Op::List { '&' } else { '?' });
-            url.push_str(query);
-        }
-        url
-    }
-
-    /// The request with its headers: the token (unless empty), the namespace, the JSON body.
-    fn request(&self, op: Op, url: &str, body: Option<&Value>) -> reqwest::RequestBuilder {
-        let mut req = self
-            .http
-            .request(op.method(), url)
-            .header("X-Vault-Request", "true");
-        if !self.token.expose().is_empty() {
-            req = req.header("X-Vault-Token", self.token.expose());
-        }
-        if let Some(ns) = &self.namespace {
-            req = req.header("X-Vault-Namespace", ns);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        req
-    }
-
-    /// A write not sent: the run was stopped (promoted, lease lost, signal) before this attempt.
-    fn stopped(&self, op: Op, path: &str) -> Error {
-        Error::VaultNotDone {
-            method: op.name(),
-            path: self.shown(path),
-            message: "not sent: the run was stopped".into(),
-        }
-    }
-
-    fn unreachable(&self, source: reqwest::Error) -> Error {
-        unreachable(&self.addr, source)
+        self.api.send(req).await
     }
 }

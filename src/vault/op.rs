@@ -5,7 +5,7 @@ use reqwest::Method;
 
 /// The kinds of request the tool makes. `List` is a GET with `?list=true`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Op {
+pub enum Op {
     Get,
     List,
     Post,
@@ -13,7 +13,7 @@ pub(super) enum Op {
 }
 
 impl Op {
-    pub(super) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Op::Get => "GET",
             Op::List => "LIST",
@@ -28,7 +28,7 @@ impl Op {
             Op::Delete => Method::DELETE,
         }
     }
-    pub(super) fn is_write(self) -> bool {
+    pub fn is_write(self) -> bool {
         matches!(self, Op::Post | Op::Delete)
     }
     /// The capability a policy must grant for this kind of request.

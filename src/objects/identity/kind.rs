@@ -183,4 +183,9 @@ impl ObjectKind for Group {
         }
         Ok(())
     }
+
+    /// Member groups before the groups that hold them, per namespace.
+    fn apply_order(groups: &[&Self]) -> Vec<usize> {
+        super::member_order_of(groups)
+    }
 }

@@ -294,6 +294,24 @@ pub async fn apply_group(client: &VaultClient, desired: &Group, remove_alias: bo
     Ok(())
 }
 
+/// `member_order` per namespace (namespaces in order), as indices into `groups`.
+pub fn member_order_of(groups: &[&Group]) -> Vec<usize> {
+    let mut by_ns: BTreeMap<&str, Vec<Group>> = BTreeMap::new();
+    for g in groups {
+        by_ns.entry(&g.namespace).or_default().push((*g).clone());
+    }
+    let at: HashMap<(&str, &str), usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| ((g.namespace.as_str(), g.name.as_str()), i))
+        .collect();
+    by_ns
+        .into_values()
+        .flat_map(member_order)
+        .filter_map(|g| at.get(&(g.namespace.as_str(), g.name.as_str())).copied())
+        .collect()
+}
+
 /// Groups in an order where every member group comes before the groups that contain it.
 pub fn member_order(groups: Vec<Group>) -> Vec<Group> {
     let mut by_name: HashMap<String, Group> =

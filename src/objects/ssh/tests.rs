@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::Action;
 use crate::objects::escrow::Escrowed;
 use crate::objects::test_tools::{ssh_keypair, tool};
-use crate::vault::{VaultApi, VaultClient};
+use crate::vault::{Stub, VaultClient};
 
 /// A DR whose SSH engine at `ssh/` signs with the private key in `signer`, whatever public key
 /// its `config/ca` was given. Keeps every write and delete.
@@ -30,7 +30,7 @@ struct Dr {
 }
 
 #[async_trait]
-impl VaultApi for Dr {
+impl Stub for Dr {
     async fn read(&self, _: &str, path: &str, _: &str) -> Result<Option<Value>> {
         let key = self.public_key.lock().unwrap().clone();
         Ok(match (path, key) {

@@ -2,8 +2,11 @@
 """Checks that the library's layers form no cycle: every `crate::a::b` a file under src/ names is
 an edge from its module to `a::b`'s module, at the depth the layers are drawn: top-level modules,
 and one level down inside `import` (plan, apply, prune, ... must not lean on each other in
-circles). Inside `objects` the registry and the kinds it lists refer to each other by design, so
-`objects` is one layer. Prints any cycle and exits 1; `-v` prints the graph."""
+circles; a child naming `super::x` and its parent's own code naming the child both count).
+Inside `objects` the registry and the kinds it lists refer to each other by design, so `objects`
+is one layer. It also holds every file to the size limits docs/development.md gives: a file's
+code (its tests left out) at most 400 lines, a function at most 80. Prints any cycle or file or
+function over its limit and exits 1; `-v` prints the graph."""
 import os
 import re
 import sys
@@ -11,6 +14,7 @@ import sys
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 DEEP = {"import"}  # modules whose children are layers of their own
 USE = re.compile(r"crate::((?:\w+::)*\w+)")
+SUPER = re.compile(r"((?:super::)+)(?:((?:\w+::)*)\{([^}]*)\}|((?:\w+::)*\w+))")
 
 
 def exists(*parts):
@@ -51,19 +55,81 @@ def graph():
                         dep = module_of(base)
                         if dep and dep != me:
                             edges.setdefault(me, set()).add(dep)
-            # `super::a` names a sibling of this module.
-            for m in re.finditer(r"super::((?:\w+::)*)\{([^}]*)\}|super::((?:\w+::)*\w+)", text):
-                names = [m.group(3)] if m.group(3) else [
-                    m.group(1) + i.strip().split(" as ")[0] for i in m.group(2).split(",") if i.strip()]
+            # `super::a` names a sibling of this module, `super::super::a` one of its parent.
+            for m in SUPER.finditer(text):
+                up = m.group(1).count("super::")
+                names = [m.group(4)] if m.group(4) else [
+                    m.group(2) + i.strip().split(" as ")[0] for i in m.group(3).split(",") if i.strip()]
+                here = rel[:-up] if up <= len(rel) else []
                 for name in names:
-                    dep = module_of(rel[:-1] + [p for p in name.split("::") if p])
+                    dep = module_of(here + [p for p in name.split("::") if p])
                     if dep and dep != me:
+                        edges.setdefault(me, set()).add(dep)
+            # A parent module's own code naming a child (`pass::run(..)`, `use pass::Run`) leans
+            # on it; its `mod` lines and re-exports (`pub use`) only declare it.
+            if len(rel) == 1 and rel[0] in DEEP:
+                code = "\n".join(l for l in text.splitlines()
+                                  if not re.match(r"\s*(pub(\([^)]*\))?\s+)?(mod|use)\b", l)
+                                  or re.match(r"\s*use\b", l))
+                for child in re.findall(r"\b(\w+)::", code):
+                    dep = module_of(rel + [child])
+                    if dep and dep != me and "::" in dep:
                         edges.setdefault(me, set()).add(dep)
             for m in USE.finditer(text):
                 dep = module_of(m.group(1).split("::"))
                 if dep and dep != me and not dep.startswith("{"):
                     edges.setdefault(me, set()).add(dep)
     return edges
+
+
+FILE_LINES, FN_LINES = 400, 80
+FN = re.compile(r"^\s*(pub(\([^)]*\))?\s+)?(const\s+)?(async\s+)?(unsafe\s+)?fn\s+(\w+)")
+
+
+def code_lines(line):
+    """A line without its string and char literals and its comment, for counting braces."""
+    line = re.sub(r'"(\\.|[^"\\])*"', '""', line)
+    line = re.sub(r"'(\\.|[^'\\])'", "''", line)
+    return line.split("//")[0]
+
+
+def fn_end(lines, start, end):
+    """The last line of the function whose signature starts at `start` (None: no body)."""
+    depth, opened = 0, False
+    for j in range(start, end):
+        s = code_lines(lines[j])
+        for ch in s:
+            if ch == "{":
+                depth, opened = depth + 1, True
+            elif ch == "}":
+                depth -= 1
+        if not opened and ";" in s:
+            return None
+        if opened and depth == 0:
+            return j
+    return None
+
+
+def too_long():
+    """Files whose code (up to their `#[cfg(test)]` part) passes FILE_LINES, and functions in it
+    that pass FN_LINES. Test files (`tests.rs`, `*_tests.rs`) are not held to them."""
+    out = []
+    for root, _, files in os.walk(SRC):
+        for f in sorted(files):
+            if not f.endswith(".rs") or f == "tests.rs" or f.endswith("_tests.rs"):
+                continue
+            path = os.path.join(root, f)
+            rel = os.path.relpath(path, os.path.join(SRC, ".."))
+            lines = open(path, encoding="utf-8").read().split("\n")
+            end = next((i for i, l in enumerate(lines) if l.strip() == "#[cfg(test)]"), len(lines))
+            if end > FILE_LINES:
+                out.append(f"{rel}: {end} lines of code (limit {FILE_LINES})")
+            for i in range(end):
+                m = FN.match(lines[i])
+                last = fn_end(lines, i, end) if m else None
+                if last is not None and last - i + 1 > FN_LINES:
+                    out.append(f"{rel}:{i + 1}: fn {m.group(6)} is {last - i + 1} lines (limit {FN_LINES})")
+    return out
 
 
 def cycles(edges):
@@ -107,4 +173,7 @@ if __name__ == "__main__":
     found = cycles(edges)
     for c in found:
         print("module cycle: " + " ".join(c))
-    sys.exit(1 if found else 0)
+    long = too_long()
+    for line in long:
+        print("too long: " + line)
+    sys.exit(1 if found or long else 0)

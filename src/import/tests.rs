@@ -192,6 +192,7 @@ const CONTENTS: &[&str] = &[
     r#"{"kind": "rabbitmq_connection", "mount": "rabbitmq/",
         "data": {"connection_uri": "http://r"}}"#,
     r#"{"kind": "rabbitmq_role", "mount": "rabbitmq/", "name": "r", "data": {"vhosts": "{}"}}"#,
+    r#"{"kind": "rabbitmq_lease", "mount": "rabbitmq/", "data": {"ttl": 3600, "max_ttl": 0}}"#,
     r#"{"kind": "entity", "name": "alice", "policies": ["app"], "metadata": {},
         "disabled": false, "aliases": []}"#,
     r#"{"kind": "group", "name": "g", "type": "internal", "policies": [], "metadata": {},

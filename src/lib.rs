@@ -12,6 +12,7 @@ pub mod exit;
 pub mod export;
 pub mod hashing;
 pub mod import;
+pub mod lease;
 pub mod metrics;
 pub mod model;
 pub mod objects;

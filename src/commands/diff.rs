@@ -12,11 +12,10 @@ use super::fingerprint::Fingerprint;
 use crate::config::{ClusterConfig, DiffSide, VerifyConfig};
 use crate::error::{Error, Result};
 use crate::export;
-use crate::import;
 use crate::objects::{Kind, Object, Sink};
 use crate::select::Selection;
-use crate::snapshot::catalog;
 use crate::snapshot::format::entry_name;
+use crate::snapshot::{catalog, verify};
 use crate::vault::Session;
 
 /// The live cluster at VAULT_ADDR, as a side of `diff`.
@@ -136,7 +135,7 @@ async fn load_snapshot(
 ) -> Result<(String, Side)> {
     let seen = Arc::new(Mutex::new(Side::new()));
     let (into, only) = (seen.clone(), only.cloned());
-    let (snapshot, _) = import::verify_each(config, id, move |s| {
+    let (snapshot, _) = verify::verify_each(config, id, move |s| {
         if only.as_ref().is_none_or(|o| o.matches(&s.object)) {
             let mut seen = into.lock().unwrap_or_else(|e| e.into_inner());
             seen.insert(s.entry, Fingerprint::of(&s.object));

@@ -12,11 +12,10 @@ use serde::Serialize;
 use super::contents::Content;
 use crate::config::{ListCheck, ListConfig, VerifyConfig};
 use crate::error::{Error, Result, one_line};
-use crate::import;
 use crate::seal::{self, Opener};
 use crate::select::Selection;
 use crate::snapshot::manifest::NotCopied;
-use crate::snapshot::{Limits, catalog, reader};
+use crate::snapshot::{Limits, catalog, reader, verify};
 use crate::store::{self, RangeReader, ReadStore, Stat, StreamFailure};
 use crate::vault::ClusterInfo;
 
@@ -108,7 +107,7 @@ pub async fn list(config: &ListConfig) -> Result<Listing> {
 /// Verifies every snapshot in full; a refusal is the snapshot's, any other error the run's.
 async fn verify_each(config: &VerifyConfig, snapshots: &mut [Listed]) -> Result<()> {
     for s in snapshots {
-        match import::verify(config, &s.key).await {
+        match verify::verify(config, &s.key).await {
             Ok((_, manifest)) => {
                 s.counts = Some(manifest.counts);
                 s.check = Check::Verified;
@@ -210,7 +209,7 @@ pub async fn verify(
 ) -> Result<Verified> {
     let listed = Arc::new(Mutex::new(Vec::new()));
     let into = listed.clone();
-    let (snapshot, m) = import::verify_each(config, id, move |s| {
+    let (snapshot, m) = verify::verify_each(config, id, move |s| {
         if contents && only.as_ref().is_none_or(|o| o.matches(&s.object)) {
             let mut listed = into.lock().unwrap_or_else(|e| e.into_inner());
             listed.push(Content::of(&s.object));

@@ -10,8 +10,9 @@ use super::options::duration;
 use super::{Filter, ImportOptions, Retention, Settings};
 use crate::error::{Error, Result, one_line};
 use crate::metrics::Grouping;
-use crate::seal::{Expected, Opener, Sealer};
+use crate::seal::{Opener, Sealer};
 use crate::snapshot::Limits;
+pub use crate::snapshot::verify::VerifyConfig;
 use crate::state::RecordKey;
 use crate::vault::VaultConfig;
 
@@ -42,16 +43,6 @@ pub struct ExportConfig {
     /// Applied once the new snapshot is `latest`.
     pub retention: Retention,
     pub walk: WalkConfig,
-}
-
-/// Where a snapshot is read from and how it is verified (`verify`, `list --verify`, `diff`,
-/// `import`).
-pub struct VerifyConfig {
-    pub store_url: String,
-    pub opener: Arc<Opener>,
-    pub limits: Limits,
-    /// The origin its signature must name.
-    pub expected: Expected,
 }
 
 /// `import`.

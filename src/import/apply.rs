@@ -14,11 +14,11 @@ use std::future::ready;
 
 use futures::{StreamExt, stream};
 
-use super::Gate;
 use super::inherit::Parents;
 use super::plan::{Change, Plan};
 use super::summary::Summary;
 use crate::error::one_line;
+use crate::lease::Gate;
 use crate::model::Action;
 use crate::objects::{Object, Stage, Target};
 use crate::progress::Progress;

@@ -5,21 +5,18 @@
 mod applied;
 mod apply;
 mod decide;
-mod hold;
 mod inherit;
 mod input;
 mod inside;
-mod lease;
 mod pass;
 pub mod plan;
 mod planner;
 mod prune;
 mod restore;
+mod rollback;
 pub mod summary;
 #[cfg(test)]
 mod tests;
-mod verify;
-mod watch;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -33,16 +30,18 @@ use crate::snapshot::catalog;
 use crate::state::ImporterState;
 use crate::vault::Session;
 
+use crate::lease;
+pub use crate::lease::{Gate, holder_id};
+pub use crate::lease::{Holder, check_fence, wait_for_holder};
+use crate::snapshot::verify::verify_keeping_heads;
+pub use crate::snapshot::verify::{Snapshot, verify, verify_each};
 use applied::Applied;
-pub use lease::{Gate, holder_id};
 use pass::{Once, Run, plan_and_apply};
 use plan::Mode;
 pub use plan::{Change, Plan};
 pub use restore::Restore;
+use rollback::check_not_older;
 pub use summary::Summary;
-pub use verify::{Snapshot, verify, verify_each};
-use verify::{check_not_older, scan, verify_keeping_heads};
-pub use watch::{Holder, wait_for_holder};
 
 /// What one `import` is asked to do.
 #[derive(Debug, Default)]
@@ -85,19 +84,6 @@ pub struct ImportOutcome {
     pub writes: u64,
     /// Vault reads for the objects (bookkeeping excluded).
     pub reads: u64,
-}
-
-/// Refuses when the target has been promoted.
-pub async fn check_fence(state: &ImporterState, addr: &str) -> Result<()> {
-    if let Some(f) = state.fence().await? {
-        return Err(Error::Fenced(format!(
-            "{addr} is promoted (since {} by {}): imports into it are refused. If the primary is \
-             back in charge and this cluster is DR again, run `vault-replicator demote` against it",
-            f.promoted_at.format("%Y-%m-%dT%H:%M:%SZ"),
-            f.by
-        )));
-    }
-    Ok(())
 }
 
 pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {

@@ -14,13 +14,15 @@ use super::plan::{Change, Mode, Plan};
 use super::planner::Reading;
 use super::restore::Restore;
 use super::summary::Summary;
-use super::{Snapshot, lease, planner, prune};
+use super::{planner, prune};
 use crate::error::{Error, Result};
+use crate::lease;
 use crate::model::Action;
 use crate::objects::{Kind, Parent, Target};
 use crate::snapshot::Manifest;
 use crate::snapshot::entries::name_key;
 use crate::snapshot::reader::Scanned;
+use crate::snapshot::verify::Snapshot;
 use crate::state::{ImporterState, Meta, Records};
 use crate::vault::VaultClient;
 

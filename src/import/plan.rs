@@ -145,7 +145,7 @@ pub(crate) mod tests {
         plan.push(Change::new(policy("a"), Action::Create, None));
         plan.sort();
         assert_eq!(plan.changes[0].path, "sys/policies/acl/a");
-        assert!(crate::import::Summary::of_plan(&plan).is_partial());
+        assert!(crate::import::summary::Summary::of_plan(&plan).is_partial());
         assert!(plan.changes[1].object.is_none());
     }
 

@@ -18,12 +18,12 @@ use super::input::{Input, replay};
 use super::plan::{Change, Mode, Plan};
 use super::restore::{Admitted, Restore};
 use super::summary::Summary;
-use super::{Snapshot, scan};
 use crate::config::ImportOptions;
 use crate::model::Action;
 use crate::objects::{Object, Parent, Stage};
 use crate::progress::Progress;
 use crate::snapshot::reader::Scanned;
+use crate::snapshot::verify::{Snapshot, scan};
 use crate::state::{ImporterState, Record, Records};
 
 /// What a pass reads: the whole verified snapshot, or objects already read (the namespaces and
@@ -123,7 +123,7 @@ pub async fn apply(
 #[derive(Clone, Copy)]
 pub struct Saver<'a> {
     pub state: &'a ImporterState,
-    pub lease: &'a super::lease::Lease,
+    pub lease: &'a crate::lease::Lease,
 }
 
 impl Saver<'_> {

@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::plan::Change;
-use super::{Snapshot, scan};
 use crate::error::{Error, Result};
 use crate::model::Action;
 use crate::objects::{Moved, Object, Parent};
 use crate::select::Selection;
+use crate::snapshot::verify::{Snapshot, scan};
 use crate::state::Record;
 
 /// What `import --only` restores, and how.

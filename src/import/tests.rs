@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::Gate;
 use super::apply::Executor;
 use super::inherit::Parents;
 use super::pass::{Done, carry_out};
@@ -14,6 +13,7 @@ use super::plan::{Mode, Plan};
 use super::planner::{Pass, Reading};
 use super::summary::Summary;
 use crate::config::{ImportOptions, MaxDelete, OnDrift};
+use crate::lease::Gate;
 use crate::model::Action;
 use crate::objects::auth::NewUserPassword;
 use crate::objects::{Kind, Object, Target};

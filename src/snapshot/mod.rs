@@ -8,6 +8,7 @@ pub mod manifest;
 pub mod reader;
 mod runs;
 pub mod spool;
+pub mod verify;
 pub mod writer;
 
 #[cfg(test)]

@@ -149,7 +149,9 @@ pub const RABBITMQ_LEASE: Shape = Shape {
         );
     },
     // A write replaces both: `max_ttl` left out goes back to 0.
-    change: |b| b.write("m-rmq-lease/config/lease", json!({"ttl": 600})),
+    change: |b| {
+        b.write("m-rmq-lease/config/lease", json!({"ttl": 600}));
+    },
     view: |b| views(b, &["m-rmq-lease/config/lease"]),
     needs_namespaces: false,
 };

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::hold::{Shared, Stop, is_cas_mismatch};
+use super::shared::{Shared, Stop, is_cas_mismatch};
 use crate::error::{Error, Result, one_line};
 use crate::state::ImporterState;
 

@@ -1,9 +1,14 @@
-//! One importer at a time: a lease in the target's state mount, taken with check-and-set after
+//! One importer at a time, and none on a promoted cluster: a lease in the target's state mount, taken with check-and-set after
 //! the fence is checked (and checked again once it is held), renewed while the run lasts, and
 //! released at the end; a lease left by a killed run expires after its TTL. While it is held, a
 //! watcher (`watch`) stops the run when the cluster is promoted or the lease is taken from it,
 //! and the run's bookkeeping is saved only while it still holds the lease. Also the signal
-//! handling: SIGTERM or SIGINT stop the run after the requests in flight.
+//! handling: SIGTERM or SIGINT stop the run after the requests in flight, and the fence check
+//! (`check_fence`) every import and the watcher make. `shared` is what a held lease and its
+//! watcher share; `watch` both sides of a promotion.
+
+mod shared;
+mod watch;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -11,11 +16,24 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use super::hold::Stop;
-use super::hold::{Held, Shared};
-use super::watch;
 use crate::error::{Error, Result};
 use crate::state::{ImporterState, Meta};
+pub use shared::Stop;
+use shared::{Held, Shared};
+pub use watch::{Holder, wait_for_holder};
+
+/// Refuses when the target has been promoted.
+pub async fn check_fence(state: &ImporterState, addr: &str) -> Result<()> {
+    if let Some(f) = state.fence().await? {
+        return Err(Error::Fenced(format!(
+            "{addr} is promoted (since {} by {}): imports into it are refused. If the primary is \
+             back in charge and this cluster is DR again, run `vault-replicator demote` against it",
+            f.promoted_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            f.by
+        )));
+    }
+    Ok(())
+}
 
 /// Who this run is: the pod name in Kubernetes (`HOSTNAME`), the process ID, and a random part,
 /// so that two containers with the same name and PID (PID 1, typically) are still two holders.
@@ -56,7 +74,7 @@ impl Lease {
         state.ensure_mount().await?;
         let check_fence = async || match allow_fenced {
             true => Ok(()),
-            false => super::check_fence(state, addr).await,
+            false => check_fence(state, addr).await,
         };
         check_fence().await?;
         let holder = holder_id();

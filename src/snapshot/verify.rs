@@ -2,8 +2,9 @@
 //! signature vouches for (the object's name, origin and date, its archive's and manifest's
 //! digests), then read the object's raw bytes once to check the signature over them, before any
 //! of it is decrypted or parsed; then stream it again, held to those bytes, checking every entry
-//! against the signed manifest. `scan` streams it again, so held, for each later pass.
-//! Also the rule that `latest.json` never takes a target back to an older snapshot.
+//! against the signed manifest. `scan` streams it again, so held, for each later pass. An import,
+//! `verify`, `list --verify` and `diff` all verify through here. Also which snapshot in the store
+//! is the newest one a trusted signature vouches for (what `latest.json` may never go behind).
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -11,14 +12,22 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use crate::config::VerifyConfig;
+use super::catalog;
+use super::reader::Scanned;
+use super::{Limits, Manifest, reader};
 use crate::error::{Error, Result};
 use crate::seal::{self, Claims, Expected, HashReader, Opener, Signed};
-use crate::snapshot::catalog;
-use crate::snapshot::reader::Scanned;
-use crate::snapshot::{Limits, Manifest, reader};
-use crate::state::ImporterState;
 use crate::store::{self, RangeDigests, RangeReader, Stat, Store, StreamFailure};
+
+/// Where a snapshot is read from and how it is verified (`verify`, `list --verify`, `diff`,
+/// `import`); `config` resolves it from the settings.
+pub struct VerifyConfig {
+    pub store_url: String,
+    pub opener: Arc<Opener>,
+    pub limits: Limits,
+    /// The origin its signature must name.
+    pub expected: Expected,
+}
 
 /// A snapshot in the store whose signature has been checked. Every pass streams it from the
 /// store again (pinned to the version that was checked, and held to the bytes the signature was
@@ -64,7 +73,7 @@ pub async fn verify(config: &VerifyConfig, id: &str) -> Result<(Snapshot, Manife
 /// Verifies a snapshot as `verify` does, keeping the namespaces and mounts at its head (a few
 /// objects), so that a pass that plans only those needs no second read. Like every object of the
 /// verifying pass, they may be used only once this returns `Ok`.
-pub(super) async fn verify_keeping_heads(
+pub async fn verify_keeping_heads(
     config: &VerifyConfig,
     id: &str,
 ) -> Result<(Snapshot, Manifest, Vec<Scanned>)> {
@@ -249,7 +258,7 @@ const MAX_TRAILER: u64 = 64 << 10;
 
 /// Streams the snapshot, held to the bytes its signature was checked over, and checks every entry
 /// (the verifying pass, then each later pass).
-pub(super) async fn scan(
+pub async fn scan(
     snap: &Snapshot,
     on_object: impl FnMut(Scanned) -> bool + Send + 'static,
 ) -> Result<Manifest> {
@@ -299,57 +308,6 @@ async fn scan_from(
     .map_err(|e| Error::refused(&snap.key, format!("reader crashed: {e}")))?
 }
 
-/// Refuses to take the target back through `latest.json`: to a snapshot older than the one it
-/// last imported (`meta`), or, on a fresh target too, older than the newest snapshot in the store
-/// whose signature vouches for it. Going back is for `--snapshot`, named by the operator.
-pub(super) async fn check_not_older(
-    state: &ImporterState,
-    snapshot: &Snapshot,
-    expected: &Expected,
-) -> Result<()> {
-    let key = &snapshot.key;
-    let Some(this_at) = catalog::parse_snapshot_key(key) else {
-        return Ok(());
-    };
-    if let Some(last) = state.meta().await?
-        && let Some(last_at) = catalog::parse_snapshot_key(&last.last_snapshot)
-    {
-        // A future-dated snapshot recorded by an older release must not block every later one.
-        if seal::future_dated(last_at, Utc::now()) {
-            tracing::warn!(
-                last_snapshot = %last.last_snapshot,
-                "the last import recorded here is dated in the future; not comparing with it"
-            );
-        } else if this_at < last_at {
-            return Err(back(
-                key,
-                "this cluster already imported the newer",
-                &last.last_snapshot,
-            ));
-        }
-    }
-    match newest_vouched(snapshot, expected).await? {
-        Some((newer, at)) if at > this_at => Err(back(
-            key,
-            "the store holds the newer, signed",
-            &format!("{newer} (or an export is publishing it right now: then retry)"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The refusal of a pointer that points back.
-fn back(key: &str, why: &str, newer: &str) -> Error {
-    Error::refused(
-        key,
-        format!(
-            "{} points at it, but {why} {newer}; import it with --snapshot if going back is \
-             intended",
-            catalog::LATEST
-        ),
-    )
-}
-
 /// How many of the newest snapshots in the store are tried for one whose signature vouches
 /// for it: names alone prove nothing, and a store may hold a few unsigned or foreign objects.
 const NEWEST_TRIED: usize = 8;
@@ -357,7 +315,7 @@ const NEWEST_TRIED: usize = 8;
 /// The newest snapshot in the store (and its date) whose signature is by a trusted key, made
 /// for it, with the expected origin and not dated ahead of the clock; `None` when there is none
 /// among the newest few, or signatures are not checked (`REPLICATOR_ALLOW_UNSIGNED`).
-async fn newest_vouched(
+pub async fn newest_vouched(
     snapshot: &Snapshot,
     expected: &Expected,
 ) -> Result<Option<(String, chrono::DateTime<Utc>)>> {

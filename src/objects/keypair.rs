@@ -159,7 +159,10 @@ fn of_pkcs8(der: &[u8]) -> Result<PublicKey, Why> {
 }
 
 fn of_openssh(der: &[u8]) -> Result<PublicKey, Why> {
-    let key = ssh_key::PrivateKey::from_bytes(der).map_err(|_| bad("an OpenSSH key"))?;
+    let key = match ssh_key::PrivateKey::from_bytes(der) {
+        Ok(key) => key,
+        Err(_) => return openssh_ecdsa(der).ok_or_else(|| bad("an OpenSSH key"))?,
+    };
     match key.key_data() {
         KeypairData::Ed25519(pair) => {
             let seed = Zeroizing::new(pair.private.to_bytes());
@@ -176,6 +179,38 @@ fn of_openssh(der: &[u8]) -> Result<PublicKey, Why> {
         KeypairData::Encrypted(_) => Err("an encrypted key, which OpenBao cannot use".into()),
         _ => Err("an OpenSSH key that is not RSA, ECDSA or Ed25519".into()),
     }
+}
+
+/// An unencrypted OpenSSH ECDSA key's public key, derived from its private scalar, read field by
+/// field: ssh-key 0.6 refuses the key when the scalar's `mpint` is shorter than the curve's size
+/// (a P-521 scalar below 2^520, one key in four), which OpenSSH writes as it should (RFC 4251).
+/// `None` when it is not such a key.
+fn openssh_ecdsa(der: &[u8]) -> Option<Result<PublicKey, Why>> {
+    let mut r = der.strip_prefix(b"openssh-key-v1\0")?;
+    let (cipher, kdf) = (field::<String>(&mut r)?, field::<String>(&mut r)?);
+    let (_kdf_options, keys) = (field::<Vec<u8>>(&mut r)?, field::<u32>(&mut r)?);
+    if cipher != "none" || kdf != "none" || keys != 1 {
+        return None;
+    }
+    let _public = field::<Vec<u8>>(&mut r)?;
+    let private = Zeroizing::new(field::<Vec<u8>>(&mut r)?);
+    let mut p = &private[..];
+    let (check1, check2) = (field::<u32>(&mut p)?, field::<u32>(&mut p)?);
+    let algorithm = field::<String>(&mut p)?;
+    let curve: ssh_key::EcdsaCurve = field::<String>(&mut p)?.parse().ok()?;
+    let _point = field::<Vec<u8>>(&mut p)?;
+    let scalar = Zeroizing::new(field::<Vec<u8>>(&mut p)?);
+    if check1 != check2 || !algorithm.starts_with("ecdsa-sha2-") {
+        return None;
+    }
+    // An mpint: a leading zero byte only keeps a high bit from reading as a sign.
+    let scalar = scalar.strip_prefix(&[0]).unwrap_or(&scalar[..]);
+    Some(ssh_curve(curve).and_then(|c| ec_of_secret(c, scalar)))
+}
+
+/// One field of an OpenSSH key's encoding (RFC 4251: `uint32`, `string`).
+fn field<T: ssh_encoding::Decode>(r: &mut &[u8]) -> Option<T> {
+    T::decode(r).ok()
 }
 
 /// The public key of an X.509 certificate (DER).

@@ -314,7 +314,7 @@ async fn export_namespace(
         let holders: Vec<Kind> = Kind::ALL
             .iter()
             .copied()
-            .filter(|k| k.holds(mount))
+            .filter(|k| k.lives_in(mount))
             .collect();
         if holders.is_empty() && !mounts::is_builtin(mount.table, &mount.path) {
             sink.not_copied(

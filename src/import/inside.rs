@@ -110,7 +110,7 @@ pub async fn of_mount(
     let holders: Vec<Kind> = Kind::ALL
         .iter()
         .copied()
-        .filter(|k| k.holds(&mount))
+        .filter(|k| k.lives_in(&mount))
         .collect();
     let scope = Scope::Mount { ns, mount: &mount };
     for kind in &holders {

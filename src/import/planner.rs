@@ -241,7 +241,7 @@ async fn take<'a>(
             None => plan_one(target, object, (recorded, applied), opts).await,
         };
         let change = match container {
-            true => super::restore::hold_container(change),
+            true => super::restore::container_only(change),
             false => change,
         };
         pass.exec.parents.planned(p, &change);

@@ -167,7 +167,7 @@ struct Found {
 
 /// A container a restore needs but did not select: created when missing, otherwise left as it
 /// is (its settings are not part of the restore).
-pub(super) fn hold_container(mut change: Change) -> Change {
+pub(super) fn container_only(mut change: Change) -> Change {
     if change.action == Action::Update {
         change.action = Action::Skipped;
         change.reason = Some("outside --only: left as it is (only created when missing)".into());

@@ -262,12 +262,12 @@ where
         c.write(&self.api_path(), &body).await.map(|_| ())
     }
 
-    fn holds(mount: &Mount) -> bool {
+    fn lives_in(mount: &Mount) -> bool {
         is_engine(mount, S::ENGINE)
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let names = match S::SINGLETON {

@@ -79,11 +79,11 @@ pub enum Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    /// The namespace and mount of a one-mount scope whose engine a kind carries (`holds`);
+    /// The namespace and mount of a one-mount scope whose engine a kind lives in (`lives_in`);
     /// `None` for any other scope, which such a kind has nothing to export from.
-    pub fn mount_holding(&self, holds: fn(&Mount) -> bool) -> Option<(&'a str, &'a Mount)> {
+    pub fn mount_where(&self, lives_in: fn(&Mount) -> bool) -> Option<(&'a str, &'a Mount)> {
         match self {
-            Scope::Mount { ns, mount } if holds(mount) => Some((ns, mount)),
+            Scope::Mount { ns, mount } if lives_in(mount) => Some((ns, mount)),
             _ => None,
         }
     }
@@ -269,7 +269,7 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
     }
 
     /// Whether it lives inside mounts like this one (its export then runs per such mount).
-    fn holds(_mount: &Mount) -> bool {
+    fn lives_in(_mount: &Mount) -> bool {
         false
     }
     /// Finds every object of this kind in `scope` and puts it, or why not, into `sink`.

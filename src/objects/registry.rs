@@ -58,8 +58,8 @@ macro_rules! registry {
             }
 
             /// Whether objects of this kind live in mounts like `m`.
-            pub fn holds(self, m: &mounts::Mount) -> bool {
-                match self { $(Kind::$variant => <$ty as ObjectKind>::holds(m),)* }
+            pub fn lives_in(self, m: &mounts::Mount) -> bool {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::lives_in(m),)* }
             }
 
             /// Whether deleting one takes what it holds along (a mount, a namespace).

@@ -74,12 +74,12 @@ impl ObjectKind for TotpKey {
         })
     }
 
-    fn holds(mount: &Mount) -> bool {
+    fn lives_in(mount: &Mount) -> bool {
         mount.table == Table::Secret && mount.kind == "totp"
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         for name in source.client.list(&format!("{}keys", mount.path)).await? {

@@ -105,12 +105,12 @@ impl ObjectKind for AuthItem {
         super::apply(&target.client(&self.namespace), self, action).await
     }
 
-    fn holds(mount: &Mount) -> bool {
+    fn lives_in(mount: &Mount) -> bool {
         mount.table == Table::Auth
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let at = (mount.path.as_str(), mount.kind.as_str());
@@ -127,7 +127,7 @@ impl ObjectKind for AuthItem {
     /// Its items by its method's layout: each set singleton, each listed collection member (no
     /// escrow is read). A method without a layout cannot be listed.
     async fn found(source: &Source<'_>, scope: &Scope<'_>, found: &mut Inventory) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let (c, at, method) = (source.client, &mount.path, mount.kind.as_str());

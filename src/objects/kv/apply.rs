@@ -185,13 +185,20 @@ async fn write_version(
         Ok(_) => Ok(()),
         // An earlier attempt of this very write may have landed with its answer lost, and the
         // retry found the version moved on: the version after `cas` holding this data is it.
-        Err(e) if e.is_cas_mismatch() && holds(client, &path, cas + 1, &data).await => Ok(()),
+        Err(e) if e.is_cas_mismatch() && version_holds(client, &path, cas + 1, &data).await => {
+            Ok(())
+        }
         Err(e) => Err(e),
     }
 }
 
 /// Whether `version` of the secret at `path` (its `data/` path) holds exactly `data`.
-async fn holds(client: &VaultClient, path: &str, version: u64, data: &Map<String, Value>) -> bool {
+async fn version_holds(
+    client: &VaultClient,
+    path: &str,
+    version: u64,
+    data: &Map<String, Value>,
+) -> bool {
     let read = client.read_query(path, &format!("version={version}")).await;
     read.ok()
         .flatten()

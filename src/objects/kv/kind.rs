@@ -83,7 +83,7 @@ impl ObjectKind for Secret {
 
     /// Its keys, listed in every folder of the mount (no secret is read).
     async fn found(source: &Source<'_>, scope: &Scope<'_>, found: &mut Inventory) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let at = &mount.path;
@@ -117,12 +117,12 @@ impl ObjectKind for Secret {
         apply(&target.client(&self.namespace), self, ops).await
     }
 
-    fn holds(mount: &Mount) -> bool {
+    fn lives_in(mount: &Mount) -> bool {
         mount.table == Table::Secret && mount.kv_version().is_some()
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let Some(kv_version) = mount.kv_version() else {

@@ -46,7 +46,7 @@ const UNKNOWN: &str = "a mount setting this tool does not carry; not copied";
 pub fn not_copied(e: &MountEntry) -> Vec<(String, &'static str)> {
     e.config
         .iter()
-        .filter(|(_, v)| holds_a_value(v))
+        .filter(|(_, v)| has_a_value(v))
         .filter_map(|(name, _)| match rule(CONFIG, name) {
             Some(Rule::NotCopied(why)) => Some((name.clone(), why)),
             Some(_) => None,
@@ -56,7 +56,7 @@ pub fn not_copied(e: &MountEntry) -> Vec<(String, &'static str)> {
 }
 
 /// Whether a read-back value is more than the server's empty default.
-fn holds_a_value(v: &Value) -> bool {
+fn has_a_value(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,

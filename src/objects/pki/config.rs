@@ -86,7 +86,7 @@ impl ObjectKind for PkiConfig {
 
     in_secret_mount!();
 
-    fn holds(mount: &Mount) -> bool {
+    fn lives_in(mount: &Mount) -> bool {
         is_pki(mount)
     }
 
@@ -155,7 +155,7 @@ impl ObjectKind for PkiConfig {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let (client, m) = (source.client, &mount.path);

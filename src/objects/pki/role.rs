@@ -116,12 +116,12 @@ impl ObjectKind for PkiRole {
             .map(|_| ())
     }
 
-    fn holds(mount: &Mount) -> bool {
+    fn lives_in(mount: &Mount) -> bool {
         is_pki(mount)
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let client = source.client;

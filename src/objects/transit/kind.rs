@@ -67,13 +67,13 @@ impl ObjectKind for TransitKey {
         }
     }
 
-    fn holds(mount: &Mount) -> bool {
+    fn lives_in(mount: &Mount) -> bool {
         mount.table == Table::Secret && mount.kind == "transit"
     }
 
     /// Its keys, listed (none is backed up).
     async fn found(source: &Source<'_>, scope: &Scope<'_>, found: &mut Inventory) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let at = &mount.path;
@@ -89,7 +89,7 @@ impl ObjectKind for TransitKey {
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let (keys, not_copied) = export(source.client, ns, &mount.path).await?;

@@ -64,12 +64,12 @@ impl ObjectKind for PkiIssuer {
         apply(&target.client(&self.namespace), self, ops).await
     }
 
-    fn holds(mount: &Mount) -> bool {
+    fn lives_in(mount: &Mount) -> bool {
         is_pki(mount)
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
-        let Some((ns, mount)) = scope.mount_holding(Self::holds) else {
+        let Some((ns, mount)) = scope.mount_where(Self::lives_in) else {
             return Ok(());
         };
         let escrow = source.escrow.as_ref();

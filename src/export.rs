@@ -311,23 +311,8 @@ async fn export_namespace(
     let source = opts.source(client, &allows);
     let mounts = mounts::listed(&source, ns, sink).await?;
     for mount in &mounts {
-        let holders: Vec<Kind> = Kind::ALL
-            .iter()
-            .copied()
-            .filter(|k| k.lives_in(mount))
-            .collect();
-        if holders.is_empty() && !mounts::is_builtin(mount.table, &mount.path) {
-            sink.not_copied(
-                Kind::Mount,
-                format!("{ns}{}", mount.path),
-                format!(
-                    "mount settings copied; the contents of `{}` engines are not",
-                    mount.kind
-                ),
-            );
-        }
         let scope = Scope::Mount { ns, mount };
-        for kind in holders {
+        for kind in Kind::ALL.iter().filter(|k| k.lives_in(mount)) {
             kind.export(&source, &scope, sink).await?;
         }
     }

@@ -96,7 +96,7 @@ impl ObjectKind for Mount {
 /// The mounts of the source's namespace `ns` an export carries, from both tables, with their
 /// KV-v2 engine config: built-in ones included (they hold token roles), the importer's own state
 /// mount, excluded ones and local ones left out (local ones reported as not copied, as are
-/// settings that cannot be copied).
+/// settings that cannot be copied, and the contents of an engine no kind lives in).
 pub async fn listed(source: &Source<'_>, ns: &str, sink: &mut dyn Sink) -> Result<Vec<Mount>> {
     let client = source.client;
     let mut out = Vec::new();
@@ -122,6 +122,13 @@ pub async fn listed(source: &Source<'_>, ns: &str, sink: &mut dyn Sink) -> Resul
                 sink.not_copied(Kind::Mount, format!("{shown} {field}"), reason.into());
             }
             let mut mount = Mount::from_entry(ns, table, entry);
+            if !builtin && !Kind::ALL.iter().any(|k| k.lives_in(&mount)) {
+                let why = format!(
+                    "mount settings copied; the contents of `{}` engines are not",
+                    mount.kind
+                );
+                sink.not_copied(Kind::Mount, format!("{ns}{}", mount.path), why);
+            }
             if !builtin && mount.kv_version() == Some(2) {
                 mount.kv_config = read_kv_config(client, &mount.path).await?;
             }

@@ -92,20 +92,20 @@ impl Settings {
                      or log in with REPLICATOR_AUTH=kubernetes|jwt|approle)",
                 ))
             }
-            Some("jwt") => Ok(Auth::Jwt {
-                mount: mount("jwt"),
-                role: role("jwt")?,
-                jwt_file: nonempty(&r.jwt_file)
-                    .unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string())
-                    .into(),
-            }),
-            Some("kubernetes") => Ok(Auth::Kubernetes {
-                mount: mount("kubernetes"),
-                role: role("kubernetes")?,
-                jwt_file: nonempty(&r.kubernetes_token_file)
-                    .unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string())
-                    .into(),
-            }),
+            Some(method @ ("jwt" | "kubernetes")) => {
+                let (file_var, file) = match method {
+                    "jwt" => ("REPLICATOR_JWT_FILE", &r.jwt_file),
+                    _ => ("REPLICATOR_KUBERNETES_TOKEN_FILE", &r.kubernetes_token_file),
+                };
+                Ok(Auth::Jwt {
+                    mount: mount(method),
+                    role: role(method)?,
+                    jwt_file: nonempty(file)
+                        .unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string())
+                        .into(),
+                    file_var,
+                })
+            }
             Some("approle") => Ok(Auth::AppRole {
                 mount: mount("approle"),
                 role_id: secret(

@@ -159,3 +159,50 @@ impl Settings {
         Ok(tls)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{Flags, ReplicatorEnv, VaultEnv};
+
+    fn settings(replicator: ReplicatorEnv) -> Settings {
+        Settings {
+            vault: VaultEnv::default(),
+            bao: VaultEnv::default(),
+            replicator,
+            flags: Flags::default(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// Kubernetes and jwt log in alike: the JWT file as set (else the pod's projected token), and
+    /// the variable that names it, for a file that cannot be read.
+    #[test]
+    fn kubernetes_and_jwt_logins_read_their_own_file_variable() {
+        for (method, file_var, set) in [
+            ("kubernetes", "REPLICATOR_KUBERNETES_TOKEN_FILE", false),
+            ("kubernetes", "REPLICATOR_KUBERNETES_TOKEN_FILE", true),
+            ("jwt", "REPLICATOR_JWT_FILE", false),
+            ("jwt", "REPLICATOR_JWT_FILE", true),
+        ] {
+            let file = set.then(|| format!("/run/{method}"));
+            let replicator = ReplicatorEnv {
+                auth: Some(method.into()),
+                auth_role: Some("r".into()),
+                kubernetes_token_file: file.clone().filter(|_| method == "kubernetes"),
+                jwt_file: file.clone().filter(|_| method == "jwt"),
+                ..ReplicatorEnv::default()
+            };
+            let want = file.unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string());
+            let auth = settings(replicator).auth().unwrap();
+            assert!(
+                matches!(&auth, Auth::Jwt { mount, role, jwt_file, file_var: var }
+                    if mount == method && role == "r" && jwt_file == Path::new(&want)
+                        && *var == file_var),
+                "{method}: {auth:?}"
+            );
+        }
+    }
+}

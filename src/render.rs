@@ -328,20 +328,11 @@ pub fn summary(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::Change;
-    use crate::import::plan::tests::policy;
+    use crate::import::plan::tests::create_a_refuse_z;
 
     #[test]
     fn a_plan_renders_one_line_per_change_and_a_count_line() {
-        let mut p = Plan::default();
-        p.push(Change::new(
-            policy("z"),
-            Action::Refused,
-            Some("nope".into()),
-        ));
-        p.push(Change::new(policy("a"), Action::Create, None));
-        p.sort();
-        let text = plan(&p);
+        let text = plan(&create_a_refuse_z());
         assert!(
             text.contains("+ create  policy      sys/policies/acl/a"),
             "{text}"

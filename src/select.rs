@@ -78,27 +78,36 @@ mod tests {
 
     #[test]
     fn policies_and_identity_are_shown_at_their_api_paths_namespace_first() {
-        assert_eq!(shown_path(Kind::Policy, "", "app"), "sys/policies/acl/app");
-        assert_eq!(
-            shown_path(Kind::Policy, "team-a/", "team-a/password/pw"),
-            "team-a/sys/policies/password/pw"
-        );
-        assert_eq!(
-            shown_path(Kind::Entity, "t/", "t/alice"),
-            "t/identity/entity/name/alice"
-        );
-        assert_eq!(
-            shown_path(Kind::Group, "", "devs"),
-            "identity/group/name/devs"
-        );
-        assert_eq!(
-            shown_path(Kind::KvSecret, "team-a/", "team-a/secret/x"),
-            "team-a/secret/x"
-        );
-        assert_eq!(
-            shown_path(Kind::AuthItem, "", "auth/approle/role/ci"),
-            "auth/approle/role/ci"
-        );
+        for (kind, ns, path, shown) in [
+            (Kind::Policy, "", "app", "sys/policies/acl/app"),
+            (
+                Kind::Policy,
+                "team-a/",
+                "team-a/password/pw",
+                "team-a/sys/policies/password/pw",
+            ),
+            (
+                Kind::Entity,
+                "t/",
+                "t/alice",
+                "t/identity/entity/name/alice",
+            ),
+            (Kind::Group, "", "devs", "identity/group/name/devs"),
+            (
+                Kind::KvSecret,
+                "team-a/",
+                "team-a/secret/x",
+                "team-a/secret/x",
+            ),
+            (
+                Kind::AuthItem,
+                "",
+                "auth/approle/role/ci",
+                "auth/approle/role/ci",
+            ),
+        ] {
+            assert_eq!(shown_path(kind, ns, path), shown, "{kind:?} {path}");
+        }
     }
 
     #[test]

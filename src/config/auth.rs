@@ -92,20 +92,20 @@ impl Settings {
                      or log in with REPLICATOR_AUTH=kubernetes|jwt|approle)",
                 ))
             }
-            Some("jwt") => Ok(Auth::Jwt {
-                mount: mount("jwt"),
-                role: role("jwt")?,
-                jwt_file: nonempty(&r.jwt_file)
-                    .unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string())
-                    .into(),
-            }),
-            Some("kubernetes") => Ok(Auth::Kubernetes {
-                mount: mount("kubernetes"),
-                role: role("kubernetes")?,
-                jwt_file: nonempty(&r.kubernetes_token_file)
-                    .unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string())
-                    .into(),
-            }),
+            Some(method @ ("jwt" | "kubernetes")) => {
+                let (file_var, file) = match method {
+                    "jwt" => ("REPLICATOR_JWT_FILE", &r.jwt_file),
+                    _ => ("REPLICATOR_KUBERNETES_TOKEN_FILE", &r.kubernetes_token_file),
+                };
+                Ok(Auth::Jwt {
+                    mount: mount(method),
+                    role: role(method)?,
+                    jwt_file: nonempty(file)
+                        .unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string())
+                        .into(),
+                    file_var,
+                })
+            }
             Some("approle") => Ok(Auth::AppRole {
                 mount: mount("approle"),
                 role_id: secret(
@@ -157,5 +157,52 @@ impl Settings {
             ));
         }
         Ok(tls)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{Flags, ReplicatorEnv, VaultEnv};
+
+    fn settings(replicator: ReplicatorEnv) -> Settings {
+        Settings {
+            vault: VaultEnv::default(),
+            bao: VaultEnv::default(),
+            replicator,
+            flags: Flags::default(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// Kubernetes and jwt log in alike: the JWT file as set (else the pod's projected token), and
+    /// the variable that names it, for a file that cannot be read.
+    #[test]
+    fn kubernetes_and_jwt_logins_read_their_own_file_variable() {
+        for (method, file_var, set) in [
+            ("kubernetes", "REPLICATOR_KUBERNETES_TOKEN_FILE", false),
+            ("kubernetes", "REPLICATOR_KUBERNETES_TOKEN_FILE", true),
+            ("jwt", "REPLICATOR_JWT_FILE", false),
+            ("jwt", "REPLICATOR_JWT_FILE", true),
+        ] {
+            let file = set.then(|| format!("/run/{method}"));
+            let replicator = ReplicatorEnv {
+                auth: Some(method.into()),
+                auth_role: Some("r".into()),
+                kubernetes_token_file: file.clone().filter(|_| method == "kubernetes"),
+                jwt_file: file.clone().filter(|_| method == "jwt"),
+                ..ReplicatorEnv::default()
+            };
+            let want = file.unwrap_or_else(|| DEFAULT_KUBERNETES_TOKEN_FILE.to_string());
+            let auth = settings(replicator).auth().unwrap();
+            assert!(
+                matches!(&auth, Auth::Jwt { mount, role, jwt_file, file_var: var }
+                    if mount == method && role == "r" && jwt_file == Path::new(&want)
+                        && *var == file_var),
+                "{method}: {auth:?}"
+            );
+        }
     }
 }

@@ -134,8 +134,8 @@ pub(crate) mod tests {
         assert_eq!(plan.changes[0].entry, "policies/acl/b.json");
     }
 
-    #[test]
-    fn refused_changes_make_the_summary_partial_and_render_in_the_plan() {
+    /// A sorted plan that creates policy `a` and refuses policy `z` ("nope").
+    pub(crate) fn create_a_refuse_z() -> Plan {
         let mut plan = Plan::default();
         plan.push(Change::new(
             policy("z"),
@@ -144,6 +144,12 @@ pub(crate) mod tests {
         ));
         plan.push(Change::new(policy("a"), Action::Create, None));
         plan.sort();
+        plan
+    }
+
+    #[test]
+    fn refused_changes_make_the_summary_partial_and_render_in_the_plan() {
+        let plan = create_a_refuse_z();
         assert_eq!(plan.changes[0].path, "sys/policies/acl/a");
         assert!(crate::import::summary::Summary::of_plan(&plan).is_partial());
         assert!(plan.changes[1].object.is_none());

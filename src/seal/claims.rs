@@ -244,10 +244,11 @@ pub fn check_not_future(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn claims() -> Claims {
+    /// The claims of a snapshot as export writes them (with its origin).
+    pub(crate) fn claims() -> Claims {
         Claims {
             file: "20261120T214500Z.tar.gz.age".into(),
             archive_sha256: "a".repeat(64),

@@ -180,6 +180,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seal::claims::tests::claims;
     use crate::seal::keys;
 
     fn setup() -> (tempfile::TempDir, SigningKey, Vec<VerifyKey>) {
@@ -189,21 +190,17 @@ mod tests {
         (dir, sk, keys::verify_keys(&g.verify_key).unwrap())
     }
 
-    fn claims() -> Claims {
-        Claims {
-            file: "20261120T214500Z.tar.gz.age".into(),
-            archive_sha256: "a".repeat(64),
-            manifest_sha256: "b".repeat(64),
-            timestamp: 1,
-            origin: None,
-        }
+    /// A fresh key pair and its signature of `b"snapshot bytes"` (the directory the keys were
+    /// made in lives as long as they are used).
+    fn signed() -> (tempfile::TempDir, SigningKey, Vec<VerifyKey>, String) {
+        let (dir, sk, vk) = setup();
+        let sig = sign(&sk, &b"snapshot bytes"[..], &claims()).unwrap();
+        (dir, sk, vk, sig)
     }
 
     #[test]
     fn a_signature_round_trips_and_binds_the_bytes() {
-        let (dir, sk, vk) = setup();
-        let _keep = dir;
-        let sig = sign(&sk, &b"snapshot bytes"[..], &claims()).unwrap();
+        let (_dir, sk, vk, sig) = signed();
         assert_eq!(
             verify(&vk, &b"snapshot bytes"[..], &sig).unwrap(),
             (claims(), sk.id.clone())
@@ -227,9 +224,7 @@ mod tests {
 
     #[test]
     fn the_trusted_comment_is_checked_before_the_object_and_binds_it() {
-        let (dir, sk, vk) = setup();
-        let _keep = dir;
-        let sig = sign(&sk, &b"snapshot bytes"[..], &claims()).unwrap();
+        let (_dir, sk, vk, sig) = signed();
         // What it vouches for is known, and authentic, before a byte of the object is read.
         let pending = authenticate(&vk, &sig).unwrap();
         assert_eq!(pending.claims(), &claims());
@@ -255,9 +250,7 @@ mod tests {
 
     #[test]
     fn what_is_checked_here_is_what_the_minisign_crate_checks_whole() {
-        let (dir, sk, vk) = setup();
-        let _keep = dir;
-        let sig = sign(&sk, &b"snapshot bytes"[..], &claims()).unwrap();
+        let (_dir, _, vk, sig) = signed();
         let parsed = SignatureBox::from_string(&sig).unwrap();
         let whole = |data: &'static [u8]| {
             minisign::verify(&vk[0].key, &parsed, Cursor::new(data), true, false, false).is_ok()

@@ -49,6 +49,13 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A reader of the stored object, pinned to the version that was looked at; a store that
+    /// fails under it leaves its error in `failure`.
+    fn reader(&self, failure: &StreamFailure) -> RangeReader {
+        let (store, stat) = (self.store.clone(), self.stat.clone());
+        RangeReader::new(store, &self.key, stat, failure.clone())
+    }
+
     /// Whether its signature names the store it was published at.
     pub fn names_its_store(&self) -> bool {
         self.origin().is_some_and(|o| o.store.is_some())
@@ -171,13 +178,7 @@ async fn authenticate(
     verifying: Option<seal::Verifying>,
 ) -> Result<(Option<Signed>, RangeDigests)> {
     let failure = StreamFailure::default();
-    let reader = RangeReader::new(
-        snapshot.store.clone(),
-        &snapshot.key,
-        snapshot.stat.clone(),
-        failure.clone(),
-    )
-    .reading_ahead(RAW_AHEAD);
+    let reader = snapshot.reader(&failure).reading_ahead(RAW_AHEAD);
     let raw = tokio::task::spawn_blocking(move || read_raw(reader, verifying)).await;
     let crashed = |e| Error::refused(&located.key, format!("reader crashed: {e}"));
     let Raw {
@@ -263,13 +264,7 @@ pub async fn scan(
     on_object: impl FnMut(Scanned) -> bool + Send + 'static,
 ) -> Result<Manifest> {
     let failure = StreamFailure::default();
-    let data = RangeReader::new(
-        snap.store.clone(),
-        &snap.key,
-        snap.stat.clone(),
-        failure.clone(),
-    )
-    .checked_against(snap.ranges.clone());
+    let data = snap.reader(&failure).checked_against(snap.ranges.clone());
     let claims = snap.signed.as_ref().map(|s| s.claims.clone());
     let scanned = scan_from(snap, claims, data, on_object).await;
     // A store that failed mid-read is the store's error, not a fault of the snapshot.

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::{Body, MAX_SMALL_OBJECT, ObjectInfo, ReadStore, Stat, Store, check_key, too_large};
+use super::{
+    Body, ByteRange, MAX_SMALL_OBJECT, ObjectInfo, ReadStore, Stat, Store, check_key, too_large,
+};
 use crate::error::{Error, Result};
 
 pub struct FileStore {
@@ -145,29 +147,18 @@ impl ReadStore for FileStore {
         })
     }
 
-    async fn get_range(
-        &self,
-        key: &str,
-        start: u64,
-        len: u64,
-        etag: Option<&str>,
-    ) -> Result<Vec<u8>> {
+    async fn get_range(&self, key: &str, range: &ByteRange) -> Result<Vec<u8>> {
         let path = self.path(key)?;
         let read = async {
             let mut file = tokio::fs::File::open(&path).await?;
             let tag = file_tag(&file.metadata().await?);
-            file.seek(std::io::SeekFrom::Start(start)).await?;
-            let mut buf = Vec::with_capacity(len as usize);
-            (&mut file).take(len).read_to_end(&mut buf).await?;
+            file.seek(std::io::SeekFrom::Start(range.start)).await?;
+            let mut buf = Vec::with_capacity(range.len as usize);
+            (&mut file).take(range.len).read_to_end(&mut buf).await?;
             Ok::<_, std::io::Error>((buf, tag))
         };
         let (buf, tag) = read.await.map_err(|e| self.err(key.to_string(), e))?;
-        if etag.is_some() && tag.as_deref() != etag {
-            return Err(Error::Store {
-                location: self.location(),
-                message: format!("{key} changed while being read"),
-            });
-        }
+        range.same_version(self.location(), key, tag.as_deref())?;
         Ok(buf)
     }
 }

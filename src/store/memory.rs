@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::io::AsyncReadExt;
 
-use super::{Body, MAX_SMALL_OBJECT, ObjectInfo, ReadStore, Stat, Store, check_key, too_large};
+use super::{
+    Body, ByteRange, MAX_SMALL_OBJECT, ObjectInfo, ReadStore, Stat, Store, check_key, too_large,
+};
 use crate::error::{Error, Result};
 
 struct Stored {
@@ -111,26 +113,15 @@ impl ReadStore for MemoryStore {
         })
     }
 
-    async fn get_range(
-        &self,
-        key: &str,
-        start: u64,
-        len: u64,
-        etag: Option<&str>,
-    ) -> Result<Vec<u8>> {
+    async fn get_range(&self, key: &str, range: &ByteRange) -> Result<Vec<u8>> {
         check_key(&self.location(), key)?;
         let objects = self.objects()?;
         let o = objects.by_key.get(key).ok_or_else(|| self.not_found(key))?;
-        if etag.is_some_and(|t| t != o.generation.to_string()) {
-            return Err(Error::Store {
-                location: self.location(),
-                message: format!("{key} changed while being read"),
-            });
-        }
-        let from = usize::try_from(start)
+        range.same_version(self.location(), key, Some(&o.generation.to_string()))?;
+        let from = usize::try_from(range.start)
             .unwrap_or(usize::MAX)
             .min(o.data.len());
-        let to = usize::try_from(start.saturating_add(len))
+        let to = usize::try_from(range.start.saturating_add(range.len))
             .unwrap_or(usize::MAX)
             .min(o.data.len());
         Ok(o.data[from..to].to_vec())
@@ -174,10 +165,10 @@ mod tests {
         store.put("a", b"hello world".to_vec()).await.unwrap();
         let stat = store.stat("a").await.unwrap();
         assert_eq!(stat.size, 11);
-        let part = store.get_range("a", 6, 100, stat.etag.as_deref()).await;
+        let part = store.get_range("a", &stat.range(6, 100)).await;
         assert_eq!(part.unwrap(), b"world");
         store.put("a", b"changed".to_vec()).await.unwrap();
-        let err = store.get_range("a", 0, 1, stat.etag.as_deref()).await;
+        let err = store.get_range("a", &stat.range(0, 1)).await;
         assert!(
             matches!(&err, Err(Error::Store { message, .. }) if message == "a changed while being read"),
             "{err:?}"

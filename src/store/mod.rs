@@ -35,6 +35,45 @@ pub struct Stat {
     pub etag: Option<String>,
 }
 
+impl Stat {
+    /// `len` bytes from `start` of the version this describes.
+    pub fn range(&self, start: u64, len: u64) -> ByteRange {
+        ByteRange {
+            start,
+            len,
+            etag: self.etag.clone(),
+        }
+    }
+}
+
+/// Part of one version of an object: `len` bytes from `start`, read only while the object is still
+/// the one `etag` names (whichever version is there when `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub len: u64,
+    pub etag: Option<String>,
+}
+
+impl ByteRange {
+    /// The refusal to hand on bytes of another version than the one asked for (`now` is the tag
+    /// of the object read).
+    pub(crate) fn same_version(
+        &self,
+        location: String,
+        key: &str,
+        now: Option<&str>,
+    ) -> Result<()> {
+        match &self.etag {
+            Some(asked) if now != Some(asked.as_str()) => Err(Error::Store {
+                location,
+                message: format!("{key} changed while being read"),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The most `Store::get` reads: `latest.json` and signatures are a few hundred bytes, and
 /// whoever can write to the bucket must not be able to make a run buffer gigabytes.
 pub const MAX_SMALL_OBJECT: u64 = 64 << 10;
@@ -65,14 +104,9 @@ pub trait ReadStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// An object's size and tag; `Error::NotFound` if it does not exist.
     async fn stat(&self, key: &str) -> Result<Stat>;
-    /// `len` bytes from `start`; an error if the object is no longer the one `etag` names.
-    async fn get_range(
-        &self,
-        key: &str,
-        start: u64,
-        len: u64,
-        etag: Option<&str>,
-    ) -> Result<Vec<u8>>;
+    /// The bytes of `range` (fewer at the object's end); an error if the object is no longer the
+    /// version the range names.
+    async fn get_range(&self, key: &str, range: &ByteRange) -> Result<Vec<u8>>;
 }
 
 /// A store that can also be written: the read half plus the write half (what `export` and
@@ -184,26 +218,35 @@ mod tests {
 
     #[test]
     fn the_published_store_names_the_bucket_and_prefix_only() {
-        assert_eq!(published_at("s3://bucket/prod/"), "s3://bucket/prod");
-        assert_eq!(published_at(" s3://bucket//a/b/ "), "s3://bucket/a/b");
-        assert_eq!(published_at("s3://bucket"), "s3://bucket");
-        assert_eq!(published_at("s3://bucket/"), "s3://bucket");
-        assert_eq!(
-            published_at("file:///srv/snapshots/"),
-            "file:///srv/snapshots"
-        );
-        assert_eq!(published_at("file:///"), "file:///");
-        assert_eq!(with_prefix("s3://bucket/prod", "/dc/"), "s3://bucket/dc");
-        assert_eq!(with_prefix("s3://bucket/prod", ""), "s3://bucket");
-        assert_eq!(with_prefix("file:///a", "/srv/x/"), "file:///srv/x");
+        for (url, published) in [
+            ("s3://bucket/prod/", "s3://bucket/prod"),
+            (" s3://bucket//a/b/ ", "s3://bucket/a/b"),
+            ("s3://bucket", "s3://bucket"),
+            ("s3://bucket/", "s3://bucket"),
+            ("file:///srv/snapshots/", "file:///srv/snapshots"),
+            ("file:///", "file:///"),
+        ] {
+            assert_eq!(published_at(url), published, "{url}");
+        }
+        for (url, prefix, published) in [
+            ("s3://bucket/prod", "/dc/", "s3://bucket/dc"),
+            ("s3://bucket/prod", "", "s3://bucket"),
+            ("file:///a", "/srv/x/", "file:///srv/x"),
+        ] {
+            assert_eq!(with_prefix(url, prefix), published, "{url} {prefix}");
+        }
     }
 
     #[test]
     fn the_published_prefix_leaves_out_the_bucket() {
-        assert_eq!(prefix_of("s3://bucket/prod/"), "prod");
-        assert_eq!(prefix_of("s3://other-bucket//prod"), "prod");
-        assert_eq!(prefix_of("s3://bucket"), "");
-        assert_eq!(prefix_of("file:///srv/snapshots/"), "/srv/snapshots");
+        for (url, prefix) in [
+            ("s3://bucket/prod/", "prod"),
+            ("s3://other-bucket//prod", "prod"),
+            ("s3://bucket", ""),
+            ("file:///srv/snapshots/", "/srv/snapshots"),
+        ] {
+            assert_eq!(prefix_of(url), prefix, "{url}");
+        }
     }
 
     #[test]

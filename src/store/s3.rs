@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 use tokio::io::AsyncReadExt;
 
 use super::{
-    Body, MAX_SMALL_OBJECT, ObjectInfo, PART_SIZE, ReadStore, Stat, Store, check_key, too_large,
+    Body, ByteRange, MAX_SMALL_OBJECT, ObjectInfo, PART_SIZE, ReadStore, Stat, Store, check_key,
+    too_large,
 };
 use crate::error::{Error, Result};
 
@@ -224,22 +225,16 @@ impl ReadStore for S3Store {
         })
     }
 
-    async fn get_range(
-        &self,
-        key: &str,
-        start: u64,
-        len: u64,
-        etag: Option<&str>,
-    ) -> Result<Vec<u8>> {
+    async fn get_range(&self, key: &str, range: &ByteRange) -> Result<Vec<u8>> {
         let full = self.key(key)?;
-        let end = start + len.max(1) - 1;
+        let (start, end) = (range.start, range.start + range.len.max(1) - 1);
         let resp = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(&full)
             .range(format!("bytes={start}-{end}"))
-            .set_if_match(etag.map(str::to_string))
+            .set_if_match(range.etag.clone())
             .send()
             .await
             .map_err(|e| self.error("get", key, e))?;

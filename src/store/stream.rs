@@ -116,11 +116,12 @@ impl RangeReader {
     fn fetch_ahead(&mut self) {
         while self.ahead.len() < self.depth && self.pos < self.stat.size {
             let len = RANGE.min(self.stat.size - self.pos);
-            let (store, key, etag) = (self.store.clone(), self.key.clone(), self.stat.etag.clone());
+            let (store, key) = (self.store.clone(), self.key.clone());
             let start = self.pos;
+            let range = self.stat.range(start, len);
             let noted = (self.checked.as_ref()).map(|d| d.0.get((start / RANGE) as usize).copied());
             let fetch = self.handle.spawn(async move {
-                let bytes = store.get_range(&key, start, len, etag.as_deref()).await?;
+                let bytes = store.get_range(&key, &range).await?;
                 match noted {
                     Some(digest) if bytes.len() as u64 == len => check(&key, start, bytes, digest),
                     _ => Ok(bytes),
@@ -278,43 +279,45 @@ mod tests {
     use super::*;
     use crate::store::{MemoryStore, Store};
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_range_reader_reads_ahead_in_order_and_stops_at_the_end() {
+    /// A store holding `ranges` whole ranges and 7 bytes more at `obj`, those bytes and their stat.
+    async fn stored(ranges: u64) -> (Arc<MemoryStore>, Vec<u8>, Stat) {
         let store = Arc::new(MemoryStore::default());
-        let data: Vec<u8> = (0..(5 * RANGE + 7)).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..(ranges * RANGE + 7)).map(|i| (i % 251) as u8).collect();
         store.put("obj", data.clone()).await.unwrap();
         let stat = store.stat("obj").await.unwrap();
-        let reader = RangeReader::new(store, "obj", stat, StreamFailure::default());
+        (store, data, stat)
+    }
+
+    /// All `reader` hands on, read on a blocking thread.
+    async fn read_all(mut reader: RangeReader) -> std::io::Result<Vec<u8>> {
         let read = tokio::task::spawn_blocking(move || {
-            let mut reader = reader;
             let mut out = Vec::new();
             reader.read_to_end(&mut out).map(|_| out)
         });
-        assert_eq!(read.await.unwrap().unwrap(), data);
+        read.await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_range_reader_reads_ahead_in_order_and_stops_at_the_end() {
+        let (store, data, stat) = stored(5).await;
+        let reader = RangeReader::new(store, "obj", stat, StreamFailure::default());
+        assert_eq!(read_all(reader).await.unwrap(), data);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_checked_range_reader_hands_on_only_the_bytes_noted_before() {
-        let store = Arc::new(MemoryStore::default());
-        let data: Vec<u8> = (0..(2 * RANGE + 7)).map(|i| (i % 251) as u8).collect();
-        store.put("obj", data.clone()).await.unwrap();
-        let stat = store.stat("obj").await.unwrap();
+        let (store, data, stat) = stored(2).await;
         let mut noted = RangeDigests::default();
         for range in data.chunks(RANGE as usize) {
             noted.note(range);
         }
         let noted = Arc::new(noted);
         let read = |stat: Stat, failure: StreamFailure| {
-            let reader = RangeReader::new(store.clone(), "obj", stat, failure)
-                .checked_against(noted.clone());
-            tokio::task::spawn_blocking(move || {
-                let mut reader = reader;
-                let mut out = Vec::new();
-                reader.read_to_end(&mut out).map(|_| out)
-            })
+            let reader = RangeReader::new(store.clone(), "obj", stat, failure);
+            read_all(reader.checked_against(noted.clone()))
         };
         let ok = read(stat.clone(), StreamFailure::default());
-        assert_eq!(ok.await.unwrap().unwrap(), data);
+        assert_eq!(ok.await.unwrap(), data);
 
         // Another object of the same size under the same tag (a store that does not notice).
         let mut swapped = data.clone();
@@ -322,7 +325,7 @@ mod tests {
         store.put("obj", swapped).await.unwrap();
         let failure = StreamFailure::default();
         let untagged = Stat { etag: None, ..stat };
-        let got = read(untagged, failure.clone()).await.unwrap();
+        let got = read(untagged, failure.clone()).await;
         assert!(got.is_err());
         let e = failure.take().unwrap();
         assert_eq!(e.exit_code(), crate::exit::REFUSED);

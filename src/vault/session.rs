@@ -34,21 +34,13 @@ impl Session {
                 let own = anon.with_token(t.clone()).detached();
                 (t.clone(), lookup_self(&own).await, false)
             }
-            Auth::Kubernetes {
-                mount,
-                role,
-                jwt_file,
-            } => {
-                let body = jwt_body("REPLICATOR_KUBERNETES_TOKEN_FILE", role, jwt_file)?;
-                let (t, l) = login(&anon, mount, &body).await?;
-                (t, Some(l), true)
-            }
             Auth::Jwt {
                 mount,
                 role,
                 jwt_file,
+                file_var,
             } => {
-                let body = jwt_body("REPLICATOR_JWT_FILE", role, jwt_file)?;
+                let body = jwt_body(file_var, role, jwt_file)?;
                 let (t, l) = login(&anon, mount, &body).await?;
                 (t, Some(l), true)
             }

@@ -32,17 +32,14 @@ impl fmt::Debug for Token {
 pub enum Auth {
     /// A token given as it is (`VAULT_TOKEN`, or the contents of `VAULT_TOKEN_FILE`).
     Token(Token),
-    /// `auth/<mount>/login` with the pod's service-account JWT, read from `jwt_file` at login.
-    Kubernetes {
-        mount: String,
-        role: String,
-        jwt_file: PathBuf,
-    },
-    /// `auth/<mount>/login` of a `jwt` auth method with the JWT read from `jwt_file` at login.
+    /// `auth/<mount>/login` of a `kubernetes` or `jwt` auth method, with the role and the JWT
+    /// read from `jwt_file` at login (the pod's service-account token for kubernetes); `file_var`
+    /// is the variable that names the file.
     Jwt {
         mount: String,
         role: String,
         jwt_file: PathBuf,
+        file_var: &'static str,
     },
     /// `auth/<mount>/login` with a role ID and (unless the role does not bind one) a secret ID.
     AppRole {

@@ -101,8 +101,13 @@ pub struct Secret {
 }
 
 impl Secret {
+    /// Its API path below the namespace: `<mount><path>` (without KV v2's `data/`).
+    pub fn api_path(&self) -> String {
+        format!("{}{}", self.mount, self.path)
+    }
+
     pub fn full_path(&self) -> String {
-        format!("{}{}{}", self.namespace, self.mount, self.path)
+        format!("{}{}", self.namespace, self.api_path())
     }
 }
 

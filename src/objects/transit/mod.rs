@@ -34,6 +34,13 @@ pub struct TransitKey {
     pub backup: String,
 }
 
+impl TransitKey {
+    /// Its API path below the namespace: `<mount>keys/<name>`.
+    pub fn api_path(&self) -> String {
+        format!("{}keys/{}", self.mount, self.name)
+    }
+}
+
 impl fmt::Debug for TransitKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TransitKey")

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::escrow::Escrowed;
-use super::kind::{check_name, check_secret_mount, one, segment};
+use super::kind::{check_name, check_secret_mount, entry_in_mount, one};
 use crate::error::Result;
 use crate::vault::VaultClient;
 
@@ -87,7 +87,7 @@ impl EngineItem {
     pub fn entry(&self, folder: &str) -> String {
         match self.name.is_empty() {
             true => format!("{folder}/{}", one(&self.mount)),
-            false => format!("{folder}/{}/{}", one(&self.mount), segment(&self.name)),
+            false => entry_in_mount(folder, &self.mount, &self.name),
         }
     }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::engine_item::in_secret_mount;
-use super::kind::{ObjectKind, Scope, Sink, Source, Stage, one, segment};
+use super::kind::{ObjectKind, Scope, Sink, Source, Stage, entry_in_mount};
 use super::mounts::Mount;
 use super::registry::Kind;
 use super::target::Target;
@@ -40,7 +40,7 @@ impl ObjectKind for TotpKey {
     in_secret_mount!();
 
     fn entry(&self) -> String {
-        format!("totp/{}/{}", one(&self.mount), segment(&self.name))
+        entry_in_mount("totp", &self.mount, &self.name)
     }
 
     fn validate(&self) -> std::result::Result<(), String> {

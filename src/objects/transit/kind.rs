@@ -8,8 +8,7 @@ use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::in_secret_mount;
 use crate::objects::kind::{
-    Held, Inventory, ObjectKind, Scope, Sink, Source, Stage, check_name, check_secret_mount, one,
-    segment,
+    Held, Inventory, ObjectKind, Scope, Sink, Source, Stage, check_in_mount, entry_in_mount,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
@@ -25,12 +24,11 @@ impl ObjectKind for TransitKey {
     in_secret_mount!();
 
     fn entry(&self) -> String {
-        format!("transit/{}/{}", one(&self.mount), segment(&self.name))
+        entry_in_mount("transit", &self.mount, &self.name)
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        check_secret_mount(&self.mount)?;
-        check_name("transit key", &self.name)
+        check_in_mount("transit key", &self.mount, &self.name)
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

@@ -20,6 +20,38 @@ pub fn tool(dir: &Path, program: &str, args: &[&str]) {
     );
 }
 
+/// The `openssl genpkey` arguments of a P-256 EC key.
+pub const P256: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+
+/// A private key `openssl genpkey` writes to `file` in `dir`, with `args` (its algorithm, and a
+/// cipher when it is to be encrypted).
+pub fn genpkey(dir: &Path, file: &str, args: &[&str]) {
+    let mut all = vec!["genpkey", "-out", file];
+    all.extend_from_slice(args);
+    tool(dir, "openssl", &all);
+}
+
+/// A new key `<name>.key` (`openssl genpkey` with `args`) and its self-signed certificate
+/// `<name>.crt` (subject `CN=<name>`), in `dir`.
+pub fn self_signed(dir: &Path, name: &str, args: &[&str]) {
+    let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+    genpkey(dir, &key, args);
+    let subj = format!("/CN={name}");
+    let req = [
+        "req", "-x509", "-key", &key, "-subj", &subj, "-days", "1", "-out", &crt,
+    ];
+    tool(dir, "openssl", &req);
+}
+
+/// The key `key` in `dir` written again to `out` in its traditional format (PKCS#1, SEC1).
+pub fn traditional(dir: &Path, key: &str, out: &str) {
+    tool(
+        dir,
+        "openssl",
+        &["pkey", "-in", key, "-traditional", "-out", out],
+    );
+}
+
 /// A key pair `ssh-keygen` makes in `dir` as `name` (with `args`, such as `-t ed25519` or
 /// `-m PEM`), unencrypted: (private, public).
 pub fn ssh_keypair(dir: &Path, name: &str, args: &[&str]) -> (String, String) {

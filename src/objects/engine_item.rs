@@ -3,13 +3,12 @@
 //! or a singleton such as `<mount>config`), with the write-only fields the escrow kept for it, and
 //! how such a body is read.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::escrow::Escrowed;
 use super::kind::{check_name, check_secret_mount, entry_in_mount, one};
+use super::redacted::redacted_debug;
 use crate::error::Result;
 use crate::vault::VaultClient;
 
@@ -52,17 +51,7 @@ pub struct EngineItem {
     pub escrowed: Escrowed,
 }
 
-impl fmt::Debug for EngineItem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EngineItem")
-            .field("namespace", &self.namespace)
-            .field("mount", &self.mount)
-            .field("name", &self.name)
-            .field("data", &format_args!("<{} fields>", self.data.len()))
-            .field("escrowed", &self.escrowed)
-            .finish()
-    }
-}
+redacted_debug!(EngineItem { namespace, mount, name, data as count, escrowed });
 
 impl EngineItem {
     pub fn new(ns: &str, mount: &str, name: &str, data: Map<String, Value>) -> Self {

@@ -10,8 +10,6 @@ mod escrowed;
 mod fields;
 mod kind;
 
-use std::fmt;
-
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -19,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 use crate::model::Action;
 use crate::objects::escrow::{Escrow, Escrowed};
+use crate::objects::redacted::redacted_debug;
 use crate::vault::VaultClient;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -37,17 +36,7 @@ pub struct AuthItem {
     pub escrowed: Escrowed,
 }
 
-impl fmt::Debug for AuthItem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthItem")
-            .field("namespace", &self.namespace)
-            .field("mount", &self.mount)
-            .field("item", &self.item)
-            .field("data", &format_args!("<{} fields>", self.data.len()))
-            .field("escrowed", &self.escrowed)
-            .finish()
-    }
-}
+redacted_debug!(AuthItem { namespace, mount, item, data as count, escrowed });
 
 impl AuthItem {
     pub fn api_path(&self) -> String {

@@ -24,6 +24,8 @@ pub use meta::MetaInfo;
 pub use views::{KvContent, VersionInfo};
 pub use walk::{Found, Walk, export_mount};
 
+use crate::objects::redacted::redacted_debug;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -128,14 +130,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-impl fmt::Debug for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Version")
-            .field("version", &self.version)
-            .field("state", &self.state)
-            .finish_non_exhaustive()
-    }
-}
+redacted_debug!(Version { version, state, .. });
 
 #[cfg(test)]
 mod tests {

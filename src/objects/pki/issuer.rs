@@ -7,8 +7,6 @@
 
 mod kind;
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -17,6 +15,7 @@ use super::{Found, IssuerRef, Issuers, cert_key, str_of, strs_of};
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
 use crate::objects::escrow::{Escrow, Escrowed};
+use crate::objects::redacted::redacted_debug;
 use crate::vault::VaultClient;
 
 /// The settings an issuer carries as read, and writes back (`issuer/<id>`), when the server
@@ -59,16 +58,13 @@ pub struct PkiIssuer {
     pub escrowed: Escrowed,
 }
 
-impl fmt::Debug for PkiIssuer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PkiIssuer")
-            .field("mount", &self.mount)
-            .field("name", &self.name)
-            .field("source_id", &self.source_id)
-            .field("escrowed", &self.escrowed)
-            .finish_non_exhaustive()
-    }
-}
+redacted_debug!(PkiIssuer {
+    mount,
+    name,
+    source_id,
+    escrowed,
+    ..
+});
 
 /// What an update of an issuer the target has does.
 #[derive(Debug, Clone, Default, PartialEq)]

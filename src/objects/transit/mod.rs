@@ -8,8 +8,6 @@
 mod backup;
 mod kind;
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -18,6 +16,7 @@ pub use backup::{KeyConfig, without_backup_time};
 
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
+use crate::objects::redacted::redacted_debug;
 use crate::vault::VaultClient;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -41,15 +40,12 @@ impl TransitKey {
     }
 }
 
-impl fmt::Debug for TransitKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TransitKey")
-            .field("mount", &self.mount)
-            .field("name", &self.name)
-            .field("latest_version", &self.latest_version)
-            .finish_non_exhaustive()
-    }
-}
+redacted_debug!(TransitKey {
+    mount,
+    name,
+    latest_version,
+    ..
+});
 
 /// The exportable keys of one mount, and (name, reason) for those that are not.
 pub async fn export(

@@ -1,7 +1,7 @@
 //! What every "one body at one path" kind (`body`) holds: an object inside a secrets engine
 //! mount that is read and written as one JSON body at one API path (`<mount><collection>/<name>`
 //! or a singleton such as `<mount>config`), with the write-only fields the escrow kept for it, and
-//! how such a body is read.
+//! how such a body (or one string of it) is read.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -90,6 +90,15 @@ impl EngineItem {
             false => check_name(what, &self.name),
         }
     }
+}
+
+/// The string `field` of the `data` of a read; `None` when there is nothing at `path` or the
+/// field is not a string.
+pub async fn read_str(client: &VaultClient, path: &str, field: &str) -> Result<Option<String>> {
+    Ok(client
+        .read(path)
+        .await?
+        .and_then(|v| v.get("data")?.get(field)?.as_str().map(String::from)))
 }
 
 /// The `data` of a read, nulls dropped; `None` when there is nothing at `path`.

@@ -16,6 +16,7 @@ pub use backup::{KeyConfig, without_backup_time};
 
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
+use crate::objects::engine_item::read_str;
 use crate::objects::redacted::redacted_debug;
 use crate::vault::VaultClient;
 
@@ -84,14 +85,7 @@ pub async fn export(
                 ),
             ));
         }
-        let Some(backup) = client
-            .read(&format!("{mount}backup/{name}"))
-            .await?
-            .and_then(|v| {
-                v.pointer("/data/backup")
-                    .and_then(Value::as_str)
-                    .map(String::from)
-            })
+        let Some(backup) = read_str(client, &format!("{mount}backup/{name}"), "backup").await?
         else {
             continue;
         };

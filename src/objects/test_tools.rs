@@ -1,10 +1,17 @@
-//! The stock `openssl` and `ssh-keygen`, run for the unit tests that need real keys and
-//! certificates (what the tool derives must be what those tools say).
+//! What the unit tests of the kinds share about keys: the stock `openssl` and `ssh-keygen`, run for
+//! the tests that need real keys and certificates (what the tool derives must be what those tools
+//! say), and two fixed SSH public keys.
 
 #![cfg(test)]
 
 use std::path::Path;
 use std::process::Command;
+
+/// Two distinct OpenSSH Ed25519 public keys, for tests that tell one key from another.
+pub const SSH_PUBLIC: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHliyoBttRIkrqyDuCTRAb/BwiNOLtyXf066TEOQpfp";
+pub const SSH_OTHER: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIITFHdXDOIfdYmLbfNAMfWOGwSnT1snEsVgsq5uN5NuA";
 
 /// Runs `program` with `args` in `dir`; a failure fails the test with what it printed.
 pub fn tool(dir: &Path, program: &str, args: &[&str]) {

@@ -267,10 +267,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const DC: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHliyoBttRIkrqyDuCTRAb/BwiNOLtyXf066TEOQpfp";
-    const DR: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIITFHdXDOIfdYmLbfNAMfWOGwSnT1snEsVgsq5uN5NuA";
+    use crate::objects::test_tools::{SSH_OTHER as DR, SSH_PUBLIC as DC};
 
     fn ca(escrowed: bool) -> SshCa {
         let fields = json!({"private_key": "k", "public_key": DC});

@@ -259,22 +259,22 @@ pub async fn apply(
     action: Action,
     write: Option<&Write>,
 ) -> Result<()> {
-    let (mount, name) = (&desired.mount, &desired.name);
+    let (mount, name, at) = (&desired.mount, &desired.name, desired.api_path());
     let refuse = |reason: String| Error::Object {
         kind: "transit key",
-        path: format!("{mount}keys/{name}"),
+        path: at.clone(),
         reason,
     };
     let force = match (action, write) {
         (Action::Create, _) => false,
         (Action::Update, Some(Write::Config(config))) => {
-            let path = format!("{mount}keys/{name}/config");
+            let path = format!("{at}/config");
             return client.write(&path, &config.body()).await.map(|_| ());
         }
         (Action::Update, Some(Write::Restore { from })) => {
             // The target may have rotated since the plan read it: then it is not replaced.
             let now = client
-                .read(&format!("{mount}keys/{name}"))
+                .read(&at)
                 .await?
                 .and_then(|v| v.pointer("/data/latest_version").and_then(Value::as_u64));
             if now != Some(*from) {
@@ -297,9 +297,7 @@ pub async fn apply(
         Decoded::from_backup(&desired.backup).is_some_and(|d| d.config.auto_rotate_period > 0);
     if rotates {
         let hold = json!({ "auto_rotate_period": "0s" });
-        client
-            .write(&format!("{mount}keys/{name}/config"), &hold)
-            .await?;
+        client.write(&format!("{at}/config"), &hold).await?;
     }
     Ok(())
 }

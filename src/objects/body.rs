@@ -18,7 +18,6 @@ use super::registry::{KindOf, Object};
 use super::target::Target;
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
-use crate::vault::Table;
 
 /// What the export found of one object: its carried body, the escrow entry kept for it (empty
 /// unless the spec has write-only fields), and the source's read as it came.
@@ -192,11 +191,6 @@ impl<S: BodySpec> Body<S> {
     }
 }
 
-/// Whether `mount` is a secrets engine of type `engine`.
-fn is_engine(mount: &Mount, engine: &str) -> bool {
-    mount.table == Table::Secret && mount.kind == engine
-}
-
 impl<S: BodySpec> ObjectKind for Body<S>
 where
     Self: KindOf + Into<Object>,
@@ -263,7 +257,7 @@ where
     }
 
     fn lives_in(mount: &Mount) -> bool {
-        is_engine(mount, S::ENGINE)
+        mount.is_engine(S::ENGINE)
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {
@@ -339,6 +333,7 @@ mod tests {
     use crate::objects::kubernetes::{KubernetesConfig, KubernetesRole};
     use crate::objects::rabbitmq::RabbitmqConnection;
     use crate::objects::registry::Kind;
+    use crate::vault::Table;
     use crate::vault::{MemoryVault, MountEntry, VaultClient};
 
     #[derive(Default)]

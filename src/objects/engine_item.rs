@@ -1,15 +1,14 @@
 //! What every "one body at one path" kind (`body`) holds: an object inside a secrets engine
 //! mount that is read and written as one JSON body at one API path (`<mount><collection>/<name>`
 //! or a singleton such as `<mount>config`), with the write-only fields the escrow kept for it, and
-//! how such a body is read.
-
-use std::fmt;
+//! how such a body (or one string of it) is read.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::escrow::Escrowed;
-use super::kind::{check_name, check_secret_mount, one, segment};
+use super::kind::{check_name, check_secret_mount, entry_in_mount, one};
+use super::redacted::redacted_debug;
 use crate::error::Result;
 use crate::vault::VaultClient;
 
@@ -52,17 +51,7 @@ pub struct EngineItem {
     pub escrowed: Escrowed,
 }
 
-impl fmt::Debug for EngineItem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EngineItem")
-            .field("namespace", &self.namespace)
-            .field("mount", &self.mount)
-            .field("name", &self.name)
-            .field("data", &format_args!("<{} fields>", self.data.len()))
-            .field("escrowed", &self.escrowed)
-            .finish()
-    }
-}
+redacted_debug!(EngineItem { namespace, mount, name, data as count, escrowed });
 
 impl EngineItem {
     pub fn new(ns: &str, mount: &str, name: &str, data: Map<String, Value>) -> Self {
@@ -87,7 +76,7 @@ impl EngineItem {
     pub fn entry(&self, folder: &str) -> String {
         match self.name.is_empty() {
             true => format!("{folder}/{}", one(&self.mount)),
-            false => format!("{folder}/{}/{}", one(&self.mount), segment(&self.name)),
+            false => entry_in_mount(folder, &self.mount, &self.name),
         }
     }
 
@@ -101,6 +90,15 @@ impl EngineItem {
             false => check_name(what, &self.name),
         }
     }
+}
+
+/// The string `field` of the `data` of a read; `None` when there is nothing at `path` or the
+/// field is not a string.
+pub async fn read_str(client: &VaultClient, path: &str, field: &str) -> Result<Option<String>> {
+    Ok(client
+        .read(path)
+        .await?
+        .and_then(|v| v.get("data")?.get(field)?.as_str().map(String::from)))
 }
 
 /// The `data` of a read, nulls dropped; `None` when there is nothing at `path`.

@@ -339,6 +339,17 @@ pub fn check_secret_mount(path: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// The entry of the object `name` of the secret mount `mount`: `<folder>/<mount>/<name>`.
+pub fn entry_in_mount(folder: &str, mount: &str, name: &str) -> String {
+    format!("{folder}/{}/{}", one(mount), segment(name))
+}
+
+/// A secret mount outside Vault's own paths, and a name that is one clean segment.
+pub fn check_in_mount(what: &str, mount: &str, name: &str) -> std::result::Result<(), String> {
+    check_secret_mount(mount)?;
+    check_name(what, name)
+}
+
 /// A name that is one clean segment.
 pub fn check_name(what: &str, name: &str) -> std::result::Result<(), String> {
     if bad_segment(name) || name.contains('/') {

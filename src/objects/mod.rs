@@ -19,6 +19,7 @@ pub mod namespaces;
 pub mod pki;
 pub mod policies;
 pub mod rabbitmq;
+pub mod redacted;
 pub mod registry;
 pub mod ssh;
 pub mod target;

@@ -4,8 +4,9 @@
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::engine_item::read_str;
 use super::kind::{ObjectKind, Scope, Sink, Source, Stage, check_name, segment};
 use super::registry::Object;
 use super::target::Target;
@@ -171,14 +172,7 @@ pub async fn current(
     policy_type: PolicyType,
     name: &str,
 ) -> Result<Option<String>> {
-    Ok(client
-        .read(&api_path(policy_type, name))
-        .await?
-        .and_then(|v| {
-            v.pointer("/data/policy")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        }))
+    read_str(client, &api_path(policy_type, name), "policy").await
 }
 
 pub fn diff(desired: &Policy, current: Option<&str>) -> (Action, Option<String>) {

@@ -4,13 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage, one, segment};
+use super::engine_item::in_secret_mount;
+use super::kind::{ObjectKind, Scope, Sink, Source, Stage, entry_in_mount};
 use super::mounts::Mount;
 use super::registry::Kind;
 use super::target::Target;
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
-use crate::vault::Table;
 
 pub const NOT_COPIED: &str =
     "TOTP key seeds cannot be read back: re-enrol it on DR after promotion";
@@ -24,30 +24,27 @@ pub struct TotpKey {
     pub name: String,
 }
 
+impl TotpKey {
+    /// Its API path below the namespace: `<mount>keys/<name>`.
+    fn api_path(&self) -> String {
+        format!("{}keys/{}", self.mount, self.name)
+    }
+}
+
 impl ObjectKind for TotpKey {
     const FOLDERS: &'static [&'static str] = &["totp"];
     const STAGE: Stage = Stage::Contents;
     type Current = ();
     type Ops = ();
 
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}keys/{}", self.namespace, self.mount, self.name)
-    }
+    in_secret_mount!();
 
     fn entry(&self) -> String {
-        format!("totp/{}/{}", one(&self.mount), segment(&self.name))
+        entry_in_mount("totp", &self.mount, &self.name)
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
         Err(NOT_COPIED.into())
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.namespace, &self.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {
@@ -75,7 +72,7 @@ impl ObjectKind for TotpKey {
     }
 
     fn lives_in(mount: &Mount) -> bool {
-        mount.table == Table::Secret && mount.kind == "totp"
+        mount.is_engine("totp")
     }
 
     async fn export(source: &Source<'_>, scope: &Scope<'_>, sink: &mut dyn Sink) -> Result<()> {

@@ -89,7 +89,8 @@ pub fn missing<'a>(
 mod tests {
     use std::sync::Arc;
 
-    use super::super::{AuthItem, diff};
+    use super::super::diff;
+    use super::super::tests::{config, oidc};
     use super::*;
     use crate::model::Action;
     use crate::vault::{MemoryVault, VaultClient};
@@ -99,36 +100,12 @@ mod tests {
         v.as_object().cloned().unwrap()
     }
 
-    fn escrowed(v: Value) -> Escrowed {
-        Escrowed(v.as_object().cloned().unwrap_or_default())
-    }
-
-    /// A config of `method` with these readable fields and escrowed secrets.
-    fn config(method: &str, data: Value, secrets: Value) -> AuthItem {
-        AuthItem {
-            namespace: String::new(),
-            mount: format!("{method}/"),
-            method: method.into(),
-            item: "config".into(),
-            data: data.as_object().cloned().unwrap_or_default(),
-            escrowed: escrowed(secrets),
-        }
-    }
-
     // With the client secret escrowed the config goes whole: the client id is written and
     // compared, and a write no longer clears anything on the target, so it is not refused.
     #[test]
     fn an_escrowed_oidc_client_is_written_whole_and_replaces_the_targets() {
-        let config = config(
-            "oidc",
-            json!({"oidc_discovery_url": "https://idp", "default_role": "r",
-                   "oidc_client_id": "dc"}),
-            json!({"oidc_client_secret": "s"}),
-        );
-        let dr = |client: &str, role: &str| {
-            json!({"oidc_discovery_url": "https://idp", "default_role": role,
-                   "oidc_client_id": client})
-        };
+        let config = config("oidc", oidc("dc", "r"), json!({"oidc_client_secret": "s"}));
+        let dr = oidc;
         assert_eq!(
             diff(&config, dr("dc", "r").as_object()).0,
             Action::Unchanged

@@ -10,8 +10,6 @@ mod escrowed;
 mod fields;
 mod kind;
 
-use std::fmt;
-
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -19,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 use crate::model::Action;
 use crate::objects::escrow::{Escrow, Escrowed};
+use crate::objects::redacted::redacted_debug;
 use crate::vault::VaultClient;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -37,17 +36,7 @@ pub struct AuthItem {
     pub escrowed: Escrowed,
 }
 
-impl fmt::Debug for AuthItem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthItem")
-            .field("namespace", &self.namespace)
-            .field("mount", &self.mount)
-            .field("item", &self.item)
-            .field("data", &format_args!("<{} fields>", self.data.len()))
-            .field("escrowed", &self.escrowed)
-            .finish()
-    }
-}
+redacted_debug!(AuthItem { namespace, mount, item, data as count, escrowed });
 
 impl AuthItem {
     pub fn api_path(&self) -> String {
@@ -265,6 +254,24 @@ mod tests {
         }
     }
 
+    /// A config of `method` with these readable fields and escrowed secrets.
+    pub(super) fn config(method: &str, data: Value, secrets: Value) -> AuthItem {
+        AuthItem {
+            namespace: String::new(),
+            mount: format!("{method}/"),
+            method: method.into(),
+            item: "config".into(),
+            data: data.as_object().cloned().unwrap_or_default(),
+            escrowed: Escrowed(secrets.as_object().cloned().unwrap_or_default()),
+        }
+    }
+
+    /// An OIDC config as a server reads it back: its client (empty for none) and default role.
+    pub(super) fn oidc(client: &str, role: &str) -> Value {
+        json!({"oidc_discovery_url": "https://idp", "default_role": role,
+               "oidc_client_id": client})
+    }
+
     #[test]
     fn diff_ignores_extra_fields_on_the_target() {
         let want = item(json!({"token_policies": ["a"], "token_ttl": 3600}));
@@ -320,16 +327,8 @@ mod tests {
     // the server); one without a client cleared the client DR had set up itself.
     #[test]
     fn an_oidc_client_id_is_never_sent_and_a_client_the_target_holds_is_never_cleared() {
-        let mut config = item(
-            json!({"oidc_discovery_url": "https://idp", "default_role": "r",
-                                     "oidc_client_id": "dc"}),
-        );
-        config.method = "oidc".into();
-        config.item = "config".into();
-        let dr = |client: &str, role: &str| {
-            json!({"oidc_discovery_url": "https://idp", "default_role": role,
-                   "oidc_client_id": client})
-        };
+        let mut config = config("oidc", oidc("dc", "r"), json!({}));
+        let dr = oidc;
         assert_eq!(diff(&config, dr("", "r").as_object()).0, Action::Unchanged);
         assert_eq!(diff(&config, dr("", "x").as_object()).0, Action::Update);
         assert_eq!(

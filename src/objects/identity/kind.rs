@@ -24,6 +24,31 @@ fn carried(mounts: &[Mount]) -> Vec<String> {
 
 const NOT_CARRIED: &str = "its auth mount is local or excluded";
 
+/// The `ObjectKind` methods of an identity object Vault finds by name at
+/// `identity/<what>/name/<name>` (`what` is `entity` or `group`): its namespace, its shown path
+/// (namespace and name), what a prune deletes, and how a path the inventory found is shown.
+macro_rules! by_name {
+    ($what:literal) => {
+        fn namespace(&self) -> &str {
+            &self.namespace
+        }
+
+        fn path(&self) -> String {
+            format!("{}{}", self.namespace, self.name)
+        }
+
+        fn delete_target(&self) -> Option<(String, String)> {
+            let at = format!(concat!("identity/", $what, "/name/{}"), self.name);
+            Some((self.namespace.clone(), at))
+        }
+
+        fn shown_path(ns: &str, path: &str) -> String {
+            let name = path.strip_prefix(ns).unwrap_or(path);
+            format!(concat!("{}identity/", $what, "/name/{}"), ns, name)
+        }
+    };
+}
+
 impl ObjectKind for Entity {
     const FOLDERS: &'static [&'static str] = &["identity/entities"];
     const STAGE: Stage = Stage::Entities;
@@ -31,13 +56,7 @@ impl ObjectKind for Entity {
     /// The writes it needs; `None` (never planned) writes everything.
     type Ops = Option<EntityPlan>;
 
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.namespace, self.name)
-    }
+    by_name!("entity");
 
     fn entry(&self) -> String {
         format!("identity/entities/{}", segment(&self.name))
@@ -45,16 +64,6 @@ impl ObjectKind for Entity {
 
     fn validate(&self) -> std::result::Result<(), String> {
         check_name("entity", &self.name)
-    }
-
-    fn delete_target(&self) -> Option<(String, String)> {
-        let at = format!("identity/entity/name/{}", self.name);
-        Some((self.namespace.clone(), at))
-    }
-
-    fn shown_path(ns: &str, path: &str) -> String {
-        let name = path.strip_prefix(ns).unwrap_or(path);
-        format!("{ns}identity/entity/name/{name}")
     }
 
     async fn current(&self, target: &Target) -> Result<Option<Entity>> {
@@ -114,13 +123,7 @@ impl ObjectKind for Group {
     /// Whether the target's alias, gone from the source, is removed.
     type Ops = bool;
 
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.namespace, self.name)
-    }
+    by_name!("group");
 
     fn entry(&self) -> String {
         format!("identity/groups/{}", segment(&self.name))
@@ -132,16 +135,6 @@ impl ObjectKind for Group {
             return Err(format!("group type `{}` is not allowed", self.group_type));
         }
         Ok(())
-    }
-
-    fn delete_target(&self) -> Option<(String, String)> {
-        let at = format!("identity/group/name/{}", self.name);
-        Some((self.namespace.clone(), at))
-    }
-
-    fn shown_path(ns: &str, path: &str) -> String {
-        let name = path.strip_prefix(ns).unwrap_or(path);
-        format!("{ns}identity/group/name/{name}")
     }
 
     async fn current(&self, target: &Target) -> Result<Option<Group>> {

@@ -15,6 +15,7 @@ pub use entity::{EntityPlan, MountFate, apply_entity, diff_entity};
 
 use crate::error::{Error, Result};
 use crate::model::Action;
+use crate::objects::engine_item::read_str;
 use crate::vault::{Table, VaultClient, mount_table};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -110,14 +111,7 @@ async fn read_named(client: &VaultClient, what: &str, name: &str) -> Result<Opti
 }
 
 async fn name_of(client: &VaultClient, what: &str, id: &str) -> Result<Option<String>> {
-    Ok(client
-        .read(&format!("identity/{what}/id/{id}"))
-        .await?
-        .and_then(|v| {
-            v.pointer("/data/name")
-                .and_then(Value::as_str)
-                .map(String::from)
-        }))
+    read_str(client, &format!("identity/{what}/id/{id}"), "name").await
 }
 
 /// An entity as Vault has it, by name.

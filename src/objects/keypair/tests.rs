@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::objects::test_tools::tool;
+use crate::objects::test_tools::{P256, genpkey, self_signed, tool, traditional};
 
 fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap()
@@ -24,10 +24,7 @@ const OPENSSL_KEYS: &[(&str, &[&str])] = &[
         "rsa",
         &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
     ),
-    (
-        "p256",
-        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
-    ),
+    ("p256", P256),
     (
         "p384",
         &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
@@ -46,37 +43,17 @@ fn a_private_key_derives_its_certificates_public_key_in_every_pem_format() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for (name, args) in OPENSSL_KEYS {
-        let key = format!("{name}.key");
+        let (key, cert) = (format!("{name}.key"), format!("{name}.crt"));
         let other = format!("{name}-other.key");
-        for file in [&key, &other] {
-            let mut all = vec!["genpkey", "-out", file.as_str()];
-            all.extend_from_slice(args);
-            tool(d, "openssl", &all);
-        }
-        let cert = format!("{name}.crt");
-        let subj = format!("/CN={name}");
-        tool(
-            d,
-            "openssl",
-            &[
-                "req", "-x509", "-key", &key, "-subj", &subj, "-days", "1", "-out", &cert,
-            ],
-        );
+        self_signed(d, name, args);
+        genpkey(d, &other, args);
         let want = of_certificate(&cert_der(d, &cert)).unwrap();
         assert_eq!(of_private_key(&read(d, &key)).unwrap(), want, "{name}");
         // Ed25519 has no traditional format.
         if *name != "ed25519" {
-            let traditional = format!("{name}.trad");
-            tool(
-                d,
-                "openssl",
-                &["pkey", "-in", &key, "-traditional", "-out", &traditional],
-            );
-            assert_eq!(
-                of_private_key(&read(d, &traditional)).unwrap(),
-                want,
-                "{name}"
-            );
+            let trad = format!("{name}.trad");
+            traditional(d, &key, &trad);
+            assert_eq!(of_private_key(&read(d, &trad)).unwrap(), want, "{name}");
         }
         assert_ne!(of_private_key(&read(d, &other)).unwrap(), want, "{name}");
     }
@@ -150,37 +127,14 @@ fn encrypted_and_unreadable_keys_are_refused_without_showing_them() {
     );
     let why = of_private_key(&read(d, "locked")).unwrap_err();
     assert!(why.contains("encrypted"), "{why}");
-    tool(
+    genpkey(
         d,
-        "openssl",
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-aes-128-cbc",
-            "-pass",
-            "pass:x",
-            "-out",
-            "enc.key",
-        ],
+        "enc.key",
+        &[P256, &["-aes-128-cbc", "-pass", "pass:x"]].concat(),
     );
     let why = of_private_key(&read(d, "enc.key")).unwrap_err();
     assert!(why.contains("encrypted"), "{why}");
-    tool(
-        d,
-        "openssl",
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "ec.key",
-        ],
-    );
+    genpkey(d, "ec.key", P256);
     tool(
         d,
         "openssl",

@@ -8,9 +8,10 @@ use super::{
 };
 use crate::error::Result;
 use crate::model::{Action, Decision};
+use crate::objects::engine_item::in_secret_mount;
 use crate::objects::kind::{
-    Inventory, Moved, ObjectKind, Parent, Scope, Sink, Source, Stage, bad_segment,
-    check_secret_mount, one, segments,
+    Inventory, Moved, ObjectKind, Scope, Sink, Source, Stage, bad_segment, check_secret_mount, one,
+    segments,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
@@ -23,13 +24,7 @@ impl ObjectKind for Secret {
     type Current = Current;
     type Ops = KvOps;
 
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    fn path(&self) -> String {
-        self.full_path()
-    }
+    in_secret_mount!();
 
     fn entry(&self) -> String {
         format!("kv/{}/{}", one(&self.mount), segments(&self.path))
@@ -41,10 +36,6 @@ impl ObjectKind for Secret {
             return Err(format!("secret path `{}` is malformed", self.full_path()));
         }
         Ok(())
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.namespace, &self.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

@@ -24,6 +24,8 @@ pub use meta::MetaInfo;
 pub use views::{KvContent, VersionInfo};
 pub use walk::{Found, Walk, export_mount};
 
+use crate::objects::redacted::redacted_debug;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -101,8 +103,13 @@ pub struct Secret {
 }
 
 impl Secret {
+    /// Its API path below the namespace: `<mount><path>` (without KV v2's `data/`).
+    pub fn api_path(&self) -> String {
+        format!("{}{}", self.mount, self.path)
+    }
+
     pub fn full_path(&self) -> String {
-        format!("{}{}{}", self.namespace, self.mount, self.path)
+        format!("{}{}", self.namespace, self.api_path())
     }
 }
 
@@ -123,14 +130,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-impl fmt::Debug for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Version")
-            .field("version", &self.version)
-            .field("state", &self.state)
-            .finish_non_exhaustive()
-    }
-}
+redacted_debug!(Version { version, state, .. });
 
 #[cfg(test)]
 mod tests {

@@ -117,6 +117,11 @@ pub fn kv_version(kind: &str, options: &BTreeMap<String, String>) -> Option<u8> 
 }
 
 impl Mount {
+    /// Whether it is a secrets engine of type `engine` (`pki`, `ssh`, `transit`, …).
+    pub fn is_engine(&self, engine: &str) -> bool {
+        self.table == Table::Secret && self.kind == engine
+    }
+
     pub fn kv_version(&self) -> Option<u8> {
         kv_version(&self.kind, &self.options)
     }

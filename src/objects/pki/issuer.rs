@@ -7,16 +7,15 @@
 
 mod kind;
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::bundle::{self, BUNDLE};
-use super::{Found, IssuerRef, Issuers, cert_key, str_of};
+use super::{Found, IssuerRef, Issuers, cert_key, str_of, strs_of};
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
 use crate::objects::escrow::{Escrow, Escrowed};
+use crate::objects::redacted::redacted_debug;
 use crate::vault::VaultClient;
 
 /// The settings an issuer carries as read, and writes back (`issuer/<id>`), when the server
@@ -59,16 +58,13 @@ pub struct PkiIssuer {
     pub escrowed: Escrowed,
 }
 
-impl fmt::Debug for PkiIssuer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PkiIssuer")
-            .field("mount", &self.mount)
-            .field("name", &self.name)
-            .field("source_id", &self.source_id)
-            .field("escrowed", &self.escrowed)
-            .finish_non_exhaustive()
-    }
-}
+redacted_debug!(PkiIssuer {
+    mount,
+    name,
+    source_id,
+    escrowed,
+    ..
+});
 
 /// What an update of an issuer the target has does.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -138,14 +134,7 @@ fn differences(desired: &PkiIssuer, f: &Found, on_target: &Issuers) -> Vec<Strin
             out.push(k.clone());
         }
     }
-    let theirs: Vec<String> = match f.data.get("manual_chain") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect(),
-        _ => Vec::new(),
-    };
+    let theirs: Vec<&str> = strs_of(&f.data, "manual_chain").collect();
     let same_chain = theirs.len() == desired.manual_chain.len()
         && desired
             .manual_chain
@@ -337,25 +326,13 @@ fn from_found(ns: &str, mount: &str, f: &Found, issuers: &Issuers) -> PkiIssuer 
         .iter()
         .filter_map(|k| f.data.get(*k).map(|v| (k.to_string(), v.clone())))
         .collect();
-    let manual_chain = match f.data.get("manual_chain") {
-        Some(Value::Array(ids)) => ids
-            .iter()
-            .filter_map(Value::as_str)
-            .map(|id| match issuers.by_ref(id) {
-                Some(f) => IssuerRef::Certificate(str_of(&f.data, "certificate")),
-                None => IssuerRef::Name(id.to_string()),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let ca_chain = match f.data.get("ca_chain") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect(),
-        _ => Vec::new(),
-    };
+    let manual_chain = strs_of(&f.data, "manual_chain")
+        .map(|id| match issuers.by_ref(id) {
+            Some(f) => IssuerRef::Certificate(str_of(&f.data, "certificate")),
+            None => IssuerRef::Name(id.to_string()),
+        })
+        .collect();
+    let ca_chain = strs_of(&f.data, "ca_chain").map(String::from).collect();
     PkiIssuer {
         namespace: ns.to_string(),
         mount: mount.to_string(),

@@ -19,11 +19,11 @@ pub use role::PkiRole;
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::mounts::Mount;
-use crate::vault::{Table, VaultClient};
+use crate::vault::VaultClient;
 
 /// Whether `mount` is a PKI secrets engine.
 pub fn is_pki(mount: &Mount) -> bool {
-    mount.table == Table::Secret && mount.kind == "pki"
+    mount.is_engine("pki")
 }
 
 /// An issuer as another object names it: by its name, or by its certificate when it has none.
@@ -166,6 +166,15 @@ pub(crate) fn str_of(m: &Map<String, Value>, k: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
+}
+
+/// The strings of a list field (`ca_chain`, `manual_chain`); none when it is absent.
+pub(crate) fn strs_of<'a>(m: &'a Map<String, Value>, k: &str) -> impl Iterator<Item = &'a str> {
+    m.get(k)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 fn pem_of(m: &Map<String, Value>) -> String {

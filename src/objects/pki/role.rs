@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
 use crate::objects::engine_item::in_secret_mount;
 use crate::objects::kind::{
-    ObjectKind, Scope, Sink, Source, Stage, check_name, check_secret_mount, one, segment,
+    ObjectKind, Scope, Sink, Source, Stage, check_in_mount, entry_in_mount,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::registry::Object;
@@ -63,12 +63,11 @@ impl ObjectKind for PkiRole {
     in_secret_mount!();
 
     fn entry(&self) -> String {
-        format!("pki/roles/{}/{}", one(&self.mount), segment(&self.name))
+        entry_in_mount("pki/roles", &self.mount, &self.name)
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        check_secret_mount(&self.mount)?;
-        check_name("pki role", &self.name)
+        check_in_mount("pki role", &self.mount, &self.name)
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::{is_ssh, keys, proof};
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
-use crate::objects::engine_item::in_secret_mount;
+use crate::objects::engine_item::{in_secret_mount, read_str};
 use crate::objects::escrow::Escrowed;
 use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage, check_secret_mount, one};
 use crate::objects::mounts::Mount;
@@ -43,12 +43,7 @@ impl SshCa {
 
 /// The public key of the mount's CA; `None` when it has none (Vault and OpenBao answer 400).
 pub async fn read_ca(client: &VaultClient, mount: &str) -> Result<Option<String>> {
-    match client.read(&format!("{mount}config/ca")).await {
-        Ok(v) => Ok(v.and_then(|v| {
-            v.pointer("/data/public_key")
-                .and_then(Value::as_str)
-                .map(String::from)
-        })),
+    match read_str(client, &format!("{mount}config/ca"), "public_key").await {
         Err(Error::Vault {
             status: 400,
             message,
@@ -58,7 +53,7 @@ pub async fn read_ca(client: &VaultClient, mount: &str) -> Result<Option<String>
         {
             Ok(None)
         }
-        Err(e) => Err(e),
+        read => read,
     }
 }
 
@@ -272,10 +267,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const DC: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHliyoBttRIkrqyDuCTRAb/BwiNOLtyXf066TEOQpfp";
-    const DR: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIITFHdXDOIfdYmLbfNAMfWOGwSnT1snEsVgsq5uN5NuA";
+    use crate::objects::test_tools::{SSH_OTHER as DR, SSH_PUBLIC as DC};
 
     fn ca(escrowed: bool) -> SshCa {
         let fields = json!({"private_key": "k", "public_key": DC});

@@ -59,12 +59,7 @@ mod tests {
     use serde_json::json;
     use std::path::Path;
 
-    use crate::objects::test_tools::ssh_keypair;
-
-    const PUBLIC: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHHliyoBttRIkrqyDuCTRAb/BwiNOLtyXf066TEOQpfp";
-    const OTHER: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIITFHdXDOIfdYmLbfNAMfWOGwSnT1snEsVgsq5uN5NuA";
+    use crate::objects::test_tools::{SSH_OTHER as OTHER, SSH_PUBLIC as PUBLIC, ssh_keypair};
 
     fn escrowed(v: serde_json::Value) -> Escrowed {
         Escrowed(v.as_object().cloned().unwrap())

@@ -13,11 +13,9 @@ mod role;
 pub use ca::SshCa;
 pub use role::SshRole;
 
-use crate::vault::Table;
-
 /// Whether `mount` is an SSH secrets engine.
 pub fn is_ssh(mount: &crate::objects::mounts::Mount) -> bool {
-    mount.table == Table::Secret && mount.kind == "ssh"
+    mount.is_engine("ssh")
 }
 
 #[cfg(test)]

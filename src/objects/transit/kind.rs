@@ -1,20 +1,18 @@
 //! Transit keys as an object kind: where they sit in a snapshot and on a target, and the export
 //! of each transit mount. A key is never pruned on its own (Vault guards its deletion).
 
-use super::{Current, TransitKey, Write, apply, current, diff, export};
-use crate::error::Result;
-use crate::model::{Action, Decision};
 use serde_json::{Map, Value};
 
-use super::without_backup_time;
+use super::{Current, TransitKey, Write, apply, current, diff, export, without_backup_time};
+use crate::error::Result;
+use crate::model::{Action, Decision};
+use crate::objects::engine_item::in_secret_mount;
 use crate::objects::kind::{
-    Held, Inventory, ObjectKind, Parent, Scope, Sink, Source, Stage, check_name,
-    check_secret_mount, one, segment,
+    Held, Inventory, ObjectKind, Scope, Sink, Source, Stage, check_in_mount, entry_in_mount,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
-use crate::vault::Table;
 
 impl ObjectKind for TransitKey {
     const FOLDERS: &'static [&'static str] = &["transit"];
@@ -23,25 +21,14 @@ impl ObjectKind for TransitKey {
     /// How an update reaches the target (a restore, or the settings only).
     type Ops = Option<Write>;
 
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}keys/{}", self.namespace, self.mount, self.name)
-    }
+    in_secret_mount!();
 
     fn entry(&self) -> String {
-        format!("transit/{}/{}", one(&self.mount), segment(&self.name))
+        entry_in_mount("transit", &self.mount, &self.name)
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        check_secret_mount(&self.mount)?;
-        check_name("transit key", &self.name)
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.namespace, &self.mount))
+        check_in_mount("transit key", &self.mount, &self.name)
     }
 
     fn delete_target(&self) -> Option<(String, String)> {
@@ -68,7 +55,7 @@ impl ObjectKind for TransitKey {
     }
 
     fn lives_in(mount: &Mount) -> bool {
-        mount.table == Table::Secret && mount.kind == "transit"
+        mount.is_engine("transit")
     }
 
     /// Its keys, listed (none is backed up).

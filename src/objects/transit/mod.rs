@@ -8,8 +8,6 @@
 mod backup;
 mod kind;
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -18,6 +16,8 @@ pub use backup::{KeyConfig, without_backup_time};
 
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
+use crate::objects::engine_item::read_str;
+use crate::objects::redacted::redacted_debug;
 use crate::vault::VaultClient;
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -34,15 +34,19 @@ pub struct TransitKey {
     pub backup: String,
 }
 
-impl fmt::Debug for TransitKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TransitKey")
-            .field("mount", &self.mount)
-            .field("name", &self.name)
-            .field("latest_version", &self.latest_version)
-            .finish_non_exhaustive()
+impl TransitKey {
+    /// Its API path below the namespace: `<mount>keys/<name>`.
+    pub fn api_path(&self) -> String {
+        format!("{}keys/{}", self.mount, self.name)
     }
 }
+
+redacted_debug!(TransitKey {
+    mount,
+    name,
+    latest_version,
+    ..
+});
 
 /// The exportable keys of one mount, and (name, reason) for those that are not.
 pub async fn export(
@@ -81,14 +85,7 @@ pub async fn export(
                 ),
             ));
         }
-        let Some(backup) = client
-            .read(&format!("{mount}backup/{name}"))
-            .await?
-            .and_then(|v| {
-                v.pointer("/data/backup")
-                    .and_then(Value::as_str)
-                    .map(String::from)
-            })
+        let Some(backup) = read_str(client, &format!("{mount}backup/{name}"), "backup").await?
         else {
             continue;
         };
@@ -262,22 +259,22 @@ pub async fn apply(
     action: Action,
     write: Option<&Write>,
 ) -> Result<()> {
-    let (mount, name) = (&desired.mount, &desired.name);
+    let (mount, name, at) = (&desired.mount, &desired.name, desired.api_path());
     let refuse = |reason: String| Error::Object {
         kind: "transit key",
-        path: format!("{mount}keys/{name}"),
+        path: at.clone(),
         reason,
     };
     let force = match (action, write) {
         (Action::Create, _) => false,
         (Action::Update, Some(Write::Config(config))) => {
-            let path = format!("{mount}keys/{name}/config");
+            let path = format!("{at}/config");
             return client.write(&path, &config.body()).await.map(|_| ());
         }
         (Action::Update, Some(Write::Restore { from })) => {
             // The target may have rotated since the plan read it: then it is not replaced.
             let now = client
-                .read(&format!("{mount}keys/{name}"))
+                .read(&at)
                 .await?
                 .and_then(|v| v.pointer("/data/latest_version").and_then(Value::as_u64));
             if now != Some(*from) {
@@ -300,9 +297,7 @@ pub async fn apply(
         Decoded::from_backup(&desired.backup).is_some_and(|d| d.config.auto_rotate_period > 0);
     if rotates {
         let hold = json!({ "auto_rotate_period": "0s" });
-        client
-            .write(&format!("{mount}keys/{name}/config"), &hold)
-            .await?;
+        client.write(&format!("{at}/config"), &hold).await?;
     }
     Ok(())
 }

@@ -6,11 +6,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
-use crate::objects::test_tools::tool;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    tool(dir, "openssl", args);
-}
+use crate::objects::test_tools::{P256, self_signed, traditional};
 
 /// A self-signed CA `name` in `dir`: (certificate, PKCS#8 key, traditional SEC1 key), PEM.
 fn ca(dir: &Path, name: &str) -> (String, String, String) {
@@ -19,26 +15,8 @@ fn ca(dir: &Path, name: &str) -> (String, String, String) {
         format!("{name}.crt"),
         format!("{name}.sec1"),
     );
-    openssl(
-        dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            &key,
-        ],
-    );
-    let subj = format!("/CN={name}");
-    openssl(
-        dir,
-        &[
-            "req", "-x509", "-key", &key, "-subj", &subj, "-days", "1", "-out", &crt,
-        ],
-    );
-    openssl(dir, &["pkey", "-in", &key, "-traditional", "-out", &sec1]);
+    self_signed(dir, name, P256);
+    traditional(dir, &key, &sec1);
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     (read(&crt), read(&key), read(&sec1))
 }

@@ -5,8 +5,9 @@
 use super::{IssuerOps, PkiIssuer, apply, diff, export};
 use crate::error::Result;
 use crate::model::{Action, Decision};
+use crate::objects::engine_item::in_secret_mount;
 use crate::objects::kind::{
-    ObjectKind, Parent, Scope, Sink, Source, Stage, check_name, check_secret_mount, one, segment,
+    ObjectKind, Scope, Sink, Source, Stage, check_in_mount, entry_in_mount,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::pki::{Issuers, cert_key, is_pki};
@@ -19,29 +20,18 @@ impl ObjectKind for PkiIssuer {
     type Current = Issuers;
     type Ops = IssuerOps;
 
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    fn path(&self) -> String {
-        format!("{}{}", self.namespace, self.api_path())
-    }
+    in_secret_mount!();
 
     fn entry(&self) -> String {
-        format!("pki/issuers/{}/{}", one(&self.mount), segment(self.key()))
+        entry_in_mount("pki/issuers", &self.mount, self.key())
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        check_secret_mount(&self.mount)?;
-        check_name("pki issuer", self.key())?;
+        check_in_mount("pki issuer", &self.mount, self.key())?;
         if cert_key(&self.certificate).is_empty() {
             return Err(format!("pki issuer `{}` has no certificate", self.key()));
         }
         self.escrowed.only(&[super::BUNDLE])
-    }
-
-    fn parent(&self) -> Option<Parent> {
-        Some(Parent::secret_mount(&self.namespace, &self.mount))
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

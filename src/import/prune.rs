@@ -66,7 +66,7 @@ pub async fn plan_deletions(
         .map(|(e, r)| (inside::key(r), (*e, *r)))
         .collect();
     let keys: HashSet<Key> = entry_of.keys().cloned().collect();
-    let own = |k: &Key| entry_of.get(k).is_some_and(|(_, r)| r.delete().is_some());
+    let own = |k: &Key| entry_of.get(k).is_some_and(|(_, r)| deleted_alone(r));
     let mut leaving: HashSet<Key> = HashSet::new();
     for (entry, rec) in containers {
         let mount = inside::mount_of(rec);
@@ -115,6 +115,12 @@ pub async fn plan_deletions(
     Ok(out)
 }
 
+/// Whether a prune deletes the object on its own (not only along with its container): its record
+/// says where, and its kind lets it (a namespace's `default` policy is never deleted alone).
+fn deleted_alone(r: &Record) -> bool {
+    r.delete().is_some() && r.kind.pruned_alone(r.ns(), r.path())
+}
+
 /// The plain deletions (one object each), and the mounts and namespaces to check first: mounts,
 /// then namespaces deepest first, so that a container is checked after what it holds.
 fn candidates<'a>(
@@ -123,7 +129,7 @@ fn candidates<'a>(
 ) -> (Vec<Deletion>, Vec<(&'a str, &'a Record)>) {
     let (mut plain, mut containers) = (Vec::new(), Vec::new());
     for (entry, rec) in gone {
-        if rec.delete().is_none() {
+        if !deleted_alone(rec) {
             continue;
         }
         match rec.kind.is_container() {

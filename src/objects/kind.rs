@@ -207,6 +207,12 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
     fn is_container() -> bool {
         false
     }
+    /// Whether a prune may delete the object at `path` (its `path()`) in namespace `ns` on its own,
+    /// as its record says where (records written by an older release included); `false` for one
+    /// the server never deletes (it goes with its namespace or mount, if at all).
+    fn pruned_alone(_ns: &str, _path: &str) -> bool {
+        true
+    }
     /// The path an object of this kind at `path` (its `path()`) in namespace `ns` is shown at in
     /// plans, diffs and listings, and selected by with `--only`: its API path, namespace first.
     fn shown_path(_ns: &str, path: &str) -> String {

@@ -1,6 +1,6 @@
 //! Policies: ACL policies (`sys/policies/acl`) and password policies (`sys/policies/password`).
-//! Every policy but `root` is exported (`default` included, written only when it differs); diff is
-//! by text.
+//! Every policy but `root` is exported (`default` included, written only when it differs, and
+//! never pruned on its own: the server refuses to delete it); diff is by text.
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,9 @@ use crate::vault::VaultClient;
 
 /// Policies that are never exported or written: `root` cannot be read or changed.
 const BUILTIN_SKIP: &[&str] = &["root"];
+
+/// The ACL policy every namespace has, exported (written only when it differs), never deleted.
+const DEFAULT: &str = "default";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -127,6 +130,12 @@ impl ObjectKind for Policy {
         ))
     }
 
+    /// Every namespace has its `default` ACL policy, which the server refuses to delete ("cannot
+    /// delete default policy", 400): it goes only with its namespace.
+    fn pruned_alone(ns: &str, path: &str) -> bool {
+        path.strip_prefix(ns) != Some(DEFAULT)
+    }
+
     /// `sys/policies/acl/<name>` or `sys/policies/password/<name>`.
     fn shown_path(ns: &str, path: &str) -> String {
         let rest = path.strip_prefix(ns).unwrap_or(path);
@@ -217,6 +226,15 @@ mod tests {
         assert_eq!(diff(&p("a"), None).0, Action::Create);
         assert_eq!(diff(&p("a"), Some("a")).0, Action::Unchanged);
         assert_eq!(diff(&p("a"), Some("b")).0, Action::Update);
+    }
+
+    // "cannot delete default policy" (HTTP 400): a namespace's `default` goes only with it.
+    #[test]
+    fn only_the_default_acl_policy_is_never_pruned_alone() {
+        assert!(!Policy::pruned_alone("", "default"));
+        assert!(!Policy::pruned_alone("team/", "team/default"));
+        assert!(Policy::pruned_alone("team/", "team/app"));
+        assert!(Policy::pruned_alone("", "password/default"));
     }
 
     #[test]

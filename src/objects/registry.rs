@@ -67,6 +67,11 @@ macro_rules! registry {
                 match self { $(Kind::$variant => <$ty as ObjectKind>::is_container(),)* }
             }
 
+            /// Whether a prune may delete the object at `path` in `ns` on its own.
+            pub fn pruned_alone(self, ns: &str, path: &str) -> bool {
+                match self { $(Kind::$variant => <$ty as ObjectKind>::pruned_alone(ns, path),)* }
+            }
+
             /// The path an object of this kind at `path` in namespace `ns` is shown and selected at.
             pub fn shown_path(self, ns: &str, path: &str) -> String {
                 match self { $(Kind::$variant => <$ty as ObjectKind>::shown_path(ns, path),)* }

@@ -361,3 +361,20 @@ fn only_empty_namespaces_the_importer_created_are_deleted() {
         run.stdout
     );
 }
+
+#[test]
+fn a_namespace_gone_from_the_source_goes_whole_with_its_default_policy() {
+    let p = Pair::new();
+    p.src.write("sys/namespaces/gone", json!({}));
+    p.src.write(
+        "gone/sys/policies/acl/p",
+        json!({"policy": "path \"x\" {}"}),
+    );
+    p.export();
+    p.import(&[]).assert_code(0);
+    p.src.delete("sys/namespaces/gone");
+    p.export();
+    let run = p.import(&PRUNE_ALL);
+    run.assert_code(0);
+    assert!(!run.stdout.contains("default"), "{}", run.stdout);
+}

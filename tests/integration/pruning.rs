@@ -378,3 +378,48 @@ fn a_namespace_gone_from_the_source_goes_whole_with_its_default_policy() {
     run.assert_code(0);
     assert!(!run.stdout.contains("default"), "{}", run.stdout);
 }
+
+/// The usual PKI mount: a root issuer DC generated (its key stays on DC, so DR gets the
+/// certificate) and a role. What DR then holds is what the importer wrote: it goes.
+#[test]
+fn an_importer_created_pki_mount_with_its_issuer_and_role_is_disabled() {
+    let p = Pair::new();
+    p.src.write("sys/mounts/pki-c", json!({"type": "pki"}));
+    p.src.write(
+        "pki-c/root/generate/internal",
+        json!({"common_name": "dc.example", "issuer_name": "root", "ttl": "24h"}),
+    );
+    p.src.write("pki-c/roles/web", json!({"allow_any_name": true}));
+    p.export();
+    p.import(&[]).assert_code(0);
+    p.src.delete("sys/mounts/pki-c");
+    p.export();
+    let run = p.import(&PRUNE_ALL);
+    run.assert_code(0);
+    assert!(!p.has_mount("pki-c"), "{}", run.stdout);
+}
+
+/// A database mount: a connection config (its password stays on DC: write-only) and a role.
+#[test]
+fn an_importer_created_database_mount_with_its_config_and_role_is_disabled() {
+    let p = Pair::new();
+    p.src.write("sys/mounts/db-c", json!({"type": "database"}));
+    p.src.write(
+        "db-c/config/pg",
+        json!({"plugin_name": "postgresql-database-plugin", "verify_connection": false,
+               "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:1/app",
+               "username": "vault", "password": "not-copied", "allowed_roles": ["app"]}),
+    );
+    p.src.write(
+        "db-c/roles/app",
+        json!({"db_name": "pg", "creation_statements": ["CREATE ROLE \"{{name}}\";"]}),
+    );
+    p.export();
+    p.import(&[]).assert_code(0);
+    assert!(p.dst.read("db-c/roles/app").is_some());
+    p.src.delete("sys/mounts/db-c");
+    p.export();
+    let run = p.import(&PRUNE_ALL);
+    run.assert_code(0);
+    assert!(!p.has_mount("db-c"), "{}", run.stdout);
+}

@@ -389,7 +389,8 @@ fn an_importer_created_pki_mount_with_its_issuer_and_role_is_disabled() {
         "pki-c/root/generate/internal",
         json!({"common_name": "dc.example", "issuer_name": "root", "ttl": "24h"}),
     );
-    p.src.write("pki-c/roles/web", json!({"allow_any_name": true}));
+    p.src
+        .write("pki-c/roles/web", json!({"allow_any_name": true}));
     p.export();
     p.import(&[]).assert_code(0);
     p.src.delete("sys/mounts/pki-c");

@@ -78,7 +78,9 @@ fn main() -> vault_replicator::Result<()> {
         writer.add(&secret(k * stride % n))?;
     }
     let added = started.elapsed().as_secs_f64();
-    let (manifest, _) = writer.finish(ClusterInfo::default(), Utc::now(), std::io::sink())?;
+    let manifest = writer
+        .finish(ClusterInfo::default(), Utc::now(), std::io::sink())?
+        .manifest;
     println!(
         "secrets {} add_s {added:.2} total_s {:.2} cpu_s {:.2} peak_rss_mib {:.1}",
         manifest.counts["kv_secret"],

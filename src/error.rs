@@ -63,6 +63,10 @@ pub enum Error {
     #[error("store {location}: {what} not found")]
     NotFound { location: String, what: String },
 
+    /// A conditional write found the object moved on since it was read (another writer).
+    #[error("store {location}: {key} changed since it was read; not written")]
+    Conflict { location: String, key: String },
+
     /// The snapshot failed verification; nothing was written. Exit code 4.
     #[error("snapshot {snapshot} refused: {reason}")]
     Refused { snapshot: String, reason: String },

@@ -133,6 +133,7 @@ mod tests {
             sha256: "0".repeat(64),
             size: 1,
             created_at: at,
+            chain: Vec::new(),
         };
         write_pointer(&store, &pointer).await.unwrap();
         let rule = Retention {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::options::duration;
-use super::{Filter, ImportOptions, Retention, Settings};
+use super::{ChainPolicy, Filter, ImportOptions, Retention, Settings};
 use crate::error::{Error, Result, one_line};
 use crate::metrics::Grouping;
 use crate::seal::{Opener, Sealer};
@@ -43,6 +43,8 @@ pub struct ExportConfig {
     /// Applied once the new snapshot is `latest`.
     pub retention: Retention,
     pub walk: WalkConfig,
+    /// When a full snapshot is cut rather than a delta.
+    pub chain: ChainPolicy,
 }
 
 /// `import`.
@@ -147,6 +149,7 @@ impl Settings {
             sealer: self.sealer()?,
             retention: self.retention()?,
             walk: self.walk()?,
+            chain: self.chain_policy()?,
         })
     }
 

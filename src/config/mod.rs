@@ -26,7 +26,7 @@ pub use commands::{
     ClusterConfig, DiffSide, ExportConfig, ImportConfig, ListCheck, ListConfig, MetricsConfig,
     PromoteConfig, PruneConfig, RunConfig, StateConfig, StatusConfig, VerifyConfig, WalkConfig,
 };
-pub use operations::Retention;
+pub use operations::{ChainPolicy, Retention};
 pub use options::globs;
 pub use options::{Filter, ImportOptions, MaxDelete, OnDrift};
 use options::{duration, flag};
@@ -90,6 +90,8 @@ struct ReplicatorEnv {
     records_batch: Option<String>,
     retry_max_wait: Option<String>,
     max_delete_window: Option<String>,
+    full_every: Option<String>,
+    max_chain: Option<String>,
 }
 
 /// The command line's global flags, as plain values; each overrides its variable.

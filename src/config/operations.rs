@@ -24,6 +24,25 @@ impl Retention {
     }
 }
 
+/// When an export cuts a full snapshot rather than a delta (`REPLICATOR_FULL_EVERY`,
+/// `REPLICATOR_MAX_CHAIN`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChainPolicy {
+    /// A full snapshot once the chain's full one is this old; zero: every export is full.
+    pub full_every: Duration,
+    /// A full snapshot once the chain holds this many deltas.
+    pub max_deltas: usize,
+}
+
+impl Default for ChainPolicy {
+    fn default() -> Self {
+        ChainPolicy {
+            full_every: Duration::from_secs(24 * 3600),
+            max_deltas: 400,
+        }
+    }
+}
+
 /// `host` or `host:port` of an `http(s)://` address.
 fn address_host(addr: &str) -> Option<String> {
     let url = reqwest::Url::parse(addr).ok()?;
@@ -45,6 +64,23 @@ fn optional_duration(var: &'static str, value: Option<&str>) -> Result<Option<Du
 }
 
 impl Settings {
+    pub(super) fn chain_policy(&self) -> Result<ChainPolicy> {
+        let r = &self.replicator;
+        let mut policy = ChainPolicy::default();
+        if let Some(v) = set(&r.full_every) {
+            policy.full_every = duration("REPLICATOR_FULL_EVERY", Some(v))?;
+        }
+        if let Some(v) = set(&r.max_chain) {
+            policy.max_deltas = v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                Error::config(
+                    "REPLICATOR_MAX_CHAIN",
+                    format!("expected a count of at least 1, got `{v}`"),
+                )
+            })?;
+        }
+        Ok(policy)
+    }
+
     pub(super) fn retention(&self) -> Result<Retention> {
         let r = &self.replicator;
         let keep_last = match set(&r.keep_last) {

@@ -73,6 +73,7 @@ impl Known<'_> {
             filter: &everything,
             state_mount: self.state_mount,
             escrow: None,
+            known: None,
         }
     }
 }

@@ -375,6 +375,7 @@ mod tests {
             filter: &|_| true,
             state_mount: "replicator/",
             escrow: Some(escrow),
+            known: None,
         };
         let mut found = Found::default();
         let scope = Scope::Mount {

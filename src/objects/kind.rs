@@ -65,6 +65,19 @@ pub struct Source<'a> {
     pub state_mount: &'a str,
     /// Where write-only fields are kept (`REPLICATOR_ESCROW_MOUNT`), when they are.
     pub escrow: Option<Escrow<'a>>,
+    /// What the last export saw, for a delta: a kind that can tell a change without reading the
+    /// object (a KV secret, from its metadata) skips the read when nothing changed.
+    pub known: Option<&'a dyn Known>,
+}
+
+/// What tells that an object changed without reading it (16 bytes of a digest): a KV secret's
+/// metadata; for any other object, its exported form (`fingerprinted`).
+pub type Mark = [u8; 16];
+
+/// What the last export saw of each object, as a delta export compares against.
+pub trait Known: Sync {
+    /// Whether the object `stub` names (its path; its content unread) had `mark` last time.
+    fn unchanged(&self, stub: &Object, mark: &Mark) -> bool;
 }
 
 /// The part of the source one export call covers.
@@ -93,6 +106,20 @@ impl<'a> Scope<'a> {
 pub trait Sink: Send {
     fn add(&mut self, obj: Object) -> Result<()>;
     fn not_copied(&mut self, kind: Kind, path: String, reason: String);
+    /// Adds an object with the mark that tells its changes without reading it (a KV secret's
+    /// metadata), for the next delta export to compare.
+    fn add_marked(&mut self, obj: Object, _mark: Mark) -> Result<()> {
+        self.add(obj)
+    }
+    /// An object left unread because `Known` says it did not change: `stub` names it (its
+    /// content is not there). Only a sink that handed out a `Known` gets these.
+    fn carry(&mut self, stub: Object, _mark: Mark) -> Result<()> {
+        Err(crate::error::Error::Object {
+            kind: stub.kind().as_str(),
+            path: stub.path(),
+            reason: "left unread as unchanged, but this walk keeps no earlier export".into(),
+        })
+    }
 }
 
 /// What a prune found in a scope of the target: each object, and each path an export could not

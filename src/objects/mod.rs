@@ -31,6 +31,8 @@ mod test_tools;
 #[cfg(test)]
 mod tests;
 
-pub use kind::{Held, Inventory, Moved, ObjectKind, Parent, Scope, Sink, Source, Stage};
+pub use kind::{
+    Held, Inventory, Known, Mark, Moved, ObjectKind, Parent, Scope, Sink, Source, Stage,
+};
 pub use registry::{Kind, Object, Ops};
 pub use target::Target;

@@ -26,6 +26,8 @@ pub struct Claims {
     pub timestamp: i64,
     /// Where it came from; `None` when signed by an exporter that predates these claims.
     pub origin: Option<Origin>,
+    /// A delta's base: the key of the snapshot it applies to (`None` for a full snapshot).
+    pub base: Option<String>,
 }
 
 /// The source cluster (as `sys/seal-status` names it; empty when it does not) and the store a
@@ -86,6 +88,9 @@ impl Claims {
                 out.push_str(&format!("\tstore:{}", escape(store)));
             }
         }
+        if let Some(base) = &self.base {
+            out.push_str(&format!("\tbase:{}", escape(base)));
+        }
         out
     }
 
@@ -115,6 +120,7 @@ impl Claims {
             manifest_sha256: hex64(field("manifest_sha256")?)?,
             timestamp: field("timestamp")?.parse().ok()?,
             origin,
+            base: field("base").map(|b| unescape(&b)),
         })
     }
 }
@@ -255,7 +261,21 @@ pub(crate) mod tests {
             manifest_sha256: "b".repeat(64),
             timestamp: 1,
             origin: Some(Origin::new("6300991a", "dc\tone%", "prod", "s3://b/prod")),
+            base: None,
         }
+    }
+
+    #[test]
+    fn a_deltas_base_is_claimed_and_read_back() {
+        let delta = Claims {
+            base: Some("20261120T214000Z.delta.tar.gz.age".into()),
+            ..claims()
+        };
+        assert_eq!(Claims::parse(&delta.to_comment()), Some(delta));
+        assert_eq!(
+            Claims::parse(&claims().to_comment()).map(|c| c.base),
+            Some(None)
+        );
     }
 
     fn expected(prefix: &str, source: Option<&str>) -> Expected {

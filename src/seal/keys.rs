@@ -28,6 +28,23 @@ pub struct SigningKey {
     pub(super) id: String,
 }
 
+impl SigningKey {
+    /// A 32-byte secret for `purpose` that only a holder of this key can make: HMAC-SHA256 keyed
+    /// by the secret key's bytes.
+    pub fn secret_for(&self, purpose: &str) -> Option<[u8; 32]> {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut bytes = self.secret.to_bytes();
+        let mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&bytes).ok();
+        zeroize::Zeroize::zeroize(&mut bytes);
+        Some(
+            mac?.chain_update(purpose.as_bytes())
+                .finalize()
+                .into_bytes()
+                .into(),
+        )
+    }
+}
+
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SigningKey(id {}, <redacted>)", self.id)

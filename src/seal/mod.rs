@@ -99,6 +99,13 @@ impl Sealer {
         !self.recipients.is_empty()
     }
 
+    /// The key the exporter seals its index with (`snapshot::index`): derived from the signing
+    /// key, which only the export side holds; `None` without one (then every export is full).
+    pub fn index_key(&self) -> Option<[u8; 32]> {
+        let key = self.signer.as_ref()?;
+        key.secret_for("vault-replicator export index v1")
+    }
+
     /// Wraps `out`: what is written is hashed, then encrypted when there are recipients.
     pub fn writer<W: Write>(&self, out: W) -> Result<SealWriter<W>> {
         if self.recipients.is_empty() {

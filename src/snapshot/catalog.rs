@@ -1,6 +1,7 @@
-//! The store layout: snapshots named `<UTC timestamp>.tar.gz`, sealed as `seal` names them
-//! (encrypted, next to their signature), and `latest.json`, the pointer an import follows.
-//! Locating a snapshot checks it against the pointer.
+//! The store layout: full snapshots named `<UTC timestamp>.tar.gz` and deltas
+//! `<UTC timestamp>.delta.tar.gz`, sealed as `seal` names them (encrypted, next to their
+//! signature), and `latest.json`, the pointer an import follows, which names the newest snapshot
+//! and its chain. Locating a snapshot checks it against the pointer.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use crate::store::{ObjectInfo, ReadStore, Stat, Store};
 
 pub const LATEST: &str = "latest.json";
 const SUFFIX: &str = ".tar.gz";
+const DELTA: &str = ".delta";
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
 
 /// `latest.json`: which snapshot an import should use, and what it must hash to.
@@ -20,19 +22,39 @@ pub struct Pointer {
     pub sha256: String,
     pub size: u64,
     pub created_at: DateTime<Utc>,
+    /// The snapshots an import applies to get to `key`: the chain's full snapshot first, `key`
+    /// last (`[key]` for a full one). A hint: every link is checked against the signed deltas.
+    /// Absent in pointers of exporters before deltas.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<String>,
 }
 
 pub fn snapshot_key(at: DateTime<Utc>, encrypted: bool) -> String {
-    let plain = format!("{}{SUFFIX}", at.format(STAMP));
+    sealed(format!("{}{SUFFIX}", at.format(STAMP)), encrypted)
+}
+
+/// The key of a delta made at `at`.
+pub fn delta_key(at: DateTime<Utc>, encrypted: bool) -> String {
+    sealed(format!("{}{DELTA}{SUFFIX}", at.format(STAMP)), encrypted)
+}
+
+fn sealed(plain: String, encrypted: bool) -> String {
     match encrypted {
         true => seal::encrypted_key(&plain),
         false => plain,
     }
 }
 
-/// The creation time encoded in a snapshot key, or `None` if the key is not a snapshot.
+/// Whether a snapshot key names a delta.
+pub fn is_delta(key: &str) -> bool {
+    seal::plain_name(key).ends_with(&format!("{DELTA}{SUFFIX}"))
+}
+
+/// The creation time encoded in a snapshot key (full or delta), or `None` if the key is not a
+/// snapshot.
 pub fn parse_snapshot_key(key: &str) -> Option<DateTime<Utc>> {
-    let stamp = seal::plain_name(key).strip_suffix(SUFFIX)?;
+    let name = seal::plain_name(key).strip_suffix(SUFFIX)?;
+    let stamp = name.strip_suffix(DELTA).unwrap_or(name);
     NaiveDateTime::parse_from_str(stamp, STAMP)
         .ok()
         .map(|t| t.and_utc())
@@ -59,12 +81,43 @@ pub async fn read_pointer(store: &dyn ReadStore) -> Result<Option<Pointer>> {
         .map_err(|e| Error::refused(LATEST, format!("not a valid pointer: {e}")))
 }
 
-pub async fn write_pointer(store: &dyn Store, pointer: &Pointer) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(pointer).map_err(|e| Error::Store {
+fn pointer_bytes(store: &dyn Store, pointer: &Pointer) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(pointer).map_err(|e| Error::Store {
         location: store.location(),
         message: format!("cannot serialise {LATEST}: {e}"),
-    })?;
-    store.put(LATEST, bytes).await
+    })
+}
+
+pub async fn write_pointer(store: &dyn Store, pointer: &Pointer) -> Result<()> {
+    store.put(LATEST, pointer_bytes(store, pointer)?).await
+}
+
+/// `latest.json` as it is now, with the tag of the version read (to extend the chain from it
+/// with `extend_pointer`); `None` when there is none. Unreadable is `Error::Refused`.
+pub async fn read_pointer_tagged(store: &dyn Store) -> Result<Option<(Pointer, Option<String>)>> {
+    let tag = match store.stat(LATEST).await {
+        Ok(stat) => stat.etag,
+        Err(Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(pointer) = read_pointer(store).await? else {
+        return Ok(None);
+    };
+    // Moved between the two reads: the tag may not be the pointer's.
+    match store.stat(LATEST).await?.etag == tag {
+        true => Ok(Some((pointer, tag))),
+        false => Err(Error::Conflict {
+            location: store.location(),
+            key: LATEST.to_string(),
+        }),
+    }
+}
+
+/// Moves `latest.json` to a delta, only while it is still the version `tag` names (the delta's
+/// base): two exports never interleave one chain. `Error::Conflict` when it moved.
+pub async fn extend_pointer(store: &dyn Store, pointer: &Pointer, tag: Option<&str>) -> Result<()> {
+    let bytes = pointer_bytes(store, pointer)?;
+    store.put_if(LATEST, bytes, tag).await
 }
 
 /// Moves `latest.json` to `pointer`, unless it already names a newer snapshot (an export that
@@ -161,7 +214,13 @@ async fn resolve(store: &dyn ReadStore, id: &str) -> Result<(String, Stat)> {
         true => vec![id.to_string()],
         false => {
             let plain = format!("{id}{SUFFIX}");
-            vec![seal::encrypted_key(&plain), plain]
+            let delta = format!("{id}{DELTA}{SUFFIX}");
+            vec![
+                seal::encrypted_key(&plain),
+                plain,
+                seal::encrypted_key(&delta),
+                delta,
+            ]
         }
     };
     for key in candidates {
@@ -246,6 +305,16 @@ mod tests {
             None
         );
         assert_eq!(parse_snapshot_key("latest.json"), None);
+        assert_eq!(delta_key(t, true), "20261120T214500Z.delta.tar.gz.age");
+        assert_eq!(
+            parse_snapshot_key("20261120T214500Z.delta.tar.gz.age"),
+            Some(t)
+        );
+        assert!(is_delta("20261120T214500Z.delta.tar.gz") && !is_delta("20261120T214500Z.tar.gz"));
+        assert_eq!(
+            parse_snapshot_key("20261120T214500Z.delta.delta.tar.gz"),
+            None
+        );
         assert_eq!(parse_snapshot_key("../20261120T214500Z.tar.gz"), None);
     }
 
@@ -284,6 +353,7 @@ mod tests {
             sha256: "a".repeat(64),
             size: 3,
             created_at: at,
+            chain: Vec::new(),
         };
         write_pointer(&store, &pointer).await.unwrap();
         let located = locate(&store, "latest", 1 << 20).await.unwrap();
@@ -308,6 +378,7 @@ mod tests {
             sha256: "0".repeat(64),
             size: 1,
             created_at: at,
+            chain: Vec::new(),
         };
         let now = Utc::now();
         let (older, newer) = (pointer(now - TimeDelta::minutes(1)), pointer(now));

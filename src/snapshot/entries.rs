@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 
 use super::manifest::EntryDigest;
+use super::set::SetDigest;
 
 /// A hash of an entry's name, for finding and matching entries in memory. Not stored anywhere.
 pub fn name_key(name: &str) -> u64 {
@@ -39,9 +40,10 @@ impl Key {
     }
 }
 
-/// The entries of a manifest, in its order.
+/// The entries of a manifest, in its order, and the digest of them as a set (`SetDigest`),
+/// taken as they streamed by.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Entries(Vec<Key>);
+pub struct Entries(Vec<Key>, SetDigest);
 
 impl Entries {
     pub fn len(&self) -> usize {
@@ -50,6 +52,11 @@ impl Entries {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The digest of the entries as a set (`set`).
+    pub fn set(&self) -> SetDigest {
+        self.1
     }
 
     pub fn get(&self, i: usize) -> Option<&Key> {
@@ -86,17 +93,17 @@ impl Entries {
     }
 }
 
-impl FromIterator<Key> for Entries {
-    fn from_iter<I: IntoIterator<Item = Key>>(iter: I) -> Self {
-        Entries(iter.into_iter().collect())
-    }
-}
-
 impl<'a> FromIterator<&'a EntryDigest> for Entries {
     fn from_iter<I: IntoIterator<Item = &'a EntryDigest>>(iter: I) -> Self {
-        iter.into_iter()
-            .map(|e| Key::of(&e.name, &e.sha256))
-            .collect()
+        let mut set = SetDigest::default();
+        let keys = iter
+            .into_iter()
+            .map(|e| {
+                set.add(&e.name, &sha_key(&e.sha256));
+                Key::of(&e.name, &e.sha256)
+            })
+            .collect();
+        Entries(keys, set)
     }
 }
 
@@ -112,11 +119,13 @@ impl<'de> Deserialize<'de> for Entries {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entries, A::Error> {
                 let mut keys = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                let mut set = SetDigest::default();
                 while let Some(e) = seq.next_element::<EntryDigest>()? {
+                    set.add(&e.name, &sha_key(&e.sha256));
                     keys.push(Key::of(&e.name, &e.sha256));
                 }
                 keys.shrink_to_fit();
-                Ok(Entries(keys))
+                Ok(Entries(keys, set))
             }
         }
         d.deserialize_seq(Each)

@@ -1,4 +1,4 @@
-//! Snapshot format v1: how an object maps to a tar entry name, and which objects a snapshot may
+//! Snapshot format (version 2; version 1 still read): how an object maps to a tar entry name, and which objects a snapshot may
 //! carry at all. The reader recomputes every entry's name from its content, so an entry can only
 //! ever write where its name says, and `validate` keeps a hostile snapshot away from every path
 //! the format does not describe (`sys/`, `auth/token/create`, a user's password endpoint, ...).
@@ -6,7 +6,8 @@
 use crate::objects::kind::{check_dir_path, one};
 use crate::objects::{Kind, Object};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// The format this build writes; it reads 1 (no set digest, no deltas) too.
+pub const FORMAT_VERSION: u32 = 2;
 pub const MANIFEST_NAME: &str = "manifest.json";
 
 /// The tar entry name of an object: `[ns/<namespace>/]<kind folder>/<encoded path>.json`.

@@ -65,7 +65,7 @@ fn write_with(objects: &[Object], run_bytes: usize) -> Result<Vec<u8>, crate::Er
         w.not_copied(kind, path.into(), reason.into());
     }
     let mut out = Vec::new();
-    let (manifest, _) = w.finish(ClusterInfo::default(), at(), &mut out)?;
+    let manifest = w.finish(ClusterInfo::default(), at(), &mut out)?.manifest;
     // The entries went into the archive, not into the manifest handed back.
     assert!(manifest.entries.is_empty());
     Ok(out)

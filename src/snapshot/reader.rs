@@ -137,13 +137,16 @@ fn check_manifest(
     if signed_manifest.is_some_and(|signed| signed != sha256) {
         return Err("its manifest is not the one that was signed".into());
     }
-    if manifest.format_version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&manifest.format_version) {
         return Err(format!(
-            "format version {} is not supported (this build reads {FORMAT_VERSION})",
+            "format version {} is not supported (this build reads 1 to {FORMAT_VERSION})",
             manifest.format_version
         ));
     }
-    Ok(())
+    if manifest.format_version < 2 && (manifest.set.is_some() || manifest.delta.is_some()) {
+        return Err("a format 1 manifest cannot hold a set digest or a delta".into());
+    }
+    manifest.check_set()
 }
 
 /// What the entries read so far add up to, checked against the manifest at the end.
@@ -222,7 +225,15 @@ impl Tally {
             ));
         }
         self.namespaces.sort();
-        if self.namespaces != manifest.namespaces {
+        // A delta holds the namespaces that changed; its manifest lists all of them.
+        let listed = match manifest.is_delta() {
+            true => self
+                .namespaces
+                .iter()
+                .all(|n| manifest.namespaces.binary_search(n).is_ok()),
+            false => self.namespaces == manifest.namespaces,
+        };
+        if !listed {
             return Err(format!(
                 "{MANIFEST_NAME} lists namespaces {:?}, the archive holds {:?}",
                 manifest.namespaces, self.namespaces

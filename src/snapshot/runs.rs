@@ -11,20 +11,24 @@ use super::spool::{Spool, SpoolReader};
 use crate::error::{Error, Result};
 use crate::objects::Kind;
 
-/// Where one entry sits in the object spool, and its manifest line.
+/// Where one entry sits in the object spool, and its manifest line; or an entry carried over
+/// unread from the last export (`carried`: nothing in the spool, its sha256 is the index's).
 pub struct Record {
     pub kind: Kind,
     pub name: String,
     pub size: u64,
     pub sha256: [u8; 32],
     pub offset: u64,
+    /// What tells its changes (`objects::Mark`), for the exporter's index.
+    pub mark: [u8; 16],
+    pub carried: bool,
 }
 
-/// After the kind and the name: size, sha256 and offset.
-const TAIL: usize = 8 + 32 + 8;
+/// After the kind and the name: size, sha256, offset, mark and whether it was carried.
+const TAIL: usize = 8 + 32 + 8 + 16 + 1;
 
 impl Record {
-    fn key(&self) -> (Kind, &str) {
+    pub(super) fn key(&self) -> (Kind, &str) {
         (self.kind, &self.name)
     }
 
@@ -40,7 +44,9 @@ impl Record {
         out.write_all(self.name.as_bytes())?;
         out.write_all(&self.size.to_le_bytes())?;
         out.write_all(&self.sha256)?;
-        out.write_all(&self.offset.to_le_bytes())
+        out.write_all(&self.offset.to_le_bytes())?;
+        out.write_all(&self.mark)?;
+        out.write_all(&[u8::from(self.carried)])
     }
 }
 
@@ -250,12 +256,16 @@ impl Cursor {
         };
         let mut sha256 = [0u8; 32];
         sha256.copy_from_slice(&tail[8..40]);
+        let mut mark = [0u8; 16];
+        mark.copy_from_slice(&tail[48..64]);
         Ok(Some(Record {
             kind,
             name,
             size: word(0),
             sha256,
             offset: word(40),
+            mark,
+            carried: tail[64] == 1,
         }))
     }
 }

@@ -16,7 +16,7 @@ use crate::objects::policies::{Policy, PolicyType};
 use crate::objects::{Kind, Object};
 use crate::vault::{ClusterInfo, MountEntry, Table};
 
-fn secret(mount: &str, path: &str, v: serde_json::Value) -> Object {
+pub(super) fn secret(mount: &str, path: &str, v: serde_json::Value) -> Object {
     secret_in("", mount, path, v)
 }
 
@@ -84,7 +84,7 @@ fn write(objects: &[Object]) -> Vec<u8> {
     out
 }
 
-fn scan_bytes(bytes: &[u8], limits: Limits) -> Result<(Manifest, Vec<Object>), String> {
+pub(super) fn scan_bytes(bytes: &[u8], limits: Limits) -> Result<(Manifest, Vec<Object>), String> {
     let mut seen = Vec::new();
     let end = scan(bytes, limits, None, |o| {
         seen.push(o.object);
@@ -120,6 +120,8 @@ fn manifest_for(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
         namespaces: vec![],
         not_copied: vec![],
         entries: Default::default(),
+        set: None,
+        delta: None,
     };
     let digests: Vec<EntryDigest> = entries
         .iter()

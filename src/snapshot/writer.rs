@@ -1,6 +1,8 @@
 //! Builds a snapshot without holding it, or its index, in memory: objects are serialised into a
 //! sealed spool file (`spool`) as the walk finds them, their index records are sorted externally
-//! (`runs`), and the tar.gz is written in the format's deterministic order, manifest first.
+//! (`runs`), and the tar.gz is written in the format's deterministic order, manifest first. With
+//! the exporter's index of the last snapshot (`index`), only what differs from it goes in: a
+//! delta (`join`).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -16,12 +18,15 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, validate};
-use super::manifest::{Manifest, NotCopied};
-use super::runs::{Merge, Record, Runs};
+use super::index::{BaseIndex, IndexWriter};
+use super::join::{Joined, Listing, join, listing};
+use super::manifest::{Delta, Manifest, NotCopied};
+use super::runs::{Record, Runs};
+use super::set::SetDigest;
 use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
-use crate::objects::{Kind, Object, Parent, Sink};
+use crate::objects::{Kind, Known, Mark, Object, Parent, Sink};
 use crate::vault::ClusterInfo;
 
 /// The gzip level of the archive (the format does not pin one). Level 1: deflate at level 6 was
@@ -47,6 +52,20 @@ pub struct SnapshotWriter {
     not_copied: Vec<NotCopied>,
     /// Bumped per object added, for progress lines.
     added: Option<Arc<AtomicU64>>,
+    /// Whether an index is made for the next delta (every entry then gets a mark).
+    indexing: bool,
+    /// The last export's index: only what differs from it goes into the archive.
+    base: Option<Arc<BaseIndex>>,
+}
+
+/// What a finished snapshot is.
+pub struct Finished {
+    /// Without its `entries` (streamed into the archive, never held).
+    pub manifest: Manifest,
+    /// The sha256 (hex) of the manifest's bytes.
+    pub manifest_sha256: String,
+    /// The index of this snapshot, for the next delta, and its set's digest.
+    pub index: Option<(IndexWriter, SetDigest)>,
 }
 
 fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -71,7 +90,17 @@ impl SnapshotWriter {
             namespaces: Vec::new(),
             not_copied: Vec::new(),
             added: None,
+            indexing: false,
+            base: None,
         })
+    }
+
+    /// Makes an index of this snapshot for the next delta export, and, given `base` (the last
+    /// export's index), writes a delta against it.
+    pub fn indexed(mut self, base: Option<Arc<BaseIndex>>) -> Self {
+        self.indexing = true;
+        self.base = base;
+        self
     }
 
     /// Counts every object added into `counter`.
@@ -80,16 +109,28 @@ impl SnapshotWriter {
     }
 
     pub fn add(&mut self, obj: &Object) -> Result<()> {
-        validate(obj).map_err(|reason| Error::Object {
+        self.add_with(obj, None)
+    }
+
+    /// Adds `obj`; `mark` tells its changes when it is not its exported form (a KV secret's
+    /// metadata). An object whose mark is the base's goes in as it was (carried), unwritten.
+    fn add_with(&mut self, obj: &Object, mark: Option<Mark>) -> Result<()> {
+        let failed = |reason: String| Error::Object {
             kind: obj.kind().as_str(),
             path: obj.path(),
             reason,
-        })?;
-        let bytes = serialise(obj).map_err(|e| Error::Object {
-            kind: obj.kind().as_str(),
-            path: obj.path(),
-            reason: format!("cannot serialise: {e}"),
-        })?;
+        };
+        validate(obj).map_err(failed)?;
+        let bytes = serialise(obj).map_err(|e| failed(format!("cannot serialise: {e}")))?;
+        let mark = match (self.indexing, mark) {
+            (false, _) => [0; 16],
+            (true, Some(m)) => m,
+            (true, None) => form_mark(obj, &bytes),
+        };
+        self.counted(obj);
+        if self.base.as_ref().is_some_and(|b| b.unchanged(obj, &mark)) {
+            return self.push_carried(obj, mark);
+        }
         let offset = self.spool.put(&bytes)?;
         self.runs.push(Record {
             kind: obj.kind(),
@@ -97,7 +138,25 @@ impl SnapshotWriter {
             size: bytes.len() as u64,
             sha256: Sha256::digest(&bytes).into(),
             offset,
-        })?;
+            mark,
+            carried: false,
+        })
+    }
+
+    fn push_carried(&mut self, obj: &Object, mark: Mark) -> Result<()> {
+        self.runs.push(Record {
+            kind: obj.kind(),
+            name: entry_name(obj),
+            size: 0,
+            sha256: [0; 32],
+            offset: 0,
+            mark,
+            carried: true,
+        })
+    }
+
+    /// Counts an object in, whether it goes into the archive or is carried.
+    fn counted(&mut self, obj: &Object) {
         if let Some(n) = self.counts.get_mut(obj.kind().as_str()) {
             *n += 1;
         }
@@ -107,7 +166,6 @@ impl SnapshotWriter {
         if let Some(Parent::Namespace(path)) = obj.as_parent() {
             self.namespaces.push(path);
         }
-        Ok(())
     }
 
     pub fn not_copied(&mut self, kind: Kind, path: String, reason: String) {
@@ -119,25 +177,46 @@ impl SnapshotWriter {
         });
     }
 
-    /// Writes the tar.gz to `out` and returns its manifest, without its `entries` (they are
-    /// streamed into the archive, never held), and the manifest's sha256 (hex). The manifest is
-    /// serialised into the spool too, so no part of the archive is held whole.
+    /// Writes the tar.gz to `out`: with a base, a delta of what differs from it; without, every
+    /// entry. The manifest is serialised into the spool too, so no part of the archive is held
+    /// whole (a delta holds its own entries' records).
     pub fn finish(
         self,
         source: ClusterInfo,
         created_at: DateTime<Utc>,
         out: impl Write,
-    ) -> Result<(Manifest, String)> {
+    ) -> Result<Finished> {
         let SnapshotWriter {
             mut spool,
             runs,
-            counts,
+            mut counts,
             mut namespaces,
             mut not_copied,
+            indexing,
+            base,
             ..
         } = self;
         not_copied.sort_by(|a, b| (&a.kind, &a.path).cmp(&(&b.kind, &b.path)));
         namespaces.sort();
+        let mut sorted = runs.finish()?;
+        let joined = match indexing {
+            true => Some(join(&mut sorted, base.as_deref())?),
+            false => None,
+        };
+        let (set, index, delta, held) = match joined {
+            None => (None, None, None, None),
+            Some(Joined { set, index, delta }) => match delta {
+                Some((held, delta)) => (Some(set), Some(index), Some(delta), Some(held)),
+                None => (Some(set), Some(index), None, None),
+            },
+        };
+        if let Some(held) = &held {
+            // A delta counts what it holds.
+            counts.values_mut().for_each(|n| *n = 0);
+            for r in held {
+                *counts.entry(r.kind.as_str().to_string()).or_default() += 1;
+            }
+        }
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             created_at,
@@ -147,11 +226,13 @@ impl SnapshotWriter {
             namespaces,
             not_copied,
             entries: Default::default(),
+            set,
+            delta,
         };
-        let mut sorted = runs.finish()?;
         // First walk of the sorted index: the manifest's list of entries.
         let mut hashed = Hashing::new(spool.chunked());
-        ManifestOut::new(&manifest, sorted.merge()?).write(&mut hashed)?;
+        let listed = listing(held.as_deref(), &mut sorted)?;
+        ManifestOut::new(&manifest, listed).write(&mut hashed)?;
         let (chunked, manifest_sha256, manifest_len) = hashed.finish();
         let chunks = chunked.finish()?;
         tracing::info!(spool_bytes = spool.len(), "snapshot spooled");
@@ -166,7 +247,7 @@ impl SnapshotWriter {
             mtime,
         )?;
         // Second walk: the entries themselves, in the manifest's order.
-        let mut entries = sorted.merge()?;
+        let mut entries = listing(held.as_deref(), &mut sorted)?;
         while let Some(e) = entries.next()? {
             let bytes = spool.get(e.offset, e.size)?;
             append(&mut tar, &e.name, bytes.as_slice(), e.size, 0)?;
@@ -174,8 +255,25 @@ impl SnapshotWriter {
         let gz = tar.into_inner().map_err(io("write snapshot archive"))?;
         let mut out = gz.finish().map_err(io("write snapshot archive"))?;
         out.flush().map_err(io("write snapshot archive"))?;
-        Ok((manifest, manifest_sha256))
+        Ok(Finished {
+            manifest,
+            manifest_sha256,
+            index: index.zip(set),
+        })
     }
+}
+
+/// The mark of an object that has no other: a digest of its exported form as `diff`
+/// fingerprints it (a transit key's backup without the time it was taken).
+fn form_mark(obj: &Object, bytes: &[u8]) -> Mark {
+    let mut form: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    if let serde_json::Value::Object(top) = &mut form {
+        obj.fingerprinted(top);
+    }
+    let digest = Sha256::digest(serde_json::to_vec(&form).unwrap_or_default());
+    let mut mark = [0u8; 16];
+    mark.copy_from_slice(&digest[..16]);
+    mark
 }
 
 /// A `Manifest` as it serialises, field for field, with its `entries` streamed from a merge of
@@ -190,10 +288,14 @@ struct ManifestOut<'a> {
     namespaces: &'a [String],
     not_copied: &'a [NotCopied],
     entries: Entries<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    set: &'a Option<SetDigest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delta: &'a Option<Delta>,
 }
 
 impl<'a> ManifestOut<'a> {
-    fn new(m: &'a Manifest, merge: Merge<'a>) -> Self {
+    fn new(m: &'a Manifest, merge: Listing<'a>) -> Self {
         ManifestOut {
             format_version: m.format_version,
             created_at: &m.created_at,
@@ -207,6 +309,8 @@ impl<'a> ManifestOut<'a> {
                 merge: RefCell::new(Some(merge)),
                 failed: RefCell::new(None),
             },
+            set: &m.set,
+            delta: &m.delta,
         }
     }
 
@@ -234,7 +338,7 @@ struct EntryOut {
 /// The manifest's `entries`, serialised straight from the merge (once).
 struct Entries<'a> {
     len: u64,
-    merge: RefCell<Option<Merge<'a>>>,
+    merge: RefCell<Option<Listing<'a>>>,
     failed: RefCell<Option<Error>>,
 }
 
@@ -283,6 +387,22 @@ fn append<W: Write>(
 impl Sink for SnapshotWriter {
     fn add(&mut self, obj: Object) -> Result<()> {
         SnapshotWriter::add(self, &obj)
+    }
+
+    fn add_marked(&mut self, obj: Object, mark: Mark) -> Result<()> {
+        self.add_with(&obj, Some(mark))
+    }
+
+    fn carry(&mut self, stub: Object, mark: Mark) -> Result<()> {
+        if self.base.is_none() {
+            return Err(Error::Object {
+                kind: stub.kind().as_str(),
+                path: stub.path(),
+                reason: "left unread as unchanged, but there is no earlier export".into(),
+            });
+        }
+        self.counted(&stub);
+        self.push_carried(&stub, mark)
     }
 
     fn not_copied(&mut self, kind: Kind, path: String, reason: String) {

@@ -114,6 +114,10 @@ pub trait ReadStore: Send + Sync {
 #[async_trait]
 pub trait Store: ReadStore {
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<()>;
+    /// Writes `key` only while it is still the version `expected` tags (`None`: only while it
+    /// does not exist): a conditional write (`If-Match` / `If-None-Match` on S3). When the object
+    /// moved on, `Error::Conflict`, and nothing is written.
+    async fn put_if(&self, key: &str, data: Vec<u8>, expected: Option<&str>) -> Result<()>;
     /// Uploads a stream as it is produced (on S3 a multipart upload in parts of `PART_SIZE`);
     /// the object appears whole or not at all. Returns its size.
     async fn put_stream(&self, key: &str, body: Body<'_>) -> Result<u64>;

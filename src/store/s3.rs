@@ -261,6 +261,28 @@ impl Store for S3Store {
         Ok(())
     }
 
+    async fn put_if(&self, key: &str, data: Vec<u8>, expected: Option<&str>) -> Result<()> {
+        let full = self.key(key)?;
+        let put = self.client.put_object().bucket(&self.bucket).key(&full);
+        let put = match expected {
+            Some(tag) => put.if_match(tag),
+            None => put.if_none_match("*"),
+        };
+        match put.body(ByteStream::from(data)).send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.raw_response()
+                    .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) =>
+            {
+                Err(Error::Conflict {
+                    location: self.location(),
+                    key: key.to_string(),
+                })
+            }
+            Err(e) => Err(self.error("put", key, e)),
+        }
+    }
+
     async fn put_stream(&self, key: &str, body: Body<'_>) -> Result<u64> {
         let mut part = next_part(body, key, self).await?;
         if part.len() < PART_SIZE {

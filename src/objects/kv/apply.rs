@@ -245,6 +245,7 @@ mod tests {
                 current_version: version,
                 metadata: Metadata::default(),
                 versions: vec![(version, state)],
+                mark: [0; 16],
             }),
             data: data.and_then(|d| d.as_object().cloned()),
         }

@@ -125,9 +125,12 @@ impl ObjectKind for Secret {
             mount: &mount.path,
             kv_version,
             history: source.kv_history,
+            known: source.known,
         };
         export_mount(&walk, source.concurrency, |found| match found {
-            Found::Secret(s) => sink.add(Object::KvSecret(*s)),
+            Found::Secret(s, None) => sink.add(Object::KvSecret(*s)),
+            Found::Secret(s, Some(mark)) => sink.add_marked(Object::KvSecret(*s), mark),
+            Found::Unchanged(s, mark) => sink.carry(Object::KvSecret(*s), mark),
             Found::NotCopied { path, reason } => {
                 sink.not_copied(Kind::KvSecret, path, reason);
                 Ok(())

@@ -19,6 +19,11 @@ pub struct MetaInfo {
     pub metadata: Metadata,
     /// Version number and state, oldest first.
     pub versions: Vec<(u64, State)>,
+    /// What tells a change of the secret without reading its data: a digest of the whole answer
+    /// (times of the secret and of every version included, so a secret deleted and written
+    /// again is another) and of each version's state as of the read (a deletion time passing
+    /// changes it too).
+    pub mark: crate::objects::Mark,
 }
 
 impl MetaInfo {
@@ -70,6 +75,7 @@ impl MetaInfo {
         Ok(MetaInfo {
             current_version: number("current_version")?,
             metadata,
+            mark: mark(data, &versions),
             versions,
         })
     }
@@ -81,6 +87,23 @@ impl MetaInfo {
             .find(|(n, _)| *n == self.current_version)
             .map(|(_, s)| *s)
     }
+}
+
+/// The mark of a metadata answer whose versions are, as of the read, in `states`.
+fn mark(data: &Value, states: &[(u64, State)]) -> crate::objects::Mark {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"kv metadata v1\0");
+    // `Value`'s maps are sorted: the same answer always serialises alike.
+    h.update(serde_json::to_vec(data).unwrap_or_default());
+    for (n, s) in states {
+        h.update(n.to_le_bytes());
+        h.update([*s as u8]);
+    }
+    let d: [u8; 32] = h.finalize().into();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d[..16]);
+    out
 }
 
 /// A version's state: destroyed, deleted once its deletion time has passed, else live.
@@ -185,7 +208,15 @@ mod tests {
         assert_eq!(m.metadata.delete_version_after, "30m0s");
         let mut no_custom = answer.clone();
         no_custom.as_object_mut().unwrap().remove("custom_metadata");
-        assert_eq!(MetaInfo::from_answer(&no_custom).unwrap(), m);
+        let without = MetaInfo::from_answer(&no_custom).unwrap();
+        assert_ne!(without.mark, m.mark, "another answer is another mark");
+        assert_eq!(
+            MetaInfo {
+                mark: m.mark,
+                ..without
+            },
+            m
+        );
     }
 
     #[test]

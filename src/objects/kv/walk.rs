@@ -9,16 +9,18 @@ use serde_json::{Map, Value};
 use super::listing::{self, Lister, Page};
 use super::{MetaInfo, Secret, State, Version, meta};
 use crate::error::Result;
+use crate::objects::{Known, Mark, Object};
 use crate::vault::VaultClient;
 
 /// What the walk finds at one key.
 pub enum Found {
-    Secret(Box<Secret>),
+    /// A secret read, with its metadata's mark (KV-v2).
+    Secret(Box<Secret>, Option<Mark>),
+    /// A secret whose metadata has the mark the last export saw (`Known`): not read, and named
+    /// only (no data, state or metadata).
+    Unchanged(Box<Secret>, Mark),
     /// Something about a key that could not be copied, with the reason.
-    NotCopied {
-        path: String,
-        reason: String,
-    },
+    NotCopied { path: String, reason: String },
 }
 
 enum Work {
@@ -43,6 +45,8 @@ pub struct Walk<'a> {
     pub mount: &'a str,
     pub kv_version: u8,
     pub history: bool,
+    /// What the last export saw, for a delta export (`Source::known`).
+    pub known: Option<&'a dyn Known>,
 }
 
 /// Walks every key of the mount, handing each secret to `sink`.
@@ -134,7 +138,7 @@ async fn read_v1(walk: &Walk<'_>, path: String) -> Result<Option<Found>> {
     Ok(data.map(|d| {
         let mut s = secret(walk, path);
         s.data = Some(d);
-        Found::Secret(Box::new(s))
+        Found::Secret(Box::new(s), None)
     }))
 }
 
@@ -147,6 +151,16 @@ async fn read_v2(walk: &Walk<'_>, path: String, listed: Option<MetaInfo>) -> Res
         return Ok(Vec::new()); // deleted between list and read
     };
     let mut found = Vec::new();
+    if let Some(known) = walk.known {
+        let stub = Object::from(secret(walk, path.clone()));
+        if known.unchanged(&stub, &meta.mark) {
+            if walk.history {
+                found.extend(unread_versions(walk, &path, &meta));
+            }
+            found.push(Found::Unchanged(Box::new(secret(walk, path)), meta.mark));
+            return Ok(found);
+        }
+    }
     let mut s = secret(walk, path);
     s.metadata = Some(meta.metadata.clone());
     s.state = meta.latest_state().unwrap_or(State::Deleted);
@@ -164,11 +178,7 @@ async fn read_v2(walk: &Walk<'_>, path: String, listed: Option<MetaInfo>) -> Res
                 State::Live if *version == meta.current_version => s.data.clone(),
                 State::Live => read_version(walk, &s.path, *version).await?,
                 State::Deleted => {
-                    found.push(Found::NotCopied {
-                        path: format!("{}@{version}", s.full_path()),
-                        reason: "a soft-deleted version's data cannot be read; replayed as deleted"
-                            .into(),
-                    });
+                    found.push(soft_deleted(&s, *version));
                     None
                 }
                 State::Destroyed => None,
@@ -181,8 +191,24 @@ async fn read_v2(walk: &Walk<'_>, path: String, listed: Option<MetaInfo>) -> Res
         }
         s.history = Some(history);
     }
-    found.push(Found::Secret(Box::new(s)));
+    found.push(Found::Secret(Box::new(s), Some(meta.mark)));
     Ok(found)
+}
+
+/// What a history export says of a soft-deleted version of `s`.
+fn soft_deleted(s: &Secret, version: u64) -> Found {
+    Found::NotCopied {
+        path: format!("{}@{version}", s.full_path()),
+        reason: "a soft-deleted version's data cannot be read; replayed as deleted".into(),
+    }
+}
+
+/// What a history export says of an unchanged secret's versions without reading any: the same
+/// as when it read them.
+fn unread_versions(walk: &Walk<'_>, path: &str, meta: &MetaInfo) -> Vec<Found> {
+    let s = secret(walk, path.to_string());
+    let deleted = meta.versions.iter().filter(|(_, st)| *st == State::Deleted);
+    deleted.map(|(v, _)| soft_deleted(&s, *v)).collect()
 }
 
 async fn read_version(

@@ -1,5 +1,9 @@
-//! `export`: walk the source cluster into a snapshot, upload it, read it back, and only then move
-//! `latest`. Any error before the pointer moves leaves `latest` where it was.
+//! `export`: walk the source cluster into a snapshot (a delta of what changed since the last
+//! export, or a full one: `chain`), upload it, read it back, sign it, store the index the next
+//! delta compares against, and only then move `latest`. Any error before the pointer moves leaves
+//! `latest` where it was.
+
+mod chain;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,20 +11,23 @@ use std::time::Instant;
 use chrono::{DurationRound, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::{ExportConfig, Filter, WalkConfig};
+use crate::config::{ChainPolicy, ExportConfig, Filter, WalkConfig};
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
 use crate::objects::escrow::Escrow;
-use crate::objects::{Kind, Scope, Sink, Source, mounts};
+use crate::objects::{Kind, Known, Scope, Sink, Source, mounts};
 use crate::progress::Progress;
 use crate::retention;
 use crate::seal::{self, Claims, Origin, Sealer};
-use crate::snapshot::SnapshotWriter;
 use crate::snapshot::catalog::{self, Pointer};
+use crate::snapshot::index::index_key;
+use crate::snapshot::writer::Finished;
+use crate::snapshot::{SetDigest, SnapshotWriter};
 use crate::store;
 use crate::vault::{Session, VaultClient, cluster_info, namespaces};
+use chain::Cut;
 
-struct Options {
+struct Options<'k> {
     concurrency: usize,
     history: bool,
     filter: Filter,
@@ -28,9 +35,11 @@ struct Options {
     state_mount: String,
     /// `REPLICATOR_ESCROW_MOUNT`, and the configured namespace's client to read it with.
     escrow: Option<(String, VaultClient)>,
+    /// What the last export saw, for a delta.
+    known: Option<&'k dyn Known>,
 }
 
-impl Options {
+impl Options<'_> {
     /// What a kind's export reads from, in `client`'s namespace.
     fn source<'a>(
         &'a self,
@@ -47,6 +56,7 @@ impl Options {
                 .escrow
                 .as_ref()
                 .map(|(mount, client)| Escrow { client, mount }),
+            known: self.known,
         }
     }
 }
@@ -65,6 +75,22 @@ pub struct ExportReport {
     pub pruned: Vec<String>,
     /// The newer snapshot `latest` was left at (a concurrent export finished first), if any.
     pub newer_latest: Option<String>,
+    /// A delta's base and what it changed; `None` for a full snapshot.
+    pub delta: Option<DeltaReport>,
+    /// Why this export is a full snapshot rather than a delta.
+    pub full_because: Option<String>,
+}
+
+/// What a delta export made.
+#[derive(Debug, Serialize)]
+pub struct DeltaReport {
+    pub base: String,
+    /// Entries it holds (new or changed).
+    pub changed: u64,
+    /// Entries of the base it removes.
+    pub removed: u64,
+    /// Snapshots an import applies to reach it, its full one first.
+    pub chain: usize,
 }
 
 pub async fn run(config: ExportConfig) -> Result<ExportReport> {
@@ -72,9 +98,17 @@ pub async fn run(config: ExportConfig) -> Result<ExportReport> {
     let retention = config.retention;
     let sealer = Arc::new(config.sealer);
     let store: Arc<dyn store::Store> = store::open(&config.store_url).await?.into();
-    let (store_url, walk) = (&config.store_url, &config.walk);
+    let (store_url, walk, policy) = (&config.store_url, &config.walk, &config.chain);
     let mut report = Session::run(&config.vault, async |client| {
-        export_with(store_url, walk, client, &store, &sealer, started).await
+        let run = Run {
+            store_url,
+            walk,
+            policy,
+            store: &store,
+            sealer: &sealer,
+            started,
+        };
+        export_with(&run, client).await
     })
     .await?;
     if retention.is_set() {
@@ -93,14 +127,18 @@ pub async fn run(config: ExportConfig) -> Result<ExportReport> {
     Ok(report)
 }
 
-async fn export_with(
-    store_url: &str,
-    walk_config: &WalkConfig,
-    client: &VaultClient,
-    store: &Arc<dyn store::Store>,
-    sealer: &Arc<Sealer>,
+/// What one export works with.
+struct Run<'a> {
+    store_url: &'a str,
+    walk: &'a WalkConfig,
+    policy: &'a ChainPolicy,
+    store: &'a Arc<dyn store::Store>,
+    sealer: &'a Arc<Sealer>,
     started: Instant,
-) -> Result<ExportReport> {
+}
+
+async fn export_with(run: &Run<'_>, client: &VaultClient) -> Result<ExportReport> {
+    let (store, sealer) = (run.store, run.sealer);
     let created_at = Utc::now()
         .duration_trunc(TimeDelta::seconds(1))
         .unwrap_or_else(|_| Utc::now());
@@ -112,58 +150,162 @@ async fn export_with(
         version = source.version.as_deref().unwrap_or(""),
         "export started"
     );
+    let made_with = chain::made_with(run.walk, source.cluster_id.as_deref().unwrap_or(""));
+    let index_key_secret = sealer.index_key();
+    let cut = chain::decide(
+        store.as_ref(),
+        index_key_secret.as_ref(),
+        &made_with,
+        run.policy,
+        created_at,
+    )
+    .await?;
+    let (base, mut chain, tag, full_because) = match cut {
+        Cut::Full(why) => {
+            tracing::info!(because = %why, "cutting a full snapshot");
+            (None, Vec::new(), None, Some(why))
+        }
+        Cut::Delta { base, chain, tag } => {
+            tracing::info!(base = %base.snapshot, "cutting a delta");
+            (Some(base), chain, tag, None)
+        }
+    };
     let mut writer = SnapshotWriter::new()?;
+    if index_key_secret.is_some() {
+        writer = writer.indexed(base.clone());
+    }
     let progress = Progress::start("export", None);
     writer.count_into(progress.counter());
-    walk(walk_config, client, &mut writer).await?;
+    let known = base.as_deref().map(|b| b as &dyn Known);
+    walk_knowing(run.walk, client, &mut writer, known).await?;
     drop(progress);
-    let key = catalog::snapshot_key(created_at, sealer.encrypts());
+    let key = match base.is_some() {
+        true => catalog::delta_key(created_at, sealer.encrypts()),
+        false => catalog::snapshot_key(created_at, sealer.encrypts()),
+    };
     let origin = Origin::new(
         source.cluster_id.as_deref().unwrap_or_default(),
         source.cluster_name.as_deref().unwrap_or_default(),
-        &store::prefix_of(store_url),
-        &store::published_at(store_url),
+        &store::prefix_of(run.store_url),
+        &store::published_at(run.store_url),
     );
     let written = upload(store, &key, sealer, writer, source, created_at).await?;
-    let (sha256, size) = (written.sha256, written.size);
     let claims = Claims {
         file: key.clone(),
-        archive_sha256: written.archive_sha256,
-        manifest_sha256: written.manifest_sha256,
+        archive_sha256: written.archive_sha256.clone(),
+        manifest_sha256: written.finished.manifest_sha256.clone(),
         timestamp: created_at.timestamp(),
         origin: Some(origin),
+        base: base.as_ref().map(|b| b.snapshot.clone()),
     };
-    let signature = sign_uploaded(store, &key, &sha256, sealer, claims).await?;
+    let signature = sign_uploaded(store, &key, &written.sha256, sealer, claims).await?;
     if let Some(sig) = signature {
         store
             .put(&seal::signature_key(&key), sig.into_bytes())
             .await?;
     }
+    let Written {
+        finished,
+        sha256,
+        size,
+        ..
+    } = written;
+    if let (Some(secret), Some((index, set))) = (&index_key_secret, finished.index) {
+        store_index(store.as_ref(), secret, &key, index, set, &made_with).await?;
+    }
+    chain.push(key.clone());
     let pointer = Pointer {
         key: key.clone(),
         sha256: sha256.clone(),
         size,
         created_at,
+        chain: match base {
+            Some(_) => chain,
+            None => vec![key.clone()],
+        },
     };
-    let newer = catalog::move_pointer(store.as_ref(), &pointer).await?;
-
+    let manifest = finished.manifest;
+    let newer = match &manifest.delta {
+        None => catalog::move_pointer(store.as_ref(), &pointer).await?,
+        Some(_) => {
+            publish_delta(store.as_ref(), &pointer, tag.as_deref()).await?;
+            None
+        }
+    };
+    let delta = manifest.delta.as_ref().map(|d| DeltaReport {
+        base: d.base.key.clone(),
+        changed: manifest.counts.values().sum(),
+        removed: d.removed.len() as u64,
+        chain: pointer.chain.len(),
+    });
     let report = ExportReport {
         key,
         location: store.location(),
         sha256,
         size,
-        counts: written.manifest.counts,
-        not_copied: written.manifest.not_copied.len(),
+        counts: manifest.counts,
+        not_copied: manifest.not_copied.len(),
         vault_requests: client
             .counters()
             .reads
             .load(std::sync::atomic::Ordering::Relaxed),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: run.started.elapsed().as_secs_f64(),
         pruned: Vec::new(),
         newer_latest: newer,
+        delta,
+        full_because,
     };
     log_finished(&report);
     Ok(report)
+}
+
+/// Seals this snapshot's index and stores it next to it, for the next delta.
+async fn store_index(
+    store: &dyn store::Store,
+    secret: &[u8; 32],
+    key: &str,
+    index: crate::snapshot::index::IndexWriter,
+    set: SetDigest,
+    made_with: &str,
+) -> Result<()> {
+    let (secret, snapshot, made_with) = (*secret, key.to_string(), made_with.to_string());
+    let sealed =
+        tokio::task::spawn_blocking(move || index.seal(&secret, &snapshot, set, &made_with))
+            .await
+            .map_err(|e| Error::io("seal the export's index", std::io::Error::other(e)))?
+            .map_err(|e| Error::io("seal the export's index", e))?;
+    store.put(&index_key(key), sealed).await
+}
+
+/// Moves `latest.json` to a delta only while it still names the delta's base: another export
+/// that extended the chain first wins, and this delta (with its signature and index) is taken
+/// back.
+async fn publish_delta(
+    store: &dyn store::Store,
+    pointer: &Pointer,
+    tag: Option<&str>,
+) -> Result<()> {
+    match catalog::extend_pointer(store, pointer, tag).await {
+        Err(Error::Conflict { location, .. }) => {
+            for k in [
+                seal::signature_key(&pointer.key),
+                index_key(&pointer.key),
+                pointer.key.clone(),
+            ] {
+                let _ = store.delete(&k).await;
+            }
+            Err(Error::Store {
+                location,
+                message: format!(
+                    "{} moved while this export ran (another export extended the chain first); \
+                     {} was not published",
+                    catalog::LATEST,
+                    pointer.key
+                ),
+            })
+        }
+        other => other,
+    }
 }
 
 fn log_finished(report: &ExportReport) {
@@ -185,7 +327,18 @@ fn log_finished(report: &ExportReport) {
 /// live cluster): what only the cluster has (its child namespaces), then each namespace, the
 /// configured one first.
 pub async fn walk(config: &WalkConfig, client: &VaultClient, sink: &mut dyn Sink) -> Result<()> {
+    walk_knowing(config, client, sink, None).await
+}
+
+/// `walk`, skipping the reads `known` makes needless (a delta export).
+async fn walk_knowing(
+    config: &WalkConfig,
+    client: &VaultClient,
+    sink: &mut dyn Sink,
+    known: Option<&dyn Known>,
+) -> Result<()> {
     let opts = Options {
+        known,
         concurrency: client.concurrency(),
         history: config.kv_history,
         filter: config.filter.clone(),
@@ -207,11 +360,10 @@ pub async fn walk(config: &WalkConfig, client: &VaultClient, sink: &mut dyn Sink
     Ok(())
 }
 
-/// What was uploaded: the manifest, the digests the signature vouches for, and the sha256 and
-/// size of the stored object.
+/// What was uploaded: the finished snapshot (manifest, its digest, the index), the archive's
+/// digest the signature vouches for, and the sha256 and size of the stored object.
 struct Written {
-    manifest: crate::snapshot::Manifest,
-    manifest_sha256: String,
+    finished: Finished,
     archive_sha256: String,
     sha256: String,
     size: u64,
@@ -232,13 +384,12 @@ async fn upload(
     let writing = tokio::task::spawn_blocking(move || {
         let ctx = |e| Error::io("write snapshot archive", e);
         let mut sealed = seal.writer(Hashing::new(pipe))?;
-        let (manifest, manifest_sha256) = writer.finish(source, created_at, &mut sealed)?;
+        let finished = writer.finish(source, created_at, &mut sealed)?;
         let (out, archive_sha256) = sealed.finish().map_err(ctx)?;
         let (pipe, sha256, size) = out.finish();
         pipe.finish().map_err(ctx)?;
         Ok::<_, Error>(Written {
-            manifest,
-            manifest_sha256,
+            finished,
             archive_sha256,
             sha256,
             size,
@@ -304,7 +455,7 @@ async fn sign_uploaded(
 async fn export_namespace(
     client: &VaultClient,
     ns: &str,
-    opts: &Options,
+    opts: &Options<'_>,
     sink: &mut dyn Sink,
 ) -> Result<()> {
     let allows = |shown: &str| opts.filter.allows(shown);

@@ -28,8 +28,15 @@ pub fn export(r: &ExportReport) -> String {
         None => "latest now points at it".to_string(),
         Some(k) => format!("latest stays at {k}, which is newer"),
     };
+    let what = match &r.delta {
+        Some(d) => format!(
+            "a delta on {} ({} changed, {} removed; chain of {})",
+            d.base, d.changed, d.removed, d.chain
+        ),
+        None => "a full snapshot".to_string(),
+    };
     let mut out = format!(
-        "exported {} to {} ({} bytes, {} not copied); {latest}\n",
+        "exported {} to {} ({what}, {} bytes, {} not copied); {latest}\n",
         r.key, r.location, r.size, r.not_copied
     );
     for key in &r.pruned {
@@ -218,7 +225,7 @@ pub fn import(out: &ImportOutcome, dry_run: bool, output: Output) -> String {
             let doc = serde_json::json!({
                 "snapshot": out.snapshot, "dry_run": dry_run, "writes": out.writes,
                 "reads": out.reads, "only": out.only, "warning": out.warning,
-                "plan": out.plan, "summary": out.summary,
+                "chain": out.chain, "plan": out.plan, "summary": out.summary,
             });
             format!(
                 "{}\n",
@@ -226,10 +233,13 @@ pub fn import(out: &ImportOutcome, dry_run: bool, output: Output) -> String {
             )
         }
         Output::Text => {
-            let what = match &out.only {
+            let mut what = match &out.only {
                 Some(only) => format!("{} (only {only})", out.snapshot),
                 None => out.snapshot.clone(),
             };
+            if out.chain.len() > 1 {
+                let _ = write!(what, " through a chain of {}", out.chain.len());
+            }
             let head = match (&out.plan, &out.only) {
                 (Some(p), _) => format!("Dry run of {what}: nothing was written.\n{}", plan(p)),
                 (None, Some(_)) => format!("Restored {what} ({} writes).\n", out.writes),

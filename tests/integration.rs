@@ -5,6 +5,7 @@ mod integration {
     pub mod access;
     pub mod conventions;
     pub mod database;
+    pub mod deltas;
     pub mod diff;
     pub mod dr_owned;
     pub mod dr_owned_aliases;

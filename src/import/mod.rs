@@ -4,6 +4,7 @@
 
 mod applied;
 mod apply;
+mod chain;
 mod decide;
 mod inherit;
 mod input;
@@ -33,7 +34,6 @@ use crate::vault::Session;
 use crate::lease;
 pub use crate::lease::{Gate, holder_id};
 pub use crate::lease::{Holder, check_fence, wait_for_holder};
-use crate::snapshot::verify::verify_keeping_heads;
 pub use crate::snapshot::verify::{Snapshot, verify, verify_each};
 use applied::Applied;
 use pass::{Once, Run, plan_and_apply};
@@ -79,6 +79,8 @@ pub struct ImportOutcome {
     /// Said loudly: a promoted cluster took this restore (`--allow-fenced`).
     pub warning: Option<String>,
     pub snapshot_bytes: u64,
+    /// The snapshots applied, in order, when the import applied a chain (the last is `snapshot`).
+    pub chain: Vec<String>,
     pub plan: Option<Plan>,
     pub summary: Summary,
     pub writes: u64,
@@ -115,34 +117,19 @@ pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
         let state = ImporterState::new(bookkeeping, &opts.state_mount);
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
-        let (snapshot, mut manifest, heads) = verify_keeping_heads(&verify, &req.snapshot).await?;
-        let applied = match opts.full_check {
-            false => Applied::of(&manifest.entries, &record_key),
-            true => Applied::default(),
+        let before = state.meta().await?;
+        let from_last = !opts.full_check && !due_full_check(&opts, before.as_ref());
+        let steps = chain::resolve(&verify, &req.snapshot, before.as_ref(), from_last).await?;
+        let Some(head) = steps.last().map(|s| &s.snapshot) else {
+            return Err(Error::refused(&req.snapshot, "no snapshot to apply"));
         };
-        if !opts.prune {
-            // Only a prune needs every entry name; every pass re-reads the signed manifest.
-            manifest.entries = Default::default();
-        }
         if by_pointer && req.restore.is_none() {
-            check_not_older(&state, &snapshot, &verify.expected).await?;
-            check_still_bound(&state, &snapshot).await?;
+            check_not_older(&state, head, &verify.expected).await?;
+            check_still_bound(&state, head).await?;
         }
-        let needs = match &req.restore {
-            Some(r) => r.needs(&snapshot).await?,
-            None => HashSet::new(),
-        };
-        let restore = req.restore.as_ref().map(|r| (r, &needs));
-        let run = Run {
-            client,
-            state: &state,
-            opts: &opts,
-            mode: Mode::of(req.dry_run, opts.on_drift),
-            restore,
-            record_key,
-        };
-        let once = Once { applied, heads };
-        let mut out = import_with(&run, once, snapshot, manifest).await?;
+        let mode = Mode::of(req.dry_run, opts.on_drift);
+        let ctx = (client, &state, &opts, mode, &record_key);
+        let mut out = import_steps(ctx, req.restore.as_ref(), steps).await?;
         out.only = req.restore.as_ref().map(|r| r.only.spec().to_string());
         out.warning = warning;
         Ok(out)
@@ -184,27 +171,127 @@ async fn fence_warning(state: &ImporterState, addr: &str, allow: bool) -> Result
     Ok(Some(warning))
 }
 
-async fn import_with(
-    run: &Run<'_>,
-    once: Once,
-    snapshot: Snapshot,
-    manifest: Manifest,
+/// Whether this run must compare every object (a full check, from the chain's full snapshot):
+/// asked for, never imported here, the last import unfinished, or `REPLICATOR_FULL_CHECK_EVERY`
+/// runs since the last full check.
+fn due_full_check(
+    opts: &crate::config::ImportOptions,
+    before: Option<&crate::state::Meta>,
+) -> bool {
+    before.is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every)
+}
+
+/// What every step of an import shares: the client, the bookkeeping, the options, the mode and
+/// the records' key.
+type Context<'a> = (
+    &'a crate::vault::VaultClient,
+    &'a ImporterState,
+    &'a crate::config::ImportOptions,
+    Mode,
+    &'a crate::state::RecordKey,
+);
+
+/// One step's inputs: what it holds for the no-op shortcut and the prune, and what later steps
+/// take over from it.
+fn prepare(
+    steps: Vec<chain::Step>,
+    opts: &crate::config::ImportOptions,
+    key: &crate::state::RecordKey,
+) -> Vec<(Snapshot, Manifest, Once)> {
+    let superseded = chain::superseded(&steps);
+    steps
+        .into_iter()
+        .zip(superseded)
+        .map(|(step, superseded)| {
+            let chain::Step {
+                snapshot,
+                mut manifest,
+                heads,
+            } = step;
+            let applied = match opts.full_check {
+                false => Applied::of(&manifest.entries, key),
+                true => Applied::default(),
+            };
+            if !opts.prune {
+                // Only a prune needs every entry name; every pass re-reads the signed manifest.
+                manifest.entries = Default::default();
+            }
+            let once = Once {
+                applied,
+                heads,
+                superseded,
+            };
+            (snapshot, manifest, once)
+        })
+        .collect()
+}
+
+/// Applies the steps of a chain in order, each a pass of its own under one lease (or plans them,
+/// for a dry run); stops at the first that fails.
+async fn import_steps(
+    (client, state, opts, mode, record_key): Context<'_>,
+    restore: Option<&Restore>,
+    steps: Vec<chain::Step>,
 ) -> Result<ImportOutcome> {
-    let (client, opts) = (run.client, run.opts);
+    let keys: Vec<String> = steps.iter().map(|s| s.snapshot.key.clone()).collect();
+    let prepared = prepare(steps, opts, record_key);
+    let mut needs = Vec::with_capacity(prepared.len());
+    for (snapshot, _, _) in &prepared {
+        needs.push(match restore {
+            Some(r) => r.needs(snapshot).await?,
+            None => HashSet::new(),
+        });
+    }
+    let run = |needs| Run {
+        client,
+        state,
+        opts,
+        mode,
+        restore: restore.map(|r| (r, needs)),
+        record_key: record_key.clone(),
+    };
+    let runs: Vec<Run<'_>> = needs.iter().map(run).collect();
+    let mut out = import_with(&runs, prepared).await?;
+    if keys.len() > 1 {
+        tracing::info!(chain = ?keys, "applied a chain");
+    }
+    out.chain = keys;
+    Ok(out)
+}
+
+async fn import_with(
+    runs: &[Run<'_>],
+    steps: Vec<(Snapshot, Manifest, Once)>,
+) -> Result<ImportOutcome> {
+    let Some(first) = runs.first() else {
+        return Err(Error::refused("", "no snapshot to apply"));
+    };
+    let (client, opts) = (first.client, first.opts);
     let cancel = CancellationToken::new();
     lease::cancel_on_signals(cancel.clone());
-    let dry_run = run.mode == Mode::DryRun;
+    let dry_run = first.mode == Mode::DryRun;
     let lease = match dry_run {
         true => None,
         false => {
-            let allow_fenced = run.restore.is_some_and(|(r, _)| r.allow_fenced);
+            let allow_fenced = first.restore.is_some_and(|(r, _)| r.allow_fenced);
             let (wait, ttl) = (opts.lease_wait, opts.lease_ttl);
             let taken =
-                lease::Lease::take(run.state, wait, ttl, cancel, client.addr(), allow_fenced);
+                lease::Lease::take(first.state, wait, ttl, cancel, client.addr(), allow_fenced);
             Some(taken.await?)
         }
     };
-    let result = plan_and_apply(run, once, (&snapshot, &manifest), lease.as_ref()).await;
+    let mut done = Done::default();
+    for (run, (snapshot, manifest, once)) in runs.iter().zip(steps) {
+        let result = plan_and_apply(run, once, (&snapshot, &manifest), lease.as_ref()).await;
+        done.bytes += snapshot.size;
+        done.key = snapshot.key;
+        done.not_copied = manifest.not_copied;
+        let stop = result.is_err() || lease.as_ref().is_some_and(|l| l.gate().is_cancelled());
+        done.add(result);
+        if stop || done.partial() {
+            break;
+        }
+    }
     let stopped = match lease {
         Some(lease) => lease.release().await,
         None => None,
@@ -214,11 +301,11 @@ async fn import_with(
         // Promoted, or the lease went to another run: that is the news, whatever else happened.
         return Err(stop.into_error(client.addr(), writes));
     }
-    let (plan, mut summary) = result?;
-    summary.not_copied = manifest.not_copied;
+    let (plan, mut summary) = done.result?;
+    summary.not_copied = done.not_copied;
     let reads = client.counters().reads.load(Ordering::Relaxed);
     tracing::info!(
-        snapshot = %snapshot.key,
+        snapshot = %done.key,
         dry_run,
         writes,
         reads,
@@ -227,8 +314,9 @@ async fn import_with(
         "import finished"
     );
     Ok(ImportOutcome {
-        snapshot_bytes: snapshot.size,
-        snapshot: snapshot.key,
+        snapshot_bytes: done.bytes,
+        snapshot: done.key,
+        chain: Vec::new(),
         only: None,
         warning: None,
         plan,
@@ -236,4 +324,50 @@ async fn import_with(
         writes,
         reads,
     })
+}
+
+/// What the steps of an import came to so far.
+struct Done {
+    key: String,
+    bytes: u64,
+    not_copied: Vec<crate::snapshot::NotCopied>,
+    result: Result<(Option<Plan>, Summary)>,
+}
+
+impl Default for Done {
+    fn default() -> Self {
+        Done {
+            key: String::new(),
+            bytes: 0,
+            not_copied: Vec::new(),
+            result: Ok((None, Summary::default())),
+        }
+    }
+}
+
+impl Done {
+    /// Adds a step's outcome: plans and summaries merge; the first error stands.
+    fn add(&mut self, step: Result<(Option<Plan>, Summary)>) {
+        let Ok((plan, summary)) = &mut self.result else {
+            return;
+        };
+        match step {
+            Err(e) => self.result = Err(e),
+            Ok((p, s)) => {
+                summary.merge(s);
+                *plan = match (plan.take(), p) {
+                    (Some(mut a), Some(b)) => {
+                        a.absorb(b);
+                        Some(a)
+                    }
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+    }
+
+    /// Whether a step left objects unapplied: the next steps wait for the next run.
+    fn partial(&self) -> bool {
+        self.result.as_ref().is_ok_and(|(_, s)| s.is_partial())
+    }
 }

@@ -43,6 +43,8 @@ pub(super) struct Once {
     pub applied: Applied,
     /// The namespaces and mounts at the snapshot's head, as the verifying pass met them.
     pub heads: Vec<Scanned>,
+    /// The entries a later snapshot of the chain replaces or removes (name hashes, sorted).
+    pub superseded: Vec<u64>,
 }
 
 pub(super) async fn plan_and_apply(
@@ -57,7 +59,7 @@ pub(super) async fn plan_and_apply(
         Mode::DryRun => run.client.read_only(),
         Mode::PlanThenApply | Mode::Streamed => gated(run, &gate),
     };
-    let mut records = load_records(run, manifest).await?;
+    let mut records = load_records(run, manifest, &once.superseded).await?;
     let (before, stored) = read_meta(run, lease).await?;
     let opts = &this_run(run.opts, before.as_ref());
     let heads_only = heads_only(run, opts, &records, once.applied);
@@ -85,6 +87,7 @@ pub(super) async fn plan_and_apply(
             state: run.state,
             lease,
         }),
+        superseded: &once.superseded,
     };
     // Planning the heads alone needs no second read of the snapshot, and leaves every other
     // object out: found as last applied.
@@ -102,7 +105,7 @@ pub(super) async fn plan_and_apply(
     let summary = conclude(
         run,
         lease,
-        (snapshot, opts),
+        (snapshot, opts, manifest.set),
         records,
         applied,
         tally,
@@ -116,7 +119,11 @@ pub(super) async fn plan_and_apply(
 async fn conclude(
     run: &Run<'_>,
     lease: Option<&lease::Lease>,
-    (snapshot, opts): (&Snapshot, &crate::config::ImportOptions),
+    (snapshot, opts, set): (
+        &Snapshot,
+        &crate::config::ImportOptions,
+        Option<crate::snapshot::SetDigest>,
+    ),
     mut records: Records,
     applied: Result<Summary>,
     tally: prune::Tally,
@@ -127,7 +134,7 @@ async fn conclude(
     let meta = match run.restore {
         // A restore is not an import of the snapshot: `meta` stays as the last import left it.
         Some(_) => before,
-        None => Some(next_meta(snapshot, opts, before, complete)),
+        None => Some(next_meta(snapshot, opts, before, complete, set)),
     };
     let saved = save_progress(run.state, &mut records, (meta, stored), lease).await;
     let noted = match deleted {
@@ -246,26 +253,41 @@ fn heads_only(
 }
 
 /// The importer's records; with prune on, those of entries gone from the snapshot in full.
-async fn load_records(run: &Run<'_>, manifest: &Manifest) -> Result<Records> {
+async fn load_records(run: &Run<'_>, manifest: &Manifest, superseded: &[u64]) -> Result<Records> {
     match run.opts.prune {
         false => run.state.records(run.record_key.clone()).await,
         true => {
             let key = run.record_key.clone();
-            run.state.records_keeping(key, gone(run, manifest)).await
+            let gone = gone(run, manifest);
+            let kept = |entry: &str, rec: &crate::state::Record| {
+                gone(entry, rec) && superseded.binary_search(&name_key(entry)).is_err()
+            };
+            run.state.records_keeping(key, kept).await
         }
     }
 }
 
 /// Which records a prune looks at: those of entries gone from the snapshot (inside a restore's
-/// selection). A name hash shared by chance can only keep a record.
+/// selection): for a full snapshot every entry it does not list (a name hash shared by chance can
+/// only keep a record); for a delta, the entries it removes from its base.
 fn gone<'a>(
     run: &'a Run<'_>,
     manifest: &Manifest,
 ) -> impl Fn(&str, &crate::state::Record) -> bool + 'a {
-    let names = manifest.entries.sorted_names();
+    let (names, removed) = match &manifest.delta {
+        None => (manifest.entries.sorted_names(), None),
+        Some(d) => {
+            let mut removed: Vec<String> = d.removed.iter().map(|w| w.name.clone()).collect();
+            removed.sort_unstable();
+            (Vec::new(), Some(removed))
+        }
+    };
     move |entry, rec| {
-        names.binary_search(&name_key(entry)).is_err()
-            && run.restore.is_none_or(|(r, _)| r.covers(rec))
+        let gone = match &removed {
+            Some(removed) => removed.binary_search_by(|n| n.as_str().cmp(entry)).is_ok(),
+            None => names.binary_search(&name_key(entry)).is_err(),
+        };
+        gone && run.restore.is_none_or(|(r, _)| r.covers(rec))
     }
 }
 
@@ -291,8 +313,10 @@ fn next_meta(
     opts: &crate::config::ImportOptions,
     before: Option<Meta>,
     complete: bool,
+    set: Option<crate::snapshot::SetDigest>,
 ) -> Meta {
     Meta {
+        set: set.map(|s| s.to_hex()),
         last_snapshot: snapshot.key.clone(),
         applied_at: Utc::now(),
         complete,
@@ -323,11 +347,13 @@ async fn save_progress(
                 s.complete,
                 s.runs_since_full_check,
                 s.store_bound,
+                &s.set,
             ) != (
                 &m.last_snapshot,
                 m.complete,
                 m.runs_since_full_check,
                 m.store_bound,
+                &m.set,
             )
         })
     });

@@ -98,6 +98,26 @@ impl Plan {
         }
     }
 
+    /// Adds the plan of a later step of a chain: its changes replace this one's of the same
+    /// object.
+    pub fn absorb(&mut self, later: Plan) {
+        let replaced: std::collections::HashSet<(Kind, &str)> = later
+            .changes
+            .iter()
+            .map(|c| (c.kind, c.path.as_str()))
+            .collect();
+        let mut kept: Vec<Change> = std::mem::take(&mut self.changes);
+        kept.retain(|c| !replaced.contains(&(c.kind, c.path.as_str())));
+        drop(replaced);
+        self.changes = kept;
+        self.changes.extend(later.changes);
+        for (kind, n) in later.unchanged {
+            *self.unchanged.entry(kind).or_default() += n;
+        }
+        self.drifted += later.drifted;
+        self.sort();
+    }
+
     /// Puts changes in apply order: by kind (the registry's order, mounts first), then by path.
     pub fn sort(&mut self) {
         self.changes

@@ -71,6 +71,9 @@ pub struct Pass<'a> {
     /// Where records are saved on the way (an import run holding its lease), every
     /// `REPLICATOR_RECORDS_BATCH` records.
     pub saver: Option<Saver<'a>>,
+    /// The entries a later snapshot of the chain replaces or removes (name hashes, sorted): this
+    /// pass leaves them to it, containers aside (what they hold needs them now).
+    pub superseded: &'a [u64],
 }
 
 /// Plans every object of the snapshot against the target, writing nothing. When the mode
@@ -210,6 +213,14 @@ async fn take<'a>(
         entry,
         sha256,
     } = scanned;
+    if object.as_parent().is_none()
+        && pass
+            .superseded
+            .binary_search(&crate::snapshot::entries::name_key(&entry))
+            .is_ok()
+    {
+        return None;
+    }
     let (object, copy, container) = match admit(pass, object)? {
         Ok(taken) => taken,
         Err(skipped) => {

@@ -115,6 +115,7 @@ async fn run(
         opts,
         restore: None,
         saver: None,
+        superseded: &[],
     };
     let reading = Reading::Kept(scanned(objects));
     carry_out(&pass, reading, records, Vec::new(), Vec::new()).await

@@ -45,6 +45,10 @@ pub struct Meta {
     /// refused when `latest.json` leads to it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub store_bound: bool,
+    /// The digest of the source's set as of `last_snapshot` (format 2, hex): what the next delta
+    /// must start from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

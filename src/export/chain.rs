@@ -19,18 +19,28 @@ use crate::store::Store;
 /// The largest index read back (some 10 million entries).
 const MAX_INDEX: u64 = 1 << 30;
 
-/// What this export cuts.
-pub enum Cut {
-    /// A full snapshot, and why not a delta (`None`: the chain is due for one, or there is none).
-    Full(String),
-    /// A delta on the snapshot `latest.json` names.
-    Delta {
-        base: Arc<BaseIndex>,
-        /// The chain up to the base, full snapshot first.
-        chain: Vec<String>,
-        /// The tag of the `latest.json` that named the base: the pointer moves only from it.
-        tag: Option<String>,
-    },
+/// What this export cuts: a delta on `base`, or a full snapshot and why.
+pub struct Cut {
+    /// The index of the snapshot `latest.json` names, for a delta.
+    pub base: Option<Arc<BaseIndex>>,
+    /// The chain up to the base, full snapshot first.
+    pub chain: Vec<String>,
+    /// The tag of the `latest.json` that named the base: the pointer moves only from it.
+    pub tag: Option<String>,
+    /// Why this is a full snapshot.
+    pub full_because: Option<String>,
+}
+
+impl Cut {
+    fn full(why: String) -> Cut {
+        tracing::info!(because = %why, "cutting a full snapshot");
+        Cut {
+            base: None,
+            chain: Vec::new(),
+            tag: None,
+            full_because: Some(why),
+        }
+    }
 }
 
 /// What an index must have been made with to be used: this release, the same walk settings and
@@ -56,32 +66,34 @@ pub async fn decide(
     now: DateTime<Utc>,
 ) -> Result<Cut> {
     let Some(key) = key else {
-        return Ok(Cut::Full(
+        return Ok(Cut::full(
             "no signing key: the index a delta needs cannot be sealed".into(),
         ));
     };
     if policy.full_every.is_zero() {
-        return Ok(Cut::Full("REPLICATOR_FULL_EVERY is 0".into()));
+        return Ok(Cut::full("REPLICATOR_FULL_EVERY is 0".into()));
     }
     let (pointer, tag) = match catalog::read_pointer_tagged(store).await {
         Ok(Some(found)) => found,
-        Ok(None) => return Ok(Cut::Full(format!("there is no {}", catalog::LATEST))),
+        Ok(None) => return Ok(Cut::full(format!("there is no {}", catalog::LATEST))),
         Err(e @ (Error::Refused { .. } | Error::Conflict { .. })) => {
-            return Ok(Cut::Full(crate::error::one_line(&e)));
+            return Ok(Cut::full(crate::error::one_line(&e)));
         }
         Err(e) => return Err(e),
     };
     if let Some(why) = due(store, &pointer, policy, now).await? {
-        return Ok(Cut::Full(why));
+        return Ok(Cut::full(why));
     }
     let base = match read_index(store, key, &pointer.key, made_with).await? {
         Ok(index) => index,
-        Err(why) => return Ok(Cut::Full(format!("the index of {}: {why}", pointer.key))),
+        Err(why) => return Ok(Cut::full(format!("the index of {}: {why}", pointer.key))),
     };
-    Ok(Cut::Delta {
-        base: Arc::new(base),
+    tracing::info!(base = %base.snapshot, "cutting a delta");
+    Ok(Cut {
+        base: Some(Arc::new(base)),
         chain: pointer.chain,
         tag,
+        full_because: None,
     })
 }
 

@@ -4,7 +4,6 @@
 
 mod applied;
 mod apply;
-mod chain;
 mod decide;
 mod inherit;
 mod input;
@@ -26,8 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ImportConfig, OnDrift};
 use crate::error::{Error, Result};
-use crate::snapshot::Manifest;
 use crate::snapshot::catalog;
+use crate::snapshot::chain;
+use crate::snapshot::{Manifest, SetDigest};
 use crate::state::ImporterState;
 use crate::vault::Session;
 
@@ -119,7 +119,11 @@ pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
         let before = state.meta().await?;
         let from_last = !opts.full_check && !due_full_check(&opts, before.as_ref());
-        let steps = chain::resolve(&verify, &req.snapshot, before.as_ref(), from_last).await?;
+        let start = before.as_ref().filter(|_| from_last).and_then(|m| {
+            let set = SetDigest::from_hex(m.set.as_deref()?)?;
+            Some((m.last_snapshot.as_str(), set))
+        });
+        let steps = chain::resolve(&verify, &req.snapshot, start).await?;
         let Some(head) = steps.last().map(|s| &s.snapshot) else {
             return Err(Error::refused(&req.snapshot, "no snapshot to apply"));
         };

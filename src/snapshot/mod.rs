@@ -2,11 +2,13 @@
 //! and the store layout (`<timestamp>.tar.gz` plus the `latest.json` pointer).
 
 pub mod catalog;
+pub mod chain;
 pub mod entries;
 pub mod format;
 pub mod index;
 mod join;
 pub mod manifest;
+mod manifest_out;
 pub mod reader;
 mod runs;
 pub mod set;

@@ -4,7 +4,6 @@
 //! the exporter's index of the last snapshot (`index`), only what differs from it goes in: a
 //! delta (`join`).
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -13,14 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use serde::ser::{Error as _, SerializeSeq};
-use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use super::format::{FORMAT_VERSION, MANIFEST_NAME, entry_name, validate};
 use super::index::{BaseIndex, IndexWriter};
-use super::join::{Joined, Listing, join, listing};
+use super::join::{Joined, join, listing};
 use super::manifest::{Delta, Manifest, NotCopied};
+use super::manifest_out::ManifestOut;
 use super::runs::{Record, Runs};
 use super::set::SetDigest;
 use super::spool::Spool;
@@ -199,17 +197,7 @@ impl SnapshotWriter {
         not_copied.sort_by(|a, b| (&a.kind, &a.path).cmp(&(&b.kind, &b.path)));
         namespaces.sort();
         let mut sorted = runs.finish()?;
-        let joined = match indexing {
-            true => Some(join(&mut sorted, base.as_deref())?),
-            false => None,
-        };
-        let (set, index, delta, held) = match joined {
-            None => (None, None, None, None),
-            Some(Joined { set, index, delta }) => match delta {
-                Some((held, delta)) => (Some(set), Some(index), Some(delta), Some(held)),
-                None => (Some(set), Some(index), None, None),
-            },
-        };
+        let (set, index, delta, held) = joined(&mut sorted, indexing, base.as_deref())?;
         if let Some(held) = &held {
             // A delta counts what it holds.
             counts.values_mut().for_each(|n| *n = 0);
@@ -263,6 +251,30 @@ impl SnapshotWriter {
     }
 }
 
+/// The join with the last export's index, when this snapshot is indexed: the set's digest, the
+/// index, and for a delta what makes it one and the records of what it holds.
+type Join = (
+    Option<SetDigest>,
+    Option<IndexWriter>,
+    Option<Delta>,
+    Option<Vec<Record>>,
+);
+
+fn joined(
+    sorted: &mut super::runs::Sorted,
+    indexing: bool,
+    base: Option<&BaseIndex>,
+) -> Result<Join> {
+    if !indexing {
+        return Ok((None, None, None, None));
+    }
+    let Joined { set, index, delta } = join(sorted, base)?;
+    Ok(match delta {
+        Some((held, delta)) => (Some(set), Some(index), Some(delta), Some(held)),
+        None => (Some(set), Some(index), None, None),
+    })
+}
+
 /// The mark of an object that has no other: a digest of its exported form as `diff`
 /// fingerprints it (a transit key's backup without the time it was taken).
 fn form_mark(obj: &Object, bytes: &[u8]) -> Mark {
@@ -274,98 +286,6 @@ fn form_mark(obj: &Object, bytes: &[u8]) -> Mark {
     let mut mark = [0u8; 16];
     mark.copy_from_slice(&digest[..16]);
     mark
-}
-
-/// A `Manifest` as it serialises, field for field, with its `entries` streamed from a merge of
-/// the sorted index: the bytes are exactly those of the `Manifest` with every entry listed.
-#[derive(Serialize)]
-struct ManifestOut<'a> {
-    format_version: u32,
-    created_at: &'a DateTime<Utc>,
-    tool_version: &'a str,
-    source: &'a ClusterInfo,
-    counts: &'a BTreeMap<String, u64>,
-    namespaces: &'a [String],
-    not_copied: &'a [NotCopied],
-    entries: Entries<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    set: &'a Option<SetDigest>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    delta: &'a Option<Delta>,
-}
-
-impl<'a> ManifestOut<'a> {
-    fn new(m: &'a Manifest, merge: Listing<'a>) -> Self {
-        ManifestOut {
-            format_version: m.format_version,
-            created_at: &m.created_at,
-            tool_version: &m.tool_version,
-            source: &m.source,
-            counts: &m.counts,
-            namespaces: &m.namespaces,
-            not_copied: &m.not_copied,
-            entries: Entries {
-                len: m.counts.values().sum(),
-                merge: RefCell::new(Some(merge)),
-                failed: RefCell::new(None),
-            },
-            set: &m.set,
-            delta: &m.delta,
-        }
-    }
-
-    /// Serialises the manifest into `out`; a failed merge is its own error, not a JSON one.
-    fn write(self, out: impl Write) -> Result<()> {
-        serde_json::to_writer_pretty(out, &self).map_err(|e| {
-            self.entries.failed.take().unwrap_or_else(|| Error::Object {
-                kind: "manifest",
-                path: MANIFEST_NAME.into(),
-                reason: format!("cannot serialise: {e}"),
-            })
-        })
-    }
-}
-
-/// One line of the manifest's `entries`, as `EntryDigest` serialises.
-#[derive(Serialize)]
-struct EntryOut {
-    name: String,
-    size: u64,
-    #[serde(with = "hex::serde")]
-    sha256: [u8; 32],
-}
-
-/// The manifest's `entries`, serialised straight from the merge (once).
-struct Entries<'a> {
-    len: u64,
-    merge: RefCell<Option<Listing<'a>>>,
-    failed: RefCell<Option<Error>>,
-}
-
-impl Serialize for Entries<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut merge = self
-            .merge
-            .take()
-            .ok_or_else(|| S::Error::custom("the entries were already written"))?;
-        let mut seq = s.serialize_seq(usize::try_from(self.len).ok())?;
-        loop {
-            match merge.next() {
-                Ok(Some(r)) => seq.serialize_element(&EntryOut {
-                    name: r.name,
-                    size: r.size,
-                    sha256: r.sha256,
-                })?,
-                Ok(None) => break,
-                Err(e) => {
-                    let message = e.to_string();
-                    self.failed.replace(Some(e));
-                    return Err(S::Error::custom(message));
-                }
-            }
-        }
-        seq.end()
-    }
 }
 
 fn append<W: Write>(

@@ -1,18 +1,17 @@
-//! Which snapshots an import applies to reach the one it was asked for. A full snapshot is applied
-//! alone. A delta needs its chain: from the snapshot this target last applied (when it finished,
-//! and the delta's base is it, with the same set digest), or else from the chain's full snapshot.
-//! Every step is verified (signature, archive, manifest) and every link checked before anything
-//! is written: a delta whose base is not the step before it, with that step's set digest, or
-//! whose signed base is not its manifest's, is refused (a missing, reordered or grafted delta);
-//! a base missing from the store is refused too, naming it.
+//! The chain a snapshot needs, verified: a full snapshot is one alone; a delta needs its base,
+//! back to a given starting point (the snapshot an import last applied, with its set digest) or
+//! else to the chain's full snapshot. Every step is verified (signature, archive, manifest) and
+//! every link checked before anyone uses it: a delta whose base is not the step before it, with
+//! that step's set digest, or whose signed base is not its manifest's, is refused (a missing,
+//! reordered or grafted delta); a base missing from the store is refused too, naming it.
+//! `import` applies the steps in order; `verify` and `diff` read them as one view.
 
+use super::catalog;
+use super::entries::name_key;
+use super::reader::Scanned;
+use super::verify::{Snapshot, VerifyConfig, verify_keeping_heads};
+use super::{Manifest, SetDigest};
 use crate::error::{Error, Result};
-use crate::snapshot::catalog;
-use crate::snapshot::entries::name_key;
-use crate::snapshot::reader::Scanned;
-use crate::snapshot::verify::{Snapshot, VerifyConfig, verify_keeping_heads};
-use crate::snapshot::{Manifest, SetDigest};
-use crate::state::Meta;
 
 /// One snapshot of a chain, verified.
 pub struct Step {
@@ -25,22 +24,17 @@ pub struct Step {
 /// The most snapshots one import walks back through before it gives up on a chain.
 const MAX_STEPS: usize = 2000;
 
-/// Verifies `id` and the chain it needs, in apply order. `from_last`: this target's last import
-/// finished and needs no full check, so a chain may start after the snapshot it applied.
+/// Verifies `id` and the chain it needs, in apply order: from the step after `start` (a snapshot
+/// already applied, and its set digest) when the chain passes through it, else from the chain's
+/// full snapshot.
 pub async fn resolve(
     config: &VerifyConfig,
     id: &str,
-    meta: Option<&Meta>,
-    from_last: bool,
+    start: Option<(&str, SetDigest)>,
 ) -> Result<Vec<Step>> {
     let head = step(config, id).await?;
     let mut steps = vec![head];
-    let last = meta.filter(|_| from_last).and_then(|m| {
-        Some((
-            m.last_snapshot.as_str(),
-            SetDigest::from_hex(m.set.as_deref()?)?,
-        ))
-    });
+    let last = start;
     // A full snapshot starts the chain.
     while let Some(delta) = steps.last().and_then(|s| s.manifest.delta.as_ref()) {
         let base = delta.base.clone();

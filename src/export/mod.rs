@@ -51,7 +51,7 @@ pub struct ExportReport {
 #[derive(Debug, Serialize)]
 pub struct DeltaReport {
     pub base: String,
-    /// Entries it holds (new or changed).
+    /// Entries that are new or changed (it also holds every namespace and mount).
     pub changed: u64,
     /// Entries of the base it removes.
     pub removed: u64,
@@ -163,10 +163,12 @@ async fn export_with(run: &Run<'_>, client: &VaultClient) -> Result<ExportReport
     }
     let index = (secret.as_ref(), made_with.as_str());
     let report = publish(run, cut, key, written, index, created_at).await?;
-    Ok(ExportReport {
+    let report = ExportReport {
         vault_requests: client.counters().reads.load(Ordering::Relaxed),
         ..report
-    })
+    };
+    log_finished(&report);
+    Ok(report)
 }
 
 /// Stores the uploaded snapshot's index (sealed with `secret`) and moves `latest.json` to it;
@@ -211,7 +213,7 @@ async fn publish(
     };
     let delta = manifest.delta.as_ref().map(|d| DeltaReport {
         base: d.base.key.clone(),
-        changed: manifest.counts.values().sum(),
+        changed: finished.differing,
         removed: d.removed.len() as u64,
         chain: pointer.chain.len(),
     });
@@ -229,7 +231,6 @@ async fn publish(
         delta,
         full_because: cut.full_because,
     };
-    log_finished(&report);
     Ok(report)
 }
 

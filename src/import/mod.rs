@@ -239,13 +239,13 @@ async fn import_steps(
 ) -> Result<ImportOutcome> {
     let keys: Vec<String> = steps.iter().map(|s| s.snapshot.key.clone()).collect();
     let prepared = prepare(steps, opts, record_key);
-    let mut needs = Vec::with_capacity(prepared.len());
-    for (snapshot, _, _) in &prepared {
-        needs.push(match restore {
-            Some(r) => r.needs(snapshot).await?,
-            None => HashSet::new(),
-        });
-    }
+    let needs = match restore {
+        Some(r) => {
+            let snapshots: Vec<&Snapshot> = prepared.iter().map(|(s, _, _)| s).collect();
+            r.needs_all(&snapshots).await?
+        }
+        None => vec![HashSet::new(); prepared.len()],
+    };
     let run = |needs| Run {
         client,
         state,

@@ -109,7 +109,32 @@ impl Restore {
     /// The namespaces and mounts the selected objects live in, parents of parents included: one
     /// pass over the (already verified) snapshot. A selection that takes nothing is an error:
     /// a typo must not pass for a restore.
-    pub(super) async fn needs(&self, snapshot: &Snapshot) -> Result<HashSet<Parent>> {
+    /// The containers each snapshot of a chain needs for this selection; refused when none of
+    /// them holds an object it selects.
+    pub(super) async fn needs_all(&self, snapshots: &[&Snapshot]) -> Result<Vec<HashSet<Parent>>> {
+        let mut all = Vec::with_capacity(snapshots.len());
+        let mut selected = 0;
+        for snapshot in snapshots {
+            let (needs, n) = self.needs(snapshot).await?;
+            all.push(needs);
+            selected += n;
+        }
+        if selected == 0 {
+            let key = snapshots.last().map_or("", |s| s.key.as_str());
+            return Err(Error::config(
+                "--only",
+                format!(
+                    "no object of {key} is at `{}` (paths as plans show them: secret/app/db, \
+                     sys/policies/acl/NAME, auth/approle/role/NAME; `verify --contents` lists them)",
+                    self.only.spec()
+                ),
+            ));
+        }
+        tracing::info!(only = %self.only.spec(), objects = selected, "selective restore");
+        Ok(all)
+    }
+
+    async fn needs(&self, snapshot: &Snapshot) -> Result<(HashSet<Parent>, u64)> {
         let found = Arc::new(Mutex::new(Found::default()));
         let (me, into) = (self.clone(), found.clone());
         scan(snapshot, move |s| {
@@ -131,18 +156,6 @@ impl Restore {
         })
         .await?;
         let found = std::mem::take(&mut *found.lock().map_err(|_| poisoned())?);
-        if found.selected == 0 {
-            return Err(Error::config(
-                "--only",
-                format!(
-                    "no object of {} is at `{}` (paths as plans show them: secret/app/db, \
-                     sys/policies/acl/NAME, auth/approle/role/NAME; `verify --contents` lists them)",
-                    snapshot.key,
-                    self.only.spec()
-                ),
-            ));
-        }
-        tracing::info!(only = %self.only.spec(), objects = found.selected, "selective restore");
         let mut needs = HashSet::new();
         for mut p in found.direct {
             while needs.insert(p.clone()) {
@@ -152,7 +165,7 @@ impl Restore {
                 }
             }
         }
-        Ok(needs)
+        Ok((needs, found.selected))
     }
 }
 

@@ -1,6 +1,7 @@
 //! What a new snapshot's entries come to against the last export's index, walked together in the
 //! archive's order: the new set's digest and index, and for a delta the entries that go in (new,
-//! or with another sha256 than the base's) and what it removes and replaces of the base.
+//! or with another sha256 than the base's, and every namespace and mount, which are few and which
+//! an import decides the rest by) and what it removes and replaces of the base.
 
 use super::entries::sha_key;
 use super::index::{self, BaseIndex, IndexWriter};
@@ -8,6 +9,7 @@ use super::manifest::{Base, Delta, Was};
 use super::runs::{Merge, Record, Sorted};
 use super::set::SetDigest;
 use crate::error::{Error, Result};
+use crate::objects::Stage;
 
 /// What the join found.
 pub struct Joined {
@@ -15,6 +17,8 @@ pub struct Joined {
     pub index: IndexWriter,
     /// For a delta: the records of the entries that go in, and what makes it a delta.
     pub delta: Option<(Vec<Record>, Delta)>,
+    /// How many entries are new or differ from the base's.
+    pub differing: u64,
 }
 
 fn broken_index(reason: String) -> Error {
@@ -50,6 +54,7 @@ pub fn join(sorted: &mut Sorted, base: Option<&BaseIndex>) -> Result<Joined> {
     old.advance()?;
     let (mut set, mut index) = (SetDigest::default(), IndexWriter::default());
     let (mut held, mut removed, mut changed) = (Vec::new(), Vec::new(), Vec::new());
+    let mut differing = 0;
     let write = |e: std::io::Error| Error::io("write the export's index", e);
     while let Some(r) = merge.next()? {
         while let Some(gone) = old.next.as_ref().filter(|p| p.key() < r.key()) {
@@ -73,7 +78,9 @@ pub fn join(sorted: &mut Sorted, base: Option<&BaseIndex>) -> Result<Joined> {
         set.add(&r.name, &sha);
         index.push(r.kind, &r.name, &r.mark, &sha).map_err(write)?;
         let differs = !r.carried && prev.as_ref().is_none_or(|p| p.sha != sha);
-        if base.is_some() && differs {
+        differing += u64::from(differs);
+        let container = !r.carried && r.kind.stage() == Stage::Containers;
+        if base.is_some() && (differs || container) {
             if let Some(p) = &prev {
                 changed.push(was(p));
             }
@@ -95,7 +102,12 @@ pub fn join(sorted: &mut Sorted, base: Option<&BaseIndex>) -> Result<Joined> {
         };
         (held, delta)
     });
-    Ok(Joined { set, index, delta })
+    Ok(Joined {
+        set,
+        index,
+        delta,
+        differing,
+    })
 }
 
 fn was(e: &index::Entry) -> Was {

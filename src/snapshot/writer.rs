@@ -24,7 +24,7 @@ use super::set::SetDigest;
 use super::spool::Spool;
 use crate::error::{Error, Result};
 use crate::hashing::Hashing;
-use crate::objects::{Kind, Known, Mark, Object, Parent, Sink};
+use crate::objects::{Kind, Known, Mark, Object, Parent, Sink, Stage};
 use crate::vault::ClusterInfo;
 
 /// The gzip level of the archive (the format does not pin one). Level 1: deflate at level 6 was
@@ -64,6 +64,8 @@ pub struct Finished {
     pub manifest_sha256: String,
     /// The index of this snapshot, for the next delta, and its set's digest.
     pub index: Option<(IndexWriter, SetDigest)>,
+    /// How many entries are new or differ from the base's (a delta's news).
+    pub differing: u64,
 }
 
 fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -126,7 +128,9 @@ impl SnapshotWriter {
             (true, None) => form_mark(obj, &bytes),
         };
         self.counted(obj);
-        if self.base.as_ref().is_some_and(|b| b.unchanged(obj, &mark)) {
+        // Namespaces and mounts go into every delta (`join`): never carried.
+        let container = obj.kind().stage() == Stage::Containers;
+        if !container && self.base.as_ref().is_some_and(|b| b.unchanged(obj, &mark)) {
             return self.push_carried(obj, mark);
         }
         let offset = self.spool.put(&bytes)?;
@@ -197,7 +201,7 @@ impl SnapshotWriter {
         not_copied.sort_by(|a, b| (&a.kind, &a.path).cmp(&(&b.kind, &b.path)));
         namespaces.sort();
         let mut sorted = runs.finish()?;
-        let (set, index, delta, held) = joined(&mut sorted, indexing, base.as_deref())?;
+        let (set, index, delta, held, differing) = joined(&mut sorted, indexing, base.as_deref())?;
         if let Some(held) = &held {
             // A delta counts what it holds.
             counts.values_mut().for_each(|n| *n = 0);
@@ -247,6 +251,7 @@ impl SnapshotWriter {
             manifest,
             manifest_sha256,
             index: index.zip(set),
+            differing,
         })
     }
 }
@@ -258,6 +263,7 @@ type Join = (
     Option<IndexWriter>,
     Option<Delta>,
     Option<Vec<Record>>,
+    u64,
 );
 
 fn joined(
@@ -266,12 +272,17 @@ fn joined(
     base: Option<&BaseIndex>,
 ) -> Result<Join> {
     if !indexing {
-        return Ok((None, None, None, None));
+        return Ok((None, None, None, None, 0));
     }
-    let Joined { set, index, delta } = join(sorted, base)?;
+    let Joined {
+        set,
+        index,
+        delta,
+        differing,
+    } = join(sorted, base)?;
     Ok(match delta {
-        Some((held, delta)) => (Some(set), Some(index), Some(delta), Some(held)),
-        None => (Some(set), Some(index), None, None),
+        Some((held, delta)) => (Some(set), Some(index), Some(delta), Some(held), differing),
+        None => (Some(set), Some(index), None, None, differing),
     })
 }
 

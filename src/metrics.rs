@@ -140,21 +140,22 @@ pub fn render(m: &RunMetrics, now: i64) -> String {
             &samples,
         );
     }
-    if let Some(b) = m.snapshot_bytes {
-        gauge(
-            &mut out,
+    let optional = [
+        (
             "vault_replicator_snapshot_bytes",
             "Size of the snapshot the last run wrote or read.",
-            &[(String::new(), b as f64)],
-        );
-    }
-    if let Some(t) = m.data_timestamp {
-        gauge(
-            &mut out,
+            m.snapshot_bytes.map(|b| b as f64),
+        ),
+        (
             "vault_replicator_import_data_timestamp_seconds",
             "Unix time the source was exported at for the data the target holds (last complete import).",
-            &[(String::new(), t as f64)],
-        );
+            m.data_timestamp.map(|t| t as f64),
+        ),
+    ];
+    for (name, help, value) in optional {
+        if let Some(v) = value {
+            gauge(&mut out, name, help, &[(String::new(), v)]);
+        }
     }
     out
 }

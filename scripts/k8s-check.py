@@ -59,7 +59,7 @@ SIDES = {
         "args": ["import"],
         "schedule": "2-59/5 * * * *",
         "starting": 240,
-        "deadline": 900,
+        "deadline": 1800,
         "max_age_rule": True,
         "lease": True,
         "key_file_var": "REPLICATOR_AGE_IDENTITY_FILE",

@@ -26,14 +26,15 @@ import sys
 
 import yaml
 
-# values file -> {side: overlay it must match}
+# values file -> {side (the CronJob's app.kubernetes.io/component): overlay it must match}; the
+# chart must render exactly these sides' CronJobs.
 PAIRS = {
     "dc": {"export": "dc"},
-    "dr": {"import": "dr"},
+    "dr": {"import": "dr", "full-check": "dr"},
     "failback-dr-export": {"export": "failback-dr-export"},
     "failback-dc-import": {"import": "failback-dc-import"},
-    "dr-irsa": {"import": "dr-irsa"},
-    "both": {"export": "dc", "import": "dr"},
+    "dr-irsa": {"import": "dr-irsa", "full-check": "dr-irsa"},
+    "both": {"export": "dc", "import": "dr", "full-check": "dr"},
 }
 KEPT_LABELS = {"app.kubernetes.io/name", "app.kubernetes.io/component"}
 
@@ -102,6 +103,10 @@ def diff(a, b, path=""):
 def compare(chart, overlay, sides):
     """Differences between a chart rendering and overlay renderings ({side: objects})."""
     out = []
+    rendered = sorted((o["metadata"].get("labels") or {}).get("app.kubernetes.io/component", "?")
+                      for o in of_kind(chart, "CronJob"))
+    if rendered != sorted(sides):
+        return [f"the chart renders the CronJobs of {rendered}; expected {sorted(sides)}"]
     for side, objs in sides.items():
         a = normalise_cronjob(cronjob(chart, side), chart)
         b = normalise_cronjob(cronjob(objs, side), objs)
@@ -133,7 +138,8 @@ def breaks(chart):
     yield "an extra ConfigMap variable", set_in(lambda o: config(o).update(REPLICATOR_PRUNE="true"))
     yield "an env entry dropped", set_in(lambda o: pod(o)["containers"][0]["env"].pop())
     yield "the memory limit", set_in(lambda o: pod(o)["containers"][0]["resources"]["limits"].update(memory="1Gi"))
-    yield "the schedule", set_in(lambda o: of_kind(o, "CronJob")[0]["spec"].update(schedule="*/5 * * * *"))
+    yield "the schedule", set_in(lambda o: of_kind(o, "CronJob")[0]["spec"].update(schedule="0 0 1 1 *"))
+    yield "a CronJob dropped", set_in(lambda o: o.remove(of_kind(o, "CronJob")[-1]))
     yield "a volume", set_in(lambda o: pod(o)["volumes"].pop())
     yield "a NetworkPolicy rule", set_in(lambda o: of_kind(o, "NetworkPolicy")[0]["spec"]["egress"].pop())
 

@@ -9,8 +9,15 @@ chart values file, as written by scripts/k8s-validate.sh) and the Secret templat
   suspend, restartPolicy Never, non-root and read-only, resources, no host access, the projected
   Vault token, the in-memory /tmp, ...);
 - every environment variable set is one the binary reads (src/config) or is about to read;
-- REPLICATOR_MAX_AGE of each scheduled CronJob exceeds its schedule's longest interval plus the
-  Job's activeDeadlineSeconds (otherwise the `status` alert fires between two healthy runs);
+- REPLICATOR_MAX_AGE of each scheduled CronJob that keeps the data fresh (export, import) exceeds
+  its schedule's longest interval plus the Job's activeDeadlineSeconds (otherwise the `status`
+  alert fires between two healthy runs); startingDeadlineSeconds is under the shortest interval;
+- the import lease: REPLICATOR_LEASE_WAIT exceeds REPLICATOR_LEASE_TTL (an import waits a killed
+  one's lease out instead of exiting 1), both set, and the import's deadline leaves 5 minutes of
+  run after the wait;
+- the daily full check (CronJob vault-replicator-import-full-check) is the import's pod with
+  `--full-check`, nothing else differs but its schedule and deadlines, and it starts at a minute
+  the 5-minute import does not;
 - the S3 keys come from the S3 Secret, except in the IRSA renderings, which must have none;
 - every Secret and key the CronJobs use has a template, the templates hold placeholders only,
   and no overlay renders a Secret (so `kubectl apply -k` never overwrites real keys).
@@ -19,6 +26,7 @@ Usage: k8s-check.py --rendered DIR [--k8s-version 1.30.0 ...] [--verbose]
 """
 
 import argparse
+import copy
 import glob
 import os
 import posixpath
@@ -36,22 +44,35 @@ IMAGE = re.compile(r"^[^@:\s]+(:[\w][\w.-]*)?(@sha256:[0-9a-f]{64})?$")
 
 SIDES = {
     "export": {
+        "name": "export",
         "args": ["export"],
-        "schedule": "0 * * * *",
+        "schedule": "*/5 * * * *",
+        "starting": 240,
         "deadline": 1800,
+        "max_age_rule": True,
         "key_file_var": "REPLICATOR_SIGNING_KEY_FILE",
         "key_env": ("REPLICATOR_AGE_RECIPIENTS", "age-recipients"),
         "not_env": ("REPLICATOR_AGE_IDENTITY_FILE", "REPLICATOR_VERIFY_KEY"),
     },
     "import": {
+        "name": "import",
         "args": ["import"],
-        "schedule": "15 */4 * * *",
-        "deadline": 3600,
+        "schedule": "2-59/5 * * * *",
+        "starting": 240,
+        "deadline": 1800,
+        "max_age_rule": True,
+        "lease": True,
         "key_file_var": "REPLICATOR_AGE_IDENTITY_FILE",
         "key_env": ("REPLICATOR_VERIFY_KEY", "verify-key"),
         "not_env": ("REPLICATOR_SIGNING_KEY_FILE", "REPLICATOR_AGE_RECIPIENTS"),
     },
 }
+# The daily full check: the import's pod and ConfigMap with `--full-check`. It does not keep the
+# data fresh (the 5-minute import does), so the MAX_AGE rule is not its.
+SIDES["full-check"] = dict(SIDES["import"], name="import-full-check", args=["import", "--full-check"],
+                           schedule="4 3 * * *", starting=3600, deadline=3600, max_age_rule=False)
+# Who differs from whom only in args, schedule and deadlines: {side: the side it copies}.
+SAME_POD = {"full-check": "import"}
 
 # What each overlay (and chart rendering, chart-<values>) must render. `templates`: the Secret
 # templates its CronJobs' Secrets come from. `irsa`: no S3 keys (components/irsa, store.credentialsSecret "").
@@ -65,10 +86,9 @@ OVERLAYS = {
         "templates": ["base/secrets.template.yaml", "base/export/keys-secret.template.yaml"],
     },
     "dr": {
-        "side": "import",
+        "sides": {"import": "vault-replicator-importer", "full-check": "vault-replicator-importer"},
         "suffix": "",
         "suspend": False,
-        "role": "vault-replicator-importer",
         "store": "s3://vault-snapshots/dc",
         "templates": ["base/secrets.template.yaml", "base/import/keys-secret.template.yaml"],
     },
@@ -95,7 +115,8 @@ OVERLAYS["dr-irsa"] = dict(OVERLAYS["dr"], irsa=True)
 for _name in ("dc", "dr", "failback-dr-export", "failback-dc-import", "dr-irsa"):
     OVERLAYS["chart-" + _name] = OVERLAYS[_name]
 OVERLAYS["chart-both"] = {
-    "sides": {"export": "vault-replicator-exporter", "import": "vault-replicator-importer"},
+    "sides": {"export": "vault-replicator-exporter", "import": "vault-replicator-importer",
+              "full-check": "vault-replicator-importer"},
     "suffix": "",
     "suspend": False,
     "store": "s3://vault-snapshots/dc",
@@ -113,7 +134,7 @@ EXTERNAL_ENV = {"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECR
                 "TMPDIR", "RUST_LOG"}
 # Being added to the binary; accepted before src/config reads them.
 PENDING_ENV = {"REPLICATOR_KEEP_LAST", "REPLICATOR_KEEP_WITHIN", "REPLICATOR_MAX_AGE",
-               "REPLICATOR_PUSHGATEWAY_URL"}
+               "REPLICATOR_PUSHGATEWAY_URL", "REPLICATOR_FULL_EVERY"}
 
 
 class Checker:
@@ -207,17 +228,26 @@ def cron_field(field, lo, hi):
     return out
 
 
-def schedule_interval_seconds(schedule):
-    """The longest gap between two runs of a 5-field cron schedule, over one week (minutes
-    precision; day of month and month must be `*`)."""
+def schedule_runs(schedule):
+    """The minutes of one week (0 = Sunday 00:00) a 5-field cron schedule runs at (day of month
+    and month must be `*`)."""
     minute, hour, dom, month, dow = schedule.split()
     if dom != "*" or month != "*":
         raise ValueError(f"schedule {schedule!r}: only day-of-month and month `*` are supported here")
     minutes, hours = cron_field(minute, 0, 59), cron_field(hour, 0, 23)
     days = {d % 7 for d in cron_field(dow.replace("*", "0-6"), 0, 7)}
-    runs = [d * 1440 + h * 60 + m for d in sorted(days) for h in sorted(hours) for m in sorted(minutes)]
-    gaps = [b - a for a, b in zip(runs, runs[1:])] + [runs[0] + 7 * 1440 - runs[-1]]
-    return max(gaps) * 60
+    return [d * 1440 + h * 60 + m for d in sorted(days) for h in sorted(hours) for m in sorted(minutes)]
+
+
+def schedule_gaps_seconds(schedule):
+    """The gaps between two runs of a cron schedule over one week, in seconds."""
+    runs = schedule_runs(schedule)
+    return [(b - a) * 60 for a, b in zip(runs, runs[1:])] + [(runs[0] + 7 * 1440 - runs[-1]) * 60]
+
+
+def schedule_interval_seconds(schedule):
+    """The longest gap between two runs of a 5-field cron schedule, over one week."""
+    return max(schedule_gaps_seconds(schedule))
 
 
 def duration_seconds(text):
@@ -240,7 +270,15 @@ def check_cronjob(c, where, cj, exp, side_name, config, known_env, templates):
     e(spec.get("concurrencyPolicy") == "Forbid", where, "concurrencyPolicy is not Forbid")
     e("suspend" in spec, where, "suspend is not set explicitly")
     e(spec.get("suspend") is exp["suspend"], where, f"suspend is not {str(exp['suspend']).lower()}")
-    e(spec.get("startingDeadlineSeconds") == 300, where, "startingDeadlineSeconds is not 300")
+    e(spec.get("startingDeadlineSeconds") == side["starting"], where,
+      f"startingDeadlineSeconds is not {side['starting']}")
+    try:
+        shortest = min(schedule_gaps_seconds(spec.get("schedule", "")))
+        e((spec.get("startingDeadlineSeconds") or 0) < shortest, where,
+          f"startingDeadlineSeconds is not under the schedule's shortest interval ({shortest}s): a late run "
+          "would start after the next one was due")
+    except ValueError as err:
+        e(False, where, str(err))
     e(spec.get("successfulJobsHistoryLimit") == 3, where, "successfulJobsHistoryLimit is not 3")
     e(spec.get("failedJobsHistoryLimit") == 3, where, "failedJobsHistoryLimit is not 3")
     e(job.get("backoffLimit") == 2, where, "backoffLimit is not 2")
@@ -295,8 +333,10 @@ def check_cronjob(c, where, cj, exp, side_name, config, known_env, templates):
     for name in list(env) + list(data):
         e(name in known_env or name in PENDING_ENV, cw, f"{name} is not read by vault-replicator")
     e(not set(env) & set(data), cw, f"set both in env and the ConfigMap: {sorted(set(env) & set(data))}")
+    if side.get("lease"):
+        check_lease(c, cw, data, job)
     # The `status` alert (REPLICATOR_MAX_AGE) must not fire between two healthy scheduled runs.
-    if not exp["suspend"]:
+    if not exp["suspend"] and side["max_age_rule"]:
         try:
             interval = schedule_interval_seconds(spec.get("schedule", ""))
             max_age = duration_seconds(data.get("REPLICATOR_MAX_AGE"))
@@ -373,6 +413,48 @@ def check_cronjob(c, where, cj, exp, side_name, config, known_env, templates):
     e(dig(vol or {}, "secret.defaultMode") == 0o400, cw, "the keys Secret's defaultMode is not 0400")
 
 
+def check_lease(c, where, data, job):
+    """The import lease: a killed import's lease (TTL) is waited out (WAIT) by the next import,
+    which then still has 5 minutes of its deadline to run."""
+    e = c.expect
+    try:
+        ttl = duration_seconds(data.get("REPLICATOR_LEASE_TTL"))
+        wait = duration_seconds(data.get("REPLICATOR_LEASE_WAIT"))
+    except ValueError as err:
+        e(False, where, f"REPLICATOR_LEASE_TTL and REPLICATOR_LEASE_WAIT must both be set: {err}")
+        return
+    e(wait > ttl, where, f"REPLICATOR_LEASE_WAIT ({wait}s) does not exceed REPLICATOR_LEASE_TTL ({ttl}s): "
+      "an import started after a killed one would exit 1 instead of waiting its lease out")
+    e(ttl >= 10, where, "REPLICATOR_LEASE_TTL is under 10s (docs/configuration.md)")
+    deadline = job.get("activeDeadlineSeconds") or 0
+    e(deadline - wait >= 300, where, f"activeDeadlineSeconds ({deadline}s) leaves under 5 minutes of run after "
+      f"REPLICATOR_LEASE_WAIT ({wait}s)")
+
+
+def check_same_pod(c, where, cronjobs):
+    """A CronJob that copies another (SAME_POD: the full check, the import's) differs from it only
+    in its name, labels, args, schedule and deadlines; and never starts when its original does."""
+    by_side = {dig(cj, "metadata.labels", {}).get("app.kubernetes.io/component"): cj for cj in cronjobs}
+    for side, original in SAME_POD.items():
+        if side not in by_side or original not in by_side:
+            continue
+        a, b = (copy.deepcopy(by_side[s]["spec"]) for s in (side, original))
+        e = c.expect
+        runs_a, runs_b = (set(m % 60 for m in schedule_runs(x["schedule"])) for x in (a, b))
+        e(not runs_a & runs_b, f"{where}: CronJob {side}",
+          f"starts at minute(s) {sorted(runs_a & runs_b)}, as the {original} CronJob does: start it between two")
+        for spec in (a, b):
+            for key in ("schedule", "startingDeadlineSeconds"):
+                spec.pop(key, None)
+            job = spec["jobTemplate"]["spec"]
+            job.pop("activeDeadlineSeconds", None)
+            job["template"].get("metadata", {}).get("labels", {}).pop("app.kubernetes.io/component", None)
+            for ctr in job["template"]["spec"].get("containers") or []:
+                ctr.pop("args", None)
+        e(a == b, f"{where}: CronJob {side}", f"differs from the {original} CronJob in more than its args, "
+          "schedule and deadlines")
+
+
 def check_networkpolicy(c, where, np):
     spec = np.get("spec", {})
     e = c.expect
@@ -426,14 +508,16 @@ def check_overlay(c, overlay, path, exp, versions, known_env, templates, verbose
              f"renders {sorted(by_kind)}; expected ConfigMap, CronJob, NetworkPolicy, ServiceAccount "
              "(no Secret: `kubectl apply -k` must not overwrite real keys)")
     cronjobs = by_kind.get("CronJob", [])
-    want = [f"vault-replicator-{side}{exp['suffix']}" for side in exp["sides"]]
-    c.expect([dig(o, "metadata.name") for o in cronjobs] == want, where,
-             f"renders CronJobs {[dig(o, 'metadata.name') for o in cronjobs]}; expected {want} only")
+    want = sorted(f"vault-replicator-{SIDES[side]['name']}{exp['suffix']}" for side in exp["sides"])
+    got = sorted(dig(o, "metadata.name") for o in cronjobs)
+    c.expect(got == want, where, f"renders CronJobs {got}; expected {want} only")
+    check_same_pod(c, where, cronjobs)
     for sa in by_kind.get("ServiceAccount", []):
         c.expect(sa.get("automountServiceAccountToken") is False, f"{where}: ServiceAccount",
                  "automountServiceAccountToken is not false")
     configs = {dig(o, "metadata.name"): o for o in by_kind.get("ConfigMap", [])}
-    c.expect(len(configs) == len(exp["sides"]), where, f"expected {len(exp['sides'])} ConfigMap(s)")
+    own_configs = [s for s in exp["sides"] if s not in SAME_POD]
+    c.expect(len(configs) == len(own_configs), where, f"expected {len(own_configs)} ConfigMap(s)")
     data = {}
     for cj in cronjobs:
         side_name = dig(cj, "metadata.labels", {}).get("app.kubernetes.io/component")

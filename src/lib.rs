@@ -129,15 +129,18 @@ async fn import_command(
         args.full_check,
         restore,
     )?;
+    let whole = !args.dry_run && args.only.is_none() && args.to_prefix.is_none();
     let out = import::run(settings.import()?, request).await?;
     m.snapshot_bytes = Some(out.snapshot_bytes);
     m.objects = out.summary.metrics();
+    let partial = out.summary.is_partial();
+    // The source time of what the target now holds: the stamp of the snapshot it applied in full.
+    if whole && !partial {
+        m.data_timestamp =
+            snapshot::catalog::parse_snapshot_key(&out.snapshot).map(|t| t.timestamp());
+    }
     emit(&render::import(&out, args.dry_run, args.output));
-    Ok(if out.summary.is_partial() {
-        exit::PARTIAL
-    } else {
-        exit::OK
-    })
+    Ok(if partial { exit::PARTIAL } else { exit::OK })
 }
 
 /// `diff`: the flags are checked before the settings, which each side reads as it needs.

@@ -1,6 +1,7 @@
 //! Prometheus metrics pushed to a Pushgateway (`REPLICATOR_PUSHGATEWAY_URL`) when an export,
 //! import or prune ends: when it last succeeded, how long it took, objects by kind and result,
-//! the snapshot's size, and whether it failed. Grouped as `job="vault-replicator"`, the command,
+//! the snapshot's size, whether it failed, and after a complete import the source time of the
+//! data the target now holds (the data age on DR is `time()` minus it). Grouped as `job="vault-replicator"`, the command,
 //! the deployment (`instance`, `REPLICATOR_METRICS_INSTANCE`) and the store prefix (`prefix`), so
 //! that a DC export, a failback export and several Vault pairs keep their own groups; pushed with
 //! POST, so a failed run leaves the last success time in place.
@@ -65,6 +66,9 @@ pub struct RunMetrics {
     /// (kind, result, count), for example ("kv_secret", "created", 12).
     pub objects: Vec<(String, String, u64)>,
     pub snapshot_bytes: Option<u64>,
+    /// Unix time the source was read at for the snapshot a complete import applied (its key's
+    /// stamp); not pushed otherwise, so the Pushgateway keeps the last value.
+    pub data_timestamp: Option<i64>,
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
@@ -136,13 +140,22 @@ pub fn render(m: &RunMetrics, now: i64) -> String {
             &samples,
         );
     }
-    if let Some(b) = m.snapshot_bytes {
-        gauge(
-            &mut out,
+    let optional = [
+        (
             "vault_replicator_snapshot_bytes",
             "Size of the snapshot the last run wrote or read.",
-            &[(String::new(), b as f64)],
-        );
+            m.snapshot_bytes.map(|b| b as f64),
+        ),
+        (
+            "vault_replicator_import_data_timestamp_seconds",
+            "Unix time the source was exported at for the data the target holds (last complete import).",
+            m.data_timestamp.map(|t| t as f64),
+        ),
+    ];
+    for (name, help, value) in optional {
+        if let Some(v) = value {
+            gauge(&mut out, name, help, &[(String::new(), v)]);
+        }
     }
     out
 }
@@ -184,8 +197,10 @@ mod tests {
             seconds: 1.5,
             objects: vec![("kv_secret".into(), "created".into(), 12)],
             snapshot_bytes: Some(4096),
+            data_timestamp: Some(1_699_999_700),
         };
         let text = render(&m, 1_700_000_000);
+        assert!(text.contains("vault_replicator_import_data_timestamp_seconds 1699999700\n"));
         assert!(text.contains("vault_replicator_last_success_timestamp_seconds 1700000000\n"));
         assert!(
             text.contains("vault_replicator_objects{kind=\"kv_secret\",result=\"created\"} 12\n")
@@ -203,6 +218,10 @@ mod tests {
         };
         let text = render(&m, 1);
         assert!(!text.contains("last_success_timestamp"));
+        assert!(
+            !text.contains("data_timestamp"),
+            "the last complete import's value stays"
+        );
         assert!(text.contains("vault_replicator_last_failure_timestamp_seconds 1\n"));
         assert!(text.contains("vault_replicator_last_exit_code 4\n"));
     }

@@ -53,7 +53,8 @@ fn json(value: &impl Serialize) -> String {
     )
 }
 
-/// `status`: the target's fence and last import, the store's latest, and any future-dated warning.
+/// `status`: the target's fence, last import and data age, the store's latest, and any
+/// future-dated warning.
 pub fn status(s: &Status, output: Output) -> String {
     if output == Output::Json {
         let mut doc = serde_json::to_value(s).unwrap_or_default();
@@ -87,6 +88,14 @@ pub fn status(s: &Status, output: Output) -> String {
                 );
             }
             None => out.push_str("last import: none\n"),
+        }
+        if let Some(at) = t.data_exported_at {
+            let _ = writeln!(
+                out,
+                "data age: {} (exported from the source at {})",
+                human_age(s.now, at),
+                at.format("%Y-%m-%dT%H:%M:%SZ")
+            );
         }
     }
     if let Some(store) = &s.store {

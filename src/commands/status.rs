@@ -1,6 +1,6 @@
-//! `status`: the target cluster's fence and last import (when `VAULT_ADDR` is set), the store's
-//! latest snapshot (when a store is set), and the RPO check against `REPLICATOR_MAX_AGE`; a value
-//! that `render` prints as text or JSON.
+//! `status`: the target cluster's fence, last import and the age of the data it holds (when
+//! `VAULT_ADDR` is set), the store's latest snapshot (when a store is set), and the RPO check
+//! against `REPLICATOR_MAX_AGE`; a value that `render` prints as text or JSON.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -35,6 +35,9 @@ pub struct Target {
     /// Set when the cluster is promoted: imports are refused.
     pub fence: Option<Fence>,
     pub last_import: Option<Meta>,
+    /// When the source was exported for the data the cluster holds: the stamp of the last
+    /// imported snapshot. Its age is the data age on DR, what the RPO is about.
+    pub data_exported_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,9 +82,7 @@ pub async fn status(config: &StatusConfig) -> Result<Status> {
             target_status(state, addr).await
         })
         .await?;
-        if let Some(m) = &t.last_import
-            && let Some(at) = catalog::parse_snapshot_key(&m.last_snapshot)
-        {
+        if let (Some(m), Some(at)) = (&t.last_import, t.data_exported_at) {
             future_dated = future("the last import recorded here", &m.last_snapshot, now);
             ages.push(("the data last imported here", at));
         }
@@ -125,11 +126,15 @@ pub async fn status(config: &StatusConfig) -> Result<Status> {
 
 const LATEST_WHAT: &str = "the snapshot latest.json points at";
 
-/// The fence and last import of the cluster at VAULT_ADDR.
+/// The fence, last import and data age of the cluster at VAULT_ADDR.
 async fn target_status(state: &ImporterState, addr: &str) -> Result<Target> {
+    let last_import = state.meta().await?;
     Ok(Target {
         address: addr.to_string(),
         fence: state.fence().await?,
-        last_import: state.meta().await?,
+        data_exported_at: last_import
+            .as_ref()
+            .and_then(|m| catalog::parse_snapshot_key(&m.last_snapshot)),
+        last_import,
     })
 }

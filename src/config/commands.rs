@@ -425,7 +425,7 @@ mod tests {
         let status = cluster_only.status().unwrap();
         assert!(status.target.is_some() && status.store_url.is_none());
         let promote = cluster_only.promote(None).unwrap();
-        assert_eq!(promote.timeout, Duration::from_secs(360));
+        assert_eq!(promote.timeout, Duration::from_secs(120));
         let promote = cluster_only.promote(Some("90s")).unwrap();
         assert_eq!(promote.timeout, Duration::from_secs(90));
     }

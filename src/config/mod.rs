@@ -36,6 +36,11 @@ use vault::VaultEnv;
 pub const DEFAULT_CONCURRENCY: usize = 32;
 /// How long deletions count against `REPLICATOR_MAX_DELETE`.
 pub const DEFAULT_MAX_DELETE_WINDOW: std::time::Duration = std::time::Duration::from_secs(86_400);
+/// How long an import's lease lasts without renewal (`REPLICATOR_LEASE_TTL`): a killed import
+/// holds up the next one at most this long, which with imports every 5 minutes must stay well
+/// under one cycle. The watcher renews it every third of it, and a third of it is the most one
+/// request may take (`Lease::request_budget`).
+pub const DEFAULT_LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `REPLICATOR_*` variables.
 #[derive(Deserialize, Default)]
@@ -303,10 +308,11 @@ impl Settings {
         }
     }
 
-    /// How long an import's lease lasts without renewal (`REPLICATOR_LEASE_TTL`, default 5m).
+    /// How long an import's lease lasts without renewal (`REPLICATOR_LEASE_TTL`, default
+    /// `DEFAULT_LEASE_TTL`).
     pub(super) fn lease_ttl(&self) -> Result<std::time::Duration> {
         match duration("REPLICATOR_LEASE_TTL", self.replicator.lease_ttl.as_deref())? {
-            d if d.is_zero() => Ok(std::time::Duration::from_secs(300)),
+            d if d.is_zero() => Ok(DEFAULT_LEASE_TTL),
             d => Ok(d),
         }
     }

@@ -270,7 +270,7 @@ fn dr_drill_promotion_and_failback_run_the_cronjobs_exactly() {
     let forward = Keys::generate();
     let dr_side = side("dr", &dr, &forward, false, "").importing_from(&dc);
 
-    // Normal operation: the hourly export on DC, the import on DR.
+    // Normal operation: the export on DC, the import on DR (both every 5 minutes).
     side("dc", &dc, &forward, true, "")
         .run("dc", "vault-replicator-export", None)
         .assert_code(0);
@@ -285,19 +285,32 @@ fn dr_drill_promotion_and_failback_run_the_cronjobs_exactly() {
     dr_side
         .run("dr", "vault-replicator-import", Some(&["status"]))
         .assert_code(0);
+    // The daily full check: the import with `--full-check`, a CronJob of its own.
+    let full = dr_side.run("dr", "vault-replicator-import-full-check", None);
+    full.assert_code(0);
+    assert!(
+        full.stderr.contains("\"full_check\":true"),
+        "{}",
+        full.stderr
+    );
 
     // DC is lost. Promote DR: (suspend the CronJob, which a test cannot show) and fence it.
     drop(dc);
     dr_side
         .run("dr", "vault-replicator-import", Some(&["promote"]))
         .assert_code(0);
-    let resumed = dr_side.run("dr", "vault-replicator-import", None);
-    resumed.assert_code(4);
-    assert!(
-        resumed.last_error_line().contains("promoted"),
-        "{}",
-        resumed.stderr
-    );
+    for cronjob in [
+        "vault-replicator-import",
+        "vault-replicator-import-full-check",
+    ] {
+        let resumed = dr_side.run("dr", cronjob, None);
+        resumed.assert_code(4);
+        assert!(
+            resumed.last_error_line().contains("promoted"),
+            "{cronjob}: {}",
+            resumed.stderr
+        );
+    }
 
     // Life goes on on DR.
     dr.kv_put("secret", "app/db", json!({"password": "changed-on-dr"}));

@@ -332,3 +332,67 @@ fn two_imports_with_the_same_hostname_and_pid_do_not_share_the_lease() {
     finish(first.wait_with_output().unwrap()).assert_code(0);
     assert_eq!(p.bulk_on_dst(), 1000);
 }
+
+/// The `REPLICATOR_LEASE_*` settings the shipped import ConfigMap sets
+/// (k8s/base/import/kustomization.yaml; the chart renders the same, scripts/chart-vs-overlay.py).
+fn shipped_lease_settings() -> Vec<(String, String)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/k8s/base/import/kustomization.yaml"
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().split_once(": "))
+        .filter(|(k, _)| k.starts_with("REPLICATOR_LEASE_"))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
+/// `90s`, `1m`: the durations the shipped lease settings are written in.
+fn seconds(d: &str) -> u64 {
+    match d.split_at(d.len() - 1) {
+        (n, "s") => n.parse().unwrap(),
+        (n, "m") => n.parse::<u64>().unwrap() * 60,
+        _ => panic!("duration {d}"),
+    }
+}
+
+/// Issue #27 item 5: the lease of an import killed with SIGKILL held every following import off
+/// for its whole TTL (5 minutes by default), each one exiting 1 "another import holds the lease":
+/// with 5-minute schedules, several cycles lost. With the shipped settings (a short TTL, renewed
+/// often, and a wait above it) the import started right after waits the dead holder out.
+#[test]
+fn an_import_started_right_after_a_killed_one_waits_its_lease_out_with_the_shipped_settings() {
+    let p = Pair::new();
+    seed_many(&p.src, 400);
+    p.export();
+    let shipped = shipped_lease_settings();
+    let shipped: Vec<(&str, &str)> = shipped.iter().map(|(k, v)| (&**k, &**v)).collect();
+    let ttl = shipped
+        .iter()
+        .find(|(k, _)| *k == "REPLICATOR_LEASE_TTL")
+        .map_or(60, |(_, v)| seconds(v));
+    let mut first = shipped.clone();
+    first.push(("REPLICATOR_CONCURRENCY", "1"));
+    let killed = p.start_import(&first);
+    p.wait_for_bulk(20);
+    signal(&killed, libc::SIGKILL);
+    assert_eq!(finish(killed.wait_with_output().unwrap()).code, -1);
+    assert!(p.bulk_on_dst() < 400, "the kill landed mid-import");
+
+    let started = Instant::now();
+    let next = p.import(&shipped);
+    next.assert_code(0);
+    assert!(
+        plain(&next.stderr).contains("waiting for the import lease"),
+        "the killed import's lease was still held: {}",
+        next.stderr
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(ttl + 30),
+        "took {took:?}, more than the lease's TTL ({ttl}s) and the import"
+    );
+    assert_eq!(p.bulk_on_dst(), 400);
+}

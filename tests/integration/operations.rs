@@ -198,6 +198,59 @@ fn metrics_are_pushed_after_success_and_failure() {
     assert!(!pushes[2].contains("last_success"));
 }
 
+/// Issue #27 item 5: the age of the data on DR. A complete import pushes the source time of the
+/// snapshot it applied (its key's stamp); a dry run and a refused import push none, so the
+/// Pushgateway keeps the last complete import's; `status` prints the data's age.
+#[test]
+fn a_complete_import_pushes_the_source_time_of_the_data_it_applied() {
+    let (src, dst) = (Bao::start(), Bao::start());
+    src.kv_put("secret", "app", json!({"v": "1"}));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("pushed.txt");
+    let port = free_ports(1);
+    let gw = python_stand_in(PUSHGATEWAY, port, &[log.to_str().unwrap()]);
+    let url = format!("http://127.0.0.1:{port}");
+    let store = tempfile::tempdir().unwrap();
+    let push = [("REPLICATOR_PUSHGATEWAY_URL", url.as_str())];
+    run(&src, store.path(), &["export"], &push).assert_code(0);
+    run(&dst, store.path(), &["import", "--dry-run"], &push).assert_code(0);
+    run(&dst, store.path(), &["import"], &push).assert_code(0);
+    let status = run(&dst, store.path(), &["status"], &[]);
+    status.assert_code(0);
+    run(&dst, store.path(), &["promote"], &[]).assert_code(0);
+    run(&dst, store.path(), &["import"], &push).assert_code(4);
+    drop(gw);
+
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.path().join("latest.json")).unwrap()).unwrap();
+    let key = latest["key"].as_str().unwrap();
+    let exported = vault_replicator::snapshot::catalog::parse_snapshot_key(key).unwrap();
+    let metric = "vault_replicator_import_data_timestamp_seconds";
+    let pushed = std::fs::read_to_string(&log).unwrap();
+    let pushes: Vec<&str> = pushed.split("PATH ").filter(|p| !p.is_empty()).collect();
+    assert_eq!(pushes.len(), 4, "{pushed}");
+    let with_metric: Vec<bool> = pushes.iter().map(|p| p.contains(metric)).collect();
+    assert_eq!(with_metric, [false, false, true, false], "{pushed}");
+    assert!(
+        pushes[2].contains(&format!("\n{metric} {}\n", exported.timestamp())),
+        "{}",
+        pushes[2]
+    );
+    let line = format!(
+        "data age: {}",
+        status
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("data age: "))
+            .unwrap_or_else(|| panic!("no data age in {}", status.stdout))
+    );
+    let at = exported.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    assert!(
+        line.ends_with(&format!("(exported from the source at {at})")),
+        "{line}"
+    );
+}
+
 /// The pushed paths, in order, from the stand-in's log.
 fn pushed_paths(log: &Path) -> Vec<String> {
     std::fs::read_to_string(log)

@@ -148,10 +148,38 @@ fn retention_keeps_the_chain_of_a_kept_delta_whole() {
         dry.stdout
     );
 
-    // `list` shows the chain: what each is, a delta's base, what latest.json's chain holds.
-    let listed = run(&src, store.path(), &["list", "--output", "json"], &[]);
-    listed.assert_code(0);
-    let doc: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    // `list` shows the chain: what each is, a delta's base, what latest.json's chain holds;
+    // with --verify, the base is the one its signature vouches for.
+    for args in [
+        &["list", "--output", "json"][..],
+        &["list", "--verify", "--output", "json"],
+    ] {
+        let listed = run(&src, store.path(), args, &[]);
+        listed.assert_code(0);
+        let doc: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+        assert_lists_chain(&doc, &chain, &listed.stdout);
+        let check = if args.contains(&"--verify") {
+            "verified"
+        } else {
+            "unverified"
+        };
+        assert!(
+            doc["snapshots"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["verification"] == check),
+            "{}",
+            listed.stdout
+        );
+    }
+}
+
+/// `list --output json` shows `chain` (a full snapshot and two deltas, oldest first) as it is.
+fn assert_lists_chain(doc: &serde_json::Value, chain: &[String], listed: &str) {
+    let [full, first, last] = chain else {
+        panic!("{chain:?}")
+    };
     let rows: Vec<_> = doc["snapshots"]
         .as_array()
         .unwrap()
@@ -172,8 +200,7 @@ fn retention_keeps_the_chain_of_a_kept_delta_whole() {
             (json!(first), json!("delta"), json!(full), json!(true)),
             (json!(full), json!("full"), json!(null), json!(true)),
         ],
-        "{}",
-        listed.stdout
+        "{listed}"
     );
     assert_eq!(
         doc["snapshots"][0]["counts"]["kv_secret"], 1,

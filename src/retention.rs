@@ -6,11 +6,11 @@
 //! full snapshot older than it and every delta between them (the exporter only extends a chain
 //! on the store's newest full snapshot). `latest.json`'s snapshot and the chain it names are
 //! never deleted. A deleted snapshot's sidecars (signature, exporter's index) go with it, and so
-//! do sidecars an interrupted pass left without their snapshot.
+//! do sidecars an interrupted pass left without their snapshot (once they are an hour old).
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::config::Retention;
@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::seal;
 use crate::snapshot::catalog::{self, Pointer};
 use crate::snapshot::index::index_key;
-use crate::store::Store;
+use crate::store::{ObjectInfo, Store};
 
 /// The snapshots a retention pass keeps and those it deletes (or would, in a dry run).
 #[derive(Debug, Default, Serialize)]
@@ -82,12 +82,19 @@ fn sidecars(key: &str) -> [String; 2] {
     [seal::signature_key(key), index_key(key)]
 }
 
-/// The sidecars in `keys` (one store listing) whose snapshot is not in it. A snapshot is
-/// written before its sidecars and deleted before them, so a listing that holds a sidecar
-/// without its snapshot shows what a pass stopped midway left.
-fn orphans(keys: &[String]) -> Vec<String> {
-    let present: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
-    keys.iter()
+/// How old a sidecar without its snapshot must be before it is deleted: a store whose listing
+/// lags its writes never costs a new snapshot its signature.
+const ORPHAN_AGE: TimeDelta = TimeDelta::hours(1);
+
+/// The sidecars in `objects` (one store listing) whose snapshot is not in it, last written over
+/// `ORPHAN_AGE` before `now`. A snapshot is written before its sidecars and deleted before them,
+/// so they are what a pass stopped midway left.
+fn orphans(objects: &[ObjectInfo], now: DateTime<Utc>) -> Vec<String> {
+    let present: BTreeSet<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+    objects
+        .iter()
+        .filter(|o| o.modified.is_some_and(|at| now - at > ORPHAN_AGE))
+        .map(|o| &o.key)
         .filter(|k| {
             let owner = k.rsplit_once('.').map(|(owner, _)| owner);
             owner.is_some_and(|o| {
@@ -101,7 +108,7 @@ fn orphans(keys: &[String]) -> Vec<String> {
 }
 
 /// Applies `rule` to the store (or only reports, with `dry_run`). Each deleted snapshot's
-/// sidecars go with it.
+/// sidecars go with it, and so do sidecars long left without their snapshot.
 pub async fn apply(store: &dyn Store, rule: Retention, dry_run: bool) -> Result<Selection> {
     let latest = catalog::read_pointer(store).await?;
     let snapshots: Vec<(DateTime<Utc>, String)> = catalog::list_snapshots(store)
@@ -110,8 +117,7 @@ pub async fn apply(store: &dyn Store, rule: Retention, dry_run: bool) -> Result<
         .map(|(at, o)| (at, o.key))
         .collect();
     let mut selection = select(&snapshots, latest.as_ref(), rule);
-    let keys: Vec<String> = store.list().await?.into_iter().map(|o| o.key).collect();
-    selection.orphans = orphans(&keys);
+    selection.orphans = orphans(&store.list().await?, Utc::now());
     if !dry_run {
         for key in &selection.deleted {
             store.delete(key).await?;
@@ -269,12 +275,11 @@ mod tests {
                 store.put(&sidecar, vec![1]).await.unwrap();
             }
         }
-        // What a pass stopped midway left: a signature and an index without their snapshot.
+        // Sidecars without their snapshot, written just now: a listing may lag, they stay.
         let gone =
             catalog::snapshot_key(Utc.with_ymd_and_hms(2026, 11, 19, 0, 0, 0).unwrap(), true);
-        let mut left_over = sidecars(&gone).to_vec();
-        left_over.sort();
-        for sidecar in &left_over {
+        let fresh = sidecars(&gone);
+        for sidecar in &fresh {
             store.put(sidecar, vec![1]).await.unwrap();
         }
         let chain = keys(&snaps[..3]);
@@ -286,7 +291,7 @@ mod tests {
         write_pointer(&store, &latest).await.unwrap();
         let dry = apply(&store, keep_last(1), true).await.unwrap();
         assert_eq!(dry.deleted, keys(&snaps[3..]));
-        assert_eq!(dry.orphans, left_over);
+        assert!(dry.orphans.is_empty(), "{dry:?}");
         assert_eq!(store.keys().unwrap().len(), 21, "a dry run deletes nothing");
         let done = apply(&store, keep_last(1), false).await.unwrap();
         assert_eq!(done.deleted, dry.deleted);
@@ -294,10 +299,29 @@ mod tests {
             .iter()
             .flat_map(|k| [vec![k.clone()], sidecars(k).to_vec()].concat())
             .chain([catalog::LATEST.to_string()])
+            .chain(fresh)
             .collect();
         left.sort();
         assert_eq!(store.keys().unwrap(), left);
         assert_eq!(catalog::list_snapshots(&store).await.unwrap().len(), 3);
-        assert_eq!(store.list().await.unwrap().len(), 10);
+        assert_eq!(store.list().await.unwrap().len(), 12);
+    }
+
+    #[test]
+    fn sidecars_long_left_without_their_snapshot_go() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        let snaps = keys(&two_chains());
+        let (kept, gone, recent) = (&snaps[0], &snaps[1], &snaps[2]);
+        let object = |key: &str, age: i64| ObjectInfo {
+            key: key.to_string(),
+            size: 1,
+            modified: Some(now - TimeDelta::minutes(age)),
+        };
+        let mut listing = vec![object(kept, 120), object(catalog::LATEST, 120)];
+        for (key, age) in [(kept, 120), (gone, 120), (recent, 30)] {
+            listing.extend(sidecars(key).iter().map(|k| object(k, age)));
+        }
+        listing.push(object(&format!("{gone}.other"), 120));
+        assert_eq!(orphans(&listing, now), sidecars(gone));
     }
 }

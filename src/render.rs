@@ -11,7 +11,7 @@ use std::io::Write as _;
 use serde::Serialize;
 
 use crate::cli::Output;
-use crate::commands::{Check, Listing, Status, Verified, human_age, human_bytes};
+use crate::commands::{Check, Listing, SnapshotKind, Status, Verified, human_age, human_bytes};
 use crate::export::ExportReport;
 use crate::import::{ImportOutcome, Plan, Summary};
 use crate::model::Action;
@@ -117,20 +117,22 @@ pub fn status(s: &Status, output: Output) -> String {
 }
 
 /// `list`: one line per snapshot, newest first: size, age, objects, whether it was verified,
-/// `latest`, and the counts per kind; then why any was refused or has no counts.
+/// `latest` (and `chain` for the snapshots its chain holds), full or delta (with the delta's
+/// base), and the counts per kind; then why any was refused or has no counts. A delta's objects
+/// are what it writes (`+`, new or changed) and removes (`-`).
 pub fn list(l: &Listing, output: Output) -> String {
     if output == Output::Json {
         return json(l);
     }
     let now = chrono::Utc::now();
     let mut out = format!(
-        "{:<28} {:>10} {:>5} {:>8}  {:<10}  {:<6}  KINDS\n",
-        "SNAPSHOT", "SIZE", "AGE", "OBJECTS", "VERIFIED", "LATEST"
+        "{:<34} {:>10} {:>5} {:>8}  {:<10}  {:<6}  {:<25}  KINDS\n",
+        "SNAPSHOT", "SIZE", "AGE", "OBJECTS", "VERIFIED", "LATEST", "KIND"
     );
     let mut notes = String::new();
     for s in &l.snapshots {
         let (objects, kinds) = match &s.counts {
-            Some(c) => (c.values().sum::<u64>().to_string(), kind_counts(c)),
+            Some(c) => (objects(c, s.removed), kind_counts(c)),
             None => ("?".to_string(), String::new()),
         };
         let check = match s.check {
@@ -138,14 +140,25 @@ pub fn list(l: &Listing, output: Output) -> String {
             Check::Verified => "verified",
             Check::Refused => "REFUSED",
         };
+        let mark = match (s.latest, s.in_latest_chain) {
+            (true, _) => "latest",
+            (false, true) => "chain",
+            (false, false) => "",
+        };
+        let kind = match (s.kind, &s.base) {
+            (SnapshotKind::Full, _) => "full".to_string(),
+            (SnapshotKind::Delta, None) => "delta".to_string(),
+            (SnapshotKind::Delta, Some(base)) => format!("delta on {}", snapshot_id(base)),
+        };
         let line = format!(
-            "{:<28} {:>10} {:>5} {:>8}  {:<10}  {:<6}  {kinds}",
+            "{:<34} {:>10} {:>5} {:>8}  {:<10}  {:<6}  {:<25}  {kinds}",
             s.key,
             human_bytes(s.bytes),
             human_age(now, s.created_at),
             objects,
             check,
-            if s.latest { "latest" } else { "" },
+            mark,
+            kind,
         );
         out.push_str(line.trim_end_matches(' '));
         out.push('\n');
@@ -157,7 +170,24 @@ pub fn list(l: &Listing, output: Output) -> String {
             let _ = writeln!(notes, "{what}: {}: {reason}", s.key);
         }
     }
+    if l.snapshots.iter().any(|s| s.removed.is_some()) {
+        out.push_str("a delta's OBJECTS: +new or changed since its base, -removed\n");
+    }
     out + &notes
+}
+
+/// A snapshot's object count; a delta's as `+written -removed`.
+fn objects(counts: &std::collections::BTreeMap<String, u64>, removed: Option<u64>) -> String {
+    let written = counts.values().sum::<u64>();
+    match removed {
+        None => written.to_string(),
+        Some(removed) => format!("+{written} -{removed}"),
+    }
+}
+
+/// The ID a snapshot key names (`20261120T214500Z`), or the key when it names none.
+fn snapshot_id(key: &str) -> &str {
+    key.split_once('.').map_or(key, |(id, _)| id)
 }
 
 /// Counts per kind, as `kv_secret 10, mount 3`.
@@ -348,6 +378,57 @@ pub fn summary(s: &Summary) -> String {
 mod tests {
     use super::*;
     use crate::import::plan::tests::create_a_refuse_z;
+
+    #[test]
+    fn list_shows_full_or_delta_its_base_and_latest_chain() {
+        use crate::commands::Listed;
+        let at = chrono::Utc::now();
+        let (full, delta) = (
+            "20261120T214000Z.tar.gz.age",
+            "20261120T214500Z.delta.tar.gz.age",
+        );
+        let listed = |key: &str, kind, base: Option<&str>, removed| Listed {
+            key: key.to_string(),
+            bytes: 10,
+            created_at: at,
+            latest: key == delta,
+            kind,
+            in_latest_chain: true,
+            base: base.map(str::to_string),
+            counts: Some([("kv_secret".to_string(), 3)].into()),
+            removed,
+            check: Check::Unverified,
+            reason: None,
+        };
+        let listing = Listing {
+            location: "memory://".into(),
+            latest: Some(delta.into()),
+            latest_chain: vec![full.into(), delta.into()],
+            snapshots: vec![
+                listed(delta, SnapshotKind::Delta, Some(full), Some(1)),
+                listed(full, SnapshotKind::Full, None, None),
+            ],
+        };
+        let text = list(&listing, Output::Text);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].contains("+3 -1") && lines[1].contains("latest"),
+            "{text}"
+        );
+        assert!(lines[1].contains("delta on 20261120T214000Z"), "{text}");
+        assert!(
+            lines[2].contains("chain   full") && lines[2].contains(" 3  "),
+            "{text}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&list(&listing, Output::Json)).unwrap();
+        let first = &doc["snapshots"][0];
+        assert_eq!(
+            (first["kind"].as_str(), first["base"].as_str()),
+            (Some("delta"), Some(full))
+        );
+        assert_eq!(doc["snapshots"][1]["in_latest_chain"], true);
+        assert_eq!(doc["latest_chain"][0], full);
+    }
 
     #[test]
     fn a_plan_renders_one_line_per_change_and_a_count_line() {

@@ -14,7 +14,7 @@ use crate::config::{ListCheck, ListConfig, VerifyConfig};
 use crate::error::{Error, Result, one_line};
 use crate::seal::{self, Opener};
 use crate::select::Selection;
-use crate::snapshot::manifest::NotCopied;
+use crate::snapshot::manifest::{Manifest, NotCopied};
 use crate::snapshot::{Limits, catalog, reader, verify};
 use crate::store::{self, RangeReader, ReadStore, Stat, StreamFailure};
 use crate::vault::ClusterInfo;
@@ -25,6 +25,9 @@ pub struct Listing {
     pub location: String,
     /// The snapshot `latest.json` points at.
     pub latest: Option<String>,
+    /// The chain `latest.json` names (its full snapshot first, `latest` last); empty when it
+    /// names none (a pointer made before deltas).
+    pub latest_chain: Vec<String>,
     pub snapshots: Vec<Listed>,
 }
 
@@ -41,14 +44,59 @@ pub struct Listed {
     pub bytes: u64,
     pub created_at: DateTime<Utc>,
     pub latest: bool,
-    /// Objects per kind, as its manifest says; `None` when it could not be read.
+    /// A full snapshot or a delta, as its name says.
+    pub kind: SnapshotKind,
+    /// Whether `latest.json`'s chain holds it (what an import applies to reach `latest`).
+    pub in_latest_chain: bool,
+    /// A delta's base: the key of the snapshot it applies to (its signature's `base` claim once
+    /// verified, else its unverified manifest's); `None` for a full snapshot or when unread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// Objects per kind, as its manifest says; `None` when it could not be read. A delta's
+    /// count only what it holds: the objects that are new or changed since its base.
     pub counts: Option<BTreeMap<String, u64>>,
+    /// The objects a delta removes from its base; `None` for a full snapshot or when unread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<u64>,
     /// Whether it was verified (`list --verify`); without, the counts are the unverified head's.
     #[serde(rename = "verification")]
     pub check: Check,
     /// Why it was refused, or why its counts could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// What a snapshot is: whole, or the changes since its base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotKind {
+    Full,
+    Delta,
+}
+
+/// What `list` shows of a snapshot's manifest.
+struct Described {
+    counts: BTreeMap<String, u64>,
+    base: Option<String>,
+    removed: Option<u64>,
+}
+
+impl Described {
+    fn of(m: &Manifest) -> Described {
+        Described {
+            counts: m.counts.clone(),
+            base: m.delta.as_ref().map(|d| d.base.key.clone()),
+            removed: m.delta.as_ref().map(|d| d.removed.len() as u64),
+        }
+    }
+}
+
+impl Listed {
+    fn describe(&mut self, d: Described) {
+        self.counts = Some(d.counts);
+        self.base = d.base;
+        self.removed = d.removed;
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,9 +110,10 @@ pub enum Check {
 /// How many snapshots' heads are read at once.
 const HEADS_AT_ONCE: usize = 4;
 
-/// The snapshots, newest first, with size, age and object counts; `latest` is marked. With
-/// `--verify` (`ListCheck::Verify`), each is verified in full (a refused one is listed as such, and the rest still are);
-/// without, only the head of each is read, up to its manifest.
+/// The snapshots, newest first, with size, age, object counts, full or delta (and a delta's
+/// base); `latest` and its chain are marked. With `--verify` (`ListCheck::Verify`), each is
+/// verified in full (a refused one is listed as such, and the rest still are); without, only the
+/// head of each is read, up to its manifest.
 pub async fn list(config: &ListConfig) -> Result<Listing> {
     let store: Arc<dyn ReadStore> = store::open_read(&config.store_url).await?.into();
     let snaps = catalog::list_snapshots(store.as_ref()).await?;
@@ -74,11 +123,11 @@ pub async fn list(config: &ListConfig) -> Result<Listing> {
             what: "snapshot".into(),
         });
     }
-    let latest = catalog::read_pointer(store.as_ref())
-        .await
-        .ok()
-        .flatten()
-        .map(|p| p.key);
+    let pointer = catalog::read_pointer(store.as_ref()).await.ok().flatten();
+    let (latest, latest_chain) = match pointer {
+        Some(p) => (Some(p.key), p.chain),
+        None => (None, Vec::new()),
+    };
     let mut snapshots: Vec<Listed> = snaps
         .iter()
         .map(|(at, info)| Listed {
@@ -86,7 +135,14 @@ pub async fn list(config: &ListConfig) -> Result<Listing> {
             bytes: info.size,
             created_at: *at,
             latest: latest.as_deref() == Some(info.key.as_str()),
+            kind: match catalog::is_delta(&info.key) {
+                true => SnapshotKind::Delta,
+                false => SnapshotKind::Full,
+            },
+            in_latest_chain: latest_chain.contains(&info.key),
+            base: None,
             counts: None,
+            removed: None,
             check: Check::Unverified,
             reason: None,
         })
@@ -100,6 +156,7 @@ pub async fn list(config: &ListConfig) -> Result<Listing> {
     Ok(Listing {
         location: store.location(),
         latest,
+        latest_chain,
         snapshots,
     })
 }
@@ -108,8 +165,10 @@ pub async fn list(config: &ListConfig) -> Result<Listing> {
 async fn verify_each(config: &VerifyConfig, snapshots: &mut [Listed]) -> Result<()> {
     for s in snapshots {
         match verify::verify(config, &s.key).await {
-            Ok((_, manifest)) => {
-                s.counts = Some(manifest.counts);
+            Ok((snapshot, manifest)) => {
+                let claimed = snapshot.signed.and_then(|signed| signed.claims.base);
+                s.describe(Described::of(&manifest));
+                s.base = claimed.or(s.base.take());
                 s.check = Check::Verified;
             }
             Err(Error::Refused { reason, .. }) => {
@@ -136,33 +195,33 @@ async fn read_heads(
                 size: s.bytes,
                 etag: None,
             };
-            head_counts(store.clone(), opener.clone(), limits, s.key.clone(), stat)
+            head(store.clone(), opener.clone(), limits, s.key.clone(), stat)
         })
         .buffered(HEADS_AT_ONCE)
         .collect()
         .await;
     for (s, head) in snapshots.iter_mut().zip(heads) {
         match head {
-            Ok(counts) => s.counts = Some(counts),
+            Ok(described) => s.describe(described),
             Err(reason) => s.reason = Some(reason),
         }
     }
 }
 
-/// The counts in the manifest of snapshot `key`: decrypts and inflates only up to it.
-async fn head_counts(
+/// What the manifest of snapshot `key` says of it: decrypts and inflates only up to it.
+async fn head(
     store: Arc<dyn ReadStore>,
     opener: std::result::Result<Arc<Opener>, String>,
     limits: Limits,
     key: String,
     stat: Stat,
-) -> std::result::Result<BTreeMap<String, u64>, String> {
+) -> std::result::Result<Described, String> {
     let opener = opener?;
     let failure = StreamFailure::default();
     let data = RangeReader::new(store, &key, stat, failure.clone());
     let read = tokio::task::spawn_blocking(move || {
         let input = opener.open(&key, data).map_err(|e| one_line(&e))?;
-        reader::read_head(input, limits).map(|m| m.counts)
+        reader::read_head(input, limits).map(|m| Described::of(&m))
     })
     .await
     .map_err(|e| format!("reader crashed: {e}"))?;

@@ -26,7 +26,7 @@ pub use contents::{Content, KvContent, VersionInfo};
 pub use diff::{CLUSTER, Changed, Diff, DiffRequest, Item, diff};
 pub use fence::{demote, promote};
 pub use keygen::keygen;
-pub use list::{Check, Listed, Listing, Signature, Verified, list, verify};
+pub use list::{Check, Listed, Listing, Signature, SnapshotKind, Verified, list, verify};
 pub use retention::retention;
 pub use status::{Latest, Status, StoreLatest, Target, status};
 

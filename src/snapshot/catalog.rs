@@ -318,6 +318,35 @@ mod tests {
         assert_eq!(parse_snapshot_key("../20261120T214500Z.tar.gz"), None);
     }
 
+    /// The exporter's index and the signature sit next to their snapshot; neither is one.
+    #[tokio::test]
+    async fn sidecars_are_not_snapshots() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 20, 21, 45, 0).unwrap();
+        let store = MemoryStore::new();
+        for snapshot in [snapshot_key(t, true), delta_key(t, false)] {
+            for key in [
+                crate::snapshot::index::index_key(&snapshot),
+                seal::signature_key(&snapshot),
+                snapshot.clone(),
+            ] {
+                assert_eq!(parse_snapshot_key(&key).is_some(), key == snapshot, "{key}");
+                store.put(&key, vec![0]).await.unwrap();
+            }
+        }
+        let listed: Vec<String> = list_snapshots(&store)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, o)| o.key)
+            .collect();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert!(
+            listed
+                .iter()
+                .all(|k| k.ends_with(".tar.gz.age") || k.ends_with(".tar.gz"))
+        );
+    }
+
     #[tokio::test]
     async fn a_named_snapshot_is_exactly_that_object() {
         let store = MemoryStore::new();

@@ -303,11 +303,13 @@ fn verify_contents_lists_the_selection_with_kv_versions_and_metadata_and_no_valu
 #[test]
 fn list_counts_objects_and_list_verify_reports_a_corrupt_snapshot_and_goes_on() {
     let s = Store::new();
+    // Full snapshots: each counts all it holds, and each verifies on its own.
+    let full = [("REPLICATOR_FULL_EVERY", "0")];
     s.bao.kv_put("secret", "a", json!({"k": "list-value-1d2e"}));
-    s.export(&[]);
+    s.export(&full);
     s.bao.kv_put("secret", "b", json!({"k": "list-value-1d2e"}));
-    let corrupt = s.export(&[]);
-    s.export(&[]);
+    let corrupt = s.export(&full);
+    s.export(&full);
 
     let run = s.run(&["list"], &[]);
     run.assert_code(0);

@@ -16,6 +16,7 @@ fn run(bao: &Bao, store: &Path, args: &[&str], extra: &[(&str, &str)]) -> Run {
     replicator(args, &env_for(bao, &file_store(store), &extra))
 }
 
+/// Everything in the store but `latest.json`: snapshots and their sidecars.
 fn snapshots(store: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(store)
         .unwrap()
@@ -26,26 +27,40 @@ fn snapshots(store: &Path) -> Vec<String> {
     names
 }
 
+fn latest(store: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(store.join("latest.json")).unwrap()).unwrap()
+}
+
+/// Exports once (with `extra`) and returns the key it published.
+fn export(bao: &Bao, store: &Path, extra: &[(&str, &str)]) -> String {
+    // Snapshot names are stamped to the second.
+    std::thread::sleep(Duration::from_millis(1100));
+    run(bao, store, &["export"], extra).assert_code(0);
+    latest(store)["key"].as_str().unwrap().to_string()
+}
+
 #[test]
 fn retention_keeps_the_newest_and_never_latest() {
     let src = Bao::start();
     src.kv_put("secret", "app", json!({"v": "1"}));
     let store = tempfile::tempdir().unwrap();
+    // Full snapshots only: no chain keeps an older one.
+    let full = [("REPLICATOR_FULL_EVERY", "0")];
     for _ in 0..3 {
-        run(&src, store.path(), &["export"], &[]).assert_code(0);
-        std::thread::sleep(Duration::from_millis(1100));
+        export(&src, store.path(), &full);
     }
     assert_eq!(
         snapshots(store.path()).len(),
-        6,
-        "3 snapshots with their signatures"
+        9,
+        "3 snapshots with their signatures and indexes"
     );
 
+    std::thread::sleep(Duration::from_millis(1100));
     let run_keep = run(
         &src,
         store.path(),
         &["export"],
-        &[("REPLICATOR_KEEP_LAST", "2")],
+        &[full[0], ("REPLICATOR_KEEP_LAST", "2")],
     );
     run_keep.assert_code(0);
     assert!(
@@ -54,10 +69,8 @@ fn retention_keeps_the_newest_and_never_latest() {
         run_keep.stdout
     );
     let left = snapshots(store.path());
-    assert_eq!(left.len(), 4, "{left:?}");
-    let latest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.path().join("latest.json")).unwrap()).unwrap();
-    assert!(left.contains(&latest["key"].as_str().unwrap().to_string()));
+    assert_eq!(left.len(), 6, "{left:?}");
+    assert!(left.contains(&latest(store.path())["key"].as_str().unwrap().to_string()));
 
     // `prune` on demand: a dry run deletes nothing; the real run keeps one.
     let dry = run(
@@ -72,7 +85,7 @@ fn retention_keeps_the_newest_and_never_latest() {
         "{}",
         dry.stdout
     );
-    assert_eq!(snapshots(store.path()).len(), 4);
+    assert_eq!(snapshots(store.path()).len(), 6);
     run(
         &src,
         store.path(),
@@ -80,7 +93,7 @@ fn retention_keeps_the_newest_and_never_latest() {
         &[("REPLICATOR_KEEP_LAST", "1")],
     )
     .assert_code(0);
-    assert_eq!(snapshots(store.path()).len(), 2);
+    assert_eq!(snapshots(store.path()).len(), 3);
     let none = run(&src, store.path(), &["prune"], &[]);
     none.assert_code(2);
     assert!(
@@ -88,6 +101,115 @@ fn retention_keeps_the_newest_and_never_latest() {
         "{}",
         none.stderr
     );
+}
+
+/// A delta is useless without its full snapshot and the deltas before it: retention keeps the
+/// newest chain whole however few snapshots it is told to keep, and deletes an older chain with
+/// its signatures and indexes.
+#[test]
+fn retention_keeps_the_chain_of_a_kept_delta_whole() {
+    let src = Bao::start();
+    let store = tempfile::tempdir().unwrap();
+    let mut older = Vec::new();
+    for v in 0..3 {
+        src.kv_put("secret", "app", json!({"v": v}));
+        older.push(export(&src, store.path(), &[]));
+    }
+    // A full snapshot on demand starts the newer chain; two deltas extend it, and retention runs
+    // after the last export.
+    src.kv_put("secret", "app", json!({"v": "full"}));
+    let full = export(&src, store.path(), &[("REPLICATOR_FULL_EVERY", "0")]);
+    src.kv_put("secret", "other", json!({"v": "1"}));
+    let first = export(&src, store.path(), &[]);
+    src.kv_put("secret", "app", json!({"v": "last"}));
+    let last = export(&src, store.path(), &[("REPLICATOR_KEEP_LAST", "1")]);
+    let chain = vec![full.clone(), first.clone(), last.clone()];
+    assert!(
+        !is_delta(&older[0]) && is_delta(&older[2]) && !is_delta(&full) && is_delta(&last),
+        "{older:?} {chain:?}"
+    );
+    assert_eq!(latest(store.path())["chain"], json!(chain));
+    let sidecars = |k: &String| [k.clone(), format!("{k}.minisig"), format!("{k}.index")];
+    let mut kept: Vec<String> = chain.iter().flat_map(sidecars).collect();
+    kept.sort();
+    assert_eq!(snapshots(store.path()), kept, "the older chain goes whole");
+
+    let dry = run(
+        &src,
+        store.path(),
+        &["prune", "--dry-run"],
+        &[("REPLICATOR_KEEP_LAST", "1")],
+    );
+    dry.assert_code(0);
+    assert!(
+        dry.stdout
+            .contains("3 snapshots kept (2 of them only to keep a chain whole), 0 would delete"),
+        "{}",
+        dry.stdout
+    );
+
+    // `list` shows the chain: what each is, a delta's base, what latest.json's chain holds;
+    // with --verify, the base is the one its signature vouches for.
+    for args in [
+        &["list", "--output", "json"][..],
+        &["list", "--verify", "--output", "json"],
+    ] {
+        let listed = run(&src, store.path(), args, &[]);
+        listed.assert_code(0);
+        let doc: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+        assert_lists_chain(&doc, &chain, &listed.stdout);
+        let check = if args.contains(&"--verify") {
+            "verified"
+        } else {
+            "unverified"
+        };
+        assert!(
+            doc["snapshots"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["verification"] == check),
+            "{}",
+            listed.stdout
+        );
+    }
+}
+
+/// `list --output json` shows `chain` (a full snapshot and two deltas, oldest first) as it is.
+fn assert_lists_chain(doc: &serde_json::Value, chain: &[String], listed: &str) {
+    let [full, first, last] = chain else {
+        panic!("{chain:?}")
+    };
+    let rows: Vec<_> = doc["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["key"].clone(),
+                s["kind"].clone(),
+                s["base"].clone(),
+                s["in_latest_chain"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (json!(last), json!("delta"), json!(first), json!(true)),
+            (json!(first), json!("delta"), json!(full), json!(true)),
+            (json!(full), json!("full"), json!(null), json!(true)),
+        ],
+        "{listed}"
+    );
+    assert_eq!(
+        doc["snapshots"][0]["counts"]["kv_secret"], 1,
+        "a delta counts what it holds"
+    );
+}
+
+fn is_delta(key: &str) -> bool {
+    key.contains(".delta.")
 }
 
 #[test]

@@ -239,6 +239,14 @@ pub fn verify(v: &Verified, output: Output) -> String {
         v.entries,
         counts.join(", ")
     );
+    if !v.chain.is_empty() {
+        let _ = writeln!(
+            out,
+            "chain of {} verified: {}",
+            v.chain.len(),
+            v.chain.join(" <- ")
+        );
+    }
     for nc in &v.not_copied {
         let _ = writeln!(out, "not copied: {} {}: {}", nc.kind, nc.path, nc.reason);
     }

@@ -1,7 +1,8 @@
 //! `diff A B`: which objects two snapshots, or a snapshot and the live cluster, hold differently.
 //! A snapshot side is verified as `verify` verifies it (a refusal is exit code 4); the `cluster`
 //! side is the export's walk of VAULT_ADDR into memory, nothing written anywhere. Each side keeps
-//! a `Fingerprint` per object (digests, never values), matched by snapshot entry name.
+//! a `Fingerprint` per object (digests, never values), matched by snapshot entry name. A delta
+//! side is the whole set its chain adds up to.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,7 +16,7 @@ use crate::export;
 use crate::objects::{Kind, Object, Sink};
 use crate::select::Selection;
 use crate::snapshot::format::entry_name;
-use crate::snapshot::{catalog, verify};
+use crate::snapshot::{catalog, chain, verify};
 use crate::vault::Session;
 
 /// The live cluster at VAULT_ADDR, as a side of `diff`.
@@ -127,8 +128,36 @@ async fn load_cluster(config: &ClusterConfig, only: Option<&Selection>) -> Resul
     .await
 }
 
-/// Snapshot `id`'s key and fingerprints, verified as `verify` verifies it.
+/// Snapshot `id`'s key and fingerprints, verified as `verify` verifies it. A delta stands for
+/// the set its chain adds up to: its full snapshot, then each delta's entries over it, less
+/// what each removes.
 async fn load_snapshot(
+    config: &VerifyConfig,
+    id: &str,
+    only: Option<&Selection>,
+) -> Result<(String, Side)> {
+    let (key, mut side) = load_one(config, id, only).await?;
+    if !catalog::is_delta(&key) {
+        return Ok((key, side));
+    }
+    let steps = chain::resolve(config, &key, None).await?;
+    let mut set = Side::new();
+    for step in &steps {
+        let removed = step.manifest.delta.iter().flat_map(|d| &d.removed);
+        for gone in removed {
+            set.remove(&gone.name);
+        }
+        let held = match step.snapshot.key == key {
+            true => std::mem::take(&mut side),
+            false => load_one(config, &step.snapshot.key, only).await?.1,
+        };
+        set.extend(held);
+    }
+    Ok((key, set))
+}
+
+/// One snapshot's key and the fingerprints of what it holds itself.
+async fn load_one(
     config: &VerifyConfig,
     id: &str,
     only: Option<&Selection>,

@@ -15,7 +15,7 @@ use crate::error::{Error, Result, one_line};
 use crate::seal::{self, Opener};
 use crate::select::Selection;
 use crate::snapshot::manifest::{Manifest, NotCopied};
-use crate::snapshot::{Limits, catalog, reader, verify};
+use crate::snapshot::{Limits, catalog, chain, reader, verify};
 use crate::store::{self, RangeReader, ReadStore, Stat, StreamFailure};
 use crate::vault::ClusterInfo;
 
@@ -242,6 +242,10 @@ pub struct Verified {
     pub entries: usize,
     pub counts: BTreeMap<String, u64>,
     pub not_copied: Vec<NotCopied>,
+    /// A delta's chain, verified link by link: its full snapshot first, this one last (empty
+    /// for a full snapshot).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<String>,
     /// With `--contents`: the objects it holds (those `--only` selects), in snapshot order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contents: Option<Vec<Content>>,
@@ -276,6 +280,12 @@ pub async fn verify(
         true
     })
     .await?;
+    // A delta is only as good as its chain: each snapshot under it is verified, and linked.
+    let chain = match m.is_delta() {
+        true => chain::resolve(config, &snapshot.key, None).await?,
+        false => Vec::new(),
+    };
+    let chain = chain.into_iter().map(|s| s.snapshot.key).collect();
     let contents = contents.then(|| {
         let mut listed = listed.lock().unwrap_or_else(|e| e.into_inner());
         std::mem::take(&mut *listed)
@@ -302,6 +312,7 @@ pub async fn verify(
         entries: m.entries.len(),
         counts: m.counts,
         not_copied: m.not_copied,
+        chain,
         contents,
     })
 }

@@ -118,7 +118,7 @@ pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
         let before = state.meta().await?;
-        let from_last = !opts.full_check && !due_full_check(&opts, before.as_ref());
+        let from_last = !opts.full_check && !pass::due_full_check(&opts, before.as_ref());
         let start = before.as_ref().filter(|_| from_last).and_then(|m| {
             let set = SetDigest::from_hex(m.set.as_deref()?)?;
             Some((m.last_snapshot.as_str(), set))
@@ -175,16 +175,6 @@ async fn fence_warning(state: &ImporterState, addr: &str, allow: bool) -> Result
     Ok(Some(warning))
 }
 
-/// Whether this run must compare every object (a full check, from the chain's full snapshot):
-/// asked for, never imported here, the last import unfinished, or `REPLICATOR_FULL_CHECK_EVERY`
-/// runs since the last full check.
-fn due_full_check(
-    opts: &crate::config::ImportOptions,
-    before: Option<&crate::state::Meta>,
-) -> bool {
-    before.is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every)
-}
-
 /// What every step of an import shares: the client, the bookkeeping, the options, the mode and
 /// the records' key.
 type Context<'a> = (
@@ -224,6 +214,7 @@ fn prepare(
                 applied,
                 heads,
                 superseded,
+                after_partial: false,
             };
             (snapshot, manifest, once)
         })
@@ -285,14 +276,17 @@ async fn import_with(
         }
     };
     let mut done = Done::default();
-    for (run, (snapshot, manifest, once)) in runs.iter().zip(steps) {
+    for (run, (snapshot, manifest, mut once)) in runs.iter().zip(steps) {
+        // An object an earlier step could not apply is not in the later ones: the run stays
+        // incomplete, and the next one compares everything from the full snapshot.
+        once.after_partial = done.partial();
         let result = plan_and_apply(run, once, (&snapshot, &manifest), lease.as_ref()).await;
         done.bytes += snapshot.size;
         done.key = snapshot.key;
         done.not_copied = manifest.not_copied;
         let stop = result.is_err() || lease.as_ref().is_some_and(|l| l.gate().is_cancelled());
         done.add(result);
-        if stop || done.partial() {
+        if stop || done.interrupted() {
             break;
         }
     }
@@ -370,8 +364,13 @@ impl Done {
         }
     }
 
-    /// Whether a step left objects unapplied: the next steps wait for the next run.
+    /// Whether a step left objects unapplied (refused, failed or stopped early).
     fn partial(&self) -> bool {
         self.result.as_ref().is_ok_and(|(_, s)| s.is_partial())
+    }
+
+    /// Whether a step stopped early: the next steps wait for the next run.
+    fn interrupted(&self) -> bool {
+        self.result.as_ref().is_ok_and(|(_, s)| s.interrupted)
     }
 }

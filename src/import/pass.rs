@@ -45,6 +45,8 @@ pub(super) struct Once {
     pub heads: Vec<Scanned>,
     /// The entries a later snapshot of the chain replaces or removes (name hashes, sorted).
     pub superseded: Vec<u64>,
+    /// An earlier step of this run left objects unapplied: this one cannot complete the import.
+    pub after_partial: bool,
 }
 
 pub(super) async fn plan_and_apply(
@@ -105,7 +107,7 @@ pub(super) async fn plan_and_apply(
     let summary = conclude(
         run,
         lease,
-        (snapshot, opts, manifest.set),
+        (snapshot, opts, manifest.set, once.after_partial),
         records,
         applied,
         tally,
@@ -119,10 +121,11 @@ pub(super) async fn plan_and_apply(
 async fn conclude(
     run: &Run<'_>,
     lease: Option<&lease::Lease>,
-    (snapshot, opts, set): (
+    (snapshot, opts, set, after_partial): (
         &Snapshot,
         &crate::config::ImportOptions,
         Option<crate::snapshot::SetDigest>,
+        bool,
     ),
     mut records: Records,
     applied: Result<Summary>,
@@ -130,7 +133,7 @@ async fn conclude(
     (before, stored): (Option<Meta>, Option<Meta>),
 ) -> Result<Summary> {
     let deleted = tally.settle(&mut records);
-    let complete = applied.as_ref().is_ok_and(|s| !s.is_partial());
+    let complete = !after_partial && applied.as_ref().is_ok_and(|s| !s.is_partial());
     let meta = match run.restore {
         // A restore is not an import of the snapshot: `meta` stays as the last import left it.
         Some(_) => before,
@@ -155,9 +158,19 @@ fn this_run(
     before: Option<&Meta>,
 ) -> crate::config::ImportOptions {
     let mut opts = opts.clone();
-    opts.full_check |=
-        before.is_none_or(|m| !m.complete || m.runs_since_full_check + 1 >= opts.full_check_every);
+    opts.full_check |= due_full_check(&opts, before);
     opts
+}
+
+/// Whether this run must compare every object (a full check, from the chain's full snapshot):
+/// asked for, never imported here, the last import unfinished, or `REPLICATOR_FULL_CHECK_EVERY`
+/// runs since the last full check, or the settings that decide what it writes changed.
+pub(super) fn due_full_check(opts: &crate::config::ImportOptions, before: Option<&Meta>) -> bool {
+    before.is_none_or(|m| {
+        !m.complete
+            || m.runs_since_full_check + 1 >= opts.full_check_every
+            || m.settings.as_deref() != Some(settings_mark(opts).as_str())
+    })
 }
 
 /// What a pass came to.
@@ -317,6 +330,7 @@ fn next_meta(
 ) -> Meta {
     Meta {
         set: set.map(|s| s.to_hex()),
+        settings: Some(settings_mark(opts)),
         last_snapshot: snapshot.key.clone(),
         applied_at: Utc::now(),
         complete,
@@ -326,6 +340,16 @@ fn next_meta(
         },
         store_bound: before.as_ref().is_some_and(|m| m.store_bound) || snapshot.names_its_store(),
     }
+}
+
+/// A digest of the settings that decide which objects an import writes (drift, users'
+/// passwords, database engines): objects a run left alone under other settings are compared
+/// again once they change. (A prune goes by the records, whatever the run compares.)
+pub(super) fn settings_mark(opts: &crate::config::ImportOptions) -> String {
+    use sha2::Digest;
+    let o = opts;
+    let settings = format!("{:?} {:?} {:?}", o.on_drift, o.userpass, o.database);
+    hex::encode(&sha2::Sha256::digest(settings.as_bytes())[..8])
 }
 
 /// Saves the records and `meta` after an apply pass, whether it finished or not (the records
@@ -354,7 +378,7 @@ async fn save_progress(
                 m.runs_since_full_check,
                 m.store_bound,
                 &m.set,
-            )
+            ) || s.settings != m.settings
         })
     });
     // Saved even when the pass failed part-way: the records say what was written.

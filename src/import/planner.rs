@@ -213,12 +213,10 @@ async fn take<'a>(
         entry,
         sha256,
     } = scanned;
-    if object.as_parent().is_none()
-        && pass
-            .superseded
-            .binary_search(&crate::snapshot::entries::name_key(&entry))
-            .is_ok()
-    {
+    let later = (pass.superseded)
+        .binary_search(&crate::snapshot::entries::name_key(&entry))
+        .is_ok();
+    if later && object.as_parent().is_none() {
         return None;
     }
     let (object, copy, container) = match admit(pass, object)? {
@@ -255,6 +253,13 @@ async fn take<'a>(
             true => super::restore::container_only(change),
             false => change,
         };
+        // A later step of the chain holds this container too: this one only creates it when
+        // missing (what this step holds needs it), and leaves its settings to that step.
+        let mut change = change;
+        if later && !container && change.action == Action::Update {
+            (change.action, change.reason, change.drift) = (Action::Unchanged, None, false);
+            change.ops = Default::default();
+        }
         pass.exec.parents.planned(p, &change);
         let done = finish(pass, change, record).await;
         settle(sink, records, done);

@@ -33,8 +33,14 @@ pub async fn resolve(
     start: Option<(&str, SetDigest)>,
 ) -> Result<Vec<Step>> {
     let head = step(config, id).await?;
-    let mut steps = vec![head];
     let last = start;
+    // The snapshot applied last, asked for again: itself alone (what it holds is in place).
+    let again =
+        last.is_some_and(|(key, set)| key == head.snapshot.key && Some(set) == head.manifest.set);
+    let mut steps = vec![head];
+    if again {
+        return Ok(steps);
+    }
     // A full snapshot starts the chain.
     while let Some(delta) = steps.last().and_then(|s| s.manifest.delta.as_ref()) {
         let base = delta.base.clone();

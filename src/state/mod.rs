@@ -49,6 +49,10 @@ pub struct Meta {
     /// must start from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<String>,
+    /// What the importer's settings that decide what it writes were (a digest): when they
+    /// change, the next import compares everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

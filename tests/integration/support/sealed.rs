@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use vault_replicator::snapshot::SetDigest;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -143,11 +144,23 @@ pub fn raw_targz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 /// Adds (or corrects) an entry's line in the manifest, the first entry.
 pub fn list_in_manifest(entries: &mut [(String, Vec<u8>)], name: &str, data: &[u8]) {
     let mut m: Value = serde_json::from_slice(&entries[0].1).unwrap();
+    let sha = Sha256::digest(data);
     let list = m["entries"].as_array_mut().unwrap();
+    let was = list.iter().find(|e| e["name"] == name).cloned();
     list.retain(|e| e["name"] != name);
-    list.push(
-        json!({"name": name, "size": data.len(), "sha256": hex::encode(Sha256::digest(data))}),
-    );
+    list.push(json!({"name": name, "size": data.len(), "sha256": hex::encode(sha)}));
+    // The set's digest follows, as an exporter holding the signing key would make it: the
+    // archive is refused for what it holds, not for a sum that does not add up.
+    if let Some(set) = m["set"].as_str().and_then(SetDigest::from_hex) {
+        let mut set = set;
+        let sha16 =
+            |hex_sha: &str| -> [u8; 16] { hex::decode(hex_sha).unwrap()[..16].try_into().unwrap() };
+        if let Some(was) = was {
+            set.remove(name, &sha16(was["sha256"].as_str().unwrap()));
+        }
+        set.add(name, &sha16(&hex::encode(sha)));
+        m["set"] = json!(set.to_hex());
+    }
     entries[0].1 = serde_json::to_vec_pretty(&m).unwrap();
 }
 

@@ -12,7 +12,10 @@ own CPU-seconds (user + system, from the child's rusage) in total and per 10,000
 CPU-seconds the two OpenBao servers and Garage spent during the step (/proc/PID/stat). Export +
 import is also set against the floor of one GET and one PUT per secret at the raw rates. Checks
 that every secret reached DR: the full-check import compares each one with DR and must find all
-of them unchanged. Prints a table; changes nothing outside a temporary directory.
+of them unchanged. Then one RPO cycle as the shipped schedules run it (issue #27): 0.1 % of the
+secrets and a policy changed, a delta export and the import of its chain, with the requests each
+made and the bytes the import downloaded. Prints a table; changes nothing outside a temporary
+directory.
 
 BENCH_SHAPE is a comma-separated list of KEY=VALUE, each optional:
   folders=10:5000     folder sizes; the secrets of each mount are split evenly between them
@@ -339,7 +342,37 @@ def run(work, shape):
     step("import after 1% changed", on_dr, imp, import_counts)
     out = step("full-check re-import", on_dr, imp + ["--full-check"], import_counts)
     check_complete(json.loads(out), N + 1)  # + the ceiling's own secret/ceiling
+    cycle = delta_cycle(dc, dc_token, shape, step, (on_dc, on_dr), (export_counts, import_counts))
     report(shape, rows, rate, sizes, changed, seed_s, time.monotonic() - started)
+    report_cycle(shape, rows[-2:], cycle, sizes[-1])
+
+
+def delta_cycle(dc, dc_token, shape, step, envs, counts):
+    """One RPO cycle as the shipped schedules run it: 0.1 % of the secrets (at least one) and a
+    policy change on DC, then a delta export and the import of the chain on DR. Returns
+    (secrets changed, bytes the import downloaded, its chain)."""
+    (on_dc, on_dr), (export_counts, import_counts) = envs, counts
+    changed = max(1, N // 1000)
+    seed(dc, dc_token, shape, itertools.islice(layout(shape, N), 1, None, N // changed), "v3")
+    post(dc, dc_token, "sys/policies/acl/bench-cycle", {"policy": 'path "x" { capabilities = ["read"] }'})
+    time.sleep(1.1)
+    step("delta export (0.1%)", on_dc, ["export"], export_counts)
+    out = json.loads(step("chain import (0.1%)", on_dr, ["import", "--output", "json"],
+                          import_counts))
+    return changed, out.get("snapshot_bytes", 0), out.get("chain", [])
+
+
+def report_cycle(shape, pair, cycle, export_bytes):
+    """The RPO cycle's figures, set against issue #27's bounds."""
+    changed, downloaded, chain = cycle
+    export, imp = pair
+    folders = folder_count(shape, N)
+    print(f"\nRPO cycle, {changed} secrets and 1 policy changed: delta export {export.seconds:.2f}s "
+          f"+ chain import {imp.seconds:.2f}s = {export.seconds + imp.seconds:.2f}s")
+    print(f"  export: {export.reads} requests (bound: {folders} folders + 3 x {changed + 1} changes "
+          f"+ non-KV objects + a constant); delta {export_bytes / 1024:.1f} KiB")
+    print(f"  import: {imp.reads} reads + {imp.writes} writes (bound: 2 x {changed + 1} changes + "
+          f"bookkeeping); downloaded {downloaded / 1024:.1f} KiB through a chain of {len(chain)}")
 
 
 def report(shape, rows, rate, sizes, changed, seed_s, total_s):

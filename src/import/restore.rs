@@ -106,17 +106,16 @@ impl Restore {
         }
     }
 
-    /// The namespaces and mounts the selected objects live in, parents of parents included: one
-    /// pass over the (already verified) snapshot. A selection that takes nothing is an error:
-    /// a typo must not pass for a restore.
-    /// The containers each snapshot of a chain needs for this selection; refused when none of
-    /// them holds an object it selects.
+    /// The namespaces and mounts the selected objects live in, parents of parents included, for
+    /// each snapshot of a chain: one pass over each (already verified). Every step needs what any
+    /// of them does (the set the chain adds up to lives in them). A selection that takes nothing
+    /// is an error: a typo must not pass for a restore.
     pub(super) async fn needs_all(&self, snapshots: &[&Snapshot]) -> Result<Vec<HashSet<Parent>>> {
-        let mut all = Vec::with_capacity(snapshots.len());
+        let mut all = HashSet::new();
         let mut selected = 0;
         for snapshot in snapshots {
             let (needs, n) = self.needs(snapshot).await?;
-            all.push(needs);
+            all.extend(needs);
             selected += n;
         }
         if selected == 0 {
@@ -131,7 +130,7 @@ impl Restore {
             ));
         }
         tracing::info!(only = %self.only.spec(), objects = selected, "selective restore");
-        Ok(all)
+        Ok(vec![all; snapshots.len()])
     }
 
     async fn needs(&self, snapshot: &Snapshot) -> Result<(HashSet<Parent>, u64)> {

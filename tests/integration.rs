@@ -3,6 +3,7 @@
 
 mod integration {
     pub mod access;
+    pub mod chain_runs;
     pub mod conventions;
     pub mod database;
     pub mod deltas;

@@ -111,6 +111,8 @@ class Proxy(BaseHTTPRequestHandler):
             return self.answer(404, kv_invalid(method))
         if self.command in ("POST", "PUT", "PATCH", "DELETE"):
             self.record("write", path, body)
+        elif method == "GET":
+            self.record("read", path, None)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
         conn, resp = upstream_request(self.command, self.path, headers, body)
         data = resp.read()

@@ -35,7 +35,8 @@ impl VaultProxy {
         }
     }
 
-    /// What it recorded of this `kind`: `write` (each write forwarded), `namespace` (each
+    /// What it recorded of this `kind`: `write` (each write forwarded), `read` (each GET that
+    /// is not a listing), `namespace` (each
     /// request meant for a namespace, answered 404) or `vault404` (each request it answered as
     /// Vault does: `sys/namespaces`, a KV-v2 `detailed-metadata/`).
     pub fn recorded(&self, kind: &str) -> Vec<Value> {

@@ -134,7 +134,7 @@ EXTERNAL_ENV = {"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECR
                 "TMPDIR", "RUST_LOG"}
 # Being added to the binary; accepted before src/config reads them.
 PENDING_ENV = {"REPLICATOR_KEEP_LAST", "REPLICATOR_KEEP_WITHIN", "REPLICATOR_MAX_AGE",
-               "REPLICATOR_PUSHGATEWAY_URL", "REPLICATOR_FULL_EVERY"}
+               "REPLICATOR_PUSHGATEWAY_URL"}
 
 
 class Checker:

@@ -114,10 +114,19 @@ pub async fn read_pointer_tagged(store: &dyn Store) -> Result<Option<(Pointer, O
 }
 
 /// Moves `latest.json` to a delta, only while it is still the version `tag` names (the delta's
-/// base): two exports never interleave one chain. `Error::Conflict` when it moved.
+/// base): two exports never interleave one chain. `Error::Conflict` when it moved. Some S3
+/// stores ignore conditional writes (Garage 2.5 does): the pointer is read back as well, so an
+/// export that another overtook there says so rather than claiming the chain.
 pub async fn extend_pointer(store: &dyn Store, pointer: &Pointer, tag: Option<&str>) -> Result<()> {
     let bytes = pointer_bytes(store, pointer)?;
-    store.put_if(LATEST, bytes, tag).await
+    store.put_if(LATEST, bytes, tag).await?;
+    match read_pointer(store).await? {
+        Some(now) if now.key == pointer.key => Ok(()),
+        _ => Err(Error::Conflict {
+            location: store.location(),
+            key: LATEST.to_string(),
+        }),
+    }
 }
 
 /// Moves `latest.json` to `pointer`, unless it already names a newer snapshot (an export that
@@ -421,5 +430,36 @@ mod tests {
         write_pointer(&store, &future).await.unwrap();
         assert_eq!(move_pointer(&store, &older).await.unwrap(), None);
         assert_eq!(read_pointer(&store).await.unwrap(), Some(older));
+    }
+
+    #[tokio::test]
+    async fn a_delta_extends_latest_only_while_it_is_the_version_read() {
+        let store = MemoryStore::new();
+        let pointer = |key: &str| Pointer {
+            key: key.into(),
+            sha256: "0".repeat(64),
+            size: 1,
+            created_at: Utc::now(),
+            chain: vec![key.into()],
+        };
+        // No pointer yet: only a create succeeds.
+        extend_pointer(&store, &pointer("a"), None).await.unwrap();
+        let conflict = extend_pointer(&store, &pointer("b"), None).await;
+        assert!(
+            matches!(conflict, Err(Error::Conflict { .. })),
+            "{conflict:?}"
+        );
+        let (read, tag) = read_pointer_tagged(&store).await.unwrap().unwrap();
+        assert_eq!(read.key, "a");
+        // Another export moved it since this one read it: refused, and theirs stays.
+        write_pointer(&store, &pointer("other")).await.unwrap();
+        let stale = extend_pointer(&store, &pointer("b"), tag.as_deref()).await;
+        assert!(matches!(stale, Err(Error::Conflict { .. })), "{stale:?}");
+        assert_eq!(read_pointer(&store).await.unwrap().unwrap().key, "other");
+        let (_, tag) = read_pointer_tagged(&store).await.unwrap().unwrap();
+        extend_pointer(&store, &pointer("b"), tag.as_deref())
+            .await
+            .unwrap();
+        assert_eq!(read_pointer(&store).await.unwrap().unwrap().key, "b");
     }
 }

@@ -1,6 +1,7 @@
 //! Delta chains (#27) in the runs operators meet: a source that answers as HashiCorp Vault does
 //! (no `detailed-metadata/`), an import killed with SIGKILL mid-chain, a transit key whose backup
-//! changes on every read, and an S3 store (Garage) whose `latest.json` a delta extends.
+//! changes on every read, an S3 store (Garage) whose `latest.json` a delta extends, and two
+//! exports racing for `latest.json` on a store that ignores conditional writes.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -114,7 +115,12 @@ fn an_import_killed_mid_chain_converges_on_the_next_run() {
     import.kill().unwrap(); // SIGKILL: no lease released, no records saved past the last batch
     assert_eq!(finish(import.wait_with_output().unwrap()).code, -1);
 
-    let wait = [extra[0], extra[1], extra[2], ("REPLICATOR_LEASE_WAIT", "1m")];
+    let wait = [
+        extra[0],
+        extra[1],
+        extra[2],
+        ("REPLICATOR_LEASE_WAIT", "1m"),
+    ];
     let next = p.import(&wait);
     next.assert_code(0);
     for (i, k) in keys[..299].iter().enumerate() {
@@ -159,7 +165,7 @@ fn a_transit_key_nobody_touched_makes_no_delta() {
 }
 
 #[test]
-fn on_s3_a_delta_moves_latest_and_a_stale_pointer_is_never_overwritten() {
+fn on_s3_a_delta_moves_latest_and_the_chain_imports() {
     let (src, dst) = (Bao::start(), Bao::start());
     let bucket = garage().bucket();
     let store = format!("s3://{bucket}/dc");
@@ -176,4 +182,38 @@ fn on_s3_a_delta_moves_latest_and_a_stale_pointer_is_never_overwritten() {
     run.assert_code(0);
     assert_eq!(writes(&run), 1, "{}", run.stdout);
     assert_eq!(dst.kv_get("secret", "app/a").unwrap()["v"], 2);
+}
+
+/// Two exports that both extended the chain from the same base (a store that ignores
+/// conditional writes, as Garage 2.5 does, and a schedule without `concurrencyPolicy: Forbid`):
+/// the target that applied the losing delta finds its last import outside `latest.json`'s chain,
+/// and takes the chain from its full snapshot; nothing is applied twice or wrongly.
+#[test]
+fn a_delta_that_lost_the_race_for_latest_costs_one_full_chain_never_a_wrong_one() {
+    let p = Pair::new();
+    seed(&p.src, 5, "one");
+    export(&p, &[]);
+    p.import(&[]).assert_code(0);
+    let pointer = p.dir.path().join("latest.json");
+    let at_full = std::fs::read(&pointer).unwrap();
+    p.src.kv_put("secret", "app/001", json!({"v": "lost"}));
+    export(&p, &[]);
+    p.import(&[]).assert_code(0);
+    assert_eq!(p.dst.kv_get("secret", "app/001").unwrap()["v"], "lost");
+    // The other export read latest.json before the first moved it, and wrote after.
+    std::fs::write(&pointer, at_full).unwrap();
+    p.src.kv_put("secret", "app/001", json!({"v": "won"}));
+    p.src.kv_put("secret", "app/002", json!({"v": "won"}));
+    let won = export(&p, &[]);
+    assert!(won.stdout.contains("chain of 2"), "{}", won.stdout);
+    let run = p.import(&[]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("through a chain of 2"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(p.dst.kv_get("secret", "app/001").unwrap()["v"], "won");
+    assert_eq!(p.dst.kv_get("secret", "app/002").unwrap()["v"], "won");
+    p.assert_converged();
 }

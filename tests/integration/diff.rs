@@ -193,7 +193,14 @@ fn a_snapshot_diffs_against_the_live_cluster_and_an_unchanged_cluster_has_no_cha
         assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
     };
     // The first export is the full snapshot (the second, a delta, holds what changed).
-    let verify = ["verify", "--snapshot", &first, "--contents", "--output", "json"];
+    let verify = [
+        "verify",
+        "--snapshot",
+        &first,
+        "--contents",
+        "--output",
+        "json",
+    ];
     let held = json_of(&s.run(&verify, &[]));
     let kinds: std::collections::BTreeSet<&str> = held["contents"]
         .as_array()

@@ -288,7 +288,7 @@ fn a_snapshot_larger_than_one_upload_part_goes_up_in_parts_and_imports_whole() {
         .stdout
         .split(" bytes")
         .next()
-        .and_then(|s| s.rsplit('(').next())
+        .and_then(|s| s.rsplit([' ', '(']).next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     // More than one 8 MiB part: the multipart path, not the single put.

@@ -372,7 +372,8 @@ def report_cycle(shape, pair, cycle, export_bytes):
     print(f"  export: {export.reads} requests (bound: {folders} folders + 3 x {changed + 1} changes "
           f"+ non-KV objects + a constant); delta {export_bytes / 1024:.1f} KiB")
     print(f"  import: {imp.reads} reads + {imp.writes} writes (bound: 2 x {changed + 1} changes + "
-          f"bookkeeping); downloaded {downloaded / 1024:.1f} KiB through a chain of {len(chain)}")
+          f"bookkeeping); applied {len(chain)} snapshot(s) of {downloaded / 1024:.1f} KiB (each read up "
+          f"to 3 times: signature, verify, apply)")
 
 
 def report(shape, rows, rate, sizes, changed, seed_s, total_s):

@@ -272,7 +272,8 @@ pub fn import(out: &ImportOutcome, dry_run: bool, output: Output) -> String {
             let doc = serde_json::json!({
                 "snapshot": out.snapshot, "dry_run": dry_run, "writes": out.writes,
                 "reads": out.reads, "only": out.only, "warning": out.warning,
-                "chain": out.chain, "plan": out.plan, "summary": out.summary,
+                "chain": out.chain, "snapshot_bytes": out.snapshot_bytes, "plan": out.plan,
+                "summary": out.summary,
             });
             format!(
                 "{}\n",

@@ -8,6 +8,7 @@ mod decide;
 mod inherit;
 mod input;
 mod inside;
+mod meta;
 mod pass;
 pub mod plan;
 mod planner;
@@ -118,7 +119,7 @@ pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
         let before = state.meta().await?;
-        let from_last = !opts.full_check && !pass::due_full_check(&opts, before.as_ref());
+        let from_last = !opts.full_check && !meta::due_full_check(&opts, before.as_ref());
         let start = before.as_ref().filter(|_| from_last).and_then(|m| {
             let set = SetDigest::from_hex(m.set.as_deref()?)?;
             Some((m.last_snapshot.as_str(), set))

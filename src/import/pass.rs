@@ -5,11 +5,10 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
-
 use super::applied::{self, Applied};
 use super::apply::Executor;
 use super::inherit::Parents;
+use super::meta::{next_meta, this_run};
 use super::plan::{Change, Mode, Plan};
 use super::planner::Reading;
 use super::restore::Restore;
@@ -148,29 +147,6 @@ async fn conclude(
     saved?;
     noted?;
     Ok(summary)
-}
-
-/// The options of this run: between full checks, objects the importer already applied are
-/// trusted to be as it left them; a full check every `REPLICATOR_FULL_CHECK_EVERY` runs, and
-/// after a run that did not finish.
-fn this_run(
-    opts: &crate::config::ImportOptions,
-    before: Option<&Meta>,
-) -> crate::config::ImportOptions {
-    let mut opts = opts.clone();
-    opts.full_check |= due_full_check(&opts, before);
-    opts
-}
-
-/// Whether this run must compare every object (a full check, from the chain's full snapshot):
-/// asked for, never imported here, the last import unfinished, or `REPLICATOR_FULL_CHECK_EVERY`
-/// runs since the last full check, or the settings that decide what it writes changed.
-pub(super) fn due_full_check(opts: &crate::config::ImportOptions, before: Option<&Meta>) -> bool {
-    before.is_none_or(|m| {
-        !m.complete
-            || m.runs_since_full_check + 1 >= opts.full_check_every
-            || m.settings.as_deref() != Some(settings_mark(opts).as_str())
-    })
 }
 
 /// What a pass came to.
@@ -318,38 +294,6 @@ async fn plan_prunes(
     prune::guard(&planned, records.len() as u64, recent, run.opts)
         .map_err(|reason| Error::refused(&snapshot.key, reason))?;
     Ok(prune::split(planned))
-}
-
-/// The `meta` an import of `snapshot` leaves.
-fn next_meta(
-    snapshot: &Snapshot,
-    opts: &crate::config::ImportOptions,
-    before: Option<Meta>,
-    complete: bool,
-    set: Option<crate::snapshot::SetDigest>,
-) -> Meta {
-    Meta {
-        set: set.map(|s| s.to_hex()),
-        settings: Some(settings_mark(opts)),
-        last_snapshot: snapshot.key.clone(),
-        applied_at: Utc::now(),
-        complete,
-        runs_since_full_check: match opts.full_check {
-            true => 0,
-            false => before.as_ref().map_or(0, |m| m.runs_since_full_check + 1),
-        },
-        store_bound: before.as_ref().is_some_and(|m| m.store_bound) || snapshot.names_its_store(),
-    }
-}
-
-/// A digest of the settings that decide which objects an import writes (drift, users'
-/// passwords, database engines): objects a run left alone under other settings are compared
-/// again once they change. (A prune goes by the records, whatever the run compares.)
-pub(super) fn settings_mark(opts: &crate::config::ImportOptions) -> String {
-    use sha2::Digest;
-    let o = opts;
-    let settings = format!("{:?} {:?} {:?}", o.on_drift, o.userpass, o.database);
-    hex::encode(&sha2::Sha256::digest(settings.as_bytes())[..8])
 }
 
 /// Saves the records and `meta` after an apply pass, whether it finished or not (the records

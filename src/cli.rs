@@ -86,7 +86,8 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Lift the promotion fence, so that the cluster at VAULT_ADDR accepts imports again
     Demote,
-    /// Delete snapshots beyond REPLICATOR_KEEP_LAST / REPLICATOR_KEEP_WITHIN (never `latest`)
+    /// Delete snapshots beyond REPLICATOR_KEEP_LAST / REPLICATOR_KEEP_WITHIN; chains stay whole
+    /// (never `latest`, its chain, or the base a kept delta needs)
     Prune(PruneArgs),
     /// Write a new age identity and minisign signing key pair (mode 0600) and print the public halves
     Keygen(KeygenArgs),

@@ -177,21 +177,6 @@ impl Store for FileStore {
 
     /// Compared, then written by a rename: conditional against any other writer that is not
     /// inside the same instant (a directory store serves one machine).
-    async fn put_if(&self, key: &str, data: Vec<u8>, expected: Option<&str>) -> Result<()> {
-        let now = match self.stat(key).await {
-            Ok(stat) => stat.etag,
-            Err(Error::NotFound { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        if now.as_deref() != expected {
-            return Err(Error::Conflict {
-                location: self.location(),
-                key: key.to_string(),
-            });
-        }
-        self.put(key, data).await
-    }
-
     async fn delete(&self, key: &str) -> Result<()> {
         match tokio::fs::remove_file(self.path(key)?).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -134,21 +134,6 @@ impl Store for MemoryStore {
         self.insert(key, data)
     }
 
-    async fn put_if(&self, key: &str, data: Vec<u8>, expected: Option<&str>) -> Result<()> {
-        let now = match self.stat(key).await {
-            Ok(stat) => stat.etag,
-            Err(Error::NotFound { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        if now.as_deref() != expected {
-            return Err(Error::Conflict {
-                location: self.location(),
-                key: key.to_string(),
-            });
-        }
-        self.insert(key, data)
-    }
-
     async fn put_stream(&self, key: &str, body: Body<'_>) -> Result<u64> {
         check_key(&self.location(), key)?;
         let mut data = Vec::new();

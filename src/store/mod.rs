@@ -116,8 +116,22 @@ pub trait Store: ReadStore {
     async fn put(&self, key: &str, data: Vec<u8>) -> Result<()>;
     /// Writes `key` only while it is still the version `expected` tags (`None`: only while it
     /// does not exist): a conditional write (`If-Match` / `If-None-Match` on S3). When the object
-    /// moved on, `Error::Conflict`, and nothing is written.
-    async fn put_if(&self, key: &str, data: Vec<u8>, expected: Option<&str>) -> Result<()>;
+    /// moved on, `Error::Conflict`, and nothing is written. By default a compare-then-write (a
+    /// directory, memory), which narrows the race to the time between the two.
+    async fn put_if(&self, key: &str, data: Vec<u8>, expected: Option<&str>) -> Result<()> {
+        let now = match self.stat(key).await {
+            Ok(stat) => stat.etag,
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        if now.as_deref() != expected {
+            return Err(Error::Conflict {
+                location: self.location(),
+                key: key.to_string(),
+            });
+        }
+        self.put(key, data).await
+    }
     /// Uploads a stream as it is produced (on S3 a multipart upload in parts of `PART_SIZE`);
     /// the object appears whole or not at all. Returns its size.
     async fn put_stream(&self, key: &str, body: Body<'_>) -> Result<u64>;

@@ -217,3 +217,42 @@ fn a_delta_that_lost_the_race_for_latest_costs_one_full_chain_never_a_wrong_one(
     assert_eq!(p.dst.kv_get("secret", "app/002").unwrap()["v"], "won");
     p.assert_converged();
 }
+
+/// The exporter's index decides what a delta leaves out: one that is lost, damaged or made under
+/// other settings costs a full export, never a delta against the wrong set.
+#[test]
+fn a_lost_damaged_or_foreign_index_means_a_full_export() {
+    let p = Pair::new();
+    seed(&p.src, 3, "one");
+    export(&p, &[]);
+    let head = || {
+        let latest = super::support::sealed::latest(p.dir.path());
+        p.dir
+            .path()
+            .join(format!("{}.index", latest["key"].as_str().unwrap()))
+    };
+    let full = |run: &Run| run.stdout.contains("a full snapshot");
+    let delta = export(&p, &[]);
+    assert!(!full(&delta), "{}", delta.stdout);
+
+    std::fs::remove_file(head()).unwrap();
+    let lost = export(&p, &[]);
+    assert!(full(&lost), "lost: {}", lost.stdout);
+
+    let mut bytes = std::fs::read(head()).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(head(), bytes).unwrap();
+    let damaged = export(&p, &[]);
+    assert!(full(&damaged), "damaged: {}", damaged.stdout);
+
+    let other = export(&p, &[("REPLICATOR_KV_HISTORY", "all")]);
+    assert!(full(&other), "other settings: {}", other.stdout);
+
+    // Each full export starts a chain the importer takes whole.
+    p.src.kv_put("secret", "app/000", json!({"v": "two"}));
+    export(&p, &[]);
+    p.import(&[]).assert_code(0);
+    assert_eq!(p.dst.kv_get("secret", "app/000").unwrap()["v"], "two");
+    p.assert_converged();
+}

@@ -158,7 +158,7 @@ async fn read_index(
     let sealed = store.get_range(&name, &stat.range(0, stat.size)).await?;
     let opened = tokio::task::spawn_blocking({
         let (key, snapshot, made_with) = (*key, snapshot.to_string(), made_with.to_string());
-        move || BaseIndex::open(&sealed, &key, &snapshot, &made_with)
+        move || BaseIndex::open(sealed, &key, &snapshot, &made_with)
     })
     .await
     .map_err(|e| Error::io("open the last export's index", std::io::Error::other(e)))?;

@@ -188,12 +188,18 @@ async fn publish(
         size,
         ..
     } = written;
+    // The base's index is done with: its memory goes before the new one is sealed.
+    let Cut {
+        base, chain, tag, ..
+    } = cut;
+    let extends = base.is_some();
+    drop(base);
     if let (Some(secret), Some((index, set))) = (secret, finished.index) {
         publish::store_index(store, secret, &key, index, set, made_with).await?;
     }
-    let mut chain = match cut.base {
-        Some(_) => cut.chain,
-        None => Vec::new(),
+    let mut chain = match extends {
+        true => chain,
+        false => Vec::new(),
     };
     chain.push(key.clone());
     let pointer = Pointer {
@@ -207,7 +213,7 @@ async fn publish(
     let newer = match &manifest.delta {
         None => catalog::move_pointer(store, &pointer).await?,
         Some(_) => {
-            publish::publish_delta(store, &pointer, cut.tag.as_deref()).await?;
+            publish::publish_delta(store, &pointer, tag.as_deref()).await?;
             None
         }
     };

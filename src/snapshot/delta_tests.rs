@@ -33,7 +33,7 @@ fn write(objects: &[Object], base: Option<Arc<BaseIndex>>, name: &str) -> (Vec<u
 }
 
 fn open(sealed: &[u8], name: &str) -> Arc<BaseIndex> {
-    Arc::new(BaseIndex::open(sealed, &KEY, name, "test").unwrap())
+    Arc::new(BaseIndex::open(sealed.to_vec(), &KEY, name, "test").unwrap())
 }
 
 fn paths(objects: &[Object]) -> Vec<String> {

@@ -5,11 +5,14 @@
 //! ChaCha20-Poly1305 under a key derived from the exporter's signing key, which only the export
 //! side holds: readers of the bucket learn nothing from it, and an index that does not open, or
 //! was made for another snapshot, release or settings, means a full export, never a wrong delta.
+//! Layout: magic, nonce, then sealed in place (ciphertext and tag): the gzip'd records, the JSON
+//! header, the header's length (u32 LE). Records are written and read where they lie: at a
+//! million entries the index is tens of MiB, and it is never copied.
 
 use std::io::{Read, Write};
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
@@ -25,8 +28,9 @@ pub fn index_key(snapshot: &str) -> String {
     format!("{snapshot}.index")
 }
 
-const MAGIC: &[u8] = b"vault-replicator index 1\n";
+const MAGIC: &[u8] = b"vault-replicator index 2\n";
 const NONCE: usize = 12;
+const TAG: usize = 16;
 
 /// What an index says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,8 +65,9 @@ pub struct BaseIndex {
     pub set: SetDigest,
     /// (name hash, mark) of every entry, sorted.
     marks: Vec<(u64, Mark)>,
-    /// The entries, gzip'd, to read again in order.
+    /// The opened index, its gzip'd entries at `records`, to read again in order.
     body: Vec<u8>,
+    records: std::ops::Range<usize>,
 }
 
 fn cipher(key: &[u8; 32]) -> ChaCha20Poly1305 {
@@ -70,29 +75,36 @@ fn cipher(key: &[u8; 32]) -> ChaCha20Poly1305 {
 }
 
 impl BaseIndex {
-    /// Opens the sealed index of `snapshot`, made with `made_with`; why not, when it cannot be
-    /// used (then the export is full).
+    /// Opens the sealed index of `snapshot`, made with `made_with`, where it lies; why not, when
+    /// it cannot be used (then the export is full).
     pub fn open(
-        sealed: &[u8],
+        mut body: Vec<u8>,
         key: &[u8; 32],
         snapshot: &str,
         made_with: &str,
     ) -> Result<BaseIndex, String> {
-        let rest = sealed.strip_prefix(MAGIC).ok_or("not an index")?;
-        if rest.len() < NONCE {
+        if !body.starts_with(MAGIC) {
+            return Err("not an index".into());
+        }
+        let start = MAGIC.len() + NONCE;
+        if body.len() < start + TAG + 4 {
             return Err("truncated".into());
         }
-        let (nonce, sealed) = rest.split_at(NONCE);
-        let payload = Payload {
-            msg: sealed,
-            aad: snapshot.as_bytes(),
-        };
-        let plain = cipher(key)
-            .decrypt(Nonce::from_slice(nonce), payload)
+        let end = body.len() - TAG;
+        let tag = Tag::clone_from_slice(&body[end..]);
+        let nonce = Nonce::clone_from_slice(&body[MAGIC.len()..start]);
+        cipher(key)
+            .decrypt_in_place_detached(&nonce, snapshot.as_bytes(), &mut body[start..end], &tag)
             .map_err(|_| "it does not open with this signing key, or was made for another name")?;
-        let split = plain.iter().position(|b| *b == b'\n').ok_or("no header")?;
-        let header: Header =
-            serde_json::from_slice(&plain[..split]).map_err(|e| format!("bad header: {e}"))?;
+        body.truncate(end);
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&body[end - 4..]);
+        let header_at = (end - 4)
+            .checked_sub(u32::from_le_bytes(len) as usize)
+            .filter(|at| *at >= start)
+            .ok_or("no header")?;
+        let header: Header = serde_json::from_slice(&body[header_at..end - 4])
+            .map_err(|e| format!("bad header: {e}"))?;
         if header.snapshot != snapshot {
             return Err(format!("it describes {}", header.snapshot));
         }
@@ -103,9 +115,11 @@ impl BaseIndex {
             snapshot: header.snapshot,
             set: header.set,
             marks: Vec::new(),
-            body: plain[split + 1..].to_vec(),
+            body,
+            records: start..header_at,
         };
         let (mut set, mut marks) = (SetDigest::default(), Vec::new());
+        marks.reserve_exact(usize::try_from(header.entries).unwrap_or(0).min(1 << 26));
         let mut entries = index.entries();
         while let Some(e) = entries.next_entry()? {
             set.add(&e.name, &e.sha);
@@ -121,7 +135,7 @@ impl BaseIndex {
 
     /// Its entries, in the archive's order.
     pub fn entries(&self) -> Entries<'_> {
-        Entries(GzDecoder::new(&self.body[..]))
+        Entries(GzDecoder::new(&self.body[self.records.clone()]))
     }
 }
 
@@ -177,8 +191,12 @@ pub struct IndexWriter {
 
 impl Default for IndexWriter {
     fn default() -> Self {
+        // The records go where they will be sealed: after the magic and the nonce's room.
+        let mut out = Vec::with_capacity(1 << 16);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&[0u8; NONCE]);
         IndexWriter {
-            gz: GzEncoder::new(Vec::new(), Compression::fast()),
+            gz: GzEncoder::new(out, Compression::fast()),
             entries: 0,
         }
     }
@@ -201,7 +219,7 @@ impl IndexWriter {
         Ok(())
     }
 
-    /// The sealed index of `snapshot`, whose set has digest `set`.
+    /// The sealed index of `snapshot`, whose set has digest `set`, sealed where it was written.
     pub fn seal(
         self,
         key: &[u8; 32],
@@ -215,21 +233,21 @@ impl IndexWriter {
             made_with: made_with.to_string(),
             entries: self.entries,
         };
-        let mut plain = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
-        plain.push(b'\n');
-        plain.extend(self.gz.finish()?);
+        let header = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+        let mut out = self.gz.finish()?;
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
         let nonce: [u8; NONCE] = rand::random();
-        let payload = Payload {
-            msg: &plain,
-            aad: snapshot.as_bytes(),
-        };
-        let sealed = cipher(key)
-            .encrypt(Nonce::from_slice(&nonce), payload)
+        let start = MAGIC.len() + NONCE;
+        out[MAGIC.len()..start].copy_from_slice(&nonce);
+        let tag = cipher(key)
+            .encrypt_in_place_detached(
+                Nonce::from_slice(&nonce),
+                snapshot.as_bytes(),
+                &mut out[start..],
+            )
             .map_err(|_| std::io::Error::other("ChaCha20-Poly1305 refused the index"))?;
-        let mut out = Vec::with_capacity(MAGIC.len() + NONCE + sealed.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&nonce);
-        out.extend(sealed);
+        out.extend_from_slice(&tag);
         Ok(out)
     }
 }
@@ -252,7 +270,7 @@ mod tests {
     #[test]
     fn an_index_opens_only_with_its_key_name_and_settings() {
         let (sealed, set) = write(&[("kv/a.json", 1, 2), ("kv/b.json", 3, 4)]);
-        let index = BaseIndex::open(&sealed, &[7; 32], "s.tar.gz.age", "v1").unwrap();
+        let index = BaseIndex::open(sealed.clone(), &[7; 32], "s.tar.gz.age", "v1").unwrap();
         assert_eq!(index.set, set);
         let mut all = Vec::new();
         let mut entries = index.entries();
@@ -268,12 +286,12 @@ mod tests {
             ([7; 32], "t.tar.gz.age", "v1"),
             ([7; 32], "s.tar.gz.age", "v2"),
         ] {
-            assert!(BaseIndex::open(&sealed, &key, name, made_with).is_err());
+            assert!(BaseIndex::open(sealed.clone(), &key, name, made_with).is_err());
         }
         let mut flipped = sealed.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert!(BaseIndex::open(&flipped, &[7; 32], "s.tar.gz.age", "v1").is_err());
+        assert!(BaseIndex::open(flipped, &[7; 32], "s.tar.gz.age", "v1").is_err());
         assert!(!sealed.windows(9).any(|w| w == b"kv/a.json"), "sealed");
     }
 }

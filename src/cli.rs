@@ -69,7 +69,7 @@ impl From<GlobalArgs> for config::Flags {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Export the cluster at VAULT_ADDR into a new snapshot and move `latest` to it
-    Export,
+    Export(OutputArg),
     /// Verify a snapshot, then replay it into the cluster at VAULT_ADDR
     Import(ImportArgs),
     /// List the snapshots in the store, newest first, with their object counts
@@ -100,7 +100,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct OutputArg {
     /// Output format
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: Output,
 }
 
@@ -194,7 +194,7 @@ pub struct ImportArgs {
     #[arg(long)]
     pub full_check: bool,
     /// Output format of the plan and summary
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: Output,
     /// Restore only the objects at these paths, as plans show them: `secret/payments/*`,
     /// `team-a/secret/x`, `sys/policies/acl/app-*`, `auth/approle/role/ci` (comma-separated

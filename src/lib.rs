@@ -32,16 +32,12 @@ pub use error::{Error, Result};
 use render::emit;
 
 /// Runs one command and returns its exit code. Each command's configuration is resolved from
-/// `settings` here, once, and handed down as typed values. Exports, imports and prunes push their
-/// metrics when `REPLICATOR_PUSHGATEWAY_URL` is set, whatever their outcome (a configuration
-/// error included), grouped by command, instance and store prefix (`metrics::push_url`).
+/// `settings` here, once, and handed down as typed values. Scheduled runs (exports, whole imports
+/// and prunes) push their metrics when `REPLICATOR_PUSHGATEWAY_URL` is set, whatever their outcome
+/// (a configuration error included), grouped by command, instance and store prefix
+/// (`metrics::push_url`).
 pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
-    let name = match &command {
-        Command::Export => Some("export"),
-        Command::Import(_) => Some("import"),
-        Command::Prune(_) => Some("prune"),
-        _ => None,
-    };
+    let name = pushed_as(&command);
     let run = settings.run(name.is_some())?;
     progress::set_interval(run.progress_interval);
     let started = std::time::Instant::now();
@@ -65,13 +61,26 @@ pub async fn run(command: Command, settings: &Settings) -> Result<u8> {
     result
 }
 
+/// The command name a run's metrics are pushed under, or `None` when it pushes none: only runs
+/// that do the scheduled job do. A dry run writes nothing and an `--only` restore brings back a
+/// part: pushing theirs would refresh "last success" (and clear a staleness alert) while DR is
+/// not being kept up to date.
+fn pushed_as(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Export(_) => Some("export"),
+        Command::Import(a) if !a.dry_run && a.only.is_none() => Some("import"),
+        Command::Prune(a) if !a.dry_run => Some("prune"),
+        _ => None,
+    }
+}
+
 async fn dispatch(
     command: Command,
     settings: &Settings,
     m: &mut metrics::RunMetrics,
 ) -> Result<u8> {
     let text = match command {
-        Command::Export => return export_command(settings, m).await,
+        Command::Export(o) => return export_command(settings, o.output, m).await,
         Command::Import(args) => return import_command(settings, &args, m).await,
         Command::Status(o) => return status_command(settings, o.output).await,
         Command::Promote(args) => {
@@ -99,7 +108,11 @@ async fn dispatch(
 }
 
 /// `export`: one snapshot, then retention; prints where it went and what retention deleted.
-async fn export_command(settings: &Settings, m: &mut metrics::RunMetrics) -> Result<u8> {
+async fn export_command(
+    settings: &Settings,
+    output: cli::Output,
+    m: &mut metrics::RunMetrics,
+) -> Result<u8> {
     let r = export::run(settings.export()?).await?;
     m.snapshot_bytes = Some(r.size);
     m.objects = r
@@ -107,7 +120,7 @@ async fn export_command(settings: &Settings, m: &mut metrics::RunMetrics) -> Res
         .iter()
         .map(|(kind, n)| (kind.clone(), "exported".to_string(), *n))
         .collect();
-    emit(&render::export(&r));
+    emit(&render::export(&r, output));
     Ok(exit::OK)
 }
 

@@ -6,16 +6,17 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use vault_replicator::cli::Cli;
-use vault_replicator::config::{LogFormat, Settings};
+use vault_replicator::config::{LogFormat, Settings, log_colour};
 use vault_replicator::error::one_line;
 use vault_replicator::exit;
 
-/// Logging on stderr; text logs are coloured only when stderr is a terminal.
+/// Logging on stderr; text logs are coloured only on a terminal and without `NO_COLOR`.
 fn init_tracing(format: LogFormat, stderr_is_terminal: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let no_color = std::env::var_os("NO_COLOR");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(stderr_is_terminal)
+        .with_ansi(log_colour(stderr_is_terminal, no_color.as_deref()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),

@@ -1,6 +1,6 @@
 //! Progress lines on long runs: every `REPLICATOR_PROGRESS_INTERVAL` (default 10s), one log line
-//! with the objects done, the total when it is known, and the rate. A run shorter than one
-//! interval logs none.
+//! with the objects done and the rate, and where the total is known the share done and the time
+//! left at that rate. A run shorter than one interval logs none.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -32,15 +32,22 @@ impl Progress {
             loop {
                 tick.tick().await;
                 let n = counter.load(Ordering::Relaxed);
-                let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
+                let elapsed = started.elapsed();
+                let rate = n as f64 / elapsed.as_secs_f64().max(0.001);
                 match total {
-                    Some(t) => tracing::info!(
-                        step,
-                        done = n,
-                        total = t,
-                        per_second = rate.round(),
-                        "progress: {n}/{t} objects, {rate:.0}/s"
-                    ),
+                    Some(t) => {
+                        let (percent, eta) = (percent(n, t), eta(n, t, elapsed));
+                        tracing::info!(
+                            step,
+                            done = n,
+                            total = t,
+                            percent,
+                            per_second = rate.round(),
+                            eta_seconds = eta.map(|d| d.as_secs()),
+                            "progress: {}",
+                            known_total(n, t, rate, eta)
+                        )
+                    }
                     None => tracing::info!(
                         step,
                         done = n,
@@ -69,6 +76,37 @@ impl Drop for Progress {
     }
 }
 
+/// The share of `total` that `n` is, in whole percent (100 when there is nothing to do).
+fn percent(n: u64, total: u64) -> u64 {
+    match total {
+        0 => 100,
+        t => (n.min(t) * 100) / t,
+    }
+}
+
+/// The time left at the rate so far; unknown before the first object is done.
+fn eta(n: u64, total: u64, elapsed: Duration) -> Option<Duration> {
+    if n == 0 {
+        return None;
+    }
+    let left = total.saturating_sub(n) as f64;
+    Some(Duration::from_secs(
+        (left * elapsed.as_secs_f64() / n as f64).ceil() as u64,
+    ))
+}
+
+/// `1200/5000 objects (24%), 120/s, about 32s left`, as `restic` and `kubectl` spell it.
+fn known_total(n: u64, total: u64, rate: f64, eta: Option<Duration>) -> String {
+    let left = match eta {
+        Some(d) => format!("about {} left", humantime::format_duration(d)),
+        None => "time left not known yet".to_string(),
+    };
+    format!(
+        "{n}/{total} objects ({}%), {rate:.0}/s, {left}",
+        percent(n, total)
+    )
+}
+
 /// This process's peak resident memory in KiB (`VmHWM`), where the platform reports it. Unlike
 /// `getrusage`, it does not include the parent's memory from before `exec`.
 pub fn peak_rss_kib() -> Option<u64> {
@@ -77,4 +115,27 @@ pub fn peak_rss_kib() -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_known_total_gives_the_share_done_and_the_time_left() {
+        let line = known_total(1200, 5000, 120.0, eta(1200, 5000, Duration::from_secs(10)));
+        assert_eq!(line, "1200/5000 objects (24%), 120/s, about 32s left");
+        assert_eq!(
+            known_total(0, 10, 0.0, eta(0, 10, Duration::from_secs(10))),
+            "0/10 objects (0%), 0/s, time left not known yet"
+        );
+        assert_eq!(percent(7, 0), 100);
+        assert_eq!(percent(12, 10), 100);
+        assert_eq!(eta(10, 10, Duration::from_secs(5)), Some(Duration::ZERO));
+        assert_eq!(
+            eta(100, 3700, Duration::from_secs(10))
+                .map(|d| humantime::format_duration(d).to_string()),
+            Some("6m".to_string())
+        );
+    }
 }

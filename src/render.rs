@@ -23,7 +23,10 @@ pub fn emit(text: &str) {
 }
 
 /// Where an export went, and what retention deleted after it.
-pub fn export(r: &ExportReport) -> String {
+pub fn export(r: &ExportReport, output: Output) -> String {
+    if output == Output::Json {
+        return json(r);
+    }
     let latest = match &r.newer_latest {
         None => "latest now points at it".to_string(),
         Some(k) => format!("latest stays at {k}, which is newer"),

@@ -4,6 +4,7 @@
 mod integration {
     pub mod access;
     pub mod chain_runs;
+    pub mod client;
     pub mod conventions;
     pub mod database;
     pub mod deltas;
@@ -20,6 +21,7 @@ mod integration {
     pub mod kubernetes;
     pub mod listing;
     pub mod matrix;
+    pub mod metrics;
     pub mod migration;
     pub mod oidc;
     pub mod operations;

@@ -116,6 +116,12 @@ pub enum LogFormat {
     Text,
 }
 
+/// Whether text log lines on stderr are coloured: only on a terminal, and never when `NO_COLOR` is
+/// set to anything but the empty string (no-color.org, as `bao`, `kubectl` and `restic` do).
+pub fn log_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// All settings, read once at start, raw: each command resolves its configuration from them
 /// (`commands.rs`).
 #[derive(Debug)]
@@ -359,5 +365,15 @@ mod tests {
         assert_eq!(parse_bool("True"), Some(true));
         assert_eq!(parse_bool("false"), Some(false));
         assert_eq!(parse_bool("yes"), None);
+    }
+
+    #[test]
+    fn no_color_set_to_anything_turns_colour_off() {
+        use std::ffi::OsStr;
+        assert!(log_colour(true, None));
+        assert!(log_colour(true, Some(OsStr::new(""))));
+        assert!(!log_colour(true, Some(OsStr::new("1"))));
+        assert!(!log_colour(true, Some(OsStr::new("false"))));
+        assert!(!log_colour(false, None));
     }
 }

@@ -29,6 +29,8 @@ pub(super) struct VaultEnv {
     pub(super) max_retries: Option<String>,
     pub(super) client_timeout: Option<String>,
     pub(super) rate_limit: Option<String>,
+    pub(super) proxy_addr: Option<String>,
+    pub(super) http_proxy: Option<String>,
 }
 
 impl fmt::Debug for VaultEnv {
@@ -66,6 +68,8 @@ const BAO_SPELLING: &[(&str, &str)] = &[
     ("VAULT_RATE_LIMIT", "BAO_RATE_LIMIT"),
     ("VAULT_MAX_RETRIES", "BAO_MAX_RETRIES"),
     ("VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"),
+    ("VAULT_PROXY_ADDR", "BAO_PROXY_ADDR"),
+    ("VAULT_HTTP_PROXY", "BAO_HTTP_PROXY"),
 ];
 
 impl Settings {
@@ -153,13 +157,92 @@ impl Settings {
             retry: self.retry_policy()?,
             timeout: self.client_timeout()?,
             rate_limit: self.rate_limit()?,
+            proxy: self.vault_proxy()?,
         })
+    }
+
+    /// `VAULT_PROXY_ADDR`, else the older `VAULT_HTTP_PROXY` (the `vault` CLI's order), each
+    /// `BAO_*` first: an `http://` or `https://` URL, which may carry credentials (never printed).
+    fn vault_proxy(&self) -> Result<Option<String>> {
+        let (value, name) = match self.vault_var(|v| &v.proxy_addr) {
+            Some(v) => (
+                v,
+                self.vault_var_name(|v| &v.proxy_addr, "VAULT_PROXY_ADDR"),
+            ),
+            None => match self.vault_var(|v| &v.http_proxy) {
+                Some(v) => (
+                    v,
+                    self.vault_var_name(|v| &v.http_proxy, "VAULT_HTTP_PROXY"),
+                ),
+                None => return Ok(None),
+            },
+        };
+        let value = value.trim().to_string();
+        let valid = (value.starts_with("http://") || value.starts_with("https://"))
+            && reqwest::Proxy::all(&value).is_ok();
+        match valid {
+            true => Ok(Some(value)),
+            false => Err(Error::config(
+                name,
+                "expected a proxy URL: http://host:port or https://host:port",
+            )),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with(vault: VaultEnv, bao: VaultEnv) -> Settings {
+        Settings {
+            vault,
+            bao,
+            replicator: Default::default(),
+            flags: Default::default(),
+            unknown: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_proxy_is_read_like_the_vault_cli_and_a_bad_one_is_named_not_printed() {
+        let both = VaultEnv {
+            http_proxy: Some("http://old:3128".into()),
+            proxy_addr: Some("http://new:3128".into()),
+            ..VaultEnv::default()
+        };
+        let bao = VaultEnv {
+            proxy_addr: Some("https://bao:3129".into()),
+            ..VaultEnv::default()
+        };
+        let proxy = |s: Settings| s.vault_proxy().unwrap();
+        assert_eq!(
+            proxy(with(both, VaultEnv::default())).as_deref(),
+            Some("http://new:3128")
+        );
+        let old = VaultEnv {
+            http_proxy: Some("http://old:3128".into()),
+            ..VaultEnv::default()
+        };
+        assert_eq!(
+            proxy(with(old, VaultEnv::default())).as_deref(),
+            Some("http://old:3128")
+        );
+        assert_eq!(
+            proxy(with(VaultEnv::default(), bao)).as_deref(),
+            Some("https://bao:3129")
+        );
+        assert_eq!(proxy(with(VaultEnv::default(), VaultEnv::default())), None);
+        let bad = VaultEnv {
+            proxy_addr: Some("user:s3cret@proxy".into()),
+            ..VaultEnv::default()
+        };
+        let e = with(VaultEnv::default(), bad)
+            .vault_proxy()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("BAO_PROXY_ADDR") && !e.contains("s3cret"), "{e}");
+    }
 
     #[test]
     fn rate_limits_read_like_the_vault_cli() {

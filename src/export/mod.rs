@@ -32,6 +32,8 @@ pub struct ExportReport {
     pub key: String,
     pub location: String,
     pub sha256: String,
+    /// The snapshot's size in the store.
+    #[serde(rename = "bytes")]
     pub size: u64,
     pub counts: std::collections::BTreeMap<String, u64>,
     pub not_copied: usize,

@@ -101,6 +101,12 @@ impl VaultClient {
             // reqwest would follow a redirect with X-Vault-Token to wherever it points.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vault-replicator/", env!("CARGO_PKG_VERSION")));
+        let builder = match &cfg.proxy {
+            Some(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|_| {
+                Error::config("VAULT_PROXY_ADDR", "expected a proxy URL: http://host:port")
+            })?),
+            None => builder,
+        };
         let builder = super::tls::configure(builder, &cfg.tls, &cfg.addr)?;
         let (builder, base) = super::tls::server_name(builder, &cfg.tls, &cfg.addr)?;
         let http = builder

@@ -61,6 +61,7 @@ mod tests {
             },
             timeout: Duration::from_secs(10),
             rate_limit: None,
+            proxy: None,
         };
         VaultClient::new(&cfg, Token::new("t".into())).unwrap()
     }

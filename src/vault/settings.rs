@@ -81,6 +81,9 @@ pub struct VaultConfig {
     /// How long one request may take, connection included (`VAULT_CLIENT_TIMEOUT`).
     pub timeout: Duration,
     pub rate_limit: Option<RateLimit>,
+    /// The HTTP(S) proxy every request to Vault goes through (`VAULT_PROXY_ADDR`, or its older
+    /// spelling `VAULT_HTTP_PROXY`), instead of `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`.
+    pub proxy: Option<String>,
 }
 
 /// The request timeout when `VAULT_CLIENT_TIMEOUT` is not set, as the `vault` CLI's.

@@ -206,6 +206,7 @@ fn config(addr: &str, auth: Auth, tls: Tls) -> VaultConfig {
         retry: Default::default(),
         timeout: vault_replicator::vault::DEFAULT_CLIENT_TIMEOUT,
         rate_limit: None,
+        proxy: None,
     }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Checks the rendered kustomize overlays and Helm chart (one multi-document YAML file per overlay or
-chart values file, as written by scripts/k8s-validate.sh) and the Secret templates under k8s/:
+"""Checks the rendered kustomize overlays (one multi-document YAML file per overlay, as written by
+scripts/k8s-validate.sh) and the Secret templates under k8s/:
 
 - every object against the Kubernetes OpenAPI schemas, strict (unknown fields are errors), with
   kubernetes-validate, for each --k8s-version;
@@ -18,14 +18,18 @@ chart values file, as written by scripts/k8s-validate.sh) and the Secret templat
 - the daily full check (CronJob vault-replicator-import-full-check) is the import's pod with
   `--full-check`, nothing else differs but its schedule and deadlines, and it starts at a minute
   the 5-minute import does not;
-- the S3 keys come from the S3 Secret, except in the IRSA renderings, which must have none;
+- the S3 keys come from the S3 Secret, except in the IRSA rendering (dr-irsa), which must have none;
 - every Secret and key the CronJobs use has a template, the templates hold placeholders only,
   and no overlay renders a Secret (so `kubectl apply -k` never overwrites real keys).
+
+scripts/chart-check.py imports this file and runs the same checks (check_rendering) on the Helm
+chart's renderings, plus the chart's own.
 
 Usage: k8s-check.py --rendered DIR [--k8s-version 1.30.0 ...] [--verbose]
 """
 
 import argparse
+import collections
 import copy
 import glob
 import os
@@ -74,8 +78,10 @@ SIDES["full-check"] = dict(SIDES["import"], name="import-full-check", args=["imp
 # Who differs from whom only in args, schedule and deadlines: {side: the side it copies}.
 SAME_POD = {"full-check": "import"}
 
-# What each overlay (and chart rendering, chart-<values>) must render. `templates`: the Secret
-# templates its CronJobs' Secrets come from. `irsa`: no S3 keys (components/irsa, store.credentialsSecret "").
+# What each overlay must render (scripts/chart-check.py holds the chart's renderings, most of them
+# these). `sides`: {side: its Vault role}. `templates`: the Secret templates its CronJobs' Secrets
+# come from. `irsa`: no S3 keys (components/irsa, the chart's store.credentialsSecret ""). `run_as`:
+# the pod's fixed runAsUser, runAsGroup and fsGroup (None: not checked here).
 OVERLAYS = {
     "dc": {
         "side": "export",
@@ -111,22 +117,15 @@ OVERLAYS = {
 }
 # overlays/dr with components/irsa and components/public-s3 (rendered by k8s-validate.sh).
 OVERLAYS["dr-irsa"] = dict(OVERLAYS["dr"], irsa=True)
-# The chart (charts/vault-replicator/ci/<values>-values.yaml), against the same expectations.
-for _name in ("dc", "dr", "failback-dr-export", "failback-dc-import", "dr-irsa"):
-    OVERLAYS["chart-" + _name] = OVERLAYS[_name]
-OVERLAYS["chart-both"] = {
-    "sides": {"export": "vault-replicator-exporter", "import": "vault-replicator-importer",
-              "full-check": "vault-replicator-importer"},
-    "suffix": "",
-    "suspend": False,
-    "store": "s3://vault-snapshots/dc",
-    "templates": ["base/secrets.template.yaml", "base/export/keys-secret.template.yaml",
-                  "base/import/keys-secret.template.yaml"],
-}
 for _exp in OVERLAYS.values():
     _exp.setdefault("sides", {_exp.get("side"): _exp.get("role")})
+    _exp.setdefault("run_as", 65532)
 # Rendered from the repository, not directories under k8s/overlays.
-EXTRA_RENDERINGS = sorted(n for n in OVERLAYS if n == "dr-irsa" or n.startswith("chart-"))
+EXTRA_RENDERINGS = ["dr-irsa"]
+# What every rendering holds (no Secret: `kubectl apply -k` must not overwrite real keys).
+KINDS = {"ConfigMap", "CronJob", "NetworkPolicy", "ServiceAccount"}
+# Kinds with no schema in kubernetes-validate (CRDs), checked by the caller instead.
+CRD_KINDS = {"PrometheusRule"}
 AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
 # Read through the AWS SDK's standard chain or the standard library, not src/config.
@@ -135,6 +134,9 @@ EXTERNAL_ENV = {"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECR
 # Being added to the binary; accepted before src/config reads them.
 PENDING_ENV = {"REPLICATOR_KEEP_LAST", "REPLICATOR_KEEP_WITHIN", "REPLICATOR_MAX_AGE",
                "REPLICATOR_PUSHGATEWAY_URL"}
+# What the checks of a rendering read besides it: --k8s-version, the variables the binary reads,
+# the Secret templates ({file under k8s/: {Secret: keys}}), --verbose.
+Inputs = collections.namedtuple("Inputs", "versions known_env templates verbose")
 
 
 class Checker:
@@ -193,22 +195,32 @@ def validate_schema(c, where, obj, versions):
             c.errors.append(f"{where}: Kubernetes {version} schema: {e}")
 
 
-def check_templates(c, versions):
-    """Secret templates: valid, placeholders only. Returns {secret name: set of keys}."""
-    secrets = {}
+def secret_templates():
+    """(file under k8s/, object) for each object of the Secret templates k8s/**/*.template.yaml."""
     for path in sorted(glob.glob(os.path.join(ROOT, "k8s", "**", "*.template.yaml"), recursive=True)):
         rel = os.path.relpath(path, os.path.join(ROOT, "k8s"))
         for obj in load_all(path):
-            name = dig(obj, "metadata.name")
-            where = f"k8s/{rel}: {obj.get('kind')} {name}"
-            validate_schema(c, where, obj, versions)
-            c.expect(obj.get("kind") == "Secret", where, "a template holds Secrets only")
-            c.expect(dig(obj, "metadata.namespace") == NAMESPACE, where, f"namespace is not {NAMESPACE}")
-            c.expect("data" not in obj, where, "use stringData with placeholders, not data")
-            for key, value in (obj.get("stringData") or {}).items():
-                c.expect(value == PLACEHOLDER, where, f"{key}: a template holds {PLACEHOLDER} only")
-            secrets.setdefault(rel, {})[name] = set(obj.get("stringData") or {})
+            yield rel, obj
+
+
+def template_keys():
+    """{file under k8s/: {Secret name: set of keys}} of the Secret templates."""
+    secrets = {}
+    for rel, obj in secret_templates():
+        secrets.setdefault(rel, {})[dig(obj, "metadata.name")] = set(obj.get("stringData") or {})
     return secrets
+
+
+def check_templates(c, versions):
+    """Secret templates: valid, placeholders only."""
+    for rel, obj in secret_templates():
+        where = f"k8s/{rel}: {obj.get('kind')} {dig(obj, 'metadata.name')}"
+        validate_schema(c, where, obj, versions)
+        c.expect(obj.get("kind") == "Secret", where, "a template holds Secrets only")
+        c.expect(dig(obj, "metadata.namespace") == NAMESPACE, where, f"namespace is not {NAMESPACE}")
+        c.expect("data" not in obj, where, "use stringData with placeholders, not data")
+        for key, value in (obj.get("stringData") or {}).items():
+            c.expect(value == PLACEHOLDER, where, f"{key}: a template holds {PLACEHOLDER} only")
 
 
 def cron_field(field, lo, hi):
@@ -252,15 +264,15 @@ def schedule_interval_seconds(schedule):
 
 def duration_seconds(text):
     """A duration as REPLICATOR_MAX_AGE takes it: 90s, 45m, 6h, 7d, 1h30m."""
-    import re as _re
-    parts = _re.findall(r"(\d+)([smhdw])", text or "")
+    parts = re.findall(r"(\d+)([smhdw])", text or "")
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"duration {text!r} not understood")
     unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     return sum(int(n) * unit[u] for n, u in parts)
 
 
-def check_cronjob(c, where, cj, exp, side_name, config, known_env, templates):
+def check_cronjob(c, where, cj, exp, side_name, config, inputs):
+    known_env, templates = inputs.known_env, inputs.templates
     side = SIDES[side_name]
     spec = cj.get("spec", {})
     job = dig(cj, "spec.jobTemplate.spec", {})
@@ -294,7 +306,8 @@ def check_cronjob(c, where, cj, exp, side_name, config, known_env, templates):
         e(not pod.get(field), where, f"{field} is set")
     e(dig(pod, "securityContext.runAsNonRoot") is True, where, "pod runAsNonRoot is not true")
     for field in ("runAsUser", "runAsGroup", "fsGroup"):
-        e(dig(pod, "securityContext." + field) == 65532, where, f"pod {field} is not 65532")
+        if exp["run_as"] is not None:
+            e(dig(pod, "securityContext." + field) == exp["run_as"], where, f"pod {field} is not {exp['run_as']}")
     e(dig(pod, "securityContext.seccompProfile.type") == "RuntimeDefault", where,
       "pod seccompProfile is not RuntimeDefault")
     e(dig(cj, "metadata.labels", {}).get("app.kubernetes.io/component") == side_name, where,
@@ -390,6 +403,9 @@ def check_cronjob(c, where, cj, exp, side_name, config, known_env, templates):
 
     # Secrets: every reference resolves to a template with that key.
     def template_keys(secret):
+        if secret in exp.get("aliases", {}):
+            rel, name = exp["aliases"][secret]
+            return templates.get(rel, {}).get(name)
         found = [templates[rel][secret] for rel in exp["templates"] if secret in templates.get(rel, {})]
         return set().union(*found) if found else None
 
@@ -455,11 +471,14 @@ def check_same_pod(c, where, cronjobs):
           "schedule and deadlines")
 
 
-def check_networkpolicy(c, where, np):
+def check_networkpolicy(c, where, np, release=None):
+    """release: the chart's; its policy selects its own release's pods (name and instance)."""
     spec = np.get("spec", {})
     e = c.expect
-    e(dig(spec, "podSelector.matchLabels") == {"app.kubernetes.io/name": "vault-replicator"}, where,
-      "podSelector is not app.kubernetes.io/name: vault-replicator")
+    want = {"app.kubernetes.io/name": "vault-replicator"}
+    if release:
+        want["app.kubernetes.io/instance"] = release
+    e(dig(spec, "podSelector.matchLabels") == want, where, f"podSelector is not {want}")
     e(spec.get("policyTypes") == ["Ingress", "Egress"], where, "policyTypes are not [Ingress, Egress]")
     e(not spec.get("ingress"), where, "allows ingress")
     ports = set()
@@ -491,21 +510,24 @@ def check_networkpolicy(c, where, np):
         e(name in selected, where, f"no egress to pods labelled app.kubernetes.io/name: {name}")
 
 
-def check_overlay(c, overlay, path, exp, versions, known_env, templates, verbose):
+def check_rendering(c, name, where, path, exp, inputs, extra_kinds=frozenset(), release=None):
+    """The checks of one rendering (an overlay, or a chart rendering: scripts/chart-check.py):
+    every object valid, namespaced and labelled; exactly KINDS | extra_kinds; the expected CronJobs
+    (check_cronjob), their ConfigMaps, ServiceAccounts and NetworkPolicies (selecting `release`'s
+    pods too, when given). Returns ({kind: objects}, {name: the sides' ConfigMaps})."""
     objs = load_all(path)
-    where = f"chart ci/{overlay[6:]}-values.yaml" if overlay.startswith("chart-") else f"overlays/{overlay}"
     by_kind = {}
     for obj in objs:
         by_kind.setdefault(obj.get("kind"), []).append(obj)
-        name = dig(obj, "metadata.name")
-        ow = f"{where}: {obj.get('kind')} {name}"
-        validate_schema(c, ow, obj, versions)
+        ow = f"{where}: {obj.get('kind')} {dig(obj, 'metadata.name')}"
+        if obj.get("kind") not in CRD_KINDS:
+            validate_schema(c, ow, obj, inputs.versions)
         c.expect(dig(obj, "metadata.namespace") == NAMESPACE, ow, f"namespace is not {NAMESPACE}")
         labels = dig(obj, "metadata.labels") or {}
         for k, v in LABELS.items():
             c.expect(labels.get(k) == v, ow, f"label {k}: {v} is missing")
-    c.expect(sorted(by_kind) == ["ConfigMap", "CronJob", "NetworkPolicy", "ServiceAccount"], where,
-             f"renders {sorted(by_kind)}; expected ConfigMap, CronJob, NetworkPolicy, ServiceAccount "
+    want_kinds = sorted(KINDS | set(extra_kinds))
+    c.expect(sorted(by_kind) == want_kinds, where, f"renders {sorted(by_kind)}; expected {', '.join(want_kinds)} "
              "(no Secret: `kubectl apply -k` must not overwrite real keys)")
     cronjobs = by_kind.get("CronJob", [])
     want = sorted(f"vault-replicator-{SIDES[side]['name']}{exp['suffix']}" for side in exp["sides"])
@@ -515,7 +537,9 @@ def check_overlay(c, overlay, path, exp, versions, known_env, templates, verbose
     for sa in by_kind.get("ServiceAccount", []):
         c.expect(sa.get("automountServiceAccountToken") is False, f"{where}: ServiceAccount",
                  "automountServiceAccountToken is not false")
-    configs = {dig(o, "metadata.name"): o for o in by_kind.get("ConfigMap", [])}
+    # The sides' ConfigMaps, not the dashboard's.
+    configs = {dig(o, "metadata.name"): o for o in by_kind.get("ConfigMap", [])
+               if "vault-replicator.json" not in (o.get("data") or {})}
     own_configs = [s for s in exp["sides"] if s not in SAME_POD]
     c.expect(len(configs) == len(own_configs), where, f"expected {len(own_configs)} ConfigMap(s)")
     data = {}
@@ -535,50 +559,66 @@ def check_overlay(c, overlay, path, exp, versions, known_env, templates, verbose
             c.expect(data.get(var) == value, cw, f"{var} is {data.get(var)!r}, expected {value!r}")
         for var in ("VAULT_ADDR", "VAULT_CACERT", "REPLICATOR_KUBERNETES_TOKEN_FILE", "TMPDIR"):
             c.expect(data.get(var), cw, f"{var} is not set")
-        check_cronjob(c, f"{where}: CronJob {dig(cj, 'metadata.name')}", cj, exp, side_name, config, known_env,
-                      templates)
+        check_cronjob(c, f"{where}: CronJob {dig(cj, 'metadata.name')}", cj, exp, side_name, config, inputs)
     for np in by_kind.get("NetworkPolicy", []):
-        check_networkpolicy(c, f"{where}: NetworkPolicy {dig(np, 'metadata.name')}", np)
-    if verbose:
+        check_networkpolicy(c, f"{where}: NetworkPolicy {dig(np, 'metadata.name')}", np, release)
+    if inputs.verbose:
         names = ", ".join(f"{o.get('kind')}/{dig(o, 'metadata.name')}" for o in objs)
-        print(f"  {overlay}: {names}")
+        print(f"  {name}: {names}")
         print(f"    ConfigMap: {' '.join(sorted(data))}", flush=True)
+    return by_kind, configs
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rendered", required=True, help="directory of <overlay>.yaml files")
+def parse_args(doc):
+    """The command line both checks take; returns (args, Inputs)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--rendered", required=True, help="directory of the rendered <name>.yaml files")
     ap.add_argument("--k8s-version", action="append", dest="versions", help="e.g. 1.30.0; repeatable")
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args()
-    versions = args.versions or ["1.30.0"]
-    c = Checker()
-
     known_env = env_names_read_by_binary() | EXTERNAL_ENV
-    c.expect(len(known_env) > len(EXTERNAL_ENV) + 10, "src/", "found no environment variables in src/")
-    templates = check_templates(c, versions)
+    return args, Inputs(args.versions or ["1.30.0"], known_env, template_keys(), args.verbose)
+
+
+def rendered(c, args, name, where):
+    """The path of rendering `name` in --rendered, or None (an error) when it is missing."""
+    path = os.path.join(args.rendered, name + ".yaml")
+    return path if c.expect(os.path.isfile(path), where, f"not rendered ({path})") else None
+
+
+def report(c, prog, passed):
+    """Prints the errors (exit status 1) or, with none, `passed` (exit status 0)."""
+    for err in c.errors:
+        print(f"{prog}: {err}", file=sys.stderr)
+    if c.errors:
+        print(f"{prog}: FAILED, {len(c.errors)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{prog}: {passed}")
+    return 0
+
+
+def main():
+    args, inputs = parse_args(__doc__)
+    c = Checker()
+    c.expect(len(inputs.known_env) > len(EXTERNAL_ENV) + 10, "src/", "found no environment variables in src/")
+    check_templates(c, inputs.versions)
 
     overlays = sorted(d for d in os.listdir(os.path.join(ROOT, "k8s", "overlays"))
                       if os.path.isfile(os.path.join(ROOT, "k8s", "overlays", d, "kustomization.yaml")))
     c.expect(overlays == sorted(set(OVERLAYS) - set(EXTRA_RENDERINGS)), "k8s/overlays",
              f"overlays {overlays}; this check knows {sorted(OVERLAYS)}: add the new one to OVERLAYS")
     for overlay in overlays + EXTRA_RENDERINGS:
-        path = os.path.join(args.rendered, overlay + ".yaml")
-        if c.expect(os.path.isfile(path), f"overlays/{overlay}", f"not rendered ({path})") and overlay in OVERLAYS:
-            check_overlay(c, overlay, path, OVERLAYS[overlay], versions, known_env, templates, args.verbose)
+        path = rendered(c, args, overlay, f"overlays/{overlay}")
+        if path and overlay in OVERLAYS:
+            check_rendering(c, overlay, f"overlays/{overlay}", path, OVERLAYS[overlay], inputs)
 
-    pending = sorted(PENDING_ENV - known_env)
+    pending = sorted(PENDING_ENV - inputs.known_env)
     if pending:
         print(f"k8s-check: note: not read by the binary yet (accepted as pending): {' '.join(pending)}", flush=True)
-    for err in c.errors:
-        print(f"k8s-check: {err}", file=sys.stderr)
-    if c.errors:
-        print(f"k8s-check: FAILED, {len(c.errors)} problem(s)", file=sys.stderr)
-        return 1
-    print(f"k8s-check: {len(overlays)} overlays, {len(EXTRA_RENDERINGS)} more renderings ({' '.join(EXTRA_RENDERINGS)}) "
-          f"and {sum(len(v) for v in templates.values())} Secret templates "
-          f"valid (strict) against Kubernetes {', '.join(versions)}; CronJob, ConfigMap, NetworkPolicy checks passed")
-    return 0
+    return report(c, "k8s-check", f"{len(overlays)} overlays, {len(EXTRA_RENDERINGS)} more "
+                  f"({' '.join(EXTRA_RENDERINGS)}) and {sum(len(v) for v in inputs.templates.values())} Secret "
+                  f"templates valid (strict) against Kubernetes {', '.join(inputs.versions)}; CronJob, ConfigMap, "
+                  "NetworkPolicy checks passed")
 
 
 if __name__ == "__main__":

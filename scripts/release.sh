@@ -32,6 +32,14 @@ if [ "$app_version" != "$version" ]; then
   exit 1
 fi
 
+# The kustomize bases name the image of this release too.
+for f in k8s/base/*/cronjob.yaml; do
+  if ! grep -q "image: ghcr.io/vault-replicator/vault-replicator:$version\b" "$f"; then
+    echo "release: $f does not use the image of version $version" >&2
+    exit 1
+  fi
+done
+
 need_cargo_tool() { # binary crate version
   if ! command -v "$1" >/dev/null 2>&1; then
     echo "release: installing $2 $3 (crates.io)"

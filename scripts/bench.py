@@ -50,7 +50,7 @@ from collections import namedtuple
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.abspath(os.environ.get(
     "BENCH_BIN", os.path.join(ROOT, "target/x86_64-unknown-linux-musl/release/vault-replicator")))
-CEILING = os.path.join(ROOT, "target/release/examples/ceiling")
+CEILING = os.path.join(ROOT, "target/x86_64-unknown-linux-musl/release/examples/ceiling")
 N = int(os.environ.get("BENCH_SECRETS", "10000"))
 CEILING_SECONDS = os.environ.get("BENCH_CEILING_SECONDS", "3")
 CEILING_CONCURRENCY = os.environ.get("BENCH_CEILING_CONCURRENCY", "32")

@@ -47,8 +47,9 @@ need_cargo_tool() { # binary crate version
   fi
 }
 
-build() { # target
+build() { # target [cargo build arguments]
   local target=$1
+  shift
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
   case "$target" in
     x86_64-unknown-linux-musl)
@@ -60,7 +61,7 @@ build() { # target
           $SUDO apt-get install -y -qq musl-tools >/dev/null
         }
       fi
-      CC_x86_64_unknown_linux_musl=musl-gcc cargo build --release --locked --target "$target"
+      CC_x86_64_unknown_linux_musl=musl-gcc cargo build --release --locked --target "$target" "$@"
       ;;
     *)
       python3 -c 'import ziglang' 2>/dev/null || {
@@ -68,15 +69,16 @@ build() { # target
         python3 -m pip install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION"
       }
       need_cargo_tool cargo-zigbuild cargo-zigbuild "$CARGO_ZIGBUILD_VERSION"
-      cargo zigbuild --release --locked --target "$target"
+      cargo zigbuild --release --locked --target "$target" "$@"
       ;;
   esac
 }
 
-# `release.sh build TARGET`: only the release build of TARGET, as `make release` makes it
-# (`make bench` measures that binary).
+# `release.sh build TARGET [ARGS]`: only the release build of TARGET, as `make release` makes it
+# (`make bench` measures that binary and builds examples/ceiling beside it with ARGS).
 if [ "${1:-}" = "build" ]; then
-  build "${2:?release.sh build TARGET}"
+  shift
+  build "${@:?release.sh build TARGET [cargo build arguments]}"
   exit 0
 fi
 

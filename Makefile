@@ -66,7 +66,8 @@ completions:
 ## The binary measured is the one shipped: the x86_64 musl release build (`make release`'s);
 ## BENCH_BIN=target/release/vault-replicator measures the glibc build instead (`make build`).
 bench: deps
-	@bash scripts/release.sh build x86_64-unknown-linux-musl --bin vault-replicator --example ceiling
+	@bash scripts/release.sh build x86_64-unknown-linux-musl
+	cargo build --release --locked --example ceiling
 	python3 scripts/bench.py
 
 ## Two OpenBao dev servers and Garage on loopback: seed, export, import, compare.

@@ -75,7 +75,7 @@ build() { # target [cargo build arguments]
 }
 
 # `release.sh build TARGET [ARGS]`: only the release build of TARGET, as `make release` makes it
-# (`make bench` measures that binary and builds examples/ceiling beside it with ARGS).
+# (`make bench` measures that binary).
 if [ "${1:-}" = "build" ]; then
   shift
   build "${@:?release.sh build TARGET [cargo build arguments]}"

@@ -71,10 +71,12 @@ def build_of(path):
     """Which C library (and so which malloc) the binary was built for: a static binary carries no
     interpreter; a glibc one names ld-linux."""
     with open(path, "rb") as f:
-        head = f.read(1 << 16)
-    if b"ld-linux" in head:
+        image = f.read()
+    if b"ld-linux" in image[:1 << 16]:
         return "glibc, dynamically linked: glibc malloc, one arena"
-    return "static: musl libc and its allocator"
+    if b"mimalloc" in image:
+        return "static: musl libc, mimalloc"
+    return "static: musl libc and its malloc"
 
 
 def parse_shape(text):
@@ -310,8 +312,9 @@ def run(work, shape):
         "REPLICATOR_AGE_IDENTITY_FILE": os.path.join(keys, "age.key"),
         "REPLICATOR_VERIFY_KEY": os.path.join(keys, "signing.pub"),
     }
-    for k in ("REPLICATOR_CONCURRENCY",):
-        if k in os.environ:
+    # The tool's concurrency and, for trying an allocator's settings, mimalloc's.
+    for k in os.environ:
+        if k == "REPLICATOR_CONCURRENCY" or k.startswith("MIMALLOC_"):
             base[k] = os.environ[k]
     on_dc = {**base, "VAULT_ADDR": dc, "VAULT_TOKEN": dc_token}
     on_dr = {**base, "VAULT_ADDR": dr, "VAULT_TOKEN": dr_token}

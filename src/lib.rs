@@ -142,13 +142,14 @@ async fn import_command(
         args.full_check,
         restore,
     )?;
-    let whole = !args.dry_run && args.only.is_none() && args.to_prefix.is_none();
     let out = import::run(settings.import()?, request).await?;
     m.snapshot_bytes = Some(out.snapshot_bytes);
     m.objects = out.summary.metrics();
     let partial = out.summary.is_partial();
     // The source time of what the target now holds: the stamp of the snapshot it applied in full.
-    if whole && !partial {
+    // Only a whole import's metrics are pushed (`pushed_as`), so a dry run's or a restore's is
+    // never seen.
+    if !partial {
         m.data_timestamp =
             snapshot::catalog::parse_snapshot_key(&out.snapshot).map(|t| t.timestamp());
     }

@@ -13,6 +13,7 @@ pub mod export;
 pub mod hashing;
 pub mod import;
 pub mod lease;
+pub mod map;
 pub mod metrics;
 pub mod model;
 pub mod objects;

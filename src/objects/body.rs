@@ -12,12 +12,13 @@ use serde_json::{Map, Value};
 use super::engine_item::{EngineItem, read};
 use super::escrow::Escrowed;
 use super::fields::{self, Rules, differ_reason, differing};
-use super::kind::{ObjectKind, Parent, Scope, Sink, Source, Stage};
+use super::kind::{self, ObjectKind, Parent, Scope, Sink, Source, Stage};
 use super::mounts::Mount;
 use super::registry::{KindOf, Object};
 use super::target::Target;
 use crate::error::{Error, Result};
 use crate::model::{Action, Decision};
+use crate::vault::Table;
 
 /// What the export found of one object: its carried body, the escrow entry kept for it (empty
 /// unless the spec has write-only fields), and the source's read as it came.
@@ -221,6 +222,11 @@ where
 
     fn parent(&self) -> Option<Parent> {
         Some(Parent::secret_mount(&self.item.namespace, &self.item.mount))
+    }
+
+    fn place(&mut self) -> kind::Place<'_> {
+        let item = &mut self.item;
+        kind::Place::InMount(&mut item.namespace, Table::Secret, &mut item.mount)
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

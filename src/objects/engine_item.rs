@@ -14,7 +14,7 @@ use crate::vault::VaultClient;
 
 /// The `ObjectKind` methods of a kind whose object lives in a secrets engine mount, for a struct
 /// with `namespace` and `mount` fields and an `api_path()` method: its namespace, its shown path
-/// (namespace and API path) and its parent (the mount).
+/// (namespace and API path), its parent (the mount) and its place.
 macro_rules! in_secret_mount {
     () => {
         fn namespace(&self) -> &str {
@@ -30,6 +30,14 @@ macro_rules! in_secret_mount {
                 &self.namespace,
                 &self.mount,
             ))
+        }
+
+        fn place(&mut self) -> $crate::objects::kind::Place<'_> {
+            $crate::objects::kind::Place::InMount(
+                &mut self.namespace,
+                $crate::vault::Table::Secret,
+                &mut self.mount,
+            )
         }
     };
 }

@@ -198,6 +198,27 @@ impl<T> Moved<T> {
     }
 }
 
+/// Where an object sits, as `--map` moves it: the fields that say so, to be rewritten in place.
+pub enum Place<'a> {
+    /// A namespace: its path (`team1/sub/`).
+    Namespace(&'a mut String),
+    /// A mount: its namespace, its table and its path (`secret/`, `ldap/`).
+    Mount(&'a mut String, Table, &'a mut String),
+    /// Something inside a mount: its namespace, the mount's table and the mount's path.
+    InMount(&'a mut String, Table, &'a mut String),
+    /// Something that lives directly in a namespace (a policy, an entity): its namespace.
+    InNamespace(&'a mut String),
+}
+
+/// How `--map` moves paths, for a kind whose content names other paths (a policy's paths, an
+/// alias's auth mount): full paths, namespace first, as plans show them.
+pub trait Remap {
+    /// Where the full path `full` (a policy path may end in `*` or hold `+`) goes: `None` when the
+    /// map leaves it where it is; an error when it cannot be moved safely (a glob that reaches
+    /// across a boundary the map moves).
+    fn path(&self, full: &str) -> std::result::Result<Option<String>, String>;
+}
+
 /// One kind of Vault object. A kind is its module (which implements this) plus one line in the
 /// registry (`objects/registry.rs`), which gives it its name and generates `Kind`, `Object` and
 /// `Ops` with every dispatch over them.
@@ -259,6 +280,18 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
     /// What `verify --contents` shows of it beyond kind and path (never a value).
     fn summary(&self) -> Option<KvContent> {
         None
+    }
+    /// Where it sits, for `--map` to move it.
+    fn place(&mut self) -> Place<'_>;
+    /// Rewrites what its content names (paths, auth mounts) as `map` moves them, once its place
+    /// has moved from the namespace `was`: each rewrite described for the plan (`field: old →
+    /// new`, never a value), or why it cannot be rewritten safely.
+    fn remap(
+        &mut self,
+        _map: &dyn Remap,
+        _was: &str,
+    ) -> std::result::Result<Vec<String>, String> {
+        Ok(Vec::new())
     }
     /// Moves it from the folder `from` to `to` (`--to-prefix`, full paths, namespace first).
     fn moved(self, _from: &str, _to: &str) -> Moved<Self> {

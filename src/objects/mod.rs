@@ -32,7 +32,7 @@ mod test_tools;
 mod tests;
 
 pub use kind::{
-    Held, Inventory, Known, Mark, Moved, ObjectKind, Parent, Scope, Sink, Source, Stage,
+    Held, Inventory, Known, Mark, Moved, ObjectKind, Parent, Place, Remap, Scope, Sink, Source, Stage,
 };
 pub use registry::{Kind, Object, Ops};
 pub use target::Target;

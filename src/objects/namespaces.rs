@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::kind::{Inventory, ObjectKind, Parent, Scope, Sink, Source, Stage, check_dir_path, one};
+use super::kind::{
+    Inventory, ObjectKind, Parent, Place, Scope, Sink, Source, Stage, check_dir_path, one,
+};
 use super::registry::{Kind, Object};
 use super::target::Target;
 use crate::error::Result;
@@ -71,6 +73,10 @@ impl ObjectKind for Namespace {
 
     fn as_parent(&self) -> Option<Parent> {
         Some(Parent::Namespace(self.path.clone()))
+    }
+
+    fn place(&mut self) -> Place<'_> {
+        Place::Namespace(&mut self.path)
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kind::{Inventory, Moved, ObjectKind, Parent, Scope, Sink, Source, Stage};
+use super::kind::{
+    Inventory, Moved, ObjectKind, Parent, Place, Remap, Scope, Sink, Source, Stage,
+};
 use super::kv::KvContent;
 use super::target::Target;
 use super::{
@@ -155,6 +157,20 @@ macro_rules! registry {
             /// What `verify --contents` shows of it beyond kind and path (never a value).
             pub fn summary(&self) -> Option<KvContent> {
                 match self { $(Object::$variant(o) => o.summary(),)* }
+            }
+
+            /// Where it sits, for `--map` to move it.
+            pub fn place(&mut self) -> Place<'_> {
+                match self { $(Object::$variant(o) => o.place(),)* }
+            }
+
+            /// Rewrites what its content names as `map` moves it, once moved from namespace `was`.
+            pub fn remap(
+                &mut self,
+                map: &dyn Remap,
+                was: &str,
+            ) -> std::result::Result<Vec<String>, String> {
+                match self { $(Object::$variant(o) => o.remap(map, was),)* }
             }
 
             /// Moves it from the folder `from` to `to` (`--to-prefix`).

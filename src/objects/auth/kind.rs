@@ -5,7 +5,7 @@ use super::{AuthItem, NewUserPassword, current, diff, export, layout, needs_pass
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::kind::{
-    Inventory, ObjectKind, Parent, Scope, Sink, Source, Stage, check_dir_path, check_name, one,
+    Inventory, ObjectKind, Parent, Place, Scope, Sink, Source, Stage, check_dir_path, check_name, one,
     segments,
 };
 use crate::objects::mounts::Mount;
@@ -44,6 +44,10 @@ impl ObjectKind for AuthItem {
 
     fn path(&self) -> String {
         format!("{}{}", self.namespace, self.api_path())
+    }
+
+    fn place(&mut self) -> Place<'_> {
+        Place::InMount(&mut self.namespace, Table::Auth, &mut self.mount)
     }
 
     fn entry(&self) -> String {

@@ -1,13 +1,16 @@
 //! Entities and groups as object kinds: where they sit in a snapshot and on a target, and their
-//! export, which leaves out aliases on auth mounts the snapshot does not carry (and says so).
+//! export, which leaves out aliases on auth mounts the snapshot does not carry (and says so), and
+//! their aliases re-pointed at the auth mounts `--map` moves.
 
 use super::{
-    Entity, EntityPlan, Group, apply_entity, apply_group, current_entity, current_group,
+    Alias, Entity, EntityPlan, Group, apply_entity, apply_group, current_entity, current_group,
     diff_entity, diff_group,
 };
 use crate::error::Result;
 use crate::model::{Action, Decision};
-use crate::objects::kind::{ObjectKind, Scope, Sink, Source, Stage, check_name, segment};
+use crate::objects::kind::{
+    ObjectKind, Remap, Scope, Sink, Source, Stage, check_name, segment,
+};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
@@ -42,11 +45,45 @@ macro_rules! by_name {
             Some((self.namespace.clone(), at))
         }
 
+        fn place(&mut self) -> $crate::objects::kind::Place<'_> {
+            $crate::objects::kind::Place::InNamespace(&mut self.namespace)
+        }
+
         fn shown_path(ns: &str, path: &str) -> String {
             let name = path.strip_prefix(ns).unwrap_or(path);
             format!(concat!("{}identity/", $what, "/name/{}"), ns, name)
         }
     };
+}
+
+/// Re-points an alias at its auth mount's new path, for an identity object now in namespace `ns`
+/// that was in `was`: the importer then finds that mount's accessor on the target. An alias whose
+/// mount moves out of the object's namespace cannot follow it.
+fn remap_alias(
+    alias: &mut Alias,
+    (ns, was): (&str, &str),
+    map: &dyn Remap,
+) -> std::result::Result<Option<String>, String> {
+    let full = format!("{was}{}", alias.mount_path);
+    let Some(moved) = map.path(&full)? else {
+        return Ok(None);
+    };
+    let Some(path) = moved.strip_prefix(ns).filter(|p| p.starts_with("auth/")) else {
+        return Err(format!(
+            "alias `{}` is on {full}, which the map moves to {moved}, outside {}",
+            alias.name,
+            match ns {
+                "" => "the root namespace".to_string(),
+                ns => format!("namespace {ns}"),
+            }
+        ));
+    };
+    if path == alias.mount_path {
+        return Ok(None);
+    }
+    let told = format!("alias {}: mount {} → {path}", alias.name, alias.mount_path);
+    alias.mount_path = path.to_string();
+    Ok(Some(told))
 }
 
 impl ObjectKind for Entity {
@@ -57,6 +94,16 @@ impl ObjectKind for Entity {
     type Ops = Option<EntityPlan>;
 
     by_name!("entity");
+
+    fn remap(&mut self, map: &dyn Remap, was: &str) -> std::result::Result<Vec<String>, String> {
+        let mut told = Vec::new();
+        let aliases = std::mem::take(&mut self.aliases);
+        for mut alias in aliases {
+            told.extend(remap_alias(&mut alias, (&self.namespace, was), map)?);
+            self.aliases.insert(alias);
+        }
+        Ok(told)
+    }
 
     fn entry(&self) -> String {
         format!("identity/entities/{}", segment(&self.name))
@@ -124,6 +171,15 @@ impl ObjectKind for Group {
     type Ops = bool;
 
     by_name!("group");
+
+    fn remap(&mut self, map: &dyn Remap, was: &str) -> std::result::Result<Vec<String>, String> {
+        match &mut self.alias {
+            Some(alias) => Ok(remap_alias(alias, (&self.namespace, was), map)?
+                .into_iter()
+                .collect()),
+            None => Ok(Vec::new()),
+        }
+    }
 
     fn entry(&self) -> String {
         format!("identity/groups/{}", segment(&self.name))

@@ -5,7 +5,7 @@ use super::{KvConfig, Mount, diff, is_builtin, not_copied, read_kv_config};
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::kind::{
-    ObjectKind, Parent, Scope, Sink, Source, Stage, check_dir_path, check_secret_mount, one,
+    ObjectKind, Parent, Place, Scope, Sink, Source, Stage, check_dir_path, check_secret_mount, one,
 };
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;
@@ -27,6 +27,10 @@ impl ObjectKind for Mount {
             Table::Auth => format!("{}auth/{}", self.namespace, self.path),
             Table::Secret => format!("{}{}", self.namespace, self.path),
         }
+    }
+
+    fn place(&mut self) -> Place<'_> {
+        Place::Mount(&mut self.namespace, self.table, &mut self.path)
     }
 
     fn entry(&self) -> String {

@@ -1,13 +1,16 @@
 //! Policies: ACL policies (`sys/policies/acl`) and password policies (`sys/policies/password`).
 //! Every policy but `root` is exported (`default` included, written only when it differs, and
-//! never pruned on its own: the server refuses to delete it); diff is by text.
+//! never pruned on its own: the server refuses to delete it); diff is by text. An ACL policy's
+//! paths follow what `--map` moves (`paths`).
+
+mod paths;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::engine_item::read_str;
-use super::kind::{ObjectKind, Scope, Sink, Source, Stage, check_name, segment};
+use super::kind::{ObjectKind, Place, Remap, Scope, Sink, Source, Stage, check_name, segment};
 use super::registry::Object;
 use super::target::Target;
 use crate::error::{Error, Result};
@@ -121,6 +124,19 @@ impl ObjectKind for Policy {
             return Err("the root policy is never written".into());
         }
         Ok(())
+    }
+
+    fn place(&mut self) -> Place<'_> {
+        Place::InNamespace(&mut self.namespace)
+    }
+
+    fn remap(&mut self, map: &dyn Remap, was: &str) -> std::result::Result<Vec<String>, String> {
+        if self.policy_type != PolicyType::Acl {
+            return Ok(Vec::new());
+        }
+        let (text, told) = paths::rewrite(&self.policy, (was, &self.namespace), map)?;
+        self.policy = text;
+        Ok(told)
     }
 
     fn delete_target(&self) -> Option<(String, String)> {

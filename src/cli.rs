@@ -139,6 +139,9 @@ pub struct DiffArgs {
     /// Compare only the objects at these paths (GLOB[,GLOB...], as plans show them)
     #[arg(long, value_name = "GLOB")]
     pub only: Option<String>,
+    /// Compare a snapshot's objects where these rules put them (as `import --map` does)
+    #[command(flatten)]
+    pub map: MapArgs,
     #[command(flatten)]
     pub output: OutputArg,
 }
@@ -211,6 +214,31 @@ pub struct ImportArgs {
     /// cluster now in charge. Said loudly in the output and the log
     #[arg(long, requires = "only")]
     pub allow_fenced: bool,
+    #[command(flatten)]
+    pub map: MapArgs,
+}
+
+/// Where an import puts what it reads, and where `diff` looks for it.
+#[derive(Debug, Args, Default)]
+pub struct MapArgs {
+    /// Put what the snapshot holds under FROM (a namespace `team1/`, a mount `secret/`, an auth
+    /// mount `auth/ldap/`, as plans show them) under TO instead; repeatable. Policies' paths and
+    /// aliases' auth mounts follow. Replaces REPLICATOR_MAP
+    #[arg(long = "map", value_name = "FROM=TO")]
+    pub rules: Vec<String>,
+    /// Leave out what no --map rule moves (replaces REPLICATOR_MAP_ONLY)
+    #[arg(long, requires = "rules")]
+    pub map_only: bool,
+}
+
+impl MapArgs {
+    /// The map the flags give, or `None` when they give none (REPLICATOR_MAP holds).
+    pub fn map(&self) -> crate::Result<Option<crate::map::PathMap>> {
+        if self.rules.is_empty() {
+            return Ok(None);
+        }
+        crate::map::PathMap::parse("--map", &self.rules, self.map_only).map(Some)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

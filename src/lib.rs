@@ -137,12 +137,13 @@ async fn import_command(
         args.to_prefix.as_deref(),
         args.allow_fenced,
     )?;
-    let request = import::Request::new(
+    let mut request = import::Request::new(
         args.snapshot.snapshot.clone(),
         args.dry_run,
         args.full_check,
         restore,
     )?;
+    request.map = args.map.map()?;
     let out = import::run(settings.import()?, request).await?;
     m.snapshot_bytes = Some(out.snapshot_bytes);
     m.objects = out.summary.metrics();

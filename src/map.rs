@@ -99,6 +99,27 @@ impl PathMap {
             .map(|r| r.to.as_str())
     }
 
+    /// The target namespaces a snapshot's `namespaces` (paths) land in, plus every namespace a
+    /// rule's TO may name (its prefixes), whose mount tables a plan reads.
+    pub fn namespaces(&self, namespaces: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = namespaces
+            .iter()
+            .map(|ns| {
+                let mut ns = ns.clone();
+                self.move_namespace(&mut ns);
+                ns
+            })
+            .collect();
+        for r in &self.rules {
+            let parts: Vec<&str> = r.to.trim_end_matches('/').split('/').collect();
+            let prefixes = (1..=parts.len()).map(|n| format!("{}/", parts[..n].join("/")));
+            out.extend(prefixes.take_while(|p| !p.ends_with("/auth/") && p != "auth/"));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Where `object` goes, with what it names rewritten.
     pub fn relocate(&self, mut object: Object) -> Relocated {
         let was = object.namespace().to_string();

@@ -319,10 +319,16 @@ pub fn plan(plan: &Plan) -> String {
             Action::Unchanged => ("=", "keep"),
         };
         let _ = write!(out, "{sign} {verb:<7} {:<11} {}", c.kind.as_str(), c.path);
+        if let Some(from) = &c.from {
+            let _ = write!(out, "  <- {from}");
+        }
         if let Some(r) = &c.reason {
             let _ = write!(out, "  ({r})");
         }
         out.push('\n');
+        for told in &c.rewritten {
+            let _ = writeln!(out, "      rewritten: {told}");
+        }
     }
     let _ = writeln!(
         out,

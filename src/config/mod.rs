@@ -97,6 +97,8 @@ struct ReplicatorEnv {
     max_delete_window: Option<String>,
     full_every: Option<String>,
     max_chain: Option<String>,
+    map: Option<String>,
+    map_only: Option<String>,
 }
 
 /// The command line's global flags, as plain values; each overrides its variable.
@@ -297,7 +299,20 @@ impl Settings {
                 None => DEFAULT_MAX_DELETE_WINDOW,
                 Some(v) => duration("REPLICATOR_MAX_DELETE_WINDOW", Some(v))?,
             },
+            map: self.path_map()?,
         })
+    }
+
+    /// `REPLICATOR_MAP` (`FROM=TO,...`) and `REPLICATOR_MAP_ONLY`: where an import puts what it
+    /// reads (`--map` and `--map-only` replace them).
+    pub(super) fn path_map(&self) -> Result<crate::map::PathMap> {
+        let r = &self.replicator;
+        let rules: Vec<String> = r.map.iter().cloned().collect();
+        let only = flag("REPLICATOR_MAP_ONLY", r.map_only.as_deref())?;
+        if only && rules.iter().all(|r| r.trim().is_empty()) {
+            return Err(Error::config("REPLICATOR_MAP_ONLY", "goes with REPLICATOR_MAP"));
+        }
+        crate::map::PathMap::parse("REPLICATOR_MAP", &rules, only)
     }
 
     /// The mount that keeps the importer's state on a target (`REPLICATOR_STATE_MOUNT`), with its

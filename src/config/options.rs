@@ -121,6 +121,8 @@ pub struct ImportOptions {
     pub records_batch: usize,
     /// `REPLICATOR_MAX_DELETE` holds over this long (default 24h; 0: each run on its own).
     pub max_delete_window: Duration,
+    /// `REPLICATOR_MAP` / `--map`: where the objects go (empty: where they are in the source).
+    pub map: crate::map::PathMap,
 }
 
 pub(super) fn flag(var: &'static str, value: Option<&str>) -> Result<bool> {

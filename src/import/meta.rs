@@ -58,6 +58,10 @@ pub(super) fn next_meta(
 pub(super) fn settings_mark(opts: &crate::config::ImportOptions) -> String {
     use sha2::Digest;
     let o = opts;
-    let settings = format!("{:?} {:?} {:?}", o.on_drift, o.userpass, o.database);
+    let mut settings = format!("{:?} {:?} {:?}", o.on_drift, o.userpass, o.database);
+    // Where things go, once a map is set (a cluster without one keeps the mark it had).
+    if !o.map.is_empty() {
+        settings.push_str(&format!(" map {}", o.map.spec()));
+    }
     hex::encode(&sha2::Sha256::digest(settings.as_bytes())[..8])
 }

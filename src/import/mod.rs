@@ -8,6 +8,7 @@ mod decide;
 mod inherit;
 mod input;
 mod inside;
+mod mapped;
 mod meta;
 mod pass;
 pub mod plan;
@@ -53,6 +54,9 @@ pub struct Request {
     pub full_check: bool,
     /// `--only`: a selective restore.
     pub restore: Option<Restore>,
+    /// `--map`: where this run puts what it reads, instead of REPLICATOR_MAP's rules. A restore
+    /// given its own map is a copy elsewhere (nothing pruned or recorded).
+    pub map: Option<crate::map::PathMap>,
 }
 
 impl Request {
@@ -69,6 +73,7 @@ impl Request {
             dry_run,
             full_check,
             restore,
+            map: None,
         })
     }
 }
@@ -98,6 +103,13 @@ pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
         options: mut opts,
     } = config;
     opts.full_check = req.full_check;
+    let mut req = req;
+    if let Some(map) = req.map.take() {
+        opts.map = map;
+        if let Some(r) = &mut req.restore {
+            r.copy_elsewhere(&opts.map)?;
+        }
+    }
     if let Some(r) = &req.restore {
         // The operator names what to put back: compared in full and written over drift; a
         // copy elsewhere (`--to-prefix`) prunes nothing.

@@ -65,7 +65,8 @@ pub(super) async fn plan_and_apply(
     let opts = &this_run(run.opts, before.as_ref());
     let heads_only = heads_only(run, opts, &records, once.applied);
     tracing::info!(full_check = opts.full_check, heads_only, "planning");
-    let mut target = Target::load(client.clone(), &manifest.namespaces, opts.userpass).await?;
+    let namespaces = opts.map.namespaces(&manifest.namespaces);
+    let mut target = Target::load(client.clone(), &namespaces, opts.userpass).await?;
     target.database = opts.database;
     let (deletes, tally) = match opts.prune {
         false => Default::default(),

@@ -48,6 +48,12 @@ pub struct Change {
     pub drift: bool,
     /// The object's snapshot entry name: its identity in the importer's state.
     pub entry: String,
+    /// Where the snapshot has it, when `--map` put it elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// What `--map` rewrote inside it (`path "secret/*" → "dc-secret/*"`), never a value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rewritten: Vec<String>,
     #[serde(skip)]
     pub object: Option<Object>,
     /// What the apply step needs beyond the object (a kind's own ops, or a prune's target).
@@ -73,6 +79,8 @@ impl Change {
             reason: d.reason,
             drift: d.drift,
             entry: entry_name(&object),
+            from: None,
+            rewritten: Vec::new(),
             object: keep.then_some(object),
             ops: d.ops,
             record: None,

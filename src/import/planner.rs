@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::apply::{self, Executor};
 use super::decide::plan_one;
 use super::input::{Input, replay};
+use super::mapped::{self, Mapped};
 use super::plan::{Change, Mode, Plan};
 use super::restore::{Admitted, Restore};
 use super::summary::Summary;
@@ -227,6 +228,14 @@ async fn take<'a>(
             return None;
         }
     };
+    let (object, note) = match mapped::place(&opts.map, object, &entry) {
+        Mapped::Placed(object, note) => (object, note),
+        Mapped::Out => return None,
+        Mapped::Refused(change) => {
+            settle(sink, records, finish(pass, change, None).await);
+            return None;
+        }
+    };
     // Transit keys are never pruned one by one, but recorded all the same: a mount prune must
     // know which keys are the importer's. A restore's copy elsewhere is not the importer's.
     let (ns, delete) = object.delete_target().unzip();
@@ -249,13 +258,13 @@ async fn take<'a>(
             Some(d) => Change::decided(object, d),
             None => plan_one(target, object, (recorded, applied), opts).await,
         };
-        let change = match container {
+        let mut change = match container {
             true => super::restore::container_only(change),
             false => change,
         };
+        note.mark(&mut change);
         // A later step of the chain holds this container too: this one only creates it when
         // missing (what this step holds needs it), and leaves its settings to that step.
-        let mut change = change;
         if later && !container && change.action == Action::Update {
             (change.action, change.reason, change.drift) = (Action::Unchanged, None, false);
             change.ops = Default::default();
@@ -267,15 +276,17 @@ async fn take<'a>(
     }
     if inherited.is_none() && applied == Some(true) && !opts.full_check {
         // Applied by an earlier import and unchanged in the source since: not read.
-        let change = Change::new(object, Action::Unchanged, None);
+        let mut change = Change::new(object, Action::Unchanged, None);
+        note.mark(&mut change);
         settle(sink, records, finish(pass, change, record).await);
         return None;
     }
     Some(Box::pin(async move {
-        let change = match inherited {
+        let mut change = match inherited {
             Some(d) => Change::decided(object, d),
             None => plan_one(target, object, (recorded, applied), opts).await,
         };
+        note.mark(&mut change);
         finish(pass, change, record).await
     }))
 }

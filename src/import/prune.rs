@@ -42,6 +42,8 @@ fn change(entry: &str, rec: &Record, action: Action, reason: String) -> Change {
         reason: Some(reason),
         drift: false,
         entry: entry.to_string(),
+        from: None,
+        rewritten: Vec::new(),
         object: None,
         ops,
         record: None,
@@ -275,6 +277,7 @@ mod tests {
             full_check: false,
             records_batch: 100,
             max_delete_window: Duration::from_secs(86_400),
+            map: Default::default(),
         }
     }
 
@@ -304,6 +307,8 @@ mod tests {
                 reason: None,
                 drift: false,
                 entry: format!("e{i}"),
+                from: None,
+                rewritten: Vec::new(),
                 object: None,
                 ops: Ops::None,
                 record: None,

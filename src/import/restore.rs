@@ -21,6 +21,8 @@ pub struct Restore {
     rename: Option<Rename>,
     /// `--allow-fenced`: a promoted cluster takes this restore.
     pub allow_fenced: bool,
+    /// Given a `--map` of its own: a copy elsewhere, as with `--to-prefix`.
+    mapped: bool,
 }
 
 /// `--to-prefix`: the selected folder (`secret/app/`) and where its KV secrets go instead.
@@ -71,12 +73,23 @@ impl Restore {
             only: selection,
             rename,
             allow_fenced,
+            mapped: false,
         }))
     }
 
     /// Whether objects are copied elsewhere (then nothing is pruned or recorded).
     pub fn renames(&self) -> bool {
-        self.rename.is_some()
+        self.rename.is_some() || self.mapped
+    }
+
+    /// Makes this restore a copy to where `--map` puts things (`map` is the run's own, not the
+    /// one its scheduled imports use): nothing pruned or recorded. One way of moving at a time.
+    pub fn copy_elsewhere(&mut self, map: &crate::map::PathMap) -> Result<()> {
+        if self.rename.is_some() && !map.is_empty() {
+            return Err(Error::config("--map", "goes with --only, not with --to-prefix"));
+        }
+        self.mapped = !map.is_empty();
+        Ok(())
     }
 
     /// Whether a prune may consider this record of the importer's.
@@ -91,7 +104,7 @@ impl Restore {
         let Some(rename) = &self.rename else {
             return Admitted::Selected {
                 object,
-                renamed: false,
+                renamed: self.mapped,
             };
         };
         rename.apply(object)

@@ -20,6 +20,7 @@ mod integration {
     pub mod kinds;
     pub mod kubernetes;
     pub mod listing;
+    pub mod maps;
     pub mod matrix;
     pub mod metrics;
     pub mod migration;

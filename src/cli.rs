@@ -85,7 +85,7 @@ pub enum Command {
     /// and one already running stops; waits until it has stopped
     Promote(PromoteArgs),
     /// Lift the promotion fence, so that the cluster at VAULT_ADDR accepts imports again
-    Demote,
+    Demote(DemoteArgs),
     /// Delete snapshots beyond REPLICATOR_KEEP_LAST / REPLICATOR_KEEP_WITHIN; chains stay whole
     /// (never `latest`, its chain, or the base a kept delta needs)
     Prune(PruneArgs),
@@ -166,6 +166,17 @@ pub struct PromoteArgs {
     /// [default: REPLICATOR_LEASE_TTL plus 1m]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// Fence only the imports from this store (`s3://BUCKET/PREFIX`, as `status` names the
+    /// sources of a cluster that imports from several); the others go on
+    #[arg(long, value_name = "STORE")]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoteArgs {
+    /// Lift only the fence `promote --source STORE` set
+    #[arg(long, value_name = "STORE")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -85,9 +85,12 @@ async fn dispatch(
         Command::Import(args) => return import_command(settings, &args, m).await,
         Command::Status(o) => return status_command(settings, o.output).await,
         Command::Promote(args) => {
-            commands::promote(&settings.promote(args.timeout.as_deref())?).await?
+            let config = settings.promote(args.timeout.as_deref())?;
+            commands::promote(&config, args.source.as_deref()).await?
         }
-        Command::Demote => commands::demote(&settings.state()?).await?,
+        Command::Demote(args) => {
+            commands::demote(&settings.state()?, args.source.as_deref()).await?
+        }
         Command::List(args) => return list_command(settings, &args).await,
         Command::Prune(args) => commands::retention(&settings.prune()?, args.dry_run).await?,
         Command::Keygen(args) => commands::keygen(&args.dir, args.force)?,

@@ -66,7 +66,10 @@ impl PathMap {
             rules.push(Rule { from, to });
         }
         if only && rules.is_empty() {
-            return Err(Error::config("--map-only", "goes with at least one --map rule"));
+            return Err(Error::config(
+                "--map-only",
+                "goes with at least one --map rule",
+            ));
         }
         check_apart(var, &rules)?;
         Ok(PathMap { rules, only })
@@ -74,6 +77,11 @@ impl PathMap {
 
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Each rule as (FROM, TO).
+    pub fn rules(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.rules.iter().map(|r| (r.from.as_str(), r.to.as_str()))
     }
 
     /// The rules as one line (`FROM=TO,...`, then ` only` for `--map-only`): what the state
@@ -196,7 +204,12 @@ impl Rule {
         table: Table,
         at: &str,
     ) -> std::result::Result<(String, String), String> {
-        let skip = ns.len() + if table == Table::Auth { "auth/".len() } else { 0 };
+        let skip = ns.len()
+            + if table == Table::Auth {
+                "auth/".len()
+            } else {
+                0
+            };
         let depth = self.from.get(skip..).map_or(0, segments);
         let to: Vec<&str> = self.to.trim_end_matches('/').split('/').collect();
         let auth = usize::from(table == Table::Auth);
@@ -269,13 +282,20 @@ fn prefix(var: &'static str, side: &str) -> Result<String> {
     let side = side.trim();
     let bad = |why: &str| Error::config(var, format!("`{side}` {why}"));
     if side.is_empty() || side == "/" {
-        return Err(bad("is empty: name a namespace or mount (`team1/`, `secret/`)"));
+        return Err(bad(
+            "is empty: name a namespace or mount (`team1/`, `secret/`)",
+        ));
     }
     if side.starts_with('/') || side.contains(['*', '?', '[', ']', '{', '}', '+', '=']) {
-        return Err(bad("is not a plain prefix (`team1/`, `secret/`, `auth/ldap/`)"));
+        return Err(bad(
+            "is not a plain prefix (`team1/`, `secret/`, `auth/ldap/`)",
+        ));
     }
     let parts: Vec<&str> = side.trim_end_matches('/').split('/').collect();
-    if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
         return Err(bad("is malformed"));
     }
     if let Some(p) = parts.iter().find(|p| RESERVED.contains(p)) {
@@ -303,7 +323,9 @@ fn check_apart(var: &'static str, rules: &[Rule]) -> Result<()> {
             if a.starts_with(b) || b.starts_with(a) {
                 return Err(Error::config(
                     var,
-                    format!("{what_a} `{a}` and {what_b} `{b}` overlap: rules must not nest or chain"),
+                    format!(
+                        "{what_a} `{a}` and {what_b} `{b}` overlap: rules must not nest or chain"
+                    ),
                 ));
             }
         }

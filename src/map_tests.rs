@@ -29,7 +29,10 @@ fn moved(map: &PathMap, value: serde_json::Value) -> (String, Vec<String>) {
 
 #[test]
 fn rules_are_prefixes_with_their_slash_and_print_back() {
-    let m = map(&["secret=dc-secret/,team1/=dc1/team1", "auth/ldap/=auth/dc-ldap/"]);
+    let m = map(&[
+        "secret=dc-secret/,team1/=dc1/team1",
+        "auth/ldap/=auth/dc-ldap/",
+    ]);
     assert_eq!(
         m.spec(),
         "secret/=dc-secret/,team1/=dc1/team1/,auth/ldap/=auth/dc-ldap/"
@@ -56,7 +59,10 @@ fn malformed_overlapping_and_cyclic_rules_are_config_errors() {
         (&["secret/=secret/old/"], "overlap"),
     ] {
         let e = error(specs);
-        assert!(e.starts_with("--map: ") && e.contains(says), "{specs:?}: {e}");
+        assert!(
+            e.starts_with("--map: ") && e.contains(says),
+            "{specs:?}: {e}"
+        );
     }
     let only = PathMap::parse("--map", &[], true).unwrap_err();
     assert!(only.to_string().contains("--map-only"), "{only}");
@@ -119,7 +125,10 @@ fn policies_follow_the_paths_they_name_or_are_refused() {
 fn what_no_rule_moves_stays_or_is_left_out_and_never_lands_in_a_to() {
     let only = PathMap::parse("--map", &["secret/=dc-secret/".into()], true).unwrap();
     let kv = json!({"kind": "mount", "table": "secret", "path": "kv/", "type": "kv"});
-    assert!(matches!(only.relocate(object(kv.clone())), Relocated::Out(_)));
+    assert!(matches!(
+        only.relocate(object(kv.clone())),
+        Relocated::Out(_)
+    ));
     let m = map(&["secret/=dc-secret/"]);
     assert!(matches!(m.relocate(object(kv)), Relocated::Kept { .. }));
     let clash = json!({"kind": "mount", "table": "secret", "path": "dc-secret/", "type": "kv"});

@@ -100,6 +100,25 @@ pub fn status(s: &Status, output: Output) -> String {
                 at.format("%Y-%m-%dT%H:%M:%SZ")
             );
         }
+        for src in &t.sources {
+            let name = src
+                .source
+                .as_deref()
+                .unwrap_or("(state from before sources)");
+            let last = src.last_import.as_ref().map_or("none".to_string(), |m| {
+                format!(
+                    "{} applied {} ago",
+                    m.last_snapshot,
+                    human_age(s.now, m.applied_at)
+                )
+            });
+            let fenced = if src.fence.is_some() {
+                ", PROMOTED"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "source {name}: last import {last}{fenced}");
+        }
     }
     if let Some(store) = &s.store {
         let _ = match &store.latest {

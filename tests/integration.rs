@@ -37,6 +37,7 @@ mod integration {
     pub mod sealing;
     pub mod settings;
     pub mod shapes;
+    pub mod sources;
     pub mod ssh;
     pub mod support;
     pub mod totp;

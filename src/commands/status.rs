@@ -38,6 +38,20 @@ pub struct Target {
     /// When the source was exported for the data the cluster holds: the stamp of the last
     /// imported snapshot. Its age is the data age on DR, what the RPO is about.
     pub data_exported_at: Option<DateTime<Utc>>,
+    /// Every source imported into the cluster, when there is more than one: each one's last
+    /// import and own fence. `last_import` above is the configured store's (or the first's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceStatus>,
+}
+
+/// One source of a cluster that imports from several.
+#[derive(Debug, Serialize)]
+pub struct SourceStatus {
+    /// Where it is published (`s3://BUCKET/PREFIX`); `None` for a state from before sources
+    /// were told apart.
+    pub source: Option<String>,
+    pub fence: Option<Fence>,
+    pub last_import: Option<Meta>,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,8 +92,9 @@ pub async fn status(config: &StatusConfig) -> Result<Status> {
     let mut future_dated = None;
     let mut target = None;
     if let Some(state_config) = &config.target {
+        let store_url = config.store_url.as_deref();
         let t = with_state(state_config, async |state, addr| {
-            target_status(state, addr).await
+            target_status(state, store_url, addr).await
         })
         .await?;
         if let (Some(m), Some(at)) = (&t.last_import, t.data_exported_at) {
@@ -126,9 +141,29 @@ pub async fn status(config: &StatusConfig) -> Result<Status> {
 
 const LATEST_WHAT: &str = "the snapshot latest.json points at";
 
-/// The fence, last import and data age of the cluster at VAULT_ADDR.
-async fn target_status(state: &ImporterState, addr: &str) -> Result<Target> {
+/// The fence, last import and data age of the cluster at VAULT_ADDR, for the source at
+/// `store_url` when one is configured; and every source's, when it has several.
+async fn target_status(
+    cluster: &ImporterState,
+    store_url: Option<&str>,
+    addr: &str,
+) -> Result<Target> {
+    let state = match store_url {
+        Some(url) => crate::import::source_state(cluster.clone(), url).await?,
+        None => cluster.clone(),
+    };
     let last_import = state.meta().await?;
+    let mut sources = Vec::new();
+    let all = cluster.sources().await?;
+    if all.len() > 1 {
+        for (source, s) in all {
+            sources.push(SourceStatus {
+                source,
+                fence: s.source_fence().await?,
+                last_import: s.meta().await?,
+            });
+        }
+    }
     Ok(Target {
         address: addr.to_string(),
         fence: state.fence().await?,
@@ -136,5 +171,6 @@ async fn target_status(state: &ImporterState, addr: &str) -> Result<Target> {
             .as_ref()
             .and_then(|m| catalog::parse_snapshot_key(&m.last_snapshot)),
         last_import,
+        sources,
     })
 }

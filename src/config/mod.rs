@@ -310,7 +310,10 @@ impl Settings {
         let rules: Vec<String> = r.map.iter().cloned().collect();
         let only = flag("REPLICATOR_MAP_ONLY", r.map_only.as_deref())?;
         if only && rules.iter().all(|r| r.trim().is_empty()) {
-            return Err(Error::config("REPLICATOR_MAP_ONLY", "goes with REPLICATOR_MAP"));
+            return Err(Error::config(
+                "REPLICATOR_MAP_ONLY",
+                "goes with REPLICATOR_MAP",
+            ));
         }
         crate::map::PathMap::parse("REPLICATOR_MAP", &rules, only)
     }

@@ -3,9 +3,11 @@
 //! whatever the target path) and shows where it came from and what was rewritten in it.
 
 use super::plan::Change;
+use crate::error::{Error, Result};
 use crate::map::{PathMap, Relocated};
 use crate::model::Action;
-use crate::objects::Object;
+use crate::objects::{Kind, Object};
+use crate::state::{Claim, Claimed};
 
 /// What a change of a placed object carries back from the map.
 #[derive(Default)]
@@ -58,6 +60,61 @@ pub(super) fn place(map: &PathMap, object: Object, entry: &str) -> Mapped {
             Mapped::Refused(change)
         }
     }
+}
+
+/// Refuses, before anything is written, a map that puts things where another source of the
+/// cluster created a namespace or mount (`claimed`): its TO is that source's.
+pub(super) fn check_targets(
+    map: &PathMap,
+    claimed: &Claimed,
+    (key, ours): (&str, &str),
+) -> Result<()> {
+    for (from, to) in map.rules() {
+        let theirs = [Kind::Mount, Kind::Namespace]
+            .into_iter()
+            .filter_map(|kind| claimed.by(kind, to))
+            .find(|c| c.created);
+        if let Some(theirs) = theirs {
+            return Err(Error::refused(
+                key,
+                format!(
+                    "--map puts {from} at {to}, which the imports from {} created; {ours} must \
+                     not write into it: map it elsewhere. Nothing was written",
+                    theirs.source
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `change`, or its refusal when another source of the cluster brought its object there
+/// (`theirs`, from `Claimed::by`): two sources never write one object, whichever imported first.
+/// A namespace or mount another source created is refused whatever the plan (what it holds is
+/// that source's); anything else only when it would be written (what both sources have alike, a
+/// namespace's `default` policy or a mount DR had before either, is left as it is).
+pub(super) fn unclaimed(mut change: Change, theirs: Option<&Claim>, ours: &str) -> Change {
+    let Some(Claim {
+        source: theirs,
+        created,
+    }) = theirs
+    else {
+        return change;
+    };
+    let writes = matches!(change.action, Action::Create | Action::Update);
+    if !writes && !(*created && change.kind.is_container()) {
+        return change;
+    }
+    let why = format!(
+        "imported here from {theirs}, and {ours} has it too: two sources must not write one \
+         object (put one elsewhere with --map)"
+    );
+    tracing::warn!(kind = %change.kind, path = %change.path, reason = %why, "refused");
+    change.action = Action::Refused;
+    change.reason = Some(why);
+    change.object = None;
+    change.ops = Default::default();
+    change
 }
 
 impl Note {

@@ -49,6 +49,7 @@ pub(super) fn next_meta(
             false => before.as_ref().map_or(0, |m| m.runs_since_full_check + 1),
         },
         store_bound: before.as_ref().is_some_and(|m| m.store_bound) || snapshot.names_its_store(),
+        source: before.as_ref().and_then(|m| m.source.clone()),
     }
 }
 

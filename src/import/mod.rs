@@ -128,6 +128,7 @@ pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
             false => bookkeeping,
         };
         let state = ImporterState::new(bookkeeping, &opts.state_mount);
+        let state = source_state(state, &verify.store_url).await?;
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
         let before = state.meta().await?;
@@ -168,6 +169,32 @@ async fn check_still_bound(state: &ImporterState, snapshot: &Snapshot) -> Result
          importer made it), and this cluster already imported snapshots signed with both: \
          upgrade that exporter, or import it with --snapshot if it is intended",
     ))
+}
+
+/// The state of the source published at `store_url` in the cluster `state` is of (see
+/// `state::sources`).
+pub async fn source_state(state: ImporterState, store_url: &str) -> Result<ImporterState> {
+    let source = crate::store::published_at(store_url);
+    state
+        .of_source(&source, async |m| made_here(store_url, m).await)
+        .await
+}
+
+/// Whether the state `m`, saved before sources were told apart, is this source's: its last
+/// snapshot is in this source's store.
+async fn made_here(store_url: &str, m: &crate::state::Meta) -> Result<bool> {
+    let store = crate::store::open_read(store_url).await?;
+    match store.stat(&m.last_snapshot).await {
+        Ok(_) => Ok(true),
+        Err(Error::NotFound { .. }) => {
+            tracing::warn!(
+                last_snapshot = %m.last_snapshot,
+                "the importer's state here was made from another store: this source keeps its own"
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Refuses a promoted target, unless a selective restore is allowed into it: then says so, loudly.

@@ -73,6 +73,9 @@ pub(super) async fn plan_and_apply(
         true => plan_prunes(run, &target, &records, snapshot).await?,
     };
     let parents = Parents::default();
+    let claimed = run.state.claimed_elsewhere().await?;
+    let source = run.state.source().unwrap_or_default();
+    super::mapped::check_targets(&opts.map, &claimed, (&snapshot.key, source))?;
     let pass = planner::Pass {
         mode: run.mode,
         exec: Executor {
@@ -90,6 +93,8 @@ pub(super) async fn plan_and_apply(
             lease,
         }),
         superseded: &once.superseded,
+        claimed: &claimed,
+        source,
     };
     // Planning the heads alone needs no second read of the snapshot, and leaves every other
     // object out: found as last applied.
@@ -324,6 +329,7 @@ async fn save_progress(
                 m.store_bound,
                 &m.set,
             ) || s.settings != m.settings
+                || s.source.as_deref() != state.source()
         })
     });
     // Saved even when the pass failed part-way: the records say what was written.
@@ -344,6 +350,7 @@ async fn read_meta(
     lease: Option<&lease::Lease>,
 ) -> Result<(Option<Meta>, Option<Meta>)> {
     let before = run.state.meta().await?;
+    run.state.check_claim(before.as_ref())?;
     let mut stored = before.clone();
     if let Some(lease) = lease.filter(|_| run.restore.is_none()) {
         lease.mark_incomplete(run.state, before.as_ref()).await?;

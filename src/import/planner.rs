@@ -75,6 +75,10 @@ pub struct Pass<'a> {
     /// The entries a later snapshot of the chain replaces or removes (name hashes, sorted): this
     /// pass leaves them to it, containers aside (what they hold needs them now).
     pub superseded: &'a [u64],
+    /// What the other sources of this cluster brought to it: never written from this one.
+    pub claimed: &'a crate::state::Claimed,
+    /// This run's source, as a refusal names it.
+    pub source: &'a str,
 }
 
 /// Plans every object of the snapshot against the target, writing nothing. When the mode
@@ -236,6 +240,8 @@ async fn take<'a>(
             return None;
         }
     };
+    let theirs = pass.claimed.by(object.kind(), &object.path());
+
     // Transit keys are never pruned one by one, but recorded all the same: a mount prune must
     // know which keys are the importer's. A restore's copy elsewhere is not the importer's.
     let (ns, delete) = object.delete_target().unzip();
@@ -263,6 +269,7 @@ async fn take<'a>(
             false => change,
         };
         note.mark(&mut change);
+        let mut change = mapped::unclaimed(change, theirs.as_ref(), pass.source);
         // A later step of the chain holds this container too: this one only creates it when
         // missing (what this step holds needs it), and leaves its settings to that step.
         if later && !container && change.action == Action::Update {
@@ -287,6 +294,7 @@ async fn take<'a>(
             None => plan_one(target, object, (recorded, applied), opts).await,
         };
         note.mark(&mut change);
+        let change = mapped::unclaimed(change, theirs.as_ref(), pass.source);
         finish(pass, change, record).await
     }))
 }

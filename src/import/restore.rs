@@ -86,7 +86,10 @@ impl Restore {
     /// one its scheduled imports use): nothing pruned or recorded. One way of moving at a time.
     pub fn copy_elsewhere(&mut self, map: &crate::map::PathMap) -> Result<()> {
         if self.rename.is_some() && !map.is_empty() {
-            return Err(Error::config("--map", "goes with --only, not with --to-prefix"));
+            return Err(Error::config(
+                "--map",
+                "goes with --only, not with --to-prefix",
+            ));
         }
         self.mapped = !map.is_empty();
         Ok(())

@@ -286,11 +286,7 @@ pub trait ObjectKind: Sized + Clone + Send + Sync + 'static {
     /// Rewrites what its content names (paths, auth mounts) as `map` moves them, once its place
     /// has moved from the namespace `was`: each rewrite described for the plan (`field: old →
     /// new`, never a value), or why it cannot be rewritten safely.
-    fn remap(
-        &mut self,
-        _map: &dyn Remap,
-        _was: &str,
-    ) -> std::result::Result<Vec<String>, String> {
+    fn remap(&mut self, _map: &dyn Remap, _was: &str) -> std::result::Result<Vec<String>, String> {
         Ok(Vec::new())
     }
     /// Moves it from the folder `from` to `to` (`--to-prefix`, full paths, namespace first).

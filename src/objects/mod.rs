@@ -32,7 +32,8 @@ mod test_tools;
 mod tests;
 
 pub use kind::{
-    Held, Inventory, Known, Mark, Moved, ObjectKind, Parent, Place, Remap, Scope, Sink, Source, Stage,
+    Held, Inventory, Known, Mark, Moved, ObjectKind, Parent, Place, Remap, Scope, Sink, Source,
+    Stage,
 };
 pub use registry::{Kind, Object, Ops};
 pub use target::Target;

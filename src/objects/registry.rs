@@ -6,9 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kind::{
-    Inventory, Moved, ObjectKind, Parent, Place, Remap, Scope, Sink, Source, Stage,
-};
+use super::kind::{Inventory, Moved, ObjectKind, Parent, Place, Remap, Scope, Sink, Source, Stage};
 use super::kv::KvContent;
 use super::target::Target;
 use super::{

@@ -27,8 +27,10 @@ mod digest;
 mod record;
 mod records;
 mod shards;
+mod sources;
 
 pub use records::{Digest, FLUSH_AT, Record, RecordKey, Records, Seen};
+pub use sources::{Claim, Claimed, slug};
 
 pub const DEFAULT_MOUNT: &str = "vault-replicator/";
 
@@ -53,6 +55,10 @@ pub struct Meta {
     /// change, the next import compares everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<String>,
+    /// The source whose state this is (`s3://BUCKET/PREFIX`); `None` in a state saved before
+    /// sources were told apart (the first source to import after the upgrade takes it over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,19 +81,27 @@ pub struct LeaseData {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The importer's state: the state mount of one target cluster. (Not a KV version's state,
-/// which is `objects::kv::State`.)
+/// The importer's state in the state mount of one target cluster: the cluster's own (the fence)
+/// and one source's (see `sources`). (Not a KV version's state, which is `objects::kv::State`.)
 #[derive(Debug, Clone)]
 pub struct ImporterState {
     client: VaultClient,
     mount: String,
+    /// Where this source's keys are below the mount: `""` (the first source, and every state
+    /// before sources were told apart) or `sources/<slug>/`.
+    base: String,
+    /// The source (`s3://BUCKET/PREFIX`), for the state of one; `None` for the cluster's.
+    source: Option<String>,
 }
 
 impl ImporterState {
+    /// The cluster's state, as `promote`, `demote` and `status` see it (and the first source's).
     pub fn new(client: VaultClient, mount: &str) -> Self {
         ImporterState {
             client,
             mount: format!("{}/", mount.trim_matches('/')),
+            base: String::new(),
+            source: None,
         }
     }
 
@@ -114,8 +128,13 @@ impl ImporterState {
         Ok(())
     }
 
-    /// The data and current version of a key; `(None, v)` when absent or deleted.
+    /// The data and current version of this source's key `key`.
     async fn get(&self, key: &str) -> Result<(Option<Value>, u64)> {
+        self.get_at(&format!("{}{key}", self.base)).await
+    }
+
+    /// The data and current version of a key of the mount; `(None, v)` when absent or deleted.
+    async fn get_at(&self, key: &str) -> Result<(Option<Value>, u64)> {
         let Some(body) = self
             .client
             .read(&format!("{}data/{key}", self.mount))
@@ -136,7 +155,12 @@ impl ImporterState {
         Ok((body.pointer("/data/data").cloned(), version))
     }
 
+    /// Writes this source's key `key`.
     async fn put(&self, key: &str, data: &impl Serialize, cas: Option<u64>) -> Result<()> {
+        self.put_at(&format!("{}{key}", self.base), data, cas).await
+    }
+
+    async fn put_at(&self, key: &str, data: &impl Serialize, cas: Option<u64>) -> Result<()> {
         let mut body = json!({ "data": data });
         if let Some(v) = cas {
             body["options"] = json!({ "cas": v });
@@ -153,16 +177,23 @@ impl ImporterState {
             .contains_key(&self.mount))
     }
 
+    /// The cluster's fence, or this source's (`promote --source`).
     pub async fn fence(&self) -> Result<Option<Fence>> {
         if !self.mount_exists().await? {
             return Ok(None);
         }
-        let (data, _) = self.get("fence").await?;
-        Ok(data.and_then(|d| serde_json::from_value(d).ok()))
+        let (data, _) = self.get_at("fence").await?;
+        match data.and_then(|d| serde_json::from_value(d).ok()) {
+            Some(fence) => Ok(Some(fence)),
+            None => self.source_fence().await,
+        }
     }
 
     /// The fence, read in one request, for a run that knows the state mount exists.
     pub async fn fenced(&self) -> Result<Option<Fence>> {
+        if let Some(f) = self.source_fence().await? {
+            return Ok(Some(f));
+        }
         let body = self
             .client
             .read(&format!("{}data/fence", self.mount))
@@ -174,7 +205,7 @@ impl ImporterState {
 
     pub async fn set_fence(&self, fence: &Fence) -> Result<()> {
         self.ensure_mount().await?;
-        self.put("fence", fence, None).await
+        self.put_at("fence", fence, None).await
     }
 
     pub async fn clear_fence(&self) -> Result<()> {
@@ -202,7 +233,15 @@ impl ImporterState {
 
     /// Writes `meta` alone (the importer marks its run unfinished with it as it starts).
     pub async fn save_meta(&self, meta: &Meta) -> Result<()> {
-        self.put("meta", meta, None).await
+        self.put("meta", &self.stamped(meta), None).await
+    }
+
+    /// `meta` naming this state's source, which it claims the keys for.
+    fn stamped(&self, meta: &Meta) -> Meta {
+        Meta {
+            source: self.source.clone().or_else(|| meta.source.clone()),
+            ..meta.clone()
+        }
     }
 
     /// Takes the import lease, or says who holds it. Returns the version to renew with.

@@ -48,7 +48,7 @@ impl ImporterState {
         }
         let listed = self
             .client
-            .list(&format!("{}metadata/written", self.mount))
+            .list(&format!("{}metadata/{}written", self.mount, self.base))
             .await?;
         let mut keys: Vec<(usize, u32, String)> = listed
             .into_iter()
@@ -90,6 +90,24 @@ impl ImporterState {
         Ok(out)
     }
 
+    /// Calls `each` with every record saved (a record a long run saved twice, twice), one shard
+    /// in memory at a time.
+    pub(super) async fn each_record(&self, mut each: impl FnMut(&Record)) -> Result<()> {
+        if !self.mount_exists().await? {
+            return Ok(());
+        }
+        let listed = self
+            .client
+            .list(&format!("{}metadata/{}written", self.mount, self.base))
+            .await?;
+        for key in listed.iter().filter(|k| parse_key(k).is_some()) {
+            for record in self.read_shard(key).await?.unwrap_or_default().values() {
+                each(record);
+            }
+        }
+        Ok(())
+    }
+
     /// The records saved under `written/<key>`, if it holds any.
     async fn read_shard(&self, key: &str) -> Result<Option<Saved>> {
         let (data, _) = self.get(&format!("written/{key}")).await?;
@@ -104,7 +122,7 @@ impl ImporterState {
             .map(Some)
             .map_err(|message| Error::VaultResponse {
                 method: "GET",
-                path: format!("{}data/written/{key}", self.mount),
+                path: format!("{}data/{}written/{key}", self.mount, self.base),
                 message: format!("state shard is not readable: {message}"),
             })
     }
@@ -191,7 +209,7 @@ impl ImporterState {
             drop(saved);
             for delta in std::mem::take(&mut shard.deltas) {
                 hold().await?;
-                let path = format!("{}metadata/written/{delta}", self.mount);
+                let path = format!("{}metadata/{}written/{delta}", self.mount, self.base);
                 self.client.delete(&path).await?;
             }
             shard.fold_held();
@@ -201,7 +219,7 @@ impl ImporterState {
         match meta {
             Some(meta) => {
                 hold().await?;
-                self.put("meta", meta, None).await
+                self.put("meta", &self.stamped(meta), None).await
             }
             None => Ok(()),
         }

@@ -6,12 +6,13 @@ use serde_json::{Value, json};
 
 use super::support::{Bao, Pair, writes};
 
-const PRUNE: [(&str, &str); 2] = [("REPLICATOR_PRUNE", "true"), ("REPLICATOR_MAX_DELETE", "100%")];
+const PRUNE: [(&str, &str); 2] = [
+    ("REPLICATOR_PRUNE", "true"),
+    ("REPLICATOR_MAX_DELETE", "100%"),
+];
 
 fn data(b: &Bao, path: &str) -> Value {
-    b.read(path)
-        .unwrap_or_else(|| panic!("{path} is missing"))["data"]
-        .clone()
+    b.read(path).unwrap_or_else(|| panic!("{path} is missing"))["data"].clone()
 }
 
 fn accessor(b: &Bao, ns: &str, mount: &str) -> Value {
@@ -79,7 +80,8 @@ fn a_renamed_mount_takes_its_secrets_and_what_names_it_and_prunes_only_there() {
     let dry = p.import_args(&["import", "--dry-run"], &map);
     dry.assert_code(0);
     assert!(
-        dry.stdout.contains("+ create  kv_secret   dc-kv/app/db  <- kv/app/db"),
+        dry.stdout
+            .contains("+ create  kv_secret   dc-kv/app/db  <- kv/app/db"),
         "{}",
         dry.stdout
     );
@@ -94,13 +96,26 @@ fn a_renamed_mount_takes_its_secrets_and_what_names_it_and_prunes_only_there() {
     p.import(&map).assert_code(0);
 
     assert_eq!(data(&p.dst, "dc-kv/data/app/db")["data"], json!({"v": 1}));
-    assert_eq!(data(&p.dst, "kv/data/other")["data"], json!({"v": "DR's own"}));
+    assert_eq!(
+        data(&p.dst, "kv/data/other")["data"],
+        json!({"v": "DR's own"})
+    );
     assert!(p.dst.read("auth/dc-users/users/alice").is_some());
-    assert!(p.dst.read("sys/auth").unwrap()["data"].get("users/").is_none());
+    assert!(
+        p.dst.read("sys/auth").unwrap()["data"]
+            .get("users/")
+            .is_none()
+    );
     let policy = data(&p.dst, "sys/policies/acl/app")["policy"].clone();
     assert!(
-        policy.as_str().unwrap().contains("path \"dc-kv/data/app/*\"")
-            && policy.as_str().unwrap().contains("path \"auth/dc-users/login/*\""),
+        policy
+            .as_str()
+            .unwrap()
+            .contains("path \"dc-kv/data/app/*\"")
+            && policy
+                .as_str()
+                .unwrap()
+                .contains("path \"auth/dc-users/login/*\""),
         "{policy}"
     );
     // The alias follows its mount: on DR's dc-users/ accessor.
@@ -120,7 +135,10 @@ fn a_renamed_mount_takes_its_secrets_and_what_names_it_and_prunes_only_there() {
     let run = p.import(&map);
     run.assert_code(0);
     assert!(p.dst.read("dc-kv/data/other").is_none(), "{}", run.stdout);
-    assert_eq!(data(&p.dst, "kv/data/other")["data"], json!({"v": "DR's own"}));
+    assert_eq!(
+        data(&p.dst, "kv/data/other")["data"],
+        json!({"v": "DR's own"})
+    );
     assert_eq!(
         data(&p.dst, "dc-kv/data/app/db")["data"],
         json!({"v": "changed"})

@@ -5,8 +5,8 @@ use super::{AuthItem, NewUserPassword, current, diff, export, layout, needs_pass
 use crate::error::Result;
 use crate::model::{Action, Decision};
 use crate::objects::kind::{
-    Inventory, ObjectKind, Parent, Place, Scope, Sink, Source, Stage, check_dir_path, check_name, one,
-    segments,
+    Inventory, ObjectKind, Parent, Place, Scope, Sink, Source, Stage, check_dir_path, check_name,
+    one, segments,
 };
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};

@@ -8,9 +8,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::model::{Action, Decision};
-use crate::objects::kind::{
-    ObjectKind, Remap, Scope, Sink, Source, Stage, check_name, segment,
-};
+use crate::objects::kind::{ObjectKind, Remap, Scope, Sink, Source, Stage, check_name, segment};
 use crate::objects::mounts::Mount;
 use crate::objects::registry::{Kind, Object};
 use crate::objects::target::Target;

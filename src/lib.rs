@@ -164,7 +164,8 @@ async fn import_command(
 
 /// `diff`: the flags are checked before the settings, which each side reads as it needs.
 async fn diff_command(settings: &Settings, arg: &cli::DiffArgs) -> Result<commands::Diff> {
-    let request = commands::DiffRequest::new(&arg.a, &arg.b, arg.only.as_deref())?;
+    let mut request = commands::DiffRequest::new(&arg.a, &arg.b, arg.only.as_deref())?;
+    request.map = arg.map.map()?.unwrap_or_default();
     let sides = settings.diff(request.cluster_sides())?;
     commands::diff(request, sides).await
 }

@@ -13,6 +13,7 @@ use super::fingerprint::Fingerprint;
 use crate::config::{ClusterConfig, DiffSide, VerifyConfig};
 use crate::error::{Error, Result};
 use crate::export;
+use crate::map::{PathMap, Relocated};
 use crate::objects::{Kind, Object, Sink};
 use crate::select::Selection;
 use crate::snapshot::format::entry_name;
@@ -59,6 +60,8 @@ type Side = BTreeMap<String, Fingerprint>;
 pub struct DiffRequest<'a> {
     sides: [&'a str; 2],
     only: Option<Selection>,
+    /// `--map`: a snapshot side's objects are compared where an import with it would put them.
+    pub map: PathMap,
 }
 
 impl<'a> DiffRequest<'a> {
@@ -71,6 +74,7 @@ impl<'a> DiffRequest<'a> {
         Ok(DiffRequest {
             sides: [a, b],
             only,
+            map: PathMap::default(),
         })
     }
 
@@ -82,11 +86,11 @@ impl<'a> DiffRequest<'a> {
 
 /// Compares the request's `a` with its `b`, each read as its configuration (`sides`) says.
 pub async fn diff(request: DiffRequest<'_>, sides: [DiffSide; 2]) -> Result<Diff> {
-    let only = request.only;
+    let (only, map) = (request.only, request.map);
     let [a, b] = request.sides;
     let [a_config, b_config] = sides;
-    let (a_name, a_side) = load(&a_config, a, only.as_ref()).await?;
-    let (b_name, b_side) = load(&b_config, b, only.as_ref()).await?;
+    let (a_name, a_side) = load(&a_config, a, (only.as_ref(), &map)).await?;
+    let (b_name, b_side) = load(&b_config, b, (only.as_ref(), &map)).await?;
     let mut out = compare(a_side, b_side);
     out.a = a_name;
     out.b = b_name;
@@ -108,10 +112,14 @@ fn check_side(side: &str) -> Result<()> {
 }
 
 /// One side's name and fingerprints.
-async fn load(config: &DiffSide, side: &str, only: Option<&Selection>) -> Result<(String, Side)> {
+async fn load(
+    config: &DiffSide,
+    side: &str,
+    (only, map): (Option<&Selection>, &PathMap),
+) -> Result<(String, Side)> {
     match config {
         DiffSide::Cluster(cluster) => load_cluster(cluster, only).await,
-        DiffSide::Snapshot(verify) => load_snapshot(verify, side, only).await,
+        DiffSide::Snapshot(verify) => load_snapshot(verify, side, (only, map)).await,
     }
 }
 
@@ -134,11 +142,12 @@ async fn load_cluster(config: &ClusterConfig, only: Option<&Selection>) -> Resul
 async fn load_snapshot(
     config: &VerifyConfig,
     id: &str,
-    only: Option<&Selection>,
+    (only, map): (Option<&Selection>, &PathMap),
 ) -> Result<(String, Side)> {
-    let (key, mut side) = load_one(config, id, only).await?;
+    let mut moved = Moved::new();
+    let (key, mut side) = load_one(config, id, (only, map), &mut moved).await?;
     if !catalog::is_delta(&key) {
-        return Ok((key, side));
+        return Ok((key, placed(side, moved)));
     }
     let steps = chain::resolve(config, &key, None).await?;
     let mut set = Side::new();
@@ -149,31 +158,63 @@ async fn load_snapshot(
         }
         let held = match step.snapshot.key == key {
             true => std::mem::take(&mut side),
-            false => load_one(config, &step.snapshot.key, only).await?.1,
+            false => {
+                let key = &step.snapshot.key;
+                load_one(config, key, (only, map), &mut moved).await?.1
+            }
         };
         set.extend(held);
     }
-    Ok((key, set))
+    Ok((key, placed(set, moved)))
 }
 
-/// One snapshot's key and the fingerprints of what it holds itself.
+/// The entry names objects a map moved have where it puts them, by their snapshot entry names.
+type Moved = BTreeMap<String, String>;
+
+/// A snapshot side named as the cluster side names its objects once `moved` are where the map
+/// puts them.
+fn placed(side: Side, moved: Moved) -> Side {
+    if moved.is_empty() {
+        return side;
+    }
+    side.into_iter()
+        .map(|(entry, fp)| (moved.get(&entry).cloned().unwrap_or(entry), fp))
+        .collect()
+}
+
+/// One snapshot's key and the fingerprints of what it holds itself (where `map` puts it, and
+/// what the map moved into `moved`); what the map leaves out or refuses is not compared.
 async fn load_one(
     config: &VerifyConfig,
     id: &str,
-    only: Option<&Selection>,
+    (only, map): (Option<&Selection>, &PathMap),
+    moved: &mut Moved,
 ) -> Result<(String, Side)> {
-    let seen = Arc::new(Mutex::new(Side::new()));
-    let (into, only) = (seen.clone(), only.cloned());
+    let seen = Arc::new(Mutex::new((Side::new(), Moved::new())));
+    let (into, only, map) = (seen.clone(), only.cloned(), map.clone());
     let (snapshot, _) = verify::verify_each(config, id, move |s| {
-        if only.as_ref().is_none_or(|o| o.matches(&s.object)) {
+        let object = match map.is_empty() {
+            true => s.object,
+            false => match map.relocate(s.object) {
+                Relocated::Kept { object, .. } | Relocated::Moved { object, .. } => object,
+                Relocated::Out(_) | Relocated::Refused(..) => return true,
+            },
+        };
+        if only.as_ref().is_none_or(|o| o.matches(&object)) {
             let mut seen = into.lock().unwrap_or_else(|e| e.into_inner());
-            seen.insert(s.entry, Fingerprint::of(&s.object));
+            let name = entry_name(&object);
+            if name != s.entry {
+                seen.1.insert(s.entry.clone(), name);
+            }
+            seen.0.insert(s.entry, Fingerprint::of(&object));
         }
         true
     })
     .await?;
     let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-    Ok((snapshot.key, std::mem::take(&mut *seen)))
+    let (side, names) = std::mem::take(&mut *seen);
+    moved.extend(names);
+    Ok((snapshot.key, side))
 }
 
 /// The live cluster's objects, as the export's walk finds them.

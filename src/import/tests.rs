@@ -37,6 +37,7 @@ fn options(on_drift: OnDrift) -> ImportOptions {
         full_check: true,
         records_batch: 1000,
         max_delete_window: Duration::ZERO,
+        map: Default::default(),
     }
 }
 
@@ -116,6 +117,8 @@ async fn run(
         restore: None,
         saver: None,
         superseded: &[],
+        claimed: &Default::default(),
+        source: "file:///test",
     };
     let reading = Reading::Kept(scanned(objects));
     carry_out(&pass, reading, records, Vec::new(), Vec::new()).await

@@ -127,6 +127,46 @@ fn a_renamed_mount_takes_its_secrets_and_what_names_it_and_prunes_only_there() {
     again.assert_code(0);
     assert_eq!(writes(&again), 0, "{}", again.stdout);
 
+    // `diff` compares across the map: the snapshot's kv/ is DR's dc-kv/.
+    let diff = |args: &[&str]| -> Value {
+        let run = p.import_args(args, &[]);
+        run.assert_code(0);
+        serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("{}", run.stdout))
+    };
+    let across = diff(&[
+        "diff",
+        "latest",
+        "cluster",
+        "-o",
+        "json",
+        "--only",
+        "dc-kv/",
+        "--map",
+        "kv/=dc-kv/",
+    ]);
+    assert_eq!(
+        (&across["added"], &across["removed"], &across["changed"]),
+        (&json!([]), &json!([]), &json!([])),
+        "{across}"
+    );
+    assert_eq!(across["unchanged"], json!(4), "{across}");
+    let unmapped = diff(&[
+        "diff", "latest", "cluster", "-o", "json", "--only", "dc-kv/",
+    ]);
+    assert_eq!(unmapped["added"].as_array().unwrap().len(), 4, "{unmapped}");
+
+    // A restore with a map of its own is a copy elsewhere: recorded nowhere, pruned never.
+    let restore = p.import_args(
+        &["import", "--only", "kv/app/*", "--map", "kv/=restored-kv/"],
+        &map,
+    );
+    restore.assert_code(0);
+    assert_eq!(
+        data(&p.dst, "restored-kv/data/app/db")["data"],
+        json!({"v": 1})
+    );
+    assert!(p.dst.read("restored-kv/data/other").is_none());
+
     // A deletion on the source reaches the mapped mount only.
     p.src.delete("kv/metadata/other");
     p.src
@@ -142,6 +182,10 @@ fn a_renamed_mount_takes_its_secrets_and_what_names_it_and_prunes_only_there() {
     assert_eq!(
         data(&p.dst, "dc-kv/data/app/db")["data"],
         json!({"v": "changed"})
+    );
+    assert_eq!(
+        data(&p.dst, "restored-kv/data/app/db")["data"],
+        json!({"v": 1})
     );
 }
 

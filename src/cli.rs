@@ -166,16 +166,17 @@ pub struct PromoteArgs {
     /// [default: REPLICATOR_LEASE_TTL plus 1m]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    /// Fence only the imports from this store (`s3://BUCKET/PREFIX`, as `status` names the
-    /// sources of a cluster that imports from several); the others go on
-    #[arg(long, value_name = "STORE")]
+    /// Fence only the imports from this source (its store prefix `dc1`, or the store URL
+    /// `s3://BUCKET/dc1`, as `status` names the sources of a cluster that has several); the
+    /// others go on
+    #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoteArgs {
-    /// Lift only the fence `promote --source STORE` set
-    #[arg(long, value_name = "STORE")]
+    /// Lift only the fence `promote --source SOURCE` set
+    #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
 }
 

@@ -15,7 +15,7 @@ use crate::state::{Fence, ImporterState};
 /// covers has stopped or its lease has expired, and says which.
 pub async fn promote(config: &PromoteConfig, source: Option<&str>) -> Result<String> {
     let timeout = config.timeout;
-    let source = source.map(crate::store::published_at);
+    let source = source.map(crate::store::source_of);
     with_state(&config.state, async |state, addr| {
         let fence = Fence {
             promoted_at: Utc::now(),
@@ -67,7 +67,7 @@ async fn covered(
 
 /// Clears the fence (or the fence of `source` alone): the imports it covered are accepted again.
 pub async fn demote(config: &StateConfig, source: Option<&str>) -> Result<String> {
-    let source = source.map(crate::store::published_at);
+    let source = source.map(crate::store::source_of);
     with_state(config, async |state, addr| {
         let what = match &source {
             Some(s) => {

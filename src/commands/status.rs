@@ -47,8 +47,7 @@ pub struct Target {
 /// One source of a cluster that imports from several.
 #[derive(Debug, Serialize)]
 pub struct SourceStatus {
-    /// Where it is published (`s3://BUCKET/PREFIX`); `None` for a state from before sources
-    /// were told apart.
+    /// Its store prefix (`dc1`); `None` for a state from before sources were told apart.
     pub source: Option<String>,
     pub fence: Option<Fence>,
     pub last_import: Option<Meta>,
@@ -149,7 +148,10 @@ async fn target_status(
     addr: &str,
 ) -> Result<Target> {
     let state = match store_url {
-        Some(url) => crate::import::source_state(cluster.clone(), url).await?,
+        Some(url) => {
+            let source = crate::store::source_of(url);
+            crate::import::source_state(cluster.clone(), &source, url).await?
+        }
         None => cluster.clone(),
     };
     let last_import = state.meta().await?;
@@ -157,10 +159,14 @@ async fn target_status(
     let all = cluster.sources().await?;
     if all.len() > 1 {
         for (source, s) in all {
+            let last_import = s.meta().await?;
+            if last_import.is_none() {
+                continue;
+            }
             sources.push(SourceStatus {
                 source,
                 fence: s.source_fence().await?,
-                last_import: s.meta().await?,
+                last_import,
             });
         }
     }

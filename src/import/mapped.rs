@@ -78,8 +78,8 @@ pub(super) fn check_targets(
             return Err(Error::refused(
                 key,
                 format!(
-                    "--map puts {from} at {to}, which the imports from {} created; {ours} must \
-                     not write into it: map it elsewhere. Nothing was written",
+                    "--map puts {from} at {to}, which the imports from the source `{}` created; \
+                     `{ours}` must not write into it: map it elsewhere. Nothing was written",
                     theirs.source
                 ),
             ));
@@ -106,8 +106,8 @@ pub(super) fn unclaimed(mut change: Change, theirs: Option<&Claim>, ours: &str) 
         return change;
     }
     let why = format!(
-        "imported here from {theirs}, and {ours} has it too: two sources must not write one \
-         object (put one elsewhere with --map)"
+        "imported here from the source `{theirs}`, and `{ours}` has it too: two sources must not \
+         write one object (put one elsewhere with --map)"
     );
     tracing::warn!(kind = %change.kind, path = %change.path, reason = %why, "refused");
     change.action = Action::Refused;

@@ -128,7 +128,8 @@ pub async fn run(config: ImportConfig, req: Request) -> Result<ImportOutcome> {
             false => bookkeeping,
         };
         let state = ImporterState::new(bookkeeping, &opts.state_mount);
-        let state = source_state(state, &verify.store_url).await?;
+        let source = crate::store::prefix_of(&verify.expected.store);
+        let state = source_state(state, &source, &verify.store_url).await?;
         let allow_fenced = req.restore.as_ref().is_some_and(|r| r.allow_fenced);
         let warning = fence_warning(&state, client.addr(), allow_fenced).await?;
         let before = state.meta().await?;
@@ -171,12 +172,17 @@ async fn check_still_bound(state: &ImporterState, snapshot: &Snapshot) -> Result
     ))
 }
 
-/// The state of the source published at `store_url` in the cluster `state` is of (see
-/// `state::sources`).
-pub async fn source_state(state: ImporterState, store_url: &str) -> Result<ImporterState> {
-    let source = crate::store::published_at(store_url);
+/// The state, in the cluster `state` is of, of the source whose snapshots are signed as
+/// published under the store prefix `source` and read from `store_url` (see `state::sources`).
+/// A source is its prefix: the bucket may change (a storage migration), the prefix names the
+/// source, as the metrics' grouping does.
+pub async fn source_state(
+    state: ImporterState,
+    source: &str,
+    store_url: &str,
+) -> Result<ImporterState> {
     state
-        .of_source(&source, async |m| made_here(store_url, m).await)
+        .of_source(source, async |m| made_here(store_url, m).await)
         .await
 }
 

@@ -55,7 +55,7 @@ pub struct Meta {
     /// change, the next import compares everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<String>,
-    /// The source whose state this is (`s3://BUCKET/PREFIX`); `None` in a state saved before
+    /// The source whose state this is (its store prefix); `None` in a state saved before
     /// sources were told apart (the first source to import after the upgrade takes it over).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -90,7 +90,7 @@ pub struct ImporterState {
     /// Where this source's keys are below the mount: `""` (the first source, and every state
     /// before sources were told apart) or `sources/<slug>/`.
     base: String,
-    /// The source (`s3://BUCKET/PREFIX`), for the state of one; `None` for the cluster's.
+    /// The source (its store prefix, `dc1`), for the state of one; `None` for the cluster's.
     source: Option<String>,
 }
 

@@ -1,6 +1,6 @@
 //! Several sources into one cluster: each source's state (`meta`, `lease`, records, the prune
-//! log) under keys of its own, so that imports from two stores never plan to delete each other's
-//! objects. The first source to import keeps the keys at the top of the mount, where every state
+//! log) under keys of its own, so that imports from two sources (two store prefixes) never plan
+//! to delete each other's objects. The first source to import keeps the keys at the top of the mount, where every state
 //! before sources were told apart lives (the first source to import after the upgrade takes such a
 //! state over, when it made that state's last snapshot); the others go under `sources/<slug>/`.
 //! A source can be fenced on its own (`fenced-sources/<slug>`, `promote --source`), and what the
@@ -15,7 +15,7 @@ use super::{Fence, ImporterState, Meta};
 use crate::error::{Error, Result};
 use crate::objects::Kind;
 
-/// The key part naming `source` (`s3://BUCKET/PREFIX`): readable, and unique by its digest.
+/// The key part naming `source` (a store prefix): readable, and unique by its digest.
 pub fn slug(source: &str) -> String {
     let readable: String = source
         .chars()
@@ -123,7 +123,9 @@ impl ImporterState {
         }
     }
 
-    /// Every source's state in this cluster, the first source's (the top of the mount) first.
+    /// Every source's state in this cluster, the first source's (the top of the mount) first,
+    /// with the source its `meta` names (`None` before its first import has saved one, or for a
+    /// state from before sources were told apart).
     pub async fn sources(&self) -> Result<Vec<(Option<String>, ImporterState)>> {
         let top = ImporterState {
             base: String::new(),
@@ -150,13 +152,12 @@ impl ImporterState {
                 base: format!("sources/{dir}"),
                 ..top.clone()
             };
-            if let Some(m) = state.meta().await? {
-                let state = ImporterState {
-                    source: m.source.clone(),
-                    ..state
-                };
-                out.push((m.source, state));
-            }
+            let source = state.meta().await?.and_then(|m| m.source);
+            let state = ImporterState {
+                source: source.clone(),
+                ..state
+            };
+            out.push((source, state));
         }
         Ok(out)
     }

@@ -187,6 +187,15 @@ pub fn prefix_of(url: &str) -> String {
     }
 }
 
+/// The source a store URL (or a prefix, as given) names to an importer: its prefix. What
+/// `promote --source` and `status` take and show.
+pub fn source_of(url_or_prefix: &str) -> String {
+    match url_or_prefix.contains("://") {
+        true => prefix_of(&published_at(url_or_prefix)),
+        false => url_or_prefix.trim().trim_matches('/').to_string(),
+    }
+}
+
 /// The store a URL publishes at, as a snapshot's signature names it: `s3://BUCKET/PREFIX` (no
 /// surrounding slashes; `s3://BUCKET` at a bucket's root) or `file:///DIR`. That is all a store
 /// URL holds here: credentials, region and endpoint come from the environment, and may differ

@@ -28,6 +28,11 @@ impl Source {
         file_store(self.dir.path())
     }
 
+    /// The source as an importer names it: its store's prefix (a directory's path).
+    fn name(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
     /// The environment of a run against `bao` reading or writing this source's store.
     fn env(&self, bao: &Bao, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let extra: Vec<(String, String)> = extra
@@ -84,6 +89,13 @@ fn two_sources_consolidate_into_one_dr_and_prune_only_their_own() {
     let map1 = [("REPLICATOR_MAP", "apps/=dc1-apps/"), PRUNE[0], PRUNE[1]];
     let map2 = [("REPLICATOR_MAP", "apps/=dc2-apps/"), PRUNE[0], PRUNE[1]];
     dc1.import_into(&dr, &map1).assert_code(0);
+    // The state as a release before sources left it: a `meta` that names no source. The second
+    // source does not take it over (its store lacks that state's last snapshot); the first does.
+    let meta = |dr: &Bao| dr.read("vault-replicator/data/meta").unwrap()["data"]["data"].clone();
+    let mut old = meta(&dr);
+    assert_eq!(old["source"], json!(dc1.name()), "{old}");
+    old.as_object_mut().unwrap().remove("source");
+    dr.write("vault-replicator/data/meta", json!({ "data": old }));
     let second = dc2.import_into(&dr, &map2);
     second.assert_code(0);
     assert!(!second.stdout.contains("delete"), "{}", second.stdout);
@@ -93,6 +105,12 @@ fn two_sources_consolidate_into_one_dr_and_prune_only_their_own() {
         dr.read("sys/policies/acl/dc2-app").unwrap()["data"]["policy"],
         json!("path \"dc2-apps/data/*\" { capabilities = [\"read\"] }")
     );
+
+    assert_eq!(meta(&dr).get("source"), None);
+    let first = dc1.import_into(&dr, &map1);
+    first.assert_code(0);
+    assert_eq!(writes(&first), 0, "{}", first.stdout);
+    assert_eq!(meta(&dr)["source"], json!(dc1.name()));
 
     // Each source's deletions touch only its own objects.
     dc1.bao.delete("apps/metadata/a2");
@@ -117,10 +135,10 @@ fn two_sources_consolidate_into_one_dr_and_prune_only_their_own() {
     // both; a dry run says the same.
     let clash = [("REPLICATOR_MAP", "apps/=dc1-apps/"), PRUNE[0], PRUNE[1]];
     let says = format!(
-        "--map puts apps/ at dc1-apps/, which the imports from {} created; {} must not write \
-         into it",
-        dc1.store(),
-        dc2.store()
+        "--map puts apps/ at dc1-apps/, which the imports from the source `{}` created; `{}` must \
+         not write into it",
+        dc1.name(),
+        dc2.name()
     );
     for args in [&["import", "--dry-run"][..], &["import"]] {
         let run = replicator(args, &dc2.env(&dr, &clash));

@@ -71,8 +71,26 @@ fn a_renamed_mount_takes_its_secrets_and_what_names_it_and_prunes_only_there() {
     );
     p.dst
         .write("kv/data/other", json!({"data": {"v": "DR's own"}}));
+    // Engines move with their mounts: a PKI role names its issuer by name, inside the mount.
+    p.src.write("sys/mounts/pki", json!({"type": "pki"}));
+    p.src.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "DC Root", "issuer_name": "root", "ttl": "24h"}),
+    );
+    p.src.write(
+        "pki/roles/web",
+        json!({"issuer_ref": "root", "allowed_domains": ["example.com"], "allow_subdomains": true}),
+    );
+    p.src.write("sys/mounts/transit", json!({"type": "transit"}));
+    p.src.write(
+        "transit/keys/app",
+        json!({"exportable": true, "allow_plaintext_backup": true}),
+    );
     let map = [
-        ("REPLICATOR_MAP", "kv/=dc-kv/,auth/users/=auth/dc-users/"),
+        (
+            "REPLICATOR_MAP",
+            "kv/=dc-kv/,auth/users/=auth/dc-users/,pki/=dc-pki/,transit/=dc-transit/",
+        ),
         PRUNE[0],
         PRUNE[1],
     ];
@@ -118,6 +136,13 @@ fn a_renamed_mount_takes_its_secrets_and_what_names_it_and_prunes_only_there() {
                 .contains("path \"auth/dc-users/login/*\""),
         "{policy}"
     );
+    assert_eq!(data(&p.dst, "dc-pki/roles/web")["issuer_ref"], json!("root"));
+    assert_eq!(
+        data(&p.dst, "dc-pki/issuer/root")["certificate"],
+        data(&p.src, "pki/issuer/root")["certificate"]
+    );
+    assert!(p.dst.read("dc-transit/keys/app").is_some());
+    assert!(p.dst.read("sys/mounts").unwrap()["data"].get("pki/").is_none());
     // The alias follows its mount: on DR's dc-users/ accessor.
     let alias = &data(&p.dst, "identity/entity/name/alice")["aliases"][0];
     assert_eq!(alias["mount_accessor"], accessor(&p.dst, "", "dc-users/"));

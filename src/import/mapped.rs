@@ -1,12 +1,16 @@
-//! `--map` in an import pass: each object of the snapshot is put where the map says before it is
-//! planned; its change keeps the snapshot entry's name (its identity in the importer's records,
-//! whatever the target path) and shows where it came from and what was rewritten in it.
+//! What an import pass takes of each object it reads: a selective restore's choice, where `--map`
+//! puts it (before it is planned), and another source's claim on it. Its change keeps the
+//! snapshot entry's name (its identity in the importer's records, whatever the target path) and
+//! shows where it came from and what was rewritten in it.
+
+use std::collections::HashSet;
 
 use super::plan::Change;
+use super::restore::Admitted;
 use crate::error::{Error, Result};
 use crate::map::{PathMap, Relocated};
 use crate::model::Action;
-use crate::objects::{Kind, Object};
+use crate::objects::{Kind, Object, Parent};
 use crate::state::{Claim, Claimed};
 
 /// What a change of a placed object carries back from the map.
@@ -19,7 +23,9 @@ pub(super) struct Note {
     told: Vec<String>,
 }
 
-/// Where the map puts one object.
+/// Where the map puts one object. (Returned once per object and taken apart at once: boxing the
+/// object would cost an allocation per object for nothing.)
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Mapped {
     Placed(Object, Note),
     /// `--map-only` leaves it out.
@@ -34,12 +40,12 @@ pub(super) fn place(map: &PathMap, object: Object, entry: &str) -> Mapped {
         return Mapped::Placed(object, Note::default());
     }
     let shown = crate::select::shown(&object);
-    let entry = Some(entry.to_string());
+    let entry = entry.to_string();
     match map.relocate(object) {
         Relocated::Kept { object, told } => Mapped::Placed(
             object,
             Note {
-                entry,
+                entry: Some(entry),
                 from: None,
                 told,
             },
@@ -47,7 +53,7 @@ pub(super) fn place(map: &PathMap, object: Object, entry: &str) -> Mapped {
         Relocated::Moved { object, told, .. } => Mapped::Placed(
             object,
             Note {
-                entry,
+                entry: Some(entry),
                 from: Some(shown),
                 told,
             },
@@ -56,9 +62,61 @@ pub(super) fn place(map: &PathMap, object: Object, entry: &str) -> Mapped {
         Relocated::Refused(object, why) => {
             tracing::warn!(kind = %object.kind(), path = %shown, reason = %why, "refused by --map");
             let mut change = Change::new(object, Action::Refused, Some(why));
-            (change.path, change.entry) = (shown, entry.unwrap_or_default());
+            (change.path, change.entry) = (shown, entry);
             Mapped::Refused(change)
         }
+    }
+}
+
+/// What decides whether a pass takes an object: a selective restore and the containers it needs,
+/// the map, and what the other sources claimed.
+pub(super) type Admission<'a> = (
+    Option<(&'a super::restore::Restore, &'a HashSet<Parent>)>,
+    &'a PathMap,
+    &'a Claimed,
+);
+
+/// One object a pass takes, where the map puts it.
+pub(super) struct Taken {
+    pub object: Object,
+    /// A copy elsewhere (`--to-prefix`, a restore's own `--map`): never recorded.
+    pub copy: bool,
+    /// Only a container a selective restore needs.
+    pub container: bool,
+    pub note: Note,
+    /// Another source of the cluster brought this object here.
+    pub theirs: Option<Claim>,
+}
+
+/// How a pass takes an object read from the snapshot entry `entry`: `None` when a selective
+/// restore or `--map-only` leaves it out; the object where the map puts it; or the change that
+/// skips or refuses it.
+pub(super) fn admit(
+    (restore, map, claimed): Admission<'_>,
+    object: Object,
+    entry: &str,
+) -> Option<Result<Taken, Change>> {
+    let (object, copy, container) = match restore {
+        None => (object, false, false),
+        Some((restore, needs)) => match restore.admit(object, needs) {
+            Admitted::Out(_) => return None,
+            Admitted::Selected { object, renamed } => (object, renamed, false),
+            Admitted::Container(object) => (object, false, true),
+            Admitted::Skipped(object, why) => {
+                return Some(Err(Change::new(object, Action::Skipped, Some(why))));
+            }
+        },
+    };
+    match place(map, object, entry) {
+        Mapped::Out => None,
+        Mapped::Refused(change) => Some(Err(change)),
+        Mapped::Placed(object, note) => Some(Ok(Taken {
+            theirs: claimed.by(object.kind(), &object.path()),
+            object,
+            copy,
+            container,
+            note,
+        })),
     }
 }
 
@@ -102,7 +160,7 @@ pub(super) fn unclaimed(mut change: Change, theirs: Option<&Claim>, ours: &str) 
         return change;
     };
     let writes = matches!(change.action, Action::Create | Action::Update);
-    if !writes && !(*created && change.kind.is_container()) {
+    if !(writes || *created && change.kind.is_container()) {
         return change;
     }
     let why = format!(

@@ -15,9 +15,9 @@ use tokio::sync::mpsc;
 use super::apply::{self, Executor};
 use super::decide::plan_one;
 use super::input::{Input, replay};
-use super::mapped::{self, Mapped};
+use super::mapped::{self, Taken};
 use super::plan::{Change, Mode, Plan};
-use super::restore::{Admitted, Restore};
+use super::restore::Restore;
 use super::summary::Summary;
 use crate::config::ImportOptions;
 use crate::model::Action;
@@ -224,7 +224,13 @@ async fn take<'a>(
     if later && object.as_parent().is_none() {
         return None;
     }
-    let (object, copy, container) = match admit(pass, object)? {
+    let Taken {
+        object,
+        copy,
+        container,
+        note,
+        theirs,
+    } = match mapped::admit((pass.restore, &opts.map, pass.claimed), object, &entry)? {
         Ok(taken) => taken,
         Err(skipped) => {
             let done = finish(pass, skipped, None).await;
@@ -232,24 +238,9 @@ async fn take<'a>(
             return None;
         }
     };
-    let (object, note) = match mapped::place(&opts.map, object, &entry) {
-        Mapped::Placed(object, note) => (object, note),
-        Mapped::Out => return None,
-        Mapped::Refused(change) => {
-            settle(sink, records, finish(pass, change, None).await);
-            return None;
-        }
-    };
-    let theirs = pass.claimed.by(object.kind(), &object.path());
-
-    // Transit keys are never pruned one by one, but recorded all the same: a mount prune must
-    // know which keys are the importer's. A restore's copy elsewhere is not the importer's.
-    let (ns, delete) = object.delete_target().unzip();
-    let ns = ns.as_deref().unwrap_or(object.namespace());
-    let (key, digest) = (records.key().id(), records.key().digest(&sha256));
-    let record = (!copy).then(|| {
-        Record::new(digest, object.kind(), &object.path(), ns, delete.as_deref()).made_with(key)
-    });
+    let digest = records.key().digest(&sha256);
+    // A restore's copy elsewhere is not the importer's.
+    let record = (!copy).then(|| record_of(&object, digest, records.key()));
     let known = records.get(&entry);
     let recorded = known.map(|r| r.is(&digest));
     // Whether the last import applied this very entry (not left it as it found it).
@@ -270,11 +261,8 @@ async fn take<'a>(
         };
         note.mark(&mut change);
         let mut change = mapped::unclaimed(change, theirs.as_ref(), pass.source);
-        // A later step of the chain holds this container too: this one only creates it when
-        // missing (what this step holds needs it), and leaves its settings to that step.
-        if later && !container && change.action == Action::Update {
-            (change.action, change.reason, change.drift) = (Action::Unchanged, None, false);
-            change.ops = Default::default();
+        if later && !container {
+            left_to_later(&mut change);
         }
         pass.exec.parents.planned(p, &change);
         let done = finish(pass, change, record).await;
@@ -299,19 +287,25 @@ async fn take<'a>(
     }))
 }
 
-/// How a selective restore takes an object: `None` when it is not part of it; the object, whether
-/// it is a copy elsewhere (`--to-prefix`) and whether it is only a container the selection needs;
-/// or the change that skips it.
-fn admit(pass: &Pass<'_>, object: Object) -> Option<Result<(Object, bool, bool), Change>> {
-    let Some((restore, needs)) = pass.restore else {
-        return Some(Ok((object, false, false)));
-    };
-    Some(match restore.admit(object, needs) {
-        Admitted::Out(_) => return None,
-        Admitted::Selected { object, renamed } => Ok((object, renamed, false)),
-        Admitted::Container(object) => Ok((object, false, true)),
-        Admitted::Skipped(object, why) => Err(Change::new(object, Action::Skipped, Some(why))),
-    })
+/// A container a later step of the chain holds too: this step only creates it when missing
+/// (what this step holds needs it), and leaves its settings to that step.
+fn left_to_later(change: &mut Change) {
+    if change.action == Action::Update {
+        (change.action, change.reason, change.drift) = (Action::Unchanged, None, false);
+        change.ops = Default::default();
+    }
+}
+
+/// The record an object gets once applied (where it was written). Transit keys are never pruned
+/// one by one, but recorded all the same: a mount prune must know which keys are the importer's.
+fn record_of(
+    object: &Object,
+    digest: crate::state::Digest,
+    key: &crate::state::RecordKey,
+) -> Record {
+    let (ns, delete) = object.delete_target().unzip();
+    let ns = ns.as_deref().unwrap_or(object.namespace());
+    Record::new(digest, object.kind(), &object.path(), ns, delete.as_deref()).made_with(key.id())
 }
 
 /// Applies a planned create or update of a container or content when the mode streams, unless

@@ -17,6 +17,7 @@ pub mod kv;
 pub mod mounts;
 pub mod namespaces;
 pub mod pki;
+pub mod place;
 pub mod policies;
 pub mod rabbitmq;
 pub mod redacted;

@@ -81,7 +81,8 @@ fn a_renamed_mount_takes_its_secrets_and_what_names_it_and_prunes_only_there() {
         "pki/roles/web",
         json!({"issuer_ref": "root", "allowed_domains": ["example.com"], "allow_subdomains": true}),
     );
-    p.src.write("sys/mounts/transit", json!({"type": "transit"}));
+    p.src
+        .write("sys/mounts/transit", json!({"type": "transit"}));
     p.src.write(
         "transit/keys/app",
         json!({"exportable": true, "allow_plaintext_backup": true}),
@@ -136,13 +137,20 @@ fn a_renamed_mount_takes_its_secrets_and_what_names_it_and_prunes_only_there() {
                 .contains("path \"auth/dc-users/login/*\""),
         "{policy}"
     );
-    assert_eq!(data(&p.dst, "dc-pki/roles/web")["issuer_ref"], json!("root"));
+    assert_eq!(
+        data(&p.dst, "dc-pki/roles/web")["issuer_ref"],
+        json!("root")
+    );
     assert_eq!(
         data(&p.dst, "dc-pki/issuer/root")["certificate"],
         data(&p.src, "pki/issuer/root")["certificate"]
     );
     assert!(p.dst.read("dc-transit/keys/app").is_some());
-    assert!(p.dst.read("sys/mounts").unwrap()["data"].get("pki/").is_none());
+    assert!(
+        p.dst.read("sys/mounts").unwrap()["data"]
+            .get("pki/")
+            .is_none()
+    );
     // The alias follows its mount: on DR's dc-users/ accessor.
     let alias = &data(&p.dst, "identity/entity/name/alice")["aliases"][0];
     assert_eq!(alias["mount_accessor"], accessor(&p.dst, "", "dc-users/"));

@@ -139,7 +139,8 @@ pub struct DiffArgs {
     /// Compare only the objects at these paths (GLOB[,GLOB...], as plans show them)
     #[arg(long, value_name = "GLOB")]
     pub only: Option<String>,
-    /// Compare a snapshot's objects where these rules put them (as `import --map` does)
+    /// Compare a snapshot's objects where these rules put them, as `import --map` does (replaces
+    /// REPLICATOR_MAP, which applies otherwise)
     #[command(flatten)]
     pub map: MapArgs,
     #[command(flatten)]

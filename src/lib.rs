@@ -165,7 +165,12 @@ async fn import_command(
 /// `diff`: the flags are checked before the settings, which each side reads as it needs.
 async fn diff_command(settings: &Settings, arg: &cli::DiffArgs) -> Result<commands::Diff> {
     let mut request = commands::DiffRequest::new(&arg.a, &arg.b, arg.only.as_deref())?;
-    request.map = arg.map.map()?.unwrap_or_default();
+    // The import's map unless the flags give one: run with the import's environment, `diff
+    // latest cluster` compares what the import would put where.
+    request.map = match arg.map.map()? {
+        Some(map) => map,
+        None => settings.path_map()?,
+    };
     let sides = settings.diff(request.cluster_sides())?;
     commands::diff(request, sides).await
 }

@@ -305,7 +305,7 @@ impl Settings {
 
     /// `REPLICATOR_MAP` (`FROM=TO,...`) and `REPLICATOR_MAP_ONLY`: where an import puts what it
     /// reads (`--map` and `--map-only` replace them).
-    pub(super) fn path_map(&self) -> Result<crate::map::PathMap> {
+    pub fn path_map(&self) -> Result<crate::map::PathMap> {
         let r = &self.replicator;
         let rules: Vec<String> = r.map.iter().cloned().collect();
         let only = flag("REPLICATOR_MAP_ONLY", r.map_only.as_deref())?;

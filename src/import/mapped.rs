@@ -185,3 +185,56 @@ impl Note {
         change.rewritten = self.told;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(kind_json: serde_json::Value, action: Action) -> Change {
+        let object: Object = serde_json::from_value(kind_json).unwrap();
+        Change::new(object, action, None)
+    }
+
+    #[test]
+    fn another_sources_object_is_refused_only_where_it_would_be_touched() {
+        let theirs = |created| Claim {
+            source: "dc1".into(),
+            created,
+        };
+        let policy = serde_json::json!({"kind": "policy", "name": "app", "policy": "x"});
+        let mount = serde_json::json!({"kind": "mount", "table": "secret", "path": "kv/",
+            "type": "kv"});
+        // Written: refused, naming both sources.
+        let c = unclaimed(
+            change(policy.clone(), Action::Update),
+            Some(&theirs(false)),
+            "dc2",
+        );
+        assert_eq!(c.action, Action::Refused);
+        let why = c.reason.unwrap();
+        assert!(why.contains("source `dc1`, and `dc2` has it too"), "{why}");
+        assert!(c.object.is_none());
+        // Alike on both: left as it is.
+        let c = unclaimed(
+            change(policy, Action::Unchanged),
+            Some(&theirs(true)),
+            "dc2",
+        );
+        assert_eq!(c.action, Action::Unchanged);
+        // A mount the other source created is its own, even unchanged; one it found is shared.
+        let c = unclaimed(
+            change(mount.clone(), Action::Unchanged),
+            Some(&theirs(true)),
+            "dc2",
+        );
+        assert_eq!(c.action, Action::Refused);
+        let c = unclaimed(
+            change(mount.clone(), Action::Unchanged),
+            Some(&theirs(false)),
+            "dc2",
+        );
+        assert_eq!(c.action, Action::Unchanged);
+        let c = unclaimed(change(mount, Action::Create), None, "dc2");
+        assert_eq!(c.action, Action::Create);
+    }
+}

@@ -283,6 +283,7 @@ async fn import_steps(
         }
         None => vec![HashSet::new(); prepared.len()],
     };
+    let claimed = state.claimed_elsewhere().await?;
     let run = |needs| Run {
         client,
         state,
@@ -290,6 +291,7 @@ async fn import_steps(
         mode,
         restore: restore.map(|r| (r, needs)),
         record_key: record_key.clone(),
+        claimed: &claimed,
     };
     let runs: Vec<Run<'_>> = needs.iter().map(run).collect();
     let mut out = import_with(&runs, prepared).await?;

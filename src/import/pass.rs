@@ -34,6 +34,8 @@ pub(super) struct Run<'a> {
     pub restore: Option<(&'a Restore, &'a HashSet<Parent>)>,
     /// What the records digest entries with.
     pub record_key: crate::state::RecordKey,
+    /// What the other sources of the cluster brought to it (read once for all steps).
+    pub claimed: &'a crate::state::Claimed,
 }
 
 /// What the verifying pass hands a run, used once.
@@ -73,9 +75,8 @@ pub(super) async fn plan_and_apply(
         true => plan_prunes(run, &target, &records, snapshot).await?,
     };
     let parents = Parents::default();
-    let claimed = run.state.claimed_elsewhere().await?;
     let source = run.state.source().unwrap_or_default();
-    super::mapped::check_targets(&opts.map, &claimed, (&snapshot.key, source))?;
+    super::mapped::check_targets(&opts.map, run.claimed, (&snapshot.key, source))?;
     let pass = planner::Pass {
         mode: run.mode,
         exec: Executor {
@@ -93,7 +94,7 @@ pub(super) async fn plan_and_apply(
             lease,
         }),
         superseded: &once.superseded,
-        claimed: &claimed,
+        claimed: run.claimed,
         source,
     };
     // Planning the heads alone needs no second read of the snapshot, and leaves every other

@@ -189,7 +189,8 @@ impl ImporterState {
         }
     }
 
-    /// The fence, read in one request, for a run that knows the state mount exists.
+    /// The fence (this source's, then the cluster's), for a run that knows the state mount
+    /// exists: what the lease's watcher reads every second.
     pub async fn fenced(&self) -> Result<Option<Fence>> {
         if let Some(f) = self.source_fence().await? {
             return Ok(Some(f));

@@ -1,8 +1,9 @@
 //! Several sources into one cluster: each source's state (`meta`, `lease`, records, the prune
 //! log) under keys of its own, so that imports from two sources (two store prefixes) never plan
-//! to delete each other's objects. The first source to import keeps the keys at the top of the mount, where every state
-//! before sources were told apart lives (the first source to import after the upgrade takes such a
-//! state over, when it made that state's last snapshot); the others go under `sources/<slug>/`.
+//! to delete each other's objects. The first source to import keeps the keys at the top of the
+//! mount, where every state before sources were told apart lives (the first source to import
+//! after the upgrade takes such a state over, when it made that state's last snapshot); the
+//! others go under `sources/<slug>/`.
 //! A source can be fenced on its own (`fenced-sources/<slug>`, `promote --source`), and what the
 //! other sources brought here is known by path (`Claimed`), so that two never write one object.
 

@@ -107,20 +107,25 @@ impl PathMap {
             .map(|r| r.to.as_str())
     }
 
-    /// The target namespaces a snapshot's `namespaces` (paths) land in, plus every namespace a
-    /// rule's TO may name (its prefixes), whose mount tables a plan reads.
+    /// The target namespaces a snapshot's `namespaces` (paths) land in.
     pub fn namespaces(&self, namespaces: &[String]) -> Vec<String> {
-        let mut out: Vec<String> = namespaces
+        namespaces
             .iter()
             .map(|ns| {
                 let mut ns = ns.clone();
                 self.move_namespace(&mut ns);
                 ns
             })
-            .collect();
+            .collect()
+    }
+
+    /// The namespaces a rule's TO may name (its leading segments: `dc1/` and `dc1/team1/` of
+    /// `dc1/team1/kv/`), which may hold a moved mount.
+    pub fn to_namespaces(&self) -> Vec<String> {
+        let mut out = Vec::new();
         for r in &self.rules {
             let parts: Vec<&str> = r.to.trim_end_matches('/').split('/').collect();
-            let prefixes = (1..=parts.len()).map(|n| format!("{}/", parts[..n].join("/")));
+            let prefixes = (1..parts.len()).map(|n| format!("{}/", parts[..n].join("/")));
             out.extend(prefixes.take_while(|p| !p.ends_with("/auth/") && p != "auth/"));
         }
         out.sort();

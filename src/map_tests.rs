@@ -148,3 +148,17 @@ fn a_to_that_cannot_hold_the_mount_is_refused() {
         "path": "app/", "type": "kv"});
     assert_eq!(moved(&m, mount).0, "kv/");
 }
+
+#[test]
+fn the_namespaces_a_plan_reads_are_the_moved_ones_and_those_a_to_names() {
+    let m = map(&[
+        "team1/=dc1/team1/",
+        "secret/=dc2/apps/kv/",
+        "auth/ldap/=x/auth/y/",
+    ]);
+    assert_eq!(
+        m.namespaces(&["team1/".into(), "team1/sub/".into(), "other/".into()]),
+        ["dc1/team1/", "dc1/team1/sub/", "other/"]
+    );
+    assert_eq!(m.to_namespaces(), ["dc1/", "dc2/", "dc2/apps/", "x/"]);
+}

@@ -69,6 +69,7 @@ pub(super) async fn plan_and_apply(
     tracing::info!(full_check = opts.full_check, heads_only, "planning");
     let namespaces = opts.map.namespaces(&manifest.namespaces);
     let mut target = Target::load(client.clone(), &namespaces, opts.userpass).await?;
+    target.load_more(&opts.map.to_namespaces()).await;
     target.database = opts.database;
     let (deletes, tally) = match opts.prune {
         false => Default::default(),

@@ -53,6 +53,26 @@ impl Target {
         })
     }
 
+    /// Reads the mount tables of those of `namespaces` that exist and that it may read (a map's
+    /// TO may name one; one it cannot read, or a server without namespaces, is left out).
+    pub async fn load_more(&mut self, namespaces: &[String]) {
+        for ns in namespaces {
+            if self.tables.contains_key(&(ns.clone(), Table::Secret)) {
+                continue;
+            }
+            let found = namespaces::exists(&self.client, &namespaces::Namespace::new(ns)).await;
+            if !matches!(found, Ok(true)) {
+                continue;
+            }
+            let c = self.client.in_namespace(ns);
+            for table in [Table::Secret, Table::Auth] {
+                if let Ok(t) = mount_table(&c, table).await {
+                    self.tables.insert((ns.clone(), table), t);
+                }
+            }
+        }
+    }
+
     pub fn client(&self, ns: &str) -> VaultClient {
         self.client.in_namespace(ns)
     }

@@ -16,6 +16,7 @@ mod planner;
 mod prune;
 mod restore;
 mod rollback;
+mod source;
 pub mod summary;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ use plan::Mode;
 pub use plan::{Change, Plan};
 pub use restore::Restore;
 use rollback::check_not_older;
+pub use source::source_state;
 pub use summary::Summary;
 
 /// What one `import` is asked to do.
@@ -170,37 +172,6 @@ async fn check_still_bound(state: &ImporterState, snapshot: &Snapshot) -> Result
          importer made it), and this cluster already imported snapshots signed with both: \
          upgrade that exporter, or import it with --snapshot if it is intended",
     ))
-}
-
-/// The state, in the cluster `state` is of, of the source whose snapshots are signed as
-/// published under the store prefix `source` and read from `store_url` (see `state::sources`).
-/// A source is its prefix: the bucket may change (a storage migration), the prefix names the
-/// source, as the metrics' grouping does.
-pub async fn source_state(
-    state: ImporterState,
-    source: &str,
-    store_url: &str,
-) -> Result<ImporterState> {
-    state
-        .of_source(source, async |m| made_here(store_url, m).await)
-        .await
-}
-
-/// Whether the state `m`, saved before sources were told apart, is this source's: its last
-/// snapshot is in this source's store.
-async fn made_here(store_url: &str, m: &crate::state::Meta) -> Result<bool> {
-    let store = crate::store::open_read(store_url).await?;
-    match store.stat(&m.last_snapshot).await {
-        Ok(_) => Ok(true),
-        Err(Error::NotFound { .. }) => {
-            tracing::warn!(
-                last_snapshot = %m.last_snapshot,
-                "the importer's state here was made from another store: this source keeps its own"
-            );
-            Ok(false)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 /// Refuses a promoted target, unless a selective restore is allowed into it: then says so, loudly.

@@ -30,27 +30,19 @@ impl Target {
         namespaces: &[String],
         userpass: auth::NewUserPassword,
     ) -> Result<Self> {
-        let mut tables = HashMap::new();
-        let all = std::iter::once(String::new()).chain(namespaces.iter().cloned());
-        for ns in all {
-            let exists = ns.is_empty()
-                || namespaces::exists(&client, &namespaces::Namespace::new(&ns)).await?;
-            if !exists {
-                continue;
-            }
-            let c = client.in_namespace(&ns);
-            for table in [Table::Secret, Table::Auth] {
-                tables.insert((ns.clone(), table), mount_table(&c, table).await?);
-            }
-        }
-        Ok(Target {
+        let mut target = Target {
             client,
             userpass,
             database: database::DatabaseOptions::default(),
-            tables,
+            tables: HashMap::new(),
             kv: kv::TargetKv::default(),
             auth_mounts: Mutex::default(),
-        })
+        };
+        let all = std::iter::once(String::new()).chain(namespaces.iter().cloned());
+        for ns in all {
+            target.read_tables(&ns).await?;
+        }
+        Ok(target)
     }
 
     /// Reads the mount tables of those of `namespaces` that exist and that it may read (a map's
@@ -60,17 +52,25 @@ impl Target {
             if self.tables.contains_key(&(ns.clone(), Table::Secret)) {
                 continue;
             }
-            let found = namespaces::exists(&self.client, &namespaces::Namespace::new(ns)).await;
-            if !matches!(found, Ok(true)) {
-                continue;
-            }
-            let c = self.client.in_namespace(ns);
-            for table in [Table::Secret, Table::Auth] {
-                if let Ok(t) = mount_table(&c, table).await {
-                    self.tables.insert((ns.clone(), table), t);
-                }
+            if let Err(e) = self.read_tables(ns).await {
+                tracing::debug!(namespace = %ns, error = %crate::error::one_line(&e), "not read");
             }
         }
+    }
+
+    /// Reads both mount tables of namespace `ns` (`""`: the configured one), when it exists.
+    async fn read_tables(&mut self, ns: &str) -> Result<()> {
+        let exists = ns.is_empty()
+            || namespaces::exists(&self.client, &namespaces::Namespace::new(ns)).await?;
+        if !exists {
+            return Ok(());
+        }
+        let c = self.client.in_namespace(ns);
+        for table in [Table::Secret, Table::Auth] {
+            self.tables
+                .insert((ns.to_string(), table), mount_table(&c, table).await?);
+        }
+        Ok(())
     }
 
     pub fn client(&self, ns: &str) -> VaultClient {

@@ -98,15 +98,6 @@ impl PathMap {
         }
     }
 
-    /// Whether an object shown at `path` lies where a rule moves things to: a restore's
-    /// selection of a target path, a listing.
-    pub fn lands_in(&self, path: &str) -> Option<&str> {
-        self.rules
-            .iter()
-            .find(|r| path.starts_with(&r.to))
-            .map(|r| r.to.as_str())
-    }
-
     /// The target namespaces a snapshot's `namespaces` (paths) land in.
     pub fn namespaces(&self, namespaces: &[String]) -> Vec<String> {
         namespaces

@@ -30,7 +30,7 @@ mod shards;
 mod sources;
 
 pub use records::{Digest, FLUSH_AT, Record, RecordKey, Records, Seen};
-pub use sources::{Claim, Claimed, slug};
+pub use sources::{Claim, Claimed};
 
 pub const DEFAULT_MOUNT: &str = "vault-replicator/";
 

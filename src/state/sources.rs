@@ -58,10 +58,6 @@ impl Claimed {
             created: *created,
         })
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.by.is_empty()
-    }
 }
 
 fn claim_key(kind: Kind, path: &str) -> u64 {
